@@ -1,0 +1,50 @@
+//===- AxonnDialect.h - axonn dialect, enums, attributes, types -*- C++ -*-===//
+//
+// Everything of the axonn dialect except its operations.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AXONN_DIALECT_AXONN_IR_AXONNDIALECT_H
+#define AXONN_DIALECT_AXONN_IR_AXONNDIALECT_H
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/OpDefinition.h"
+
+#include "axonn/Dialect/Axonn/IR/AxonnDialect.h.inc"
+#include "axonn/Dialect/Axonn/IR/AxonnEnums.h.inc"
+
+namespace mlir::axonn {
+/// Parses a floating-point attribute parameter (an integer is accepted too).
+FailureOr<llvm::APFloat> parseF64(AsmParser &parser);
+/// Prints the shortest decimal form that parses back to the same double,
+/// always with a '.' so that it lexes as a float: 0.95, 1.0e-08, 1024.0.
+void printF64(AsmPrinter &printer, const llvm::APFloat &value);
+} // namespace mlir::axonn
+
+#define GET_ATTRDEF_CLASSES
+#include "axonn/Dialect/Axonn/IR/AxonnAttrs.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "axonn/Dialect/Axonn/IR/AxonnTypes.h.inc"
+
+namespace mlir::axonn {
+
+/// The grid attribute of the module enclosing `op`, or null.
+GridAttr getEnclosingGrid(Operation *op);
+
+/// `[x, z]`: axes as written in IR and diagnostics.
+std::string formatAxes(ArrayRef<Axis> axes);
+
+/// The layout encoding of a tensor type, or null.
+LayoutAttr getLayout(Type type);
+
+/// The ranked tensor type with the same shape and element type and no
+/// encoding.
+RankedTensorType stripLayout(RankedTensorType type);
+
+} // namespace mlir::axonn
+
+#endif // AXONN_DIALECT_AXONN_IR_AXONNDIALECT_H

@@ -1,0 +1,40 @@
+//===- AxonnOps.h - axonn operations ------------------------*- C++ -*-===//
+
+#ifndef AXONN_DIALECT_AXONN_IR_AXONNOPS_H
+#define AXONN_DIALECT_AXONN_IR_AXONNOPS_H
+
+#include "axonn/Dialect/Axonn/IR/AxonnDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+namespace mlir::axonn {
+
+/// The side-effect resource of collectives: every rank must issue them in
+/// the same order, so they are ordered against each other.
+struct CommunicationResource
+    : public SideEffects::Resource::Base<CommunicationResource> {
+  StringRef getName() final { return "axonn.communication"; }
+};
+
+/// Operand and result types with a `#axonn.layout` encoding require an
+/// `axonn.grid` on the enclosing module, and must fit it.
+template <typename ConcreteType>
+class LayoutsNeedGrid
+    : public OpTrait::TraitBase<ConcreteType, LayoutsNeedGrid> {
+public:
+  static LogicalResult verifyTrait(Operation *op);
+};
+
+LogicalResult verifyLayoutsNeedGrid(Operation *op);
+
+template <typename ConcreteType>
+LogicalResult LayoutsNeedGrid<ConcreteType>::verifyTrait(Operation *op) {
+  return verifyLayoutsNeedGrid(op);
+}
+
+} // namespace mlir::axonn
+
+#define GET_OP_CLASSES
+#include "axonn/Dialect/Axonn/IR/AxonnOps.h.inc"
+
+#endif // AXONN_DIALECT_AXONN_IR_AXONNOPS_H

@@ -1,0 +1,226 @@
+//===- AxonnDialect.cpp - axonn dialect ----------------------------------===//
+//
+// Registration, the handle type, printing aliases, and the checks that span
+// a whole module: grid against cluster size, every layout against the grid,
+// and the discardable attributes on functions and their arguments.
+//
+//===----------------------------------------------------------------------===//
+
+#include "axonn/Dialect/Axonn/IR/AxonnDialect.h"
+#include "axonn/Dialect/Axonn/IR/AxonnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::axonn;
+
+#include "axonn/Dialect/Axonn/IR/AxonnDialect.cpp.inc"
+#include "axonn/Dialect/Axonn/IR/AxonnEnums.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "axonn/Dialect/Axonn/IR/AxonnTypes.cpp.inc"
+
+namespace {
+/// Short aliases for the long attributes, so that IR stays readable:
+/// `#training`, `#cluster`, `#layout`, `#layout1`, ...
+struct AxonnOpAsmInterface : public OpAsmDialectInterface {
+  using OpAsmDialectInterface::OpAsmDialectInterface;
+
+  AliasResult getAlias(Attribute attr, raw_ostream &os) const override {
+    return TypeSwitch<Attribute, AliasResult>(attr)
+        .Case<TrainingAttr>([&](auto) {
+          os << "training";
+          return AliasResult::FinalAlias;
+        })
+        .Case<ClusterAttr>([&](auto) {
+          os << "cluster";
+          return AliasResult::FinalAlias;
+        })
+        .Case<LayoutAttr>([&](auto) {
+          os << "layout";
+          return AliasResult::FinalAlias;
+        })
+        .Default([](Attribute) { return AliasResult::NoAlias; });
+  }
+};
+} // namespace
+
+void AxonnDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "axonn/Dialect/Axonn/IR/AxonnOps.cpp.inc"
+      >();
+  registerAttributes();
+  registerTypes();
+  addInterfaces<AxonnOpAsmInterface>();
+}
+
+void AxonnDialect::registerTypes() {
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "axonn/Dialect/Axonn/IR/AxonnTypes.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// Module-level verification
+//===----------------------------------------------------------------------===//
+
+/// Checks that a value of type `type` fits `grid`: its layout has one entry
+/// per dimension and every split is divisible.
+static LogicalResult verifyTypeFitsGrid(function_ref<InFlightDiagnostic()> emit,
+                                        Type type, GridAttr grid) {
+  LayoutAttr layout = getLayout(type);
+  if (!layout)
+    return success();
+  auto tensor = cast<RankedTensorType>(type);
+  if (layout.getSplit().size() != static_cast<size_t>(tensor.getRank()))
+    return emit() << "layout names " << layout.getSplit().size()
+                  << " dimensions but the tensor has rank "
+                  << tensor.getRank();
+  for (auto [dim, pair] :
+       llvm::enumerate(llvm::zip_equal(tensor.getShape(), layout.getSplit()))) {
+    auto [size, axes] = pair;
+    int64_t group = grid.getGroupSize(axes.getAxes());
+    if (ShapedType::isDynamic(size))
+      return emit() << "dimension " << dim
+                    << " is dynamic; sharded tensors need static shapes";
+    if (size % group != 0)
+      return emit() << "dimension " << dim << " of size " << size
+                    << " is not divisible by the " << group << " ranks of "
+                    << formatAxes(axes.getAxes());
+  }
+  if (!layout.getStorage().empty() && tensor.getRank() > 0) {
+    int64_t local = tensor.getDimSize(0) /
+                    grid.getGroupSize(layout.getSplit()[0].getAxes());
+    int64_t group = grid.getGroupSize(layout.getStorage().getAxes());
+    if (local % group != 0)
+      return emit() << "local dimension 0 of size " << local
+                    << " is not divisible by the " << group
+                    << " ranks of storage axes "
+                    << formatAxes(layout.getStorage().getAxes());
+  } else if (!layout.getStorage().empty()) {
+    return emit() << "a rank-0 tensor cannot have a storage split";
+  }
+  return success();
+}
+
+LogicalResult AxonnDialect::verifyOperationAttribute(Operation *op,
+                                                     NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  auto requireModule = [&]() -> LogicalResult {
+    if (!isa<ModuleOp>(op))
+      return op->emitError() << "'" << name
+                             << "' may only be attached to a builtin.module";
+    return success();
+  };
+
+  if (name == kTrainingAttrName) {
+    if (!isa<TrainingAttr>(attr.getValue()))
+      return op->emitError() << "'" << name
+                             << "' must be a #axonn.training attribute";
+    return requireModule();
+  }
+  if (name == kClusterAttrName) {
+    if (!isa<ClusterAttr>(attr.getValue()))
+      return op->emitError() << "'" << name
+                             << "' must be a #axonn.cluster attribute";
+    return requireModule();
+  }
+  if (name != kGridAttrName)
+    return op->emitError() << "unknown axonn attribute '" << name << "'";
+
+  auto grid = dyn_cast<GridAttr>(attr.getValue());
+  if (!grid)
+    return op->emitError() << "'" << name
+                           << "' must be a #axonn.grid attribute";
+  if (failed(requireModule()))
+    return failure();
+  if (auto cluster = op->getAttrOfType<ClusterAttr>(kClusterAttrName))
+    if (cluster.getGpus() != grid.getNumRanks())
+      return op->emitError()
+             << "grid " << grid.getX() << "x" << grid.getY() << "x"
+             << grid.getZ() << "x" << grid.getData() << " has "
+             << grid.getNumRanks() << " ranks but the cluster has "
+             << cluster.getGpus() << " GPUs";
+
+  // Every layout in the module must fit the grid. Checking here, once per
+  // module, covers values of any dialect (function arguments included).
+  WalkResult walk = op->walk([&](Operation *nested) {
+    for (auto [i, result] : llvm::enumerate(nested->getResults())) {
+      auto emit = [&] { return nested->emitOpError() << "result #" << i << ": "; };
+      if (failed(verifyTypeFitsGrid(emit, result.getType(), grid)))
+        return WalkResult::interrupt();
+    }
+    for (Region &region : nested->getRegions())
+      for (Block &block : region)
+        for (BlockArgument arg : block.getArguments()) {
+          auto emit = [&] {
+            return emitError(arg.getLoc())
+                   << "block argument #" << arg.getArgNumber() << ": ";
+          };
+          if (failed(verifyTypeFitsGrid(emit, arg.getType(), grid)))
+            return WalkResult::interrupt();
+        }
+    return WalkResult::advance();
+  });
+  return failure(walk.wasInterrupted());
+}
+
+LogicalResult AxonnDialect::verifyRegionArgAttribute(Operation *op,
+                                                     unsigned regionIndex,
+                                                     unsigned argIndex,
+                                                     NamedAttribute attr) {
+  StringRef name = attr.getName().getValue();
+  Region &region = op->getRegion(regionIndex);
+  // Declarations have no block; their argument types come from the op.
+  Type argType;
+  if (!region.empty())
+    argType = region.front().getArgument(argIndex).getType();
+  else if (auto fn = dyn_cast<FunctionOpInterface>(op))
+    argType = fn.getArgumentTypes()[argIndex];
+  auto emit = [&] {
+    return op->emitOpError() << "argument #" << argIndex << ": '" << name
+                             << "' ";
+  };
+
+  if (name == kParamAttrName) {
+    auto paramName = dyn_cast<StringAttr>(attr.getValue());
+    if (!paramName || paramName.getValue().empty())
+      return emit() << "must be a non-empty string";
+    auto tensor = dyn_cast_or_null<RankedTensorType>(argType);
+    if (!tensor || !isa<FloatType>(tensor.getElementType()))
+      return emit() << "must be on a ranked floating-point tensor, not "
+                    << argType;
+    // Names are how checkpoints address parameters: they must be unique.
+    if (!region.empty())
+      for (unsigned i = 0; i < argIndex; ++i)
+        if (auto fn = dyn_cast<FunctionOpInterface>(op))
+          if (auto other = fn.getArgAttrOfType<StringAttr>(i, kParamAttrName))
+            if (other == paramName)
+              return emit() << "repeats the name " << paramName
+                            << " of argument #" << i;
+    return success();
+  }
+  if (name == kInitAttrName) {
+    if (!isa<InitAttr>(attr.getValue()))
+      return emit() << "must be an #axonn.init attribute";
+    return success();
+  }
+  if (name == kInputAttrName) {
+    auto role = dyn_cast<StringAttr>(attr.getValue());
+    if (!role || (role.getValue() != "tokens" && role.getValue() != "targets"))
+      return emit() << "must be \"tokens\" or \"targets\"";
+    auto tensor = dyn_cast_or_null<RankedTensorType>(argType);
+    if (!tensor || !tensor.getElementType().isInteger())
+      return emit() << "must be on a ranked integer tensor, not " << argType;
+    return success();
+  }
+  return op->emitOpError() << "argument #" << argIndex
+                           << ": unknown axonn argument attribute '" << name
+                           << "'";
+}

@@ -1,0 +1,382 @@
+//===- AxonnOps.cpp - axonn operations -----------------------------------===//
+//
+// Verifiers for shapes, element types and head counts of the model-level ops,
+// and for group sizes and handle use of the collectives.
+//
+//===----------------------------------------------------------------------===//
+
+#include "axonn/Dialect/Axonn/IR/AxonnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace mlir::axonn;
+
+/// `8x1024x768`, the way shapes read in tensor types.
+static std::string formatShape(ArrayRef<int64_t> shape) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  llvm::interleave(
+      shape, os,
+      [&](int64_t d) {
+        if (ShapedType::isDynamic(d))
+          os << '?';
+        else
+          os << d;
+      },
+      "x");
+  return text.empty() ? "scalar" : text;
+}
+
+static RankedTensorType tensorOf(Value value) {
+  return cast<RankedTensorType>(value.getType());
+}
+
+/// All given values must share one element type.
+static LogicalResult verifySameElementType(Operation *op, ValueRange values) {
+  Type expected;
+  for (Value value : values) {
+    if (!value)
+      continue;
+    Type element = tensorOf(value).getElementType();
+    if (!expected)
+      expected = element;
+    else if (element != expected)
+      return op->emitOpError() << "element types differ: " << expected
+                               << " and " << element;
+  }
+  return success();
+}
+
+static LogicalResult verifyRank(Operation *op, Value value, StringRef what,
+                                int64_t rank, StringRef meaning) {
+  int64_t actual = tensorOf(value).getRank();
+  if (actual != rank)
+    return op->emitOpError() << what << " must be " << meaning << " (rank "
+                             << rank << "), got rank " << actual;
+  return success();
+}
+
+static LogicalResult verifyShape(Operation *op, Value value, StringRef what,
+                                 ArrayRef<int64_t> expected) {
+  ArrayRef<int64_t> actual = tensorOf(value).getShape();
+  if (actual != expected)
+    return op->emitOpError() << what << " shape must be "
+                             << formatShape(expected) << ", got "
+                             << formatShape(actual);
+  return success();
+}
+
+LogicalResult mlir::axonn::verifyLayoutsNeedGrid(Operation *op) {
+  auto hasLayout = [](Type type) { return static_cast<bool>(getLayout(type)); };
+  if (llvm::none_of(op->getOperandTypes(), hasLayout) &&
+      llvm::none_of(op->getResultTypes(), hasLayout))
+    return success();
+  if (!getEnclosingGrid(op))
+    return op->emitOpError()
+           << "uses tensors with a #axonn.layout encoding but the enclosing "
+              "module has no 'axonn.grid' attribute";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Model-level ops
+//===----------------------------------------------------------------------===//
+
+/// An f64 attribute printed in its shortest exact form (`1.0e-06`).
+static ParseResult parseShortF64(OpAsmParser &parser, FloatAttr &attr) {
+  FailureOr<APFloat> value = parseF64(parser);
+  if (failed(value))
+    return failure();
+  attr = parser.getBuilder().getF64FloatAttr(value->convertToDouble());
+  return success();
+}
+
+static void printShortF64(OpAsmPrinter &printer, Operation *, FloatAttr attr) {
+  printF64(printer, attr.getValue());
+}
+
+LogicalResult EmbeddingOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getTokens(), "tokens", 2, "[batch, seq]")) ||
+      failed(verifyRank(op, getTable(), "table", 2, "[vocab, hidden]")) ||
+      failed(verifySameElementType(op, {getTable(), getPositions(), getResult()})))
+    return failure();
+  ArrayRef<int64_t> tokens = getTokens().getType().getShape();
+  int64_t hidden = getTable().getType().getDimSize(1);
+  if (getPositions()) {
+    if (failed(verifyRank(op, getPositions(), "positions", 2,
+                          "[max_positions, hidden]")))
+      return failure();
+    auto positions = getPositions().getType();
+    if (positions.getDimSize(1) != hidden)
+      return emitOpError() << "positions width " << positions.getDimSize(1)
+                           << " differs from the table width " << hidden;
+    if (positions.getDimSize(0) < tokens[1])
+      return emitOpError() << "sequence length " << tokens[1]
+                           << " exceeds the " << positions.getDimSize(0)
+                           << " learned positions";
+  }
+  return verifyShape(op, getResult(), "result", {tokens[0], tokens[1], hidden});
+}
+
+/// Shared by layer and RMS norm: scale (and bias) are [D] for input [..., D].
+static LogicalResult verifyNorm(Operation *op, Value input, Value scale,
+                                Value bias, double epsilon) {
+  if (tensorOf(input).getRank() < 1)
+    return op->emitOpError() << "input must have at least one dimension";
+  if (failed(verifySameElementType(op, {input, scale, bias})))
+    return failure();
+  int64_t hidden = tensorOf(input).getShape().back();
+  if (failed(verifyShape(op, scale, "scale", {hidden})))
+    return failure();
+  if (!(epsilon > 0))
+    return op->emitOpError() << "epsilon must be positive, got " << epsilon;
+  return success();
+}
+
+LogicalResult LayerNormOp::verify() {
+  return verifyNorm(getOperation(), getInput(), getScale(), getBias(),
+                    getEpsilon().convertToDouble());
+}
+
+LogicalResult RMSNormOp::verify() {
+  return verifyNorm(getOperation(), getInput(), getScale(), Value(),
+                    getEpsilon().convertToDouble());
+}
+
+LogicalResult LinearOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getWeight(), "weight", 2,
+                        "[out_features, in_features]")) ||
+      failed(verifySameElementType(op, {getInput(), getWeight(), getBias(),
+                                        getResult()})))
+    return failure();
+  ArrayRef<int64_t> input = getInput().getType().getShape();
+  if (input.empty())
+    return emitOpError() << "input must have at least one dimension";
+  if (input.back() != getInFeatures())
+    return emitOpError() << "input has " << input.back()
+                         << " features but the weight expects "
+                         << getInFeatures() << " (weight is [out, in] = "
+                         << formatShape(getWeight().getType().getShape())
+                         << ")";
+  if (getBias() &&
+      failed(verifyShape(op, getBias(), "bias", {getOutFeatures()})))
+    return failure();
+  SmallVector<int64_t> expected(input.drop_back());
+  expected.push_back(getOutFeatures());
+  return verifyShape(op, getResult(), "result", expected);
+}
+
+int64_t AttentionOp::getHeadDim() {
+  return getQkv().getType().getDimSize(2) / (getHeads() + 2 * getKvHeads());
+}
+
+LogicalResult AttentionOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getQkv(), "qkv", 3, "[batch, seq, features]")) ||
+      failed(verifySameElementType(op, {getQkv(), getResult()})))
+    return failure();
+  int64_t heads = getHeads(), kvHeads = getKvHeads();
+  if (heads % kvHeads != 0)
+    return emitOpError() << "kv_heads (" << kvHeads
+                         << ") must divide heads (" << heads << ")";
+  ArrayRef<int64_t> qkv = getQkv().getType().getShape();
+  int64_t slots = heads + 2 * kvHeads;
+  if (qkv[2] % slots != 0)
+    return emitOpError() << "qkv has " << qkv[2]
+                         << " features, not a multiple of heads + 2*kv_heads = "
+                         << slots;
+  if (std::optional<APFloat> theta = getRope();
+      theta && !(theta->convertToDouble() > 0))
+    return emitOpError() << "rope base must be positive, got "
+                         << theta->convertToDouble();
+  return verifyShape(op, getResult(), "result",
+                     {qkv[0], qkv[1], heads * getHeadDim()});
+}
+
+LogicalResult SwiGLUOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifySameElementType(op, {getInput(), getResult()})))
+    return failure();
+  ArrayRef<int64_t> input = getInput().getType().getShape();
+  if (input.empty() || input.back() % 2 != 0)
+    return emitOpError() << "input feature dimension must be even (gate and "
+                            "up interleaved), got shape "
+                         << formatShape(input);
+  SmallVector<int64_t> expected(input);
+  expected.back() /= 2;
+  return verifyShape(op, getResult(), "result", expected);
+}
+
+LogicalResult LMHeadLossOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getHidden(), "hidden", 3, "[batch, seq, hidden]")) ||
+      failed(verifyRank(op, getWeight(), "weight", 2, "[vocab, hidden]")) ||
+      failed(verifySameElementType(op, {getHidden(), getWeight()})))
+    return failure();
+  ArrayRef<int64_t> hidden = getHidden().getType().getShape();
+  int64_t width = getWeight().getType().getDimSize(1);
+  if (hidden[2] != width)
+    return emitOpError() << "hidden width " << hidden[2]
+                         << " differs from the weight width " << width;
+  return verifyShape(op, getTargets(), "targets", {hidden[0], hidden[1]});
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives
+//===----------------------------------------------------------------------===//
+
+static ParseResult parseAxesList(OpAsmParser &parser, AxesAttr &axes) {
+  axes = AxesAttr::parseList(parser);
+  return success(static_cast<bool>(axes));
+}
+
+static void printAxesList(OpAsmPrinter &printer, Operation *, AxesAttr axes) {
+  axes.printList(printer);
+}
+
+/// Group size of a collective over `axes`, or failure with a diagnostic.
+static FailureOr<int64_t> getCollectiveGroupSize(Operation *op,
+                                                 AxesAttr axes) {
+  if (axes.empty())
+    return op->emitOpError() << "must communicate over at least one grid axis";
+  GridAttr grid = getEnclosingGrid(op);
+  if (!grid)
+    return op->emitOpError()
+           << "needs an 'axonn.grid' attribute on the enclosing module";
+  return grid.getGroupSize(axes.getAxes());
+}
+
+static LogicalResult verifyLocal(Operation *op, Type type, StringRef what) {
+  if (getLayout(type))
+    return op->emitOpError() << what
+                             << " must be a per-rank tensor without a "
+                                "#axonn.layout encoding";
+  return success();
+}
+
+/// Gather (`gather` true) or reduce-scatter along `dim`: the sizes differ by
+/// the group size along `dim` only.
+static LogicalResult verifyResize(Operation *op, RankedTensorType input,
+                                  RankedTensorType result, int64_t dim,
+                                  int64_t group, bool gather) {
+  if (failed(verifyLocal(op, input, "input")) ||
+      failed(verifyLocal(op, result, "result")))
+    return failure();
+  if (input.getElementType() != result.getElementType())
+    return op->emitOpError() << "element types differ: "
+                             << input.getElementType() << " and "
+                             << result.getElementType();
+  if (input.getRank() != result.getRank())
+    return op->emitOpError() << "input and result ranks differ ("
+                             << input.getRank() << " vs " << result.getRank()
+                             << ")";
+  if (dim >= input.getRank())
+    return op->emitOpError() << "dim " << dim << " is out of range for rank "
+                             << input.getRank();
+  SmallVector<int64_t> expected(input.getShape());
+  if (gather) {
+    expected[dim] *= group;
+  } else {
+    if (expected[dim] % group != 0)
+      return op->emitOpError()
+             << "dimension " << dim << " of size " << expected[dim]
+             << " is not divisible by the group size " << group;
+    expected[dim] /= group;
+  }
+  if (result.getShape() != ArrayRef<int64_t>(expected))
+    return op->emitOpError() << "result shape must be "
+                             << formatShape(expected) << " for a group of "
+                             << group << ", got "
+                             << formatShape(result.getShape());
+  return success();
+}
+
+/// The handle of a start op is consumed by exactly one axonn.wait.
+static LogicalResult verifyHandleUse(Operation *op) {
+  Value handle = op->getResult(0);
+  if (!handle.hasOneUse() || !isa<WaitOp>(*handle.getUsers().begin()))
+    return op->emitOpError()
+           << "handle must be consumed by exactly one 'axonn.wait'";
+  return success();
+}
+
+#define AXONN_GROUP_SIZE(OP)                                                   \
+  int64_t OP::getGroupSize() {                                                 \
+    GridAttr grid = getEnclosingGrid(getOperation());                          \
+    return grid ? grid.getGroupSize(getAxes().getAxes()) : 1;                  \
+  }
+AXONN_GROUP_SIZE(AllGatherOp)
+AXONN_GROUP_SIZE(ReduceScatterOp)
+AXONN_GROUP_SIZE(AllReduceOp)
+AXONN_GROUP_SIZE(AllGatherStartOp)
+AXONN_GROUP_SIZE(ReduceScatterStartOp)
+AXONN_GROUP_SIZE(AllReduceStartOp)
+#undef AXONN_GROUP_SIZE
+
+LogicalResult AllGatherOp::verify() {
+  FailureOr<int64_t> group = getCollectiveGroupSize(*this, getAxes());
+  if (failed(group))
+    return failure();
+  return verifyResize(*this, getInput().getType(), getResult().getType(),
+                      getDim(), *group, /*gather=*/true);
+}
+
+LogicalResult ReduceScatterOp::verify() {
+  FailureOr<int64_t> group = getCollectiveGroupSize(*this, getAxes());
+  if (failed(group))
+    return failure();
+  return verifyResize(*this, getInput().getType(), getResult().getType(),
+                      getDim(), *group, /*gather=*/false);
+}
+
+LogicalResult AllReduceOp::verify() {
+  if (failed(getCollectiveGroupSize(*this, getAxes())))
+    return failure();
+  return verifyLocal(*this, getInput().getType(), "input");
+}
+
+LogicalResult AllGatherStartOp::verify() {
+  FailureOr<int64_t> group = getCollectiveGroupSize(*this, getAxes());
+  if (failed(group) || failed(verifyHandleUse(*this)))
+    return failure();
+  return verifyResize(*this, getInput().getType(),
+                      getHandle().getType().getValue(), getDim(), *group,
+                      /*gather=*/true);
+}
+
+LogicalResult ReduceScatterStartOp::verify() {
+  FailureOr<int64_t> group = getCollectiveGroupSize(*this, getAxes());
+  if (failed(group) || failed(verifyHandleUse(*this)))
+    return failure();
+  return verifyResize(*this, getInput().getType(),
+                      getHandle().getType().getValue(), getDim(), *group,
+                      /*gather=*/false);
+}
+
+LogicalResult AllReduceStartOp::verify() {
+  if (failed(getCollectiveGroupSize(*this, getAxes())) ||
+      failed(verifyHandleUse(*this)) ||
+      failed(verifyLocal(*this, getInput().getType(), "input")))
+    return failure();
+  if (getHandle().getType().getValue() != getInput().getType())
+    return emitOpError() << "handle must carry the input type "
+                         << getInput().getType() << ", got "
+                         << getHandle().getType().getValue();
+  return success();
+}
+
+LogicalResult WaitOp::verify() {
+  Operation *def = getHandle().getDefiningOp();
+  if (!def || !isa<AllGatherStartOp, ReduceScatterStartOp, AllReduceStartOp>(def))
+    return emitOpError()
+           << "handle must come directly from an axonn '*_start' collective";
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "axonn/Dialect/Axonn/IR/AxonnOps.cpp.inc"
