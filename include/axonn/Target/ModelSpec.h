@@ -1,0 +1,33 @@
+//===- ModelSpec.h - import model specs into the axonn dialect -*- C++ -*-===//
+//
+// A model spec is a JSON file holding a Hugging Face style model config
+// (GPT-2 or Llama keys) and, optionally, `training`, `cluster` and `parallel`
+// sections. docs/model-spec.md lists every key, its default and its unit.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AXONN_TARGET_MODELSPEC_H
+#define AXONN_TARGET_MODELSPEC_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace llvm {
+class SourceMgr;
+} // namespace llvm
+
+namespace mlir::axonn {
+
+/// Imports the spec in the main buffer of `sourceMgr` as a module holding the
+/// model-level forward function `@forward`. Files the spec names (a cluster
+/// description) are added to `sourceMgr`. On bad input, emits a diagnostic
+/// located at the offending key or value and returns null.
+OwningOpRef<ModuleOp> importModelSpec(llvm::SourceMgr &sourceMgr,
+                                      MLIRContext *context);
+
+/// Registers `--import-model-spec` with mlir-translate's registry.
+void registerModelSpecImport();
+
+} // namespace mlir::axonn
+
+#endif // AXONN_TARGET_MODELSPEC_H

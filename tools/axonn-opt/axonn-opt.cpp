@@ -1,0 +1,33 @@
+//===- axonn-opt.cpp - mlir-opt with the axonn dialect and passes --------===//
+//
+// Runs axonn and upstream passes on .mlir files, exactly like mlir-opt.
+//
+//===----------------------------------------------------------------------===//
+
+#include "axonn/Dialect/Axonn/IR/AxonnDialect.h"
+#include "axonn/Dialect/Axonn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
+
+int main(int argc, char **argv) {
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::axonn::AxonnDialect, mlir::func::FuncDialect,
+                  mlir::arith::ArithDialect, mlir::tensor::TensorDialect,
+                  mlir::memref::MemRefDialect, mlir::scf::SCFDialect,
+                  mlir::cf::ControlFlowDialect, mlir::LLVM::LLVMDialect>();
+  // Upstream generic passes (canonicalize, cse, inline, symbol-dce, ...).
+  mlir::registerTransformsPasses();
+  mlir::axonn::registerAxonnPasses();
+  return mlir::asMainReturnCode(mlir::MlirOptMain(
+      argc, argv, "axonn optimizer driver: runs axonn and upstream passes\n",
+      registry));
+}
