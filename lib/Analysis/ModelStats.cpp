@@ -6,6 +6,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 
 #include <cmath>
@@ -134,6 +135,17 @@ static std::string withCommas(int64_t value) {
   return value < 0 ? "-" + out : out;
 }
 
+/// 124439808 -> "124.44 M"; 6738415616 -> "6.74 B".
+static std::string humanCount(double value) {
+  const char *units[] = {"", " K", " M", " B", " T"};
+  int unit = 0;
+  while (value >= 1000 && unit < 4) {
+    value /= 1000;
+    ++unit;
+  }
+  return llvm::formatv("{0:F2}{1}", value, units[unit]).str();
+}
+
 static std::string formatShape(ArrayRef<int64_t> shape) {
   return shape.empty() ? "scalar"
                        : llvm::join(llvm::map_range(shape, [](int64_t d) {
@@ -144,12 +156,12 @@ static std::string formatShape(ArrayRef<int64_t> shape) {
 
 void ModelStats::dump(llvm::raw_ostream &os) const {
   auto flops = [&](StringRef label, double value) {
-    os << llvm::format("  %-46s %16s  (%.3f GFLOP)\n", label.str().c_str(),
+    os << llvm::format("  %-50s %18s  (%.3f GFLOP)\n", label.str().c_str(),
                        withCommas(std::llround(value)).c_str(), value / 1e9);
   };
   os << "axonn model stats: @" << function << "\n";
-  os << "  parameters: " << withCommas(parameters)
-     << llvm::format(" (%.2f M)\n", parameters / 1e6);
+  os << "  parameters: " << withCommas(parameters) << " ("
+     << humanCount(parameters) << ")\n";
   os << "  layers: " << layers << ", hidden: " << hidden << ", heads: "
      << heads << " (kv " << kvHeads << ", head dim " << headDim
      << "), ffn: " << ffn << ", vocab: " << vocab << "\n";

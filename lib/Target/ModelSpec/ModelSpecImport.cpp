@@ -114,13 +114,18 @@ public:
                                column);
   }
 
-  /// Parses buffer `buffer` as JSON into `out`, diagnosing syntax errors.
-  LogicalResult parseBuffer(unsigned buffer, json::Value &out) {
+  /// Parses buffer `buffer` as JSON into `out`, diagnosing syntax errors;
+  /// `namedAt` is where the spec names an included file.
+  LogicalResult parseBuffer(unsigned buffer, json::Value &out,
+                            std::optional<Location> namedAt = std::nullopt) {
     json::ParseError error;
     if (json::parse(sourceMgr.getMemoryBuffer(buffer)->getBuffer(), out, error))
       return success();
-    return emitError(locAt(buffer, error.offset))
-           << "invalid JSON: " << error.message;
+    InFlightDiagnostic diag = emitError(locAt(buffer, error.offset))
+                              << "invalid JSON: " << error.message;
+    if (namedAt)
+      diag.attachNote(*namedAt) << "in the machine file named here";
+    return diag;
   }
 
   llvm::SourceMgr &sourceMgr;
@@ -213,7 +218,7 @@ FailureOr<double> Section::getNumber(StringRef key, std::optional<double> def,
   if (positive ? !(v.number > 0) : !(v.number >= 0))
     return errorAtValue(key) << "'" << path(key) << "' must be "
                              << (positive ? "positive" : "non-negative")
-                             << ", got " << v.number;
+                             << ", got " << formatF64(v.number);
   return v.number;
 }
 
@@ -287,13 +292,13 @@ FailureOr<ModelConfig> Importer::readModel(Section &top) {
       return top.errorAtValue("model_type")
              << "unsupported model_type '" << *type
              << "'; axonn imports 'gpt2' and 'llama'";
-  } else if (top.has("n_embd") && top.has("hidden_size")) {
+  } else if (top.object.find("n_embd") && top.object.find("hidden_size")) {
     return top.errorAtValue("hidden_size")
            << "spec mixes GPT-2 ('n_embd') and Llama ('hidden_size') keys; "
               "set 'model_type' to say which";
-  } else if (top.has("n_embd")) {
+  } else if (top.object.find("n_embd")) {
     m.family = Family::GPT2;
-  } else if (top.has("hidden_size")) {
+  } else if (top.object.find("hidden_size")) {
     m.family = Family::Llama;
   } else {
     return top.errorAtObject()
@@ -481,12 +486,14 @@ FailureOr<TrainingAttr> Importer::readTraining(Section &top,
            << ") exceeds the model's learned positions ('n_positions' = "
            << model.maxPositions << ")";
   if (*minLr > *lr)
-    return t.errorAtValue("min_lr") << "'training.min_lr' (" << *minLr
-                                    << ") exceeds 'training.lr' (" << *lr << ")";
+    return t.errorAtValue("min_lr")
+           << "'training.min_lr' (" << formatF64(*minLr)
+           << ") exceeds 'training.lr' (" << formatF64(*lr) << ")";
   for (auto [key, value] : {std::pair{"beta1", *beta1}, {"beta2", *beta2}})
     if (value >= 1)
       return t.errorAtValue(key)
-             << "'training." << key << "' must be below 1, got " << value;
+             << "'training." << key << "' must be below 1, got "
+             << formatF64(value);
   std::optional<LRSchedule> kind = symbolizeLRSchedule(*schedule);
   if (!kind)
     return t.errorAtValue("schedule")
@@ -550,11 +557,15 @@ FailureOr<ClusterAttr> Importer::readCluster(Section &top) {
              << machineKeyPath << "': " << file.getError().message();
     unsigned buffer = sourceMgr.AddNewSourceBuffer(std::move(*file), SMLoc());
     extraDocuments.push_back(std::make_unique<json::Value>());
-    if (failed(parseBuffer(buffer, *extraDocuments.back())))
+    Location namedAt = locAt(top.buffer, machinePath->offset);
+    if (failed(parseBuffer(buffer, *extraDocuments.back(), namedAt)))
       return failure();
-    if (!extraDocuments.back()->isObject())
-      return emitError(locAt(buffer, 0))
-             << "a machine file must hold a JSON object";
+    if (!extraDocuments.back()->isObject()) {
+      InFlightDiagnostic diag = emitError(locAt(buffer, 0))
+                                << "a machine file must hold a JSON object";
+      diag.attachNote(namedAt) << "in the machine file named here";
+      return diag;
+    }
     machine.emplace(*this, *extraDocuments.back(), buffer, "cluster");
   }
   Section c = overrides ? Section(*this, *overrides, top.buffer, "cluster",
@@ -590,11 +601,12 @@ FailureOr<ClusterAttr> Importer::readCluster(Section &top) {
            << ") when it spans several nodes";
   if (*memory > 1e6)
     return c.errorAtValue("memory_GiB")
-           << "'cluster.memory_GiB' must be at most 1e6, got " << *memory;
+           << "'cluster.memory_GiB' must be at most 1e6, got "
+           << formatF64(*memory);
   return ClusterAttr::get(
       context, *name, *gpus, *perNode, *nics, APFloat(*intraBw * 1e9),
-      APFloat(*interBw * 1e9), APFloat(*intraLat * 1e-6),
-      APFloat(*interLat * 1e-6), APFloat(*peak * 1e12),
+      APFloat(*interBw * 1e9), APFloat(*intraLat / 1e6),
+      APFloat(*interLat / 1e6), APFloat(*peak * 1e12),
       static_cast<int64_t>(std::llround(*memory * 1024.0 * 1024.0 * 1024.0)));
 }
 

@@ -38,19 +38,29 @@ FailureOr<APFloat> mlir::axonn::parseF64(AsmParser &parser) {
   return APFloat(value);
 }
 
+std::string mlir::axonn::formatF64(double value) {
+  char buffer[64];
+  // Whole numbers of a readable size print in full: 10000, not 1e+04.
+  if (std::isfinite(value) && value == std::trunc(value) &&
+      std::fabs(value) < 1e7) {
+    std::snprintf(buffer, sizeof(buffer), "%.0f", value);
+    return buffer;
+  }
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, value);
+    if (std::strtod(buffer, nullptr) == value)
+      break;
+  }
+  return buffer;
+}
+
 void mlir::axonn::printF64(AsmPrinter &printer, const APFloat &value) {
-  double v = value.convertToDouble();
-  if (!std::isfinite(v) || &value.getSemantics() != &APFloat::IEEEdouble()) {
+  if (&value.getSemantics() != &APFloat::IEEEdouble() ||
+      !std::isfinite(value.convertToDouble())) {
     printer.printFloat(value);
     return;
   }
-  char buffer[64];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(buffer, sizeof(buffer), "%.*g", precision, v);
-    if (std::strtod(buffer, nullptr) == v)
-      break;
-  }
-  std::string text(buffer);
+  std::string text = formatF64(value.convertToDouble());
   // MLIR float literals need a '.' before any exponent: 1e-08 -> 1.0e-08.
   if (text.find('.') == std::string::npos) {
     size_t exponent = text.find('e');
@@ -326,13 +336,13 @@ LogicalResult ClusterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   auto positive = [&](double value, StringRef key) -> LogicalResult {
     if (!std::isfinite(value) || value <= 0)
       return emitError() << "cluster '" << key
-                         << "' must be positive and finite, got " << value;
+                         << "' must be positive and finite, got " << formatF64(value);
     return success();
   };
   auto nonNegative = [&](double value, StringRef key) -> LogicalResult {
     if (!std::isfinite(value) || value < 0)
       return emitError() << "cluster '" << key
-                         << "' must be non-negative and finite, got " << value;
+                         << "' must be non-negative and finite, got " << formatF64(value);
     return success();
   };
   if (failed(positive(intraBandwidth, "intra_node_bandwidth")) ||
@@ -369,10 +379,10 @@ LogicalResult TrainingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "training 'seq_len' must be at least 1, got "
                        << seqLen;
   if (!std::isfinite(lr) || lr < 0)
-    return emitError() << "training 'lr' must be non-negative, got " << lr;
+    return emitError() << "training 'lr' must be non-negative, got " << formatF64(lr);
   if (!std::isfinite(minLr) || minLr < 0 || minLr > lr)
-    return emitError() << "training 'min_lr' must be in [0, lr = " << lr
-                       << "], got " << minLr;
+    return emitError() << "training 'min_lr' must be in [0, lr = " << formatF64(lr)
+                       << "], got " << formatF64(minLr);
   if (steps < 1)
     return emitError() << "training 'steps' must be at least 1, got " << steps;
   if (warmupSteps < 0 || warmupSteps > steps)
@@ -381,16 +391,16 @@ LogicalResult TrainingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   for (auto [value, key] : {std::pair{beta1, "beta1"}, {beta2, "beta2"}})
     if (!(value >= 0 && value < 1))
       return emitError() << "training '" << key << "' must be in [0, 1), got "
-                         << value;
+                         << formatF64(value);
   if (!std::isfinite(eps) || eps <= 0)
-    return emitError() << "training 'eps' must be positive, got " << eps;
+    return emitError() << "training 'eps' must be positive, got " << formatF64(eps);
   if (!std::isfinite(weightDecay) || weightDecay < 0)
     return emitError() << "training 'weight_decay' must be non-negative, got "
-                       << weightDecay;
+                       << formatF64(weightDecay);
   if (!std::isfinite(gradClip) || gradClip < 0)
     return emitError()
            << "training 'grad_clip' must be non-negative (0 disables), got "
-           << gradClip;
+           << formatF64(gradClip);
   if (seed < 0)
     return emitError() << "training 'seed' must be non-negative, got " << seed;
   return success();
@@ -405,7 +415,7 @@ LogicalResult InitAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   double std = stdF.convertToDouble();
   if (kind == InitKind::normal) {
     if (!std::isfinite(std) || std <= 0)
-      return emitError() << "normal init needs a positive 'std', got " << std;
+      return emitError() << "normal init needs a positive 'std', got " << formatF64(std);
   } else if (std != 0) {
     return emitError() << stringifyInitKind(kind) << " init takes no 'std'";
   }

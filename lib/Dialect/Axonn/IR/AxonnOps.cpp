@@ -133,7 +133,8 @@ static LogicalResult verifyNorm(Operation *op, Value input, Value scale,
   if (failed(verifyShape(op, scale, "scale", {hidden})))
     return failure();
   if (!(epsilon > 0))
-    return op->emitOpError() << "epsilon must be positive, got " << epsilon;
+    return op->emitOpError() << "epsilon must be positive, got "
+                             << formatF64(epsilon);
   return success();
 }
 
@@ -193,7 +194,7 @@ LogicalResult AttentionOp::verify() {
   if (std::optional<APFloat> theta = getRope();
       theta && !(theta->convertToDouble() > 0))
     return emitOpError() << "rope base must be positive, got "
-                         << theta->convertToDouble();
+                         << formatF64(theta->convertToDouble());
   return verifyShape(op, getResult(), "result",
                      {qkv[0], qkv[1], heads * getHeadDim()});
 }

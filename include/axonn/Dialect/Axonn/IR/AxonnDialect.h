@@ -22,6 +22,9 @@ FailureOr<llvm::APFloat> parseF64(AsmParser &parser);
 /// Prints the shortest decimal form that parses back to the same double,
 /// always with a '.' so that it lexes as a float: 0.95, 1.0e-08, 1024.0.
 void printF64(AsmPrinter &printer, const llvm::APFloat &value);
+/// The shortest decimal text that reads back as `value` (0.95, 1e-08): for
+/// diagnostics.
+std::string formatF64(double value);
 } // namespace mlir::axonn
 
 #define GET_ATTRDEF_CLASSES

@@ -162,7 +162,7 @@ def Axonn_AttentionOp : Axonn_Op<"attention", [Pure]> {
   let results = (outs Axonn_FloatTensor:$result);
   let assemblyFormat = [{
     $qkv `heads` $heads `kv_heads` $kv_heads (`causal` $causal^)?
-    (`rope` $rope^)? attr-dict `:` type($qkv) `->` type($result)
+    (`rope` custom<ShortF64>($rope)^)? attr-dict `:` type($qkv) `->` type($result)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{

@@ -1,0 +1,110 @@
+// Every axonn op prints and parses back to the same text.
+// RUN: axonn-opt %s -split-input-file | FileCheck %s --enable-var-scope
+// RUN: axonn-opt %s -split-input-file | axonn-opt -split-input-file | FileCheck %s --enable-var-scope
+// The generic form round-trips too.
+// RUN: axonn-opt %s -split-input-file -mlir-print-op-generic | axonn-opt -split-input-file | FileCheck %s --enable-var-scope
+
+// CHECK-LABEL: func.func @gpt_block
+func.func @gpt_block(%tokens: tensor<2x16xi32>, %targets: tensor<2x16xi32>,
+                     %wte: tensor<100x32xf32>, %wpe: tensor<16x32xf32>,
+                     %g: tensor<32xf32>, %b: tensor<32xf32>,
+                     %wqkv: tensor<96x32xf32>, %bqkv: tensor<96xf32>,
+                     %wo: tensor<32x32xf32>, %wup: tensor<128x32xf32>,
+                     %wdown: tensor<32x128xf32>) -> tensor<f32> {
+  // CHECK: %[[X:.*]] = axonn.embedding %{{.*}}, %[[WTE:.*]] positions %{{.*}} : (tensor<2x16xi32>, tensor<100x32xf32>, tensor<16x32xf32>) -> tensor<2x16x32xf32>
+  %x = axonn.embedding %tokens, %wte positions %wpe : (tensor<2x16xi32>, tensor<100x32xf32>, tensor<16x32xf32>) -> tensor<2x16x32xf32>
+  // CHECK: %[[H:.*]] = axonn.layer_norm %[[X]], %{{.*}}, %{{.*}} eps 1.0e-05 : tensor<2x16x32xf32>, tensor<32xf32>
+  %h = axonn.layer_norm %x, %g, %b eps 1.0e-5 : tensor<2x16x32xf32>, tensor<32xf32>
+  // CHECK: %[[QKV:.*]] = axonn.linear %[[H]], %{{.*}} bias %{{.*}} : (tensor<2x16x32xf32>, tensor<96x32xf32>, tensor<96xf32>) -> tensor<2x16x96xf32>
+  %qkv = axonn.linear %h, %wqkv bias %bqkv : (tensor<2x16x32xf32>, tensor<96x32xf32>, tensor<96xf32>) -> tensor<2x16x96xf32>
+  // CHECK: %[[A:.*]] = axonn.attention %[[QKV]] heads 4 kv_heads 4 causal : tensor<2x16x96xf32> -> tensor<2x16x32xf32>
+  %a = axonn.attention %qkv heads 4 kv_heads 4 causal : tensor<2x16x96xf32> -> tensor<2x16x32xf32>
+  // CHECK: %[[O:.*]] = axonn.linear %[[A]], %{{.*}} transposed : (tensor<2x16x32xf32>, tensor<32x32xf32>) -> tensor<2x16x32xf32>
+  %o = axonn.linear %a, %wo transposed : (tensor<2x16x32xf32>, tensor<32x32xf32>) -> tensor<2x16x32xf32>
+  // CHECK: %[[R:.*]] = axonn.add %[[X]], %[[O]] : tensor<2x16x32xf32>
+  %r = axonn.add %x, %o : tensor<2x16x32xf32>
+  // CHECK: %[[U:.*]] = axonn.linear %[[R]], %{{.*}} : (tensor<2x16x32xf32>, tensor<128x32xf32>) -> tensor<2x16x128xf32>
+  %u = axonn.linear %r, %wup : (tensor<2x16x32xf32>, tensor<128x32xf32>) -> tensor<2x16x128xf32>
+  // CHECK: %[[G:.*]] = axonn.gelu %[[U]] tanh : tensor<2x16x128xf32>
+  %gu = axonn.gelu %u tanh : tensor<2x16x128xf32>
+  // CHECK: axonn.gelu %[[U]] none : tensor<2x16x128xf32>
+  %ge = axonn.gelu %u none : tensor<2x16x128xf32>
+  // CHECK: %[[D:.*]] = axonn.linear %[[G]], %{{.*}} transposed
+  %d = axonn.linear %gu, %wdown transposed : (tensor<2x16x128xf32>, tensor<32x128xf32>) -> tensor<2x16x32xf32>
+  // CHECK: %[[L:.*]] = axonn.lm_head_loss %[[D]], %[[WTE]], %{{.*}} : (tensor<2x16x32xf32>, tensor<100x32xf32>, tensor<2x16xi32>) -> tensor<f32>
+  %loss = axonn.lm_head_loss %d, %wte, %targets : (tensor<2x16x32xf32>, tensor<100x32xf32>, tensor<2x16xi32>) -> tensor<f32>
+  // CHECK: return %[[L]]
+  return %loss : tensor<f32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @llama_block
+func.func @llama_block(%tokens: tensor<2x16xi64>, %wte: tensor<100x64xbf16>,
+                       %g: tensor<64xbf16>, %wqkv: tensor<128x64xbf16>,
+                       %wgu: tensor<352x64xbf16>) -> tensor<2x16x176xbf16> {
+  // CHECK: axonn.embedding %{{.*}}, %{{.*}} : (tensor<2x16xi64>, tensor<100x64xbf16>) -> tensor<2x16x64xbf16>
+  %x = axonn.embedding %tokens, %wte : (tensor<2x16xi64>, tensor<100x64xbf16>) -> tensor<2x16x64xbf16>
+  // CHECK: axonn.rms_norm %{{.*}}, %{{.*}} eps 1.0e-06 : tensor<2x16x64xbf16>, tensor<64xbf16>
+  %h = axonn.rms_norm %x, %g eps 1.0e-6 : tensor<2x16x64xbf16>, tensor<64xbf16>
+  // 4 query heads in 2 groups, head dim 16: (4 + 2*2) * 16 = 128 features.
+  %qkv = axonn.linear %h, %wqkv : (tensor<2x16x64xbf16>, tensor<128x64xbf16>) -> tensor<2x16x128xbf16>
+  // CHECK: axonn.attention %{{.*}} heads 4 kv_heads 2 causal rope 500000.0 : tensor<2x16x128xbf16> -> tensor<2x16x64xbf16>
+  %a = axonn.attention %qkv heads 4 kv_heads 2 causal rope 5.0e5 : tensor<2x16x128xbf16> -> tensor<2x16x64xbf16>
+  %gu = axonn.linear %a, %wgu : (tensor<2x16x64xbf16>, tensor<352x64xbf16>) -> tensor<2x16x352xbf16>
+  // CHECK: axonn.swiglu %{{.*}} : tensor<2x16x352xbf16> -> tensor<2x16x176xbf16>
+  %s = axonn.swiglu %gu : tensor<2x16x352xbf16> -> tensor<2x16x176xbf16>
+  return %s : tensor<2x16x176xbf16>
+}
+
+// -----
+
+// Non-causal attention (an encoder) is expressible too.
+// CHECK-LABEL: func.func @bidirectional
+func.func @bidirectional(%qkv: tensor<1x8x48xf16>) -> tensor<1x8x16xf16> {
+  // CHECK: axonn.attention %{{.*}} heads 2 kv_heads 2 : tensor<1x8x48xf16> -> tensor<1x8x16xf16>
+  %a = axonn.attention %qkv heads 2 kv_heads 2 : tensor<1x8x48xf16> -> tensor<1x8x16xf16>
+  return %a : tensor<1x8x16xf16>
+}
+
+// -----
+
+// Collectives act on per-rank tensors over grid axes.
+// CHECK: module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>}
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>} {
+  // CHECK-LABEL: func.func @collectives
+  func.func @collectives(%w: tensor<96x768xf32>, %y: tensor<4x16x384xf32>,
+                         %n: tensor<i64>) -> tensor<i64> {
+    // CHECK: %[[G:.*]] = axonn.all_gather %{{.*}} over [z] dim 0 : tensor<96x768xf32> -> tensor<192x768xf32>
+    %g = axonn.all_gather %w over [z] dim 0 : tensor<96x768xf32> -> tensor<192x768xf32>
+    // CHECK: axonn.reduce_scatter sum %[[G]] over [z] dim 0 : tensor<192x768xf32> -> tensor<96x768xf32>
+    %s = axonn.reduce_scatter sum %g over [z] dim 0 : tensor<192x768xf32> -> tensor<96x768xf32>
+    // CHECK: axonn.all_reduce sum %{{.*}} over [x] : tensor<4x16x384xf32>
+    %r = axonn.all_reduce sum %y over [x] : tensor<4x16x384xf32>
+    // CHECK: axonn.all_reduce max %{{.*}} over [y] : tensor<4x16x384xf32>
+    %m = axonn.all_reduce max %r over [y] : tensor<4x16x384xf32>
+    // CHECK: axonn.all_gather %{{.*}} over [z, data] dim 2 : tensor<4x16x384xf32> -> tensor<4x16x1536xf32>
+    %gg = axonn.all_gather %m over [z, data] dim 2 : tensor<4x16x384xf32> -> tensor<4x16x1536xf32>
+    // CHECK: axonn.all_reduce sum %{{.*}} over [x, y, z, data] : tensor<i64>
+    %total = axonn.all_reduce sum %n over [x, y, z, data] : tensor<i64>
+    return %total : tensor<i64>
+  }
+
+  // CHECK-LABEL: func.func @async
+  func.func @async(%w: tensor<96x768xf32>, %dx: tensor<4x16x384xf32>)
+      -> (tensor<192x768xf32>, tensor<96x768xf32>, tensor<4x16x384xf32>) {
+    // CHECK: %[[H0:.*]] = axonn.all_gather_start %{{.*}} over [z] dim 0 : tensor<96x768xf32> -> !axonn.handle<tensor<192x768xf32>>
+    %h0 = axonn.all_gather_start %w over [z] dim 0 : tensor<96x768xf32> -> !axonn.handle<tensor<192x768xf32>>
+    // CHECK: %[[H1:.*]] = axonn.all_reduce_start sum %{{.*}} over [y] : tensor<4x16x384xf32> -> !axonn.handle<tensor<4x16x384xf32>>
+    %h1 = axonn.all_reduce_start sum %dx over [y] : tensor<4x16x384xf32> -> !axonn.handle<tensor<4x16x384xf32>>
+    // CHECK: %[[G:.*]] = axonn.wait %[[H0]] : !axonn.handle<tensor<192x768xf32>>
+    %g = axonn.wait %h0 : !axonn.handle<tensor<192x768xf32>>
+    // CHECK: %[[H2:.*]] = axonn.reduce_scatter_start sum %[[G]] over [z] dim 0 : tensor<192x768xf32> -> !axonn.handle<tensor<96x768xf32>>
+    %h2 = axonn.reduce_scatter_start sum %g over [z] dim 0 : tensor<192x768xf32> -> !axonn.handle<tensor<96x768xf32>>
+    // CHECK: axonn.wait %[[H2]] : !axonn.handle<tensor<96x768xf32>>
+    %s = axonn.wait %h2 : !axonn.handle<tensor<96x768xf32>>
+    // CHECK: axonn.wait %[[H1]] : !axonn.handle<tensor<4x16x384xf32>>
+    %r = axonn.wait %h1 : !axonn.handle<tensor<4x16x384xf32>>
+    return %g, %s, %r : tensor<192x768xf32>, tensor<96x768xf32>, tensor<4x16x384xf32>
+  }
+}

@@ -1,0 +1,34 @@
+# lit configuration of the axonn test suite.
+import os
+import sys
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "axonn"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.axonn_obj_root, "test")
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%examples", os.path.join(config.axonn_src_root, "examples")))
+# `%expect-exit 1 cmd ...` runs cmd, passes its output through and succeeds
+# only if cmd exited with exactly that status (`not` accepts any failure).
+config.substitutions.append(
+    ("%expect-exit",
+     '"%s" "%s"' % (sys.executable,
+                    os.path.join(config.test_source_root, "lit", "expect_exit.py"))))
+config.substitutions.append(
+    ("%check-bad-inputs",
+     '"%s" "%s"' % (sys.executable,
+                    os.path.join(config.test_source_root, "lit", "check_bad_inputs.py"))))
+
+llvm_config.with_system_environment(["HOME", "TMPDIR"])
+llvm_config.use_default_substitutions()
+
+tool_dirs = [config.axonn_tools_dir, config.llvm_tools_dir]
+tools = ["axonn-opt", "axonn-translate", "axonn-spec-replay", "split-file", "not", "count"]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
