@@ -55,19 +55,19 @@ TEST_F(AttrsTest, LayoutLocalShape) {
 TEST_F(AttrsTest, FloatsPrintShortAndRoundTrip) {
   for (double value : {0.95, 1e-8, 6e-4, 1024.0, 0.1, 1.0 / 3.0, 5e5,
                        2.2250738585072014e-308, 123456789.125}) {
-    auto training = TrainingAttr::get(
-        &context, 8, 32, APFloat(value), APFloat(0.0), 0, 1,
-        LRSchedule::cosine, APFloat(0.9), APFloat(0.95), APFloat(1e-8),
-        APFloat(0.0), APFloat(1.0), 0);
+    auto training =
+        TrainingAttr::get(&context, 8, 32, APFloat(value), APFloat(0.0), 0, 1,
+                          LRSchedule::cosine, APFloat(0.9), APFloat(0.95),
+                          APFloat(1e-8), APFloat(0.0), APFloat(1.0), 0);
     std::string text = print(training);
     Attribute reparsed = parse(text);
     ASSERT_TRUE(reparsed) << text;
     EXPECT_EQ(reparsed, training) << text;
   }
-  auto training = TrainingAttr::get(
-      &context, 8, 32, APFloat(6e-4), APFloat(0.0), 0, 1, LRSchedule::cosine,
-      APFloat(0.9), APFloat(0.95), APFloat(1e-8), APFloat(0.0), APFloat(1.0),
-      0);
+  auto training =
+      TrainingAttr::get(&context, 8, 32, APFloat(6e-4), APFloat(0.0), 0, 1,
+                        LRSchedule::cosine, APFloat(0.9), APFloat(0.95),
+                        APFloat(1e-8), APFloat(0.0), APFloat(1.0), 0);
   std::string text = print(training);
   EXPECT_NE(text.find("lr = 0.0006"), std::string::npos) << text;
   EXPECT_NE(text.find("beta2 = 0.95"), std::string::npos) << text;

@@ -11,8 +11,8 @@ namespace {
 Value parseOk(llvm::StringRef text) {
   Value value;
   ParseError error;
-  EXPECT_TRUE(parse(text, value, error)) << error.message << " at "
-                                         << error.offset;
+  EXPECT_TRUE(parse(text, value, error))
+      << error.message << " at " << error.offset;
   return value;
 }
 

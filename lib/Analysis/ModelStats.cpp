@@ -14,7 +14,8 @@
 using namespace mlir;
 using namespace mlir::axonn;
 
-/// `transformer.h.11.attn.c_attn.weight` -> `transformer.h.*.attn.c_attn.weight`.
+/// `transformer.h.11.attn.c_attn.weight` ->
+/// `transformer.h.*.attn.c_attn.weight`.
 static std::string layerPattern(StringRef name) {
   SmallVector<StringRef> parts;
   name.split(parts, '.');
@@ -65,7 +66,8 @@ FailureOr<ModelStats> ModelStats::compute(func::FuncOp func) {
     } else if (auto loss = dyn_cast<LMHeadLossOp>(op)) {
       auto weight = loss.getWeight().getType();
       double tokens = double(numElements(loss.getTargets().getType()));
-      forwardFlops += 2.0 * tokens * weight.getDimSize(0) * weight.getDimSize(1);
+      forwardFlops +=
+          2.0 * tokens * weight.getDimSize(0) * weight.getDimSize(1);
     }
   });
   if (!embedding)
@@ -79,7 +81,8 @@ FailureOr<ModelStats> ModelStats::compute(func::FuncOp func) {
   stats.seqLen = embedding.getTokens().getType().getDimSize(1);
 
   for (auto [i, arg] : llvm::enumerate(func.getArguments())) {
-    auto name = func.getArgAttrOfType<StringAttr>(i, AxonnDialect::kParamAttrName);
+    auto name =
+        func.getArgAttrOfType<StringAttr>(i, AxonnDialect::kParamAttrName);
     if (!name)
       continue;
     auto type = cast<RankedTensorType>(arg.getType());
@@ -87,7 +90,8 @@ FailureOr<ModelStats> ModelStats::compute(func::FuncOp func) {
     stats.parameters += elements;
     std::string pattern = layerPattern(name.getValue());
     auto it = llvm::find_if(stats.groups, [&](const ParameterGroup &g) {
-      return g.pattern == pattern && ArrayRef<int64_t>(g.shape) == type.getShape();
+      return g.pattern == pattern &&
+             ArrayRef<int64_t>(g.shape) == type.getShape();
     });
     if (it == stats.groups.end()) {
       stats.groups.push_back(
@@ -148,9 +152,10 @@ static std::string humanCount(double value) {
 
 static std::string formatShape(ArrayRef<int64_t> shape) {
   return shape.empty() ? "scalar"
-                       : llvm::join(llvm::map_range(shape, [](int64_t d) {
-                                      return std::to_string(d);
-                                    }),
+                       : llvm::join(llvm::map_range(shape,
+                                                    [](int64_t d) {
+                                                      return std::to_string(d);
+                                                    }),
                                     "x");
 }
 
@@ -162,11 +167,11 @@ void ModelStats::dump(llvm::raw_ostream &os) const {
   os << "axonn model stats: @" << function << "\n";
   os << "  parameters: " << withCommas(parameters) << " ("
      << humanCount(parameters) << ")\n";
-  os << "  layers: " << layers << ", hidden: " << hidden << ", heads: "
-     << heads << " (kv " << kvHeads << ", head dim " << headDim
-     << "), ffn: " << ffn << ", vocab: " << vocab << "\n";
-  os << "  batch: " << batch << " sequences x " << seqLen << " tokens = "
-     << withCommas(batch * seqLen) << " tokens per step\n";
+  os << "  layers: " << layers << ", hidden: " << hidden << ", heads: " << heads
+     << " (kv " << kvHeads << ", head dim " << headDim << "), ffn: " << ffn
+     << ", vocab: " << vocab << "\n";
+  os << "  batch: " << batch << " sequences x " << seqLen
+     << " tokens = " << withCommas(batch * seqLen) << " tokens per step\n";
   os << "  FLOPs per token, forward + backward:\n";
   flops("6N + 6*L*d*T (llm.c)", flopsPerTokenLlmc);
   flops("Megatron 96*L*h^2*(1+S/6h+V/16Lh), recompute", flopsPerTokenMegatron);
@@ -181,9 +186,9 @@ void ModelStats::dump(llvm::raw_ostream &os) const {
       os << llvm::format(" x%-4d", static_cast<int>(group.instances));
     else
       os << "      ";
-    os << llvm::format(" %16s\n",
-                       withCommas(group.instances * group.elementsPerInstance)
-                           .c_str());
+    os << llvm::format(
+        " %16s\n",
+        withCommas(group.instances * group.elementsPerInstance).c_str());
   }
 }
 

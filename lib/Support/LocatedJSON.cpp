@@ -147,8 +147,8 @@ private:
       if (peek() == '+' || peek() == '-')
         ++pos;
       if (!llvm::isDigit(peek()))
-        return fail(pos, "expected a digit in exponent, found " +
-                             describeHere());
+        return fail(pos,
+                    "expected a digit in exponent, found " + describeHere());
       while (llvm::isDigit(peek()))
         ++pos;
     }
@@ -293,8 +293,8 @@ private:
     llvm::StringSet<> seen;
     while (true) {
       if (peek() != '"')
-        return fail(pos, "expected a string key in object, found " +
-                             describeHere());
+        return fail(pos,
+                    "expected a string key in object, found " + describeHere());
       Member member;
       member.keyOffset = pos;
       if (!parseString(member.key))
@@ -304,8 +304,8 @@ private:
                     "duplicate key \"" + member.key + "\" in object");
       skipSpace();
       if (peek() != ':')
-        return fail(pos, "expected ':' after object key, found " +
-                             describeHere());
+        return fail(pos,
+                    "expected ':' after object key, found " + describeHere());
       ++pos;
       skipSpace();
       if (!parseValue(member.value, depth + 1))
@@ -321,7 +321,8 @@ private:
         ++pos;
         return true;
       }
-      return fail(pos, "expected ',' or '}' in object, found " + describeHere());
+      return fail(pos,
+                  "expected ',' or '}' in object, found " + describeHere());
     }
   }
 };

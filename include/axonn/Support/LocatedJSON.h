@@ -1,4 +1,5 @@
-//===- LocatedJSON.h - JSON values that remember where they came from -*- C++ -*-===//
+//===- LocatedJSON.h - JSON values that remember where they came from -*- C++
+//-*-===//
 //
 // A small strict JSON (RFC 8259) parser whose values keep their byte offset
 // in the source text, so that a spec importer can point diagnostics at the

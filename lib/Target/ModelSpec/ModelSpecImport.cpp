@@ -177,8 +177,8 @@ FailureOr<const json::Value *> Section::require(StringRef key,
   if (hasDefault)
     return static_cast<const json::Value *>(nullptr);
   if (member)
-    return errorAtValue(key) << "'" << path(key)
-                             << "' is required and may not be null";
+    return errorAtValue(key)
+           << "'" << path(key) << "' is required and may not be null";
   return errorAtObject() << "missing required key '" << path(key) << "'";
 }
 
@@ -191,13 +191,13 @@ FailureOr<int64_t> Section::getInt(StringRef key, std::optional<int64_t> def,
     return *def;
   const json::Value &v = **value;
   if (v.kind != json::Value::Kind::Number || !v.integer)
-    return errorAtValue(key) << "'" << path(key) << "' must be an integer, got "
-                             << (v.kind == json::Value::Kind::Number
-                                     ? "a non-integer number"
-                                     : v.kindName());
+    return errorAtValue(key)
+           << "'" << path(key) << "' must be an integer, got "
+           << (v.kind == json::Value::Kind::Number ? "a non-integer number"
+                                                   : v.kindName());
   if (*v.integer < min)
-    return errorAtValue(key) << "'" << path(key) << "' must be at least "
-                             << min << ", got " << *v.integer;
+    return errorAtValue(key) << "'" << path(key) << "' must be at least " << min
+                             << ", got " << *v.integer;
   if (*v.integer > max)
     return errorAtValue(key) << "'" << path(key) << "' must be at most " << max
                              << ", got " << *v.integer;
@@ -213,8 +213,8 @@ FailureOr<double> Section::getNumber(StringRef key, std::optional<double> def,
     return *def;
   const json::Value &v = **value;
   if (v.kind != json::Value::Kind::Number)
-    return errorAtValue(key) << "'" << path(key) << "' must be a number, got "
-                             << v.kindName();
+    return errorAtValue(key)
+           << "'" << path(key) << "' must be a number, got " << v.kindName();
   if (positive ? !(v.number > 0) : !(v.number >= 0))
     return errorAtValue(key) << "'" << path(key) << "' must be "
                              << (positive ? "positive" : "non-negative")
@@ -229,9 +229,9 @@ FailureOr<bool> Section::getBool(StringRef key, bool def) {
   if (!*value)
     return def;
   if ((*value)->kind != json::Value::Kind::Bool)
-    return errorAtValue(key) << "'" << path(key)
-                             << "' must be true or false, got "
-                             << (*value)->kindName();
+    return errorAtValue(key)
+           << "'" << path(key) << "' must be true or false, got "
+           << (*value)->kindName();
   return (*value)->boolean;
 }
 
@@ -321,14 +321,15 @@ FailureOr<ModelConfig> Importer::readModel(Section &top) {
     auto act = top.getString("activation_function", std::string("gelu_new"));
     auto tied = top.getBool("tie_word_embeddings", true);
     auto init = top.getNumber("initializer_range", 0.02, /*positive=*/true);
-    if (fail(vocab) || fail(positions) || fail(ffn) || fail(eps) ||
-        fail(act) || fail(tied) || fail(init))
+    if (fail(vocab) || fail(positions) || fail(ffn) || fail(eps) || fail(act) ||
+        fail(tied) || fail(init))
       return failure();
     if (*hidden % *heads != 0)
       return top.errorAtValue("n_head")
              << "'n_head' (" << *heads << ") must divide 'n_embd' (" << *hidden
              << ")";
-    if (*act == "gelu_new" || *act == "gelu_pytorch_tanh" || *act == "gelu_fast")
+    if (*act == "gelu_new" || *act == "gelu_pytorch_tanh" ||
+        *act == "gelu_fast")
       m.gelu = GeluApproximation::tanh;
     else if (*act == "gelu")
       m.gelu = GeluApproximation::none;
@@ -444,17 +445,16 @@ FailureOr<TrainingAttr> Importer::readTraining(Section &top,
            << "'training' must be an object, got " << member->value.kindName();
   bool present = member && member->value.isObject();
   Section t(*this, present ? member->value : empty, top.buffer, "training");
-  if (present &&
-      failed(t.rejectUnknownKeys(
-          {"global_batch", "seq_len", "lr", "min_lr", "warmup_steps", "steps",
-           "schedule", "beta1", "beta2", "eps", "weight_decay", "grad_clip",
-           "seed", "dtype"})))
+  if (present && failed(t.rejectUnknownKeys(
+                     {"global_batch", "seq_len", "lr", "min_lr", "warmup_steps",
+                      "steps", "schedule", "beta1", "beta2", "eps",
+                      "weight_decay", "grad_clip", "seed", "dtype"})))
     return failure();
 
   auto fail = [](auto result) { return failed(result); };
   auto batch = t.getInt("global_batch", 8, 1, kMaxTokensPerStep);
-  auto seq = t.getInt("seq_len", std::min<int64_t>(model.maxPositions, 2048),
-                      1, kMaxPositions);
+  auto seq = t.getInt("seq_len", std::min<int64_t>(model.maxPositions, 2048), 1,
+                      kMaxPositions);
   auto steps = t.getInt("steps", 1000, 1, INT64_MAX);
   if (fail(batch) || fail(seq) || fail(steps))
     return failure();
@@ -477,9 +477,8 @@ FailureOr<TrainingAttr> Importer::readTraining(Section &top,
 
   if (*batch * *seq > kMaxTokensPerStep)
     return t.errorAtValue("global_batch")
-           << "'training.global_batch' x 'training.seq_len' = "
-           << *batch * *seq << " tokens per step exceeds the limit "
-           << kMaxTokensPerStep;
+           << "'training.global_batch' x 'training.seq_len' = " << *batch * *seq
+           << " tokens per step exceeds the limit " << kMaxTokensPerStep;
   if (!model.ropeTheta && *seq > model.maxPositions)
     return t.errorAtValue("seq_len")
            << "'training.seq_len' (" << *seq
@@ -504,8 +503,8 @@ FailureOr<TrainingAttr> Importer::readTraining(Section &top,
   else if (*dtype == "bfloat16")
     elementType = BFloat16Type::get(context);
   else
-    return t.errorAtValue("dtype") << "unknown dtype '" << *dtype
-                                   << "'; expected float32 or bfloat16";
+    return t.errorAtValue("dtype")
+           << "unknown dtype '" << *dtype << "'; expected float32 or bfloat16";
   return TrainingAttr::get(context, *batch, *seq, APFloat(*lr), APFloat(*minLr),
                            *warmup, *steps, *kind, APFloat(*beta1),
                            APFloat(*beta2), APFloat(*eps), APFloat(*decay),
@@ -571,11 +570,11 @@ FailureOr<ClusterAttr> Importer::readCluster(Section &top) {
   Section c = overrides ? Section(*this, *overrides, top.buffer, "cluster",
                                   machine ? &*machine : nullptr)
                         : std::move(*machine);
-  if (failed(c.rejectUnknownKeys(
-          {"machine", "name", "gpus", "gpus_per_node", "nics_per_node",
-           "intra_node_GBps", "inter_node_GBps", "intra_node_latency_us",
-           "inter_node_latency_us", "peak_bf16_TFLOPs", "memory_GiB",
-           "sources"})))
+  if (failed(c.rejectUnknownKeys({"machine", "name", "gpus", "gpus_per_node",
+                                  "nics_per_node", "intra_node_GBps",
+                                  "inter_node_GBps", "intra_node_latency_us",
+                                  "inter_node_latency_us", "peak_bf16_TFLOPs",
+                                  "memory_GiB", "sources"})))
     return failure();
 
   auto fail = [](auto result) { return failed(result); };
@@ -693,7 +692,8 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
 
   int64_t batch = training.getGlobalBatch(), seq = training.getSeqLen();
   auto f32 = Float32Type::get(ctx);
-  auto tokenType = RankedTensorType::get({batch, seq}, IntegerType::get(ctx, 32));
+  auto tokenType =
+      RankedTensorType::get({batch, seq}, IntegerType::get(ctx, 32));
   OpBuilder top(ctx);
   top.setInsertionPointToEnd(module->getBody());
   auto func = func::FuncOp::create(
@@ -707,8 +707,8 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
   // Inputs first, then parameters in the order the forward pass uses them.
   Value tokens = entry->addArgument(tokenType, loc);
   Value targets = entry->addArgument(tokenType, loc);
-  fb.argAttrs.push_back(b.getDictionaryAttr(
-      {b.getNamedAttr(AxonnDialect::kInputAttrName, b.getStringAttr("tokens"))}));
+  fb.argAttrs.push_back(b.getDictionaryAttr({b.getNamedAttr(
+      AxonnDialect::kInputAttrName, b.getStringAttr("tokens"))}));
   fb.argAttrs.push_back(b.getDictionaryAttr({b.getNamedAttr(
       AxonnDialect::kInputAttrName, b.getStringAttr("targets"))}));
 
@@ -769,7 +769,8 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
     Value h = norm(x, layer + (gpt2 ? "ln_1" : "input_layernorm"));
     Value qkv = linear(h, attn + (gpt2 ? "c_attn" : "qkv_proj"), qkvWidth,
                        m.hidden, m.attentionBias, false, m.initStd);
-    FloatAttr rope = m.ropeTheta ? b.getF64FloatAttr(*m.ropeTheta) : FloatAttr();
+    FloatAttr rope =
+        m.ropeTheta ? b.getF64FloatAttr(*m.ropeTheta) : FloatAttr();
     Value a = AttentionOp::create(b, named(attn + "attention"),
                                   actType(attnWidth), qkv, m.heads, m.kvHeads,
                                   /*causal=*/true, rope);
@@ -781,8 +782,8 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
     h = norm(x, layer + (gpt2 ? "ln_2" : "post_attention_layernorm"));
     Value up;
     if (gpt2) {
-      up = linear(h, mlp + "c_fc", m.ffn, m.hidden, m.mlpBias, false,
-                  m.initStd);
+      up =
+          linear(h, mlp + "c_fc", m.ffn, m.hidden, m.mlpBias, false, m.initStd);
       up = GeluOp::create(b, named(mlp + "gelu"), up.getType(), up,
                           GeluApproximationAttr::get(ctx, m.gelu));
     } else {
@@ -792,16 +793,14 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
     }
     Value down = linear(up, mlp + (gpt2 ? "c_proj" : "down_proj"), m.hidden,
                         m.ffn, m.mlpBias, true, residualStd);
-    x = AddOp::create(b, named(layer + "residual_mlp"), x.getType(), x,
-                      down);
+    x = AddOp::create(b, named(layer + "residual_mlp"), x.getType(), x, down);
   }
   x = norm(x, gpt2 ? "transformer.ln_f" : "model.norm");
   Value head = m.tied ? wte
                       : fb.param("lm_head.weight", {m.vocab, m.hidden},
                                  normal(m.initStd));
-  Value loss = LMHeadLossOp::create(b, named("lm_head"),
-                                    RankedTensorType::get({}, f32), x, head,
-                                    targets);
+  Value loss = LMHeadLossOp::create(
+      b, named("lm_head"), RankedTensorType::get({}, f32), x, head, targets);
   func::ReturnOp::create(b, loc, loss);
 
   func.setFunctionType(
@@ -837,8 +836,8 @@ OwningOpRef<ModuleOp> Importer::run() {
   if (failed(grid))
     return nullptr;
 
-  OwningOpRef<ModuleOp> module = build(*model, *training, *cluster, *grid,
-                                       elementType, locAt(buffer, 0));
+  OwningOpRef<ModuleOp> module =
+      build(*model, *training, *cluster, *grid, elementType, locAt(buffer, 0));
   if (failed(verify(*module)))
     return nullptr;
   return module;

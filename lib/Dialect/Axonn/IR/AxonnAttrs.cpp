@@ -85,7 +85,8 @@ LayoutAttr mlir::axonn::getLayout(Type type) {
 std::string mlir::axonn::formatAxes(ArrayRef<Axis> axes) {
   std::string text = "[";
   llvm::raw_string_ostream os(text);
-  llvm::interleaveComma(axes, os, [&](Axis axis) { os << stringifyAxis(axis); });
+  llvm::interleaveComma(axes, os,
+                        [&](Axis axis) { os << stringifyAxis(axis); });
   os << ']';
   return text;
 }
@@ -179,8 +180,8 @@ AxesAttr AxesAttr::parseList(AsmParser &parser) {
         return parseAxisKeyword(parser, axes);
       }))
     return {};
-  return AxesAttr::getChecked(
-      [&] { return parser.emitError(loc); }, parser.getContext(), axes);
+  return AxesAttr::getChecked([&] { return parser.emitError(loc); },
+                              parser.getContext(), axes);
 }
 
 Attribute AxesAttr::parse(AsmParser &parser, Type) {
@@ -190,8 +191,8 @@ Attribute AxesAttr::parse(AsmParser &parser, Type) {
         return parseAxisKeyword(parser, axes);
       }))
     return {};
-  return AxesAttr::getChecked(
-      [&] { return parser.emitError(loc); }, parser.getContext(), axes);
+  return AxesAttr::getChecked([&] { return parser.emitError(loc); },
+                              parser.getContext(), axes);
 }
 
 void AxesAttr::print(AsmPrinter &printer) const {
@@ -208,15 +209,17 @@ void AxesAttr::print(AsmPrinter &printer) const {
 LogicalResult LayoutAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  ArrayRef<AxesAttr> split, AxesAttr partial,
                                  AxesAttr storage) {
-  if (!partial || !storage || llvm::any_of(split, [](AxesAttr a) { return !a; }))
+  if (!partial || !storage ||
+      llvm::any_of(split, [](AxesAttr a) { return !a; }))
     return emitError() << "layout components must not be null";
   SmallVector<Axis> seen;
   auto add = [&](AxesAttr axes, StringRef where) -> LogicalResult {
     for (Axis axis : axes.getAxes()) {
       if (llvm::is_contained(seen, axis))
-        return emitError() << "grid axis '" << stringifyAxis(axis)
-                           << "' is used more than once in the layout (again in "
-                           << where << ")";
+        return emitError()
+               << "grid axis '" << stringifyAxis(axis)
+               << "' is used more than once in the layout (again in " << where
+               << ")";
       seen.push_back(axis);
     }
     return success();
@@ -336,13 +339,15 @@ LogicalResult ClusterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   auto positive = [&](double value, StringRef key) -> LogicalResult {
     if (!std::isfinite(value) || value <= 0)
       return emitError() << "cluster '" << key
-                         << "' must be positive and finite, got " << formatF64(value);
+                         << "' must be positive and finite, got "
+                         << formatF64(value);
     return success();
   };
   auto nonNegative = [&](double value, StringRef key) -> LogicalResult {
     if (!std::isfinite(value) || value < 0)
       return emitError() << "cluster '" << key
-                         << "' must be non-negative and finite, got " << formatF64(value);
+                         << "' must be non-negative and finite, got "
+                         << formatF64(value);
     return success();
   };
   if (failed(positive(intraBandwidth, "intra_node_bandwidth")) ||
@@ -379,10 +384,11 @@ LogicalResult TrainingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "training 'seq_len' must be at least 1, got "
                        << seqLen;
   if (!std::isfinite(lr) || lr < 0)
-    return emitError() << "training 'lr' must be non-negative, got " << formatF64(lr);
+    return emitError() << "training 'lr' must be non-negative, got "
+                       << formatF64(lr);
   if (!std::isfinite(minLr) || minLr < 0 || minLr > lr)
-    return emitError() << "training 'min_lr' must be in [0, lr = " << formatF64(lr)
-                       << "], got " << formatF64(minLr);
+    return emitError() << "training 'min_lr' must be in [0, lr = "
+                       << formatF64(lr) << "], got " << formatF64(minLr);
   if (steps < 1)
     return emitError() << "training 'steps' must be at least 1, got " << steps;
   if (warmupSteps < 0 || warmupSteps > steps)
@@ -393,7 +399,8 @@ LogicalResult TrainingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
       return emitError() << "training '" << key << "' must be in [0, 1), got "
                          << formatF64(value);
   if (!std::isfinite(eps) || eps <= 0)
-    return emitError() << "training 'eps' must be positive, got " << formatF64(eps);
+    return emitError() << "training 'eps' must be positive, got "
+                       << formatF64(eps);
   if (!std::isfinite(weightDecay) || weightDecay < 0)
     return emitError() << "training 'weight_decay' must be non-negative, got "
                        << formatF64(weightDecay);
@@ -415,7 +422,8 @@ LogicalResult InitAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   double std = stdF.convertToDouble();
   if (kind == InitKind::normal) {
     if (!std::isfinite(std) || std <= 0)
-      return emitError() << "normal init needs a positive 'std', got " << formatF64(std);
+      return emitError() << "normal init needs a positive 'std', got "
+                         << formatF64(std);
   } else if (std != 0) {
     return emitError() << stringifyInitKind(kind) << " init takes no 'std'";
   }

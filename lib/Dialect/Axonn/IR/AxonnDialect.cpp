@@ -80,8 +80,7 @@ static LogicalResult verifyTypeFitsGrid(function_ref<InFlightDiagnostic()> emit,
   auto tensor = cast<RankedTensorType>(type);
   if (layout.getSplit().size() != static_cast<size_t>(tensor.getRank()))
     return emit() << "layout names " << layout.getSplit().size()
-                  << " dimensions but the tensor has rank "
-                  << tensor.getRank();
+                  << " dimensions but the tensor has rank " << tensor.getRank();
   for (auto [dim, pair] :
        llvm::enumerate(llvm::zip_equal(tensor.getShape(), layout.getSplit()))) {
     auto [size, axes] = pair;
@@ -114,21 +113,21 @@ LogicalResult AxonnDialect::verifyOperationAttribute(Operation *op,
   StringRef name = attr.getName().getValue();
   auto requireModule = [&]() -> LogicalResult {
     if (!isa<ModuleOp>(op))
-      return op->emitError() << "'" << name
-                             << "' may only be attached to a builtin.module";
+      return op->emitError()
+             << "'" << name << "' may only be attached to a builtin.module";
     return success();
   };
 
   if (name == kTrainingAttrName) {
     if (!isa<TrainingAttr>(attr.getValue()))
-      return op->emitError() << "'" << name
-                             << "' must be a #axonn.training attribute";
+      return op->emitError()
+             << "'" << name << "' must be a #axonn.training attribute";
     return requireModule();
   }
   if (name == kClusterAttrName) {
     if (!isa<ClusterAttr>(attr.getValue()))
-      return op->emitError() << "'" << name
-                             << "' must be a #axonn.cluster attribute";
+      return op->emitError()
+             << "'" << name << "' must be a #axonn.cluster attribute";
     return requireModule();
   }
   if (name != kGridAttrName)
@@ -152,7 +151,9 @@ LogicalResult AxonnDialect::verifyOperationAttribute(Operation *op,
   // module, covers values of any dialect (function arguments included).
   WalkResult walk = op->walk([&](Operation *nested) {
     for (auto [i, result] : llvm::enumerate(nested->getResults())) {
-      auto emit = [&] { return nested->emitOpError() << "result #" << i << ": "; };
+      auto emit = [&] {
+        return nested->emitOpError() << "result #" << i << ": ";
+      };
       if (failed(verifyTypeFitsGrid(emit, result.getType(), grid)))
         return WalkResult::interrupt();
     }
@@ -184,8 +185,8 @@ LogicalResult AxonnDialect::verifyRegionArgAttribute(Operation *op,
   else if (auto fn = dyn_cast<FunctionOpInterface>(op))
     argType = fn.getArgumentTypes()[argIndex];
   auto emit = [&] {
-    return op->emitOpError() << "argument #" << argIndex << ": '" << name
-                             << "' ";
+    return op->emitOpError()
+           << "argument #" << argIndex << ": '" << name << "' ";
   };
 
   if (name == kParamAttrName) {

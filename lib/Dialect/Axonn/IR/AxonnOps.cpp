@@ -44,8 +44,8 @@ static LogicalResult verifySameElementType(Operation *op, ValueRange values) {
     if (!expected)
       expected = element;
     else if (element != expected)
-      return op->emitOpError() << "element types differ: " << expected
-                               << " and " << element;
+      return op->emitOpError()
+             << "element types differ: " << expected << " and " << element;
   }
   return success();
 }
@@ -63,9 +63,9 @@ static LogicalResult verifyShape(Operation *op, Value value, StringRef what,
                                  ArrayRef<int64_t> expected) {
   ArrayRef<int64_t> actual = tensorOf(value).getShape();
   if (actual != expected)
-    return op->emitOpError() << what << " shape must be "
-                             << formatShape(expected) << ", got "
-                             << formatShape(actual);
+    return op->emitOpError()
+           << what << " shape must be " << formatShape(expected) << ", got "
+           << formatShape(actual);
   return success();
 }
 
@@ -102,7 +102,8 @@ LogicalResult EmbeddingOp::verify() {
   Operation *op = getOperation();
   if (failed(verifyRank(op, getTokens(), "tokens", 2, "[batch, seq]")) ||
       failed(verifyRank(op, getTable(), "table", 2, "[vocab, hidden]")) ||
-      failed(verifySameElementType(op, {getTable(), getPositions(), getResult()})))
+      failed(
+          verifySameElementType(op, {getTable(), getPositions(), getResult()})))
     return failure();
   ArrayRef<int64_t> tokens = getTokens().getType().getShape();
   int64_t hidden = getTable().getType().getDimSize(1);
@@ -115,9 +116,8 @@ LogicalResult EmbeddingOp::verify() {
       return emitOpError() << "positions width " << positions.getDimSize(1)
                            << " differs from the table width " << hidden;
     if (positions.getDimSize(0) < tokens[1])
-      return emitOpError() << "sequence length " << tokens[1]
-                           << " exceeds the " << positions.getDimSize(0)
-                           << " learned positions";
+      return emitOpError() << "sequence length " << tokens[1] << " exceeds the "
+                           << positions.getDimSize(0) << " learned positions";
   }
   return verifyShape(op, getResult(), "result", {tokens[0], tokens[1], hidden});
 }
@@ -133,8 +133,8 @@ static LogicalResult verifyNorm(Operation *op, Value input, Value scale,
   if (failed(verifyShape(op, scale, "scale", {hidden})))
     return failure();
   if (!(epsilon > 0))
-    return op->emitOpError() << "epsilon must be positive, got "
-                             << formatF64(epsilon);
+    return op->emitOpError()
+           << "epsilon must be positive, got " << formatF64(epsilon);
   return success();
 }
 
@@ -152,8 +152,8 @@ LogicalResult LinearOp::verify() {
   Operation *op = getOperation();
   if (failed(verifyRank(op, getWeight(), "weight", 2,
                         "[out_features, in_features]")) ||
-      failed(verifySameElementType(op, {getInput(), getWeight(), getBias(),
-                                        getResult()})))
+      failed(verifySameElementType(
+          op, {getInput(), getWeight(), getBias(), getResult()})))
     return failure();
   ArrayRef<int64_t> input = getInput().getType().getShape();
   if (input.empty())
@@ -183,8 +183,8 @@ LogicalResult AttentionOp::verify() {
     return failure();
   int64_t heads = getHeads(), kvHeads = getKvHeads();
   if (heads % kvHeads != 0)
-    return emitOpError() << "kv_heads (" << kvHeads
-                         << ") must divide heads (" << heads << ")";
+    return emitOpError() << "kv_heads (" << kvHeads << ") must divide heads ("
+                         << heads << ")";
   ArrayRef<int64_t> qkv = getQkv().getType().getShape();
   int64_t slots = heads + 2 * kvHeads;
   if (qkv[2] % slots != 0)
@@ -215,7 +215,8 @@ LogicalResult SwiGLUOp::verify() {
 
 LogicalResult LMHeadLossOp::verify() {
   Operation *op = getOperation();
-  if (failed(verifyRank(op, getHidden(), "hidden", 3, "[batch, seq, hidden]")) ||
+  if (failed(
+          verifyRank(op, getHidden(), "hidden", 3, "[batch, seq, hidden]")) ||
       failed(verifyRank(op, getWeight(), "weight", 2, "[vocab, hidden]")) ||
       failed(verifySameElementType(op, {getHidden(), getWeight()})))
     return failure();
@@ -241,8 +242,7 @@ static void printAxesList(OpAsmPrinter &printer, Operation *, AxesAttr axes) {
 }
 
 /// Group size of a collective over `axes`, or failure with a diagnostic.
-static FailureOr<int64_t> getCollectiveGroupSize(Operation *op,
-                                                 AxesAttr axes) {
+static FailureOr<int64_t> getCollectiveGroupSize(Operation *op, AxesAttr axes) {
   if (axes.empty())
     return op->emitOpError() << "must communicate over at least one grid axis";
   GridAttr grid = getEnclosingGrid(op);
@@ -269,16 +269,16 @@ static LogicalResult verifyResize(Operation *op, RankedTensorType input,
       failed(verifyLocal(op, result, "result")))
     return failure();
   if (input.getElementType() != result.getElementType())
-    return op->emitOpError() << "element types differ: "
-                             << input.getElementType() << " and "
-                             << result.getElementType();
+    return op->emitOpError()
+           << "element types differ: " << input.getElementType() << " and "
+           << result.getElementType();
   if (input.getRank() != result.getRank())
-    return op->emitOpError() << "input and result ranks differ ("
-                             << input.getRank() << " vs " << result.getRank()
-                             << ")";
+    return op->emitOpError()
+           << "input and result ranks differ (" << input.getRank() << " vs "
+           << result.getRank() << ")";
   if (dim >= input.getRank())
-    return op->emitOpError() << "dim " << dim << " is out of range for rank "
-                             << input.getRank();
+    return op->emitOpError()
+           << "dim " << dim << " is out of range for rank " << input.getRank();
   SmallVector<int64_t> expected(input.getShape());
   if (gather) {
     expected[dim] *= group;
@@ -290,9 +290,8 @@ static LogicalResult verifyResize(Operation *op, RankedTensorType input,
     expected[dim] /= group;
   }
   if (result.getShape() != ArrayRef<int64_t>(expected))
-    return op->emitOpError() << "result shape must be "
-                             << formatShape(expected) << " for a group of "
-                             << group << ", got "
+    return op->emitOpError() << "result shape must be " << formatShape(expected)
+                             << " for a group of " << group << ", got "
                              << formatShape(result.getShape());
   return success();
 }
@@ -373,7 +372,8 @@ LogicalResult AllReduceStartOp::verify() {
 
 LogicalResult WaitOp::verify() {
   Operation *def = getHandle().getDefiningOp();
-  if (!def || !isa<AllGatherStartOp, ReduceScatterStartOp, AllReduceStartOp>(def))
+  if (!def ||
+      !isa<AllGatherStartOp, ReduceScatterStartOp, AllReduceStartOp>(def))
     return emitOpError()
            << "handle must come directly from an axonn '*_start' collective";
   return success();
