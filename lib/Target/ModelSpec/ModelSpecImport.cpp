@@ -46,7 +46,7 @@ struct ModelConfig {
   int64_t ffn = 0, vocab = 0, maxPositions = 0;
   double normEps = 0, initStd = 0;
   std::optional<double> ropeTheta;
-  bool tied = false, swiglu = false, attentionBias = false, mlpBias = false;
+  bool tied = false, attentionBias = false, mlpBias = false;
   GeluApproximation gelu = GeluApproximation::tanh;
 };
 
@@ -93,8 +93,8 @@ public:
   const Section *fallback;
 
 private:
-  /// The value of a present, non-null key, or null after diagnosing a
-  /// missing required key.
+  /// The value of a present, non-null key; null when the key is absent (or
+  /// null) and has a default; failure, diagnosed, when it is required.
   FailureOr<const json::Value *> require(StringRef key, bool hasDefault) const;
 };
 
@@ -424,7 +424,6 @@ FailureOr<ModelConfig> Importer::readModel(Section &top) {
   m.normEps = *eps;
   m.ropeTheta = *theta;
   m.tied = *tied;
-  m.swiglu = true;
   m.attentionBias = *attnBias;
   m.mlpBias = *mlpBias;
   m.initStd = *init;
@@ -717,12 +716,10 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
   };
   InitAttr zeros = InitAttr::get(ctx, InitKind::zeros, APFloat(0.0));
   InitAttr ones = InitAttr::get(ctx, InitKind::ones, APFloat(0.0));
+  bool gpt2 = m.family == Family::GPT2;
   // GPT-2 scales the init of projections into the residual stream by
   // 1/sqrt(2L) (its paper, section 2.3); Llama does not.
-  double residualStd = m.family == Family::GPT2
-                           ? m.initStd / std::sqrt(2.0 * m.layers)
-                           : m.initStd;
-  bool gpt2 = m.family == Family::GPT2;
+  double residualStd = gpt2 ? m.initStd / std::sqrt(2.0 * m.layers) : m.initStd;
   auto actType = [&](int64_t width) {
     return RankedTensorType::get({batch, seq, width}, elementType);
   };
