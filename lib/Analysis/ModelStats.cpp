@@ -161,7 +161,7 @@ static std::string formatShape(ArrayRef<int64_t> shape) {
 
 void ModelStats::dump(llvm::raw_ostream &os) const {
   auto flops = [&](StringRef label, double value) {
-    os << llvm::format("  %-50s %18s  (%.3f GFLOP)\n", label.str().c_str(),
+    os << llvm::format("    %-50s %18s  (%.3f GFLOP)\n", label.str().c_str(),
                        withCommas(std::llround(value)).c_str(), value / 1e9);
   };
   os << "axonn model stats: @" << function << "\n";

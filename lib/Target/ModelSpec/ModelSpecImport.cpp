@@ -93,6 +93,11 @@ public:
   const Section *fallback;
 
 private:
+  /// `convert(value)` of a present, non-null key, else `def`, else a
+  /// diagnosed failure for a required key.
+  template <typename T, typename Convert>
+  FailureOr<T> get(StringRef key, const std::optional<T> &def, Convert convert);
+
   /// The value of a present, non-null key; null when the key is absent (or
   /// null) and has a default; failure, diagnosed, when it is required.
   FailureOr<const json::Value *> require(StringRef key, bool hasDefault) const;
@@ -182,70 +187,71 @@ FailureOr<const json::Value *> Section::require(StringRef key,
   return errorAtObject() << "missing required key '" << path(key) << "'";
 }
 
-FailureOr<int64_t> Section::getInt(StringRef key, std::optional<int64_t> def,
-                                   int64_t min, int64_t max) {
+template <typename T, typename Convert>
+FailureOr<T> Section::get(StringRef key, const std::optional<T> &def,
+                          Convert convert) {
   FailureOr<const json::Value *> value = require(key, def.has_value());
   if (failed(value))
     return failure();
   if (!*value)
     return *def;
-  const json::Value &v = **value;
-  if (v.kind != json::Value::Kind::Number || !v.integer)
-    return errorAtValue(key)
-           << "'" << path(key) << "' must be an integer, got "
-           << (v.kind == json::Value::Kind::Number ? "a non-integer number"
-                                                   : v.kindName());
-  if (*v.integer < min)
-    return errorAtValue(key) << "'" << path(key) << "' must be at least " << min
-                             << ", got " << *v.integer;
-  if (*v.integer > max)
-    return errorAtValue(key) << "'" << path(key) << "' must be at most " << max
-                             << ", got " << *v.integer;
-  return *v.integer;
+  return convert(**value);
+}
+
+FailureOr<int64_t> Section::getInt(StringRef key, std::optional<int64_t> def,
+                                   int64_t min, int64_t max) {
+  return get<int64_t>(
+      key, def, [&](const json::Value &v) -> FailureOr<int64_t> {
+        if (v.kind != json::Value::Kind::Number || !v.integer)
+          return errorAtValue(key)
+                 << "'" << path(key) << "' must be an integer, got "
+                 << (v.kind == json::Value::Kind::Number
+                         ? "a non-integer number"
+                         : v.kindName());
+        if (*v.integer < min)
+          return errorAtValue(key) << "'" << path(key) << "' must be at least "
+                                   << min << ", got " << *v.integer;
+        if (*v.integer > max)
+          return errorAtValue(key) << "'" << path(key) << "' must be at most "
+                                   << max << ", got " << *v.integer;
+        return *v.integer;
+      });
 }
 
 FailureOr<double> Section::getNumber(StringRef key, std::optional<double> def,
                                      bool positive) {
-  FailureOr<const json::Value *> value = require(key, def.has_value());
-  if (failed(value))
-    return failure();
-  if (!*value)
-    return *def;
-  const json::Value &v = **value;
-  if (v.kind != json::Value::Kind::Number)
-    return errorAtValue(key)
-           << "'" << path(key) << "' must be a number, got " << v.kindName();
-  if (positive ? !(v.number > 0) : !(v.number >= 0))
-    return errorAtValue(key) << "'" << path(key) << "' must be "
-                             << (positive ? "positive" : "non-negative")
-                             << ", got " << formatF64(v.number);
-  return v.number;
+  return get<double>(key, def, [&](const json::Value &v) -> FailureOr<double> {
+    if (v.kind != json::Value::Kind::Number)
+      return errorAtValue(key)
+             << "'" << path(key) << "' must be a number, got " << v.kindName();
+    if (positive ? !(v.number > 0) : !(v.number >= 0))
+      return errorAtValue(key) << "'" << path(key) << "' must be "
+                               << (positive ? "positive" : "non-negative")
+                               << ", got " << formatF64(v.number);
+    return v.number;
+  });
 }
 
 FailureOr<bool> Section::getBool(StringRef key, bool def) {
-  FailureOr<const json::Value *> value = require(key, true);
-  if (failed(value))
-    return failure();
-  if (!*value)
-    return def;
-  if ((*value)->kind != json::Value::Kind::Bool)
-    return errorAtValue(key)
-           << "'" << path(key) << "' must be true or false, got "
-           << (*value)->kindName();
-  return (*value)->boolean;
+  return get<bool>(key, def, [&](const json::Value &v) -> FailureOr<bool> {
+    if (v.kind != json::Value::Kind::Bool)
+      return errorAtValue(key)
+             << "'" << path(key) << "' must be true or false, got "
+             << v.kindName();
+    return v.boolean;
+  });
 }
 
 FailureOr<std::string> Section::getString(StringRef key,
                                           std::optional<std::string> def) {
-  FailureOr<const json::Value *> value = require(key, def.has_value());
-  if (failed(value))
-    return failure();
-  if (!*value)
-    return *def;
-  if ((*value)->kind != json::Value::Kind::String)
-    return errorAtValue(key) << "'" << path(key) << "' must be a string, got "
-                             << (*value)->kindName();
-  return (*value)->string;
+  return get<std::string>(
+      key, def, [&](const json::Value &v) -> FailureOr<std::string> {
+        if (v.kind != json::Value::Kind::String)
+          return errorAtValue(key)
+                 << "'" << path(key) << "' must be a string, got "
+                 << v.kindName();
+        return v.string;
+      });
 }
 
 LogicalResult Section::rejectUnknownKeys(ArrayRef<StringRef> allowed) const {

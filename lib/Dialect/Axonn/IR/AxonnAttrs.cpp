@@ -173,26 +173,23 @@ static ParseResult parseAxisKeyword(AsmParser &parser,
   return success();
 }
 
-AxesAttr AxesAttr::parseList(AsmParser &parser) {
+/// `x, z` between the given delimiters; repeated axes are diagnosed.
+static AxesAttr parseAxes(AsmParser &parser, AsmParser::Delimiter delimiter) {
   SMLoc loc = parser.getCurrentLocation();
   SmallVector<Axis> axes;
-  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&] {
-        return parseAxisKeyword(parser, axes);
-      }))
+  if (parser.parseCommaSeparatedList(
+          delimiter, [&] { return parseAxisKeyword(parser, axes); }))
     return {};
   return AxesAttr::getChecked([&] { return parser.emitError(loc); },
                               parser.getContext(), axes);
 }
 
+AxesAttr AxesAttr::parseList(AsmParser &parser) {
+  return parseAxes(parser, AsmParser::Delimiter::Square);
+}
+
 Attribute AxesAttr::parse(AsmParser &parser, Type) {
-  SMLoc loc = parser.getCurrentLocation();
-  SmallVector<Axis> axes;
-  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::LessGreater, [&] {
-        return parseAxisKeyword(parser, axes);
-      }))
-    return {};
-  return AxesAttr::getChecked([&] { return parser.emitError(loc); },
-                              parser.getContext(), axes);
+  return parseAxes(parser, AsmParser::Delimiter::LessGreater);
 }
 
 void AxesAttr::print(AsmPrinter &printer) const {

@@ -318,44 +318,45 @@ AXONN_GROUP_SIZE(ReduceScatterStartOp)
 AXONN_GROUP_SIZE(AllReduceStartOp)
 #undef AXONN_GROUP_SIZE
 
-LogicalResult AllGatherOp::verify() {
-  FailureOr<int64_t> group = getCollectiveGroupSize(*this, getAxes());
+/// All-gathers and reduce-scatters, blocking or not: the group, the handle
+/// (for `_start` forms) and the sizes along `dim`.
+template <typename OpT>
+static LogicalResult verifyResizingCollective(OpT op, RankedTensorType result,
+                                              bool gather) {
+  FailureOr<int64_t> group = getCollectiveGroupSize(op, op.getAxes());
   if (failed(group))
     return failure();
-  return verifyResize(*this, getInput().getType(), getResult().getType(),
-                      getDim(), *group, /*gather=*/true);
+  if (isa<HandleType>(op->getResult(0).getType()) &&
+      failed(verifyHandleUse(op)))
+    return failure();
+  return verifyResize(op, op.getInput().getType(), result, op.getDim(), *group,
+                      gather);
+}
+
+LogicalResult AllGatherOp::verify() {
+  return verifyResizingCollective(*this, getResult().getType(),
+                                  /*gather=*/true);
 }
 
 LogicalResult ReduceScatterOp::verify() {
-  FailureOr<int64_t> group = getCollectiveGroupSize(*this, getAxes());
-  if (failed(group))
-    return failure();
-  return verifyResize(*this, getInput().getType(), getResult().getType(),
-                      getDim(), *group, /*gather=*/false);
+  return verifyResizingCollective(*this, getResult().getType(),
+                                  /*gather=*/false);
+}
+
+LogicalResult AllGatherStartOp::verify() {
+  return verifyResizingCollective(*this, getHandle().getType().getValue(),
+                                  /*gather=*/true);
+}
+
+LogicalResult ReduceScatterStartOp::verify() {
+  return verifyResizingCollective(*this, getHandle().getType().getValue(),
+                                  /*gather=*/false);
 }
 
 LogicalResult AllReduceOp::verify() {
   if (failed(getCollectiveGroupSize(*this, getAxes())))
     return failure();
   return verifyLocal(*this, getInput().getType(), "input");
-}
-
-LogicalResult AllGatherStartOp::verify() {
-  FailureOr<int64_t> group = getCollectiveGroupSize(*this, getAxes());
-  if (failed(group) || failed(verifyHandleUse(*this)))
-    return failure();
-  return verifyResize(*this, getInput().getType(),
-                      getHandle().getType().getValue(), getDim(), *group,
-                      /*gather=*/true);
-}
-
-LogicalResult ReduceScatterStartOp::verify() {
-  FailureOr<int64_t> group = getCollectiveGroupSize(*this, getAxes());
-  if (failed(group) || failed(verifyHandleUse(*this)))
-    return failure();
-  return verifyResize(*this, getInput().getType(),
-                      getHandle().getType().getValue(), getDim(), *group,
-                      /*gather=*/false);
 }
 
 LogicalResult AllReduceStartOp::verify() {
