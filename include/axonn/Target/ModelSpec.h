@@ -9,6 +9,7 @@
 #ifndef AXONN_TARGET_MODELSPEC_H
 #define AXONN_TARGET_MODELSPEC_H
 
+#include "axonn/Dialect/Axonn/IR/AxonnDialect.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
@@ -24,6 +25,18 @@ namespace mlir::axonn {
 /// located at the offending key or value and returns null.
 OwningOpRef<ModuleOp> importModelSpec(llvm::SourceMgr &sourceMgr,
                                       MLIRContext *context);
+
+/// Reads a machine description (the schema of a spec's `cluster` section,
+/// as in examples/clusters/) from buffer `buffer` of `sourceMgr`, with
+/// located diagnostics.
+FailureOr<ClusterAttr> importClusterDescription(llvm::SourceMgr &sourceMgr,
+                                                unsigned buffer,
+                                                MLIRContext *context);
+
+/// The JSON text of a built-in machine (the files of examples/clusters/,
+/// compiled in), by name: "perlmutter", "frontier", "alps", "dgx-h100".
+std::optional<StringRef> getBuiltinMachine(StringRef name);
+SmallVector<StringRef> getBuiltinMachineNames();
 
 /// Registers `--import-model-spec` with mlir-translate's registry.
 void registerModelSpecImport();

@@ -133,6 +133,13 @@ public:
     return diag;
   }
 
+  /// Parses a machine file (the schema of the `cluster` section) held in
+  /// `buffer`; `namedAt` is where a spec names it.
+  FailureOr<Section> parseMachineFile(unsigned buffer,
+                                      std::optional<Location> namedAt);
+  /// Reads and checks every key of a cluster section.
+  FailureOr<ClusterAttr> readClusterSection(Section &c);
+
   llvm::SourceMgr &sourceMgr;
   MLIRContext *context;
 
@@ -141,6 +148,7 @@ private:
   FailureOr<TrainingAttr> readTraining(Section &top, const ModelConfig &model,
                                        Type &elementType);
   FailureOr<ClusterAttr> readCluster(Section &top);
+  FailureOr<SmallVector<GemmEfficiencyPoint>> readGemmEfficiency(Section &c);
   FailureOr<GridAttr> readGrid(Section &top, ClusterAttr cluster);
   OwningOpRef<ModuleOp> build(const ModelConfig &model, TrainingAttr training,
                               ClusterAttr cluster, GridAttr grid,
@@ -546,40 +554,63 @@ FailureOr<ClusterAttr> Importer::readCluster(Section &top) {
 
   std::optional<Section> machine;
   if (machinePath) {
-    // Relative paths are relative to the spec that names them.
-    SmallString<256> path(machinePath->string);
-    if (!llvm::sys::path::is_absolute(path)) {
-      StringRef specPath =
-          sourceMgr.getMemoryBuffer(top.buffer)->getBufferIdentifier();
-      path = llvm::sys::path::parent_path(specPath);
-      llvm::sys::path::append(path, machinePath->string);
-    }
-    auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
-    if (!file)
-      return emitError(locAt(top.buffer, machinePath->offset))
-             << "cannot read machine file '" << path << "' named by '"
-             << machineKeyPath << "': " << file.getError().message();
-    unsigned buffer = sourceMgr.AddNewSourceBuffer(std::move(*file), SMLoc());
-    extraDocuments.push_back(std::make_unique<json::Value>());
+    // A built-in machine name, or a path relative to the spec naming it.
     Location namedAt = locAt(top.buffer, machinePath->offset);
-    if (failed(parseBuffer(buffer, *extraDocuments.back(), namedAt)))
-      return failure();
-    if (!extraDocuments.back()->isObject()) {
-      InFlightDiagnostic diag = emitError(locAt(buffer, 0))
-                                << "a machine file must hold a JSON object";
-      diag.attachNote(namedAt) << "in the machine file named here";
-      return diag;
+    std::unique_ptr<llvm::MemoryBuffer> file;
+    if (std::optional<StringRef> builtin =
+            getBuiltinMachine(machinePath->string)) {
+      file = llvm::MemoryBuffer::getMemBuffer(
+          *builtin, "<built-in machine " + machinePath->string + ">");
+    } else {
+      SmallString<256> path(machinePath->string);
+      if (!llvm::sys::path::is_absolute(path)) {
+        StringRef specPath =
+            sourceMgr.getMemoryBuffer(top.buffer)->getBufferIdentifier();
+        path = llvm::sys::path::parent_path(specPath);
+        llvm::sys::path::append(path, machinePath->string);
+      }
+      auto opened = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+      if (!opened)
+        return emitError(namedAt)
+               << "cannot read machine file '" << path << "' named by '"
+               << machineKeyPath << "': " << opened.getError().message()
+               << " (built-in machines: "
+               << llvm::join(getBuiltinMachineNames(), ", ") << ")";
+      file = std::move(*opened);
     }
-    machine.emplace(*this, *extraDocuments.back(), buffer, "cluster");
+    unsigned buffer = sourceMgr.AddNewSourceBuffer(std::move(file), SMLoc());
+    FailureOr<Section> parsed = parseMachineFile(buffer, namedAt);
+    if (failed(parsed))
+      return failure();
+    machine.emplace(*parsed);
   }
   Section c = overrides ? Section(*this, *overrides, top.buffer, "cluster",
                                   machine ? &*machine : nullptr)
                         : std::move(*machine);
-  if (failed(c.rejectUnknownKeys({"machine", "name", "gpus", "gpus_per_node",
-                                  "nics_per_node", "intra_node_GBps",
-                                  "inter_node_GBps", "intra_node_latency_us",
-                                  "inter_node_latency_us", "peak_bf16_TFLOPs",
-                                  "memory_GiB", "sources"})))
+  return readClusterSection(c);
+}
+
+FailureOr<Section> Importer::parseMachineFile(unsigned buffer,
+                                              std::optional<Location> namedAt) {
+  extraDocuments.push_back(std::make_unique<json::Value>());
+  if (failed(parseBuffer(buffer, *extraDocuments.back(), namedAt)))
+    return failure();
+  if (!extraDocuments.back()->isObject()) {
+    InFlightDiagnostic diag = emitError(locAt(buffer, 0))
+                              << "a machine file must hold a JSON object";
+    if (namedAt)
+      diag.attachNote(*namedAt) << "in the machine file named here";
+    return diag;
+  }
+  return Section(*this, *extraDocuments.back(), buffer, "cluster");
+}
+
+FailureOr<ClusterAttr> Importer::readClusterSection(Section &c) {
+  if (failed(c.rejectUnknownKeys(
+          {"machine", "name", "gpus", "gpus_per_node", "nics_per_node",
+           "intra_node_GBps", "inter_node_GBps", "intra_node_latency_us",
+           "inter_node_latency_us", "peak_bf16_TFLOPs", "memory_GiB",
+           "memory_GBps", "gemm_efficiency", "sources"})))
     return failure();
 
   auto fail = [](auto result) { return failed(result); };
@@ -595,8 +626,13 @@ FailureOr<ClusterAttr> Importer::readCluster(Section &top) {
   auto interLat = c.getNumber("inter_node_latency_us", std::nullopt, false);
   auto peak = c.getNumber("peak_bf16_TFLOPs", std::nullopt, true);
   auto memory = c.getNumber("memory_GiB", std::nullopt, true);
+  auto memoryBw = c.getNumber("memory_GBps", std::nullopt, true);
   if (fail(gpus) || fail(nics) || fail(intraBw) || fail(interBw) ||
-      fail(intraLat) || fail(interLat) || fail(peak) || fail(memory))
+      fail(intraLat) || fail(interLat) || fail(peak) || fail(memory) ||
+      fail(memoryBw))
+    return failure();
+  FailureOr<SmallVector<GemmEfficiencyPoint>> gemmTable = readGemmEfficiency(c);
+  if (failed(gemmTable))
     return failure();
   if (*gpus > *perNode && *gpus % *perNode != 0)
     return c.errorAtValue("gpus")
@@ -611,7 +647,35 @@ FailureOr<ClusterAttr> Importer::readCluster(Section &top) {
       context, *name, *gpus, *perNode, *nics, APFloat(*intraBw * 1e9),
       APFloat(*interBw * 1e9), APFloat(*intraLat / 1e6),
       APFloat(*interLat / 1e6), APFloat(*peak * 1e12),
-      static_cast<int64_t>(std::llround(*memory * 1024.0 * 1024.0 * 1024.0)));
+      static_cast<int64_t>(std::llround(*memory * 1024.0 * 1024.0 * 1024.0)),
+      APFloat(*memoryBw * 1e9), *gemmTable);
+}
+
+FailureOr<SmallVector<GemmEfficiencyPoint>>
+Importer::readGemmEfficiency(Section &c) {
+  SmallVector<GemmEfficiencyPoint> table;
+  auto [member, from] = c.lookup("gemm_efficiency");
+  if (!member || member->value.isNull())
+    return table;
+  const json::Value &value = member->value;
+  auto bad = [&](const json::Value &at) {
+    return emitError(locAt(from->buffer, at.offset))
+           << "'cluster.gemm_efficiency' must be a list of [smallest GEMM "
+              "dimension, fraction of peak] pairs with increasing "
+              "dimensions and fractions in (0, 1]";
+  };
+  if (value.kind != json::Value::Kind::Array || value.array.empty())
+    return bad(value);
+  for (const json::Value &entry : value.array) {
+    if (entry.kind != json::Value::Kind::Array || entry.array.size() != 2 ||
+        !entry.array[0].integer || *entry.array[0].integer < 1 ||
+        entry.array[1].kind != json::Value::Kind::Number ||
+        !(entry.array[1].number > 0 && entry.array[1].number <= 1) ||
+        (!table.empty() && *entry.array[0].integer <= table.back().size))
+      return bad(entry);
+    table.push_back({*entry.array[0].integer, entry.array[1].number});
+  }
+  return table;
 }
 
 FailureOr<GridAttr> Importer::readGrid(Section &top, ClusterAttr cluster) {
@@ -851,6 +915,36 @@ OwningOpRef<ModuleOp> Importer::run() {
 OwningOpRef<ModuleOp> mlir::axonn::importModelSpec(llvm::SourceMgr &sourceMgr,
                                                    MLIRContext *context) {
   return Importer(sourceMgr, context).run();
+}
+
+FailureOr<ClusterAttr>
+mlir::axonn::importClusterDescription(llvm::SourceMgr &sourceMgr,
+                                      unsigned buffer, MLIRContext *context) {
+  context->loadDialect<AxonnDialect>();
+  Importer importer(sourceMgr, context);
+  FailureOr<Section> machine = importer.parseMachineFile(buffer, std::nullopt);
+  if (failed(machine))
+    return failure();
+  return importer.readClusterSection(*machine);
+}
+
+// The machine descriptions of examples/clusters/, compiled in.
+static const std::pair<StringRef, StringRef> kBuiltinMachines[] = {
+#include "BuiltinMachines.inc"
+};
+
+std::optional<StringRef> mlir::axonn::getBuiltinMachine(StringRef name) {
+  for (auto [builtinName, text] : kBuiltinMachines)
+    if (builtinName == name)
+      return text;
+  return std::nullopt;
+}
+
+SmallVector<StringRef> mlir::axonn::getBuiltinMachineNames() {
+  SmallVector<StringRef> names;
+  for (auto [name, text] : kBuiltinMachines)
+    names.push_back(name);
+  return names;
 }
 
 void mlir::axonn::registerModelSpecImport() {

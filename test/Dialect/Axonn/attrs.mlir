@@ -2,7 +2,7 @@
 // RUN: axonn-opt %s -split-input-file -allow-unregistered-dialect | FileCheck %s
 // RUN: axonn-opt %s -split-input-file -allow-unregistered-dialect | axonn-opt -split-input-file -allow-unregistered-dialect | FileCheck %s
 
-// CHECK-LABEL: #cluster = #axonn.cluster<name = "perlmutter", gpus = 16, gpus_per_node = 4, nics_per_node = 4, intra_node_bandwidth = 2.25e+11, inter_node_bandwidth = 2.0e+10, intra_node_latency = 5.0e-06, inter_node_latency = 1.0e-05, peak_flops = 3.12e+14, memory = 42949672960>
+// CHECK-LABEL: #cluster = #axonn.cluster<name = "perlmutter", gpus = 16, gpus_per_node = 4, nics_per_node = 4, intra_node_bandwidth = 2.25e+11, inter_node_bandwidth = 2.0e+10, intra_node_latency = 5.0e-06, inter_node_latency = 1.0e-05, peak_flops = 3.12e+14, memory = 42949672960, memory_bandwidth = 1.555e+12, gemm_efficiency = [64: 0.2, 512: 0.6, 4096: 0.75]>
 // CHECK-NEXT: #layout = #axonn.layout<{{\[\[}}y], [x]], storage = [z]>
 // CHECK-NEXT: #layout1 = #axonn.layout<{{\[\[}}z, data], [], [x]]>
 // CHECK-NEXT: #layout2 = #axonn.layout<{{\[\[}}y]], storage = [z]>
@@ -14,7 +14,8 @@ module attributes {
   axonn.cluster = #axonn.cluster<name = "perlmutter", gpus = 16, gpus_per_node = 4,
       nics_per_node = 4, intra_node_bandwidth = 2.25e11, inter_node_bandwidth = 2.0e10,
       intra_node_latency = 5.0e-6, inter_node_latency = 1.0e-5, peak_flops = 3.12e14,
-      memory = 42949672960>,
+      memory = 42949672960, memory_bandwidth = 1.555e12,
+      gemm_efficiency = [64: 0.2, 512: 0.6, 4096: 0.75]>,
   axonn.training = #axonn.training<global_batch = 16, seq_len = 1024, lr = 6.0e-4,
       min_lr = 0.0, warmup_steps = 700, steps = 19073, schedule = cosine, beta1 = 0.9,
       beta2 = 0.95, eps = 1.0e-8, weight_decay = 0.1, grad_clip = 1.0, seed = 1337>} {

@@ -44,42 +44,57 @@
 // -----
 
 // expected-error @+1 {{cluster 'gpus' must be at least 1, got 0}}
-"test.op"() {c = #axonn.cluster<name = "m", gpus = 0, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1>} : () -> ()
+"test.op"() {c = #axonn.cluster<name = "m", gpus = 0, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1, memory_bandwidth = 1.0>} : () -> ()
 
 // -----
 
 // expected-error @+1 {{cluster 'gpus_per_node' must be at least 1, got 0}}
-"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 0, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1>} : () -> ()
+"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 0, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1, memory_bandwidth = 1.0>} : () -> ()
 
 // -----
 
 // expected-error @+1 {{cluster 'nics_per_node' must be at least 1, got 0}}
-"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 0, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1>} : () -> ()
+"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 0, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1, memory_bandwidth = 1.0>} : () -> ()
 
 // -----
 
 // expected-error @+1 {{cluster 'gpus' (12) must be a multiple of 'gpus_per_node' (8) when it spans several nodes}}
-"test.op"() {c = #axonn.cluster<name = "m", gpus = 12, gpus_per_node = 8, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1>} : () -> ()
+"test.op"() {c = #axonn.cluster<name = "m", gpus = 12, gpus_per_node = 8, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1, memory_bandwidth = 1.0>} : () -> ()
 
 // -----
 
 // expected-error @+1 {{cluster 'inter_node_bandwidth' must be positive and finite, got 0}}
-"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 0.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1>} : () -> ()
+"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 0.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1, memory_bandwidth = 1.0>} : () -> ()
 
 // -----
 
 // expected-error @+1 {{cluster 'intra_node_latency' must be non-negative and finite, got -1}}
-"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = -1.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1>} : () -> ()
+"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = -1.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1, memory_bandwidth = 1.0>} : () -> ()
 
 // -----
 
 // expected-error @+1 {{cluster 'peak_flops' must be positive and finite}}
-"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 0x7FF0000000000000, memory = 1>} : () -> ()
+"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 0x7FF0000000000000, memory = 1, memory_bandwidth = 1.0>} : () -> ()
 
 // -----
 
 // expected-error @+1 {{cluster 'memory' must be positive, got 0}}
-"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 0>} : () -> ()
+"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 0, memory_bandwidth = 1.0>} : () -> ()
+
+// -----
+
+// expected-error @+1 {{cluster 'memory_bandwidth' must be positive and finite, got 0}}
+"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1, memory_bandwidth = 0.0>} : () -> ()
+
+// -----
+
+// expected-error @+1 {{cluster 'gemm_efficiency' sizes must be positive and increasing, got 64 at entry 1}}
+"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1, memory_bandwidth = 1.0, gemm_efficiency = [128: 0.5, 64: 0.6]>} : () -> ()
+
+// -----
+
+// expected-error @+1 {{cluster 'gemm_efficiency' fractions must be in (0, 1], got 1.5 for size 128}}
+"test.op"() {c = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1, memory_bandwidth = 1.0, gemm_efficiency = [128: 1.5]>} : () -> ()
 
 // -----
 
@@ -158,7 +173,7 @@ module attributes {axonn.training = 3 : i64} {}
 // -----
 
 // expected-error @+1 {{'axonn.cluster' may only be attached to a builtin.module}}
-"test.op"() {axonn.cluster = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1>} : () -> ()
+"test.op"() {axonn.cluster = #axonn.cluster<name = "m", gpus = 4, gpus_per_node = 4, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1, memory_bandwidth = 1.0>} : () -> ()
 
 // -----
 
@@ -174,7 +189,7 @@ module attributes {axonn.gird = #axonn.grid<x = 1, y = 1, z = 1, data = 1>} {}
 
 // expected-error @+1 {{grid 2x2x2x2 has 16 ranks but the cluster has 8 GPUs}}
 module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>,
-                   axonn.cluster = #axonn.cluster<name = "m", gpus = 8, gpus_per_node = 8, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1>} {}
+                   axonn.cluster = #axonn.cluster<name = "m", gpus = 8, gpus_per_node = 8, nics_per_node = 1, intra_node_bandwidth = 1.0, inter_node_bandwidth = 1.0, intra_node_latency = 0.0, inter_node_latency = 0.0, peak_flops = 1.0, memory = 1, memory_bandwidth = 1.0>} {}
 
 // -----
 

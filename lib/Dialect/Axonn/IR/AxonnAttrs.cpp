@@ -69,6 +69,38 @@ void mlir::axonn::printF64(AsmPrinter &printer, const APFloat &value) {
   printer << text;
 }
 
+llvm::hash_code mlir::axonn::hash_value(const GemmEfficiencyPoint &point) {
+  return llvm::hash_combine(point.size,
+                            llvm::bit_cast<uint64_t>(point.efficiency));
+}
+
+FailureOr<SmallVector<GemmEfficiencyPoint>>
+mlir::axonn::parseGemmEfficiency(AsmParser &parser) {
+  SmallVector<GemmEfficiencyPoint> table;
+  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&] {
+        GemmEfficiencyPoint point;
+        double efficiency;
+        if (parser.parseInteger(point.size) || parser.parseColon() ||
+            parser.parseFloat(efficiency))
+          return failure();
+        point.efficiency = efficiency;
+        table.push_back(point);
+        return success();
+      }))
+    return failure();
+  return table;
+}
+
+void mlir::axonn::printGemmEfficiency(AsmPrinter &printer,
+                                      ArrayRef<GemmEfficiencyPoint> table) {
+  printer << '[';
+  llvm::interleaveComma(table, printer, [&](const GemmEfficiencyPoint &p) {
+    printer << p.size << ": ";
+    printF64(printer, APFloat(p.efficiency));
+  });
+  printer << ']';
+}
+
 GridAttr mlir::axonn::getEnclosingGrid(Operation *op) {
   for (Operation *cur = op; cur; cur = cur->getParentOp())
     if (auto grid = cur->getAttrOfType<GridAttr>(AxonnDialect::kGridAttrName))
@@ -315,7 +347,9 @@ LogicalResult ClusterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                   APFloat intraBandwidthF,
                                   APFloat interBandwidthF,
                                   APFloat intraLatencyF, APFloat interLatencyF,
-                                  APFloat peakFlopsF, int64_t memory) {
+                                  APFloat peakFlopsF, int64_t memory,
+                                  APFloat memoryBandwidthF,
+                                  ArrayRef<GemmEfficiencyPoint> gemmTable) {
   double intraBandwidth = intraBandwidthF.convertToDouble();
   double interBandwidth = interBandwidthF.convertToDouble();
   double intraLatency = intraLatencyF.convertToDouble();
@@ -355,6 +389,19 @@ LogicalResult ClusterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return failure();
   if (memory < 1)
     return emitError() << "cluster 'memory' must be positive, got " << memory;
+  if (failed(positive(memoryBandwidthF.convertToDouble(), "memory_bandwidth")))
+    return failure();
+  for (auto [i, point] : llvm::enumerate(gemmTable)) {
+    if (point.size < 1 || (i > 0 && point.size <= gemmTable[i - 1].size))
+      return emitError() << "cluster 'gemm_efficiency' sizes must be positive "
+                            "and increasing, got "
+                         << point.size << " at entry " << i;
+    if (!(point.efficiency > 0 && point.efficiency <= 1))
+      return emitError() << "cluster 'gemm_efficiency' fractions must be in "
+                            "(0, 1], got "
+                         << formatF64(point.efficiency) << " for size "
+                         << point.size;
+  }
   return success();
 }
 

@@ -131,14 +131,22 @@ def Axonn_ClusterAttr : Axonn_Attr<"Cluster", "cluster"> {
   let description = [{
     Numbers in SI units: bandwidths in bytes per second (intra-node per GPU
     link direction, inter-node per NIC), latencies in seconds, `peak_flops` is
-    the dense bf16 FLOP/s of one GPU, `memory` the bytes of one GPU.
+    the dense bf16 FLOP/s of one GPU, `memory` the bytes of one GPU and
+    `memory_bandwidth` its bytes per second.
+
+    `gemm_efficiency` is an optional table `[size: fraction, ...]`: the
+    fraction of `peak_flops` a GEMM reaches when its smallest dimension is
+    `size` (sizes increasing; the cost model interpolates in log(size) and
+    holds the ends flat). Calibration writes it; without it the cost model
+    uses its documented default curve.
 
     ```mlir
     #axonn.cluster<name = "perlmutter", gpus = 1024, gpus_per_node = 4,
                    nics_per_node = 4, intra_node_bandwidth = 2.25e11,
                    inter_node_bandwidth = 2.5e10, intra_node_latency = 3.0e-6,
                    inter_node_latency = 1.0e-5, peak_flops = 3.12e14,
-                   memory = 42949672960>
+                   memory = 42949672960, memory_bandwidth = 1.555e12,
+                   gemm_efficiency = [64: 0.2, 512: 0.6, 4096: 0.75]>
     ```
   }];
   let parameters = (ins
@@ -151,7 +159,9 @@ def Axonn_ClusterAttr : Axonn_Attr<"Cluster", "cluster"> {
     Axonn_F64Parameter:$intra_node_latency,
     Axonn_F64Parameter:$inter_node_latency,
     Axonn_F64Parameter:$peak_flops,
-    "int64_t":$memory);
+    "int64_t":$memory,
+    Axonn_F64Parameter:$memory_bandwidth,
+    Axonn_GemmEfficiencyParameter:$gemm_efficiency);
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
 }

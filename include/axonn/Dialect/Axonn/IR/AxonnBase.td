@@ -112,4 +112,13 @@ class Axonn_F64ParameterBase<string desc, string value>
 }
 def Axonn_F64Parameter : Axonn_F64ParameterBase<"", "">;
 
+// `[64: 0.2, 512: 0.6]`: GEMM efficiency by smallest dimension; may be
+// absent (empty).
+def Axonn_GemmEfficiencyParameter
+    : OptionalArrayRefParameter<"GemmEfficiencyPoint",
+                                "GEMM efficiency by smallest dimension"> {
+  let parser = "::mlir::axonn::parseGemmEfficiency($_parser)";
+  let printer = "::mlir::axonn::printGemmEfficiency($_printer, $_self)";
+}
+
 #endif // AXONN_DIALECT_AXONN_IR_AXONNBASE_TD

@@ -17,7 +17,22 @@
 #include "axonn/Dialect/Axonn/IR/AxonnEnums.h.inc"
 
 namespace mlir::axonn {
-/// Parses a floating-point attribute parameter (an integer is accepted too).
+/// One entry of a cluster's GEMM efficiency table: GEMMs whose smallest
+/// dimension is `size` reach `efficiency` of peak.
+struct GemmEfficiencyPoint {
+  int64_t size = 0;
+  double efficiency = 0;
+  bool operator==(const GemmEfficiencyPoint &other) const {
+    return size == other.size && efficiency == other.efficiency;
+  }
+};
+llvm::hash_code hash_value(const GemmEfficiencyPoint &point);
+FailureOr<SmallVector<GemmEfficiencyPoint>>
+parseGemmEfficiency(AsmParser &parser);
+void printGemmEfficiency(AsmPrinter &printer,
+                         ArrayRef<GemmEfficiencyPoint> table);
+
+/// Parses a floating-point attribute parameter.
 FailureOr<llvm::APFloat> parseF64(AsmParser &parser);
 /// Prints the shortest decimal form that parses back to the same double,
 /// always with a '.' so that it lexes as a float: 0.95, 1.0e-08, 1024.0.
