@@ -130,6 +130,12 @@ LogicalResult AxonnDialect::verifyOperationAttribute(Operation *op,
              << "'" << name << "' must be a #axonn.cluster attribute";
     return requireModule();
   }
+  if (name == kRecomputeAttrName) {
+    if (!isa<RecomputePolicyAttr>(attr.getValue()))
+      return op->emitError() << "'" << name
+                             << "' must be a #axonn.recompute attribute";
+    return requireModule();
+  }
   if (name != kGridAttrName)
     return op->emitError() << "unknown axonn attribute '" << name << "'";
 

@@ -40,7 +40,7 @@ struct PrintModelStatsPass
         stats->dump(llvm::errs());
     }
     if (!found) {
-      getOperation().emitError()
+      emitError(getOperation().getLoc())
           << "no model-level function (one holding axonn.embedding) to "
              "report on";
       signalPassFailure();

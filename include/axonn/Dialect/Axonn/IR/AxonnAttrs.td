@@ -206,6 +206,27 @@ def Axonn_TrainingAttr : Axonn_Attr<"Training", "training"> {
 }
 
 //===----------------------------------------------------------------------===//
+// RecomputeAttr
+//===----------------------------------------------------------------------===//
+
+def Axonn_RecomputeAttr
+    : EnumAttr<Axonn_Dialect, Axonn_RecomputePolicy, "recompute"> {
+  let summary = "Activation recompute policy of the training step";
+  let description = [{
+    `none` keeps every activation backward needs; `full` keeps only each
+    transformer layer's input and recomputes the layer's forward before its
+    backward; `selective` recomputes the cheap, memory-hungry parts
+    (attention internals). The planner sets it on the module as
+    `axonn.recompute` when the chosen grid needs it to fit.
+
+    ```mlir
+    module attributes {axonn.recompute = #axonn.recompute<full>}
+    ```
+  }];
+  let assemblyFormat = "`<` $value `>`";
+}
+
+//===----------------------------------------------------------------------===//
 // InitAttr
 //===----------------------------------------------------------------------===//
 

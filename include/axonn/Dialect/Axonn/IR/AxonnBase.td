@@ -47,6 +47,7 @@ def Axonn_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kGridAttrName = "axonn.grid";
     static constexpr ::llvm::StringLiteral kClusterAttrName = "axonn.cluster";
     static constexpr ::llvm::StringLiteral kTrainingAttrName = "axonn.training";
+    static constexpr ::llvm::StringLiteral kRecomputeAttrName = "axonn.recompute";
     static constexpr ::llvm::StringLiteral kParamAttrName = "axonn.param";
     static constexpr ::llvm::StringLiteral kInitAttrName = "axonn.init";
     static constexpr ::llvm::StringLiteral kInputAttrName = "axonn.input";
@@ -85,6 +86,14 @@ def Axonn_LRSchedule : I32EnumAttr<"LRSchedule",
     "learning-rate schedule after linear warmup", [
     I32EnumAttrCase<"constant", 0>, I32EnumAttrCase<"linear", 1>,
     I32EnumAttrCase<"cosine", 2>]> {
+  let cppNamespace = "::mlir::axonn";
+  let genSpecializedAttr = 0;
+}
+
+def Axonn_RecomputePolicy : I32EnumAttr<"RecomputePolicy",
+    "which activations backward recomputes instead of keeping", [
+    I32EnumAttrCase<"none", 0>, I32EnumAttrCase<"selective", 1>,
+    I32EnumAttrCase<"full", 2>]> {
   let cppNamespace = "::mlir::axonn";
   let genSpecializedAttr = 0;
 }

@@ -39,4 +39,60 @@ def PrintModelStatsPass : Pass<"axonn-print-model-stats", "ModuleOp"> {
   let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
+def PlanPass : Pass<"axonn-plan", "ModuleOp"> {
+  let summary = "Choose the 4D grid (Gx, Gy, Gz, Gdata) from the cost model";
+  let description = [{
+    Costs every factorization of the GPU count into (Gx, Gy, Gz, Gdata) with
+    the cost model of `Analysis/CostModel.h` (compute from local GEMM shapes,
+    every collective as a ring on its placement, the overlap schedule, memory
+    per GPU), drops grids that break a divisibility rule or do not fit, and
+    annotates the module with the fastest: `axonn.grid`, the `axonn.cluster`
+    it was planned for, and `axonn.recompute`. It changes nothing else.
+
+    The cluster is the module's `axonn.cluster` or `cluster=`, a built-in
+    machine name (perlmutter, frontier, alps, dgx-h100) or a machine file;
+    `gpus=` overrides its GPU count. `grid=AxBxCxD` (or an `axonn.grid`
+    already on the module) forces a grid: it is still costed and checked,
+    and rejected with the reason and the three best feasible grids if it
+    cannot run. `report=true` prints the top `top` grids to stderr with the
+    predicted step time split into compute, exposed communication per axis
+    and overlap saved, memory per GPU, TFLOP/s per GPU and MFU, and why the
+    chosen grid won; `collectives=true` lists every collective of the chosen
+    grid.
+
+    Before:
+    ```mlir
+    module attributes {axonn.training = #training} { func.func @forward ... }
+    ```
+    After `--axonn-plan="cluster=perlmutter gpus=16"`:
+    ```mlir
+    module attributes {axonn.cluster = #cluster,
+                       axonn.grid = #axonn.grid<x = 4, y = 1, z = 1, data = 4>,
+                       axonn.recompute = #axonn.recompute<none>,
+                       axonn.training = #training} { ... }
+    ```
+  }];
+  let options = [
+    Option<"clusterOption", "cluster", "std::string", /*default=*/"\"\"",
+           "Built-in machine name or machine file (default: the module's "
+           "axonn.cluster)">,
+    Option<"gpus", "gpus", "int64_t", /*default=*/"0",
+           "GPU count (default: the cluster's)">,
+    Option<"gridOption", "grid", "std::string", /*default=*/"\"\"",
+           "Force the grid Gx x Gy x Gz x Gdata, e.g. 2x2x2x2">,
+    Option<"recompute", "recompute", "std::string", /*default=*/"\"auto\"",
+           "Activation recompute: auto (none if it fits, else full), none, "
+           "full">,
+    Option<"cacheWeights", "cache-weights", "bool", /*default=*/"false",
+           "Keep gathered weights from forward to backward">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Print the ranked grids and the choice to stderr">,
+    Option<"top", "top", "unsigned", /*default=*/"5",
+           "Rows of the report">,
+    Option<"collectives", "collectives", "bool", /*default=*/"false",
+           "Print every collective of the chosen grid to stderr">
+  ];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect"];
+}
+
 #endif // AXONN_DIALECT_AXONN_TRANSFORMS_PASSES_TD
