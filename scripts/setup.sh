@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up an axonn build on Debian bookworm: installs the Debian packages that
-# are missing (MLIR/LLVM 22, CMake, Ninja, GoogleTest, ccache), then
-# configures and builds into build/ (or $AXONN_BUILD_DIR).
+# are missing (MLIR/LLVM 22, CMake, Ninja, GoogleTest, ccache, Open MPI,
+# OpenBLAS), then configures and builds into build/ (or $AXONN_BUILD_DIR).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -9,7 +9,8 @@ BUILD=${AXONN_BUILD_DIR:-$ROOT/build}
 LLVM=/usr/lib/llvm-22
 
 PACKAGES=(cmake ninja-build g++ python3 ccache libgtest-dev
-          libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools)
+          libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
+          libopenmpi-dev openmpi-bin libopenblas-dev)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -27,8 +27,21 @@ config.substitutions.append(
                     os.path.join(config.test_source_root, "lit", "check_bad_inputs.py"))))
 
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
+# One BLAS thread per MPI rank: tests oversubscribe a 2-core machine.
+config.environment["OPENBLAS_NUM_THREADS"] = "1"
+
+# Real MPI ranks on this machine (Open MPI refuses root without the flag).
+import shutil
+mpirun = shutil.which("mpirun")
+if mpirun and os.path.exists(os.path.join(config.axonn_tools_dir, "axonn-calibrate")):
+    config.available_features.add("mpi")
+    flags = " --oversubscribe"
+    if os.geteuid() == 0:
+        flags += " --allow-run-as-root"
+    config.substitutions.append(("%mpirun", mpirun + flags))
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.axonn_tools_dir, config.llvm_tools_dir]
-tools = ["axonn-opt", "axonn-translate", "axonn-spec-replay", "split-file", "not", "count"]
+tools = ["axonn-opt", "axonn-translate", "axonn-spec-replay", "axonn-calibrate",
+         "split-file", "not", "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

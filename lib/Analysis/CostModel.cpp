@@ -100,10 +100,9 @@ FailureOr<ModelShape> ModelShape::fromFunction(func::FuncOp func) {
   shape.layers = stats->layers;
   shape.hidden = stats->hidden;
   shape.parameters = stats->parameters;
-  double tokens = double(stats->batch) * stats->seqLen;
-  shape.megatronFlopsRecompute = stats->flopsPerTokenMegatron * tokens;
-  shape.megatronFlopsNoRecompute =
-      stats->flopsPerTokenMegatronNoRecompute * tokens;
+  shape.megatronFlopsPerTokenRecompute = stats->flopsPerTokenMegatron;
+  shape.megatronFlopsPerTokenNoRecompute =
+      stats->flopsPerTokenMegatronNoRecompute;
 
   auto paramName = [&](Value value) -> std::string {
     if (auto arg = dyn_cast<BlockArgument>(value))
@@ -757,9 +756,10 @@ PlanCost CostModel::evaluate(const Grid &grid,
         formatBytes(mem.gathered), formatBytes(mem.activations),
         formatBytes(plan.memoryCapacity));
   }
-  double flops = recompute == RecomputePolicy::full
-                     ? model.megatronFlopsRecompute
-                     : model.megatronFlopsNoRecompute;
+  double tokens = double(model.batch) * model.seqLen;
+  double flops = tokens * (recompute == RecomputePolicy::full
+                               ? model.megatronFlopsPerTokenRecompute
+                               : model.megatronFlopsPerTokenNoRecompute);
   plan.tflopsPerGpu = flops / plan.stepSeconds / grid.ranks() / 1e12;
   plan.mfu = plan.tflopsPerGpu * 1e12 / peak;
   return plan;

@@ -141,3 +141,141 @@ void PlanSearch::dump(llvm::raw_ostream &os, size_t k) const {
   for (size_t i = 0; i < std::min(k, ranked.size()); ++i)
     printPlanTableRow(os, i + 1, ranked[i], scale);
 }
+
+//===----------------------------------------------------------------------===//
+// Scaling
+//===----------------------------------------------------------------------===//
+
+/// The best plan of `model` on `gpus` GPUs, or the reason there is none.
+static std::optional<PlanCost> bestPlan(const ModelShape &model,
+                                        ClusterAttr cluster,
+                                        const PlannerOptions &options,
+                                        const CostOptions &costOptions,
+                                        std::string &reason) {
+  CostModel cost(model, cluster, costOptions);
+  PlanSearch search = searchGrids(cost, cluster.getGpus(), options);
+  if (!search.ranked.empty())
+    return search.ranked.front();
+  size_t memory = llvm::count_if(
+      search.rejected, [](const RejectedGrid &r) { return r.memory; });
+  reason =
+      memory ? "no grid fits in memory" : "no grid divides the model and batch";
+  return std::nullopt;
+}
+
+ScalingReport mlir::axonn::scaleGpus(const ModelShape &model,
+                                     ClusterAttr cluster,
+                                     ArrayRef<int64_t> gpuCounts,
+                                     const PlannerOptions &options,
+                                     const CostOptions &costOptions) {
+  ScalingReport report;
+  report.model = model.function;
+  report.cluster = cluster.getName().str();
+  report.batch = model.batch;
+  report.seqLen = model.seqLen;
+  auto sizedCluster = [&](int64_t gpus) -> ClusterAttr {
+    int64_t perNode = cluster.getGpusPerNode();
+    if (gpus > perNode && gpus % perNode != 0)
+      return {};
+    return ClusterAttr::get(
+        cluster.getContext(), cluster.getName(), gpus, perNode,
+        cluster.getNicsPerNode(), cluster.getIntraNodeBandwidth(),
+        cluster.getInterNodeBandwidth(), cluster.getIntraNodeLatency(),
+        cluster.getInterNodeLatency(), cluster.getPeakFlops(),
+        cluster.getMemory(), cluster.getMemoryBandwidth(),
+        cluster.getGemmEfficiency());
+  };
+  const char *notWhole = "not a whole number of nodes";
+
+  // Strong scaling: the spec's batch on every count.
+  const ScalingPoint *base = nullptr;
+  for (int64_t gpus : gpuCounts) {
+    ScalingPoint point;
+    point.gpus = gpus;
+    if (ClusterAttr sized = sizedCluster(gpus))
+      point.strong =
+          bestPlan(model, sized, options, costOptions, point.strongReason);
+    else
+      point.strongReason = notWhole;
+    report.points.push_back(std::move(point));
+  }
+  for (ScalingPoint &point : report.points) {
+    if (!point.strong)
+      continue;
+    if (!base)
+      base = &point;
+    point.strongEfficiency = base->strong->stepSeconds * base->gpus /
+                             (point.strong->stepSeconds * point.gpus);
+  }
+
+  // Weak scaling: the tokens per GPU of the first count that has a plan.
+  const ScalingPoint *weakBase = nullptr;
+  for (ScalingPoint &point : report.points) {
+    if (!base) {
+      point.weakReason = "no count has a plan at the spec's batch";
+      continue;
+    }
+    point.weakBatch = model.batch * point.gpus / base->gpus;
+    if (point.weakBatch < 1 || model.batch * point.gpus % base->gpus != 0) {
+      point.weakReason = "the batch does not scale to this count";
+      continue;
+    }
+    ModelShape grown = model;
+    grown.batch = point.weakBatch;
+    if (ClusterAttr sized = sizedCluster(point.gpus))
+      point.weak =
+          bestPlan(grown, sized, options, costOptions, point.weakReason);
+    else
+      point.weakReason = notWhole;
+    if (!point.weak)
+      continue;
+    if (!weakBase)
+      weakBase = &point;
+    point.weakEfficiency =
+        weakBase->weak->stepSeconds / point.weak->stepSeconds;
+  }
+  return report;
+}
+
+void ScalingReport::dump(llvm::raw_ostream &os) const {
+  os << llvm::formatv("scaling of @{0} on {1}: strong at the spec's batch "
+                      "({2} x {3} tokens); weak with the tokens per GPU of "
+                      "the first strong plan\n",
+                      model, cluster, batch, seqLen);
+  os << llvm::formatv("{0,6} | {1,-16} {2,11} {3,8} {4,6} {5,7} | {6,8} "
+                      "{7,-16} {8,11} {9,8} {10,6} {11,7}\n",
+                      "GPUs", "strong grid", "step", "TFLOP/s", "MFU", "eff",
+                      "batch", "weak grid", "step", "TFLOP/s", "MFU", "eff");
+  for (const ScalingPoint &p : points) {
+    auto half = [&](const std::optional<PlanCost> &plan, double efficiency,
+                    const std::string &reason) {
+      if (!plan)
+        return llvm::formatv("{0,-52}", reason).str();
+      return llvm::formatv("{0,-16} {1,11} {2,8:F1} {3,6:P1} {4,7:P1}",
+                           plan->grid.str(), formatSeconds(plan->stepSeconds),
+                           plan->tflopsPerGpu, plan->mfu, efficiency)
+          .str();
+    };
+    os << llvm::formatv("{0,6} | {1} | {2,8} {3}\n", p.gpus,
+                        half(p.strong, p.strongEfficiency, p.strongReason),
+                        p.weakBatch,
+                        half(p.weak, p.weakEfficiency, p.weakReason));
+  }
+}
+
+void ScalingReport::printCSV(llvm::raw_ostream &os) const {
+  os << "gpus,strong_grid,strong_step_s,strong_tflops_per_gpu,strong_mfu,"
+        "strong_efficiency,weak_batch,weak_grid,weak_step_s,"
+        "weak_tflops_per_gpu,weak_mfu,weak_efficiency\n";
+  auto half = [&](const std::optional<PlanCost> &plan, double efficiency) {
+    if (!plan)
+      return std::string(",,,,");
+    return llvm::formatv("{0},{1:E6},{2:F3},{3:F4},{4:F4}", plan->grid.str(),
+                         plan->stepSeconds, plan->tflopsPerGpu, plan->mfu,
+                         efficiency)
+        .str();
+  };
+  for (const ScalingPoint &p : points)
+    os << p.gpus << "," << half(p.strong, p.strongEfficiency) << ","
+       << p.weakBatch << "," << half(p.weak, p.weakEfficiency) << "\n";
+}

@@ -1,71 +1,42 @@
 // Every way --axonn-plan refuses, each a diagnostic and exit status 1.
-// (The model is the one-layer model of axonn-plan.mlir.)
+// (The model is Inputs/one-layer.mlir, as in axonn-plan.mlir.)
 
 // A forced grid that breaks a divisibility rule names the rule and the
 // three best feasible grids.
-// RUN: %expect-exit 1 axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=1x1x1x16" 2>&1 | FileCheck %s --check-prefix=DIVISIBILITY
-// DIVISIBILITY: axonn-plan-failed.mlir:[[#MODULE:]]:1: error: grid 1x1x1x16 cannot run: global batch (8 sequences) is not divisible by Gz * Gdata = 16; the best feasible grids are 4x2x1x2 ({{.*}} per step, 120.9 KiB per GPU), 4x2x2x1 ({{.*}}), 2x4x1x2 ({{.*}})
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=1x1x1x16" 2>&1 | FileCheck %s --check-prefix=DIVISIBILITY
+// DIVISIBILITY: one-layer.mlir:1:1: error: grid 1x1x1x16 cannot run: global batch (8 sequences) is not divisible by Gz * Gdata = 16; the best feasible grids are 4x2x1x2 ({{.*}} per step, 120.9 KiB per GPU), 4x2x2x1 ({{.*}}), 2x4x1x2 ({{.*}})
 
 // A forced grid that does not fit says how much it needs.
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | %expect-exit 1 axonn-opt --axonn-plan="cluster=%S/Inputs/no-memory-machine.json gpus=4 grid=2x2x1x1" 2>&1 | FileCheck %s --check-prefix=MEMORY
 // MEMORY: error: grid 2x2x1x1 cannot run: needs 1.5 MiB per GPU (weights 123.5 KiB, optimizer 247.0 KiB, gradients 123.5 KiB, gathered weights 64.0 KiB, activations 930.0 KiB) but 967 B are usable even with full activation recompute; no grid of 4 GPUs can
 
 // No feasible grid at all: counts and an example of each reason.
-// RUN: %expect-exit 1 axonn-opt %s --axonn-plan="cluster=%S/Inputs/no-memory-machine.json gpus=16" 2>&1 | FileCheck %s --check-prefix=NONE-FITS
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/no-memory-machine.json gpus=16" 2>&1 | FileCheck %s --check-prefix=NONE-FITS
 // NONE-FITS: error: no grid of 16 GPUs can run this model: 9 grids break a divisibility rule (e.g. 1x1x1x16: global batch (8 sequences) is not divisible by Gz * Gdata = 16) and 26 do not fit in memory (e.g. 1x2x1x8: needs {{.*}} but 967 B are usable even with full activation recompute)
-// RUN: %expect-exit 1 axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=3" 2>&1 | FileCheck %s --check-prefix=NONE-DIVIDES
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=3" 2>&1 | FileCheck %s --check-prefix=NONE-DIVIDES
 // NONE-DIVIDES: error: no grid of 3 GPUs can run this model: 4 grids break a divisibility rule (e.g. 1x1x1x3: global batch (8 sequences) is not divisible by Gz * Gdata = 3) and 0 do not fit in memory
 
 // Options.
-// RUN: %expect-exit 1 axonn-opt %s --axonn-plan="gpus=16" 2>&1 | FileCheck %s --check-prefix=NO-CLUSTER
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="gpus=16" 2>&1 | FileCheck %s --check-prefix=NO-CLUSTER
 // NO-CLUSTER: error: --axonn-plan needs a cluster: give the spec a cluster section or pass cluster=<alps|dgx-h100|frontier|perlmutter|machine.json>
-// RUN: %expect-exit 1 axonn-opt %s --axonn-plan="cluster=summit gpus=16" 2>&1 | FileCheck %s --check-prefix=BAD-CLUSTER
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=summit gpus=16" 2>&1 | FileCheck %s --check-prefix=BAD-CLUSTER
 // BAD-CLUSTER: error: --axonn-plan: cluster='summit' is neither a built-in machine (alps, dgx-h100, frontier, perlmutter) nor a readable file: No such file or directory
-// RUN: %expect-exit 1 axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=6" 2>&1 | FileCheck %s --check-prefix=BAD-GPUS
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=6" 2>&1 | FileCheck %s --check-prefix=BAD-GPUS
 // BAD-GPUS: error: --axonn-plan: gpus=6: cluster 'gpus' (6) must be a multiple of 'gpus_per_node' (4) when it spans several nodes
-// RUN: %expect-exit 1 axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2" 2>&1 | FileCheck %s --check-prefix=BAD-GRID
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2" 2>&1 | FileCheck %s --check-prefix=BAD-GRID
 // BAD-GRID: error: --axonn-plan: grid='2x2x2' is not Gx x Gy x Gz x Gdata, e.g. 2x2x2x2
-// RUN: %expect-exit 1 axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2x4" 2>&1 | FileCheck %s --check-prefix=GRID-WORLD
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2x4" 2>&1 | FileCheck %s --check-prefix=GRID-WORLD
 // GRID-WORLD: error: grid 2x2x2x4 has 32 ranks but the cluster has 16 GPUs
-// RUN: %expect-exit 1 axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 recompute=selective" 2>&1 | FileCheck %s --check-prefix=BAD-RECOMPUTE
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 recompute=selective" 2>&1 | FileCheck %s --check-prefix=BAD-RECOMPUTE
 // BAD-RECOMPUTE: error: --axonn-plan: recompute='selective' is not one of auto, none, full
 
 // A broken machine file is reported inside the file.
 // RUN: rm -rf %t && mkdir -p %t
 // RUN: echo '{"name": "m", "gpus_per_node": 4}' > %t/machine.json
-// RUN: %expect-exit 1 axonn-opt %s --axonn-plan="cluster=%t/machine.json" 2>&1 | FileCheck %s --check-prefix=BROKEN-MACHINE
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%t/machine.json" 2>&1 | FileCheck %s --check-prefix=BROKEN-MACHINE
 // BROKEN-MACHINE: machine.json:1:1: error: missing required key 'cluster.nics_per_node'
 
 // Modules without exactly one model-level function.
 // RUN: echo 'module {}' > %t/empty.mlir
 // RUN: %expect-exit 1 axonn-opt %t/empty.mlir --axonn-plan="cluster=perlmutter" 2>&1 | FileCheck %s --check-prefix=NO-MODEL
 // NO-MODEL: empty.mlir:1:1: error: no model-level function (one holding axonn.embedding) to plan
-
-module attributes {axonn.training = #axonn.training<global_batch = 8, seq_len = 16, lr = 0.001, min_lr = 0.0001, warmup_steps = 1, steps = 10, schedule = cosine, beta1 = 0.9, beta2 = 0.95, eps = 1.0e-08, weight_decay = 0.1, grad_clip = 1.0, seed = 1>} {
-  func.func @forward(%tokens: tensor<8x16xi32> {axonn.input = "tokens"},
-                     %targets: tensor<8x16xi32> {axonn.input = "targets"},
-                     %wte: tensor<64x32xf32> {axonn.param = "wte"},
-                     %n1: tensor<32xf32> {axonn.param = "h.0.norm_1"},
-                     %wqkv: tensor<96x32xf32> {axonn.param = "h.0.qkv"},
-                     %wo: tensor<32x32xf32> {axonn.param = "h.0.proj"},
-                     %n2: tensor<32xf32> {axonn.param = "h.0.norm_2"},
-                     %wup: tensor<128x32xf32> {axonn.param = "h.0.up"},
-                     %wdown: tensor<32x128xf32> {axonn.param = "h.0.down"},
-                     %nf: tensor<32xf32> {axonn.param = "norm_f"},
-                     %head: tensor<64x32xf32> {axonn.param = "head"}) -> tensor<f32> {
-    %x = axonn.embedding %tokens, %wte : (tensor<8x16xi32>, tensor<64x32xf32>) -> tensor<8x16x32xf32>
-    %h = axonn.rms_norm %x, %n1 eps 1.0e-05 : tensor<8x16x32xf32>, tensor<32xf32>
-    %qkv = axonn.linear %h, %wqkv : (tensor<8x16x32xf32>, tensor<96x32xf32>) -> tensor<8x16x96xf32>
-    %a = axonn.attention %qkv heads 4 kv_heads 4 causal : tensor<8x16x96xf32> -> tensor<8x16x32xf32>
-    %o = axonn.linear %a, %wo transposed : (tensor<8x16x32xf32>, tensor<32x32xf32>) -> tensor<8x16x32xf32>
-    %r = axonn.add %x, %o : tensor<8x16x32xf32>
-    %h2 = axonn.rms_norm %r, %n2 eps 1.0e-05 : tensor<8x16x32xf32>, tensor<32xf32>
-    %u = axonn.linear %h2, %wup : (tensor<8x16x32xf32>, tensor<128x32xf32>) -> tensor<8x16x128xf32>
-    %g = axonn.gelu %u tanh : tensor<8x16x128xf32>
-    %d = axonn.linear %g, %wdown transposed : (tensor<8x16x128xf32>, tensor<32x128xf32>) -> tensor<8x16x32xf32>
-    %r2 = axonn.add %r, %d : tensor<8x16x32xf32>
-    %f = axonn.rms_norm %r2, %nf eps 1.0e-05 : tensor<8x16x32xf32>, tensor<32xf32>
-    %loss = axonn.lm_head_loss %f, %head, %targets : (tensor<8x16x32xf32>, tensor<64x32xf32>, tensor<8x16xi32>) -> tensor<f32>
-    return %loss : tensor<f32>
-  }
-}

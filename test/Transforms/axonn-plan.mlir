@@ -7,26 +7,27 @@
 // The model: one layer, hidden 32, 4 heads, MLP 128, vocabulary 64, batch
 // 8 x 16 = 128 tokens, f32 (4-byte) activations and weights. QKV is a normal
 // linear with W [n, k] = [96, 32]; attention-out (proj) a transposed one with
-// W [32, 32]. m = 128 / (Gz * Gdata) tokens per shard.
+// W [32, 32] (Inputs/one-layer.mlir). m = 128 / (Gz * Gdata) tokens per
+// shard.
 
 // 2x1x1x1: m = 128. Only x communicates: QKV's forward all-reduce of
 // m * n / Gy = 128 * 96 elements over x, proj's backward all-reduce of
 // m * k / Gy = 128 * 32 over x (transposed: x and y swap). Ring all-reduce
 // inside a node: 2 (p-1)/p * bytes / 100 GB/s = 49152 B / 1e11 = 4.915e-7 s.
-// RUN: axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=2x1x1x1 collectives=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=X2 --implicit-check-not=h.0.qkv --implicit-check-not=h.0.proj
+// RUN: axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=2x1x1x1 collectives=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=X2 --implicit-check-not=h.0.qkv --implicit-check-not=h.0.proj
 // X2: forward all-reduce [x] 12288 4 2 4.915E-07 h.0.qkv output
 // X2: backward all-reduce [x] 4096 4 2 1.638E-07 h.0.proj input gradient
 
 // 1x2x1x1: only y: proj's forward all-reduce m * n / Gx = 128 * 32, QKV's
 // backward all-reduce m * k / Gx = 128 * 32.
-// RUN: axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x2x1x1 collectives=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=Y2 --implicit-check-not=h.0.qkv --implicit-check-not=h.0.proj
+// RUN: axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x2x1x1 collectives=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=Y2 --implicit-check-not=h.0.qkv --implicit-check-not=h.0.proj
 // Y2: forward all-reduce [y] 4096 4 2 1.638E-07 h.0.proj output
 // Y2: backward all-reduce [y] 4096 4 2 1.638E-07 h.0.qkv input gradient
 
 // 1x1x2x1: m = 64. Only z: the weight all-gathered in forward and again in
 // backward (n * k / (Gx * Gy) elements), dW reduce-scattered (same size).
 // (p-1)/p * bytes / 100 GB/s = 0.5 * 12288 B / 1e11 = 6.144e-8 s for QKV.
-// RUN: axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x1x2x1 collectives=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=Z2 --implicit-check-not=h.0.qkv --implicit-check-not=h.0.proj
+// RUN: axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x1x2x1 collectives=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=Z2 --implicit-check-not=h.0.qkv --implicit-check-not=h.0.proj
 // Z2: forward all-gather [z] 3072 4 2 6.144E-08 h.0.qkv
 // Z2: forward all-gather [z] 1024 4 2 2.048E-08 h.0.proj
 // Z2: backward all-gather [z] 1024 4 2 2.048E-08 h.0.proj
@@ -35,7 +36,7 @@
 // Z2: backward reduce-scatter [z] 3072 4 2 6.144E-08 h.0.qkv
 
 // 1x1x1x2: only data: the dW shard, n * k / (Gx * Gy * Gz), all-reduced.
-// RUN: axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x1x1x2 collectives=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=D2 --implicit-check-not=h.0.qkv --implicit-check-not=h.0.proj
+// RUN: axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x1x1x2 collectives=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=D2 --implicit-check-not=h.0.qkv --implicit-check-not=h.0.proj
 // D2: backward all-reduce [data] 1024 4 2 4.096E-08 h.0.proj
 // D2: backward all-reduce [data] 3072 4 2 1.229E-07 h.0.qkv
 
@@ -44,7 +45,7 @@
 // node; a z group (stride 4) crosses nodes, and 4 z rings leave each node
 // through 2 NICs: 10 GB/s * 2/4 = 5 GB/s, so gathering QKV takes
 // 0.5 * 3072 B / 5e9 = 3.072e-7 s. data groups (stride 8) also cross.
-// RUN: axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2x2 collectives=true report=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=G16
+// RUN: axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2x2 collectives=true report=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=G16
 // G16: forced grid: grid 2x2x2x2 (recompute none)
 // Memory per GPU by hand: stored elements = embedding 32 x 16 / 2 = 256,
 // norms 3 x 32 / 2 = 48, QKV 768 / 2 = 384, proj 256 / 2 = 128, up
@@ -73,7 +74,7 @@
 
 // Without a forced grid the planner searches all 35 factorizations of 16.
 // The global batch (8) rules out Gz * Gdata = 16; the rest fit.
-// RUN: axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 report=true top=3" 2>&1 | FileCheck %s --check-prefix=SEARCH
+// RUN: axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 report=true top=3" 2>&1 | FileCheck %s --check-prefix=SEARCH
 // SEARCH: axonn plan: 16 GPUs
 // SEARCH-NEXT: 35 grids of 16 GPUs: 26 feasible, 9 break a divisibility rule, 0 do not fit in memory
 // SEARCH: rank grid x*y*z*data recmp step us compute exp x exp y exp z exp data overlap mem/GPU TFLOP/s MFU
@@ -100,7 +101,7 @@
 
 // A grid already on the module (a spec's "parallel" section) is costed
 // like a forced one.
-// RUN: axonn-opt %s --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16" | axonn-opt --axonn-plan="report=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=KEEP
+// RUN: axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16" | axonn-opt --axonn-plan="report=true" -o /dev/null 2>&1 | FileCheck %s --check-prefix=KEEP
 // KEEP: forced grid: grid 4x2x1x2 (recompute none)
 // KEEP: rank 1 of 26 feasible grids
 
@@ -108,32 +109,3 @@
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=perlmutter gpus=8" | FileCheck %s --check-prefix=BUILTIN
 // BUILTIN: #cluster = #axonn.cluster<name = "perlmutter", gpus = 8, gpus_per_node = 4,
 // BUILTIN: axonn.grid = #axonn.grid<x = {{[0-9]+}}, y = {{[0-9]+}}, z = {{[0-9]+}}, data = {{[0-9]+}}>
-
-module attributes {axonn.training = #axonn.training<global_batch = 8, seq_len = 16, lr = 0.001, min_lr = 0.0001, warmup_steps = 1, steps = 10, schedule = cosine, beta1 = 0.9, beta2 = 0.95, eps = 1.0e-08, weight_decay = 0.1, grad_clip = 1.0, seed = 1>} {
-  func.func @forward(%tokens: tensor<8x16xi32> {axonn.input = "tokens"},
-                     %targets: tensor<8x16xi32> {axonn.input = "targets"},
-                     %wte: tensor<64x32xf32> {axonn.param = "wte"},
-                     %n1: tensor<32xf32> {axonn.param = "h.0.norm_1"},
-                     %wqkv: tensor<96x32xf32> {axonn.param = "h.0.qkv"},
-                     %wo: tensor<32x32xf32> {axonn.param = "h.0.proj"},
-                     %n2: tensor<32xf32> {axonn.param = "h.0.norm_2"},
-                     %wup: tensor<128x32xf32> {axonn.param = "h.0.up"},
-                     %wdown: tensor<32x128xf32> {axonn.param = "h.0.down"},
-                     %nf: tensor<32xf32> {axonn.param = "norm_f"},
-                     %head: tensor<64x32xf32> {axonn.param = "head"}) -> tensor<f32> {
-    %x = axonn.embedding %tokens, %wte : (tensor<8x16xi32>, tensor<64x32xf32>) -> tensor<8x16x32xf32>
-    %h = axonn.rms_norm %x, %n1 eps 1.0e-05 : tensor<8x16x32xf32>, tensor<32xf32>
-    %qkv = axonn.linear %h, %wqkv : (tensor<8x16x32xf32>, tensor<96x32xf32>) -> tensor<8x16x96xf32>
-    %a = axonn.attention %qkv heads 4 kv_heads 4 causal : tensor<8x16x96xf32> -> tensor<8x16x32xf32>
-    %o = axonn.linear %a, %wo transposed : (tensor<8x16x32xf32>, tensor<32x32xf32>) -> tensor<8x16x32xf32>
-    %r = axonn.add %x, %o : tensor<8x16x32xf32>
-    %h2 = axonn.rms_norm %r, %n2 eps 1.0e-05 : tensor<8x16x32xf32>, tensor<32xf32>
-    %u = axonn.linear %h2, %wup : (tensor<8x16x32xf32>, tensor<128x32xf32>) -> tensor<8x16x128xf32>
-    %g = axonn.gelu %u tanh : tensor<8x16x128xf32>
-    %d = axonn.linear %g, %wdown transposed : (tensor<8x16x128xf32>, tensor<32x128xf32>) -> tensor<8x16x32xf32>
-    %r2 = axonn.add %r, %d : tensor<8x16x32xf32>
-    %f = axonn.rms_norm %r2, %nf eps 1.0e-05 : tensor<8x16x32xf32>, tensor<32xf32>
-    %loss = axonn.lm_head_loss %f, %head, %targets : (tensor<8x16x32xf32>, tensor<64x32xf32>, tensor<8x16xi32>) -> tensor<f32>
-    return %loss : tensor<f32>
-  }
-}

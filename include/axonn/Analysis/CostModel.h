@@ -62,9 +62,10 @@ struct ModelShape {
   int64_t batch = 0, seqLen = 0, elementBytes = 4, layers = 0, hidden = 0;
   int64_t parameters = 0;
   std::vector<WorkItem> work;
-  /// Model FLOPs per step by Megatron's formula, with and without recompute
-  /// (what TFLOP/s and MFU are reported against; see ModelStats).
-  double megatronFlopsRecompute = 0, megatronFlopsNoRecompute = 0;
+  /// Model FLOPs per token by Megatron's formula, with and without
+  /// recompute (what TFLOP/s and MFU are reported against; see ModelStats).
+  double megatronFlopsPerTokenRecompute = 0,
+         megatronFlopsPerTokenNoRecompute = 0;
 
   /// Reads a model-level function; fails with a diagnostic on the function
   /// if it holds something the cost model does not know.

@@ -64,6 +64,40 @@ void printPlanTableHeader(llvm::raw_ostream &os, StringRef unit);
 void printPlanTableRow(llvm::raw_ostream &os, size_t rank, const PlanCost &plan,
                        double scale);
 
+/// One GPU count of a scaling study: the best plan at the spec's global
+/// batch (strong scaling) and at a batch grown with the GPU count (weak
+/// scaling: the tokens per GPU of the first count with a strong plan).
+struct ScalingPoint {
+  int64_t gpus = 0;
+  int64_t weakBatch = 0;
+  std::optional<PlanCost> strong, weak;
+  /// Why no grid fits, when one of the two is missing.
+  std::string strongReason, weakReason;
+  /// T(G0) * G0 / (T(G) * G) and T_weak(G0) / T_weak(G), G0 the first GPU
+  /// count with a plan; 0 without a plan.
+  double strongEfficiency = 0, weakEfficiency = 0;
+};
+
+struct ScalingReport {
+  std::string model, cluster;
+  int64_t batch = 0, seqLen = 0;
+  std::vector<ScalingPoint> points;
+
+  /// The table: GPUs, grid, step time, TFLOP/s per GPU, MFU and efficiency,
+  /// strong and weak.
+  void dump(llvm::raw_ostream &os) const;
+  /// The same as CSV, one row per GPU count (empty fields without a plan).
+  void printCSV(llvm::raw_ostream &os) const;
+};
+
+/// Plans `model` on `cluster` (its GPU count replaced) for each count of
+/// `gpuCounts` (increasing), at the model's batch and at a batch that grows
+/// with the count.
+ScalingReport scaleGpus(const ModelShape &model, ClusterAttr cluster,
+                        ArrayRef<int64_t> gpuCounts,
+                        const PlannerOptions &options,
+                        const CostOptions &costOptions);
+
 } // namespace mlir::axonn
 
 #endif // AXONN_ANALYSIS_PLANNER_H

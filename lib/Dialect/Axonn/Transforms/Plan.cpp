@@ -1,9 +1,9 @@
-//===- Plan.cpp - --axonn-plan ----------------------------------------===//
+//===- Plan.cpp - --axonn-plan and --axonn-plan-scaling ---------------===//
 //
-// The decision pass: runs the planner of Analysis/Planner.h and annotates
-// the module with the chosen grid, cluster and recompute policy. All the
-// modelling lives in the analysis; this file parses options, reports and
-// diagnoses.
+// The decision pass runs the planner of Analysis/Planner.h and annotates the
+// module with the chosen grid, cluster and recompute policy; the scaling
+// pass runs it over GPU counts and reports. All the modelling lives in the
+// analysis; this file parses options, reports and diagnoses.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,14 +13,17 @@
 #include "axonn/Target/ModelSpec.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
 
 #define DEBUG_TYPE "axonn-plan"
 
 namespace mlir::axonn {
 #define GEN_PASS_DEF_PLANPASS
+#define GEN_PASS_DEF_PLANSCALINGPASS
 #include "axonn/Dialect/Axonn/Transforms/Passes.h.inc"
 } // namespace mlir::axonn
 
@@ -54,6 +57,94 @@ std::string describeBest(const PlanSearch &search, size_t count) {
   return text;
 }
 
+/// The one model-level function of `module`, read by the cost model.
+FailureOr<ModelShape> readModel(ModuleOp module, StringRef pass) {
+  func::FuncOp function;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal() || func.getOps<EmbeddingOp>().empty())
+      continue;
+    if (function)
+      return func.emitOpError() << "is a second model-level function; --"
+                                << pass << " plans one model per module";
+    function = func;
+  }
+  if (!function)
+    return emitError(module.getLoc())
+           << "no model-level function (one holding axonn.embedding) to plan";
+  return ModelShape::fromFunction(function);
+}
+
+/// The cluster named by a pass option (a built-in machine or a machine
+/// file), else the module's; with `gpus` (when non-zero) as its GPU count.
+FailureOr<ClusterAttr> resolveCluster(ModuleOp module, StringRef pass,
+                                      StringRef option, int64_t gpus) {
+  MLIRContext *context = module.getContext();
+  ClusterAttr cluster =
+      module->getAttrOfType<ClusterAttr>(AxonnDialect::kClusterAttrName);
+  if (!option.empty()) {
+    llvm::SourceMgr sourceMgr;
+    std::unique_ptr<llvm::MemoryBuffer> buffer;
+    if (std::optional<StringRef> builtin = getBuiltinMachine(option)) {
+      buffer = llvm::MemoryBuffer::getMemBuffer(
+          *builtin, ("<built-in machine " + option + ">").str());
+    } else {
+      auto file = llvm::MemoryBuffer::getFile(option, /*IsText=*/true);
+      if (!file)
+        return emitError(module.getLoc())
+               << "--" << pass << ": cluster='" << option
+               << "' is neither a built-in machine ("
+               << llvm::join(getBuiltinMachineNames(), ", ")
+               << ") nor a readable file: " << file.getError().message();
+      buffer = std::move(*file);
+    }
+    unsigned id = sourceMgr.AddNewSourceBuffer(std::move(buffer), SMLoc());
+    // Diagnostics inside the machine file carry its file:line:col.
+    SourceMgrDiagnosticHandler handler(sourceMgr, context);
+    FailureOr<ClusterAttr> parsed =
+        importClusterDescription(sourceMgr, id, context);
+    if (failed(parsed))
+      return failure();
+    cluster = *parsed;
+  }
+  if (!cluster)
+    return emitError(module.getLoc())
+           << "--" << pass
+           << " needs a cluster: give the spec a cluster section or pass "
+              "cluster=<"
+           << llvm::join(getBuiltinMachineNames(), "|") << "|machine.json>";
+  if (gpus != 0) {
+    auto emit = [&] {
+      return emitError(module.getLoc())
+             << "--" << pass << ": gpus=" << gpus << ": ";
+    };
+    cluster = ClusterAttr::getChecked(
+        emit, context, cluster.getName(), gpus, cluster.getGpusPerNode(),
+        cluster.getNicsPerNode(), cluster.getIntraNodeBandwidth(),
+        cluster.getInterNodeBandwidth(), cluster.getIntraNodeLatency(),
+        cluster.getInterNodeLatency(), cluster.getPeakFlops(),
+        cluster.getMemory(), cluster.getMemoryBandwidth(),
+        cluster.getGemmEfficiency());
+    if (!cluster)
+      return failure();
+  }
+  return cluster;
+}
+
+/// The recompute option: unset for auto.
+FailureOr<PlannerOptions> readPlannerOptions(ModuleOp module, StringRef pass,
+                                             StringRef recompute) {
+  PlannerOptions options;
+  if (recompute == "none")
+    options.recompute = RecomputePolicy::none;
+  else if (recompute == "full")
+    options.recompute = RecomputePolicy::full;
+  else if (recompute != "auto")
+    return emitError(module.getLoc())
+           << "--" << pass << ": recompute='" << recompute
+           << "' is not one of auto, none, full";
+  return options;
+}
+
 struct PlanPass : public impl::PlanPassBase<PlanPass> {
   using Base::Base;
 
@@ -61,40 +152,18 @@ struct PlanPass : public impl::PlanPassBase<PlanPass> {
     ModuleOp module = getOperation();
     MLIRContext *context = &getContext();
 
-    func::FuncOp function;
-    for (auto func : module.getOps<func::FuncOp>()) {
-      if (func.isExternal() || func.getOps<EmbeddingOp>().empty())
-        continue;
-      if (function) {
-        func.emitOpError() << "is a second model-level function; "
-                              "--axonn-plan plans one model per module";
-        return signalPassFailure();
-      }
-      function = func;
-    }
-    if (!function) {
-      emitError(module.getLoc()) << "no model-level function (one holding "
-                                    "axonn.embedding) to plan";
-      return signalPassFailure();
-    }
-    FailureOr<ModelShape> model = ModelShape::fromFunction(function);
+    FailureOr<ModelShape> model = readModel(module, getArgument());
     if (failed(model))
       return signalPassFailure();
-
-    FailureOr<ClusterAttr> cluster = resolveCluster(module);
+    FailureOr<ClusterAttr> cluster =
+        resolveCluster(module, getArgument(), clusterOption, gpus);
     if (failed(cluster))
       return signalPassFailure();
-
-    PlannerOptions options;
-    if (recompute == "none")
-      options.recompute = RecomputePolicy::none;
-    else if (recompute == "full")
-      options.recompute = RecomputePolicy::full;
-    else if (recompute != "auto") {
-      emitError(module.getLoc()) << "--axonn-plan: recompute='" << recompute
-                                 << "' is not one of auto, none, full";
+    FailureOr<PlannerOptions> plannerOptions =
+        readPlannerOptions(module, getArgument(), recompute);
+    if (failed(plannerOptions))
       return signalPassFailure();
-    }
+    PlannerOptions options = *plannerOptions;
 
     std::optional<Grid> forced;
     if (!gridOption.empty()) {
@@ -162,62 +231,6 @@ struct PlanPass : public impl::PlanPassBase<PlanPass> {
                                   chosen.grid.z, chosen.grid.data));
     module->setAttr(AxonnDialect::kRecomputeAttrName,
                     RecomputePolicyAttr::get(context, chosen.recompute));
-  }
-
-  /// The cluster from the option (with `gpus` applied) or the module.
-  FailureOr<ClusterAttr> resolveCluster(ModuleOp module) {
-    ClusterAttr cluster =
-        module->getAttrOfType<ClusterAttr>(AxonnDialect::kClusterAttrName);
-    if (!clusterOption.empty()) {
-      llvm::SourceMgr sourceMgr;
-      std::unique_ptr<llvm::MemoryBuffer> buffer;
-      if (std::optional<StringRef> builtin = getBuiltinMachine(clusterOption)) {
-        buffer = llvm::MemoryBuffer::getMemBuffer(
-            *builtin, "<built-in machine " + clusterOption + ">");
-      } else {
-        auto file = llvm::MemoryBuffer::getFile(clusterOption, /*IsText=*/true);
-        if (!file) {
-          emitError(module.getLoc())
-              << "--axonn-plan: cluster='" << clusterOption
-              << "' is neither a built-in machine ("
-              << llvm::join(getBuiltinMachineNames(), ", ")
-              << ") nor a readable file: " << file.getError().message();
-          return failure();
-        }
-        buffer = std::move(*file);
-      }
-      unsigned id = sourceMgr.AddNewSourceBuffer(std::move(buffer), SMLoc());
-      // Diagnostics inside the machine file carry its file:line:col.
-      SourceMgrDiagnosticHandler handler(sourceMgr, &getContext());
-      FailureOr<ClusterAttr> parsed =
-          importClusterDescription(sourceMgr, id, &getContext());
-      if (failed(parsed))
-        return failure();
-      cluster = *parsed;
-    }
-    if (!cluster) {
-      emitError(module.getLoc())
-          << "--axonn-plan needs a cluster: give the spec a "
-             "cluster section or pass cluster=<"
-          << llvm::join(getBuiltinMachineNames(), "|") << "|machine.json>";
-      return failure();
-    }
-    if (gpus != 0) {
-      auto emit = [&] {
-        return emitError(module.getLoc())
-               << "--axonn-plan: gpus=" << int64_t(gpus) << ": ";
-      };
-      cluster = ClusterAttr::getChecked(
-          emit, &getContext(), cluster.getName(), int64_t(gpus),
-          cluster.getGpusPerNode(), cluster.getNicsPerNode(),
-          cluster.getIntraNodeBandwidth(), cluster.getInterNodeBandwidth(),
-          cluster.getIntraNodeLatency(), cluster.getInterNodeLatency(),
-          cluster.getPeakFlops(), cluster.getMemory(),
-          cluster.getMemoryBandwidth(), cluster.getGemmEfficiency());
-      if (!cluster)
-        return failure();
-    }
-    return cluster;
   }
 
   void describeRejections(InFlightDiagnostic &diag, const PlanSearch &search) {
@@ -316,6 +329,54 @@ struct PlanPass : public impl::PlanPassBase<PlanPass> {
                           stringifyCollectiveKind(c.kind), formatAxes(c.axes),
                           c.elements, c.elementBytes, c.groupSize, c.seconds,
                           c.what);
+  }
+};
+
+struct PlanScalingPass : public impl::PlanScalingPassBase<PlanScalingPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (from < 1 || to < from) {
+      emitError(module.getLoc())
+          << "--" << getArgument()
+          << ": need 1 <= from <= to, got from=" << int64_t(from)
+          << " to=" << int64_t(to);
+      return signalPassFailure();
+    }
+    FailureOr<ModelShape> model = readModel(module, getArgument());
+    if (failed(model))
+      return signalPassFailure();
+    FailureOr<ClusterAttr> cluster =
+        resolveCluster(module, getArgument(), clusterOption, 0);
+    if (failed(cluster))
+      return signalPassFailure();
+    FailureOr<PlannerOptions> options =
+        readPlannerOptions(module, getArgument(), recompute);
+    if (failed(options))
+      return signalPassFailure();
+    CostOptions costOptions;
+    costOptions.cacheGatheredWeights = cacheWeights;
+
+    SmallVector<int64_t> counts;
+    for (int64_t gpus = from; gpus <= to; gpus *= 2)
+      counts.push_back(gpus);
+    ScalingReport report =
+        scaleGpus(*model, *cluster, counts, *options, costOptions);
+    report.dump(llvm::errs());
+    if (!csv.empty()) {
+      std::string error;
+      auto file = openOutputFile(csv, &error);
+      if (!file) {
+        emitError(module.getLoc())
+            << "--" << getArgument() << ": cannot write '" << csv
+            << "': " << error;
+        return signalPassFailure();
+      }
+      report.printCSV(file->os());
+      file->keep();
+    }
+    markAllAnalysesPreserved();
   }
 };
 

@@ -95,4 +95,37 @@ def PlanPass : Pass<"axonn-plan", "ModuleOp"> {
   let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
+def PlanScalingPass : Pass<"axonn-plan-scaling", "ModuleOp"> {
+  let summary = "Predict strong and weak scaling of the model on a cluster";
+  let description = [{
+    Runs the planner of `--axonn-plan` for every power of two from `from` to
+    `to` GPUs and prints, per GPU count, the best grid, predicted step time,
+    TFLOP/s per GPU, MFU and scaling efficiency, twice: at the spec's global
+    batch (strong scaling; efficiency T(G0) G0 / (T(G) G)) and with the batch
+    grown in proportion to the GPU count (weak scaling; efficiency
+    T(G0) / T(G)), G0 being the first count with a plan. `csv=` also writes
+    the table as CSV, which `scripts/plot-scaling.sh` turns into a PNG. The IR
+    is not changed.
+
+    ```
+    $ axonn-translate --import-model-spec examples/models/gpt-175b.json \
+        | axonn-opt --axonn-plan-scaling="cluster=frontier from=512" -o /dev/null
+    ```
+  }];
+  let options = [
+    Option<"clusterOption", "cluster", "std::string", /*default=*/"\"\"",
+           "Built-in machine name or machine file (default: the module's "
+           "axonn.cluster)">,
+    Option<"from", "from", "int64_t", /*default=*/"8", "Fewest GPUs">,
+    Option<"to", "to", "int64_t", /*default=*/"32768", "Most GPUs">,
+    Option<"csv", "csv", "std::string", /*default=*/"\"\"",
+           "Also write the table to this CSV file">,
+    Option<"recompute", "recompute", "std::string", /*default=*/"\"auto\"",
+           "Activation recompute: auto, none, full">,
+    Option<"cacheWeights", "cache-weights", "bool", /*default=*/"false",
+           "Keep gathered weights from forward to backward">
+  ];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect"];
+}
+
 #endif // AXONN_DIALECT_AXONN_TRANSFORMS_PASSES_TD
