@@ -39,4 +39,4 @@
 // Modules without exactly one model-level function.
 // RUN: echo 'module {}' > %t/empty.mlir
 // RUN: %expect-exit 1 axonn-opt %t/empty.mlir --axonn-plan="cluster=perlmutter" 2>&1 | FileCheck %s --check-prefix=NO-MODEL
-// NO-MODEL: empty.mlir:1:1: error: no model-level function (one holding axonn.embedding) to plan
+// NO-MODEL: empty.mlir:1:1: error: no model-level forward function (one holding axonn.embedding and no optimizer) for --axonn-plan

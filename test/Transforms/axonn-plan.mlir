@@ -109,3 +109,9 @@
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=perlmutter gpus=8" | FileCheck %s --check-prefix=BUILTIN
 // BUILTIN: #cluster = #axonn.cluster<name = "perlmutter", gpus = 8, gpus_per_node = 4,
 // BUILTIN: axonn.grid = #axonn.grid<x = {{[0-9]+}}, y = {{[0-9]+}}, z = {{[0-9]+}}, data = {{[0-9]+}}>
+
+// Planning after the training step is built reads the forward function
+// (the step holds the same model).
+// RUN: axonn-opt %S/Inputs/one-layer.mlir --axonn-build-training-step --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16" | FileCheck %s --check-prefix=AFTER-STEP
+// AFTER-STEP: axonn.grid = #axonn.grid<x = 4, y = 2, z = 1, data = 2>
+// AFTER-STEP: func.func @train_step

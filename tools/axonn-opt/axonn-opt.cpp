@@ -18,6 +18,10 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 #include "mlir/Transforms/Passes.h"
 
+namespace mlir::axonn {
+void registerTestPasses();
+} // namespace mlir::axonn
+
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   registry.insert<mlir::axonn::AxonnDialect, mlir::func::FuncDialect,
@@ -27,6 +31,8 @@ int main(int argc, char **argv) {
   // Upstream generic passes (canonicalize, cse, inline, symbol-dce, ...).
   mlir::registerTransformsPasses();
   mlir::axonn::registerAxonnPasses();
+  // Test-only passes (test/lib), as mlir-opt registers its own.
+  mlir::axonn::registerTestPasses();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "axonn optimizer driver: runs axonn and upstream passes\n",
       registry));

@@ -419,6 +419,10 @@ FailureOr<ModelConfig> Importer::readModel(Section &top) {
              << ") unless 'head_dim' is given";
     headDim = *hidden / *heads;
   }
+  if (headDim % 2 != 0)
+    return top.errorAtValue(top.has("head_dim") ? "head_dim"
+                                                : "num_attention_heads")
+           << "rotary positions need an even head dimension, got " << headDim;
   if (*act != "silu")
     return top.errorAtValue("hidden_act")
            << "unknown activation '" << *act

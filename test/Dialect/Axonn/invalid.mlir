@@ -262,7 +262,7 @@ func.func @f(%w: tensor<4xf32> {axonn.init = 0.02 : f64}) { return }
 
 // -----
 
-// expected-error @+1 {{'func.func' op argument #0: 'axonn.input' must be "tokens" or "targets"}}
+// expected-error @+1 {{'func.func' op argument #0: 'axonn.input' must be "tokens", "targets" or "step"}}
 func.func @f(%t: tensor<4x8xi32> {axonn.input = "labels"}) { return }
 
 // -----
@@ -481,6 +481,14 @@ func.func @f(%qkv: tensor<2x16x96xf32>) {
 
 // -----
 
+func.func @f(%qkv: tensor<2x16x36xf32>) {
+  // expected-error @+1 {{'axonn.attention' op rotary positions need an even head dimension, got 3}}
+  %0 = axonn.attention %qkv heads 4 kv_heads 4 causal rope 10000.0 : tensor<2x16x36xf32> -> tensor<2x16x12xf32>
+  return
+}
+
+// -----
+
 func.func @f(%x: tensor<2x16x33xf32>) {
   // expected-error @+1 {{'axonn.swiglu' op input feature dimension must be even (gate and up interleaved), got shape 2x16x33}}
   %0 = axonn.swiglu %x : tensor<2x16x33xf32> -> tensor<2x16x16xf32>
@@ -669,3 +677,205 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>} {
     return
   }
 }
+
+//===----------------------------------------------------------------------===//
+// Backward ops
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @f(%dy: tensor<2x8x16xf32>, %t: tensor<2x4xi32>) {
+  // expected-error @+1 {{'axonn.embedding_grad' op tokens shape must be 2x8, got 2x4}}
+  %0 = axonn.embedding_grad %dy, %t : (tensor<2x8x16xf32>, tensor<2x4xi32>) -> tensor<100x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<2x8x16xf32>, %t: tensor<2x8xi32>) {
+  // expected-error @+1 {{'axonn.embedding_grad' op table width 32 differs from the gradient width 16}}
+  %0 = axonn.embedding_grad %dy, %t : (tensor<2x8x16xf32>, tensor<2x8xi32>) -> tensor<100x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<2x8x16xf32>) {
+  // expected-error @+1 {{'axonn.position_grad' op sequence length 8 exceeds the 4 learned positions}}
+  %0 = axonn.position_grad %dy : tensor<2x8x16xf32> -> tensor<4x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<2x8x16xf32>, %x: tensor<2x8x16xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{'axonn.layer_norm_grad' op scale shape must be 16, got 8}}
+  %0:3 = axonn.layer_norm_grad %dy, %x, %g eps 1.0e-05 : tensor<2x8x16xf32>, tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<2x8x16xf32>, %x: tensor<2x8x16xf32>, %g: tensor<16xf32>) {
+  // expected-error @+1 {{'axonn.rms_norm_grad' op epsilon must be positive, got -1}}
+  %0:2 = axonn.rms_norm_grad %dy, %x, %g eps -1.0 : tensor<2x8x16xf32>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<2x8x48xf32>, %w: tensor<32x16xf32>) {
+  // expected-error @+1 {{'axonn.linear_grad_input' op grad must end in the weight's 32 out-features, got shape 2x8x48}}
+  %0 = axonn.linear_grad_input %dy, %w : (tensor<2x8x48xf32>, tensor<32x16xf32>) -> tensor<2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<2x8x48xf32>, %w: tensor<48x16xf32>) {
+  // expected-error @+1 {{'axonn.linear_grad_input' op result shape must be 2x8x16, got 2x8x48}}
+  %0 = axonn.linear_grad_input %dy, %w : (tensor<2x8x48xf32>, tensor<48x16xf32>) -> tensor<2x8x48xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<2x8x48xf32>, %x: tensor<2x4x16xf32>) {
+  // expected-error @+1 {{'axonn.linear_grad_weight' op grad 2x8x48 and input 2x4x16 must share their leading dimensions}}
+  %0 = axonn.linear_grad_weight %dy, %x : (tensor<2x8x48xf32>, tensor<2x4x16xf32>) -> tensor<48x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<2x8x48xf32>, %x: tensor<2x8x16xf32>) {
+  // expected-error @+1 {{'axonn.linear_grad_weight' op result shape must be 48x16, got 16x48}}
+  %0 = axonn.linear_grad_weight %dy, %x : (tensor<2x8x48xf32>, tensor<2x8x16xf32>) -> tensor<16x48xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<2x8x48xf32>) {
+  // expected-error @+1 {{'axonn.linear_grad_bias' op result shape must be 48, got 8}}
+  %0 = axonn.linear_grad_bias %dy : tensor<2x8x48xf32> -> tensor<8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<f32>) {
+  // expected-error @+1 {{'axonn.linear_grad_bias' op grad must have at least one dimension}}
+  %0 = axonn.linear_grad_bias %dy : tensor<f32> -> tensor<1xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dout: tensor<2x16x64xf32>, %qkv: tensor<2x16x96xf32>) {
+  // expected-error @+1 {{'axonn.attention_grad' op grad shape must be 2x16x32, got 2x16x64}}
+  %0 = axonn.attention_grad %dout, %qkv heads 4 kv_heads 4 causal : tensor<2x16x64xf32>, tensor<2x16x96xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<2x16x8xf32>, %x: tensor<2x16x32xf32>) {
+  // expected-error @+1 {{'axonn.swiglu_grad' op grad shape must be 2x16x16, got 2x16x8}}
+  %0 = axonn.swiglu_grad %dy, %x : tensor<2x16x8xf32>, tensor<2x16x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%h: tensor<2x8x32xf32>, %w: tensor<100x64xf32>, %t: tensor<2x8xi32>) {
+  // expected-error @+1 {{'axonn.lm_head_loss_grad' op hidden width 32 differs from the weight width 64}}
+  %0:2 = axonn.lm_head_loss_grad %h, %w, %t : (tensor<2x8x32xf32>, tensor<100x64xf32>, tensor<2x8xi32>) -> (tensor<2x8x32xf32>, tensor<100x64xf32>)
+  return
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizer
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @f() {
+  // expected-error @+1 {{'axonn.global_norm' op needs at least one gradient}}
+  %0 = "axonn.global_norm"() : () -> tensor<f32>
+  return
+}
+
+// -----
+
+#training = #axonn.training<global_batch = 1, seq_len = 1, lr = 0.1, min_lr = 0.0, warmup_steps = 0, steps = 1, schedule = constant, beta1 = 0.9, beta2 = 0.95, eps = 1.0e-08, weight_decay = 0.0, grad_clip = 0.0, seed = 0>
+func.func @f(%p: tensor<4xf32>, %g: tensor<8xf32>, %m: tensor<4xf32>, %s: tensor<i64>, %n: tensor<f32>) {
+  // expected-error @+1 {{'axonn.adamw' op grad shape must be 4, got 8}}
+  %0:3 = axonn.adamw %p, %g, %m, %m step %s norm %n {training = #training} : (tensor<4xf32>, tensor<8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<i64>, tensor<f32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+#training = #axonn.training<global_batch = 1, seq_len = 1, lr = 0.1, min_lr = 0.0, warmup_steps = 0, steps = 1, schedule = constant, beta1 = 0.9, beta2 = 0.95, eps = 1.0e-08, weight_decay = 0.0, grad_clip = 0.0, seed = 0>
+func.func @f(%p: tensor<4xbf16>, %m: tensor<4xf32>, %s: tensor<i64>, %n: tensor<f32>) {
+  // expected-error @+1 {{'axonn.adamw' op a parameter of element type 'bf16' needs f32 master weights (a master operand and a new_master result)}}
+  %0:3 = axonn.adamw %p, %p, %m, %m step %s norm %n {training = #training} : (tensor<4xbf16>, tensor<4xbf16>, tensor<4xf32>, tensor<4xf32>, tensor<i64>, tensor<f32>) -> (tensor<4xbf16>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+#training = #axonn.training<global_batch = 1, seq_len = 1, lr = 0.1, min_lr = 0.0, warmup_steps = 0, steps = 1, schedule = constant, beta1 = 0.9, beta2 = 0.95, eps = 1.0e-08, weight_decay = 0.0, grad_clip = 0.0, seed = 0>
+func.func @f(%p: tensor<4xf32>, %m: tensor<4xf32>, %s: tensor<i64>, %n: tensor<f32>) {
+  // expected-error @+1 {{'axonn.adamw' op a parameter of element type 'f32' is its own master copy: no master operand or result}}
+  %0:4 = axonn.adamw %p, %p, %m, %m master %m step %s norm %n {training = #training} : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<i64>, tensor<f32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+#training = #axonn.training<global_batch = 1, seq_len = 1, lr = 0.1, min_lr = 0.0, warmup_steps = 0, steps = 1, schedule = constant, beta1 = 0.9, beta2 = 0.95, eps = 1.0e-08, weight_decay = 0.0, grad_clip = 0.0, seed = 0>
+func.func @f(%p: tensor<4xf32>, %m: tensor<4xbf16>, %s: tensor<i64>, %n: tensor<f32>) {
+  // expected-error @+1 {{'axonn.adamw' op m must be an f32 tensor of shape 4, got 'tensor<4xbf16>'}}
+  %0:3 = axonn.adamw %p, %p, %m, %m step %s norm %n {training = #training} : (tensor<4xf32>, tensor<4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<i64>, tensor<f32>) -> (tensor<4xf32>, tensor<4xbf16>, tensor<4xbf16>)
+  return
+}
+
+// -----
+
+#training = #axonn.training<global_batch = 1, seq_len = 1, lr = 0.1, min_lr = 0.0, warmup_steps = 0, steps = 1, schedule = constant, beta1 = 0.9, beta2 = 0.95, eps = 1.0e-08, weight_decay = 0.0, grad_clip = 0.0, seed = 0>
+func.func @f(%p: tensor<4xf32>, %m: tensor<4xf32>, %s: tensor<i64>, %n: tensor<f32>) {
+  // expected-error @+1 {{'axonn.adamw' op new_param must have the parameter's type 'tensor<4xf32>', got 'tensor<4xbf16>'}}
+  %0:3 = axonn.adamw %p, %p, %m, %m step %s norm %n {training = #training} : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<i64>, tensor<f32>) -> (tensor<4xbf16>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+//===----------------------------------------------------------------------===//
+// Training-step signatures
+//===----------------------------------------------------------------------===//
+
+// -----
+
+// expected-error @+1 {{'func.func' op argument #0: 'axonn.state' must be "m", "v" or "master"}}
+func.func @f(%m: tensor<4xf32> {axonn.state = "momentum"}) { return }
+
+// -----
+
+// expected-error @+1 {{'func.func' op argument #0: 'axonn.state' must be on an f32 tensor, not 'tensor<4xbf16>'}}
+func.func @f(%m: tensor<4xbf16> {axonn.state = "m"}) { return }
+
+// -----
+
+// expected-error @+1 {{'func.func' op argument #0: 'axonn.state_of' must be a non-empty string}}
+func.func @f(%m: tensor<4xf32> {axonn.state = "m", axonn.state_of = ""}) { return }
+
+// -----
+
+// expected-error @+1 {{'func.func' op result #0: 'axonn.output' must be "loss"}}
+func.func @f(%x: tensor<f32>) -> (tensor<f32> {axonn.output = "accuracy"}) { return %x : tensor<f32> }
+
+// -----
+
+// expected-error @+1 {{'func.func' op result #0: unknown axonn result attribute 'axonn.input'}}
+func.func @f(%x: tensor<f32>) -> (tensor<f32> {axonn.input = "tokens"}) { return %x : tensor<f32> }

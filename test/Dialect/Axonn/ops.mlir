@@ -1,8 +1,8 @@
 // Every axonn op prints and parses back to the same text.
-// RUN: axonn-opt %s -split-input-file | FileCheck %s --enable-var-scope
-// RUN: axonn-opt %s -split-input-file | axonn-opt -split-input-file | FileCheck %s --enable-var-scope
+// RUN: axonn-opt %s -split-input-file -allow-unregistered-dialect | FileCheck %s --enable-var-scope
+// RUN: axonn-opt %s -split-input-file -allow-unregistered-dialect | axonn-opt -split-input-file -allow-unregistered-dialect | FileCheck %s --enable-var-scope
 // The generic form round-trips too.
-// RUN: axonn-opt %s -split-input-file -mlir-print-op-generic | axonn-opt -split-input-file | FileCheck %s --enable-var-scope
+// RUN: axonn-opt %s -split-input-file -allow-unregistered-dialect -mlir-print-op-generic | axonn-opt -split-input-file -allow-unregistered-dialect | FileCheck %s --enable-var-scope
 
 // CHECK-LABEL: func.func @gpt_block
 func.func @gpt_block(%tokens: tensor<2x16xi32>, %targets: tensor<2x16xi32>,
@@ -107,4 +107,42 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>} {
     %r = axonn.wait %h1 : !axonn.handle<tensor<4x16x384xf32>>
     return %g, %s, %r : tensor<192x768xf32>, tensor<96x768xf32>, tensor<4x16x384xf32>
   }
+}
+
+// -----
+
+// Backward and optimizer ops.
+// CHECK-LABEL: func.func @backward
+func.func @backward(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x32xf32>, %g: tensor<32xf32>,
+                    %tokens: tensor<2x16xi32>, %qkv: tensor<2x16x64xf32>, %gu: tensor<2x16x64xf32>,
+                    %w: tensor<100x32xf32>, %step: tensor<i64>) {
+  // CHECK: axonn.embedding_grad %{{.*}}, %{{.*}} : (tensor<2x16x32xf32>, tensor<2x16xi32>) -> tensor<100x32xf32>
+  %0 = axonn.embedding_grad %dy, %tokens : (tensor<2x16x32xf32>, tensor<2x16xi32>) -> tensor<100x32xf32>
+  // CHECK: axonn.position_grad %{{.*}} : tensor<2x16x32xf32> -> tensor<64x32xf32>
+  %1 = axonn.position_grad %dy : tensor<2x16x32xf32> -> tensor<64x32xf32>
+  // CHECK: axonn.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-05 : tensor<2x16x32xf32>, tensor<32xf32>
+  %2:3 = axonn.layer_norm_grad %dy, %x, %g eps 1.0e-5 : tensor<2x16x32xf32>, tensor<32xf32>
+  // CHECK: axonn.rms_norm_grad %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-06 : tensor<2x16x32xf32>, tensor<32xf32>
+  %3:2 = axonn.rms_norm_grad %dy, %x, %g eps 1.0e-6 : tensor<2x16x32xf32>, tensor<32xf32>
+  // CHECK: axonn.linear_grad_input %{{.*}}, %{{.*}} transposed : (tensor<2x16x32xf32>, tensor<32x32xf32>) -> tensor<2x16x32xf32>
+  %wsq = "test.weight"() : () -> tensor<32x32xf32>
+  %4 = axonn.linear_grad_input %dy, %wsq transposed : (tensor<2x16x32xf32>, tensor<32x32xf32>) -> tensor<2x16x32xf32>
+  // CHECK: axonn.linear_grad_weight %{{.*}}, %{{.*}} : (tensor<2x16x32xf32>, tensor<2x16x32xf32>) -> tensor<32x32xf32>
+  %5 = axonn.linear_grad_weight %dy, %x : (tensor<2x16x32xf32>, tensor<2x16x32xf32>) -> tensor<32x32xf32>
+  // CHECK: axonn.linear_grad_bias %{{.*}} transposed : tensor<2x16x32xf32> -> tensor<32xf32>
+  %6 = axonn.linear_grad_bias %dy transposed : tensor<2x16x32xf32> -> tensor<32xf32>
+  // 2 query heads sharing 1 KV head of dimension 16: (2 + 2) * 16 = 64.
+  // CHECK: axonn.attention_grad %{{.*}}, %{{.*}} heads 2 kv_heads 1 causal rope 10000.0 : tensor<2x16x32xf32>, tensor<2x16x64xf32>
+  %7 = axonn.attention_grad %dy, %qkv heads 2 kv_heads 1 causal rope 10000.0 : tensor<2x16x32xf32>, tensor<2x16x64xf32>
+  // CHECK: axonn.gelu_grad %{{.*}}, %{{.*}} tanh : tensor<2x16x32xf32>
+  %8 = axonn.gelu_grad %dy, %x tanh : tensor<2x16x32xf32>
+  // CHECK: axonn.swiglu_grad %{{.*}}, %{{.*}} : tensor<2x16x32xf32>, tensor<2x16x64xf32>
+  %9 = axonn.swiglu_grad %dy, %gu : tensor<2x16x32xf32>, tensor<2x16x64xf32>
+  // CHECK: axonn.lm_head_loss_grad %{{.*}}, %{{.*}}, %{{.*}} : (tensor<2x16x32xf32>, tensor<100x32xf32>, tensor<2x16xi32>) -> (tensor<2x16x32xf32>, tensor<100x32xf32>)
+  %10:2 = axonn.lm_head_loss_grad %x, %w, %tokens : (tensor<2x16x32xf32>, tensor<100x32xf32>, tensor<2x16xi32>) -> (tensor<2x16x32xf32>, tensor<100x32xf32>)
+  // CHECK: %[[N:.*]] = axonn.global_norm %{{.*}}, %{{.*}} : tensor<100x32xf32>, tensor<32xf32> -> tensor<f32>
+  %n = axonn.global_norm %0, %6 : tensor<100x32xf32>, tensor<32xf32> -> tensor<f32>
+  // CHECK: axonn.adamw %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} step %{{.*}} norm %[[N]] decay {training = #training}
+  %11:3 = axonn.adamw %w, %0, %w, %w step %step norm %n decay {training = #axonn.training<global_batch = 1, seq_len = 1, lr = 0.1, min_lr = 0.0, warmup_steps = 0, steps = 1, schedule = constant, beta1 = 0.9, beta2 = 0.95, eps = 1.0e-08, weight_decay = 0.0, grad_clip = 0.0, seed = 0>} : (tensor<100x32xf32>, tensor<100x32xf32>, tensor<100x32xf32>, tensor<100x32xf32>, tensor<i64>, tensor<f32>) -> (tensor<100x32xf32>, tensor<100x32xf32>, tensor<100x32xf32>)
+  return
 }

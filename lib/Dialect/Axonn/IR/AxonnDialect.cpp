@@ -178,11 +178,70 @@ LogicalResult AxonnDialect::verifyOperationAttribute(Operation *op,
   return failure(walk.wasInterrupted());
 }
 
+/// The attributes axonn puts on function arguments and results: what each
+/// value of a model or training-step signature is.
+static LogicalResult verifyValueAttribute(Operation *op, StringRef where,
+                                          Type type, NamedAttribute attr,
+                                          bool isResult) {
+  StringRef name = attr.getName().getValue();
+  auto emit = [&] {
+    return op->emitOpError() << where << ": '" << name << "' ";
+  };
+  auto tensor = dyn_cast_or_null<RankedTensorType>(type);
+  auto nonEmptyString = [&]() -> LogicalResult {
+    auto value = dyn_cast<StringAttr>(attr.getValue());
+    if (!value || value.getValue().empty())
+      return emit() << "must be a non-empty string";
+    return success();
+  };
+
+  if (name == AxonnDialect::kParamAttrName ||
+      name == AxonnDialect::kStateOfAttrName) {
+    if (failed(nonEmptyString()))
+      return failure();
+    if (!tensor || !isa<FloatType>(tensor.getElementType()))
+      return emit() << "must be on a ranked floating-point tensor, not "
+                    << type;
+    return success();
+  }
+  if (name == AxonnDialect::kStateAttrName) {
+    auto kind = dyn_cast<StringAttr>(attr.getValue());
+    if (!kind || (kind.getValue() != "m" && kind.getValue() != "v" &&
+                  kind.getValue() != "master"))
+      return emit() << "must be \"m\", \"v\" or \"master\"";
+    if (!tensor || !tensor.getElementType().isF32())
+      return emit() << "must be on an f32 tensor, not " << type;
+    return success();
+  }
+  if (name == AxonnDialect::kInitAttrName && !isResult) {
+    if (!isa<InitAttr>(attr.getValue()))
+      return emit() << "must be an #axonn.init attribute";
+    return success();
+  }
+  if (name == AxonnDialect::kInputAttrName && !isResult) {
+    auto role = dyn_cast<StringAttr>(attr.getValue());
+    if (!role || (role.getValue() != "tokens" &&
+                  role.getValue() != "targets" && role.getValue() != "step"))
+      return emit() << "must be \"tokens\", \"targets\" or \"step\"";
+    if (!tensor || !tensor.getElementType().isInteger())
+      return emit() << "must be on a ranked integer tensor, not " << type;
+    return success();
+  }
+  if (name == AxonnDialect::kOutputAttrName && isResult) {
+    auto role = dyn_cast<StringAttr>(attr.getValue());
+    if (!role || role.getValue() != "loss")
+      return emit() << "must be \"loss\"";
+    return success();
+  }
+  return op->emitOpError() << where << ": unknown axonn "
+                           << (isResult ? "result" : "argument")
+                           << " attribute '" << name << "'";
+}
+
 LogicalResult AxonnDialect::verifyRegionArgAttribute(Operation *op,
                                                      unsigned regionIndex,
                                                      unsigned argIndex,
                                                      NamedAttribute attr) {
-  StringRef name = attr.getName().getValue();
   Region &region = op->getRegion(regionIndex);
   // Declarations have no block; their argument types come from the op.
   Type argType;
@@ -190,44 +249,29 @@ LogicalResult AxonnDialect::verifyRegionArgAttribute(Operation *op,
     argType = region.front().getArgument(argIndex).getType();
   else if (auto fn = dyn_cast<FunctionOpInterface>(op))
     argType = fn.getArgumentTypes()[argIndex];
-  auto emit = [&] {
-    return op->emitOpError()
-           << "argument #" << argIndex << ": '" << name << "' ";
-  };
-
-  if (name == kParamAttrName) {
-    auto paramName = dyn_cast<StringAttr>(attr.getValue());
-    if (!paramName || paramName.getValue().empty())
-      return emit() << "must be a non-empty string";
-    auto tensor = dyn_cast_or_null<RankedTensorType>(argType);
-    if (!tensor || !isa<FloatType>(tensor.getElementType()))
-      return emit() << "must be on a ranked floating-point tensor, not "
-                    << argType;
-    // Names are how checkpoints address parameters: they must be unique.
-    if (!region.empty())
+  std::string where = "argument #" + std::to_string(argIndex);
+  if (failed(verifyValueAttribute(op, where, argType, attr,
+                                  /*isResult=*/false)))
+    return failure();
+  // Parameter names are how checkpoints address parameters: unique.
+  if (attr.getName() == kParamAttrName && !region.empty())
+    if (auto fn = dyn_cast<FunctionOpInterface>(op))
       for (unsigned i = 0; i < argIndex; ++i)
-        if (auto fn = dyn_cast<FunctionOpInterface>(op))
-          if (auto other = fn.getArgAttrOfType<StringAttr>(i, kParamAttrName))
-            if (other == paramName)
-              return emit() << "repeats the name " << paramName
-                            << " of argument #" << i;
-    return success();
-  }
-  if (name == kInitAttrName) {
-    if (!isa<InitAttr>(attr.getValue()))
-      return emit() << "must be an #axonn.init attribute";
-    return success();
-  }
-  if (name == kInputAttrName) {
-    auto role = dyn_cast<StringAttr>(attr.getValue());
-    if (!role || (role.getValue() != "tokens" && role.getValue() != "targets"))
-      return emit() << "must be \"tokens\" or \"targets\"";
-    auto tensor = dyn_cast_or_null<RankedTensorType>(argType);
-    if (!tensor || !tensor.getElementType().isInteger())
-      return emit() << "must be on a ranked integer tensor, not " << argType;
-    return success();
-  }
-  return op->emitOpError() << "argument #" << argIndex
-                           << ": unknown axonn argument attribute '" << name
-                           << "'";
+        if (auto other = fn.getArgAttrOfType<StringAttr>(i, kParamAttrName))
+          if (other == attr.getValue())
+            return op->emitOpError()
+                   << where << ": '" << kParamAttrName << "' repeats the name "
+                   << other << " of argument #" << i;
+  return success();
+}
+
+LogicalResult AxonnDialect::verifyRegionResultAttribute(Operation *op,
+                                                        unsigned regionIndex,
+                                                        unsigned resultIndex,
+                                                        NamedAttribute attr) {
+  Type type;
+  if (auto fn = dyn_cast<FunctionOpInterface>(op))
+    type = fn.getResultTypes()[resultIndex];
+  return verifyValueAttribute(op, "result #" + std::to_string(resultIndex),
+                              type, attr, /*isResult=*/true);
 }

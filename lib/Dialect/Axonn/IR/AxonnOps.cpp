@@ -176,27 +176,43 @@ int64_t AttentionOp::getHeadDim() {
   return getQkv().getType().getDimSize(2) / (getHeads() + 2 * getKvHeads());
 }
 
-LogicalResult AttentionOp::verify() {
-  Operation *op = getOperation();
-  if (failed(verifyRank(op, getQkv(), "qkv", 3, "[batch, seq, features]")) ||
-      failed(verifySameElementType(op, {getQkv(), getResult()})))
+/// Shared by attention and its gradient: `qkv` [B, S, (H + 2 KV) d] and the
+/// attention output `out` [B, S, H d].
+static LogicalResult verifyAttention(Operation *op, Value qkvValue,
+                                     Value outValue, StringRef outName,
+                                     int64_t heads, int64_t kvHeads,
+                                     std::optional<APFloat> rope) {
+  if (failed(verifyRank(op, qkvValue, "qkv", 3, "[batch, seq, features]")) ||
+      failed(verifySameElementType(op, {qkvValue, outValue})))
     return failure();
-  int64_t heads = getHeads(), kvHeads = getKvHeads();
   if (heads % kvHeads != 0)
-    return emitOpError() << "kv_heads (" << kvHeads << ") must divide heads ("
-                         << heads << ")";
-  ArrayRef<int64_t> qkv = getQkv().getType().getShape();
+    return op->emitOpError() << "kv_heads (" << kvHeads
+                             << ") must divide heads (" << heads << ")";
+  ArrayRef<int64_t> qkv = tensorOf(qkvValue).getShape();
   int64_t slots = heads + 2 * kvHeads;
   if (qkv[2] % slots != 0)
-    return emitOpError() << "qkv has " << qkv[2]
-                         << " features, not a multiple of heads + 2*kv_heads = "
-                         << slots;
-  if (std::optional<APFloat> theta = getRope();
-      theta && !(theta->convertToDouble() > 0))
-    return emitOpError() << "rope base must be positive, got "
-                         << formatF64(theta->convertToDouble());
-  return verifyShape(op, getResult(), "result",
-                     {qkv[0], qkv[1], heads * getHeadDim()});
+    return op->emitOpError()
+           << "qkv has " << qkv[2]
+           << " features, not a multiple of heads + 2*kv_heads = " << slots;
+  if (rope && !(rope->convertToDouble() > 0))
+    return op->emitOpError() << "rope base must be positive, got "
+                             << formatF64(rope->convertToDouble());
+  if (rope && (qkv[2] / slots) % 2 != 0)
+    return op->emitOpError() << "rotary positions need an even head "
+                                "dimension, got "
+                             << qkv[2] / slots;
+  return verifyShape(op, outValue, outName,
+                     {qkv[0], qkv[1], heads * (qkv[2] / slots)});
+}
+
+LogicalResult AttentionOp::verify() {
+  return verifyAttention(*this, getQkv(), getResult(), "result", getHeads(),
+                         getKvHeads(), getRope());
+}
+
+LogicalResult AttentionGradOp::verify() {
+  return verifyAttention(*this, getQkv(), getGrad(), "grad", getHeads(),
+                         getKvHeads(), getRope());
 }
 
 LogicalResult SwiGLUOp::verify() {
@@ -213,19 +229,178 @@ LogicalResult SwiGLUOp::verify() {
   return verifyShape(op, getResult(), "result", expected);
 }
 
-LogicalResult LMHeadLossOp::verify() {
-  Operation *op = getOperation();
+/// Shared by the LM head loss and its gradient.
+static LogicalResult verifyLMHead(Operation *op, Value hiddenValue,
+                                  Value weight, Value targets) {
   if (failed(
-          verifyRank(op, getHidden(), "hidden", 3, "[batch, seq, hidden]")) ||
-      failed(verifyRank(op, getWeight(), "weight", 2, "[vocab, hidden]")) ||
-      failed(verifySameElementType(op, {getHidden(), getWeight()})))
+          verifyRank(op, hiddenValue, "hidden", 3, "[batch, seq, hidden]")) ||
+      failed(verifyRank(op, weight, "weight", 2, "[vocab, hidden]")) ||
+      failed(verifySameElementType(op, {hiddenValue, weight})))
     return failure();
-  ArrayRef<int64_t> hidden = getHidden().getType().getShape();
-  int64_t width = getWeight().getType().getDimSize(1);
+  ArrayRef<int64_t> hidden = tensorOf(hiddenValue).getShape();
+  int64_t width = tensorOf(weight).getDimSize(1);
   if (hidden[2] != width)
-    return emitOpError() << "hidden width " << hidden[2]
-                         << " differs from the weight width " << width;
-  return verifyShape(op, getTargets(), "targets", {hidden[0], hidden[1]});
+    return op->emitOpError() << "hidden width " << hidden[2]
+                             << " differs from the weight width " << width;
+  return verifyShape(op, targets, "targets", {hidden[0], hidden[1]});
+}
+
+LogicalResult LMHeadLossOp::verify() {
+  return verifyLMHead(*this, getHidden(), getWeight(), getTargets());
+}
+
+LogicalResult LMHeadLossGradOp::verify() {
+  return verifyLMHead(*this, getHidden(), getWeight(), getTargets());
+}
+
+//===----------------------------------------------------------------------===//
+// Backward ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingGradOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getGrad(), "grad", 3, "[batch, seq, hidden]")) ||
+      failed(verifyRank(op, getResult(), "result", 2, "[vocab, hidden]")) ||
+      failed(verifySameElementType(op, {getGrad(), getResult()})))
+    return failure();
+  ArrayRef<int64_t> grad = getGrad().getType().getShape();
+  if (failed(verifyShape(op, getTokens(), "tokens", {grad[0], grad[1]})))
+    return failure();
+  int64_t width = getResult().getType().getDimSize(1);
+  if (width != grad[2])
+    return emitOpError() << "table width " << width
+                         << " differs from the gradient width " << grad[2];
+  return success();
+}
+
+LogicalResult PositionGradOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getGrad(), "grad", 3, "[batch, seq, hidden]")) ||
+      failed(verifyRank(op, getResult(), "result", 2,
+                        "[max_positions, hidden]")) ||
+      failed(verifySameElementType(op, {getGrad(), getResult()})))
+    return failure();
+  ArrayRef<int64_t> grad = getGrad().getType().getShape();
+  auto result = getResult().getType();
+  if (result.getDimSize(1) != grad[2])
+    return emitOpError() << "table width " << result.getDimSize(1)
+                         << " differs from the gradient width " << grad[2];
+  if (result.getDimSize(0) < grad[1])
+    return emitOpError() << "sequence length " << grad[1] << " exceeds the "
+                         << result.getDimSize(0) << " learned positions";
+  return success();
+}
+
+LogicalResult LayerNormGradOp::verify() {
+  return verifyNorm(getOperation(), getInput(), getScale(), Value(),
+                    getEpsilon().convertToDouble());
+}
+
+LogicalResult RMSNormGradOp::verify() {
+  return verifyNorm(getOperation(), getInput(), getScale(), Value(),
+                    getEpsilon().convertToDouble());
+}
+
+LogicalResult LinearGradInputOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getWeight(), "weight", 2,
+                        "[out_features, in_features]")) ||
+      failed(verifySameElementType(op, {getGrad(), getWeight(), getResult()})))
+    return failure();
+  ArrayRef<int64_t> grad = getGrad().getType().getShape();
+  int64_t n = getWeight().getType().getDimSize(0);
+  if (grad.empty() || grad.back() != n)
+    return emitOpError() << "grad must end in the weight's " << n
+                         << " out-features, got shape " << formatShape(grad);
+  SmallVector<int64_t> expected(grad.drop_back());
+  expected.push_back(getWeight().getType().getDimSize(1));
+  return verifyShape(op, getResult(), "result", expected);
+}
+
+LogicalResult LinearGradWeightOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getResult(), "result", 2,
+                        "[out_features, in_features]")) ||
+      failed(verifySameElementType(op, {getGrad(), getInput(), getResult()})))
+    return failure();
+  ArrayRef<int64_t> grad = getGrad().getType().getShape();
+  ArrayRef<int64_t> input = getInput().getType().getShape();
+  if (grad.empty() || input.size() != grad.size() ||
+      grad.drop_back() != input.drop_back())
+    return emitOpError() << "grad " << formatShape(grad) << " and input "
+                         << formatShape(input)
+                         << " must share their leading dimensions";
+  return verifyShape(op, getResult(), "result", {grad.back(), input.back()});
+}
+
+LogicalResult LinearGradBiasOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifySameElementType(op, {getGrad(), getResult()})))
+    return failure();
+  ArrayRef<int64_t> grad = getGrad().getType().getShape();
+  if (grad.empty())
+    return emitOpError() << "grad must have at least one dimension";
+  return verifyShape(op, getResult(), "result", {grad.back()});
+}
+
+LogicalResult SwiGLUGradOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifySameElementType(op, {getGrad(), getInput()})))
+    return failure();
+  ArrayRef<int64_t> input = getInput().getType().getShape();
+  if (input.empty() || input.back() % 2 != 0)
+    return emitOpError() << "input feature dimension must be even (gate and "
+                            "up interleaved), got shape "
+                         << formatShape(input);
+  SmallVector<int64_t> expected(input);
+  expected.back() /= 2;
+  return verifyShape(op, getGrad(), "grad", expected);
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizer
+//===----------------------------------------------------------------------===//
+
+LogicalResult GlobalNormOp::verify() {
+  if (getGrads().empty())
+    return emitOpError() << "needs at least one gradient";
+  return success();
+}
+
+LogicalResult AdamWOp::verify() {
+  Operation *op = getOperation();
+  auto param = getParam().getType();
+  ArrayRef<int64_t> shape = param.getShape();
+  if (getNewParam().getType() != param)
+    return emitOpError() << "new_param must have the parameter's type " << param
+                         << ", got " << getNewParam().getType();
+  if (failed(verifyShape(op, getGrad(), "grad", shape)))
+    return failure();
+  auto f32 = Float32Type::get(getContext());
+  auto checkState = [&](StringRef what, Value value) -> LogicalResult {
+    auto type = tensorOf(value);
+    if (type.getElementType() != f32 || type.getShape() != shape)
+      return emitOpError() << what << " must be an f32 tensor of shape "
+                           << formatShape(shape) << ", got " << type;
+    return success();
+  };
+  if (failed(checkState("m", getM())) || failed(checkState("v", getV())) ||
+      failed(checkState("new_m", getNewM())) ||
+      failed(checkState("new_v", getNewV())))
+    return failure();
+  bool narrow = param.getElementType() != f32;
+  if (narrow != static_cast<bool>(getMaster()) ||
+      static_cast<bool>(getMaster()) != static_cast<bool>(getNewMaster()))
+    return emitOpError() << "a parameter of element type "
+                         << param.getElementType()
+                         << (narrow ? " needs f32 master weights (a master "
+                                      "operand and a new_master result)"
+                                    : " is its own master copy: no master "
+                                      "operand or result");
+  if (getMaster() && (failed(checkState("master", getMaster())) ||
+                      failed(checkState("new_master", getNewMaster()))))
+    return failure();
+  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -378,6 +553,32 @@ LogicalResult WaitOp::verify() {
     return emitOpError()
            << "handle must come directly from an axonn '*_start' collective";
   return success();
+}
+
+bool mlir::axonn::isForwardFunction(func::FuncOp func) {
+  return !func.isExternal() && !func.getOps<EmbeddingOp>().empty() &&
+         func.getOps<AdamWOp>().empty();
+}
+
+FailureOr<func::FuncOp> mlir::axonn::findForwardFunction(ModuleOp module,
+                                                         StringRef pass) {
+  func::FuncOp forward;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (!isForwardFunction(func))
+      continue;
+    if (forward)
+      return func.emitOpError()
+             << "is a second model-level forward function (after @"
+             << forward.getSymName() << "); " << pass
+             << " works on one model per module";
+    forward = func;
+  }
+  if (!forward)
+    return emitError(module.getLoc())
+           << "no model-level forward function (one holding axonn.embedding "
+              "and no optimizer) for "
+           << pass;
+  return forward;
 }
 
 #define GET_OP_CLASSES

@@ -59,19 +59,11 @@ std::string describeBest(const PlanSearch &search, size_t count) {
 
 /// The one model-level function of `module`, read by the cost model.
 FailureOr<ModelShape> readModel(ModuleOp module, StringRef pass) {
-  func::FuncOp function;
-  for (auto func : module.getOps<func::FuncOp>()) {
-    if (func.isExternal() || func.getOps<EmbeddingOp>().empty())
-      continue;
-    if (function)
-      return func.emitOpError() << "is a second model-level function; --"
-                                << pass << " plans one model per module";
-    function = func;
-  }
-  if (!function)
-    return emitError(module.getLoc())
-           << "no model-level function (one holding axonn.embedding) to plan";
-  return ModelShape::fromFunction(function);
+  FailureOr<func::FuncOp> forward =
+      findForwardFunction(module, ("--" + pass).str());
+  if (failed(forward))
+    return failure();
+  return ModelShape::fromFunction(*forward);
 }
 
 /// The cluster named by a pass option (a built-in machine or a machine

@@ -24,7 +24,7 @@ struct PrintModelStatsPass
   void runOnOperation() override {
     bool found = false;
     for (auto func : getOperation().getOps<func::FuncOp>()) {
-      if (func.isExternal() || func.getOps<EmbeddingOp>().empty())
+      if (!isForwardFunction(func))
         continue;
       found = true;
       FailureOr<ModelStats> stats = ModelStats::compute(func);

@@ -42,6 +42,7 @@ def Axonn_Dialect : Dialect {
   let useDefaultTypePrinterParser = 1;
   let hasOperationAttrVerify = 1;
   let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let extraClassDeclaration = [{
     /// Discardable attribute names the dialect understands.
     static constexpr ::llvm::StringLiteral kGridAttrName = "axonn.grid";
@@ -51,6 +52,9 @@ def Axonn_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kParamAttrName = "axonn.param";
     static constexpr ::llvm::StringLiteral kInitAttrName = "axonn.init";
     static constexpr ::llvm::StringLiteral kInputAttrName = "axonn.input";
+    static constexpr ::llvm::StringLiteral kOutputAttrName = "axonn.output";
+    static constexpr ::llvm::StringLiteral kStateAttrName = "axonn.state";
+    static constexpr ::llvm::StringLiteral kStateOfAttrName = "axonn.state_of";
 
   private:
     void registerAttributes();

@@ -5,6 +5,8 @@
 
 #include "axonn/Dialect/Axonn/IR/AxonnDialect.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::axonn {
@@ -36,5 +38,17 @@ LogicalResult LayoutsNeedGrid<ConcreteType>::verifyTrait(Operation *op) {
 
 #define GET_OP_CLASSES
 #include "axonn/Dialect/Axonn/IR/AxonnOps.h.inc"
+
+namespace mlir::axonn {
+
+/// Whether `func` is a model-level forward function: it embeds tokens and
+/// updates no parameters (a training step does both).
+bool isForwardFunction(func::FuncOp func);
+
+/// The one model-level forward function of `module`. Emits an error that
+/// names `pass` when there is none or more than one.
+FailureOr<func::FuncOp> findForwardFunction(ModuleOp module, StringRef pass);
+
+} // namespace mlir::axonn
 
 #endif // AXONN_DIALECT_AXONN_IR_AXONNOPS_H

@@ -147,7 +147,10 @@ def Axonn_AttentionOp : Axonn_Op<"attention", [Pure]> {
     `[q_0 k_0 v_0 | q_1 k_1 v_1 | ...]`.
 
     `causal` masks keys after the query position. `rope` applies rotary
-    position embeddings with the given base (theta) to q and k.
+    position embeddings with the given base (theta) to q and k, in the
+    rotate-half form of Hugging Face Llama: at position `s`, elements `i` and
+    `i + d/2` of each head rotate by the angle `s * theta^(-2i/d)` (`d`
+    must be even).
 
     ```mlir
     %o = axonn.attention %qkv heads 32 kv_heads 8 causal rope 5.0e+05
@@ -238,6 +241,295 @@ def Axonn_LMHeadLossOp : Axonn_Op<"lm_head_loss", [Pure]> {
   let assemblyFormat = [{
     $hidden `,` $weight `,` $targets attr-dict `:`
     functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Backward ops
+//===----------------------------------------------------------------------===//
+
+def Axonn_EmbeddingGradOp : Axonn_Op<"embedding_grad", [Pure]> {
+  let summary = "Gradient of a token embedding table (scatter-add)";
+  let description = [{
+    `result[v, :] = sum of grad[b, s, :] over the positions with
+    tokens[b, s] == v`; `grad` is `[B, S, D]`, `tokens` `[B, S]`, the result
+    the `[V, D]` gradient of the table.
+
+    ```mlir
+    %dwte = axonn.embedding_grad %dx, %tokens
+        : (tensor<8x1024x768xf32>, tensor<8x1024xi32>) -> tensor<50257x768xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_TokenTensor:$tokens);
+  let results = (outs Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $tokens attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_PositionGradOp : Axonn_Op<"position_grad", [Pure]> {
+  let summary = "Gradient of a learned position table";
+  let description = [{
+    `result[s, :] = sum over b of grad[b, s, :]` for `s < S`, zero for the
+    positions beyond the sequence; `grad` is `[B, S, D]`, the result `[P, D]`.
+
+    ```mlir
+    %dwpe = axonn.position_grad %dx : tensor<8x1024x768xf32> -> tensor<1024x768xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad);
+  let results = (outs Axonn_FloatTensor:$result);
+  let assemblyFormat = "$grad attr-dict `:` type($grad) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Axonn_LayerNormGradOp : Axonn_Op<"layer_norm_grad", [Pure,
+    AllTypesMatch<["grad", "input", "input_grad"]>,
+    AllTypesMatch<["scale", "scale_grad", "bias_grad"]>]> {
+  let summary = "Gradients of layer normalization";
+  let description = [{
+    Given the gradient of `axonn.layer_norm`'s result, its input and scale,
+    returns the gradients of the input, the scale and the bias.
+
+    ```mlir
+    %dx, %dg, %db = axonn.layer_norm_grad %dy, %x, %g eps 1.0e-05
+        : tensor<8x1024x768xf32>, tensor<768xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
+                       Axonn_FloatTensor:$scale, F64Attr:$epsilon);
+  let results = (outs Axonn_FloatTensor:$input_grad,
+                      Axonn_FloatTensor:$scale_grad,
+                      Axonn_FloatTensor:$bias_grad);
+  let assemblyFormat = [{
+    $grad `,` $input `,` $scale `eps` custom<ShortF64>($epsilon) attr-dict `:`
+    type($input) `,` type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_RMSNormGradOp : Axonn_Op<"rms_norm_grad", [Pure,
+    AllTypesMatch<["grad", "input", "input_grad"]>,
+    AllTypesMatch<["scale", "scale_grad"]>]> {
+  let summary = "Gradients of RMS normalization";
+  let description = [{
+    ```mlir
+    %dx, %dg = axonn.rms_norm_grad %dy, %x, %g eps 1.0e-05
+        : tensor<8x4096x4096xf32>, tensor<4096xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
+                       Axonn_FloatTensor:$scale, F64Attr:$epsilon);
+  let results = (outs Axonn_FloatTensor:$input_grad,
+                      Axonn_FloatTensor:$scale_grad);
+  let assemblyFormat = [{
+    $grad `,` $input `,` $scale `eps` custom<ShortF64>($epsilon) attr-dict `:`
+    type($input) `,` type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_LinearGradInputOp : Axonn_Op<"linear_grad_input", [Pure]> {
+  let summary = "dX = dY W for Y = X W^T";
+  let description = [{
+    `grad` is `[..., n]`, `weight` `[n, k]`, the result `[..., k]`.
+    `transposed` carries the layout marker of the forward linear.
+
+    ```mlir
+    %dx = axonn.linear_grad_input %dy, %w
+        : (tensor<8x1024x2304xf32>, tensor<2304x768xf32>) -> tensor<8x1024x768xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$weight,
+                       UnitAttr:$transposed);
+  let results = (outs Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $weight (`transposed` $transposed^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_LinearGradWeightOp : Axonn_Op<"linear_grad_weight", [Pure]> {
+  let summary = "dW = dY^T X for Y = X W^T";
+  let description = [{
+    `grad` is `[..., n]`, `input` `[..., k]` with the same leading shape, the
+    result `[n, k]`, summed over all leading positions.
+
+    ```mlir
+    %dw = axonn.linear_grad_weight %dy, %x
+        : (tensor<8x1024x2304xf32>, tensor<8x1024x768xf32>) -> tensor<2304x768xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
+                       UnitAttr:$transposed);
+  let results = (outs Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $input (`transposed` $transposed^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_LinearGradBiasOp : Axonn_Op<"linear_grad_bias", [Pure]> {
+  let summary = "db = sum of dY over all leading positions";
+  let description = [{
+    ```mlir
+    %db = axonn.linear_grad_bias %dy : tensor<8x1024x2304xf32> -> tensor<2304xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad, UnitAttr:$transposed);
+  let results = (outs Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad (`transposed` $transposed^)? attr-dict `:` type($grad) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_AttentionGradOp : Axonn_Op<"attention_grad", [Pure,
+    AllTypesMatch<["qkv", "result"]>]> {
+  let summary = "Gradient of axonn.attention with respect to its qkv input";
+  let description = [{
+    `grad` is the gradient of the attention output `[B, S, H * d]`; `qkv`
+    the attention input; the attributes are those of the forward op.
+
+    ```mlir
+    %dqkv = axonn.attention_grad %dout, %qkv heads 12 kv_heads 12 causal
+        : tensor<8x1024x768xf32>, tensor<8x1024x2304xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$qkv,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$heads,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$kv_heads,
+                       UnitAttr:$causal,
+                       OptionalAttr<F64Attr>:$rope);
+  let results = (outs Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $qkv `heads` $heads `kv_heads` $kv_heads (`causal` $causal^)?
+    (`rope` custom<ShortF64>($rope)^)? attr-dict `:` type($grad) `,`
+    type($qkv)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_GeluGradOp : Axonn_Op<"gelu_grad", [Pure,
+    AllTypesMatch<["grad", "input", "result"]>]> {
+  let summary = "Gradient of GELU";
+  let description = [{
+    ```mlir
+    %dx = axonn.gelu_grad %dy, %x tanh : tensor<8x1024x3072xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
+                       Axonn_GeluApproximation:$approximation);
+  let results = (outs Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $input $approximation attr-dict `:` type($input)
+  }];
+}
+
+def Axonn_SwiGLUGradOp : Axonn_Op<"swiglu_grad", [Pure,
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "Gradient of SwiGLU with respect to its interleaved input";
+  let description = [{
+    ```mlir
+    %dgu = axonn.swiglu_grad %dy, %gu : tensor<8x4096x11008xf32>, tensor<8x4096x22016xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input);
+  let results = (outs Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $input attr-dict `:` type($grad) `,` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_LMHeadLossGradOp : Axonn_Op<"lm_head_loss_grad", [Pure,
+    AllTypesMatch<["hidden", "hidden_grad"]>,
+    AllTypesMatch<["weight", "weight_grad"]>]> {
+  let summary = "Gradients of axonn.lm_head_loss";
+  let description = [{
+    The gradients of the mean cross-entropy loss with respect to the hidden
+    states and the LM head weight.
+
+    ```mlir
+    %dh, %dw = axonn.lm_head_loss_grad %h, %wte, %targets
+        : (tensor<8x1024x768xf32>, tensor<50257x768xf32>, tensor<8x1024xi32>)
+        -> (tensor<8x1024x768xf32>, tensor<50257x768xf32>)
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$hidden, Axonn_FloatTensor:$weight,
+                       Axonn_TokenTensor:$targets);
+  let results = (outs Axonn_FloatTensor:$hidden_grad,
+                      Axonn_FloatTensor:$weight_grad);
+  let assemblyFormat = [{
+    $hidden `,` $weight `,` $targets attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizer
+//===----------------------------------------------------------------------===//
+
+def Axonn_GlobalNormOp : Axonn_Op<"global_norm", [Pure]> {
+  let summary = "Euclidean norm of all gradients together";
+  let description = [{
+    `sqrt(sum over every operand of the sum of its squared elements)`,
+    computed in f32.
+
+    ```mlir
+    %norm = axonn.global_norm %g0, %g1 : tensor<768x768xf32>, tensor<768xf32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Variadic<Axonn_FloatTensor>:$grads);
+  let results = (outs 0DTensorOf<[F32]>:$norm);
+  let assemblyFormat = "$grads attr-dict `:` type($grads) `->` type($norm)";
+  let hasVerifier = 1;
+}
+
+def Axonn_AdamWOp : Axonn_Op<"adamw", [Pure]> {
+  let summary = "One AdamW step of one parameter";
+  let description = [{
+    With `t = step + 1`, learning rate `lr(step)` from the schedule of
+    `training` (linear warmup, then constant, linear or cosine decay to
+    `min_lr`), clipping factor `c = min(1, grad_clip / (norm + 1e-6))` (1
+    when `grad_clip` is 0) and `g = c * grad`:
+
+    ```
+    m' = beta1 m + (1 - beta1) g
+    v' = beta2 v + (1 - beta2) g^2
+    p' = p - lr (m' / (1 - beta1^t)) / (sqrt(v' / (1 - beta2^t)) + eps)
+           - lr * weight_decay * p        (only with `decay`)
+    ```
+
+    `m`, `v` and `master` are f32. With `master` (training in a narrower
+    type), the update is computed on the f32 master weights and `param'` is
+    their rounding; without it `param` is the master copy.
+
+    ```mlir
+    %w1, %m1, %v1 = axonn.adamw %w, %dw, %m, %v step %step norm %norm decay
+        {training = #training}
+        : (tensor<768x768xf32>, tensor<768x768xf32>, tensor<768x768xf32>,
+           tensor<768x768xf32>, tensor<i64>, tensor<f32>)
+        -> (tensor<768x768xf32>, tensor<768x768xf32>, tensor<768x768xf32>)
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$param, Axonn_FloatTensor:$grad,
+                       Axonn_FloatTensor:$m, Axonn_FloatTensor:$v,
+                       Optional<Axonn_FloatTensor>:$master,
+                       0DTensorOf<[I64]>:$step, 0DTensorOf<[F32]>:$norm,
+                       Axonn_TrainingAttr:$training, UnitAttr:$decay);
+  let results = (outs Axonn_FloatTensor:$new_param, Axonn_FloatTensor:$new_m,
+                      Axonn_FloatTensor:$new_v,
+                      Optional<Axonn_FloatTensor>:$new_master);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $m `,` $v (`master` $master^)? `step` $step `norm`
+    $norm (`decay` $decay^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

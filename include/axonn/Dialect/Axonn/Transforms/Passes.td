@@ -39,6 +39,42 @@ def PrintModelStatsPass : Pass<"axonn-print-model-stats", "ModuleOp"> {
   let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
+def BuildTrainingStepPass : Pass<"axonn-build-training-step", "ModuleOp"> {
+  let summary = "Build @train_step: forward, backward and AdamW update";
+  let description = [{
+    From the model-level `@forward`, builds `@train_step`, one optimizer step
+    of training, at the same (model) level:
+
+    - arguments: tokens, targets, the step number (`axonn.input = "step"`,
+      counting from 0), every parameter, then every parameter's AdamW state:
+      first moments, second moments, and f32 master weights when the
+      parameters are narrower than f32 (`axonn.state = "m" | "v" | "master"`,
+      `axonn.state_of = <parameter name>`);
+    - body: the forward pass; the backward pass, op by op in reverse
+      (gradients of uses add up, so a tied LM head and embedding share one
+      gradient); the global gradient norm; one `axonn.adamw` per parameter
+      (weight decay on matrices, not on vectors), with the hyper-parameters
+      of the module's `#axonn.training`;
+    - results: the loss (`axonn.output = "loss"`), then every updated
+      parameter and state, tagged like the arguments they replace.
+
+    The activation-recompute policy (option `recompute`, else the module's
+    `axonn.recompute`, else `none`) decides what backward reads: `none`
+    keeps every forward value; `selective` recomputes the outputs of
+    attention, norms, GELU and SwiGLU from their saved inputs right where
+    backward needs them; `full` keeps only each transformer layer's input
+    and recomputes the whole layer before its backward. `@forward` stays
+    (evaluation and generation use it).
+  }];
+  let options = [
+    Option<"recompute", "recompute", "std::string", /*default=*/"\"\"",
+           "none, selective or full (default: the module's axonn.recompute, "
+           "else none)">
+  ];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 def PlanPass : Pass<"axonn-plan", "ModuleOp"> {
   let summary = "Choose the 4D grid (Gx, Gy, Gz, Gdata) from the cost model";
   let description = [{

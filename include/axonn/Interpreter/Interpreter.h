@@ -1,0 +1,54 @@
+//===- Interpreter.h - fp64 reference evaluation of axonn IR -----*- C++
+//-*-===//
+//
+// Evaluates a model-level axonn function (forward, backward and optimizer
+// ops) on host arrays in double precision, one op at a time, straight from
+// the definitions in the op descriptions. It is the numerical reference:
+// gradient checks by finite differences run on it, and kernels of the
+// runtime are compared against it. It is slow by design and knows no grid:
+// functions with layouts or collectives are rejected.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AXONN_INTERPRETER_INTERPRETER_H
+#define AXONN_INTERPRETER_INTERPRETER_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallVector.h"
+
+#include <vector>
+
+namespace mlir::axonn {
+
+/// A dense row-major array; integer tensors hold their values as doubles.
+struct HostTensor {
+  SmallVector<int64_t> shape;
+  std::vector<double> data;
+
+  HostTensor() = default;
+  explicit HostTensor(ArrayRef<int64_t> shape, double fill = 0.0);
+  int64_t size() const { return static_cast<int64_t>(data.size()); }
+  /// Size of the last dimension (1 for a scalar).
+  int64_t width() const { return shape.empty() ? 1 : shape.back(); }
+};
+
+/// Every value computed by a run, for inspection.
+using ValueTrace = llvm::DenseMap<Value, HostTensor>;
+
+/// Runs `func` on `args` (one per argument, matching its shape) and returns
+/// its results. Fails with a diagnostic at the op it cannot evaluate or
+/// whose inputs are out of range (a token id beyond the vocabulary). With
+/// `trace`, records the value of every SSA value.
+FailureOr<SmallVector<HostTensor>> interpret(func::FuncOp func,
+                                             ArrayRef<HostTensor> args,
+                                             ValueTrace *trace = nullptr);
+
+/// The learning rate of AdamW at `step` (from 0) under `training`'s
+/// schedule: linear warmup to `lr`, then constant, linear or cosine decay to
+/// `min_lr` at `steps`.
+double learningRate(Attribute training, int64_t step);
+
+} // namespace mlir::axonn
+
+#endif // AXONN_INTERPRETER_INTERPRETER_H

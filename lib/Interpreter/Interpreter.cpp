@@ -1,0 +1,732 @@
+//===- Interpreter.cpp - fp64 reference evaluation of axonn IR -----------===//
+//
+// Each op is written from its definition, plainly, in double precision;
+// nothing here is tuned. The backward ops are written from their
+// mathematical derivation, independently of the forward code, so that a
+// finite-difference check of one against the other is meaningful.
+//
+//===----------------------------------------------------------------------===//
+
+#include "axonn/Interpreter/Interpreter.h"
+
+#include "axonn/Dialect/Axonn/IR/AxonnOps.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::axonn;
+
+HostTensor::HostTensor(ArrayRef<int64_t> shape, double fill)
+    : shape(shape.begin(), shape.end()) {
+  int64_t size = 1;
+  for (int64_t d : shape)
+    size *= d;
+  data.assign(size, fill);
+}
+
+static HostTensor zerosLike(Value value) {
+  return HostTensor(cast<RankedTensorType>(value.getType()).getShape());
+}
+
+double mlir::axonn::learningRate(Attribute attr, int64_t step) {
+  auto training = cast<TrainingAttr>(attr);
+  double lr = training.getLr().convertToDouble();
+  double minLr = training.getMinLr().convertToDouble();
+  int64_t warmup = training.getWarmupSteps(), steps = training.getSteps();
+  if (step < warmup)
+    return lr * double(step + 1) / double(warmup);
+  double progress =
+      steps > warmup
+          ? std::min(1.0, double(step - warmup) / double(steps - warmup))
+          : 1.0;
+  switch (training.getSchedule()) {
+  case LRSchedule::constant:
+    return lr;
+  case LRSchedule::linear:
+    return minLr + (lr - minLr) * (1 - progress);
+  case LRSchedule::cosine:
+    return minLr + 0.5 * (lr - minLr) * (1 + std::cos(M_PI * progress));
+  }
+  return lr;
+}
+
+namespace {
+
+constexpr double kSqrt2OverPi = 0.7978845608028654;
+
+double gelu(double x, GeluApproximation approximation) {
+  if (approximation == GeluApproximation::tanh)
+    return 0.5 * x * (1 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+  return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+}
+
+double geluDerivative(double x, GeluApproximation approximation) {
+  if (approximation == GeluApproximation::tanh) {
+    double u = kSqrt2OverPi * (x + 0.044715 * x * x * x);
+    double t = std::tanh(u);
+    double du = kSqrt2OverPi * (1 + 3 * 0.044715 * x * x);
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du;
+  }
+  double pdf = std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
+  return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * pdf;
+}
+
+double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+
+/// Positions of the pieces of a grouped qkv vector (see axonn.attention).
+struct QKVLayout {
+  int64_t heads, kvHeads, dim, perGroup;
+  QKVLayout(int64_t heads, int64_t kvHeads, int64_t features)
+      : heads(heads), kvHeads(kvHeads), dim(features / (heads + 2 * kvHeads)),
+        perGroup(heads / kvHeads) {}
+  int64_t group(int64_t head) const { return head / perGroup; }
+  int64_t q(int64_t head) const {
+    return group(head) * (perGroup + 2) * dim + (head % perGroup) * dim;
+  }
+  int64_t k(int64_t g) const { return (g * (perGroup + 2) + perGroup) * dim; }
+  int64_t v(int64_t g) const {
+    return (g * (perGroup + 2) + perGroup + 1) * dim;
+  }
+};
+
+/// Rotary embedding (the rotate-half form of Hugging Face Llama): pairs
+/// (i, i + d/2) rotate by position * base^(-2i/d). `inverse` applies the
+/// transpose, for gradients.
+void rotate(double *x, int64_t dim, int64_t position, double base,
+            bool inverse) {
+  int64_t half = dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    double angle = position * std::pow(base, -2.0 * i / dim);
+    double c = std::cos(angle),
+           s = inverse ? -std::sin(angle) : std::sin(angle);
+    double a = x[i], b = x[i + half];
+    x[i] = a * c - b * s;
+    x[i + half] = b * c + a * s;
+  }
+}
+
+/// Everything attention's forward computes, per batch and head: rotated
+/// q and k, and the softmax probabilities.
+struct AttentionState {
+  int64_t batch, seq, features, heads, kvHeads;
+  QKVLayout layout;
+  bool causal;
+  std::optional<double> rope;
+  std::vector<double> q, k, probs; // q: [B, H, S, d]; k: [B, KV, S, d]
+
+  AttentionState(const HostTensor &qkv, int64_t heads, int64_t kvHeads,
+                 bool causal, std::optional<double> rope)
+      : batch(qkv.shape[0]), seq(qkv.shape[1]), features(qkv.shape[2]),
+        heads(heads), kvHeads(kvHeads), layout(heads, kvHeads, features),
+        causal(causal), rope(rope) {
+    int64_t d = layout.dim;
+    q.assign(batch * heads * seq * d, 0);
+    k.assign(batch * kvHeads * seq * d, 0);
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t s = 0; s < seq; ++s) {
+        const double *row = &qkv.data[(b * seq + s) * features];
+        for (int64_t h = 0; h < heads; ++h) {
+          double *dst = &q[((b * heads + h) * seq + s) * d];
+          std::copy(row + layout.q(h), row + layout.q(h) + d, dst);
+          if (rope)
+            rotate(dst, d, s, *rope, false);
+        }
+        for (int64_t g = 0; g < kvHeads; ++g) {
+          double *dst = &k[((b * kvHeads + g) * seq + s) * d];
+          std::copy(row + layout.k(g), row + layout.k(g) + d, dst);
+          if (rope)
+            rotate(dst, d, s, *rope, false);
+        }
+      }
+    probs.assign(batch * heads * seq * seq, 0);
+    double scale = 1 / std::sqrt(double(d));
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t s = 0; s < seq; ++s) {
+          double *p = &probs[((b * heads + h) * seq + s) * seq];
+          double maximum = -INFINITY;
+          int64_t last = causal ? s : seq - 1;
+          for (int64_t t = 0; t <= last; ++t) {
+            double dot = 0;
+            for (int64_t i = 0; i < d; ++i)
+              dot += qAt(b, h, s)[i] * kAt(b, layout.group(h), t)[i];
+            p[t] = dot * scale;
+            maximum = std::max(maximum, p[t]);
+          }
+          double sum = 0;
+          for (int64_t t = 0; t <= last; ++t)
+            sum += (p[t] = std::exp(p[t] - maximum));
+          for (int64_t t = 0; t <= last; ++t)
+            p[t] /= sum;
+        }
+  }
+
+  const double *qAt(int64_t b, int64_t h, int64_t s) const {
+    return &q[((b * heads + h) * seq + s) * layout.dim];
+  }
+  const double *kAt(int64_t b, int64_t g, int64_t t) const {
+    return &k[((b * kvHeads + g) * seq + t) * layout.dim];
+  }
+  const double *prob(int64_t b, int64_t h, int64_t s) const {
+    return &probs[((b * heads + h) * seq + s) * seq];
+  }
+  int64_t last(int64_t s) const { return causal ? s : seq - 1; }
+};
+
+class Evaluator {
+public:
+  Evaluator(ValueTrace &values) : values(values) {}
+
+  LogicalResult run(Operation *op);
+
+private:
+  const HostTensor &get(Value value) { return values.find(value)->second; }
+  void set(Value value, HostTensor tensor) {
+    values[value] = std::move(tensor);
+  }
+  LogicalResult checkTokens(Operation *op, const HostTensor &tokens,
+                            int64_t vocab);
+
+  LogicalResult embedding(EmbeddingOp op);
+  void layerNorm(LayerNormOp op);
+  void rmsNorm(RMSNormOp op);
+  void linear(LinearOp op);
+  void attention(AttentionOp op);
+  LogicalResult lmHeadLoss(LMHeadLossOp op);
+  LogicalResult embeddingGrad(EmbeddingGradOp op);
+  void positionGrad(PositionGradOp op);
+  void layerNormGrad(LayerNormGradOp op);
+  void rmsNormGrad(RMSNormGradOp op);
+  void linearGradInput(LinearGradInputOp op);
+  void linearGradWeight(LinearGradWeightOp op);
+  void linearGradBias(LinearGradBiasOp op);
+  void attentionGrad(AttentionGradOp op);
+  LogicalResult lmHeadLossGrad(LMHeadLossGradOp op);
+  void adamw(AdamWOp op);
+
+  ValueTrace &values;
+};
+
+LogicalResult Evaluator::checkTokens(Operation *op, const HostTensor &tokens,
+                                     int64_t vocab) {
+  for (double token : tokens.data)
+    if (token < 0 || token >= vocab || token != std::floor(token))
+      return op->emitOpError() << "token id " << token
+                               << " is outside the vocabulary of " << vocab;
+  return success();
+}
+
+LogicalResult Evaluator::embedding(EmbeddingOp op) {
+  const HostTensor &tokens = get(op.getTokens()), &table = get(op.getTable());
+  int64_t vocab = table.shape[0], width = table.shape[1];
+  if (failed(checkTokens(op, tokens, vocab)))
+    return failure();
+  HostTensor out = zerosLike(op.getResult());
+  int64_t seq = tokens.shape[1];
+  for (int64_t i = 0; i < tokens.size(); ++i) {
+    int64_t token = static_cast<int64_t>(tokens.data[i]);
+    for (int64_t j = 0; j < width; ++j)
+      out.data[i * width + j] = table.data[token * width + j];
+    if (op.getPositions()) {
+      const HostTensor &positions = get(op.getPositions());
+      for (int64_t j = 0; j < width; ++j)
+        out.data[i * width + j] += positions.data[(i % seq) * width + j];
+    }
+  }
+  set(op.getResult(), std::move(out));
+  return success();
+}
+
+void Evaluator::layerNorm(LayerNormOp op) {
+  const HostTensor &x = get(op.getInput()), &g = get(op.getScale()),
+                   &b = get(op.getBias());
+  double eps = op.getEpsilon().convertToDouble();
+  int64_t width = x.width(), rows = x.size() / width;
+  HostTensor y = zerosLike(op.getResult());
+  for (int64_t r = 0; r < rows; ++r) {
+    const double *row = &x.data[r * width];
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < width; ++j)
+      mean += row[j];
+    mean /= width;
+    for (int64_t j = 0; j < width; ++j)
+      var += (row[j] - mean) * (row[j] - mean);
+    var /= width;
+    double inv = 1 / std::sqrt(var + eps);
+    for (int64_t j = 0; j < width; ++j)
+      y.data[r * width + j] = (row[j] - mean) * inv * g.data[j] + b.data[j];
+  }
+  set(op.getResult(), std::move(y));
+}
+
+void Evaluator::rmsNorm(RMSNormOp op) {
+  const HostTensor &x = get(op.getInput()), &g = get(op.getScale());
+  double eps = op.getEpsilon().convertToDouble();
+  int64_t width = x.width(), rows = x.size() / width;
+  HostTensor y = zerosLike(op.getResult());
+  for (int64_t r = 0; r < rows; ++r) {
+    const double *row = &x.data[r * width];
+    double square = 0;
+    for (int64_t j = 0; j < width; ++j)
+      square += row[j] * row[j];
+    double inv = 1 / std::sqrt(square / width + eps);
+    for (int64_t j = 0; j < width; ++j)
+      y.data[r * width + j] = row[j] * inv * g.data[j];
+  }
+  set(op.getResult(), std::move(y));
+}
+
+void Evaluator::linear(LinearOp op) {
+  const HostTensor &x = get(op.getInput()), &w = get(op.getWeight());
+  int64_t n = w.shape[0], k = w.shape[1], rows = x.size() / k;
+  HostTensor y = zerosLike(op.getResult());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < n; ++o) {
+      double sum = op.getBias() ? get(op.getBias()).data[o] : 0;
+      for (int64_t i = 0; i < k; ++i)
+        sum += x.data[r * k + i] * w.data[o * k + i];
+      y.data[r * n + o] = sum;
+    }
+  set(op.getResult(), std::move(y));
+}
+
+static std::optional<double> ropeBase(std::optional<APFloat> rope) {
+  if (!rope)
+    return std::nullopt;
+  return rope->convertToDouble();
+}
+
+void Evaluator::attention(AttentionOp op) {
+  const HostTensor &qkv = get(op.getQkv());
+  AttentionState state(qkv, op.getHeads(), op.getKvHeads(), op.getCausal(),
+                       ropeBase(op.getRope()));
+  int64_t d = state.layout.dim, heads = state.heads, seq = state.seq;
+  HostTensor out = zerosLike(op.getResult());
+  for (int64_t b = 0; b < state.batch; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t s = 0; s < seq; ++s) {
+        const double *p = state.prob(b, h, s);
+        double *dst = &out.data[((b * seq + s) * heads + h) * d];
+        for (int64_t t = 0; t <= state.last(s); ++t) {
+          const double *v = &qkv.data[(b * seq + t) * state.features +
+                                      state.layout.v(state.layout.group(h))];
+          for (int64_t i = 0; i < d; ++i)
+            dst[i] += p[t] * v[i];
+        }
+      }
+  set(op.getResult(), std::move(out));
+}
+
+/// Logits of the LM head for row r: hidden[r] . W[v] for every v.
+static void logitsOf(const HostTensor &hidden, const HostTensor &weight,
+                     int64_t row, std::vector<double> &logits) {
+  int64_t vocab = weight.shape[0], width = weight.shape[1];
+  logits.assign(vocab, 0);
+  for (int64_t v = 0; v < vocab; ++v)
+    for (int64_t j = 0; j < width; ++j)
+      logits[v] += hidden.data[row * width + j] * weight.data[v * width + j];
+}
+
+LogicalResult Evaluator::lmHeadLoss(LMHeadLossOp op) {
+  const HostTensor &h = get(op.getHidden()), &w = get(op.getWeight()),
+                   &targets = get(op.getTargets());
+  if (failed(checkTokens(op, targets, w.shape[0])))
+    return failure();
+  double total = 0;
+  std::vector<double> logits;
+  for (int64_t r = 0; r < targets.size(); ++r) {
+    logitsOf(h, w, r, logits);
+    double maximum = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (double l : logits)
+      sum += std::exp(l - maximum);
+    total +=
+        maximum + std::log(sum) - logits[static_cast<int64_t>(targets.data[r])];
+  }
+  HostTensor loss(ArrayRef<int64_t>{});
+  loss.data[0] = total / targets.size();
+  set(op.getLoss(), std::move(loss));
+  return success();
+}
+
+LogicalResult Evaluator::embeddingGrad(EmbeddingGradOp op) {
+  const HostTensor &dy = get(op.getGrad()), &tokens = get(op.getTokens());
+  HostTensor table = zerosLike(op.getResult());
+  int64_t vocab = table.shape[0], width = table.shape[1];
+  if (failed(checkTokens(op, tokens, vocab)))
+    return failure();
+  for (int64_t i = 0; i < tokens.size(); ++i) {
+    int64_t token = static_cast<int64_t>(tokens.data[i]);
+    for (int64_t j = 0; j < width; ++j)
+      table.data[token * width + j] += dy.data[i * width + j];
+  }
+  set(op.getResult(), std::move(table));
+  return success();
+}
+
+void Evaluator::positionGrad(PositionGradOp op) {
+  const HostTensor &dy = get(op.getGrad());
+  HostTensor table = zerosLike(op.getResult());
+  int64_t seq = dy.shape[1], width = dy.shape[2];
+  for (int64_t i = 0; i < dy.size() / width; ++i)
+    for (int64_t j = 0; j < width; ++j)
+      table.data[(i % seq) * width + j] += dy.data[i * width + j];
+  set(op.getResult(), std::move(table));
+}
+
+void Evaluator::layerNormGrad(LayerNormGradOp op) {
+  const HostTensor &dy = get(op.getGrad()), &x = get(op.getInput()),
+                   &g = get(op.getScale());
+  double eps = op.getEpsilon().convertToDouble();
+  int64_t width = x.width(), rows = x.size() / width;
+  HostTensor dx = zerosLike(op.getInputGrad()),
+             dg = zerosLike(op.getScaleGrad()),
+             db = zerosLike(op.getBiasGrad());
+  std::vector<double> xhat(width), dxhat(width);
+  for (int64_t r = 0; r < rows; ++r) {
+    const double *row = &x.data[r * width], *drow = &dy.data[r * width];
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < width; ++j)
+      mean += row[j];
+    mean /= width;
+    for (int64_t j = 0; j < width; ++j)
+      var += (row[j] - mean) * (row[j] - mean);
+    var /= width;
+    double inv = 1 / std::sqrt(var + eps);
+    // y = xhat * g + b with xhat = (x - mean) * inv:
+    // dx = inv * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
+    double meanDxhat = 0, meanDxhatXhat = 0;
+    for (int64_t j = 0; j < width; ++j) {
+      xhat[j] = (row[j] - mean) * inv;
+      dxhat[j] = drow[j] * g.data[j];
+      meanDxhat += dxhat[j];
+      meanDxhatXhat += dxhat[j] * xhat[j];
+      dg.data[j] += drow[j] * xhat[j];
+      db.data[j] += drow[j];
+    }
+    meanDxhat /= width;
+    meanDxhatXhat /= width;
+    for (int64_t j = 0; j < width; ++j)
+      dx.data[r * width + j] =
+          inv * (dxhat[j] - meanDxhat - xhat[j] * meanDxhatXhat);
+  }
+  set(op.getInputGrad(), std::move(dx));
+  set(op.getScaleGrad(), std::move(dg));
+  set(op.getBiasGrad(), std::move(db));
+}
+
+void Evaluator::rmsNormGrad(RMSNormGradOp op) {
+  const HostTensor &dy = get(op.getGrad()), &x = get(op.getInput()),
+                   &g = get(op.getScale());
+  double eps = op.getEpsilon().convertToDouble();
+  int64_t width = x.width(), rows = x.size() / width;
+  HostTensor dx = zerosLike(op.getInputGrad()),
+             dg = zerosLike(op.getScaleGrad());
+  for (int64_t r = 0; r < rows; ++r) {
+    const double *row = &x.data[r * width], *drow = &dy.data[r * width];
+    double square = 0;
+    for (int64_t j = 0; j < width; ++j)
+      square += row[j] * row[j];
+    double inv = 1 / std::sqrt(square / width + eps);
+    // y_j = x_j g_j inv with inv = (mean(x^2) + eps)^(-1/2):
+    // dx_j = g_j dy_j inv - x_j inv^3 / width * sum_i g_i dy_i x_i.
+    double dot = 0;
+    for (int64_t j = 0; j < width; ++j) {
+      dot += g.data[j] * drow[j] * row[j];
+      dg.data[j] += drow[j] * row[j] * inv;
+    }
+    for (int64_t j = 0; j < width; ++j)
+      dx.data[r * width + j] =
+          g.data[j] * drow[j] * inv - row[j] * inv * inv * inv * dot / width;
+  }
+  set(op.getInputGrad(), std::move(dx));
+  set(op.getScaleGrad(), std::move(dg));
+}
+
+void Evaluator::linearGradInput(LinearGradInputOp op) {
+  const HostTensor &dy = get(op.getGrad()), &w = get(op.getWeight());
+  int64_t n = w.shape[0], k = w.shape[1], rows = dy.size() / n;
+  HostTensor dx = zerosLike(op.getResult());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < n; ++o)
+      for (int64_t i = 0; i < k; ++i)
+        dx.data[r * k + i] += dy.data[r * n + o] * w.data[o * k + i];
+  set(op.getResult(), std::move(dx));
+}
+
+void Evaluator::linearGradWeight(LinearGradWeightOp op) {
+  const HostTensor &dy = get(op.getGrad()), &x = get(op.getInput());
+  int64_t n = dy.width(), k = x.width(), rows = dy.size() / n;
+  HostTensor dw = zerosLike(op.getResult());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < n; ++o)
+      for (int64_t i = 0; i < k; ++i)
+        dw.data[o * k + i] += dy.data[r * n + o] * x.data[r * k + i];
+  set(op.getResult(), std::move(dw));
+}
+
+void Evaluator::linearGradBias(LinearGradBiasOp op) {
+  const HostTensor &dy = get(op.getGrad());
+  int64_t n = dy.width();
+  HostTensor db = zerosLike(op.getResult());
+  for (int64_t i = 0; i < dy.size(); ++i)
+    db.data[i % n] += dy.data[i];
+  set(op.getResult(), std::move(db));
+}
+
+void Evaluator::attentionGrad(AttentionGradOp op) {
+  const HostTensor &dout = get(op.getGrad()), &qkv = get(op.getQkv());
+  AttentionState state(qkv, op.getHeads(), op.getKvHeads(), op.getCausal(),
+                       ropeBase(op.getRope()));
+  const QKVLayout &layout = state.layout;
+  int64_t d = layout.dim, heads = state.heads, seq = state.seq,
+          features = state.features;
+  double scale = 1 / std::sqrt(double(d));
+  // Gradients of the rotated q and k, then of v, in qkv's layout.
+  std::vector<double> dq(state.q.size(), 0), dk(state.k.size(), 0);
+  HostTensor dqkv = zerosLike(op.getResult());
+  std::vector<double> dp(seq), ds(seq);
+  for (int64_t b = 0; b < state.batch; ++b)
+    for (int64_t h = 0; h < heads; ++h) {
+      int64_t g = layout.group(h);
+      for (int64_t s = 0; s < seq; ++s) {
+        const double *p = state.prob(b, h, s);
+        const double *dO = &dout.data[((b * seq + s) * heads + h) * d];
+        // out_s = sum_t p_st v_t: dv_t += p_st dO_s, dp_st = dO_s . v_t.
+        double dot = 0;
+        for (int64_t t = 0; t <= state.last(s); ++t) {
+          const double *v = &qkv.data[(b * seq + t) * features + layout.v(g)];
+          double *dv = &dqkv.data[(b * seq + t) * features + layout.v(g)];
+          dp[t] = 0;
+          for (int64_t i = 0; i < d; ++i) {
+            dv[i] += p[t] * dO[i];
+            dp[t] += dO[i] * v[i];
+          }
+          dot += p[t] * dp[t];
+        }
+        // Softmax: ds_st = p_st (dp_st - sum_t' p_st' dp_st').
+        for (int64_t t = 0; t <= state.last(s); ++t) {
+          ds[t] = p[t] * (dp[t] - dot) * scale;
+          const double *qs = state.qAt(b, h, s), *kt = state.kAt(b, g, t);
+          double *dqs = &dq[((b * heads + h) * seq + s) * d];
+          double *dkt = &dk[((b * state.kvHeads + g) * seq + t) * d];
+          for (int64_t i = 0; i < d; ++i) {
+            dqs[i] += ds[t] * kt[i];
+            dkt[i] += ds[t] * qs[i];
+          }
+        }
+      }
+    }
+  // Undo the rotation (its transpose) and place q and k in qkv's layout.
+  for (int64_t b = 0; b < state.batch; ++b)
+    for (int64_t s = 0; s < seq; ++s) {
+      double *row = &dqkv.data[(b * seq + s) * features];
+      for (int64_t h = 0; h < heads; ++h) {
+        double *src = &dq[((b * heads + h) * seq + s) * d];
+        if (state.rope)
+          rotate(src, d, s, *state.rope, true);
+        for (int64_t i = 0; i < d; ++i)
+          row[layout.q(h) + i] += src[i];
+      }
+      for (int64_t g = 0; g < state.kvHeads; ++g) {
+        double *src = &dk[((b * state.kvHeads + g) * seq + s) * d];
+        if (state.rope)
+          rotate(src, d, s, *state.rope, true);
+        for (int64_t i = 0; i < d; ++i)
+          row[layout.k(g) + i] += src[i];
+      }
+    }
+  set(op.getResult(), std::move(dqkv));
+}
+
+LogicalResult Evaluator::lmHeadLossGrad(LMHeadLossGradOp op) {
+  const HostTensor &h = get(op.getHidden()), &w = get(op.getWeight()),
+                   &targets = get(op.getTargets());
+  if (failed(checkTokens(op, targets, w.shape[0])))
+    return failure();
+  int64_t vocab = w.shape[0], width = w.shape[1], rows = targets.size();
+  HostTensor dh = zerosLike(op.getHiddenGrad()),
+             dw = zerosLike(op.getWeightGrad());
+  std::vector<double> logits;
+  for (int64_t r = 0; r < rows; ++r) {
+    logitsOf(h, w, r, logits);
+    double maximum = *std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (double l : logits)
+      sum += std::exp(l - maximum);
+    // d(mean loss)/d logit_v = (softmax_v - [v == target]) / rows.
+    for (int64_t v = 0; v < vocab; ++v) {
+      double dlogit = std::exp(logits[v] - maximum) / sum;
+      if (v == static_cast<int64_t>(targets.data[r]))
+        dlogit -= 1;
+      dlogit /= rows;
+      for (int64_t j = 0; j < width; ++j) {
+        dh.data[r * width + j] += dlogit * w.data[v * width + j];
+        dw.data[v * width + j] += dlogit * h.data[r * width + j];
+      }
+    }
+  }
+  set(op.getHiddenGrad(), std::move(dh));
+  set(op.getWeightGrad(), std::move(dw));
+  return success();
+}
+
+void Evaluator::adamw(AdamWOp op) {
+  TrainingAttr training = op.getTraining();
+  int64_t step = static_cast<int64_t>(get(op.getStep()).data[0]);
+  double norm = get(op.getNorm()).data[0];
+  double lr = learningRate(training, step);
+  double beta1 = training.getBeta1().convertToDouble();
+  double beta2 = training.getBeta2().convertToDouble();
+  double eps = training.getEps().convertToDouble();
+  double decay =
+      op.getDecay() ? training.getWeightDecay().convertToDouble() : 0;
+  double clip = training.getGradClip().convertToDouble();
+  double factor = clip > 0 ? std::min(1.0, clip / (norm + 1e-6)) : 1.0;
+  double t = double(step + 1);
+  const HostTensor &grad = get(op.getGrad());
+  HostTensor param = get(op.getMaster() ? op.getMaster() : op.getParam());
+  HostTensor m = get(op.getM()), v = get(op.getV());
+  for (int64_t i = 0; i < param.size(); ++i) {
+    double g = factor * grad.data[i];
+    m.data[i] = beta1 * m.data[i] + (1 - beta1) * g;
+    v.data[i] = beta2 * v.data[i] + (1 - beta2) * g * g;
+    double mhat = m.data[i] / (1 - std::pow(beta1, t));
+    double vhat = v.data[i] / (1 - std::pow(beta2, t));
+    param.data[i] -=
+        lr * (mhat / (std::sqrt(vhat) + eps) + decay * param.data[i]);
+  }
+  if (op.getNewMaster())
+    set(op.getNewMaster(), param);
+  set(op.getNewParam(), std::move(param));
+  set(op.getNewM(), std::move(m));
+  set(op.getNewV(), std::move(v));
+}
+
+LogicalResult Evaluator::run(Operation *op) {
+  auto unary = [&](Value in, Value out, auto f) {
+    HostTensor result = get(in);
+    for (double &x : result.data)
+      x = f(x);
+    set(out, std::move(result));
+  };
+  return TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](EmbeddingOp op) { return embedding(op); })
+      .Case([&](LayerNormOp op) { return layerNorm(op), success(); })
+      .Case([&](RMSNormOp op) { return rmsNorm(op), success(); })
+      .Case([&](LinearOp op) { return linear(op), success(); })
+      .Case([&](AttentionOp op) { return attention(op), success(); })
+      .Case([&](GeluOp op) {
+        GeluApproximation a = op.getApproximation();
+        unary(op.getInput(), op.getResult(),
+              [a](double x) { return gelu(x, a); });
+        return success();
+      })
+      .Case([&](SwiGLUOp op) {
+        const HostTensor &x = get(op.getInput());
+        HostTensor y = zerosLike(op.getResult());
+        for (int64_t j = 0; j < y.size(); ++j) {
+          double gate = x.data[2 * j], up = x.data[2 * j + 1];
+          y.data[j] = gate * sigmoid(gate) * up;
+        }
+        set(op.getResult(), std::move(y));
+        return success();
+      })
+      .Case([&](AddOp op) {
+        HostTensor sum = get(op.getLhs());
+        const HostTensor &rhs = get(op.getRhs());
+        for (int64_t i = 0; i < sum.size(); ++i)
+          sum.data[i] += rhs.data[i];
+        set(op.getResult(), std::move(sum));
+        return success();
+      })
+      .Case([&](LMHeadLossOp op) { return lmHeadLoss(op); })
+      .Case([&](EmbeddingGradOp op) { return embeddingGrad(op); })
+      .Case([&](PositionGradOp op) { return positionGrad(op), success(); })
+      .Case([&](LayerNormGradOp op) { return layerNormGrad(op), success(); })
+      .Case([&](RMSNormGradOp op) { return rmsNormGrad(op), success(); })
+      .Case(
+          [&](LinearGradInputOp op) { return linearGradInput(op), success(); })
+      .Case([&](LinearGradWeightOp op) {
+        return linearGradWeight(op), success();
+      })
+      .Case([&](LinearGradBiasOp op) { return linearGradBias(op), success(); })
+      .Case([&](AttentionGradOp op) { return attentionGrad(op), success(); })
+      .Case([&](GeluGradOp op) {
+        const HostTensor &dy = get(op.getGrad()), &x = get(op.getInput());
+        HostTensor dx = zerosLike(op.getResult());
+        for (int64_t i = 0; i < dx.size(); ++i)
+          dx.data[i] =
+              dy.data[i] * geluDerivative(x.data[i], op.getApproximation());
+        set(op.getResult(), std::move(dx));
+        return success();
+      })
+      .Case([&](SwiGLUGradOp op) {
+        const HostTensor &dy = get(op.getGrad()), &x = get(op.getInput());
+        HostTensor dx = zerosLike(op.getResult());
+        for (int64_t j = 0; j < dy.size(); ++j) {
+          double gate = x.data[2 * j], up = x.data[2 * j + 1];
+          double s = sigmoid(gate);
+          dx.data[2 * j] = dy.data[j] * up * s * (1 + gate * (1 - s));
+          dx.data[2 * j + 1] = dy.data[j] * gate * s;
+        }
+        set(op.getResult(), std::move(dx));
+        return success();
+      })
+      .Case([&](LMHeadLossGradOp op) { return lmHeadLossGrad(op); })
+      .Case([&](GlobalNormOp op) {
+        double sum = 0;
+        for (Value grad : op.getGrads())
+          for (double x : get(grad).data)
+            sum += x * x;
+        HostTensor norm(ArrayRef<int64_t>{});
+        norm.data[0] = std::sqrt(sum);
+        set(op.getNorm(), std::move(norm));
+        return success();
+      })
+      .Case([&](AdamWOp op) { return adamw(op), success(); })
+      .Default([](Operation *op) {
+        return op->emitOpError() << "cannot be evaluated by the axonn "
+                                    "reference interpreter";
+      });
+}
+
+} // namespace
+
+FailureOr<SmallVector<HostTensor>>
+mlir::axonn::interpret(func::FuncOp func, ArrayRef<HostTensor> args,
+                       ValueTrace *trace) {
+  if (func.isExternal())
+    return func.emitOpError() << "has no body to interpret";
+  Block &body = func.getBody().front();
+  if (args.size() != body.getNumArguments())
+    return func.emitOpError()
+           << "takes " << body.getNumArguments()
+           << " arguments, the interpreter got " << args.size();
+  ValueTrace local;
+  ValueTrace &values = trace ? *trace : local;
+  for (auto [arg, value] : llvm::zip_equal(body.getArguments(), args)) {
+    auto type = cast<RankedTensorType>(arg.getType());
+    if (type.getEncoding())
+      return func.emitOpError() << "has sharded arguments; the reference "
+                                   "interpreter runs model-level IR";
+    if (type.getShape() != ArrayRef<int64_t>(value.shape))
+      return func.emitOpError() << "argument #" << arg.getArgNumber()
+                                << " has the wrong shape for the interpreter";
+    values[arg] = value;
+  }
+  Evaluator evaluator(values);
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      SmallVector<HostTensor> results;
+      for (Value value : ret.getOperands())
+        results.push_back(values.find(value)->second);
+      return results;
+    }
+    if (failed(evaluator.run(&op)))
+      return failure();
+  }
+  return func.emitOpError() << "has no return";
+}
