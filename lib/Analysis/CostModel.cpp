@@ -327,10 +327,15 @@ std::string CostModel::checkDivisibility(const Grid &grid) const {
       break;
     case WorkItem::Kind::Embedding:
     case WorkItem::Kind::Loss:
-      // The vocabulary is padded up to a multiple of Gy; the hidden size
-      // must split over x.
+      // The vocabulary is padded up to a multiple of Gy * Gz; the hidden
+      // size must split over x, learned positions over z (storage).
       if (broken(item.in, grid.x))
         return message(item.in, Axis::x, "hidden size");
+      if (item.positions && broken(item.positions, grid.z))
+        return llvm::formatv("learned positions ({0}) are not divisible by "
+                             "Gz = {1} for the z storage split",
+                             item.positions, grid.z)
+            .str();
       break;
     }
   }

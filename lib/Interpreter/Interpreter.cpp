@@ -319,10 +319,11 @@ void Evaluator::attention(AttentionOp op) {
   set(op.getResult(), std::move(out));
 }
 
-/// Logits of the LM head for row r: hidden[r] . W[v] for every v.
+/// Logits of the LM head for row r: hidden[r] . W[v] for the first `vocab`
+/// rows of W (the rest is padding).
 static void logitsOf(const HostTensor &hidden, const HostTensor &weight,
-                     int64_t row, std::vector<double> &logits) {
-  int64_t vocab = weight.shape[0], width = weight.shape[1];
+                     int64_t vocab, int64_t row, std::vector<double> &logits) {
+  int64_t width = weight.shape[1];
   logits.assign(vocab, 0);
   for (int64_t v = 0; v < vocab; ++v)
     for (int64_t j = 0; j < width; ++j)
@@ -332,12 +333,13 @@ static void logitsOf(const HostTensor &hidden, const HostTensor &weight,
 LogicalResult Evaluator::lmHeadLoss(LMHeadLossOp op) {
   const HostTensor &h = get(op.getHidden()), &w = get(op.getWeight()),
                    &targets = get(op.getTargets());
-  if (failed(checkTokens(op, targets, w.shape[0])))
+  int64_t vocab = op.getVocabSize().value_or(w.shape[0]);
+  if (failed(checkTokens(op, targets, vocab)))
     return failure();
   double total = 0;
   std::vector<double> logits;
   for (int64_t r = 0; r < targets.size(); ++r) {
-    logitsOf(h, w, r, logits);
+    logitsOf(h, w, vocab, r, logits);
     double maximum = *std::max_element(logits.begin(), logits.end());
     double sum = 0;
     for (double l : logits)
@@ -544,14 +546,15 @@ void Evaluator::attentionGrad(AttentionGradOp op) {
 LogicalResult Evaluator::lmHeadLossGrad(LMHeadLossGradOp op) {
   const HostTensor &h = get(op.getHidden()), &w = get(op.getWeight()),
                    &targets = get(op.getTargets());
-  if (failed(checkTokens(op, targets, w.shape[0])))
+  int64_t vocab = op.getVocabSize().value_or(w.shape[0]);
+  if (failed(checkTokens(op, targets, vocab)))
     return failure();
-  int64_t vocab = w.shape[0], width = w.shape[1], rows = targets.size();
+  int64_t width = w.shape[1], rows = targets.size();
   HostTensor dh = zerosLike(op.getHiddenGrad()),
              dw = zerosLike(op.getWeightGrad());
   std::vector<double> logits;
   for (int64_t r = 0; r < rows; ++r) {
-    logitsOf(h, w, r, logits);
+    logitsOf(h, w, vocab, r, logits);
     double maximum = *std::max_element(logits.begin(), logits.end());
     double sum = 0;
     for (double l : logits)
@@ -687,6 +690,11 @@ LogicalResult Evaluator::run(Operation *op) {
         return success();
       })
       .Case([&](AdamWOp op) { return adamw(op), success(); })
+      .Case([&](ReshardOp op) {
+        // Layouts say where the pieces live, not what the tensor holds.
+        set(op.getResult(), get(op.getInput()));
+        return success();
+      })
       .Default([](Operation *op) {
         return op->emitOpError() << "cannot be evaluated by the axonn "
                                     "reference interpreter";
@@ -709,9 +717,6 @@ mlir::axonn::interpret(func::FuncOp func, ArrayRef<HostTensor> args,
   ValueTrace &values = trace ? *trace : local;
   for (auto [arg, value] : llvm::zip_equal(body.getArguments(), args)) {
     auto type = cast<RankedTensorType>(arg.getType());
-    if (type.getEncoding())
-      return func.emitOpError() << "has sharded arguments; the reference "
-                                   "interpreter runs model-level IR";
     if (type.getShape() != ArrayRef<int64_t>(value.shape))
       return func.emitOpError() << "argument #" << arg.getArgNumber()
                                 << " has the wrong shape for the interpreter";

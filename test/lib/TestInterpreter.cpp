@@ -117,19 +117,24 @@ struct TestGradientsPass
 
     // Arguments: tokens and targets uniform over the vocabulary, step 0,
     // parameters drawn around their init (biases and scales perturbed so
-    // that every term of every gradient is exercised), states zero.
+    // that every term of every gradient is exercised), states zero. Each
+    // argument draws from its own stream, row-major, so that the real rows
+    // of a vocabulary padded by --axonn-shard get the values the unpadded
+    // table gets: sharded and unsharded modules compute the same loss.
     int64_t vocab = 0;
-    for (auto e : forward.getOps<EmbeddingOp>())
-      vocab = e.getTable().getType().getDimSize(0);
+    for (auto loss : forward.getOps<LMHeadLossOp>())
+      vocab = loss.getVocabSize().value_or(
+          loss.getWeight().getType().getDimSize(0));
     SmallVector<HostTensor> args;
     for (unsigned i = 0; i < step.getNumArguments(); ++i) {
       auto type = cast<RankedTensorType>(step.getArgumentTypes()[i]);
       HostTensor tensor(type.getShape());
+      std::mt19937_64 stream(seed * 1000003ull + i);
       auto role = step.getArgAttrOfType<StringAttr>(i, "axonn.input");
       if (role && role.getValue() != "step") {
         std::uniform_int_distribution<int64_t> token(0, vocab - 1);
         for (double &x : tensor.data)
-          x = double(token(rng));
+          x = double(token(stream));
       } else if (step.getArgAttr(i, "axonn.param")) {
         auto init = step.getArgAttrOfType<InitAttr>(i, "axonn.init");
         double center = init && init.getKind() == InitKind::ones ? 1.0 : 0.0;
@@ -137,7 +142,7 @@ struct TestGradientsPass
                             ? init.getStd().convertToDouble()
                             : 0.1;
         for (double &x : tensor.data)
-          x = center + spread * normal(rng);
+          x = center + spread * normal(stream);
       }
       args.push_back(std::move(tensor));
     }

@@ -6,7 +6,9 @@
 // the definitions in the op descriptions. It is the numerical reference:
 // gradient checks by finite differences run on it, and kernels of the
 // runtime are compared against it. It is slow by design and knows no grid:
-// functions with layouts or collectives are rejected.
+// it evaluates global tensors, so layouts (which say where the pieces of a
+// global tensor live) do not change what it computes, and axonn.reshard is
+// the identity. Per-rank IR with collectives is rejected.
 //
 //===----------------------------------------------------------------------===//
 

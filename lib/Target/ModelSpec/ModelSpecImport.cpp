@@ -870,8 +870,9 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
   Value head = m.tied ? wte
                       : fb.param("lm_head.weight", {m.vocab, m.hidden},
                                  normal(m.initStd));
-  Value loss = LMHeadLossOp::create(
-      b, named("lm_head"), RankedTensorType::get({}, f32), x, head, targets);
+  Value loss =
+      LMHeadLossOp::create(b, named("lm_head"), RankedTensorType::get({}, f32),
+                           x, head, targets, IntegerAttr());
   func::ReturnOp::create(b, loc, loss);
 
   func.setFunctionType(

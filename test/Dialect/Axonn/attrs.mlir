@@ -3,11 +3,6 @@
 // RUN: axonn-opt %s -split-input-file -allow-unregistered-dialect | axonn-opt -split-input-file -allow-unregistered-dialect | FileCheck %s
 
 // CHECK-LABEL: #cluster = #axonn.cluster<name = "perlmutter", gpus = 16, gpus_per_node = 4, nics_per_node = 4, intra_node_bandwidth = 2.25e+11, inter_node_bandwidth = 2.0e+10, intra_node_latency = 5.0e-06, inter_node_latency = 1.0e-05, peak_flops = 3.12e+14, memory = 42949672960, memory_bandwidth = 1.555e+12, gemm_efficiency = [64: 0.2, 512: 0.6, 4096: 0.75]>
-// CHECK-NEXT: #layout = #axonn.layout<{{\[\[}}y], [x]], storage = [z]>
-// CHECK-NEXT: #layout1 = #axonn.layout<{{\[\[}}z, data], [], [x]]>
-// CHECK-NEXT: #layout2 = #axonn.layout<{{\[\[}}y]], storage = [z]>
-// CHECK-NEXT: #layout3 = #axonn.layout<{{\[\[}}z, data], [], [y]], partial = [x]>
-// CHECK-NEXT: #layout4 = #axonn.layout<[]>
 // CHECK-NEXT: #training = #axonn.training<global_batch = 16, seq_len = 1024, lr = 0.0006, min_lr = 0.0, warmup_steps = 700, steps = 19073, schedule = cosine, beta1 = 0.9, beta2 = 0.95, eps = 1.0e-08, weight_decay = 0.1, grad_clip = 1.0, seed = 1337>
 module attributes {
   axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>,
@@ -19,14 +14,15 @@ module attributes {
   axonn.training = #axonn.training<global_batch = 16, seq_len = 1024, lr = 6.0e-4,
       min_lr = 0.0, warmup_steps = 700, steps = 19073, schedule = cosine, beta1 = 0.9,
       beta2 = 0.95, eps = 1.0e-8, weight_decay = 0.1, grad_clip = 1.0, seed = 1337>} {
-  // Layouts are tensor encodings; aliases number them in order of first use.
+  // Layouts are tensor encodings, printed in place (no aliases: a reader
+  // sees each value's layout where it is).
   // CHECK: module attributes {axonn.cluster = #cluster, axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>, axonn.training = #training}
   // CHECK-LABEL: func.func @layouts
-  // CHECK-SAME: (%{{.*}}: tensor<3072x768xf32, #layout> {axonn.init = #axonn.init<normal, std = 0.02>, axonn.param = "h.0.mlp.c_fc.weight"},
-  // CHECK-SAME: %{{.*}}: tensor<16x1024x768xf32, #layout1>,
-  // CHECK-SAME: %{{.*}}: tensor<3072xf32, #layout2> {axonn.init = #axonn.init<zeros>, axonn.param = "h.0.mlp.c_fc.bias"},
+  // CHECK-SAME: (%{{.*}}: tensor<3072x768xf32, #axonn.layout<{{\[\[}}y], [x]], storage = [z]>> {axonn.init = #axonn.init<normal, std = 0.02>, axonn.param = "h.0.mlp.c_fc.weight"},
+  // CHECK-SAME: %{{.*}}: tensor<16x1024x768xf32, #axonn.layout<{{\[\[}}z, data], [], [x]]>>,
+  // CHECK-SAME: %{{.*}}: tensor<3072xf32, #axonn.layout<{{\[\[}}y]], storage = [z]>> {axonn.init = #axonn.init<zeros>, axonn.param = "h.0.mlp.c_fc.bias"},
   // CHECK-SAME: %{{.*}}: tensor<768xf32> {axonn.init = #axonn.init<ones>, axonn.param = "h.0.ln_2.weight"})
-  // CHECK-SAME: -> (tensor<16x1024x3072xf32, #layout3>, tensor<f32, #layout4>)
+  // CHECK-SAME: -> (tensor<16x1024x3072xf32, #axonn.layout<{{\[\[}}z, data], [], [y]], partial = [x]>>, tensor<f32, #axonn.layout<[]>>)
   func.func @layouts(
       %w: tensor<3072x768xf32, #axonn.layout<[[y], [x]], storage = [z]>>
           {axonn.param = "h.0.mlp.c_fc.weight", axonn.init = #axonn.init<normal, std = 0.02>},

@@ -710,7 +710,7 @@ func.func @f(%dy: tensor<2x8x16xf32>) {
 
 func.func @f(%dy: tensor<2x8x16xf32>, %x: tensor<2x8x16xf32>, %g: tensor<8xf32>) {
   // expected-error @+1 {{'axonn.layer_norm_grad' op scale shape must be 16, got 8}}
-  %0:3 = axonn.layer_norm_grad %dy, %x, %g eps 1.0e-05 : tensor<2x8x16xf32>, tensor<8xf32>
+  %0:3 = axonn.layer_norm_grad %dy, %x, %g eps 1.0e-05 : tensor<2x8x16xf32>, tensor<8xf32> -> tensor<8xf32>, tensor<8xf32>
   return
 }
 
@@ -718,7 +718,7 @@ func.func @f(%dy: tensor<2x8x16xf32>, %x: tensor<2x8x16xf32>, %g: tensor<8xf32>)
 
 func.func @f(%dy: tensor<2x8x16xf32>, %x: tensor<2x8x16xf32>, %g: tensor<16xf32>) {
   // expected-error @+1 {{'axonn.rms_norm_grad' op epsilon must be positive, got -1}}
-  %0:2 = axonn.rms_norm_grad %dy, %x, %g eps -1.0 : tensor<2x8x16xf32>, tensor<16xf32>
+  %0:2 = axonn.rms_norm_grad %dy, %x, %g eps -1.0 : tensor<2x8x16xf32>, tensor<16xf32> -> tensor<16xf32>
   return
 }
 
@@ -879,3 +879,113 @@ func.func @f(%x: tensor<f32>) -> (tensor<f32> {axonn.output = "accuracy"}) { ret
 
 // expected-error @+1 {{'func.func' op result #0: unknown axonn result attribute 'axonn.input'}}
 func.func @f(%x: tensor<f32>) -> (tensor<f32> {axonn.input = "tokens"}) { return %x : tensor<f32> }
+
+// -----
+
+func.func @f(%h: tensor<2x4x32xf32>, %w: tensor<52x32xf32>, %t: tensor<2x4xi32>) {
+  // expected-error @+1 {{'axonn.lm_head_loss' op vocab_size 60 must be in [1, 52], the weight's rows}}
+  %0 = axonn.lm_head_loss %h, %w, %t {vocab_size = 60} : (tensor<2x4x32xf32>, tensor<52x32xf32>, tensor<2x4xi32>) -> tensor<f32>
+  return
+}
+
+// -----
+
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>} {
+  func.func @f(%w: tensor<64x32xf32, #axonn.layout<[[y], [x]]>>) {
+    // expected-error @+1 {{'axonn.reshard' op cannot change how dimensions are split}}
+    %0 = axonn.reshard %w : tensor<64x32xf32, #axonn.layout<[[y], [x]]>> -> tensor<64x32xf32, #axonn.layout<[[x], [y]]>>
+    return
+  }
+}
+
+// -----
+
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>} {
+  func.func @f(%w: tensor<64x32xf32, #axonn.layout<[[y], [x]]>>) {
+    // expected-error @+1 {{'axonn.reshard' op cannot make a value partial over 'z'}}
+    %0 = axonn.reshard %w : tensor<64x32xf32, #axonn.layout<[[y], [x]]>> -> tensor<64x32xf32, #axonn.layout<[[y], [x]], partial = [z]>>
+    return
+  }
+}
+
+// -----
+
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>} {
+  func.func @f(%w: tensor<64x32xf32, #axonn.layout<[[y], [x]], partial = [data], storage = [z]>>) {
+    // expected-error @+1 {{'axonn.reshard' op a gather (storage [z] dropped) cannot also reduce}}
+    %0 = axonn.reshard %w : tensor<64x32xf32, #axonn.layout<[[y], [x]], partial = [data], storage = [z]>> -> tensor<64x32xf32, #axonn.layout<[[y], [x]]>>
+    return
+  }
+}
+
+// -----
+
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>} {
+  func.func @f(%w: tensor<64x32xf32, #axonn.layout<[[y], [x]], partial = [data]>>) {
+    // expected-error @+1 {{'axonn.reshard' op can only scatter storage over axes the input is partial over; 'z' is not}}
+    %0 = axonn.reshard %w : tensor<64x32xf32, #axonn.layout<[[y], [x]], partial = [data]>> -> tensor<64x32xf32, #axonn.layout<[[y], [x]], storage = [z]>>
+    return
+  }
+}
+
+// -----
+
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>} {
+  func.func @f(%w: tensor<64x32xf32, #axonn.layout<[[y], [x]]>>) {
+    // expected-error @+1 {{'axonn.reshard' op must keep the global shape and element type}}
+    %0 = axonn.reshard %w : tensor<64x32xf32, #axonn.layout<[[y], [x]]>> -> tensor<32x32xf32, #axonn.layout<[[y], [x]]>>
+    return
+  }
+}
+
+// -----
+
+// Layouts must let every rank compute its share: a linear contracts the
+// input's features with the weight's in-features, so both split alike.
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 1, data = 1>} {
+  func.func @f(%h: tensor<2x4x32xf32, #axonn.layout<[[], [], [x]]>>, %w: tensor<48x32xf32, #axonn.layout<[[x], [y]]>>) {
+    // expected-error @+1 {{'axonn.linear' op layouts are inconsistent: weight in-features is split over [y] but input features over [x]}}
+    %0 = axonn.linear %h, %w : (tensor<2x4x32xf32, #axonn.layout<[[], [], [x]]>>, tensor<48x32xf32, #axonn.layout<[[x], [y]]>>) -> tensor<2x4x48xf32, #axonn.layout<[[], [], [x]], partial = [y]>>
+    return
+  }
+}
+
+// -----
+
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 1, data = 1>} {
+  func.func @f(%h: tensor<2x4x32xf32, #axonn.layout<[[], [], [x]]>>, %w: tensor<48x32xf32, #axonn.layout<[[y], [x]]>>) {
+    // expected-error @+1 {{'axonn.linear' op layouts are inconsistent: result must hold partial sums over exactly [x], has []}}
+    %0 = axonn.linear %h, %w : (tensor<2x4x32xf32, #axonn.layout<[[], [], [x]]>>, tensor<48x32xf32, #axonn.layout<[[y], [x]]>>) -> tensor<2x4x48xf32, #axonn.layout<[[], [], [y]]>>
+    return
+  }
+}
+
+// -----
+
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 1>} {
+  func.func @f(%h: tensor<2x4x32xf32, #axonn.layout<[[], [], [x]]>>, %w: tensor<48x32xf32, #axonn.layout<[[y], [x]], storage = [z]>>) {
+    // expected-error @+1 {{'axonn.linear' op layouts are inconsistent: weight is stored split over [z]; gather it first}}
+    %0 = axonn.linear %h, %w : (tensor<2x4x32xf32, #axonn.layout<[[], [], [x]]>>, tensor<48x32xf32, #axonn.layout<[[y], [x]], storage = [z]>>) -> tensor<2x4x48xf32, #axonn.layout<[[], [], [y]], partial = [x]>>
+    return
+  }
+}
+
+// -----
+
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 1>} {
+  func.func @f(%h: tensor<2x4x32xf32, #axonn.layout<[[], [], [x]], partial = [y]>>) {
+    // expected-error @+1 {{'axonn.gelu' op layouts are inconsistent: input holds partial sums over [y]; reduce them first}}
+    %0 = axonn.gelu %h tanh : tensor<2x4x32xf32, #axonn.layout<[[], [], [x]], partial = [y]>>
+    return
+  }
+}
+
+// -----
+
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 1>} {
+  func.func @f(%dy: tensor<4x4x48xf32, #axonn.layout<[[z], [], [y]]>>, %x: tensor<4x4x32xf32, #axonn.layout<[[z], [], [x]]>>) {
+    // expected-error @+1 {{'axonn.linear_grad_weight' op layouts are inconsistent: result must hold partial sums over exactly [z], has [data]}}
+    %0 = axonn.linear_grad_weight %dy, %x : (tensor<4x4x48xf32, #axonn.layout<[[z], [], [y]]>>, tensor<4x4x32xf32, #axonn.layout<[[z], [], [x]]>>) -> tensor<48x32xf32, #axonn.layout<[[y], [x]], partial = [data]>>
+    return
+  }
+}

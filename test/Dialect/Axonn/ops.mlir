@@ -120,10 +120,10 @@ func.func @backward(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x32xf32>, %g: tenso
   %0 = axonn.embedding_grad %dy, %tokens : (tensor<2x16x32xf32>, tensor<2x16xi32>) -> tensor<100x32xf32>
   // CHECK: axonn.position_grad %{{.*}} : tensor<2x16x32xf32> -> tensor<64x32xf32>
   %1 = axonn.position_grad %dy : tensor<2x16x32xf32> -> tensor<64x32xf32>
-  // CHECK: axonn.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-05 : tensor<2x16x32xf32>, tensor<32xf32>
-  %2:3 = axonn.layer_norm_grad %dy, %x, %g eps 1.0e-5 : tensor<2x16x32xf32>, tensor<32xf32>
-  // CHECK: axonn.rms_norm_grad %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-06 : tensor<2x16x32xf32>, tensor<32xf32>
-  %3:2 = axonn.rms_norm_grad %dy, %x, %g eps 1.0e-6 : tensor<2x16x32xf32>, tensor<32xf32>
+  // CHECK: axonn.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-05 : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>, tensor<32xf32>
+  %2:3 = axonn.layer_norm_grad %dy, %x, %g eps 1.0e-5 : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>, tensor<32xf32>
+  // CHECK: axonn.rms_norm_grad %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-06 : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  %3:2 = axonn.rms_norm_grad %dy, %x, %g eps 1.0e-6 : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>
   // CHECK: axonn.linear_grad_input %{{.*}}, %{{.*}} transposed : (tensor<2x16x32xf32>, tensor<32x32xf32>) -> tensor<2x16x32xf32>
   %wsq = "test.weight"() : () -> tensor<32x32xf32>
   %4 = axonn.linear_grad_input %dy, %wsq transposed : (tensor<2x16x32xf32>, tensor<32x32xf32>) -> tensor<2x16x32xf32>
@@ -145,4 +145,29 @@ func.func @backward(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x32xf32>, %g: tenso
   // CHECK: axonn.adamw %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} step %{{.*}} norm %[[N]] decay {training = #training}
   %11:3 = axonn.adamw %w, %0, %w, %w step %step norm %n decay {training = #axonn.training<global_batch = 1, seq_len = 1, lr = 0.1, min_lr = 0.0, warmup_steps = 0, steps = 1, schedule = constant, beta1 = 0.9, beta2 = 0.95, eps = 1.0e-08, weight_decay = 0.0, grad_clip = 0.0, seed = 0>} : (tensor<100x32xf32>, tensor<100x32xf32>, tensor<100x32xf32>, tensor<100x32xf32>, tensor<i64>, tensor<f32>) -> (tensor<100x32xf32>, tensor<100x32xf32>, tensor<100x32xf32>)
   return
+}
+
+// -----
+
+// Layout changes: reduce, reduce and scatter, gather; a padded LM head.
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>} {
+  // CHECK-LABEL: func.func @reshards
+  func.func @reshards(%p: tensor<8x4x32xf32, #axonn.layout<[[z, data], [], [y]], partial = [x]>>,
+                      %dw: tensor<64x32xf32, #axonn.layout<[[y], [x]], partial = [z, data]>>,
+                      %w: tensor<64x32xf32, #axonn.layout<[[y], [x]], storage = [z]>>) {
+    // CHECK: axonn.reshard %{{.*}} : tensor<8x4x32xf32, #axonn.layout<{{\[\[}}z, data], [], [y]], partial = [x]>> -> tensor<8x4x32xf32, #axonn.layout<{{\[\[}}z, data], [], [y]]>>
+    %0 = axonn.reshard %p : tensor<8x4x32xf32, #axonn.layout<[[z, data], [], [y]], partial = [x]>> -> tensor<8x4x32xf32, #axonn.layout<[[z, data], [], [y]]>>
+    // CHECK: axonn.reshard %{{.*}} : tensor<64x32xf32, #axonn.layout<{{\[\[}}y], [x]], partial = [z, data]>> -> tensor<64x32xf32, #axonn.layout<{{\[\[}}y], [x]], storage = [z]>>
+    %1 = axonn.reshard %dw : tensor<64x32xf32, #axonn.layout<[[y], [x]], partial = [z, data]>> -> tensor<64x32xf32, #axonn.layout<[[y], [x]], storage = [z]>>
+    // CHECK: axonn.reshard %{{.*}} : tensor<64x32xf32, #axonn.layout<{{\[\[}}y], [x]], storage = [z]>> -> tensor<64x32xf32, #axonn.layout<{{\[\[}}y], [x]]>>
+    %2 = axonn.reshard %w : tensor<64x32xf32, #axonn.layout<[[y], [x]], storage = [z]>> -> tensor<64x32xf32, #axonn.layout<[[y], [x]]>>
+    return
+  }
+
+  // CHECK-LABEL: func.func @padded_vocabulary
+  func.func @padded_vocabulary(%h: tensor<2x4x32xf32>, %w: tensor<52x32xf32>, %t: tensor<2x4xi32>) {
+    // CHECK: axonn.lm_head_loss %{{.*}}, %{{.*}}, %{{.*}} {vocab_size = 50 : i64}
+    %0 = axonn.lm_head_loss %h, %w, %t {vocab_size = 50} : (tensor<2x4x32xf32>, tensor<52x32xf32>, tensor<2x4xi32>) -> tensor<f32>
+    return
+  }
 }

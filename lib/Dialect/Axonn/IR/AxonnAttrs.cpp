@@ -341,15 +341,12 @@ void LayoutAttr::print(AsmPrinter &printer) const {
 // ClusterAttr
 //===----------------------------------------------------------------------===//
 
-LogicalResult ClusterAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                  StringRef name, int64_t gpus,
-                                  int64_t gpusPerNode, int64_t nicsPerNode,
-                                  APFloat intraBandwidthF,
-                                  APFloat interBandwidthF,
-                                  APFloat intraLatencyF, APFloat interLatencyF,
-                                  APFloat peakFlopsF, int64_t memory,
-                                  APFloat memoryBandwidthF,
-                                  ArrayRef<GemmEfficiencyPoint> gemmTable) {
+LogicalResult ClusterAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, StringRef name, int64_t gpus,
+    int64_t gpusPerNode, int64_t nicsPerNode, APFloat intraBandwidthF,
+    APFloat interBandwidthF, APFloat intraLatencyF, APFloat interLatencyF,
+    APFloat peakFlopsF, int64_t memory, APFloat memoryBandwidthF,
+    ArrayRef<GemmEfficiencyPoint> gemmTable) {
   double intraBandwidth = intraBandwidthF.convertToDouble();
   double interBandwidth = interBandwidthF.convertToDouble();
   double intraLatency = intraLatencyF.convertToDouble();

@@ -40,10 +40,6 @@ struct AxonnOpAsmInterface : public OpAsmDialectInterface {
           os << "cluster";
           return AliasResult::FinalAlias;
         })
-        .Case<LayoutAttr>([&](auto) {
-          os << "layout";
-          return AliasResult::FinalAlias;
-        })
         .Default([](Attribute) { return AliasResult::NoAlias; });
   }
 };
@@ -70,10 +66,9 @@ void AxonnDialect::registerTypes() {
 // Module-level verification
 //===----------------------------------------------------------------------===//
 
-/// Checks that a value of type `type` fits `grid`: its layout has one entry
-/// per dimension and every split is divisible.
-static LogicalResult verifyTypeFitsGrid(function_ref<InFlightDiagnostic()> emit,
-                                        Type type, GridAttr grid) {
+LogicalResult
+mlir::axonn::verifyTypeFitsGrid(function_ref<InFlightDiagnostic()> emit,
+                                Type type, GridAttr grid) {
   LayoutAttr layout = getLayout(type);
   if (!layout)
     return success();
@@ -132,8 +127,8 @@ LogicalResult AxonnDialect::verifyOperationAttribute(Operation *op,
   }
   if (name == kRecomputeAttrName) {
     if (!isa<RecomputePolicyAttr>(attr.getValue()))
-      return op->emitError() << "'" << name
-                             << "' must be a #axonn.recompute attribute";
+      return op->emitError()
+             << "'" << name << "' must be a #axonn.recompute attribute";
     return requireModule();
   }
   if (name != kGridAttrName)
@@ -220,8 +215,8 @@ static LogicalResult verifyValueAttribute(Operation *op, StringRef where,
   }
   if (name == AxonnDialect::kInputAttrName && !isResult) {
     auto role = dyn_cast<StringAttr>(attr.getValue());
-    if (!role || (role.getValue() != "tokens" &&
-                  role.getValue() != "targets" && role.getValue() != "step"))
+    if (!role || (role.getValue() != "tokens" && role.getValue() != "targets" &&
+                  role.getValue() != "step"))
       return emit() << "must be \"tokens\", \"targets\" or \"step\"";
     if (!tensor || !tensor.getElementType().isInteger())
       return emit() << "must be on a ranked integer tensor, not " << type;

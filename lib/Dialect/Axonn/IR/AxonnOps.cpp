@@ -78,7 +78,7 @@ LogicalResult mlir::axonn::verifyLayoutsNeedGrid(Operation *op) {
     return op->emitOpError()
            << "uses tensors with a #axonn.layout encoding but the enclosing "
               "module has no 'axonn.grid' attribute";
-  return success();
+  return verifyOpLayouts(op);
 }
 
 //===----------------------------------------------------------------------===//
@@ -245,12 +245,36 @@ static LogicalResult verifyLMHead(Operation *op, Value hiddenValue,
   return verifyShape(op, targets, "targets", {hidden[0], hidden[1]});
 }
 
+/// `vocab_size`, when given, counts the real rows of a padded weight.
+static LogicalResult verifyVocabSize(Operation *op, Value weight,
+                                     std::optional<uint64_t> vocabSize) {
+  if (!vocabSize)
+    return success();
+  int64_t rows = tensorOf(weight).getDimSize(0);
+  if (*vocabSize == 0 || static_cast<int64_t>(*vocabSize) > rows)
+    return op->emitOpError()
+           << "vocab_size " << *vocabSize << " must be in [1, " << rows
+           << "], the weight's rows";
+  return success();
+}
+
 LogicalResult LMHeadLossOp::verify() {
-  return verifyLMHead(*this, getHidden(), getWeight(), getTargets());
+  if (failed(verifyLMHead(*this, getHidden(), getWeight(), getTargets())))
+    return failure();
+  return verifyVocabSize(*this, getWeight(), getVocabSize());
 }
 
 LogicalResult LMHeadLossGradOp::verify() {
-  return verifyLMHead(*this, getHidden(), getWeight(), getTargets());
+  Operation *op = getOperation();
+  if (failed(verifyLMHead(op, getHidden(), getWeight(), getTargets())) ||
+      failed(verifyVocabSize(op, getWeight(), getVocabSize())) ||
+      failed(verifySameElementType(
+          op, {getHidden(), getHiddenGrad(), getWeightGrad()})) ||
+      failed(verifyShape(op, getHiddenGrad(), "hidden_grad",
+                         getHidden().getType().getShape())))
+    return failure();
+  return verifyShape(op, getWeightGrad(), "weight_grad",
+                     getWeight().getType().getShape());
 }
 
 //===----------------------------------------------------------------------===//
@@ -291,14 +315,31 @@ LogicalResult PositionGradOp::verify() {
   return success();
 }
 
+/// Norm gradients: the scale (and bias) gradients have the scale's shape
+/// and element type; their layouts may differ (partial sums over tokens).
+static LogicalResult verifyNormGrad(Operation *op, Value input, Value scale,
+                                    ValueRange paramGrads, double epsilon) {
+  if (failed(verifyNorm(op, input, scale, Value(), epsilon)))
+    return failure();
+  ArrayRef<int64_t> shape = tensorOf(scale).getShape();
+  for (auto [i, grad] : llvm::enumerate(paramGrads)) {
+    std::string name = i == 0 ? "scale_grad" : "bias_grad";
+    if (failed(verifySameElementType(op, {scale, grad})) ||
+        failed(verifyShape(op, grad, name, shape)))
+      return failure();
+  }
+  return success();
+}
+
 LogicalResult LayerNormGradOp::verify() {
-  return verifyNorm(getOperation(), getInput(), getScale(), Value(),
-                    getEpsilon().convertToDouble());
+  return verifyNormGrad(getOperation(), getInput(), getScale(),
+                        {getScaleGrad(), getBiasGrad()},
+                        getEpsilon().convertToDouble());
 }
 
 LogicalResult RMSNormGradOp::verify() {
-  return verifyNorm(getOperation(), getInput(), getScale(), Value(),
-                    getEpsilon().convertToDouble());
+  return verifyNormGrad(getOperation(), getInput(), getScale(),
+                        {getScaleGrad()}, getEpsilon().convertToDouble());
 }
 
 LogicalResult LinearGradInputOp::verify() {

@@ -153,9 +153,9 @@ LogicalResult Autodiff::backprop(Operation *op) {
   if (auto loss = dyn_cast<LMHeadLossOp>(op)) {
     // The loss is the step's output: its own gradient is 1.
     Value hidden = saved(loss.getHidden());
-    auto grad = LMHeadLossGradOp::create(builder, loc, hidden.getType(),
-                                         loss.getWeight().getType(), hidden,
-                                         loss.getWeight(), loss.getTargets());
+    auto grad = LMHeadLossGradOp::create(
+        builder, loc, hidden.getType(), loss.getWeight().getType(), hidden,
+        loss.getWeight(), loss.getTargets(), loss.getVocabSizeAttr());
     accumulate(loss.getHidden(), grad.getHiddenGrad());
     accumulate(loss.getWeight(), grad.getWeightGrad());
     return success();

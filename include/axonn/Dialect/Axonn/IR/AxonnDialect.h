@@ -59,6 +59,12 @@ std::string formatAxes(ArrayRef<Axis> axes);
 /// The layout encoding of a tensor type, or null.
 LayoutAttr getLayout(Type type);
 
+/// Checks that a value of type `type` fits `grid`: its layout has one entry
+/// per dimension and every split (and the storage split) is divisible.
+/// Types without a layout fit.
+LogicalResult verifyTypeFitsGrid(function_ref<InFlightDiagnostic()> emit,
+                                 Type type, GridAttr grid);
+
 /// The ranked tensor type with the same shape and element type and no
 /// encoding.
 RankedTensorType stripLayout(RankedTensorType type);

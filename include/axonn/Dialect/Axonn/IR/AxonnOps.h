@@ -29,6 +29,11 @@ public:
 
 LogicalResult verifyLayoutsNeedGrid(Operation *op);
 
+/// Checks that the layouts of `op`'s operands and results let every rank
+/// compute its share of the op (see AxonnLayouts.cpp). Values without a
+/// layout are not checked.
+LogicalResult verifyOpLayouts(Operation *op);
+
 template <typename ConcreteType>
 LogicalResult LayoutsNeedGrid<ConcreteType>::verifyTrait(Operation *op) {
   return verifyLayoutsNeedGrid(op);

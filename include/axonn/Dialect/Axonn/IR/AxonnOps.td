@@ -229,6 +229,10 @@ def Axonn_LMHeadLossOp : Axonn_Op<"lm_head_loss", [Pure]> {
     scalar. The op exists as one unit so that sharded lowerings never need to
     hold the full `[B, S, V]` logits.
 
+    `vocab_size`, when present, is the number of real tokens: `weight` rows
+    from `vocab_size` on are padding (added by `--axonn-shard` so that the
+    vocabulary divides over the grid) and take no part in the softmax.
+
     ```mlir
     %loss = axonn.lm_head_loss %h, %wte, %targets
         : (tensor<8x1024x768xf32>, tensor<50257x768xf32>, tensor<8x1024xi32>)
@@ -236,7 +240,8 @@ def Axonn_LMHeadLossOp : Axonn_Op<"lm_head_loss", [Pure]> {
     ```
   }];
   let arguments = (ins Axonn_FloatTensor:$hidden, Axonn_FloatTensor:$weight,
-                       Axonn_TokenTensor:$targets);
+                       Axonn_TokenTensor:$targets,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size);
   let results = (outs 0DTensorOf<[F32]>:$loss);
   let assemblyFormat = [{
     $hidden `,` $weight `,` $targets attr-dict `:`
@@ -286,8 +291,7 @@ def Axonn_PositionGradOp : Axonn_Op<"position_grad", [Pure]> {
 }
 
 def Axonn_LayerNormGradOp : Axonn_Op<"layer_norm_grad", [Pure,
-    AllTypesMatch<["grad", "input", "input_grad"]>,
-    AllTypesMatch<["scale", "scale_grad", "bias_grad"]>]> {
+    AllTypesMatch<["grad", "input", "input_grad"]>]> {
   let summary = "Gradients of layer normalization";
   let description = [{
     Given the gradient of `axonn.layer_norm`'s result, its input and scale,
@@ -295,8 +299,11 @@ def Axonn_LayerNormGradOp : Axonn_Op<"layer_norm_grad", [Pure,
 
     ```mlir
     %dx, %dg, %db = axonn.layer_norm_grad %dy, %x, %g eps 1.0e-05
-        : tensor<8x1024x768xf32>, tensor<768xf32>
+        : tensor<8x1024x768xf32>, tensor<768xf32> -> tensor<768xf32>, tensor<768xf32>
     ```
+
+    The scale and bias gradients have the shape of the scale; their layouts
+    may differ from it (sums over tokens that are still partial).
   }];
   let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
                        Axonn_FloatTensor:$scale, F64Attr:$epsilon);
@@ -305,19 +312,18 @@ def Axonn_LayerNormGradOp : Axonn_Op<"layer_norm_grad", [Pure,
                       Axonn_FloatTensor:$bias_grad);
   let assemblyFormat = [{
     $grad `,` $input `,` $scale `eps` custom<ShortF64>($epsilon) attr-dict `:`
-    type($input) `,` type($scale)
+    type($input) `,` type($scale) `->` type($scale_grad) `,` type($bias_grad)
   }];
   let hasVerifier = 1;
 }
 
 def Axonn_RMSNormGradOp : Axonn_Op<"rms_norm_grad", [Pure,
-    AllTypesMatch<["grad", "input", "input_grad"]>,
-    AllTypesMatch<["scale", "scale_grad"]>]> {
+    AllTypesMatch<["grad", "input", "input_grad"]>]> {
   let summary = "Gradients of RMS normalization";
   let description = [{
     ```mlir
     %dx, %dg = axonn.rms_norm_grad %dy, %x, %g eps 1.0e-05
-        : tensor<8x4096x4096xf32>, tensor<4096xf32>
+        : tensor<8x4096x4096xf32>, tensor<4096xf32> -> tensor<4096xf32>
     ```
   }];
   let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
@@ -326,7 +332,7 @@ def Axonn_RMSNormGradOp : Axonn_Op<"rms_norm_grad", [Pure,
                       Axonn_FloatTensor:$scale_grad);
   let assemblyFormat = [{
     $grad `,` $input `,` $scale `eps` custom<ShortF64>($epsilon) attr-dict `:`
-    type($input) `,` type($scale)
+    type($input) `,` type($scale) `->` type($scale_grad)
   }];
   let hasVerifier = 1;
 }
@@ -447,9 +453,7 @@ def Axonn_SwiGLUGradOp : Axonn_Op<"swiglu_grad", [Pure,
   let hasVerifier = 1;
 }
 
-def Axonn_LMHeadLossGradOp : Axonn_Op<"lm_head_loss_grad", [Pure,
-    AllTypesMatch<["hidden", "hidden_grad"]>,
-    AllTypesMatch<["weight", "weight_grad"]>]> {
+def Axonn_LMHeadLossGradOp : Axonn_Op<"lm_head_loss_grad", [Pure]> {
   let summary = "Gradients of axonn.lm_head_loss";
   let description = [{
     The gradients of the mean cross-entropy loss with respect to the hidden
@@ -462,7 +466,8 @@ def Axonn_LMHeadLossGradOp : Axonn_Op<"lm_head_loss_grad", [Pure,
     ```
   }];
   let arguments = (ins Axonn_FloatTensor:$hidden, Axonn_FloatTensor:$weight,
-                       Axonn_TokenTensor:$targets);
+                       Axonn_TokenTensor:$targets,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size);
   let results = (outs Axonn_FloatTensor:$hidden_grad,
                       Axonn_FloatTensor:$weight_grad);
   let assemblyFormat = [{
@@ -535,11 +540,48 @@ def Axonn_AdamWOp : Axonn_Op<"adamw", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
-// Collectives
+// Layout changes
 //===----------------------------------------------------------------------===//
 
 def Axonn_CommunicationResource
     : Resource<"::mlir::axonn::CommunicationResource">;
+
+def Axonn_ReshardOp : Axonn_Op<"reshard", [
+    MemoryEffects<[MemRead<Axonn_CommunicationResource>,
+                   MemWrite<Axonn_CommunicationResource>]>]> {
+  let summary = "The same global tensor in another layout";
+  let description = [{
+    Changes the layout of a value without changing what it means: `result`
+    and `input` have the same global shape and element type, and the same
+    split of every dimension. `--axonn-shard` inserts one wherever a value's
+    layout differs from the layout its user needs, and
+    `--axonn-insert-collectives` lowers each to collectives. Three changes
+    exist:
+
+    - reduce: `partial` axes dropped (an all-reduce over them);
+    - scatter: axes moved from `partial` to `storage` (a reduce-scatter);
+    - gather: `storage` dropped (an all-gather), with `partial` unchanged.
+
+    A reshard does one of reduce or gather, or reduce and scatter together.
+    It is not `Pure`: two gathers of the same weight are two communications
+    (one in forward, one in backward) unless a pass decides to keep one.
+
+    ```mlir
+    %w = axonn.reshard %ws
+        : tensor<96x32xf32, #axonn.layout<[[y], [x]], storage = [z]>>
+        -> tensor<96x32xf32, #axonn.layout<[[y], [x]]>>
+    ```
+  }];
+  let arguments = (ins Axonn_CommTensor:$input);
+  let results = (outs Axonn_CommTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives
+//===----------------------------------------------------------------------===//
+
 
 // Collectives are ordered against each other: every rank must issue them in
 // the same order, so no transformation may drop, merge or reorder them.

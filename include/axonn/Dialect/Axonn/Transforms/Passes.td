@@ -164,4 +164,38 @@ def PlanScalingPass : Pass<"axonn-plan-scaling", "ModuleOp"> {
   let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
+def ShardPass : Pass<"axonn-shard", "ModuleOp"> {
+  let summary = "Lay out every tensor on the grid following the 4D algorithm";
+  let description = [{
+    Gives every value of every function a `#axonn.layout` (on the global
+    shape) from the module's `axonn.grid`:
+
+    - tokens, targets and activations `[B, S, F]`: batch over `(z, data)`;
+      features over `x` on the residual stream, over `y` after a normal
+      linear or inside attention (heads over `y`);
+    - a normal linear's weight `[n, k]` over `[[y], [x]]`, a transposed one
+      over `[[x], [y]]`; the token embedding and the LM head `[V, D]` over
+      `[[y], [x]]` (a vocabulary-parallel loss); learned positions over
+      `[[], [x]]`; every matrix parameter stored split once more over `z`;
+      biases over their linear's out-feature axis, norm scales over `x`;
+    - results of linears, lookups and gradients that still hold partial
+      sums say so (`partial = [...]`); optimizer state is laid out like
+      its parameter.
+
+    Where a value's layout differs from the one its user needs, an
+    `axonn.reshard` makes the change explicit: partial sums are reduced
+    once right after they are produced (weight gradients reduce-scattered
+    into the storage split), stored weights are gathered right before each
+    use. A vocabulary that does not divide over `y` and `z` is padded with
+    rows that `axonn.lm_head_loss` ignores (`vocab_size`). Grid axes of size
+    1 are left out of layouts.
+
+    Errors, at the offending op: a module without a grid, a dimension the
+    grid does not divide, heads that do not divide over `y`, and a layout
+    already on a type (forced by the user) that contradicts the algorithm.
+  }];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 #endif // AXONN_DIALECT_AXONN_TRANSFORMS_PASSES_TD
