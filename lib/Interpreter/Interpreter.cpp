@@ -175,9 +175,34 @@ struct AttentionState {
   int64_t last(int64_t s) const { return causal ? s : seq - 1; }
 };
 
+/// Where one rank sits on the grid, for ops whose per-rank meaning depends
+/// on it (a vocabulary slice, a term added once).
+struct RankContext {
+  GridAttr grid;
+  int64_t rank = 0;
+
+  int64_t coordinate(Axis axis) const {
+    int64_t stride = 1;
+    for (Axis a : {Axis::x, Axis::y, Axis::z, Axis::data}) {
+      if (a == axis)
+        return (rank / stride) % grid.getSize(a);
+      stride *= grid.getSize(a);
+    }
+    return 0;
+  }
+  /// Index of this rank in the group of `axes`, the first axis major.
+  int64_t groupIndex(ArrayRef<Axis> axes) const {
+    int64_t index = 0;
+    for (Axis axis : axes)
+      index = index * grid.getSize(axis) + coordinate(axis);
+    return index;
+  }
+};
+
 class Evaluator {
 public:
-  Evaluator(ValueTrace &values) : values(values) {}
+  Evaluator(ValueTrace &values, const RankContext *rank = nullptr)
+      : values(values), rank(rank) {}
 
   LogicalResult run(Operation *op);
 
@@ -192,7 +217,7 @@ private:
   LogicalResult embedding(EmbeddingOp op);
   void layerNorm(LayerNormOp op);
   void rmsNorm(RMSNormOp op);
-  void linear(LinearOp op);
+  LogicalResult linear(LinearOp op);
   void attention(AttentionOp op);
   LogicalResult lmHeadLoss(LMHeadLossOp op);
   LogicalResult embeddingGrad(EmbeddingGradOp op);
@@ -205,9 +230,43 @@ private:
   void attentionGrad(AttentionGradOp op);
   LogicalResult lmHeadLossGrad(LMHeadLossGradOp op);
   void adamw(AdamWOp op);
+  void normStats(NormStatsOp op);
+  void normGradStats(NormGradStatsOp op);
+  /// First global row of the local vocabulary slice, or failure (with a
+  /// diagnostic) when the op is per-rank but no rank is given.
+  FailureOr<int64_t> vocabOffset(Operation *op, std::optional<AxesAttr> axes,
+                                 int64_t localRows);
+  /// Whether this rank adds a term that must count once over `axes`.
+  FailureOr<bool> addsOnce(Operation *op, std::optional<AxesAttr> axes);
+  LogicalResult logitsMax(LogitsMaxOp op);
+  LogicalResult softmaxSums(SoftmaxSumsOp op);
+  void crossEntropy(CrossEntropyOp op);
+  LogicalResult crossEntropyGrad(CrossEntropyGradOp op);
 
   ValueTrace &values;
+  const RankContext *rank;
 };
+
+FailureOr<int64_t> Evaluator::vocabOffset(Operation *op,
+                                          std::optional<AxesAttr> axes,
+                                          int64_t localRows) {
+  if (!axes || axes->empty())
+    return 0;
+  if (!rank)
+    return op->emitOpError()
+           << "is a per-rank op (vocab_axes); evaluate it with a rank";
+  return rank->groupIndex(axes->getAxes()) * localRows;
+}
+
+FailureOr<bool> Evaluator::addsOnce(Operation *op,
+                                    std::optional<AxesAttr> axes) {
+  if (!axes || axes->empty())
+    return true;
+  if (!rank)
+    return op->emitOpError()
+           << "is a per-rank op (once_over); evaluate it with a rank";
+  return rank->groupIndex(axes->getAxes()) == 0;
+}
 
 LogicalResult Evaluator::checkTokens(Operation *op, const HostTensor &tokens,
                                      int64_t vocab) {
@@ -220,76 +279,160 @@ LogicalResult Evaluator::checkTokens(Operation *op, const HostTensor &tokens,
 
 LogicalResult Evaluator::embedding(EmbeddingOp op) {
   const HostTensor &tokens = get(op.getTokens()), &table = get(op.getTable());
-  int64_t vocab = table.shape[0], width = table.shape[1];
-  if (failed(checkTokens(op, tokens, vocab)))
+  int64_t rows = table.shape[0], width = table.shape[1];
+  FailureOr<int64_t> offset = vocabOffset(op, op.getVocabAxes(), rows);
+  FailureOr<bool> positions = addsOnce(op, op.getOnceOver());
+  if (failed(offset) || failed(positions))
+    return failure();
+  if (!op.getVocabAxes() && failed(checkTokens(op, tokens, rows)))
     return failure();
   HostTensor out = zerosLike(op.getResult());
   int64_t seq = tokens.shape[1];
   for (int64_t i = 0; i < tokens.size(); ++i) {
-    int64_t token = static_cast<int64_t>(tokens.data[i]);
-    for (int64_t j = 0; j < width; ++j)
-      out.data[i * width + j] = table.data[token * width + j];
-    if (op.getPositions()) {
-      const HostTensor &positions = get(op.getPositions());
+    // A token outside this rank's slice looks up zeros.
+    int64_t row = static_cast<int64_t>(tokens.data[i]) - *offset;
+    if (row >= 0 && row < rows)
       for (int64_t j = 0; j < width; ++j)
-        out.data[i * width + j] += positions.data[(i % seq) * width + j];
+        out.data[i * width + j] = table.data[row * width + j];
+    if (op.getPositions() && *positions) {
+      const HostTensor &table = get(op.getPositions());
+      for (int64_t j = 0; j < width; ++j)
+        out.data[i * width + j] += table.data[(i % seq) * width + j];
     }
   }
   set(op.getResult(), std::move(out));
   return success();
 }
 
+/// Per-row mean and 1/sqrt(var + eps) of a layer norm: from the local row,
+/// or, per rank, from the sums over all `width` features in `stats`.
+static std::pair<double, double> layerNormMoments(const double *row,
+                                                  int64_t local,
+                                                  const double *stats,
+                                                  int64_t width, double eps) {
+  double mean = 0, var = 0;
+  if (stats) {
+    mean = stats[0] / width;
+    var = stats[1] / width - mean * mean;
+  } else {
+    for (int64_t j = 0; j < local; ++j)
+      mean += row[j];
+    mean /= local;
+    for (int64_t j = 0; j < local; ++j)
+      var += (row[j] - mean) * (row[j] - mean);
+    var /= local;
+  }
+  return {mean, 1 / std::sqrt(var + eps)};
+}
+
+/// 1/sqrt(mean(x^2) + eps) of an RMS norm, likewise.
+static double rmsInverse(const double *row, int64_t local, const double *stats,
+                         int64_t width, double eps) {
+  double square = 0;
+  if (stats) {
+    square = stats[0];
+  } else {
+    width = local;
+    for (int64_t j = 0; j < local; ++j)
+      square += row[j] * row[j];
+  }
+  return 1 / std::sqrt(square / width + eps);
+}
+
 void Evaluator::layerNorm(LayerNormOp op) {
   const HostTensor &x = get(op.getInput()), &g = get(op.getScale()),
                    &b = get(op.getBias());
+  const HostTensor *stats = op.getStats() ? &get(op.getStats()) : nullptr;
   double eps = op.getEpsilon().convertToDouble();
-  int64_t width = x.width(), rows = x.size() / width;
+  int64_t local = x.width(), rows = x.size() / local;
+  int64_t width = op.getWidth().value_or(local);
   HostTensor y = zerosLike(op.getResult());
   for (int64_t r = 0; r < rows; ++r) {
-    const double *row = &x.data[r * width];
-    double mean = 0, var = 0;
-    for (int64_t j = 0; j < width; ++j)
-      mean += row[j];
-    mean /= width;
-    for (int64_t j = 0; j < width; ++j)
-      var += (row[j] - mean) * (row[j] - mean);
-    var /= width;
-    double inv = 1 / std::sqrt(var + eps);
-    for (int64_t j = 0; j < width; ++j)
-      y.data[r * width + j] = (row[j] - mean) * inv * g.data[j] + b.data[j];
+    const double *row = &x.data[r * local];
+    auto [mean, inv] = layerNormMoments(
+        row, local, stats ? &stats->data[r * 2] : nullptr, width, eps);
+    for (int64_t j = 0; j < local; ++j)
+      y.data[r * local + j] = (row[j] - mean) * inv * g.data[j] + b.data[j];
   }
   set(op.getResult(), std::move(y));
 }
 
 void Evaluator::rmsNorm(RMSNormOp op) {
   const HostTensor &x = get(op.getInput()), &g = get(op.getScale());
+  const HostTensor *stats = op.getStats() ? &get(op.getStats()) : nullptr;
   double eps = op.getEpsilon().convertToDouble();
-  int64_t width = x.width(), rows = x.size() / width;
+  int64_t local = x.width(), rows = x.size() / local;
+  int64_t width = op.getWidth().value_or(local);
   HostTensor y = zerosLike(op.getResult());
   for (int64_t r = 0; r < rows; ++r) {
-    const double *row = &x.data[r * width];
-    double square = 0;
-    for (int64_t j = 0; j < width; ++j)
-      square += row[j] * row[j];
-    double inv = 1 / std::sqrt(square / width + eps);
-    for (int64_t j = 0; j < width; ++j)
-      y.data[r * width + j] = row[j] * inv * g.data[j];
+    const double *row = &x.data[r * local];
+    double inv =
+        rmsInverse(row, local, stats ? &stats->data[r] : nullptr, width, eps);
+    for (int64_t j = 0; j < local; ++j)
+      y.data[r * local + j] = row[j] * inv * g.data[j];
   }
   set(op.getResult(), std::move(y));
 }
 
-void Evaluator::linear(LinearOp op) {
+void Evaluator::normStats(NormStatsOp op) {
+  const HostTensor &x = get(op.getInput());
+  int64_t local = x.width(), rows = x.size() / local;
+  int64_t count = op.getRms() ? 1 : 2;
+  HostTensor stats = zerosLike(op.getStats());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < local; ++j) {
+      double v = x.data[r * local + j];
+      if (op.getRms()) {
+        stats.data[r] += v * v;
+      } else {
+        stats.data[r * count] += v;
+        stats.data[r * count + 1] += v * v;
+      }
+    }
+  set(op.getStats(), std::move(stats));
+}
+
+void Evaluator::normGradStats(NormGradStatsOp op) {
+  const HostTensor &dy = get(op.getGrad()), &x = get(op.getInput()),
+                   &g = get(op.getScale());
+  int64_t local = x.width(), rows = x.size() / local;
+  int64_t count = op.getRms() ? 2 : 4;
+  HostTensor stats = zerosLike(op.getStats());
+  for (int64_t r = 0; r < rows; ++r) {
+    double *out = &stats.data[r * count];
+    for (int64_t j = 0; j < local; ++j) {
+      double v = x.data[r * local + j];
+      double gdy = dy.data[r * local + j] * g.data[j];
+      if (op.getRms()) {
+        out[0] += v * v;
+        out[1] += gdy * v;
+      } else {
+        out[0] += v;
+        out[1] += v * v;
+        out[2] += gdy;
+        out[3] += gdy * v;
+      }
+    }
+  }
+  set(op.getStats(), std::move(stats));
+}
+
+LogicalResult Evaluator::linear(LinearOp op) {
   const HostTensor &x = get(op.getInput()), &w = get(op.getWeight());
+  FailureOr<bool> bias = addsOnce(op, op.getOnceOver());
+  if (failed(bias))
+    return failure();
   int64_t n = w.shape[0], k = w.shape[1], rows = x.size() / k;
   HostTensor y = zerosLike(op.getResult());
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t o = 0; o < n; ++o) {
-      double sum = op.getBias() ? get(op.getBias()).data[o] : 0;
+      double sum = op.getBias() && *bias ? get(op.getBias()).data[o] : 0;
       for (int64_t i = 0; i < k; ++i)
         sum += x.data[r * k + i] * w.data[o * k + i];
       y.data[r * n + o] = sum;
     }
   set(op.getResult(), std::move(y));
+  return success();
 }
 
 static std::optional<double> ropeBase(std::optional<APFloat> rope) {
@@ -356,13 +499,18 @@ LogicalResult Evaluator::lmHeadLoss(LMHeadLossOp op) {
 LogicalResult Evaluator::embeddingGrad(EmbeddingGradOp op) {
   const HostTensor &dy = get(op.getGrad()), &tokens = get(op.getTokens());
   HostTensor table = zerosLike(op.getResult());
-  int64_t vocab = table.shape[0], width = table.shape[1];
-  if (failed(checkTokens(op, tokens, vocab)))
+  int64_t rows = table.shape[0], width = table.shape[1];
+  FailureOr<int64_t> offset = vocabOffset(op, op.getVocabAxes(), rows);
+  if (failed(offset))
+    return failure();
+  if (!op.getVocabAxes() && failed(checkTokens(op, tokens, rows)))
     return failure();
   for (int64_t i = 0; i < tokens.size(); ++i) {
-    int64_t token = static_cast<int64_t>(tokens.data[i]);
+    int64_t row = static_cast<int64_t>(tokens.data[i]) - *offset;
+    if (row < 0 || row >= rows)
+      continue; // another rank's slice
     for (int64_t j = 0; j < width; ++j)
-      table.data[token * width + j] += dy.data[i * width + j];
+      table.data[row * width + j] += dy.data[i * width + j];
   }
   set(op.getResult(), std::move(table));
   return success();
@@ -381,26 +529,22 @@ void Evaluator::positionGrad(PositionGradOp op) {
 void Evaluator::layerNormGrad(LayerNormGradOp op) {
   const HostTensor &dy = get(op.getGrad()), &x = get(op.getInput()),
                    &g = get(op.getScale());
+  const HostTensor *stats = op.getStats() ? &get(op.getStats()) : nullptr;
   double eps = op.getEpsilon().convertToDouble();
-  int64_t width = x.width(), rows = x.size() / width;
+  int64_t local = x.width(), rows = x.size() / local;
+  int64_t width = op.getWidth().value_or(local);
   HostTensor dx = zerosLike(op.getInputGrad()),
              dg = zerosLike(op.getScaleGrad()),
              db = zerosLike(op.getBiasGrad());
-  std::vector<double> xhat(width), dxhat(width);
+  std::vector<double> xhat(local), dxhat(local);
   for (int64_t r = 0; r < rows; ++r) {
-    const double *row = &x.data[r * width], *drow = &dy.data[r * width];
-    double mean = 0, var = 0;
-    for (int64_t j = 0; j < width; ++j)
-      mean += row[j];
-    mean /= width;
-    for (int64_t j = 0; j < width; ++j)
-      var += (row[j] - mean) * (row[j] - mean);
-    var /= width;
-    double inv = 1 / std::sqrt(var + eps);
+    const double *row = &x.data[r * local], *drow = &dy.data[r * local];
+    const double *sums = stats ? &stats->data[r * 4] : nullptr;
+    auto [mean, inv] = layerNormMoments(row, local, sums, width, eps);
     // y = xhat * g + b with xhat = (x - mean) * inv:
     // dx = inv * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
     double meanDxhat = 0, meanDxhatXhat = 0;
-    for (int64_t j = 0; j < width; ++j) {
+    for (int64_t j = 0; j < local; ++j) {
       xhat[j] = (row[j] - mean) * inv;
       dxhat[j] = drow[j] * g.data[j];
       meanDxhat += dxhat[j];
@@ -408,10 +552,15 @@ void Evaluator::layerNormGrad(LayerNormGradOp op) {
       dg.data[j] += drow[j] * xhat[j];
       db.data[j] += drow[j];
     }
+    if (sums) {
+      // Over all features: sum(dxhat) and sum(dxhat * x).
+      meanDxhat = sums[2];
+      meanDxhatXhat = (sums[3] - mean * sums[2]) * inv;
+    }
     meanDxhat /= width;
     meanDxhatXhat /= width;
-    for (int64_t j = 0; j < width; ++j)
-      dx.data[r * width + j] =
+    for (int64_t j = 0; j < local; ++j)
+      dx.data[r * local + j] =
           inv * (dxhat[j] - meanDxhat - xhat[j] * meanDxhatXhat);
   }
   set(op.getInputGrad(), std::move(dx));
@@ -422,25 +571,27 @@ void Evaluator::layerNormGrad(LayerNormGradOp op) {
 void Evaluator::rmsNormGrad(RMSNormGradOp op) {
   const HostTensor &dy = get(op.getGrad()), &x = get(op.getInput()),
                    &g = get(op.getScale());
+  const HostTensor *stats = op.getStats() ? &get(op.getStats()) : nullptr;
   double eps = op.getEpsilon().convertToDouble();
-  int64_t width = x.width(), rows = x.size() / width;
+  int64_t local = x.width(), rows = x.size() / local;
+  int64_t width = op.getWidth().value_or(local);
   HostTensor dx = zerosLike(op.getInputGrad()),
              dg = zerosLike(op.getScaleGrad());
   for (int64_t r = 0; r < rows; ++r) {
-    const double *row = &x.data[r * width], *drow = &dy.data[r * width];
-    double square = 0;
-    for (int64_t j = 0; j < width; ++j)
-      square += row[j] * row[j];
-    double inv = 1 / std::sqrt(square / width + eps);
+    const double *row = &x.data[r * local], *drow = &dy.data[r * local];
+    const double *sums = stats ? &stats->data[r * 2] : nullptr;
+    double inv = rmsInverse(row, local, sums, width, eps);
     // y_j = x_j g_j inv with inv = (mean(x^2) + eps)^(-1/2):
     // dx_j = g_j dy_j inv - x_j inv^3 / width * sum_i g_i dy_i x_i.
     double dot = 0;
-    for (int64_t j = 0; j < width; ++j) {
+    for (int64_t j = 0; j < local; ++j) {
       dot += g.data[j] * drow[j] * row[j];
       dg.data[j] += drow[j] * row[j] * inv;
     }
-    for (int64_t j = 0; j < width; ++j)
-      dx.data[r * width + j] =
+    if (sums)
+      dot = sums[1];
+    for (int64_t j = 0; j < local; ++j)
+      dx.data[r * local + j] =
           g.data[j] * drow[j] * inv - row[j] * inv * inv * inv * dot / width;
   }
   set(op.getInputGrad(), std::move(dx));
@@ -576,6 +727,86 @@ LogicalResult Evaluator::lmHeadLossGrad(LMHeadLossGradOp op) {
   return success();
 }
 
+/// The real rows of a local vocabulary slice: global row offset + v is
+/// real below `vocab_size`.
+static int64_t realRows(int64_t localRows, int64_t offset,
+                        std::optional<uint64_t> vocabSize) {
+  if (!vocabSize)
+    return localRows;
+  return std::clamp<int64_t>(static_cast<int64_t>(*vocabSize) - offset, 0,
+                             localRows);
+}
+
+LogicalResult Evaluator::logitsMax(LogitsMaxOp op) {
+  const HostTensor &logits = get(op.getLogits());
+  int64_t local = logits.width(), tokens = logits.size() / local;
+  FailureOr<int64_t> offset = vocabOffset(op, op.getVocabAxes(), local);
+  if (failed(offset))
+    return failure();
+  int64_t real = realRows(local, *offset, op.getVocabSize());
+  HostTensor max = zerosLike(op.getMax());
+  for (int64_t t = 0; t < tokens; ++t) {
+    double m = -INFINITY;
+    for (int64_t v = 0; v < real; ++v)
+      m = std::max(m, logits.data[t * local + v]);
+    max.data[t] = m;
+  }
+  set(op.getMax(), std::move(max));
+  return success();
+}
+
+LogicalResult Evaluator::softmaxSums(SoftmaxSumsOp op) {
+  const HostTensor &logits = get(op.getLogits()), &max = get(op.getMax()),
+                   &targets = get(op.getTargets());
+  int64_t local = logits.width(), tokens = logits.size() / local;
+  FailureOr<int64_t> offset = vocabOffset(op, op.getVocabAxes(), local);
+  if (failed(offset))
+    return failure();
+  int64_t real = realRows(local, *offset, op.getVocabSize());
+  HostTensor sums = zerosLike(op.getSums());
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t v = 0; v < real; ++v)
+      sums.data[t * 2] += std::exp(logits.data[t * local + v] - max.data[t]);
+    int64_t row = static_cast<int64_t>(targets.data[t]) - *offset;
+    if (row >= 0 && row < real)
+      sums.data[t * 2 + 1] = logits.data[t * local + row];
+  }
+  set(op.getSums(), std::move(sums));
+  return success();
+}
+
+void Evaluator::crossEntropy(CrossEntropyOp op) {
+  const HostTensor &max = get(op.getMax()), &sums = get(op.getSums());
+  double total = 0;
+  for (int64_t t = 0; t < max.size(); ++t)
+    total += max.data[t] + std::log(sums.data[t * 2]) - sums.data[t * 2 + 1];
+  HostTensor loss(ArrayRef<int64_t>{});
+  loss.data[0] = total / double(op.getTokens());
+  set(op.getLoss(), std::move(loss));
+}
+
+LogicalResult Evaluator::crossEntropyGrad(CrossEntropyGradOp op) {
+  const HostTensor &logits = get(op.getLogits()), &max = get(op.getMax()),
+                   &sums = get(op.getSums()), &targets = get(op.getTargets());
+  int64_t local = logits.width(), tokens = logits.size() / local;
+  FailureOr<int64_t> offset = vocabOffset(op, op.getVocabAxes(), local);
+  if (failed(offset))
+    return failure();
+  int64_t real = realRows(local, *offset, op.getVocabSize());
+  double count = double(op.getTokens());
+  HostTensor grad = zerosLike(op.getResult());
+  for (int64_t t = 0; t < tokens; ++t) {
+    int64_t target = static_cast<int64_t>(targets.data[t]) - *offset;
+    for (int64_t v = 0; v < real; ++v) {
+      double p =
+          std::exp(logits.data[t * local + v] - max.data[t]) / sums.data[t * 2];
+      grad.data[t * local + v] = (p - (v == target ? 1 : 0)) / count;
+    }
+  }
+  set(op.getResult(), std::move(grad));
+  return success();
+}
+
 void Evaluator::adamw(AdamWOp op) {
   TrainingAttr training = op.getTraining();
   int64_t step = static_cast<int64_t>(get(op.getStep()).data[0]);
@@ -619,7 +850,7 @@ LogicalResult Evaluator::run(Operation *op) {
       .Case([&](EmbeddingOp op) { return embedding(op); })
       .Case([&](LayerNormOp op) { return layerNorm(op), success(); })
       .Case([&](RMSNormOp op) { return rmsNorm(op), success(); })
-      .Case([&](LinearOp op) { return linear(op), success(); })
+      .Case([&](LinearOp op) { return linear(op); })
       .Case([&](AttentionOp op) { return attention(op), success(); })
       .Case([&](GeluOp op) {
         GeluApproximation a = op.getApproximation();
@@ -690,6 +921,32 @@ LogicalResult Evaluator::run(Operation *op) {
         return success();
       })
       .Case([&](AdamWOp op) { return adamw(op), success(); })
+      .Case([&](NormStatsOp op) { return normStats(op), success(); })
+      .Case([&](NormGradStatsOp op) { return normGradStats(op), success(); })
+      .Case([&](LogitsMaxOp op) { return logitsMax(op); })
+      .Case([&](SoftmaxSumsOp op) { return softmaxSums(op); })
+      .Case([&](CrossEntropyOp op) { return crossEntropy(op), success(); })
+      .Case([&](CrossEntropyGradOp op) { return crossEntropyGrad(op); })
+      .Case([&](SumSquaresOp op) {
+        double sum = 0;
+        for (auto [grad, scale] :
+             llvm::zip_equal(op.getGrads(), op.getScales())) {
+          double squares = 0;
+          for (double x : get(grad).data)
+            squares += x * x;
+          sum += cast<FloatAttr>(scale).getValueAsDouble() * squares;
+        }
+        HostTensor result(ArrayRef<int64_t>{});
+        result.data[0] = sum;
+        set(op.getResult(), std::move(result));
+        return success();
+      })
+      .Case([&](SqrtOp op) {
+        HostTensor result = get(op.getInput());
+        result.data[0] = std::sqrt(result.data[0]);
+        set(op.getResult(), std::move(result));
+        return success();
+      })
       .Case([&](ReshardOp op) {
         // Layouts say where the pieces live, not what the tensor holds.
         set(op.getResult(), get(op.getInput()));
@@ -732,6 +989,180 @@ mlir::axonn::interpret(func::FuncOp func, ArrayRef<HostTensor> args,
     }
     if (failed(evaluator.run(&op)))
       return failure();
+  }
+  return func.emitOpError() << "has no return";
+}
+
+//===----------------------------------------------------------------------===//
+// SPMD: every rank in lockstep
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// The ranks of the group of `axes` that `rank` belongs to, in group order.
+SmallVector<int64_t> groupOf(GridAttr grid, int64_t rank, ArrayRef<Axis> axes) {
+  RankContext self{grid, rank};
+  SmallVector<int64_t> members(grid.getGroupSize(axes), -1);
+  for (int64_t other = 0; other < grid.getNumRanks(); ++other) {
+    RankContext peer{grid, other};
+    bool same = true;
+    for (Axis axis : {Axis::x, Axis::y, Axis::z, Axis::data})
+      if (!llvm::is_contained(axes, axis) &&
+          peer.coordinate(axis) != self.coordinate(axis))
+        same = false;
+    if (same)
+      members[peer.groupIndex(axes)] = other;
+  }
+  return members;
+}
+
+HostTensor reduce(ArrayRef<const HostTensor *> inputs, ReductionKind kind) {
+  HostTensor result = *inputs.front();
+  for (const HostTensor *input : inputs.drop_front())
+    for (int64_t i = 0; i < result.size(); ++i)
+      result.data[i] = kind == ReductionKind::sum
+                           ? result.data[i] + input->data[i]
+                           : std::max(result.data[i], input->data[i]);
+  return result;
+}
+
+/// Sizes of the dimensions before `dim` and after it.
+std::pair<int64_t, int64_t> around(ArrayRef<int64_t> shape, int64_t dim) {
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d)
+    (d < dim ? outer : inner) *= d == dim ? 1 : shape[d];
+  return {outer, inner};
+}
+
+HostTensor gather(ArrayRef<const HostTensor *> inputs, int64_t dim) {
+  SmallVector<int64_t> shape = inputs.front()->shape;
+  int64_t piece = shape[dim];
+  shape[dim] *= inputs.size();
+  HostTensor result(shape);
+  auto [outer, inner] = around(shape, dim);
+  for (int64_t o = 0; o < outer; ++o)
+    for (auto [i, input] : llvm::enumerate(inputs))
+      std::copy_n(&input->data[o * piece * inner], piece * inner,
+                  &result.data[(o * shape[dim] + i * piece) * inner]);
+  return result;
+}
+
+HostTensor slice(const HostTensor &input, int64_t dim, int64_t index,
+                 int64_t count) {
+  SmallVector<int64_t> shape = input.shape;
+  int64_t full = shape[dim];
+  shape[dim] /= count;
+  HostTensor result(shape);
+  auto [outer, inner] = around(shape, dim);
+  for (int64_t o = 0; o < outer; ++o)
+    std::copy_n(&input.data[(o * full + index * shape[dim]) * inner],
+                shape[dim] * inner, &result.data[o * shape[dim] * inner]);
+  return result;
+}
+
+} // namespace
+
+FailureOr<std::vector<SmallVector<HostTensor>>>
+mlir::axonn::interpretSPMD(func::FuncOp func, GridAttr grid,
+                           ArrayRef<SmallVector<HostTensor>> args) {
+  if (func.isExternal())
+    return func.emitOpError() << "has no body to interpret";
+  int64_t ranks = grid.getNumRanks();
+  if (static_cast<int64_t>(args.size()) != ranks)
+    return func.emitOpError() << "needs arguments for " << ranks << " ranks";
+  Block &body = func.getBody().front();
+  std::vector<ValueTrace> traces(ranks);
+  std::vector<RankContext> contexts;
+  for (int64_t r = 0; r < ranks; ++r) {
+    contexts.push_back({grid, r});
+    if (args[r].size() != body.getNumArguments())
+      return func.emitOpError()
+             << "rank " << r << " got " << args[r].size()
+             << " arguments, expected " << body.getNumArguments();
+    for (auto [arg, value] : llvm::zip_equal(body.getArguments(), args[r])) {
+      if (cast<RankedTensorType>(arg.getType()).getShape() !=
+          ArrayRef<int64_t>(value.shape))
+        return func.emitOpError() << "argument #" << arg.getArgNumber()
+                                  << " of rank " << r << " has the wrong shape";
+      traces[r][arg] = value;
+    }
+  }
+
+  // A collective: each rank's result from the inputs of its group.
+  auto collective = [&](Value input, ArrayRef<Axis> axes, Value result,
+                        auto combine) {
+    std::vector<HostTensor> results(ranks);
+    for (int64_t r = 0; r < ranks; ++r) {
+      SmallVector<const HostTensor *> inputs;
+      for (int64_t member : groupOf(grid, r, axes))
+        inputs.push_back(&traces[member].find(input)->second);
+      results[r] = combine(inputs, contexts[r].groupIndex(axes));
+    }
+    for (int64_t r = 0; r < ranks; ++r)
+      traces[r][result] = std::move(results[r]);
+  };
+  auto allReduce = [&](ReductionKind kind) {
+    return [kind](ArrayRef<const HostTensor *> inputs, int64_t) {
+      return reduce(inputs, kind);
+    };
+  };
+  auto allGather = [](int64_t dim) {
+    return [dim](ArrayRef<const HostTensor *> inputs, int64_t) {
+      return gather(inputs, dim);
+    };
+  };
+  auto reduceScatter = [](ReductionKind kind, int64_t dim) {
+    return [kind, dim](ArrayRef<const HostTensor *> inputs, int64_t index) {
+      return slice(reduce(inputs, kind), dim, index, inputs.size());
+    };
+  };
+
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      std::vector<SmallVector<HostTensor>> results(ranks);
+      for (int64_t r = 0; r < ranks; ++r)
+        for (Value value : ret.getOperands())
+          results[r].push_back(traces[r].find(value)->second);
+      return results;
+    }
+    bool handled = true;
+    TypeSwitch<Operation *>(&op)
+        .Case([&](AllReduceOp c) {
+          collective(c.getInput(), c.getAxes().getAxes(), c.getResult(),
+                     allReduce(c.getReduction()));
+        })
+        .Case([&](AllReduceStartOp c) {
+          collective(c.getInput(), c.getAxes().getAxes(), c.getHandle(),
+                     allReduce(c.getReduction()));
+        })
+        .Case([&](AllGatherOp c) {
+          collective(c.getInput(), c.getAxes().getAxes(), c.getResult(),
+                     allGather(c.getDim()));
+        })
+        .Case([&](AllGatherStartOp c) {
+          collective(c.getInput(), c.getAxes().getAxes(), c.getHandle(),
+                     allGather(c.getDim()));
+        })
+        .Case([&](ReduceScatterOp c) {
+          collective(c.getInput(), c.getAxes().getAxes(), c.getResult(),
+                     reduceScatter(c.getReduction(), c.getDim()));
+        })
+        .Case([&](ReduceScatterStartOp c) {
+          collective(c.getInput(), c.getAxes().getAxes(), c.getHandle(),
+                     reduceScatter(c.getReduction(), c.getDim()));
+        })
+        .Case([&](WaitOp w) {
+          for (ValueTrace &trace : traces)
+            trace[w.getResult()] = trace.find(w.getHandle())->second;
+        })
+        .Default([&](Operation *) { handled = false; });
+    if (handled)
+      continue;
+    for (int64_t r = 0; r < ranks; ++r) {
+      Evaluator evaluator(traces[r], &contexts[r]);
+      if (failed(evaluator.run(&op)))
+        return failure();
+    }
   }
   return func.emitOpError() << "has no return";
 }

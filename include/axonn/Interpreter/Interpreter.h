@@ -15,6 +15,7 @@
 #ifndef AXONN_INTERPRETER_INTERPRETER_H
 #define AXONN_INTERPRETER_INTERPRETER_H
 
+#include "axonn/Dialect/Axonn/IR/AxonnDialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallVector.h"
@@ -45,6 +46,16 @@ using ValueTrace = llvm::DenseMap<Value, HostTensor>;
 FailureOr<SmallVector<HostTensor>> interpret(func::FuncOp func,
                                              ArrayRef<HostTensor> args,
                                              ValueTrace *trace = nullptr);
+
+/// Runs the per-rank function `func` (the output of
+/// --axonn-insert-collectives) on every rank of `grid` in lockstep: each op
+/// runs on every rank in turn, and collectives combine the values of the
+/// ranks of each group. `args[r]` are rank r's arguments (its local pieces);
+/// returns each rank's results. This checks the meaning of per-rank IR
+/// against the model-level interpreter; it is not a runtime.
+FailureOr<std::vector<SmallVector<HostTensor>>>
+interpretSPMD(func::FuncOp func, GridAttr grid,
+              ArrayRef<SmallVector<HostTensor>> args);
 
 /// The learning rate of AdamW at `step` (from 0) under `training`'s
 /// schedule: linear warmup to `lr`, then constant, linear or cosine decay to

@@ -809,7 +809,7 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
     wpe = fb.param("transformer.wpe.weight", {m.maxPositions, m.hidden},
                    normal(m.initStd));
   Value x = EmbeddingOp::create(b, named(prefix + "embed"), actType(m.hidden),
-                                tokens, wte, wpe);
+                                tokens, wte, wpe, AxesAttr(), AxesAttr());
 
   auto norm = [&](Value input, const std::string &name) -> Value {
     Location l = named(name);
@@ -818,9 +818,10 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
     if (gpt2) {
       Value bias = fb.param(name + ".bias", {m.hidden}, zeros);
       return LayerNormOp::create(b, l, input.getType(), input, scale, bias,
-                                 eps);
+                                 eps, Value(), IntegerAttr());
     }
-    return RMSNormOp::create(b, l, input.getType(), input, scale, eps);
+    return RMSNormOp::create(b, l, input.getType(), input, scale, eps, Value(),
+                             IntegerAttr());
   };
   auto linear = [&](Value input, const std::string &name, int64_t out,
                     int64_t in, bool bias, bool transposed,
@@ -828,7 +829,7 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
     Value w = fb.param(name + ".weight", {out, in}, normal(std));
     Value bv = bias ? fb.param(name + ".bias", {out}, zeros) : Value();
     return LinearOp::create(b, named(name), actType(out), input, w, bv,
-                            transposed);
+                            transposed, AxesAttr());
   };
 
   int64_t qkvWidth = (m.heads + 2 * m.kvHeads) * m.headDim;

@@ -222,6 +222,22 @@ static LogicalResult verifyValueAttribute(Operation *op, StringRef where,
       return emit() << "must be on a ranked integer tensor, not " << type;
     return success();
   }
+  // On a per-rank function: the layout of the global tensor this argument
+  // or result is the local piece of.
+  if (name == AxonnDialect::kLayoutAttrName) {
+    auto layout = dyn_cast<LayoutAttr>(attr.getValue());
+    if (!layout)
+      return emit() << "must be a #axonn.layout attribute";
+    if (!tensor || tensor.getEncoding())
+      return emit() << "must be on a per-rank tensor without an encoding, "
+                       "not "
+                    << type;
+    if (layout.getSplit().size() != static_cast<size_t>(tensor.getRank()))
+      return emit() << "names " << layout.getSplit().size()
+                    << " dimensions but the tensor has rank "
+                    << tensor.getRank();
+    return success();
+  }
   if (name == AxonnDialect::kOutputAttrName && isResult) {
     auto role = dyn_cast<StringAttr>(attr.getValue());
     if (!role || role.getValue() != "loss")

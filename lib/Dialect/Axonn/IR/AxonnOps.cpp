@@ -138,14 +138,42 @@ static LogicalResult verifyNorm(Operation *op, Value input, Value scale,
   return success();
 }
 
+/// Per-rank statistics of a norm over split features: `stats` is
+/// `[..., count]` for input `[..., d]`, and `width` (given with it) is the
+/// full feature count, a multiple of `d`.
+static LogicalResult verifyNormStatsOperand(Operation *op, Value input,
+                                            Value stats,
+                                            std::optional<uint64_t> width,
+                                            int64_t count) {
+  if (static_cast<bool>(stats) != width.has_value())
+    return op->emitOpError() << "'stats' and 'width' go together";
+  if (!stats)
+    return success();
+  ArrayRef<int64_t> shape = tensorOf(input).getShape();
+  SmallVector<int64_t> expected(shape.drop_back());
+  expected.push_back(count);
+  if (failed(verifyShape(op, stats, "stats", expected)))
+    return failure();
+  int64_t local = shape.back();
+  if (static_cast<int64_t>(*width) % local != 0)
+    return op->emitOpError()
+           << "width " << *width << " is not a multiple of the local features "
+           << local;
+  return success();
+}
+
 LogicalResult LayerNormOp::verify() {
-  return verifyNorm(getOperation(), getInput(), getScale(), getBias(),
-                    getEpsilon().convertToDouble());
+  if (failed(verifyNorm(getOperation(), getInput(), getScale(), getBias(),
+                        getEpsilon().convertToDouble())))
+    return failure();
+  return verifyNormStatsOperand(*this, getInput(), getStats(), getWidth(), 2);
 }
 
 LogicalResult RMSNormOp::verify() {
-  return verifyNorm(getOperation(), getInput(), getScale(), Value(),
-                    getEpsilon().convertToDouble());
+  if (failed(verifyNorm(getOperation(), getInput(), getScale(), Value(),
+                        getEpsilon().convertToDouble())))
+    return failure();
+  return verifyNormStatsOperand(*this, getInput(), getStats(), getWidth(), 1);
 }
 
 LogicalResult LinearOp::verify() {
@@ -332,14 +360,18 @@ static LogicalResult verifyNormGrad(Operation *op, Value input, Value scale,
 }
 
 LogicalResult LayerNormGradOp::verify() {
-  return verifyNormGrad(getOperation(), getInput(), getScale(),
-                        {getScaleGrad(), getBiasGrad()},
-                        getEpsilon().convertToDouble());
+  if (failed(verifyNormGrad(getOperation(), getInput(), getScale(),
+                            {getScaleGrad(), getBiasGrad()},
+                            getEpsilon().convertToDouble())))
+    return failure();
+  return verifyNormStatsOperand(*this, getInput(), getStats(), getWidth(), 4);
 }
 
 LogicalResult RMSNormGradOp::verify() {
-  return verifyNormGrad(getOperation(), getInput(), getScale(),
-                        {getScaleGrad()}, getEpsilon().convertToDouble());
+  if (failed(verifyNormGrad(getOperation(), getInput(), getScale(),
+                            {getScaleGrad()}, getEpsilon().convertToDouble())))
+    return failure();
+  return verifyNormStatsOperand(*this, getInput(), getStats(), getWidth(), 2);
 }
 
 LogicalResult LinearGradInputOp::verify() {
@@ -401,6 +433,78 @@ LogicalResult SwiGLUGradOp::verify() {
 //===----------------------------------------------------------------------===//
 // Optimizer
 //===----------------------------------------------------------------------===//
+
+//===----------------------------------------------------------------------===//
+// Per-rank pieces
+//===----------------------------------------------------------------------===//
+
+LogicalResult NormStatsOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getInput(), "input", 3, "[batch, seq, features]")))
+    return failure();
+  ArrayRef<int64_t> shape = getInput().getType().getShape();
+  return verifyShape(op, getStats(), "stats",
+                     {shape[0], shape[1], getRms() ? 1 : 2});
+}
+
+LogicalResult NormGradStatsOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getInput(), "input", 3, "[batch, seq, features]")))
+    return failure();
+  ArrayRef<int64_t> shape = getInput().getType().getShape();
+  if (failed(verifyShape(op, getScale(), "scale", {shape[2]})))
+    return failure();
+  return verifyShape(op, getStats(), "stats",
+                     {shape[0], shape[1], getRms() ? 2 : 4});
+}
+
+/// Logits `[B, S, V]` with per-token tensors `[B, S]` (and `[B, S, 2]`).
+static LogicalResult verifyLogits(Operation *op, Value logits, Value max,
+                                  Value sums, Value targets) {
+  if (failed(verifyRank(op, logits, "logits", 3, "[batch, seq, vocab]")))
+    return failure();
+  ArrayRef<int64_t> shape = tensorOf(logits).getShape();
+  SmallVector<int64_t> tokens = {shape[0], shape[1]};
+  if (max && failed(verifyShape(op, max, "max", tokens)))
+    return failure();
+  if (targets && failed(verifyShape(op, targets, "targets", tokens)))
+    return failure();
+  if (sums && failed(verifyShape(op, sums, "sums", {shape[0], shape[1], 2})))
+    return failure();
+  return success();
+}
+
+LogicalResult LogitsMaxOp::verify() {
+  return verifyLogits(*this, getLogits(), getMax(), Value(), Value());
+}
+
+LogicalResult SoftmaxSumsOp::verify() {
+  return verifyLogits(*this, getLogits(), getMax(), getSums(), getTargets());
+}
+
+LogicalResult CrossEntropyGradOp::verify() {
+  return verifyLogits(*this, getLogits(), getMax(), getSums(), getTargets());
+}
+
+LogicalResult CrossEntropyOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getMax(), "max", 2, "[batch, seq]")))
+    return failure();
+  ArrayRef<int64_t> shape = getMax().getType().getShape();
+  return verifyShape(op, getSums(), "sums", {shape[0], shape[1], 2});
+}
+
+LogicalResult SumSquaresOp::verify() {
+  if (getGrads().empty())
+    return emitOpError() << "needs at least one gradient";
+  if (getScales().size() != getGrads().size())
+    return emitOpError() << "has " << getGrads().size() << " gradients but "
+                         << getScales().size() << " scales";
+  for (Attribute scale : getScales())
+    if (!(cast<FloatAttr>(scale).getValueAsDouble() > 0))
+      return emitOpError() << "scales must be positive";
+  return success();
+}
 
 LogicalResult GlobalNormOp::verify() {
   if (getGrads().empty())

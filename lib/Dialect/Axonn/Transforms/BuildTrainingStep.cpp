@@ -168,7 +168,7 @@ LogicalResult Autodiff::backprop(Operation *op) {
   if (auto e = dyn_cast<EmbeddingOp>(op)) {
     accumulate(e.getTable(),
                EmbeddingGradOp::create(builder, loc, e.getTable().getType(), dy,
-                                       e.getTokens()));
+                                       e.getTokens(), AxesAttr()));
     if (e.getPositions())
       accumulate(
           e.getPositions(),
@@ -177,10 +177,10 @@ LogicalResult Autodiff::backprop(Operation *op) {
   }
   if (auto norm = dyn_cast<LayerNormOp>(op)) {
     Value input = saved(norm.getInput());
-    auto grad = LayerNormGradOp::create(builder, loc, input.getType(),
-                                        norm.getScale().getType(),
-                                        norm.getBias().getType(), dy, input,
-                                        norm.getScale(), norm.getEpsilonAttr());
+    auto grad = LayerNormGradOp::create(
+        builder, loc, input.getType(), norm.getScale().getType(),
+        norm.getBias().getType(), dy, input, norm.getScale(),
+        norm.getEpsilonAttr(), Value(), IntegerAttr());
     accumulate(norm.getInput(), grad.getInputGrad());
     accumulate(norm.getScale(), grad.getScaleGrad());
     accumulate(norm.getBias(), grad.getBiasGrad());
@@ -188,9 +188,9 @@ LogicalResult Autodiff::backprop(Operation *op) {
   }
   if (auto norm = dyn_cast<RMSNormOp>(op)) {
     Value input = saved(norm.getInput());
-    auto grad = RMSNormGradOp::create(builder, loc, input.getType(),
-                                      norm.getScale().getType(), dy, input,
-                                      norm.getScale(), norm.getEpsilonAttr());
+    auto grad = RMSNormGradOp::create(
+        builder, loc, input.getType(), norm.getScale().getType(), dy, input,
+        norm.getScale(), norm.getEpsilonAttr(), Value(), IntegerAttr());
     accumulate(norm.getInput(), grad.getInputGrad());
     accumulate(norm.getScale(), grad.getScaleGrad());
     return success();

@@ -114,7 +114,9 @@ private:
   LogicalResult shardOp(Operation *op);
   FailureOr<Value> convert(Value value, LayoutAttr target, Operation *user,
                            unsigned operandIndex);
-  Value reshard(Value value, LayoutAttr target);
+  /// A reshard at `loc`: the producer's location for a reduction, the
+  /// user's for a gather, so that reports name the layer it belongs to.
+  Value reshard(Value value, LayoutAttr target, Location loc);
   LogicalResult checkFits(Operation *op, Type type, StringRef what);
   void updateSignature();
 
@@ -430,8 +432,8 @@ LogicalResult Sharder::checkFits(Operation *op, Type type, StringRef what) {
       type, grid);
 }
 
-Value Sharder::reshard(Value value, LayoutAttr target) {
-  return ReshardOp::create(builder, value.getLoc(),
+Value Sharder::reshard(Value value, LayoutAttr target, Location loc) {
+  return ReshardOp::create(builder, loc,
                            typeWith(value, shapeOf(value), target), value)
       .getResult();
 }
@@ -464,11 +466,12 @@ FailureOr<Value> Sharder::convert(Value value, LayoutAttr target,
     Value &cached = settledValues[{value, step}];
     if (!cached) {
       OpBuilder::InsertionGuard guard(builder);
-      if (Operation *def = value.getDefiningOp())
-        builder.setInsertionPointAfter(def);
+      if (Operation *producer = value.getDefiningOp())
+        builder.setInsertionPointAfter(producer);
       else
         builder.setInsertionPointToStart(value.getParentBlock());
-      cached = reshard(value, step);
+      Operation *def = value.getDefiningOp();
+      cached = reshard(value, step, def ? def->getLoc() : user->getLoc());
       layouts[cached] = step;
       if (failed(checkFits(user, cached.getType(), "the reduced operand")))
         return failure();
@@ -481,7 +484,7 @@ FailureOr<Value> Sharder::convert(Value value, LayoutAttr target,
       return mismatch();
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPoint(user);
-    result = reshard(result, target);
+    result = reshard(result, target, user->getLoc());
     layouts[result] = target;
   }
   return result;

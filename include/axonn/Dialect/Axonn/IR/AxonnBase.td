@@ -55,6 +55,7 @@ def Axonn_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kOutputAttrName = "axonn.output";
     static constexpr ::llvm::StringLiteral kStateAttrName = "axonn.state";
     static constexpr ::llvm::StringLiteral kStateOfAttrName = "axonn.state_of";
+    static constexpr ::llvm::StringLiteral kLayoutAttrName = "axonn.layout";
 
   private:
     void registerAttributes();

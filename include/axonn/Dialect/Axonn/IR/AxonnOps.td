@@ -24,6 +24,7 @@ class Axonn_Op<string mnemonic, list<Trait> traits = []>
     : Op<Axonn_Dialect, mnemonic, !listconcat(traits, [Axonn_LayoutsNeedGrid])>;
 
 def Axonn_FloatTensor : RankedTensorOf<[F32, BF16, F16]>;
+def Axonn_F32Tensor : RankedTensorOf<[F32]>;
 def Axonn_TokenTensor : RankedTensorOf<[I32, I64]>;
 def Axonn_CommTensor : RankedTensorOf<[F32, BF16, F16, I32, I64]>;
 
@@ -40,6 +41,13 @@ def Axonn_EmbeddingOp : Axonn_Op<"embedding", [Pure]> {
     table is `[P, D]` with `P >= S`; the result is `[B, S, D]`. Models with
     rotary positions omit `positions` and set `rope` on `axonn.attention`.
 
+    Per rank (after `--axonn-insert-collectives`), `vocab_axes = [y]` says
+    that `table` holds one slice of the vocabulary: the slice whose index is
+    the rank's coordinate along those axes. Tokens outside the slice look up
+    zeros, so the results of the ranks add up to the lookup. `once_over`
+    adds `positions` only on the ranks whose coordinate along those axes is
+    0, so that they count once in that sum.
+
     ```mlir
     %x = axonn.embedding %tokens, %wte positions %wpe
         : (tensor<8x1024xi32>, tensor<50257x768xf32>, tensor<1024x768xf32>)
@@ -47,7 +55,9 @@ def Axonn_EmbeddingOp : Axonn_Op<"embedding", [Pure]> {
     ```
   }];
   let arguments = (ins Axonn_TokenTensor:$tokens, Axonn_FloatTensor:$table,
-                       Optional<Axonn_FloatTensor>:$positions);
+                       Optional<Axonn_FloatTensor>:$positions,
+                       OptionalAttr<Axonn_AxesAttr>:$vocab_axes,
+                       OptionalAttr<Axonn_AxesAttr>:$once_over);
   let results = (outs Axonn_FloatTensor:$result);
   let assemblyFormat = [{
     $tokens `,` $table (`positions` $positions^)? attr-dict `:`
@@ -64,17 +74,25 @@ def Axonn_LayerNormOp : Axonn_Op<"layer_norm",
     `(x - mean(x)) / sqrt(var(x) + epsilon) * scale + bias` over the last
     dimension `D`; `scale` and `bias` are `[D]`.
 
+    Per rank, when the features are split, `stats` holds the sums over all
+    `width` features, reduced over the ranks that hold them (from
+    `axonn.norm_stats`: sum and sum of squares per token), and the op
+    normalizes its local features with them.
+
     ```mlir
     %y = axonn.layer_norm %x, %g, %b eps 1.0e-05
         : tensor<8x1024x768xf32>, tensor<768xf32>
     ```
   }];
   let arguments = (ins Axonn_FloatTensor:$input, Axonn_FloatTensor:$scale,
-                       Axonn_FloatTensor:$bias, F64Attr:$epsilon);
+                       Axonn_FloatTensor:$bias, F64Attr:$epsilon,
+                       Optional<Axonn_F32Tensor>:$stats,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$width);
   let results = (outs Axonn_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $scale `,` $bias `eps` custom<ShortF64>($epsilon) attr-dict `:`
-    type($input) `,` type($scale)
+    $input `,` $scale `,` $bias `eps` custom<ShortF64>($epsilon)
+    (`stats` $stats^ `width` $width)? attr-dict `:`
+    type($input) `,` type($scale) (`,` type($stats)^)?
   }];
   let hasVerifier = 1;
 }
@@ -86,16 +104,22 @@ def Axonn_RMSNormOp : Axonn_Op<"rms_norm",
     `x / sqrt(mean(x^2) + epsilon) * scale` over the last dimension `D`;
     `scale` is `[D]`.
 
+    Per rank, `stats` and `width` are as for `axonn.layer_norm` (the sum of
+    squares per token).
+
     ```mlir
     %y = axonn.rms_norm %x, %g eps 1.0e-05 : tensor<8x4096x4096xbf16>, tensor<4096xbf16>
     ```
   }];
   let arguments = (ins Axonn_FloatTensor:$input, Axonn_FloatTensor:$scale,
-                       F64Attr:$epsilon);
+                       F64Attr:$epsilon,
+                       Optional<Axonn_F32Tensor>:$stats,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$width);
   let results = (outs Axonn_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $scale `eps` custom<ShortF64>($epsilon) attr-dict `:`
-    type($input) `,` type($scale)
+    $input `,` $scale `eps` custom<ShortF64>($epsilon)
+    (`stats` $stats^ `width` $width)? attr-dict `:`
+    type($input) `,` type($scale) (`,` type($stats)^)?
   }];
   let hasVerifier = 1;
 }
@@ -112,6 +136,9 @@ def Axonn_LinearOp : Axonn_Op<"linear", [Pure]> {
     output layout of the normal layer before it without redistribution:
     attention-out after QKV, MLP-down after MLP-up.
 
+    Per rank, when the result holds partial sums over some axes, `once_over`
+    names them: only the ranks whose coordinate along them is 0 add `bias`.
+
     ```mlir
     %y = axonn.linear %x, %w bias %b transposed
         : (tensor<8x1024x3072xf32>, tensor<768x3072xf32>, tensor<768xf32>)
@@ -120,7 +147,8 @@ def Axonn_LinearOp : Axonn_Op<"linear", [Pure]> {
   }];
   let arguments = (ins Axonn_FloatTensor:$input, Axonn_FloatTensor:$weight,
                        Optional<Axonn_FloatTensor>:$bias,
-                       UnitAttr:$transposed);
+                       UnitAttr:$transposed,
+                       OptionalAttr<Axonn_AxesAttr>:$once_over);
   let results = (outs Axonn_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`bias` $bias^)? (`transposed` $transposed^)? attr-dict
@@ -261,12 +289,16 @@ def Axonn_EmbeddingGradOp : Axonn_Op<"embedding_grad", [Pure]> {
     tokens[b, s] == v`; `grad` is `[B, S, D]`, `tokens` `[B, S]`, the result
     the `[V, D]` gradient of the table.
 
+    Per rank, `vocab_axes` is as for `axonn.embedding`: the result holds the
+    rank's slice of the vocabulary.
+
     ```mlir
     %dwte = axonn.embedding_grad %dx, %tokens
         : (tensor<8x1024x768xf32>, tensor<8x1024xi32>) -> tensor<50257x768xf32>
     ```
   }];
-  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_TokenTensor:$tokens);
+  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_TokenTensor:$tokens,
+                       OptionalAttr<Axonn_AxesAttr>:$vocab_axes);
   let results = (outs Axonn_FloatTensor:$result);
   let assemblyFormat = [{
     $grad `,` $tokens attr-dict `:` functional-type(operands, results)
@@ -304,15 +336,22 @@ def Axonn_LayerNormGradOp : Axonn_Op<"layer_norm_grad", [Pure,
 
     The scale and bias gradients have the shape of the scale; their layouts
     may differ from it (sums over tokens that are still partial).
+
+    Per rank, with split features, `stats` holds the four sums of
+    `axonn.norm_grad_stats` over all `width` features.
   }];
   let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
-                       Axonn_FloatTensor:$scale, F64Attr:$epsilon);
+                       Axonn_FloatTensor:$scale, F64Attr:$epsilon,
+                       Optional<Axonn_F32Tensor>:$stats,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$width);
   let results = (outs Axonn_FloatTensor:$input_grad,
                       Axonn_FloatTensor:$scale_grad,
                       Axonn_FloatTensor:$bias_grad);
   let assemblyFormat = [{
-    $grad `,` $input `,` $scale `eps` custom<ShortF64>($epsilon) attr-dict `:`
-    type($input) `,` type($scale) `->` type($scale_grad) `,` type($bias_grad)
+    $grad `,` $input `,` $scale `eps` custom<ShortF64>($epsilon)
+    (`stats` $stats^ `width` $width)? attr-dict `:`
+    type($input) `,` type($scale) (`,` type($stats)^)? `->` type($scale_grad)
+    `,` type($bias_grad)
   }];
   let hasVerifier = 1;
 }
@@ -327,12 +366,15 @@ def Axonn_RMSNormGradOp : Axonn_Op<"rms_norm_grad", [Pure,
     ```
   }];
   let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
-                       Axonn_FloatTensor:$scale, F64Attr:$epsilon);
+                       Axonn_FloatTensor:$scale, F64Attr:$epsilon,
+                       Optional<Axonn_F32Tensor>:$stats,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$width);
   let results = (outs Axonn_FloatTensor:$input_grad,
                       Axonn_FloatTensor:$scale_grad);
   let assemblyFormat = [{
-    $grad `,` $input `,` $scale `eps` custom<ShortF64>($epsilon) attr-dict `:`
-    type($input) `,` type($scale) `->` type($scale_grad)
+    $grad `,` $input `,` $scale `eps` custom<ShortF64>($epsilon)
+    (`stats` $stats^ `width` $width)? attr-dict `:`
+    type($input) `,` type($scale) (`,` type($stats)^)? `->` type($scale_grad)
   }];
   let hasVerifier = 1;
 }
@@ -537,6 +579,189 @@ def Axonn_AdamWOp : Axonn_Op<"adamw", [Pure]> {
     $norm (`decay` $decay^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Per-rank pieces of ops whose features are split
+//===----------------------------------------------------------------------===//
+//
+// `--axonn-insert-collectives` splits a norm, the LM head loss and the
+// gradient norm whose inputs are split over ranks into local partial sums,
+// an explicit all-reduce of them, and a local op that finishes the job.
+
+def Axonn_NormStatsOp : Axonn_Op<"norm_stats", [Pure]> {
+  let summary = "Per-token sums of a norm's local features";
+  let description = [{
+    Over the last dimension of `input`, in f32: `[sum x, sum x^2]` for a
+    layer norm, `[sum x^2]` with `rms`. Reduced over the ranks that hold
+    the other features, they are the `stats` of `axonn.layer_norm` and
+    `axonn.rms_norm`.
+
+    ```mlir
+    %s = axonn.norm_stats %x : tensor<4x1024x384xbf16> -> tensor<4x1024x2xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$input, UnitAttr:$rms);
+  let results = (outs Axonn_F32Tensor:$stats);
+  let assemblyFormat = [{
+    $input (`rms` $rms^)? attr-dict `:` type($input) `->` type($stats)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_NormGradStatsOp : Axonn_Op<"norm_grad_stats",
+    [Pure, AllTypesMatch<["grad", "input"]>]> {
+  let summary = "Per-token sums a norm's gradient needs";
+  let description = [{
+    With `g = grad * scale` over the last dimension, in f32:
+    `[sum x, sum x^2, sum g, sum g x]` for a layer norm, `[sum x^2, sum g x]`
+    with `rms`. Reduced over the ranks that hold the other features, they
+    are the `stats` of `axonn.layer_norm_grad` and `axonn.rms_norm_grad`.
+
+    ```mlir
+    %s = axonn.norm_grad_stats %dy, %x, %g
+        : tensor<4x1024x384xf32>, tensor<384xf32> -> tensor<4x1024x4xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
+                       Axonn_FloatTensor:$scale, UnitAttr:$rms);
+  let results = (outs Axonn_F32Tensor:$stats);
+  let assemblyFormat = [{
+    $grad `,` $input `,` $scale (`rms` $rms^)? attr-dict `:` type($input) `,`
+    type($scale) `->` type($stats)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_LogitsMaxOp : Axonn_Op<"logits_max", [Pure]> {
+  let summary = "Per-token maximum of local logits";
+  let description = [{
+    `logits` is `[B, S, V]` (the rank's vocabulary slice); the result is the
+    `[B, S]` maximum over the real rows (`vocab_axes`, `vocab_size` as for
+    `axonn.softmax_sums`), in f32. Reduced with `max` over the vocabulary
+    axes it is the global maximum.
+
+    ```mlir
+    %m = axonn.logits_max %l {vocab_axes = #axonn.axes<y>, vocab_size = 50257}
+        : tensor<4x1024x25136xf32> -> tensor<4x1024xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$logits,
+                       OptionalAttr<Axonn_AxesAttr>:$vocab_axes,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size);
+  let results = (outs Axonn_F32Tensor:$max);
+  let assemblyFormat = "$logits attr-dict `:` type($logits) `->` type($max)";
+  let hasVerifier = 1;
+}
+
+def Axonn_SoftmaxSumsOp : Axonn_Op<"softmax_sums", [Pure]> {
+  let summary = "Per-token sums of a vocabulary-parallel softmax";
+  let description = [{
+    For each token: `[sum over local real rows of exp(logit - max), the
+    target's logit if the target is in this rank's slice else 0]`, in f32.
+    The local rows are the slice of the vocabulary at the rank's coordinate
+    along `vocab_axes` (all of it without); rows at or beyond `vocab_size`
+    are padding and skipped. Reduced with `sum` over the vocabulary axes they
+    give the softmax denominator and the target logit.
+
+    ```mlir
+    %s = axonn.softmax_sums %l, %m, %t {vocab_axes = #axonn.axes<y>}
+        : tensor<4x1024x25136xf32>, tensor<4x1024xf32>, tensor<4x1024xi32>
+        -> tensor<4x1024x2xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$logits, Axonn_F32Tensor:$max,
+                       Axonn_TokenTensor:$targets,
+                       OptionalAttr<Axonn_AxesAttr>:$vocab_axes,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size);
+  let results = (outs Axonn_F32Tensor:$sums);
+  let assemblyFormat = [{
+    $logits `,` $max `,` $targets attr-dict `:` type($logits) `,` type($max)
+    `,` type($targets) `->` type($sums)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_CrossEntropyOp : Axonn_Op<"cross_entropy", [Pure]> {
+  let summary = "This rank's share of the mean cross-entropy";
+  let description = [{
+    `sum over local tokens of (max + log(sums[0]) - sums[1]) / tokens`, with
+    `tokens` the number of tokens of the global batch; summed over the ranks
+    that split the tokens it is the mean loss.
+
+    ```mlir
+    %l = axonn.cross_entropy %m, %s tokens 524288
+        : tensor<4x1024xf32>, tensor<4x1024x2xf32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Axonn_F32Tensor:$max, Axonn_F32Tensor:$sums,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$tokens);
+  let results = (outs 0DTensorOf<[F32]>:$loss);
+  let assemblyFormat = [{
+    $max `,` $sums `tokens` $tokens attr-dict `:` type($max) `,` type($sums)
+    `->` type($loss)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_CrossEntropyGradOp : Axonn_Op<"cross_entropy_grad", [Pure,
+    AllTypesMatch<["logits", "result"]>]> {
+  let summary = "Gradient of the mean cross-entropy with respect to logits";
+  let description = [{
+    `(exp(logit - max) / sums[0] - [row is the target]) / tokens` for the real
+    rows of the local slice, 0 for padding (`vocab_axes`, `vocab_size` and
+    `tokens` as for `axonn.softmax_sums` and `axonn.cross_entropy`).
+
+    ```mlir
+    %dl = axonn.cross_entropy_grad %l, %m, %s, %t tokens 524288
+        : tensor<4x1024x25136xf32>, tensor<4x1024xf32>, tensor<4x1024x2xf32>,
+          tensor<4x1024xi32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$logits, Axonn_F32Tensor:$max,
+                       Axonn_F32Tensor:$sums, Axonn_TokenTensor:$targets,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$tokens,
+                       OptionalAttr<Axonn_AxesAttr>:$vocab_axes,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size);
+  let results = (outs Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $max `,` $sums `,` $targets `tokens` $tokens attr-dict `:`
+    type($logits) `,` type($max) `,` type($sums) `,` type($targets)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_SumSquaresOp : Axonn_Op<"sum_squares", [Pure]> {
+  let summary = "Weighted sum of squares of local gradients";
+  let description = [{
+    `sum over i of scales[i] * sum(grads[i]^2)` in f32. A gradient held
+    identically by `r` ranks gets scale `1/r`, so that the sum over all ranks
+    is the square of the global gradient norm.
+
+    ```mlir
+    %s = axonn.sum_squares %g0, %g1 scales [0.5, 0.125]
+        : tensor<384x384xf32>, tensor<384xf32> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins Variadic<Axonn_FloatTensor>:$grads,
+                       F64ArrayAttr:$scales);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $grads `scales` $scales attr-dict `:` type($grads) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_SqrtOp : Axonn_Op<"sqrt", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "Square root of an f32 scalar";
+  let description = [{
+    ```mlir
+    %n = axonn.sqrt %s : tensor<f32>
+    ```
+  }];
+  let arguments = (ins 0DTensorOf<[F32]>:$input);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
 //===----------------------------------------------------------------------===//

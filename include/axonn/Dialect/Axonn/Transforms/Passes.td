@@ -198,4 +198,53 @@ def ShardPass : Pass<"axonn-shard", "ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def InsertCollectivesPass : Pass<"axonn-insert-collectives", "ModuleOp"> {
+  let summary = "Make every communication explicit: the per-rank program";
+  let description = [{
+    From sharded IR (`--axonn-shard`), builds the program each rank runs:
+
+    - every type becomes the rank's local piece (split dimensions divided by
+      their axes, the storage split divided once more); the function's
+      arguments and results record the layout of the global tensor they are
+      a piece of (`axonn.layout`);
+    - each `axonn.reshard` becomes its collectives: an all-gather over `z`
+      of a stored weight, an all-reduce of partial sums (forward over `x`
+      after a normal linear, over `y` after a transposed one; backward the
+      other way round), a reduce-scatter over `z` followed by an all-reduce
+      over `data` for weight gradients;
+    - a norm over split features computes local sums (`axonn.norm_stats`,
+      `axonn.norm_grad_stats`), all-reduces them over the feature axes and
+      finishes locally with them;
+    - the LM head loss becomes the vocabulary-parallel cross-entropy: local
+      logits (all-reduced over `x`), the per-token maximum (all-reduced with
+      `max` over `y`), the softmax sums and target logit (over `y`), and each
+      rank's share of the mean (over `z` and `data`); its gradient reuses
+      the logits and statistics of the forward;
+    - the gradient norm sums squares locally, weighting replicated
+      gradients down, and all-reduces once over the whole grid;
+    - ops whose meaning depends on the rank say so: `vocab_axes` on lookups
+      into a vocabulary slice, `once_over` on a bias or positions added to a
+      partial sum.
+  }];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
+def PrintCollectivesPass : Pass<"axonn-print-collectives", "ModuleOp"> {
+  let summary = "List the collectives of a per-rank program";
+  let description = [{
+    For each function with collectives (after
+    `--axonn-insert-collectives`), prints one line per collective in
+    program order: the phase (forward, backward, optimizer), the layer it
+    belongs to (the name of its location), its kind, its axes, the elements
+    per rank it moves (gathered size for an all-gather, input size for a
+    reduce-scatter, buffer size for an all-reduce: the counts of the table
+    in algorithm.md), and whether compute runs between an asynchronous
+    collective's start and its wait (overlapped) or not (exposed; blocking
+    collectives are exposed). Then per-phase totals and the number
+    overlapped and exposed. The IR is not changed.
+  }];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect"];
+}
+
 #endif // AXONN_DIALECT_AXONN_TRANSFORMS_PASSES_TD

@@ -1,0 +1,263 @@
+//===- PrintCollectives.cpp - --axonn-print-collectives -------------------===//
+//
+// Lists every collective of a per-rank program in program order: the phase
+// it belongs to, the layer (the name of the op's location), its kind, axes
+// and elements per rank (the gathered size for an all-gather, the input for
+// a reduce-scatter, the buffer for an all-reduce, as in algorithm.md), and
+// for an asynchronous one, what compute runs between its start and wait.
+//
+//===----------------------------------------------------------------------===//
+
+#include "axonn/Dialect/Axonn/IR/AxonnOps.h"
+#include "axonn/Dialect/Axonn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace mlir::axonn {
+#define GEN_PASS_DEF_PRINTCOLLECTIVESPASS
+#include "axonn/Dialect/Axonn/Transforms/Passes.h.inc"
+} // namespace mlir::axonn
+
+namespace mlir::axonn {
+namespace {
+
+/// The name a location carries (the layer an importer named), if any.
+std::optional<std::string> locationName(Location loc) {
+  std::optional<std::string> name;
+  loc->walk([&](Location inner) {
+    if (auto named = dyn_cast<NameLoc>(inner)) {
+      name = named.getName().str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return name;
+}
+
+/// The parameter a value is (through gathers and waits), if any.
+std::optional<std::string> paramOf(Value value) {
+  for (int depth = 0; depth < 4 && value; ++depth) {
+    if (auto arg = dyn_cast<BlockArgument>(value)) {
+      auto func = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
+      if (!func)
+        return std::nullopt;
+      if (auto name = func.getArgAttrOfType<StringAttr>(
+              arg.getArgNumber(), AxonnDialect::kParamAttrName))
+        return name.str();
+      return std::nullopt;
+    }
+    Operation *def = value.getDefiningOp();
+    if (isa<AllGatherOp, AllGatherStartOp, WaitOp>(def))
+      value = def->getOperand(0);
+    else
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+/// The parameter whose update a gradient flows into (through reductions).
+std::optional<std::string> updatedParam(Value value) {
+  SmallVector<Value> frontier = {value};
+  for (int depth = 0; depth < 5; ++depth) {
+    SmallVector<Value> next;
+    for (Value v : frontier)
+      for (OpOperand &use : v.getUses()) {
+        Operation *user = use.getOwner();
+        if (auto adamw = dyn_cast<AdamWOp>(user))
+          if (use.get() == adamw.getGrad())
+            return paramOf(adamw.getParam());
+        if (isa<AllReduceOp, ReduceScatterOp, AllReduceStartOp,
+                ReduceScatterStartOp, WaitOp, AddOp>(user))
+          next.push_back(user->getResult(0));
+      }
+    frontier = std::move(next);
+  }
+  return std::nullopt;
+}
+
+/// What a collective belongs to, read from the program: the parameter of
+/// the layer whose output, gradient or weight it moves, "loss" or
+/// "gradient norm"; the location's name when the IR carries one.
+std::string layerOf(Operation *collective) {
+  if (auto name = locationName(collective->getLoc()))
+    return *name;
+  Value input = collective->getOperand(0);
+  if (auto name = paramOf(input))
+    return *name;
+  Operation *def = input.getDefiningOp();
+  std::optional<std::string> name;
+  if (def)
+    name = TypeSwitch<Operation *, std::optional<std::string>>(def)
+               .Case<LinearOp, LinearGradInputOp>(
+                   [](auto op) { return paramOf(op.getWeight()); })
+               .Case([](EmbeddingOp op) { return paramOf(op.getTable()); })
+               .Case<NormStatsOp, NormGradStatsOp>(
+                   [](Operation *op) -> std::optional<std::string> {
+                     for (Operation *user : op->getResult(0).getUsers())
+                       for (Operation *norm : user->getResult(0).getUsers())
+                         if (isa<LayerNormOp, RMSNormOp, LayerNormGradOp,
+                                 RMSNormGradOp>(norm))
+                           return paramOf(norm->getOperand(
+                               isa<LayerNormOp, RMSNormOp>(norm) ? 1 : 2));
+                     return std::nullopt;
+                   })
+               .Case<LogitsMaxOp, SoftmaxSumsOp, CrossEntropyOp>(
+                   [](Operation *) { return std::string("loss"); })
+               .Case([](SumSquaresOp) { return std::string("gradient norm"); })
+               .Case([](AddOp op) -> std::optional<std::string> {
+                 // A residual sum: name it after the layer added last.
+                 if (Operation *rhs = op.getRhs().getDefiningOp())
+                   if (auto linear = dyn_cast<LinearOp>(rhs))
+                     return paramOf(linear.getWeight());
+                 return updatedParam(op.getResult());
+               })
+               .Default([&](Operation *) { return updatedParam(input); });
+  return name.value_or("-");
+}
+
+int64_t elementsOf(Type type) {
+  if (auto handle = dyn_cast<HandleType>(type))
+    type = handle.getValue();
+  return cast<RankedTensorType>(type).getNumElements();
+}
+
+bool isBackward(Operation *op) {
+  return isa<LinearGradInputOp, LinearGradWeightOp, LinearGradBiasOp,
+             AttentionGradOp, LayerNormGradOp, RMSNormGradOp, NormGradStatsOp,
+             GeluGradOp, SwiGLUGradOp, EmbeddingGradOp, PositionGradOp,
+             CrossEntropyGradOp, LMHeadLossGradOp>(op);
+}
+
+bool isOptimizer(Operation *op) {
+  return isa<SumSquaresOp, GlobalNormOp, AdamWOp>(op);
+}
+
+bool isCollective(Operation *op) {
+  return isa<AllGatherOp, ReduceScatterOp, AllReduceOp, AllGatherStartOp,
+             ReduceScatterStartOp, AllReduceStartOp>(op);
+}
+
+/// Kind, axes and elements per rank of a collective.
+struct Described {
+  std::string kind;
+  AxesAttr axes;
+  int64_t elements = 0;
+  bool async = false;
+};
+
+Described describe(Operation *op) {
+  return TypeSwitch<Operation *, Described>(op)
+      .Case([](AllGatherOp c) {
+        return Described{"all_gather", c.getAxes(),
+                         elementsOf(c.getResult().getType())};
+      })
+      .Case([](AllGatherStartOp c) {
+        return Described{"all_gather", c.getAxes(),
+                         elementsOf(c.getHandle().getType()), true};
+      })
+      .Case([](ReduceScatterOp c) {
+        return Described{"reduce_scatter", c.getAxes(),
+                         elementsOf(c.getInput().getType())};
+      })
+      .Case([](ReduceScatterStartOp c) {
+        return Described{"reduce_scatter", c.getAxes(),
+                         elementsOf(c.getInput().getType()), true};
+      })
+      .Case([](AllReduceOp c) {
+        return Described{"all_reduce", c.getAxes(),
+                         elementsOf(c.getInput().getType())};
+      })
+      .Case([](AllReduceStartOp c) {
+        return Described{"all_reduce", c.getAxes(),
+                         elementsOf(c.getInput().getType()), true};
+      });
+}
+
+std::string axesText(AxesAttr axes) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << '[';
+  llvm::interleaveComma(axes.getAxes(), os,
+                        [&](Axis axis) { os << stringifyAxis(axis); });
+  os << ']';
+  return text;
+}
+
+struct PrintCollectivesPass
+    : impl::PrintCollectivesPassBase<PrintCollectivesPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto grid = module->getAttrOfType<GridAttr>(AxonnDialect::kGridAttrName);
+    llvm::raw_ostream &os = llvm::outs();
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      Block &body = func.getBody().front();
+      if (llvm::none_of(body, [](Operation &op) { return isCollective(&op); }))
+        continue;
+      os << "collectives of @" << func.getSymName();
+      if (grid)
+        os << llvm::formatv(" on grid {0}x{1}x{2}x{3}", grid.getX(),
+                            grid.getY(), grid.getZ(), grid.getData());
+      os << " (elements per rank)\n";
+      os << llvm::formatv("{0,-9} {1,-40} {2,-14} {3,-10} {4,10}  {5}\n",
+                          "phase", "layer", "collective", "over", "elements",
+                          "overlap");
+
+      std::string phase = "forward";
+      int64_t count = 0, overlapped = 0, exposed = 0;
+      llvm::StringMap<int64_t> perPhase, elementsPerPhase;
+      // Position of every op, to count the compute between start and wait.
+      llvm::DenseMap<Operation *, int64_t> position;
+      int64_t index = 0;
+      for (Operation &op : body)
+        position[&op] = index++;
+      for (Operation &op : body) {
+        if (phase == "forward" && isBackward(&op))
+          phase = "backward";
+        if (phase != "optimizer" && isOptimizer(&op))
+          phase = "optimizer";
+        if (!isCollective(&op))
+          continue;
+        Described d = describe(&op);
+        std::string overlap = "blocking";
+        if (d.async) {
+          // Compute ops between the start and its wait hide the transfer.
+          Operation *wait = nullptr;
+          for (Operation *user : op.getResult(0).getUsers())
+            wait = user;
+          int64_t compute = 0;
+          if (wait)
+            for (Operation *it = op.getNextNode(); it && it != wait;
+                 it = it->getNextNode())
+              if (!isCollective(it) && !isa<WaitOp>(it))
+                ++compute;
+          overlap = compute > 0
+                        ? llvm::formatv("overlapped ({0} ops)", compute).str()
+                        : "exposed";
+          (compute > 0 ? overlapped : exposed) += 1;
+        } else {
+          ++exposed;
+        }
+        ++count;
+        perPhase[phase] += 1;
+        elementsPerPhase[phase] += d.elements;
+        os << llvm::formatv("{0,-9} {1,-40} {2,-14} {3,-10} {4,10}  {5}\n",
+                            phase, layerOf(&op), d.kind, axesText(d.axes),
+                            d.elements, overlap);
+      }
+      for (StringRef name : {"forward", "backward", "optimizer"})
+        os << llvm::formatv("{0}: {1} collectives, {2} elements\n", name,
+                            perPhase.lookup(name),
+                            elementsPerPhase.lookup(name));
+      os << llvm::formatv("total: {0} collectives, {1} overlapped, {2} "
+                          "exposed\n",
+                          count, overlapped, exposed);
+    }
+  }
+};
+
+} // namespace
+} // namespace mlir::axonn
