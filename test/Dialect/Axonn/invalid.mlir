@@ -989,3 +989,34 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 1>} {
     return
   }
 }
+
+// -----
+
+// A schedule that waits before it starts.
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 1, z = 1, data = 1>} {
+  func.func @f(%x: tensor<4x8xf32>) {
+    "test.region"() ({
+      // expected-error @+1 {{'axonn.all_reduce_start' op must be followed by its 'axonn.wait' in the same block}}
+      %h = axonn.all_reduce_start sum %x over [x] : tensor<4x8xf32> -> !axonn.handle<tensor<4x8xf32>>
+      "test.region"() ({
+        %y = axonn.wait %h : !axonn.handle<tensor<4x8xf32>>
+        "test.terminator"() : () -> ()
+      }) : () -> ()
+      "test.terminator"() : () -> ()
+    }) : () -> ()
+    return
+  }
+}
+
+// -----
+
+// No collective may be in flight while AdamW overwrites its input.
+module attributes {axonn.grid = #axonn.grid<x = 1, y = 1, z = 2, data = 1>} {
+  func.func @f(%w: tensor<4x8xf32>, %g: tensor<4x8xf32>, %m: tensor<4x8xf32>, %v: tensor<4x8xf32>, %step: tensor<i64>, %n: tensor<f32>) -> tensor<8x8xf32> {
+    // expected-error @+1 {{'axonn.all_gather_start' op is in flight while 'axonn.adamw' updates its input in place; wait for it first}}
+    %h = axonn.all_gather_start %w over [z] dim 0 : tensor<4x8xf32> -> !axonn.handle<tensor<8x8xf32>>
+    %p:3 = axonn.adamw %w, %g, %m, %v step %step norm %n {training = #axonn.training<global_batch = 1, seq_len = 1, lr = 0.1, min_lr = 0.0, warmup_steps = 0, steps = 1, schedule = constant, beta1 = 0.9, beta2 = 0.95, eps = 1.0e-08, weight_decay = 0.0, grad_clip = 0.0, seed = 0>} : (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>, tensor<i64>, tensor<f32>) -> (tensor<4x8xf32>, tensor<4x8xf32>, tensor<4x8xf32>)
+    %y = axonn.wait %h : !axonn.handle<tensor<8x8xf32>>
+    return %y : tensor<8x8xf32>
+  }
+}

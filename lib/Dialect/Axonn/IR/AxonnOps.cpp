@@ -616,12 +616,28 @@ static LogicalResult verifyResize(Operation *op, RankedTensorType input,
   return success();
 }
 
-/// The handle of a start op is consumed by exactly one axonn.wait.
+/// The handle of a start op is consumed by exactly one axonn.wait, later in
+/// the same block, and while the collective is in flight nothing updates
+/// its input in place (axonn.adamw writes its parameter and state into
+/// their buffers). SSA dominance already puts the wait before every use of
+/// its result.
 static LogicalResult verifyHandleUse(Operation *op) {
   Value handle = op->getResult(0);
   if (!handle.hasOneUse() || !isa<WaitOp>(*handle.getUsers().begin()))
     return op->emitOpError()
            << "handle must be consumed by exactly one 'axonn.wait'";
+  Operation *wait = *handle.getUsers().begin();
+  if (wait->getBlock() != op->getBlock() || !op->isBeforeInBlock(wait))
+    return op->emitOpError()
+           << "must be followed by its 'axonn.wait' in the same block";
+  Value input = op->getOperand(0);
+  for (Operation *it = op->getNextNode(); it != wait; it = it->getNextNode())
+    if (auto adamw = dyn_cast<AdamWOp>(it))
+      if (input == adamw.getParam() || input == adamw.getM() ||
+          input == adamw.getV() || input == adamw.getMaster())
+        return op->emitOpError()
+               << "is in flight while 'axonn.adamw' updates its input in "
+                  "place; wait for it first";
   return success();
 }
 

@@ -77,6 +77,16 @@ std::optional<std::string> updatedParam(Value value) {
   return std::nullopt;
 }
 
+/// The value a collective produces: its result, or its wait's.
+Value reducedValue(Operation *collective) {
+  Value result = collective->getResult(0);
+  if (isa<HandleType>(result.getType()))
+    for (Operation *user : result.getUsers())
+      if (auto wait = dyn_cast<WaitOp>(user))
+        return wait.getResult();
+  return result;
+}
+
 /// What a collective belongs to, read from the program: the parameter of
 /// the layer whose output, gradient or weight it moves, "loss" or
 /// "gradient norm"; the location's name when the IR carries one.
@@ -94,13 +104,13 @@ std::string layerOf(Operation *collective) {
                    [](auto op) { return paramOf(op.getWeight()); })
                .Case([](EmbeddingOp op) { return paramOf(op.getTable()); })
                .Case<NormStatsOp, NormGradStatsOp>(
-                   [](Operation *op) -> std::optional<std::string> {
-                     for (Operation *user : op->getResult(0).getUsers())
-                       for (Operation *norm : user->getResult(0).getUsers())
-                         if (isa<LayerNormOp, RMSNormOp, LayerNormGradOp,
-                                 RMSNormGradOp>(norm))
-                           return paramOf(norm->getOperand(
-                               isa<LayerNormOp, RMSNormOp>(norm) ? 1 : 2));
+                   [&](Operation *) -> std::optional<std::string> {
+                     // The norm that reads the reduced statistics.
+                     for (Operation *norm : reducedValue(collective).getUsers())
+                       if (isa<LayerNormOp, RMSNormOp, LayerNormGradOp,
+                               RMSNormGradOp>(norm))
+                         return paramOf(norm->getOperand(
+                             isa<LayerNormOp, RMSNormOp>(norm) ? 1 : 2));
                      return std::nullopt;
                    })
                .Case<LogitsMaxOp, SoftmaxSumsOp, CrossEntropyOp>(

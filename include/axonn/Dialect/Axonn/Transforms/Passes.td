@@ -247,4 +247,44 @@ def PrintCollectivesPass : Pass<"axonn-print-collectives", "ModuleOp"> {
   let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
+def ScheduleOverlapPass : Pass<"axonn-schedule-overlap", "ModuleOp"> {
+  let summary = "Make collectives asynchronous and overlap them with compute";
+  let description = [{
+    On a per-rank program (`--axonn-insert-collectives`), replaces every
+    collective by its `_start` form and an `axonn.wait`, then moves them:
+
+    - OAR: every wait sinks to just before the first op that reads its
+      result, so a backward dX all-reduce runs under the dW GEMM that
+      follows it;
+    - OAG: each weight all-gather starts `prefetch` weight-using ops (linears,
+      their dX GEMMs, lookups) before the op that needs it: the next layer's
+      weights arrive while this layer computes, in forward, backward and
+      recompute; with `keep-gathered-weights`, backward reuses the forward's
+      gathered weight instead of gathering it again;
+    - ORS and data parallelism: the reductions of gradients (reduce-scatter
+      over z, all-reduce over data, norm and bias gradients) are waited only
+      where the optimizer reads them; the last reduction of each gradient
+      goes in a bucket of about `bucket-bytes`, started together once the
+      bucket is complete and one more dW GEMM has run.
+
+    The verifier of the `_start` ops checks the schedule: every wait
+    follows its start in the same block (and, by SSA dominance, precedes
+    every use of its result), and no collective is in flight while
+    `axonn.adamw` overwrites its input in place. `--axonn-print-collectives`
+    reports what is overlapped and what is exposed.
+  }];
+  let options = [
+    Option<"prefetch", "prefetch", "unsigned", /*default=*/"1",
+           "How many weight-using ops ahead weight all-gathers start (0: at "
+           "their use)">,
+    Option<"keepGatheredWeights", "keep-gathered-weights", "bool",
+           /*default=*/"false",
+           "Reuse the forward's gathered weights in backward (OAG cache)">,
+    Option<"bucketBytes", "bucket-bytes", "int64_t", /*default=*/"26214400",
+           "Bytes of gradients per data-parallel all-reduce bucket">
+  ];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
 #endif // AXONN_DIALECT_AXONN_TRANSFORMS_PASSES_TD
