@@ -6,11 +6,14 @@
 // or its output must pass the verifier, whose layout checks are independent
 // of the pass's rules. A sharding the verifier rejects is a bug in the pass.
 // The planner's divisibility check must agree with the pass on which grids
-// fit, so that a plan never chooses a grid the compiler cannot shard.
+// fit, so that a plan never chooses a grid the compiler cannot shard, and
+// its memory model must not promise less than the compiled step's memory
+// plan needs.
 //
 //===----------------------------------------------------------------------===//
 
 #include "axonn/Analysis/CostModel.h"
+#include "axonn/Analysis/MemoryPlan.h"
 #include "axonn/Analysis/Planner.h"
 #include "axonn/Dialect/Axonn/IR/AxonnOps.h"
 #include "axonn/Dialect/Axonn/Transforms/Passes.h"
@@ -25,6 +28,8 @@
 #include "llvm/Support/SourceMgr.h"
 
 #include "gtest/gtest.h"
+
+#include <cstdio>
 
 using namespace mlir;
 using namespace mlir::axonn;
@@ -44,6 +49,8 @@ OwningOpRef<ModuleOp> importExample(MLIRContext &context, StringRef name) {
 
 struct Outcome {
   int sharded = 0, rejected = 0;
+  /// Planned memory / the cost model's prediction, over the grids sharded.
+  double minRatio = 1e9, maxRatio = 0;
 };
 
 ClusterAttr builtinCluster(MLIRContext &context) {
@@ -82,6 +89,20 @@ void shardOn(MLIRContext &context, ModuleOp model, const CostModel &cost,
     EXPECT_TRUE(succeeded(verify(*module))) << gridName << ": " << messages;
     EXPECT_EQ(plannerReason, "")
         << gridName << ": the pass shards it, the planner rejects it";
+    // The rest of the pipeline, then the memory plan of the step against
+    // the cost model's prediction.
+    PassManager lower(&context);
+    lower.addPass(createInsertCollectivesPass());
+    lower.addPass(createScheduleOverlapPass());
+    ASSERT_TRUE(succeeded(lower.run(*module))) << gridName << ": " << messages;
+    auto step = module->lookupSymbol<func::FuncOp>("train_step");
+    FailureOr<MemoryPlan> plan = planMemory(step);
+    ASSERT_TRUE(succeeded(plan));
+    double predicted =
+        cost.evaluate(grid, RecomputePolicy::none).memory.total();
+    double ratio = double(plan->total()) / predicted;
+    outcome.minRatio = std::min(outcome.minRatio, ratio);
+    outcome.maxRatio = std::max(outcome.maxRatio, ratio);
     return;
   }
   ++outcome.rejected;
@@ -118,6 +139,14 @@ TEST_P(ShardTest, EveryGridVerifies) {
     shardOn(context, *model, cost, grid, outcome);
   // Most small grids fit every example.
   EXPECT_GT(outcome.sharded, 2 * outcome.rejected) << outcome.rejected;
+  // The planner's memory model against the planned buffers: it may be
+  // conservative (it adds up peaks of phases that the plan never holds at
+  // once), but never optimistic by more than 5%, or plans would run out of
+  // memory.
+  std::printf("%s: planned / predicted memory in [%.2f, %.2f] over %d grids\n",
+              GetParam(), outcome.minRatio, outcome.maxRatio, outcome.sharded);
+  EXPECT_LE(outcome.maxRatio, 1.05);
+  EXPECT_GE(outcome.minRatio, 0.6);
 }
 
 INSTANTIATE_TEST_SUITE_P(Examples, ShardTest,

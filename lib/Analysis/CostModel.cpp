@@ -692,9 +692,10 @@ PlanCost CostModel::evaluate(const Grid &grid,
     switch (item.kind) {
     case WorkItem::Kind::Embedding: {
       double table = double(ceilDiv(item.out, grid.y)) * (item.in / grid.x);
-      stored +=
-          table / grid.z + double(item.positions) * item.in / grid.x / grid.z;
+      double positions = double(item.positions) * item.in / grid.x;
+      stored += (table + positions) / grid.z;
       gatheredMax = std::max(gatheredMax, table);
+      gatheredAll += table + positions;
       break;
     }
     case WorkItem::Kind::Linear:
@@ -706,14 +707,15 @@ PlanCost CostModel::evaluate(const Grid &grid,
       gatheredAll += c.gathered;
       layerActivations += m * c.local.k; // the input, for dW
       if (item.kind == WorkItem::Kind::Loss)
-        logits = 2 * m * c.local.n * 4.0 / eb; // fp32 logits and gradient
+        logits = 2 * m * c.local.n; // the logits and their gradient
       break;
     }
     case WorkItem::Kind::Attention: {
+      // Its input q, k, v (its output is the next linear's input, counted
+      // there), plus an fp32 log-sum-exp per head.
       double qkv = double(item.heads + 2 * item.kvHeads) / grid.y;
       double out = double(item.heads) / grid.y;
-      // q, k, v and the output, plus fp32 log-sum-exp per head.
-      layerActivations += m * item.headDim * (qkv + out) + m * out * 4.0 / eb;
+      layerActivations += m * item.headDim * qkv + m * out * 4.0 / eb;
       break;
     }
     case WorkItem::Kind::Norm:
@@ -743,7 +745,10 @@ PlanCost CostModel::evaluate(const Grid &grid,
   mem.gradients = stored * gradBytes;
   mem.gathered =
       (options.cacheGatheredWeights ? gatheredAll : 2 * gatheredMax) * eb +
-      2 * gatheredMax * gradBytes; // dW before its reduce-scatter
+      // Whole dW buffers whose reduce-scatter is in flight: a bucket's worth
+      // plus the one being computed (--axonn-schedule-overlap), at most all.
+      std::min(gatheredAll * gradBytes,
+               double(options.bucketBytes) + 2 * gatheredMax * gradBytes);
   mem.activations = (activations + logits) * eb;
   plan.memoryCapacity =
       double(cluster.getMemory()) * options.usableMemoryFraction;

@@ -8,7 +8,7 @@
 
 // A forced grid that does not fit says how much it needs.
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | %expect-exit 1 axonn-opt --axonn-plan="cluster=%S/Inputs/no-memory-machine.json gpus=4 grid=2x2x1x1" 2>&1 | FileCheck %s --check-prefix=MEMORY
-// MEMORY: error: grid 2x2x1x1 cannot run: needs 1.5 MiB per GPU (weights 123.5 KiB, optimizer 247.0 KiB, gradients 123.5 KiB, gathered weights 64.0 KiB, activations 930.0 KiB) but 967 B are usable even with full activation recompute; no grid of 4 GPUs can
+// MEMORY: error: grid 2x2x1x1 cannot run: needs 1.5 MiB per GPU (weights 123.5 KiB, optimizer 247.0 KiB, gradients 123.5 KiB, gathered weights 168.0 KiB, activations 898.0 KiB) but 967 B are usable even with full activation recompute; no grid of 4 GPUs can
 
 // No feasible grid at all: counts and an example of each reason.
 // RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/no-memory-machine.json gpus=16" 2>&1 | FileCheck %s --check-prefix=NONE-FITS

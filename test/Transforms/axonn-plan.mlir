@@ -51,12 +51,15 @@
 // norms 3 x 32 / 2 = 48, QKV 768 / 2 = 384, proj 256 / 2 = 128, up
 // 1024 / 2 = 512, down 1024 / 2 = 512, head 512 / 2 = 256: 2096. Weights
 // 2096 * 4 B; optimizer (fp32: Adam m and v) 2096 * 8; gradients 2096 * 4;
-// gathered: two 1024-element weight buffers (prefetch) and two fp32 dW
-// buffers, 16384 B; activations saved for backward (m = 32): linear inputs
-// 32 * (16 + 16 + 16 + 64 + 16), norm inputs 32 * 16 * 3, GELU input
-// 32 * 64, attention q, k, v and output 32 * 8 * (6 + 2) plus log-sum-exp
-// 32 * 2, fp32 logits and their gradient 2 * 32 * 32: 11840 elements.
-// G16: memory bytes: weights 8384, optimizer 16768, gradients 8384, gathered weights 16384, activations 47360, total 97280
+// gathered: two 1024-element weight buffers (prefetch), 8192 B, and the
+// whole fp32 dW buffers whose reduce-scatter may be in flight: a bucket's
+// worth (25 MiB), at most all of them (gathered sizes 512 + 768 + 256 +
+// 1024 + 1024 + 512 = 4096 elements), 16384 B; activations saved for
+// backward (m = 32): linear inputs 32 * (16 + 16 + 16 + 64 + 16), norm
+// inputs 32 * 16 * 3, GELU input 32 * 64, attention q, k, v 32 * 8 * 6
+// plus log-sum-exp 32 * 2, the logits and their gradient 2 * 32 * 32:
+// 11328 elements.
+// G16: memory bytes: weights 8384, optimizer 16768, gradients 8384, gathered weights 24576, activations 45312, total 103424
 // G16: forward all-gather [z] 768 4 2 3.072E-07 h.0.qkv
 // G16: forward all-gather [z] 256 4 2 1.024E-07 h.0.proj
 // G16: forward all-reduce [x] 1536 4 2 6.144E-08 h.0.qkv output
@@ -85,19 +88,21 @@
 // SEARCH: why: the fastest predicted step of 26 feasible grids; the next, 4x2x2x1, is {{[0-9.]+}}% slower
 // The decision is recorded on the module; nothing else changes.
 // SEARCH: #cluster = #axonn.cluster<name = "test-machine", gpus = 16, gpus_per_node = 4, nics_per_node = 2,
-// SEARCH: module attributes {axonn.cluster = #cluster, axonn.grid = #axonn.grid<x = 4, y = 2, z = 1, data = 2>, axonn.recompute = #axonn.recompute<none>, axonn.training = #training}
+// The cost model's memory prediction goes with it, for
+// --axonn-print-memory-plan to compare.
+// SEARCH: module attributes {axonn.cluster = #cluster, axonn.grid = #axonn.grid<x = 4, y = 2, z = 1, data = 2>, axonn.predicted_memory = {activations = {{[0-9]+}} : i64, gathered = {{[0-9]+}} : i64, gradients = {{[0-9]+}} : i64, optimizer = {{[0-9]+}} : i64, weights = {{[0-9]+}} : i64}, axonn.recompute = #axonn.recompute<none>, axonn.training = #training}
 // SEARCH: axonn.lm_head_loss
 
 // A machine too small for the plan without recompute gets full recompute,
 // which keeps each layer's input and rebuilds one layer at a time in
-// backward: tiny-gpt (2 layers) on 2x2x1x1 needs 2,017,280 bytes per GPU
-// without and 1,523,712 with; this machine has 1.9 MB (90% usable).
+// backward: tiny-gpt (2 layers) on 2x2x1x1 needs 2.0 MiB per GPU without
+// and 1,597,440 bytes with; this machine has 1.9 MB (90% usable).
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/small-memory-machine.json gpus=4 grid=2x2x1x1 report=true" 2>&1 | FileCheck %s --check-prefix=RECOMPUTE
 // RECOMPUTE: forced grid: grid 2x2x1x1 (recompute full)
-// RECOMPUTE: memory bytes: weights 126464, optimizer 252928, gradients 126464, gathered weights 65536, activations 952320, total 1523712
-// RECOMPUTE: module attributes {{.*}}axonn.grid = #axonn.grid<x = 2, y = 2, z = 1, data = 1>, axonn.recompute = #axonn.recompute<full>
+// RECOMPUTE: memory bytes: weights 126464, optimizer 252928, gradients 126464, gathered weights 172032, activations 919552, total 1597440
+// RECOMPUTE: module attributes {{.*}}axonn.grid = #axonn.grid<x = 2, y = 2, z = 1, data = 1>, axonn.predicted_memory = {{.*}}, axonn.recompute = #axonn.recompute<full>
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | %expect-exit 1 axonn-opt --axonn-plan="cluster=%S/Inputs/small-memory-machine.json gpus=4 grid=2x2x1x1 recompute=none" 2>&1 | FileCheck %s --check-prefix=NO-RECOMPUTE
-// NO-RECOMPUTE: error: grid 2x2x1x1 cannot run: needs 1.9 MiB per GPU (weights 123.5 KiB, optimizer 247.0 KiB, gradients 123.5 KiB, gathered weights 64.0 KiB, activations 1.4 MiB) but 1.6 MiB are usable; the best feasible grids are
+// NO-RECOMPUTE: error: grid 2x2x1x1 cannot run: needs 2.0 MiB per GPU (weights 123.5 KiB, optimizer 247.0 KiB, gradients 123.5 KiB, gathered weights 168.0 KiB, activations 1.3 MiB) but 1.6 MiB are usable; no grid of 4 GPUs can
 
 // A grid already on the module (a spec's "parallel" section) is costed
 // like a forced one.

@@ -110,6 +110,9 @@ struct CostOptions {
   bool cacheGatheredWeights = false;
   /// Fraction of device memory the plan may use.
   double usableMemoryFraction = 0.9;
+  /// Bytes of gradients per bucket of reductions in flight
+  /// (--axonn-schedule-overlap's bucket-bytes).
+  int64_t bucketBytes = 25 << 20;
   /// Record every collective in PlanCost::collectives (for reports and
   /// tests; the search leaves it off).
   bool recordCollectives = false;

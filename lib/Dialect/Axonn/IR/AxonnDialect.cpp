@@ -131,6 +131,27 @@ LogicalResult AxonnDialect::verifyOperationAttribute(Operation *op,
              << "'" << name << "' must be a #axonn.recompute attribute";
     return requireModule();
   }
+  // Written by --axonn-plan-memory: each result's offset in the workspace
+  // (-1: no buffer of its own), and the plan's totals on the function.
+  if (name == kBuffersAttrName) {
+    auto offsets = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
+    if (!offsets || offsets.size() != static_cast<int64_t>(op->getNumResults()))
+      return op->emitError()
+             << "'" << name << "' must be an array of one offset per result";
+    return success();
+  }
+  if (name == kMemoryPlanAttrName) {
+    if (!isa<DictionaryAttr>(attr.getValue()) || !isa<FunctionOpInterface>(op))
+      return op->emitError()
+             << "'" << name << "' must be a dictionary on a function";
+    return success();
+  }
+  // Written by --axonn-plan: the memory its cost model predicts per rank.
+  if (name == kPredictedMemoryAttrName) {
+    if (!isa<DictionaryAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' must be a dictionary";
+    return requireModule();
+  }
   if (name != kGridAttrName)
     return op->emitError() << "unknown axonn attribute '" << name << "'";
 

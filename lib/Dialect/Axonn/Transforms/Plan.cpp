@@ -223,6 +223,21 @@ struct PlanPass : public impl::PlanPassBase<PlanPass> {
                                   chosen.grid.z, chosen.grid.data));
     module->setAttr(AxonnDialect::kRecomputeAttrName,
                     RecomputePolicyAttr::get(context, chosen.recompute));
+    // What the cost model expects each rank to hold, for
+    // --axonn-print-memory-plan to compare with the planned buffers.
+    const MemoryCost &memory = chosen.memory;
+    Builder b(context);
+    auto bytes = [&](StringRef name, double value) {
+      return b.getNamedAttr(name,
+                            b.getI64IntegerAttr(static_cast<int64_t>(value)));
+    };
+    module->setAttr(
+        AxonnDialect::kPredictedMemoryAttrName,
+        b.getDictionaryAttr({bytes("weights", memory.weights),
+                             bytes("optimizer", memory.optimizer),
+                             bytes("gradients", memory.gradients),
+                             bytes("gathered", memory.gathered),
+                             bytes("activations", memory.activations)}));
   }
 
   void describeRejections(InFlightDiagnostic &diag, const PlanSearch &search) {

@@ -91,6 +91,8 @@ private:
   bool keepGathered;
   int64_t bucketBytes;
   SmallVector<Operation *> starts;
+  /// Waits placed on purpose (a bucket's reduce-scatters), not sunk.
+  llvm::SmallPtrSet<Operation *, 16> pinned;
 };
 
 Operation *Scheduler::makeAsync(Operation *op) {
@@ -171,14 +173,13 @@ void Scheduler::bucketGradientReductions() {
   for (Operation *start : starts)
     if (!isa<AllGatherStartOp>(start) && feedsOptimizer(start))
       gradients.push_back(start);
-  // Only the last reduction of each chain (the all-reduce over data after a
-  // reduce-scatter over z) is bucketed; the chain's earlier ones start where
-  // their input is produced and are waited right before it (sinkWaits).
+  // Only the last reduction of each chain is bucketed: the all-reduce over
+  // data after a reduce-scatter over z (which starts where its dW is made
+  // and is waited right before the all-reduce), or the reduce-scatter
+  // itself without data parallelism (its wait, not its start, goes to the
+  // bucket: the whole dW buffers in flight stay within a bucket).
   SmallVector<Operation *> last;
   for (Operation *start : gradients) {
-    // A reduce-scatter alone (no data parallelism) keeps its early start.
-    if (!isa<AllReduceStartOp>(start))
-      continue;
     bool feedsAnother =
         llvm::any_of(waitOf(start).getResult().getUsers(),
                      [](Operation *user) { return isStart(user); });
@@ -209,6 +210,12 @@ void Scheduler::bucketGradientReductions() {
     for (Operation *start : bucket) {
       if (!point)
         break;
+      if (isa<ReduceScatterStartOp>(start)) {
+        WaitOp wait = waitOf(start);
+        wait->moveBefore(point);
+        pinned.insert(wait);
+        continue;
+      }
       // The inputs come from earlier reductions' waits: move them along.
       for (Value operand : start->getOperands())
         if (auto wait = operand.getDefiningOp<WaitOp>())
@@ -271,6 +278,8 @@ void Scheduler::hoistStarts() {
 void Scheduler::sinkWaits() {
   for (Operation *start : starts) {
     WaitOp wait = waitOf(start);
+    if (pinned.contains(wait))
+      continue;
     Operation *firstUse = nullptr;
     for (Operation *user : wait.getResult().getUsers())
       if (!firstUse || user->isBeforeInBlock(firstUse))

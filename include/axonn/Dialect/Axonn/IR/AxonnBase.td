@@ -56,6 +56,9 @@ def Axonn_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kStateAttrName = "axonn.state";
     static constexpr ::llvm::StringLiteral kStateOfAttrName = "axonn.state_of";
     static constexpr ::llvm::StringLiteral kLayoutAttrName = "axonn.layout";
+    static constexpr ::llvm::StringLiteral kBuffersAttrName = "axonn.buffers";
+    static constexpr ::llvm::StringLiteral kMemoryPlanAttrName = "axonn.memory_plan";
+    static constexpr ::llvm::StringLiteral kPredictedMemoryAttrName = "axonn.predicted_memory";
 
   private:
     void registerAttributes();

@@ -261,11 +261,14 @@ def ScheduleOverlapPass : Pass<"axonn-schedule-overlap", "ModuleOp"> {
       weights arrive while this layer computes, in forward, backward and
       recompute; with `keep-gathered-weights`, backward reuses the forward's
       gathered weight instead of gathering it again;
-    - ORS and data parallelism: the reductions of gradients (reduce-scatter
-      over z, all-reduce over data, norm and bias gradients) are waited only
-      where the optimizer reads them; the last reduction of each gradient
-      goes in a bucket of about `bucket-bytes`, started together once the
-      bucket is complete and one more dW GEMM has run.
+    - ORS and data parallelism: a weight gradient's reduce-scatter over z
+      starts as soon as its dW GEMM is done; the all-reduces over data (and
+      those of norm and bias gradients) go in buckets of about
+      `bucket-bytes`, started together once the bucket is complete and one
+      more dW GEMM has run, and are waited only where the optimizer reads
+      them. Without data parallelism, the reduce-scatters themselves are
+      bucketed: each bucket's are waited at its issue point, so that at
+      most a bucket of whole dW buffers is in flight.
 
     The verifier of the `_start` ops checks the schedule: every wait
     follows its start in the same block (and, by SSA dominance, precedes
@@ -285,6 +288,45 @@ def ScheduleOverlapPass : Pass<"axonn-schedule-overlap", "ModuleOp"> {
   ];
   let dependentDialects = ["::mlir::axonn::AxonnDialect",
                            "::mlir::func::FuncDialect"];
+}
+
+def PlanMemoryPass : Pass<"axonn-plan-memory", "ModuleOp"> {
+  let summary = "Assign every temporary of the step a workspace offset";
+  let description = [{
+    Liveness-based static buffer assignment of each (per-rank) function: in
+    program order, every new tensor gets the first free range of a single
+    workspace that fits it, and its range is freed after its last use. A
+    collective's input stays live until its wait (no buffer is reused while
+    a collective reads it), an all-reduce reduces in place when nothing
+    else reads its input, and AdamW
+    updates parameters and optimizer state in place, in their persistent
+    buffers. Records each op's result offsets (`axonn.buffers`, -1 for a
+    value without a buffer of its own such as a handle or a persistent
+    argument) and the function's totals (`axonn.memory_plan`: workspace,
+    weights, optimizer, inputs, total, in bytes).
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"256",
+           "Alignment of every buffer in bytes">
+  ];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect"];
+}
+
+def PrintMemoryPlanPass : Pass<"axonn-print-memory-plan", "ModuleOp"> {
+  let summary = "Print the peak memory per rank by category";
+  let description = [{
+    Plans memory as `--axonn-plan-memory` does and prints, per function, the
+    bytes each rank holds: weights, optimizer state and inputs (held across
+    the step), and the workspace at its fullest point broken into
+    gradients, activations, communication buffers (gathered weights) and
+    fragmentation. When `--axonn-plan` chose the grid, its cost model's
+    prediction is printed next to the plan's total. The IR is not changed.
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"256",
+           "Alignment of every buffer in bytes">
+  ];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
 #endif // AXONN_DIALECT_AXONN_TRANSFORMS_PASSES_TD

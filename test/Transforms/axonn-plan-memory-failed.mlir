@@ -1,0 +1,14 @@
+// --axonn-plan-memory plans straight-line functions with a sane alignment;
+// anything else is a diagnostic and no output.
+// RUN: axonn-opt %s --axonn-plan-memory -split-input-file -verify-diagnostics -allow-unregistered-dialect
+// RUN: %expect-exit 1 axonn-opt %s -split-input-file -allow-unregistered-dialect --axonn-plan-memory=alignment=100 2>&1 | FileCheck %s --check-prefix=ALIGN
+// ALIGN: error: --axonn-plan-memory: alignment must be a positive power of two, got 100
+// RUN: %expect-exit 1 axonn-opt %s -split-input-file -allow-unregistered-dialect --axonn-print-memory-plan=alignment=0 2>&1 | FileCheck %s --check-prefix=ALIGN0
+// ALIGN0: error: --axonn-print-memory-plan: alignment must be a positive power of two, got 0
+
+// expected-error @+1 {{'func.func' op has more than one block; memory planning handles straight-line functions}}
+func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+  "test.br"()[^bb1] : () -> ()
+^bb1:
+  return %x : tensor<4xf32>
+}
