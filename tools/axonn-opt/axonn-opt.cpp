@@ -31,6 +31,7 @@ int main(int argc, char **argv) {
   // Upstream generic passes (canonicalize, cse, inline, symbol-dce, ...).
   mlir::registerTransformsPasses();
   mlir::axonn::registerAxonnPasses();
+  mlir::axonn::registerTrainingPipeline();
   // Test-only passes (test/lib), as mlir-opt registers its own.
   mlir::axonn::registerTestPasses();
   return mlir::asMainReturnCode(mlir::MlirOptMain(

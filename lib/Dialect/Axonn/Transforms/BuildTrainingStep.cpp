@@ -422,11 +422,13 @@ struct BuildTrainingStepPass
     step.setFunctionType(FunctionType::get(ctx, types, resultTypes));
     step.setAllArgAttrs(argAttrs);
     // Results carry the names and roles, not the initializers.
-    for (auto [i, attr] : llvm::enumerate(resultAttrs)) {
+    SmallVector<DictionaryAttr> stripped;
+    for (Attribute attr : resultAttrs) {
       NamedAttrList list(cast<DictionaryAttr>(attr));
       list.erase(AxonnDialect::kInitAttrName);
-      step.setResultAttrs(i, list.getDictionary(ctx));
+      stripped.push_back(list.getDictionary(ctx));
     }
+    step.setAllResultAttrs(stripped);
     return success();
   }
 };

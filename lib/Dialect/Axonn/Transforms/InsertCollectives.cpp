@@ -383,17 +383,31 @@ LogicalResult Lowering::run() {
 
   // The signature records each argument's and result's layout: the global
   // tensor it is the local piece of.
+  // (All at once: setting them one by one rebuilds every dictionary each
+  // time, quadratic in the thousands of arguments of a large model.)
+  auto withLayout = [&](DictionaryAttr attrs, LayoutAttr layout) {
+    NamedAttrList list(attrs);
+    list.set(AxonnDialect::kLayoutAttrName, layout);
+    return list.getDictionary(ctx);
+  };
+  SmallVector<DictionaryAttr> argAttrs, resultAttrs;
   for (BlockArgument arg : body.getArguments()) {
     if (!layoutOf(arg))
       return func.emitOpError() << "argument #" << arg.getArgNumber()
                                 << " has no layout; run --axonn-shard first";
-    func.setArgAttr(arg.getArgNumber(), AxonnDialect::kLayoutAttrName,
-                    layoutOf(arg));
+    argAttrs.push_back(
+        withLayout(func.getArgAttrDict(arg.getArgNumber()), layoutOf(arg)));
     arg.setType(localType(arg.getType()));
   }
-  for (auto [i, type] : llvm::enumerate(func.getResultTypes()))
-    if (LayoutAttr layout = getLayout(type))
-      func.setResultAttr(i, AxonnDialect::kLayoutAttrName, layout);
+  for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
+    DictionaryAttr attrs = func.getResultAttrDict(i);
+    LayoutAttr layout = getLayout(type);
+    resultAttrs.push_back(layout  ? withLayout(attrs, layout)
+                          : attrs ? attrs
+                                  : DictionaryAttr::get(ctx));
+  }
+  func.setAllArgAttrs(argAttrs);
+  func.setAllResultAttrs(resultAttrs);
 
   SmallVector<Operation *> ops;
   for (Operation &op : body)

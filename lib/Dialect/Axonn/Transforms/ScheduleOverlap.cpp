@@ -85,6 +85,27 @@ private:
 
   Block &body() { return func.getBody().front(); }
 
+  /// Positions of the ops in the block. Each phase numbers the ops once and
+  /// compares positions of ops it has not moved yet: asking the block
+  /// (isBeforeInBlock) after every move would renumber it each time,
+  /// quadratic in the size of a large model's step.
+  llvm::DenseMap<Operation *, int64_t> numberOps() {
+    llvm::DenseMap<Operation *, int64_t> position;
+    int64_t i = 0;
+    for (Operation &op : body())
+      position[&op] = i++;
+    return position;
+  }
+  /// The user of `value` that comes first.
+  static Operation *
+  firstUser(Value value, const llvm::DenseMap<Operation *, int64_t> &position) {
+    Operation *first = nullptr;
+    for (Operation *user : value.getUsers())
+      if (!first || position.lookup(user) < position.lookup(first))
+        first = user;
+    return first;
+  }
+
   func::FuncOp func;
   OpBuilder builder;
   unsigned prefetch;
@@ -200,6 +221,7 @@ void Scheduler::bucketGradientReductions() {
       return;
     // Issue after the next weight-gradient GEMM following the bucket's last
     // gradient, so that its reduce-scatter had that GEMM to run under.
+    auto position = numberOps();
     Operation *point = optimizer;
     for (Operation *op = bucket.back()->getNextNode(); op && op != optimizer;
          op = op->getNextNode())
@@ -219,7 +241,7 @@ void Scheduler::bucketGradientReductions() {
       // The inputs come from earlier reductions' waits: move them along.
       for (Value operand : start->getOperands())
         if (auto wait = operand.getDefiningOp<WaitOp>())
-          if (wait->isBeforeInBlock(point))
+          if (position.lookup(wait) < position.lookup(point))
             wait->moveBefore(point);
       start->moveBefore(point);
     }
@@ -240,51 +262,52 @@ void Scheduler::bucketGradientReductions() {
 void Scheduler::prefetchWeights() {
   if (prefetch == 0)
     return;
+  auto position = numberOps();
   for (Operation *start : starts) {
     auto gather = dyn_cast<AllGatherStartOp>(start);
     if (!gather || !isa<BlockArgument>(gather.getInput()))
       continue;
-    Operation *firstUse = nullptr;
-    for (Operation *user : waitOf(start).getResult().getUsers())
-      if (!firstUse || user->isBeforeInBlock(firstUse))
-        firstUse = user;
+    Operation *firstUse = firstUser(waitOf(start).getResult(), position);
     if (!firstUse)
       continue;
+    // Walk back from the use; move the start only if it is passed on the
+    // way to the point `prefetch` weight-using ops earlier.
     Operation *point = firstUse;
+    bool passedStart = false;
     unsigned passed = 0;
     for (Operation *op = firstUse->getPrevNode(); op; op = op->getPrevNode()) {
-      if (usesWeight(op) && ++passed == prefetch) {
-        point = op;
-        break;
-      }
+      if (op == start)
+        passedStart = true;
       point = op;
+      if (usesWeight(op) && ++passed == prefetch)
+        break;
     }
-    if (point->isBeforeInBlock(start))
+    if (passedStart && point != start)
       start->moveBefore(point);
   }
 }
 
 /// Each reduction starts right after the op that produces its input.
 void Scheduler::hoistStarts() {
+  auto position = numberOps();
   for (Operation *start : starts) {
     Operation *def = start->getOperand(0).getDefiningOp();
     if (def && def->getBlock() == start->getBlock() &&
-        def->isBeforeInBlock(start) && def->getNextNode() != start)
+        position.lookup(def) < position.lookup(start) &&
+        def->getNextNode() != start)
       start->moveAfter(def);
   }
 }
 
 /// Each wait moves to just before the first op that reads its result.
 void Scheduler::sinkWaits() {
+  auto position = numberOps();
   for (Operation *start : starts) {
     WaitOp wait = waitOf(start);
     if (pinned.contains(wait))
       continue;
-    Operation *firstUse = nullptr;
-    for (Operation *user : wait.getResult().getUsers())
-      if (!firstUse || user->isBeforeInBlock(firstUse))
-        firstUse = user;
-    if (firstUse && wait->isBeforeInBlock(firstUse))
+    Operation *firstUse = firstUser(wait.getResult(), position);
+    if (firstUse && position.lookup(wait) < position.lookup(firstUse))
       wait->moveBefore(firstUse);
   }
 }
