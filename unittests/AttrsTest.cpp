@@ -38,6 +38,20 @@ TEST_F(AttrsTest, GridGroupSizes) {
   EXPECT_EQ(grid.getGroupSize({Axis::x, Axis::y, Axis::z, Axis::data}), 120);
 }
 
+TEST_F(AttrsTest, GridCoordinates) {
+  // algorithm.md §1: x = r % Gx, y = (r / Gx) % Gy, z = (r / (Gx Gy)) % Gz,
+  // data = r / (Gx Gy Gz). Rank 101 of 2x3x4x5: x 1, y 2, z 0, data 4.
+  auto grid = GridAttr::get(&context, 2, 3, 4, 5);
+  EXPECT_EQ(grid.getCoordinate(101, Axis::x), 1);
+  EXPECT_EQ(grid.getCoordinate(101, Axis::y), 2);
+  EXPECT_EQ(grid.getCoordinate(101, Axis::z), 0);
+  EXPECT_EQ(grid.getCoordinate(101, Axis::data), 4);
+  // In a group over [z, data], z is major: 0 * 5 + 4.
+  EXPECT_EQ(grid.getGroupIndex(101, {Axis::z, Axis::data}), 4);
+  EXPECT_EQ(grid.getGroupIndex(101, {Axis::data, Axis::z}), 16);
+  EXPECT_EQ(grid.getGroupIndex(101, {}), 0);
+}
+
 TEST_F(AttrsTest, LayoutLocalShape) {
   auto grid = GridAttr::get(&context, 2, 4, 2, 3);
   auto layout = cast<LayoutAttr>(

@@ -181,21 +181,10 @@ struct RankContext {
   GridAttr grid;
   int64_t rank = 0;
 
-  int64_t coordinate(Axis axis) const {
-    int64_t stride = 1;
-    for (Axis a : {Axis::x, Axis::y, Axis::z, Axis::data}) {
-      if (a == axis)
-        return (rank / stride) % grid.getSize(a);
-      stride *= grid.getSize(a);
-    }
-    return 0;
-  }
+  int64_t coordinate(Axis axis) const { return grid.getCoordinate(rank, axis); }
   /// Index of this rank in the group of `axes`, the first axis major.
   int64_t groupIndex(ArrayRef<Axis> axes) const {
-    int64_t index = 0;
-    for (Axis axis : axes)
-      index = index * grid.getSize(axis) + coordinate(axis);
-    return index;
+    return grid.getGroupIndex(rank, axes);
   }
 };
 

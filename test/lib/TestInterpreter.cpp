@@ -263,20 +263,8 @@ struct TestGradientsPass
 /// block cut again over the storage axes.
 HostTensor pieceOf(const HostTensor &global, LayoutAttr layout, GridAttr grid,
                    int64_t rank) {
-  auto coordinate = [&](Axis axis) {
-    int64_t stride = 1;
-    for (Axis a : {Axis::x, Axis::y, Axis::z, Axis::data}) {
-      if (a == axis)
-        return (rank / stride) % grid.getSize(a);
-      stride *= grid.getSize(a);
-    }
-    return int64_t(0);
-  };
   auto index = [&](ArrayRef<Axis> axes) {
-    int64_t i = 0;
-    for (Axis axis : axes)
-      i = i * grid.getSize(axis) + coordinate(axis);
-    return i;
+    return grid.getGroupIndex(rank, axes);
   };
   int64_t rankCount = global.shape.size();
   SmallVector<int64_t> start(rankCount, 0), shape(global.shape);

@@ -167,6 +167,23 @@ int64_t GridAttr::getNumRanks() const {
   return getX() * getY() * getZ() * getData();
 }
 
+int64_t GridAttr::getCoordinate(int64_t rank, Axis axis) const {
+  int64_t stride = 1;
+  for (Axis a : {Axis::x, Axis::y, Axis::z, Axis::data}) {
+    if (a == axis)
+      return (rank / stride) % getSize(a);
+    stride *= getSize(a);
+  }
+  llvm_unreachable("unknown axis");
+}
+
+int64_t GridAttr::getGroupIndex(int64_t rank, ArrayRef<Axis> axes) const {
+  int64_t index = 0;
+  for (Axis axis : axes)
+    index = index * getSize(axis) + getCoordinate(rank, axis);
+  return index;
+}
+
 //===----------------------------------------------------------------------===//
 // AxesAttr
 //===----------------------------------------------------------------------===//

@@ -371,8 +371,7 @@ LogicalResult Lowering::run() {
                                  "straight-line functions";
   Block &body = func.getBody().front();
   for (Operation &op : body)
-    if (isa<AllGatherOp, ReduceScatterOp, AllReduceOp, AllGatherStartOp,
-            ReduceScatterStartOp, AllReduceStartOp, WaitOp>(op))
+    if (isCollective(&op) || isa<WaitOp>(op))
       return op.emitOpError() << "is already per-rank; "
                                  "--axonn-insert-collectives runs once";
   for (BlockArgument arg : body.getArguments())

@@ -144,11 +144,6 @@ bool isOptimizer(Operation *op) {
   return isa<SumSquaresOp, GlobalNormOp, AdamWOp>(op);
 }
 
-bool isCollective(Operation *op) {
-  return isa<AllGatherOp, ReduceScatterOp, AllReduceOp, AllGatherStartOp,
-             ReduceScatterStartOp, AllReduceStartOp>(op);
-}
-
 /// Kind, axes and elements per rank of a collective.
 struct Described {
   std::string kind;

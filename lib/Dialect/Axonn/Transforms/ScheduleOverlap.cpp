@@ -35,14 +35,6 @@ namespace mlir::axonn {
 namespace mlir::axonn {
 namespace {
 
-bool isBlockingCollective(Operation *op) {
-  return isa<AllGatherOp, ReduceScatterOp, AllReduceOp>(op);
-}
-
-bool isStart(Operation *op) {
-  return isa<AllGatherStartOp, ReduceScatterStartOp, AllReduceStartOp>(op);
-}
-
 /// Ops that run the optimizer: gradient reductions feeding them are
 /// waited only here.
 bool isOptimizer(Operation *op) {
@@ -180,7 +172,7 @@ static bool feedsOptimizer(Operation *start) {
       for (Operation *user : value.getUsers()) {
         if (isOptimizer(user))
           return true;
-        if (isStart(user))
+        if (isCollectiveStart(user))
           next.push_back(waitOf(user).getResult());
       }
     frontier = std::move(next);
@@ -203,7 +195,7 @@ void Scheduler::bucketGradientReductions() {
   for (Operation *start : gradients) {
     bool feedsAnother =
         llvm::any_of(waitOf(start).getResult().getUsers(),
-                     [](Operation *user) { return isStart(user); });
+                     [](Operation *user) { return isCollectiveStart(user); });
     if (!feedsAnother)
       last.push_back(start);
   }
@@ -319,7 +311,7 @@ LogicalResult Scheduler::run() {
   for (Operation &op : body()) {
     if (isBlockingCollective(&op))
       blocking.push_back(&op);
-    else if (isStart(&op))
+    else if (isCollectiveStart(&op))
       return op.emitOpError()
              << "is already asynchronous; --axonn-schedule-overlap runs once, "
                 "on the output of --axonn-insert-collectives";

@@ -491,8 +491,7 @@ FailureOr<Value> Sharder::convert(Value value, LayoutAttr target,
 }
 
 LogicalResult Sharder::shardOp(Operation *op) {
-  if (isa<ReshardOp, AllGatherOp, ReduceScatterOp, AllReduceOp,
-          AllGatherStartOp, ReduceScatterStartOp, AllReduceStartOp, WaitOp>(op))
+  if (isa<ReshardOp, WaitOp>(op) || isCollective(op))
     return op->emitOpError()
            << "is already per-rank or sharded; --axonn-shard runs once, on "
               "model-level IR";

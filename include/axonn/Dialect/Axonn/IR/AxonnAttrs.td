@@ -43,6 +43,11 @@ def Axonn_GridAttr : Axonn_Attr<"Grid", "grid"> {
     int64_t getGroupSize(::llvm::ArrayRef<Axis> axes) const;
     /// Gx * Gy * Gz * Gdata.
     int64_t getNumRanks() const;
+    /// The coordinate of `rank` along `axis` (x fastest, data slowest).
+    int64_t getCoordinate(int64_t rank, Axis axis) const;
+    /// The index of `rank` within its group of `axes`, the first axis
+    /// major: the block of a dimension split over `axes` that it holds.
+    int64_t getGroupIndex(int64_t rank, ::llvm::ArrayRef<Axis> axes) const;
   }];
 }
 

@@ -46,6 +46,19 @@ LogicalResult LayoutsNeedGrid<ConcreteType>::verifyTrait(Operation *op) {
 
 namespace mlir::axonn {
 
+/// A blocking collective: all_gather, reduce_scatter or all_reduce.
+inline bool isBlockingCollective(Operation *op) {
+  return isa<AllGatherOp, ReduceScatterOp, AllReduceOp>(op);
+}
+/// The start of an asynchronous collective.
+inline bool isCollectiveStart(Operation *op) {
+  return isa<AllGatherStartOp, ReduceScatterStartOp, AllReduceStartOp>(op);
+}
+/// Any collective, blocking or started.
+inline bool isCollective(Operation *op) {
+  return isBlockingCollective(op) || isCollectiveStart(op);
+}
+
 /// Whether `func` is a model-level forward function: it embeds tokens and
 /// updates no parameters (a training step does both).
 bool isForwardFunction(func::FuncOp func);
