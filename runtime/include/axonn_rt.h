@@ -3,11 +3,18 @@
  * The lowered training program calls the runtime only through this header,
  * so that the same emitted code links against the CPU (MPI + BLAS) or the
  * CUDA (NCCL + cuBLASLt) backend. Every call returns a status; on failure the
- * runtime records which rank and which call failed, and the program decides
- * how to stop.
+ * runtime records which rank and which call failed
+ * (axonn_rt_last_error), and the program decides how to stop.
  *
- * Stability: this is version 0 of the ABI. Entry points are added by the
- * runtime issue (allocation, kernels, collectives, data, checkpoints).
+ * Conventions: tensors are dense, row-major, fp32 unless said otherwise,
+ * and passed as pointers to the rank's local piece; shapes are int64_t.
+ * "tokens" is the number of (batch, sequence) positions of the local piece,
+ * "seq" its sequence length. A set of grid axes (the group of a collective,
+ * or the axes a vocabulary slice is taken over) is an axonn_axes, major
+ * axis first. The semantics of each kernel is the op of the same name in the
+ * axonn dialect (docs: build/docs/Dialects/AxonnDialect.md).
+ *
+ * Stability: version 1 of the ABI.
  *===----------------------------------------------------------------------===*/
 
 #ifndef AXONN_RT_H
@@ -20,7 +27,7 @@
 extern "C" {
 #endif
 
-#define AXONN_RT_ABI_VERSION 0
+#define AXONN_RT_ABI_VERSION 1
 
 /* Result of every runtime call. */
 typedef enum axonn_status {
@@ -42,6 +49,215 @@ typedef enum axonn_axis {
   AXONN_AXIS_Z = 2,
   AXONN_AXIS_DATA = 3
 } axonn_axis;
+
+/* An ordered set of grid axes, major first; count 0 is the empty set. */
+typedef struct axonn_axes {
+  int32_t count;
+  int32_t axis[4];
+} axonn_axes;
+
+typedef enum axonn_reduction {
+  AXONN_REDUCE_SUM = 0,
+  AXONN_REDUCE_MAX = 1
+} axonn_reduction;
+
+/* The runtime of one rank: its place in the grid, its communicators, the
+ * last error. Opaque. */
+typedef struct axonn_rt axonn_rt;
+
+/* An asynchronous collective in flight; completed by axonn_rt_wait. */
+typedef struct axonn_request_impl *axonn_request;
+
+/*--- Life cycle -----------------------------------------------------------*/
+
+/* Starts the runtime for a grid of grid[0..3] = (Gx, Gy, Gz, Gdata) ranks.
+ * Initializes MPI when the process was started by a launcher (the world
+ * must then have exactly Gx*Gy*Gz*Gdata ranks); a process started alone is
+ * one rank and needs a 1x1x1x1 grid. */
+axonn_status axonn_rt_create(const int64_t grid[4], axonn_rt **rt);
+/* Stops the runtime (and MPI, if it started it). */
+void axonn_rt_destroy(axonn_rt *rt);
+/* Ends every rank at once after an error: reports it on stderr, then
+ * aborts the MPI job with `code` (or exits, alone). Does not return. */
+void axonn_rt_abort(axonn_rt *rt, int code);
+
+int64_t axonn_rt_rank(const axonn_rt *rt);
+int64_t axonn_rt_world_size(const axonn_rt *rt);
+/* The rank's coordinate along an axis. */
+int64_t axonn_rt_coordinate(const axonn_rt *rt, axonn_axis axis);
+/* "rank 3 (x 1, y 1, z 0, data 0): MPI_Iallreduce over [y] failed: ..." */
+const char *axonn_rt_last_error(const axonn_rt *rt);
+/* The BLAS core type in use ("SkylakeX", ...), for logs. */
+const char *axonn_rt_blas_core(void);
+
+/*--- Collectives (asynchronous; in and out may alias for all-reduce) -------*/
+
+axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
+                                       float *out, int64_t count,
+                                       axonn_axes axes,
+                                       axonn_reduction reduction,
+                                       axonn_request *request);
+/* Concatenates along dimension `dim` of a tensor whose local shape is
+ * shape[0..rank-1]; `out` has shape[dim] times the group size. */
+axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
+                                       float *out, const int64_t *shape,
+                                       int32_t rank, int32_t dim,
+                                       axonn_axes axes,
+                                       axonn_request *request);
+/* Reduces `in` (local shape shape[0..rank-1]) and keeps this rank's slice
+ * along `dim` in `out`. */
+axonn_status axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in,
+                                           float *out, const int64_t *shape,
+                                           int32_t rank, int32_t dim,
+                                           axonn_axes axes,
+                                           axonn_reduction reduction,
+                                           axonn_request *request);
+axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request);
+
+/*--- Kernels (fp32) --------------------------------------------------------*/
+
+/* out[t] = table[tokens[t] - offset] (zero outside the local slice) +
+ * positions[t % seq] (when positions is not null and this rank adds it:
+ * once_over names the axes along which only coordinate 0 adds). */
+axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
+                                int64_t tokens_count, int64_t seq,
+                                const float *table, int64_t rows,
+                                int64_t width, const float *positions,
+                                axonn_axes vocab_axes, axonn_axes once_over,
+                                float *out);
+axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const float *grad,
+                                     const int32_t *tokens,
+                                     int64_t tokens_count, int64_t rows,
+                                     int64_t width, axonn_axes vocab_axes,
+                                     float *table_grad);
+axonn_status axonn_rt_position_grad(axonn_rt *rt, const float *grad,
+                                    int64_t tokens_count, int64_t seq,
+                                    int64_t positions, int64_t width,
+                                    float *positions_grad);
+
+/* Layer norm over the last dimension (local width `local`); with `stats`
+ * ([tokens, 2] sums over all `width` features) the moments come from it. */
+axonn_status axonn_rt_layer_norm(axonn_rt *rt, const float *x,
+                                 const float *scale, const float *bias,
+                                 const float *stats, int64_t tokens,
+                                 int64_t local, int64_t width, double epsilon,
+                                 float *y);
+axonn_status axonn_rt_rms_norm(axonn_rt *rt, const float *x,
+                               const float *scale, const float *stats,
+                               int64_t tokens, int64_t local, int64_t width,
+                               double epsilon, float *y);
+/* [sum x, sum x^2] per token, or [sum x^2] with rms. */
+axonn_status axonn_rt_norm_stats(axonn_rt *rt, const float *x, int64_t tokens,
+                                 int64_t local, int32_t rms, float *stats);
+/* [sum x, sum x^2, sum g dy, sum g dy x], or [sum x^2, sum g dy x]. */
+axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const float *dy,
+                                      const float *x, const float *scale,
+                                      int64_t tokens, int64_t local,
+                                      int32_t rms, float *stats);
+axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const float *dy,
+                                      const float *x, const float *scale,
+                                      const float *stats, int64_t tokens,
+                                      int64_t local, int64_t width,
+                                      double epsilon, float *dx,
+                                      float *scale_grad, float *bias_grad);
+axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
+                                    const float *x, const float *scale,
+                                    const float *stats, int64_t tokens,
+                                    int64_t local, int64_t width,
+                                    double epsilon, float *dx,
+                                    float *scale_grad);
+
+/* y[rows, n] = x[rows, k] w[n, k]^T (+ bias, if not null and this rank
+ * adds it). */
+axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,
+                             const float *bias, axonn_axes once_over,
+                             int64_t rows, int64_t n, int64_t k, float *y);
+/* dx[rows, k] = dy[rows, n] w[n, k]. */
+axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const float *dy,
+                                        const float *w, int64_t rows,
+                                        int64_t n, int64_t k, float *dx);
+/* dw[n, k] = dy[rows, n]^T x[rows, k]. */
+axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const float *dy,
+                                         const float *x, int64_t rows,
+                                         int64_t n, int64_t k, float *dw);
+/* db[n] = sum over rows of dy[rows, n]. */
+axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const float *dy,
+                                       int64_t rows, int64_t n, float *db);
+
+/* Causal (or not) attention with grouped KV heads on qkv [batch, seq,
+ * (heads + 2 kv_heads) d] in the grouped layout of axonn.attention;
+ * rope_base 0 means no rotary embedding. out is [batch, seq, heads d]. */
+axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
+                                int64_t seq, int64_t heads, int64_t kv_heads,
+                                int64_t head_dim, int32_t causal,
+                                double rope_base, float *out);
+axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
+                                     const float *qkv, int64_t batch,
+                                     int64_t seq, int64_t heads,
+                                     int64_t kv_heads, int64_t head_dim,
+                                     int32_t causal, double rope_base,
+                                     float *dqkv);
+
+/* approximation: 0 exact (erf), 1 tanh. */
+axonn_status axonn_rt_gelu(axonn_rt *rt, const float *x, int64_t count,
+                           int32_t approximation, float *y);
+axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const float *dy, const float *x,
+                                int64_t count, int32_t approximation,
+                                float *dx);
+/* x holds interleaved (gate, up) pairs; y has count outputs. */
+axonn_status axonn_rt_swiglu(axonn_rt *rt, const float *x, int64_t count,
+                             float *y);
+axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const float *dy,
+                                  const float *x, int64_t count, float *dx);
+axonn_status axonn_rt_add(axonn_rt *rt, const float *a, const float *b,
+                          int64_t count, float *out);
+
+/* The vocabulary-parallel cross-entropy (logits [tokens, rows] of the local
+ * vocabulary slice; vocab_size 0 means every row is real). */
+axonn_status axonn_rt_logits_max(axonn_rt *rt, const float *logits,
+                                 int64_t tokens, int64_t rows,
+                                 axonn_axes vocab_axes, int64_t vocab_size,
+                                 float *max);
+axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *logits,
+                                   const float *max, const int32_t *targets,
+                                   int64_t tokens, int64_t rows,
+                                   axonn_axes vocab_axes, int64_t vocab_size,
+                                   float *sums);
+axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const float *max,
+                                    const float *sums, int64_t tokens,
+                                    int64_t global_tokens, float *loss);
+axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const float *logits,
+                                         const float *max, const float *sums,
+                                         const int32_t *targets,
+                                         int64_t tokens, int64_t rows,
+                                         axonn_axes vocab_axes,
+                                         int64_t vocab_size,
+                                         int64_t global_tokens,
+                                         float *dlogits);
+
+/* The gradient norm: sum over i of scales[i] * sum(grads[i]^2). */
+axonn_status axonn_rt_sum_squares(axonn_rt *rt, int32_t count,
+                                  const float *const *grads,
+                                  const int64_t *sizes, const double *scales,
+                                  float *result);
+axonn_status axonn_rt_sqrt(axonn_rt *rt, const float *x, float *y);
+
+/* AdamW hyper-parameters (#axonn.training); schedule 0 constant, 1 linear,
+ * 2 cosine. */
+typedef struct axonn_adamw_config {
+  double lr, min_lr, beta1, beta2, eps, weight_decay, grad_clip;
+  int64_t warmup_steps, steps;
+  int32_t schedule;
+} axonn_adamw_config;
+
+/* One AdamW step of one parameter, in place: param, m, v (and master, if
+ * not null: the f32 master copy, of which param is then the rounding). */
+axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
+                            float *m, float *v, float *master, int64_t count,
+                            int64_t step, const float *norm,
+                            const axonn_adamw_config *config, int32_t decay);
+/* The learning rate of the schedule at `step` (from 0). */
+double axonn_rt_learning_rate(const axonn_adamw_config *config, int64_t step);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,726 @@
+//===- kernels.cpp - fp32 CPU kernels of the axonn ops --------------------===//
+//
+// Each kernel computes the axonn op of the same name on the rank's local
+// piece (see the op descriptions and lib/Interpreter, the fp64 reference
+// they are tested against). GEMMs go to BLAS; reductions over features and
+// tokens accumulate in double so that grids summing in different orders
+// agree closely.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime_internal.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace {
+
+constexpr double kSqrt2OverPi = 0.7978845608028654;
+
+double geluValue(double x, int32_t approximation) {
+  if (approximation == 1)
+    return 0.5 * x * (1 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
+  return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+}
+
+double geluDerivative(double x, int32_t approximation) {
+  if (approximation == 1) {
+    double u = kSqrt2OverPi * (x + 0.044715 * x * x * x);
+    double t = std::tanh(u);
+    double du = kSqrt2OverPi * (1 + 3 * 0.044715 * x * x);
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du;
+  }
+  double pdf = std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
+  return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * pdf;
+}
+
+double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+
+/// First global row of a vocabulary slice.
+int64_t vocabOffset(const axonn_rt *rt, const axonn_axes &axes, int64_t rows) {
+  return rt->groupIndex(axes) * rows;
+}
+
+/// Rows of a local vocabulary slice below vocab_size (0: all).
+int64_t realRows(int64_t rows, int64_t offset, int64_t vocabSize) {
+  if (vocabSize <= 0)
+    return rows;
+  return std::clamp<int64_t>(vocabSize - offset, 0, rows);
+}
+
+bool badPointer(const void *p) { return p == nullptr; }
+
+/// Layer-norm moments of one row: from the row or from global sums.
+void layerMoments(const float *row, int64_t local, const float *stats,
+                  int64_t width, double eps, double *mean, double *inv) {
+  double m = 0, var = 0;
+  if (stats) {
+    m = double(stats[0]) / width;
+    var = double(stats[1]) / width - m * m;
+  } else {
+    for (int64_t j = 0; j < local; ++j)
+      m += row[j];
+    m /= local;
+    for (int64_t j = 0; j < local; ++j)
+      var += (row[j] - m) * (row[j] - m);
+    var /= local;
+  }
+  *mean = m;
+  *inv = 1 / std::sqrt(var + eps);
+}
+
+double rmsInverse(const float *row, int64_t local, const float *stats,
+                  int64_t width, double eps) {
+  double square = 0;
+  if (stats) {
+    square = stats[0];
+  } else {
+    width = local;
+    for (int64_t j = 0; j < local; ++j)
+      square += double(row[j]) * row[j];
+  }
+  return 1 / std::sqrt(square / width + eps);
+}
+
+/// Positions of the pieces of a grouped qkv vector (see axonn.attention).
+struct QKVLayout {
+  int64_t heads, kvHeads, dim, perGroup;
+  QKVLayout(int64_t heads, int64_t kvHeads, int64_t dim)
+      : heads(heads), kvHeads(kvHeads), dim(dim), perGroup(heads / kvHeads) {}
+  int64_t features() const { return (heads + 2 * kvHeads) * dim; }
+  int64_t group(int64_t head) const { return head / perGroup; }
+  int64_t q(int64_t head) const {
+    return group(head) * (perGroup + 2) * dim + (head % perGroup) * dim;
+  }
+  int64_t k(int64_t g) const { return (g * (perGroup + 2) + perGroup) * dim; }
+  int64_t v(int64_t g) const {
+    return (g * (perGroup + 2) + perGroup + 1) * dim;
+  }
+};
+
+/// Rotate-half RoPE on one vector of `dim` at `position`.
+void rotate(float *x, int64_t dim, int64_t position, double base,
+            bool inverse) {
+  int64_t half = dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    double angle = position * std::pow(base, -2.0 * i / dim);
+    double c = std::cos(angle),
+           s = inverse ? -std::sin(angle) : std::sin(angle);
+    double a = x[i], b = x[i + half];
+    x[i] = float(a * c - b * s);
+    x[i + half] = float(b * c + a * s);
+  }
+}
+
+/// Q, K (rotated) and V of one batch entry and head, contiguous [seq, d],
+/// and the softmax probabilities [seq, seq].
+struct HeadState {
+  std::vector<float> q, k, v, p;
+};
+
+void headForward(const float *qkv, int64_t seq, const QKVLayout &layout,
+                 int64_t head, bool causal, double ropeBase, HeadState &st) {
+  int64_t d = layout.dim, f = layout.features();
+  int64_t g = layout.group(head);
+  st.q.assign(size_t(seq * d), 0);
+  st.k.assign(size_t(seq * d), 0);
+  st.v.assign(size_t(seq * d), 0);
+  for (int64_t s = 0; s < seq; ++s) {
+    const float *row = qkv + s * f;
+    std::copy_n(row + layout.q(head), d, &st.q[size_t(s * d)]);
+    std::copy_n(row + layout.k(g), d, &st.k[size_t(s * d)]);
+    std::copy_n(row + layout.v(g), d, &st.v[size_t(s * d)]);
+    if (ropeBase > 0) {
+      rotate(&st.q[size_t(s * d)], d, s, ropeBase, false);
+      rotate(&st.k[size_t(s * d)], d, s, ropeBase, false);
+    }
+  }
+  st.p.assign(size_t(seq * seq), 0);
+  float scale = float(1 / std::sqrt(double(d)));
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(seq), int(seq),
+              int(d), scale, st.q.data(), int(d), st.k.data(), int(d), 0.0f,
+              st.p.data(), int(seq));
+  for (int64_t s = 0; s < seq; ++s) {
+    float *row = &st.p[size_t(s * seq)];
+    int64_t last = causal ? s : seq - 1;
+    double maximum = -INFINITY;
+    for (int64_t t = 0; t <= last; ++t)
+      maximum = std::max(maximum, double(row[t]));
+    double sum = 0;
+    for (int64_t t = 0; t <= last; ++t) {
+      double e = std::exp(double(row[t]) - maximum);
+      row[t] = float(e);
+      sum += e;
+    }
+    for (int64_t t = 0; t <= last; ++t)
+      row[t] = float(row[t] / sum);
+    for (int64_t t = last + 1; t < seq; ++t)
+      row[t] = 0;
+  }
+}
+
+} // namespace
+
+#define AXONN_CHECK(cond, ...)                                                 \
+  do {                                                                         \
+    if (!(cond))                                                               \
+      return rt->fail(AXONN_ERR_INVALID_ARGUMENT, __VA_ARGS__);                \
+  } while (0)
+
+extern "C" {
+
+//===----------------------------------------------------------------------===//
+// Embedding
+//===----------------------------------------------------------------------===//
+
+axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
+                                int64_t count, int64_t seq, const float *table,
+                                int64_t rows, int64_t width,
+                                const float *positions, axonn_axes vocabAxes,
+                                axonn_axes onceOver, float *out) {
+  AXONN_CHECK(!badPointer(tokens) && !badPointer(table) && !badPointer(out),
+              "embedding: null pointer");
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  bool addPositions = positions && rt->addsOnce(onceOver);
+  bool sliced = vocabAxes.count > 0;
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t token = tokens[i];
+    if (!sliced && (token < 0 || token >= rows))
+      return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                      "token id %lld is outside the vocabulary of %lld",
+                      (long long)token, (long long)rows);
+    int64_t row = token - offset;
+    float *dst = out + i * width;
+    if (row >= 0 && row < rows)
+      std::copy_n(table + row * width, width, dst);
+    else
+      std::fill_n(dst, width, 0.0f);
+    if (addPositions) {
+      const float *pos = positions + (i % seq) * width;
+      for (int64_t j = 0; j < width; ++j)
+        dst[j] += pos[j];
+    }
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const float *grad,
+                                     const int32_t *tokens, int64_t count,
+                                     int64_t rows, int64_t width,
+                                     axonn_axes vocabAxes, float *tableGrad) {
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  std::fill_n(tableGrad, rows * width, 0.0f);
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t row = int64_t(tokens[i]) - offset;
+    if (row < 0 || row >= rows)
+      continue;
+    float *dst = tableGrad + row * width;
+    const float *src = grad + i * width;
+    for (int64_t j = 0; j < width; ++j)
+      dst[j] += src[j];
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_position_grad(axonn_rt *rt, const float *grad,
+                                    int64_t count, int64_t seq,
+                                    int64_t positions, int64_t width,
+                                    float *positionsGrad) {
+  AXONN_CHECK(seq <= positions, "position_grad: %lld positions < seq %lld",
+              (long long)positions, (long long)seq);
+  std::vector<double> sum(size_t(positions * width), 0.0);
+  for (int64_t i = 0; i < count; ++i)
+    for (int64_t j = 0; j < width; ++j)
+      sum[size_t((i % seq) * width + j)] += grad[i * width + j];
+  for (size_t i = 0; i < sum.size(); ++i)
+    positionsGrad[i] = float(sum[i]);
+  return AXONN_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Norms
+//===----------------------------------------------------------------------===//
+
+axonn_status axonn_rt_layer_norm(axonn_rt *rt, const float *x,
+                                 const float *scale, const float *bias,
+                                 const float *stats, int64_t tokens,
+                                 int64_t local, int64_t width, double eps,
+                                 float *y) {
+  (void)rt;
+  for (int64_t r = 0; r < tokens; ++r) {
+    const float *row = x + r * local;
+    double mean, inv;
+    layerMoments(row, local, stats ? stats + r * 2 : nullptr, width, eps, &mean,
+                 &inv);
+    for (int64_t j = 0; j < local; ++j)
+      y[r * local + j] = float((row[j] - mean) * inv * scale[j] + bias[j]);
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_rms_norm(axonn_rt *rt, const float *x, const float *scale,
+                               const float *stats, int64_t tokens,
+                               int64_t local, int64_t width, double eps,
+                               float *y) {
+  (void)rt;
+  for (int64_t r = 0; r < tokens; ++r) {
+    const float *row = x + r * local;
+    double inv =
+        rmsInverse(row, local, stats ? stats + r : nullptr, width, eps);
+    for (int64_t j = 0; j < local; ++j)
+      y[r * local + j] = float(row[j] * inv * scale[j]);
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_norm_stats(axonn_rt *rt, const float *x, int64_t tokens,
+                                 int64_t local, int32_t rms, float *stats) {
+  (void)rt;
+  for (int64_t r = 0; r < tokens; ++r) {
+    double sum = 0, squares = 0;
+    for (int64_t j = 0; j < local; ++j) {
+      double v = x[r * local + j];
+      sum += v;
+      squares += v * v;
+    }
+    if (rms) {
+      stats[r] = float(squares);
+    } else {
+      stats[r * 2] = float(sum);
+      stats[r * 2 + 1] = float(squares);
+    }
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const float *dy,
+                                      const float *x, const float *scale,
+                                      int64_t tokens, int64_t local,
+                                      int32_t rms, float *stats) {
+  (void)rt;
+  for (int64_t r = 0; r < tokens; ++r) {
+    double s[4] = {0, 0, 0, 0};
+    for (int64_t j = 0; j < local; ++j) {
+      double v = x[r * local + j];
+      double g = double(dy[r * local + j]) * scale[j];
+      s[0] += v;
+      s[1] += v * v;
+      s[2] += g;
+      s[3] += g * v;
+    }
+    if (rms) {
+      stats[r * 2] = float(s[1]);
+      stats[r * 2 + 1] = float(s[3]);
+    } else {
+      for (int k = 0; k < 4; ++k)
+        stats[r * 4 + k] = float(s[k]);
+    }
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const float *dy,
+                                      const float *x, const float *scale,
+                                      const float *stats, int64_t tokens,
+                                      int64_t local, int64_t width, double eps,
+                                      float *dx, float *scaleGrad,
+                                      float *biasGrad) {
+  (void)rt;
+  std::vector<double> dg(size_t(local), 0.0), db(size_t(local), 0.0);
+  std::vector<double> xhat(static_cast<size_t>(local)),
+      dxhat(static_cast<size_t>(local));
+  for (int64_t r = 0; r < tokens; ++r) {
+    const float *row = x + r * local, *drow = dy + r * local;
+    const float *sums = stats ? stats + r * 4 : nullptr;
+    double mean, inv;
+    layerMoments(row, local, sums, width, eps, &mean, &inv);
+    double meanDxhat = 0, meanDxhatXhat = 0;
+    for (int64_t j = 0; j < local; ++j) {
+      xhat[size_t(j)] = (row[j] - mean) * inv;
+      dxhat[size_t(j)] = double(drow[j]) * scale[j];
+      meanDxhat += dxhat[size_t(j)];
+      meanDxhatXhat += dxhat[size_t(j)] * xhat[size_t(j)];
+      dg[size_t(j)] += drow[j] * xhat[size_t(j)];
+      db[size_t(j)] += drow[j];
+    }
+    if (sums) {
+      meanDxhat = sums[2];
+      meanDxhatXhat = (double(sums[3]) - mean * sums[2]) * inv;
+    }
+    meanDxhat /= width;
+    meanDxhatXhat /= width;
+    for (int64_t j = 0; j < local; ++j)
+      dx[r * local + j] = float(inv * (dxhat[size_t(j)] - meanDxhat -
+                                       xhat[size_t(j)] * meanDxhatXhat));
+  }
+  for (int64_t j = 0; j < local; ++j) {
+    scaleGrad[j] = float(dg[size_t(j)]);
+    biasGrad[j] = float(db[size_t(j)]);
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
+                                    const float *x, const float *scale,
+                                    const float *stats, int64_t tokens,
+                                    int64_t local, int64_t width, double eps,
+                                    float *dx, float *scaleGrad) {
+  (void)rt;
+  std::vector<double> dg(size_t(local), 0.0);
+  for (int64_t r = 0; r < tokens; ++r) {
+    const float *row = x + r * local, *drow = dy + r * local;
+    const float *sums = stats ? stats + r * 2 : nullptr;
+    double inv = rmsInverse(row, local, sums, width, eps);
+    int64_t w = sums ? width : local;
+    double dot = 0;
+    for (int64_t j = 0; j < local; ++j) {
+      dot += double(scale[j]) * drow[j] * row[j];
+      dg[size_t(j)] += double(drow[j]) * row[j] * inv;
+    }
+    if (sums)
+      dot = sums[1];
+    for (int64_t j = 0; j < local; ++j)
+      dx[r * local + j] = float(double(scale[j]) * drow[j] * inv -
+                                row[j] * inv * inv * inv * dot / w);
+  }
+  for (int64_t j = 0; j < local; ++j)
+    scaleGrad[j] = float(dg[size_t(j)]);
+  return AXONN_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Linear layers
+//===----------------------------------------------------------------------===//
+
+axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,
+                             const float *bias, axonn_axes onceOver,
+                             int64_t rows, int64_t n, int64_t k, float *y) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(n),
+              int(k), 1.0f, x, int(k), w, int(k), 0.0f, y, int(n));
+  if (bias && rt->addsOnce(onceOver))
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < n; ++o)
+        y[r * n + o] += bias[o];
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const float *dy,
+                                        const float *w, int64_t rows, int64_t n,
+                                        int64_t k, float *dx) {
+  (void)rt;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(k),
+              int(n), 1.0f, dy, int(n), w, int(k), 0.0f, dx, int(k));
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const float *dy,
+                                         const float *x, int64_t rows,
+                                         int64_t n, int64_t k, float *dw) {
+  (void)rt;
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(n), int(k),
+              int(rows), 1.0f, dy, int(n), x, int(k), 0.0f, dw, int(k));
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const float *dy,
+                                       int64_t rows, int64_t n, float *db) {
+  (void)rt;
+  std::vector<double> sum(size_t(n), 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < n; ++o)
+      sum[size_t(o)] += dy[r * n + o];
+  for (int64_t o = 0; o < n; ++o)
+    db[o] = float(sum[size_t(o)]);
+  return AXONN_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
+                                int64_t seq, int64_t heads, int64_t kvHeads,
+                                int64_t headDim, int32_t causal,
+                                double ropeBase, float *out) {
+  AXONN_CHECK(kvHeads > 0 && heads % kvHeads == 0,
+              "attention: %lld heads, %lld KV heads", (long long)heads,
+              (long long)kvHeads);
+  QKVLayout layout(heads, kvHeads, headDim);
+  int64_t f = layout.features(), d = headDim, width = heads * d;
+  HeadState st;
+  std::vector<float> o(static_cast<size_t>(seq * d));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h) {
+      headForward(qkv + b * seq * f, seq, layout, h, causal, ropeBase, st);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(seq), int(d),
+                  int(seq), 1.0f, st.p.data(), int(seq), st.v.data(), int(d),
+                  0.0f, o.data(), int(d));
+      for (int64_t s = 0; s < seq; ++s)
+        std::copy_n(&o[size_t(s * d)], d, out + (b * seq + s) * width + h * d);
+    }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
+                                     const float *qkv, int64_t batch,
+                                     int64_t seq, int64_t heads,
+                                     int64_t kvHeads, int64_t headDim,
+                                     int32_t causal, double ropeBase,
+                                     float *dqkv) {
+  AXONN_CHECK(kvHeads > 0 && heads % kvHeads == 0,
+              "attention_grad: %lld heads, %lld KV heads", (long long)heads,
+              (long long)kvHeads);
+  QKVLayout layout(heads, kvHeads, headDim);
+  int64_t f = layout.features(), d = headDim, width = heads * d;
+  std::fill_n(dqkv, batch * seq * f, 0.0f);
+  HeadState st;
+  std::vector<float> dO(static_cast<size_t>(seq * d)),
+      dP(static_cast<size_t>(seq * seq)), dQ(size_t(seq * d)),
+      dK(static_cast<size_t>(seq * d)), dV(static_cast<size_t>(seq * d));
+  float scale = float(1 / std::sqrt(double(d)));
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h) {
+      const float *base = qkv + b * seq * f;
+      headForward(base, seq, layout, h, causal, ropeBase, st);
+      for (int64_t s = 0; s < seq; ++s)
+        std::copy_n(dout + (b * seq + s) * width + h * d, d,
+                    &dO[size_t(s * d)]);
+      // dV = P^T dO; dP = dO V^T.
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(seq), int(d),
+                  int(seq), 1.0f, st.p.data(), int(seq), dO.data(), int(d),
+                  0.0f, dV.data(), int(d));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(seq), int(seq),
+                  int(d), 1.0f, dO.data(), int(d), st.v.data(), int(d), 0.0f,
+                  dP.data(), int(seq));
+      // dS = P * (dP - rowsum(dP * P)), scaled into dP.
+      for (int64_t s = 0; s < seq; ++s) {
+        float *p = &st.p[size_t(s * seq)], *dp = &dP[size_t(s * seq)];
+        double dot = 0;
+        for (int64_t t = 0; t < seq; ++t)
+          dot += double(dp[t]) * p[t];
+        for (int64_t t = 0; t < seq; ++t)
+          dp[t] = float(p[t] * (dp[t] - dot)) * scale;
+      }
+      // dQ = dS K; dK = dS^T Q (rotated frames).
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(seq), int(d),
+                  int(seq), 1.0f, dP.data(), int(seq), st.k.data(), int(d),
+                  0.0f, dQ.data(), int(d));
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(seq), int(d),
+                  int(seq), 1.0f, dP.data(), int(seq), st.q.data(), int(d),
+                  0.0f, dK.data(), int(d));
+      int64_t g = layout.group(h);
+      for (int64_t s = 0; s < seq; ++s) {
+        if (ropeBase > 0) {
+          rotate(&dQ[size_t(s * d)], d, s, ropeBase, true);
+          rotate(&dK[size_t(s * d)], d, s, ropeBase, true);
+        }
+        float *row = dqkv + (b * seq + s) * f;
+        for (int64_t i = 0; i < d; ++i) {
+          row[layout.q(h) + i] += dQ[size_t(s * d + i)];
+          row[layout.k(g) + i] += dK[size_t(s * d + i)];
+          row[layout.v(g) + i] += dV[size_t(s * d + i)];
+        }
+      }
+    }
+  return AXONN_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+axonn_status axonn_rt_gelu(axonn_rt *rt, const float *x, int64_t count,
+                           int32_t approximation, float *y) {
+  (void)rt;
+  for (int64_t i = 0; i < count; ++i)
+    y[i] = float(geluValue(x[i], approximation));
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const float *dy, const float *x,
+                                int64_t count, int32_t approximation,
+                                float *dx) {
+  (void)rt;
+  for (int64_t i = 0; i < count; ++i)
+    dx[i] = float(dy[i] * geluDerivative(x[i], approximation));
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_swiglu(axonn_rt *rt, const float *x, int64_t count,
+                             float *y) {
+  (void)rt;
+  for (int64_t j = 0; j < count; ++j) {
+    double gate = x[2 * j], up = x[2 * j + 1];
+    y[j] = float(gate * sigmoid(gate) * up);
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const float *dy, const float *x,
+                                  int64_t count, float *dx) {
+  (void)rt;
+  for (int64_t j = 0; j < count; ++j) {
+    double gate = x[2 * j], up = x[2 * j + 1];
+    double s = sigmoid(gate);
+    dx[2 * j] = float(dy[j] * up * s * (1 + gate * (1 - s)));
+    dx[2 * j + 1] = float(dy[j] * gate * s);
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_add(axonn_rt *rt, const float *a, const float *b,
+                          int64_t count, float *out) {
+  (void)rt;
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = a[i] + b[i];
+  return AXONN_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Cross-entropy
+//===----------------------------------------------------------------------===//
+
+axonn_status axonn_rt_logits_max(axonn_rt *rt, const float *logits,
+                                 int64_t tokens, int64_t rows,
+                                 axonn_axes vocabAxes, int64_t vocabSize,
+                                 float *max) {
+  int64_t real = realRows(rows, vocabOffset(rt, vocabAxes, rows), vocabSize);
+  for (int64_t t = 0; t < tokens; ++t) {
+    float m = -INFINITY;
+    for (int64_t v = 0; v < real; ++v)
+      m = std::max(m, logits[t * rows + v]);
+    max[t] = m;
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *logits,
+                                   const float *max, const int32_t *targets,
+                                   int64_t tokens, int64_t rows,
+                                   axonn_axes vocabAxes, int64_t vocabSize,
+                                   float *sums) {
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  int64_t real = realRows(rows, offset, vocabSize);
+  for (int64_t t = 0; t < tokens; ++t) {
+    double sum = 0;
+    for (int64_t v = 0; v < real; ++v)
+      sum += std::exp(double(logits[t * rows + v]) - max[t]);
+    int64_t row = int64_t(targets[t]) - offset;
+    sums[t * 2] = float(sum);
+    sums[t * 2 + 1] = row >= 0 && row < real ? logits[t * rows + row] : 0.0f;
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const float *max,
+                                    const float *sums, int64_t tokens,
+                                    int64_t globalTokens, float *loss) {
+  (void)rt;
+  double total = 0;
+  for (int64_t t = 0; t < tokens; ++t)
+    total += double(max[t]) + std::log(double(sums[t * 2])) - sums[t * 2 + 1];
+  *loss = float(total / double(globalTokens));
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const float *logits,
+                                         const float *max, const float *sums,
+                                         const int32_t *targets, int64_t tokens,
+                                         int64_t rows, axonn_axes vocabAxes,
+                                         int64_t vocabSize,
+                                         int64_t globalTokens, float *dlogits) {
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  int64_t real = realRows(rows, offset, vocabSize);
+  double count = double(globalTokens);
+  for (int64_t t = 0; t < tokens; ++t) {
+    int64_t target = int64_t(targets[t]) - offset;
+    const float *l = logits + t * rows;
+    float *g = dlogits + t * rows;
+    for (int64_t v = 0; v < real; ++v) {
+      double p = std::exp(double(l[v]) - max[t]) / sums[t * 2];
+      g[v] = float((p - (v == target ? 1 : 0)) / count);
+    }
+    for (int64_t v = real; v < rows; ++v)
+      g[v] = 0;
+  }
+  return AXONN_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizer
+//===----------------------------------------------------------------------===//
+
+axonn_status axonn_rt_sum_squares(axonn_rt *rt, int32_t count,
+                                  const float *const *grads,
+                                  const int64_t *sizes, const double *scales,
+                                  float *result) {
+  (void)rt;
+  double total = 0;
+  for (int32_t i = 0; i < count; ++i) {
+    double squares = 0;
+    for (int64_t k = 0; k < sizes[i]; ++k)
+      squares += double(grads[i][k]) * grads[i][k];
+    total += scales[i] * squares;
+  }
+  *result = float(total);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_sqrt(axonn_rt *rt, const float *x, float *y) {
+  (void)rt;
+  *y = std::sqrt(*x);
+  return AXONN_OK;
+}
+
+double axonn_rt_learning_rate(const axonn_adamw_config *c, int64_t step) {
+  if (step < c->warmup_steps)
+    return c->lr * double(step + 1) / double(c->warmup_steps);
+  double progress = c->steps > c->warmup_steps
+                        ? std::min(1.0, double(step - c->warmup_steps) /
+                                            double(c->steps - c->warmup_steps))
+                        : 1.0;
+  switch (c->schedule) {
+  case 0:
+    return c->lr;
+  case 1:
+    return c->min_lr + (c->lr - c->min_lr) * (1 - progress);
+  default:
+    return c->min_lr +
+           0.5 * (c->lr - c->min_lr) * (1 + std::cos(M_PI * progress));
+  }
+}
+
+axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
+                            float *m, float *v, float *master, int64_t count,
+                            int64_t step, const float *norm,
+                            const axonn_adamw_config *c, int32_t decay) {
+  (void)rt;
+  double lr = axonn_rt_learning_rate(c, step);
+  double factor = c->grad_clip > 0
+                      ? std::min(1.0, c->grad_clip / (double(*norm) + 1e-6))
+                      : 1.0;
+  double t = double(step + 1);
+  double correction1 = 1 - std::pow(c->beta1, t);
+  double correction2 = 1 - std::pow(c->beta2, t);
+  double wd = decay ? c->weight_decay : 0;
+  float *weights = master ? master : param;
+  for (int64_t i = 0; i < count; ++i) {
+    double g = factor * grad[i];
+    double mi = c->beta1 * m[i] + (1 - c->beta1) * g;
+    double vi = c->beta2 * v[i] + (1 - c->beta2) * g * g;
+    m[i] = float(mi);
+    v[i] = float(vi);
+    double p = weights[i];
+    p -= lr *
+         ((mi / correction1) / (std::sqrt(vi / correction2) + c->eps) + wd * p);
+    weights[i] = float(p);
+    if (master)
+      param[i] = float(p);
+  }
+  return AXONN_OK;
+}
+
+} // extern "C"

@@ -1,0 +1,370 @@
+//===- runtime.cpp - the axonn runtime: grid, communicators, collectives --===//
+//
+// One rank of the grid over Open MPI. Each set of grid axes gets its own
+// communicator (made on first use; every rank runs the same program, so the
+// MPI_Comm_split calls line up), ordered by the rank's index in the group,
+// first axis major, as the axonn dialect defines it. Collectives are
+// non-blocking MPI calls completed by axonn_rt_wait. Every MPI call is
+// checked; a failure is recorded with the rank, its coordinates and the
+// call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime_internal.h"
+
+#include <cblas.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <vector>
+
+namespace {
+
+const char *axisName(int32_t axis) {
+  static const char *names[] = {"x", "y", "z", "data"};
+  return axis >= 0 && axis < 4 ? names[axis] : "?";
+}
+
+std::string axesText(const axonn_axes &axes) {
+  std::string text = "[";
+  for (int32_t i = 0; i < axes.count; ++i) {
+    if (i)
+      text += ", ";
+    text += axisName(axes.axis[i]);
+  }
+  return text + "]";
+}
+
+} // namespace
+
+axonn_status axonn_rt::fail(axonn_status status, const char *format, ...) {
+  char message[1024];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(message, sizeof(message), format, args);
+  va_end(args);
+  char where[256];
+  std::snprintf(
+      where, sizeof(where),
+      "rank %lld (x %lld, y %lld, z %lld, data %lld): ", (long long)rank,
+      (long long)coordinate(0), (long long)coordinate(1),
+      (long long)coordinate(2), (long long)coordinate(3));
+  lastError = std::string(where) + message;
+  return status;
+}
+
+axonn_status axonn_rt::checkMpi(int code, const char *call,
+                                const axonn_axes &axes) {
+  if (code == MPI_SUCCESS)
+    return AXONN_OK;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  return fail(AXONN_ERR_MPI, "%s over %s failed: %s", call,
+              axesText(axes).c_str(), text);
+}
+
+int64_t axonn_rt::coordinate(int32_t axis) const {
+  int64_t stride = 1;
+  for (int32_t a = 0; a < 4; ++a) {
+    if (a == axis)
+      return (rank / stride) % grid[a];
+    stride *= grid[a];
+  }
+  return 0;
+}
+
+int64_t axonn_rt::groupIndex(const axonn_axes &axes) const {
+  int64_t index = 0;
+  for (int32_t i = 0; i < axes.count; ++i)
+    index = index * grid[axes.axis[i]] + coordinate(axes.axis[i]);
+  return index;
+}
+
+int64_t axonn_rt::groupSize(const axonn_axes &axes) const {
+  int64_t size = 1;
+  for (int32_t i = 0; i < axes.count; ++i)
+    size *= grid[axes.axis[i]];
+  return size;
+}
+
+axonn_status axonn_rt::communicator(const axonn_axes &axes, MPI_Comm *comm) {
+  uint32_t key = 0;
+  for (int32_t i = 0; i < axes.count; ++i) {
+    if (axes.axis[i] < 0 || axes.axis[i] > 3)
+      return fail(AXONN_ERR_INVALID_ARGUMENT, "axis %d is not a grid axis",
+                  axes.axis[i]);
+    key = key * 5 + uint32_t(axes.axis[i] + 1);
+  }
+  auto it = comms.find(key);
+  if (it != comms.end()) {
+    *comm = it->second;
+    return AXONN_OK;
+  }
+  // Color: the coordinates on the other axes; key: the index in the group.
+  int64_t color = 0;
+  for (int32_t a = 3; a >= 0; --a) {
+    bool inGroup = false;
+    for (int32_t i = 0; i < axes.count; ++i)
+      inGroup |= axes.axis[i] == a;
+    if (!inGroup)
+      color = color * grid[a] + coordinate(a);
+  }
+  MPI_Comm split;
+  if (axonn_status status = checkMpi(
+          MPI_Comm_split(world, int(color), int(groupIndex(axes)), &split),
+          "MPI_Comm_split", axes))
+    return status;
+  MPI_Comm_set_errhandler(split, MPI_ERRORS_RETURN);
+  comms[key] = split;
+  *comm = split;
+  return AXONN_OK;
+}
+
+//===----------------------------------------------------------------------===//
+// Life cycle
+//===----------------------------------------------------------------------===//
+
+extern "C" axonn_status axonn_rt_create(const int64_t grid[4],
+                                        axonn_rt **result) {
+  *result = nullptr;
+  auto *rt = new axonn_rt();
+  int64_t size = 1;
+  for (int a = 0; a < 4; ++a) {
+    rt->grid[a] = grid[a];
+    size *= grid[a];
+  }
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided) !=
+        MPI_SUCCESS) {
+      std::fprintf(stderr, "axonn: MPI_Init_thread failed\n");
+      delete rt;
+      return AXONN_ERR_MPI;
+    }
+    rt->ownsMpi = true;
+  }
+  rt->world = MPI_COMM_WORLD;
+  MPI_Comm_set_errhandler(rt->world, MPI_ERRORS_RETURN);
+  int rank = 0, worldSize = 1;
+  MPI_Comm_rank(rt->world, &rank);
+  MPI_Comm_size(rt->world, &worldSize);
+  rt->rank = rank;
+  rt->worldSize = worldSize;
+  *result = rt;
+  for (int a = 0; a < 4; ++a)
+    if (grid[a] < 1)
+      return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "grid axis %s has %lld ranks",
+                      axisName(a), (long long)grid[a]);
+  if (size != worldSize)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "the program was compiled for a grid of %lld ranks "
+                    "(%lldx%lldx%lldx%lld) but was started with %d; run it "
+                    "with mpirun -np %lld",
+                    (long long)size, (long long)grid[0], (long long)grid[1],
+                    (long long)grid[2], (long long)grid[3], worldSize,
+                    (long long)size);
+  return AXONN_OK;
+}
+
+extern "C" void axonn_rt_destroy(axonn_rt *rt) {
+  if (!rt)
+    return;
+  for (auto &[key, comm] : rt->comms)
+    MPI_Comm_free(&comm);
+  if (rt->ownsMpi) {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized)
+      MPI_Finalize();
+  }
+  delete rt;
+}
+
+extern "C" void axonn_rt_abort(axonn_rt *rt, int code) {
+  if (rt && !rt->lastError.empty())
+    std::fprintf(stderr, "axonn: %s\n", rt->lastError.c_str());
+  std::fflush(stderr);
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized && rt && rt->worldSize > 1)
+    MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+extern "C" int64_t axonn_rt_rank(const axonn_rt *rt) { return rt->rank; }
+extern "C" int64_t axonn_rt_world_size(const axonn_rt *rt) {
+  return rt->worldSize;
+}
+extern "C" int64_t axonn_rt_coordinate(const axonn_rt *rt, axonn_axis axis) {
+  return rt->coordinate(axis);
+}
+extern "C" const char *axonn_rt_last_error(const axonn_rt *rt) {
+  return rt->lastError.c_str();
+}
+
+extern "C" const char *axonn_rt_blas_core(void) {
+  return openblas_get_corename();
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives
+//===----------------------------------------------------------------------===//
+
+/// Element counts around dimension `dim` of a row-major shape.
+static void around(const int64_t *shape, int32_t rank, int32_t dim,
+                   int64_t *outer, int64_t *inner) {
+  *outer = 1;
+  *inner = 1;
+  for (int32_t d = 0; d < rank; ++d) {
+    if (d < dim)
+      *outer *= shape[d];
+    else if (d > dim)
+      *inner *= shape[d];
+  }
+}
+
+struct axonn_request_impl {
+  MPI_Request request = MPI_REQUEST_NULL;
+  const char *call = "";
+  axonn_axes axes{};
+  // An all-gather along a dimension other than the first lands in `staging`
+  // ([group][outer][piece][inner]) and is unpacked into `out` on wait.
+  std::vector<float> staging;
+  float *out = nullptr;
+  int64_t outer = 0, piece = 0, inner = 0, group = 0;
+};
+
+extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
+                                                  float *out, int64_t count,
+                                                  axonn_axes axes,
+                                                  axonn_reduction reduction,
+                                                  axonn_request *request) {
+  MPI_Comm comm;
+  if (axonn_status status = rt->communicator(axes, &comm))
+    return status;
+  auto *req = new axonn_request_impl();
+  req->call = "MPI_Iallreduce";
+  req->axes = axes;
+  MPI_Op op = reduction == AXONN_REDUCE_MAX ? MPI_MAX : MPI_SUM;
+  const void *send = in == out ? MPI_IN_PLACE : in;
+  if (axonn_status status =
+          rt->checkMpi(MPI_Iallreduce(send, out, int(count), MPI_FLOAT, op,
+                                      comm, &req->request),
+                       "MPI_Iallreduce", axes)) {
+    delete req;
+    return status;
+  }
+  *request = req;
+  return AXONN_OK;
+}
+
+extern "C" axonn_status
+axonn_rt_all_gather_start(axonn_rt *rt, const float *in, float *out,
+                          const int64_t *shape, int32_t rank, int32_t dim,
+                          axonn_axes axes, axonn_request *request) {
+  if (dim < 0 || dim >= rank)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "all-gather along dimension %d of a rank-%d tensor", dim,
+                    rank);
+  MPI_Comm comm;
+  if (axonn_status status = rt->communicator(axes, &comm))
+    return status;
+  auto *req = new axonn_request_impl();
+  req->call = "MPI_Iallgather";
+  req->axes = axes;
+  int64_t outer, inner;
+  around(shape, rank, dim, &outer, &inner);
+  int64_t count = outer * shape[dim] * inner;
+  float *target = out;
+  if (outer > 1) {
+    req->staging.resize(size_t(count * rt->groupSize(axes)));
+    req->out = out;
+    req->outer = outer;
+    req->piece = shape[dim];
+    req->inner = inner;
+    req->group = rt->groupSize(axes);
+    target = req->staging.data();
+  }
+  if (axonn_status status = rt->checkMpi(
+          MPI_Iallgather(in, int(count), MPI_FLOAT, target, int(count),
+                         MPI_FLOAT, comm, &req->request),
+          "MPI_Iallgather", axes)) {
+    delete req;
+    return status;
+  }
+  *request = req;
+  return AXONN_OK;
+}
+
+extern "C" axonn_status
+axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in, float *out,
+                              const int64_t *shape, int32_t rank, int32_t dim,
+                              axonn_axes axes, axonn_reduction reduction,
+                              axonn_request *request) {
+  if (dim < 0 || dim >= rank)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "reduce-scatter along dimension %d of a rank-%d tensor",
+                    dim, rank);
+  MPI_Comm comm;
+  if (axonn_status status = rt->communicator(axes, &comm))
+    return status;
+  int64_t group = rt->groupSize(axes);
+  if (shape[dim] % group != 0)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "reduce-scatter of %lld rows over %s (%lld ranks)",
+                    (long long)shape[dim], axesText(axes).c_str(),
+                    (long long)group);
+  auto *req = new axonn_request_impl();
+  req->call = "MPI_Ireduce_scatter_block";
+  req->axes = axes;
+  int64_t outer, inner;
+  around(shape, rank, dim, &outer, &inner);
+  int64_t piece = shape[dim] / group;
+  const float *source = in;
+  if (outer > 1) {
+    // Make each rank's slice contiguous: [group][outer][piece][inner].
+    req->staging.resize(size_t(outer * shape[dim] * inner));
+    for (int64_t g = 0; g < group; ++g)
+      for (int64_t o = 0; o < outer; ++o)
+        std::memcpy(&req->staging[size_t(((g * outer + o) * piece) * inner)],
+                    &in[(o * shape[dim] + g * piece) * inner],
+                    size_t(piece * inner) * sizeof(float));
+    source = req->staging.data();
+  }
+  MPI_Op op = reduction == AXONN_REDUCE_MAX ? MPI_MAX : MPI_SUM;
+  if (axonn_status status = rt->checkMpi(
+          MPI_Ireduce_scatter_block(source, out, int(outer * piece * inner),
+                                    MPI_FLOAT, op, comm, &req->request),
+          "MPI_Ireduce_scatter_block", axes)) {
+    delete req;
+    return status;
+  }
+  *request = req;
+  return AXONN_OK;
+}
+
+extern "C" axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request) {
+  if (!request)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "wait on a null request");
+  axonn_status status =
+      rt->checkMpi(MPI_Wait(&request->request, MPI_STATUS_IGNORE), "MPI_Wait",
+                   request->axes);
+  if (status == AXONN_OK && request->out) {
+    // [group][outer][piece][inner] -> [outer][group * piece][inner]
+    int64_t block = request->piece * request->inner;
+    for (int64_t g = 0; g < request->group; ++g)
+      for (int64_t o = 0; o < request->outer; ++o)
+        std::memcpy(&request->out[(o * request->group + g) * block],
+                    &request->staging[size_t((g * request->outer + o) * block)],
+                    size_t(block) * sizeof(float));
+  }
+  delete request;
+  return status;
+}

@@ -1,0 +1,37 @@
+//===- runtime_internal.h - the runtime's own types ------------*- C++ -*-===//
+
+#ifndef AXONN_RUNTIME_INTERNAL_H
+#define AXONN_RUNTIME_INTERNAL_H
+
+#include "axonn_rt.h"
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+struct axonn_rt {
+  int64_t grid[4] = {1, 1, 1, 1};
+  int64_t rank = 0, worldSize = 1;
+  MPI_Comm world = MPI_COMM_NULL;
+  bool ownsMpi = false;
+  /// Communicators by ordered axis set.
+  std::map<uint32_t, MPI_Comm> comms;
+  std::string lastError;
+
+  int64_t coordinate(int32_t axis) const;
+  /// This rank's index in its group of `axes`, the first axis major.
+  int64_t groupIndex(const axonn_axes &axes) const;
+  int64_t groupSize(const axonn_axes &axes) const;
+  /// Whether this rank adds a term that counts once over `axes`.
+  bool addsOnce(const axonn_axes &axes) const { return groupIndex(axes) == 0; }
+
+  axonn_status communicator(const axonn_axes &axes, MPI_Comm *comm);
+  /// Records an error with this rank's place in the grid; returns `status`.
+  axonn_status fail(axonn_status status, const char *format, ...)
+      __attribute__((format(printf, 3, 4)));
+  axonn_status checkMpi(int code, const char *call, const axonn_axes &axes);
+};
+
+#endif // AXONN_RUNTIME_INTERNAL_H
