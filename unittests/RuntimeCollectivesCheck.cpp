@@ -34,26 +34,26 @@ int64_t coordinate(int64_t rank, int axis) {
   return 0;
 }
 
-int64_t groupIndex(int64_t rank, const axonn_axes &axes) {
+int64_t groupIndex(int64_t rank, axonn_axes axes) {
   int64_t index = 0;
-  for (int i = 0; i < axes.count; ++i)
-    index = index * grid[axes.axis[i]] + coordinate(rank, axes.axis[i]);
+  for (int i = 0; i < axonn_axes_count(axes); ++i)
+    index = index * grid[axonn_axes_axis(axes, i)] +
+            coordinate(rank, axonn_axes_axis(axes, i));
   return index;
 }
 
 /// The ranks of `rank`'s group of `axes`, in group order.
-std::vector<int64_t> group(int64_t rank, const axonn_axes &axes,
-                           int64_t world) {
+std::vector<int64_t> group(int64_t rank, axonn_axes axes, int64_t world) {
   int64_t size = 1;
-  for (int i = 0; i < axes.count; ++i)
-    size *= grid[axes.axis[i]];
+  for (int i = 0; i < axonn_axes_count(axes); ++i)
+    size *= grid[axonn_axes_axis(axes, i)];
   std::vector<int64_t> members(size_t(size), -1);
   for (int64_t other = 0; other < world; ++other) {
     bool same = true;
     for (int a = 0; a < 4; ++a) {
       bool in = false;
-      for (int i = 0; i < axes.count; ++i)
-        in |= axes.axis[i] == a;
+      for (int i = 0; i < axonn_axes_count(axes); ++i)
+        in |= axonn_axes_axis(axes, i) == a;
       if (!in && coordinate(other, a) != coordinate(rank, a))
         same = false;
     }
@@ -88,11 +88,11 @@ void require(axonn_rt *rt, axonn_status status) {
     axonn_rt_abort(rt, 2);
 }
 
-std::string name(const axonn_axes &axes) {
+std::string name(axonn_axes axes) {
   static const char *names[] = {"x", "y", "z", "data"};
   std::string text = "[";
-  for (int i = 0; i < axes.count; ++i)
-    text += std::string(i ? ", " : "") + names[axes.axis[i]];
+  for (int i = 0; i < axonn_axes_count(axes); ++i)
+    text += std::string(i ? ", " : "") + names[axonn_axes_axis(axes, i)];
   return text + "]";
 }
 
@@ -111,20 +111,23 @@ int main(int argc, char **argv) {
   int64_t rank = axonn_rt_rank(rt), world = axonn_rt_world_size(rt);
 
   std::vector<axonn_axes> sets;
-  for (int a = 0; a < 4; ++a)
-    sets.push_back({1, {a, 0, 0, 0}});
-  for (int a = 0; a < 4; ++a)
-    for (int b = 0; b < 4; ++b)
-      if (a != b)
-        sets.push_back({2, {a, b, 0, 0}});
-  sets.push_back({4, {0, 1, 2, 3}});
+  for (int32_t a = 0; a < 4; ++a)
+    sets.push_back(axonn_axes_make(1, &a));
+  for (int32_t a = 0; a < 4; ++a)
+    for (int32_t b = 0; b < 4; ++b)
+      if (a != b) {
+        int32_t pair[2] = {a, b};
+        sets.push_back(axonn_axes_make(2, pair));
+      }
+  int32_t all[4] = {0, 1, 2, 3};
+  sets.push_back(axonn_axes_make(4, all));
 
   const int64_t rows = 12, cols = 6, count = rows * cols;
   std::vector<float> in(count);
   for (int64_t e = 0; e < count; ++e)
     in[size_t(e)] = input(rank, e);
 
-  for (const axonn_axes &axes : sets) {
+  for (axonn_axes axes : sets) {
     std::vector<int64_t> members = group(rank, axes, world);
     int64_t size = int64_t(members.size());
     axonn_request request;
@@ -149,6 +152,9 @@ int main(int argc, char **argv) {
     }
     int64_t shape[2] = {rows, cols};
     for (int dim = 0; dim < 2; ++dim) {
+      // [outer, rows, inner] views of the [rows, cols] input.
+      int64_t outer = dim == 0 ? 1 : rows, middle = shape[dim],
+              inner = dim == 0 ? cols : 1;
       // All-gather: members' inputs concatenated along dim.
       std::vector<float> want(count * size), out(count * size);
       for (int64_t g = 0; g < size; ++g)
@@ -158,8 +164,8 @@ int main(int argc, char **argv) {
                                   : r * (cols * size) + g * cols + c;
             want[size_t(at)] = input(members[size_t(g)], r * cols + c);
           }
-      require(rt, axonn_rt_all_gather_start(rt, in.data(), out.data(), shape, 2,
-                                            dim, axes, &request));
+      require(rt, axonn_rt_all_gather_start(rt, in.data(), out.data(), outer,
+                                            middle, inner, axes, &request));
       require(rt, axonn_rt_wait(rt, request));
       compare(rt, "all_gather dim " + std::to_string(dim) + " " + name(axes),
               out, want);
@@ -178,7 +184,7 @@ int main(int argc, char **argv) {
           expect[size_t(r * (dim == 1 ? piece : cols) + c)] = sum;
         }
       require(rt, axonn_rt_reduce_scatter_start(rt, in.data(), slice.data(),
-                                                shape, 2, dim, axes,
+                                                outer, middle, inner, axes,
                                                 AXONN_REDUCE_SUM, &request));
       require(rt, axonn_rt_wait(rt, request));
       compare(rt,

@@ -82,7 +82,7 @@ protected:
   }
 
   static inline axonn_rt *rt = nullptr;
-  static constexpr axonn_axes none = {0, {0, 0, 0, 0}};
+  static constexpr axonn_axes none = 0;
   MLIRContext context;
   OwningOpRef<ModuleOp> module;
   std::mt19937_64 rng{7};
@@ -318,15 +318,15 @@ TEST_F(RuntimeKernelsTest, AdamWWithClippingAndSchedule) {
     })",
                         {p, g, m, v, step});
   auto pf = f32(p), gf = f32(g), mf = f32(m), vf = f32(v);
+  // The norm in two pieces (scales 1 and 1): as one.
   std::vector<float> squares(1), norm(1);
-  const float *grads[] = {gf.data()};
-  int64_t sizes[] = {20};
-  double scales[] = {1.0};
-  axonn_rt_sum_squares(rt, 1, grads, sizes, scales, squares.data());
+  axonn_rt_sum_squares(rt, gf.data(), 12, 1.0, 1, squares.data());
+  axonn_rt_sum_squares(rt, gf.data() + 12, 8, 1.0, 0, squares.data());
   axonn_rt_sqrt(rt, squares.data(), norm.data());
-  axonn_adamw_config config{0.01, 0.001, 0.9, 0.95, 1e-8, 0.1, 1.0, 2, 10, 2};
+  int64_t step3 = 3;
   ASSERT_EQ(axonn_rt_adamw(rt, pf.data(), gf.data(), mf.data(), vf.data(),
-                           nullptr, 20, 3, norm.data(), &config, 1),
+                           nullptr, 20, &step3, norm.data(), 0.01, 0.001, 0.9,
+                           0.95, 1e-8, 0.1, 1.0, 2, 10, 2, 1),
             AXONN_OK);
   expectClose(want[0], norm, "gradient norm");
   expectClose(want[1], pf, "adamw parameter");

@@ -50,11 +50,24 @@ typedef enum axonn_axis {
   AXONN_AXIS_DATA = 3
 } axonn_axis;
 
-/* An ordered set of grid axes, major first; count 0 is the empty set. */
-typedef struct axonn_axes {
-  int32_t count;
-  int32_t axis[4];
-} axonn_axes;
+/* An ordered set of grid axes, major first, packed in 32 bits so that
+ * emitted code passes it as a plain integer: bits 0-2 hold the count (0 to
+ * 4), bits 4+2i and 5+2i the i-th axis. 0 is the empty set. */
+typedef uint32_t axonn_axes;
+
+static inline axonn_axes axonn_axes_make(int32_t count, const int32_t *axes) {
+  axonn_axes code = (axonn_axes)count;
+  int32_t i;
+  for (i = 0; i < count; ++i)
+    code |= (axonn_axes)axes[i] << (4 + 2 * i);
+  return code;
+}
+static inline int32_t axonn_axes_count(axonn_axes code) {
+  return (int32_t)(code & 7u);
+}
+static inline int32_t axonn_axes_axis(axonn_axes code, int32_t i) {
+  return (int32_t)((code >> (4 + 2 * i)) & 3u);
+}
 
 typedef enum axonn_reduction {
   AXONN_REDUCE_SUM = 0,
@@ -97,18 +110,18 @@ axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
                                        axonn_axes axes,
                                        axonn_reduction reduction,
                                        axonn_request *request);
-/* Concatenates along dimension `dim` of a tensor whose local shape is
- * shape[0..rank-1]; `out` has shape[dim] times the group size. */
+/* The input is viewed as [outer, rows, inner] (the dimension gathered or
+ * scattered in the middle). All-gather concatenates the group's inputs
+ * along the rows: out is [outer, rows * group, inner]. */
 axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
-                                       float *out, const int64_t *shape,
-                                       int32_t rank, int32_t dim,
-                                       axonn_axes axes,
+                                       float *out, int64_t outer, int64_t rows,
+                                       int64_t inner, axonn_axes axes,
                                        axonn_request *request);
-/* Reduces `in` (local shape shape[0..rank-1]) and keeps this rank's slice
- * along `dim` in `out`. */
+/* Reduces the group's inputs and keeps this rank's slice of the rows:
+ * out is [outer, rows / group, inner]. */
 axonn_status axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in,
-                                           float *out, const int64_t *shape,
-                                           int32_t rank, int32_t dim,
+                                           float *out, int64_t outer,
+                                           int64_t rows, int64_t inner,
                                            axonn_axes axes,
                                            axonn_reduction reduction,
                                            axonn_request *request);
@@ -235,10 +248,10 @@ axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const float *logits,
                                          int64_t global_tokens,
                                          float *dlogits);
 
-/* The gradient norm: sum over i of scales[i] * sum(grads[i]^2). */
-axonn_status axonn_rt_sum_squares(axonn_rt *rt, int32_t count,
-                                  const float *const *grads,
-                                  const int64_t *sizes, const double *scales,
+/* The gradient norm, one gradient at a time: result (+)= scale * sum(grad^2);
+ * `first` starts a new sum. */
+axonn_status axonn_rt_sum_squares(axonn_rt *rt, const float *grad,
+                                  int64_t size, double scale, int32_t first,
                                   float *result);
 axonn_status axonn_rt_sqrt(axonn_rt *rt, const float *x, float *y);
 
@@ -251,11 +264,17 @@ typedef struct axonn_adamw_config {
 } axonn_adamw_config;
 
 /* One AdamW step of one parameter, in place: param, m, v (and master, if
- * not null: the f32 master copy, of which param is then the rounding). */
+ * not null: the f32 master copy, of which param is then the rounding).
+ * `step` (from 0) and `norm` (the global gradient norm) are read from
+ * memory; the hyper-parameters come one by one, as emitted code passes
+ * them. */
 axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
                             float *m, float *v, float *master, int64_t count,
-                            int64_t step, const float *norm,
-                            const axonn_adamw_config *config, int32_t decay);
+                            const int64_t *step, const float *norm, double lr,
+                            double min_lr, double beta1, double beta2,
+                            double eps, double weight_decay, double grad_clip,
+                            int64_t warmup_steps, int64_t steps,
+                            int32_t schedule, int32_t decay);
 /* The learning rate of the schedule at `step` (from 0). */
 double axonn_rt_learning_rate(const axonn_adamw_config *config, int64_t step);
 

@@ -40,7 +40,7 @@ double geluDerivative(double x, int32_t approximation) {
 double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
 
 /// First global row of a vocabulary slice.
-int64_t vocabOffset(const axonn_rt *rt, const axonn_axes &axes, int64_t rows) {
+int64_t vocabOffset(const axonn_rt *rt, axonn_axes axes, int64_t rows) {
   return rt->groupIndex(axes) * rows;
 }
 
@@ -185,7 +185,7 @@ axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
               "embedding: null pointer");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   bool addPositions = positions && rt->addsOnce(onceOver);
-  bool sliced = vocabAxes.count > 0;
+  bool sliced = axonn_axes_count(vocabAxes) > 0;
   for (int64_t i = 0; i < count; ++i) {
     int64_t token = tokens[i];
     if (!sliced && (token < 0 || token >= rows))
@@ -653,19 +653,13 @@ axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const float *logits,
 // Optimizer
 //===----------------------------------------------------------------------===//
 
-axonn_status axonn_rt_sum_squares(axonn_rt *rt, int32_t count,
-                                  const float *const *grads,
-                                  const int64_t *sizes, const double *scales,
-                                  float *result) {
+axonn_status axonn_rt_sum_squares(axonn_rt *rt, const float *grad, int64_t size,
+                                  double scale, int32_t first, float *result) {
   (void)rt;
-  double total = 0;
-  for (int32_t i = 0; i < count; ++i) {
-    double squares = 0;
-    for (int64_t k = 0; k < sizes[i]; ++k)
-      squares += double(grads[i][k]) * grads[i][k];
-    total += scales[i] * squares;
-  }
-  *result = float(total);
+  double squares = 0;
+  for (int64_t k = 0; k < size; ++k)
+    squares += double(grad[k]) * grad[k];
+  *result = float((first ? 0.0 : double(*result)) + scale * squares);
   return AXONN_OK;
 }
 
@@ -695,27 +689,32 @@ double axonn_rt_learning_rate(const axonn_adamw_config *c, int64_t step) {
 
 axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
                             float *m, float *v, float *master, int64_t count,
-                            int64_t step, const float *norm,
-                            const axonn_adamw_config *c, int32_t decay) {
+                            const int64_t *stepPtr, const float *norm,
+                            double lr, double minLr, double beta1, double beta2,
+                            double eps, double weightDecay, double gradClip,
+                            int64_t warmupSteps, int64_t steps,
+                            int32_t schedule, int32_t decay) {
   (void)rt;
-  double lr = axonn_rt_learning_rate(c, step);
-  double factor = c->grad_clip > 0
-                      ? std::min(1.0, c->grad_clip / (double(*norm) + 1e-6))
-                      : 1.0;
+  axonn_adamw_config c{lr,          minLr,    beta1,       beta2, eps,
+                       weightDecay, gradClip, warmupSteps, steps, schedule};
+  int64_t step = *stepPtr;
+  double rate = axonn_rt_learning_rate(&c, step);
+  double factor =
+      gradClip > 0 ? std::min(1.0, gradClip / (double(*norm) + 1e-6)) : 1.0;
   double t = double(step + 1);
-  double correction1 = 1 - std::pow(c->beta1, t);
-  double correction2 = 1 - std::pow(c->beta2, t);
-  double wd = decay ? c->weight_decay : 0;
+  double correction1 = 1 - std::pow(beta1, t);
+  double correction2 = 1 - std::pow(beta2, t);
+  double wd = decay ? weightDecay : 0;
   float *weights = master ? master : param;
   for (int64_t i = 0; i < count; ++i) {
     double g = factor * grad[i];
-    double mi = c->beta1 * m[i] + (1 - c->beta1) * g;
-    double vi = c->beta2 * v[i] + (1 - c->beta2) * g * g;
+    double mi = beta1 * m[i] + (1 - beta1) * g;
+    double vi = beta2 * v[i] + (1 - beta2) * g * g;
     m[i] = float(mi);
     v[i] = float(vi);
     double p = weights[i];
-    p -= lr *
-         ((mi / correction1) / (std::sqrt(vi / correction2) + c->eps) + wd * p);
+    p -= rate *
+         ((mi / correction1) / (std::sqrt(vi / correction2) + eps) + wd * p);
     weights[i] = float(p);
     if (master)
       param[i] = float(p);

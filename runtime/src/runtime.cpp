@@ -28,12 +28,12 @@ const char *axisName(int32_t axis) {
   return axis >= 0 && axis < 4 ? names[axis] : "?";
 }
 
-std::string axesText(const axonn_axes &axes) {
+std::string axesText(axonn_axes axes) {
   std::string text = "[";
-  for (int32_t i = 0; i < axes.count; ++i) {
+  for (int32_t i = 0; i < axonn_axes_count(axes); ++i) {
     if (i)
       text += ", ";
-    text += axisName(axes.axis[i]);
+    text += axisName(axonn_axes_axis(axes, i));
   }
   return text + "]";
 }
@@ -56,8 +56,7 @@ axonn_status axonn_rt::fail(axonn_status status, const char *format, ...) {
   return status;
 }
 
-axonn_status axonn_rt::checkMpi(int code, const char *call,
-                                const axonn_axes &axes) {
+axonn_status axonn_rt::checkMpi(int code, const char *call, axonn_axes axes) {
   if (code == MPI_SUCCESS)
     return AXONN_OK;
   char text[MPI_MAX_ERROR_STRING];
@@ -77,28 +76,27 @@ int64_t axonn_rt::coordinate(int32_t axis) const {
   return 0;
 }
 
-int64_t axonn_rt::groupIndex(const axonn_axes &axes) const {
+int64_t axonn_rt::groupIndex(axonn_axes axes) const {
   int64_t index = 0;
-  for (int32_t i = 0; i < axes.count; ++i)
-    index = index * grid[axes.axis[i]] + coordinate(axes.axis[i]);
+  for (int32_t i = 0; i < axonn_axes_count(axes); ++i) {
+    int32_t axis = axonn_axes_axis(axes, i);
+    index = index * grid[axis] + coordinate(axis);
+  }
   return index;
 }
 
-int64_t axonn_rt::groupSize(const axonn_axes &axes) const {
+int64_t axonn_rt::groupSize(axonn_axes axes) const {
   int64_t size = 1;
-  for (int32_t i = 0; i < axes.count; ++i)
-    size *= grid[axes.axis[i]];
+  for (int32_t i = 0; i < axonn_axes_count(axes); ++i)
+    size *= grid[axonn_axes_axis(axes, i)];
   return size;
 }
 
-axonn_status axonn_rt::communicator(const axonn_axes &axes, MPI_Comm *comm) {
-  uint32_t key = 0;
-  for (int32_t i = 0; i < axes.count; ++i) {
-    if (axes.axis[i] < 0 || axes.axis[i] > 3)
-      return fail(AXONN_ERR_INVALID_ARGUMENT, "axis %d is not a grid axis",
-                  axes.axis[i]);
-    key = key * 5 + uint32_t(axes.axis[i] + 1);
-  }
+axonn_status axonn_rt::communicator(axonn_axes axes, MPI_Comm *comm) {
+  if (axonn_axes_count(axes) > 4)
+    return fail(AXONN_ERR_INVALID_ARGUMENT, "axis set 0x%x names %d axes",
+                unsigned(axes), axonn_axes_count(axes));
+  uint32_t key = axes;
   auto it = comms.find(key);
   if (it != comms.end()) {
     *comm = it->second;
@@ -108,8 +106,8 @@ axonn_status axonn_rt::communicator(const axonn_axes &axes, MPI_Comm *comm) {
   int64_t color = 0;
   for (int32_t a = 3; a >= 0; --a) {
     bool inGroup = false;
-    for (int32_t i = 0; i < axes.count; ++i)
-      inGroup |= axes.axis[i] == a;
+    for (int32_t i = 0; i < axonn_axes_count(axes); ++i)
+      inGroup |= axonn_axes_axis(axes, i) == a;
     if (!inGroup)
       color = color * grid[a] + coordinate(a);
   }
@@ -217,23 +215,10 @@ extern "C" const char *axonn_rt_blas_core(void) {
 // Collectives
 //===----------------------------------------------------------------------===//
 
-/// Element counts around dimension `dim` of a row-major shape.
-static void around(const int64_t *shape, int32_t rank, int32_t dim,
-                   int64_t *outer, int64_t *inner) {
-  *outer = 1;
-  *inner = 1;
-  for (int32_t d = 0; d < rank; ++d) {
-    if (d < dim)
-      *outer *= shape[d];
-    else if (d > dim)
-      *inner *= shape[d];
-  }
-}
-
 struct axonn_request_impl {
   MPI_Request request = MPI_REQUEST_NULL;
   const char *call = "";
-  axonn_axes axes{};
+  axonn_axes axes = 0;
   // An all-gather along a dimension other than the first lands in `staging`
   // ([group][outer][piece][inner]) and is unpacked into `out` on wait.
   std::vector<float> staging;
@@ -265,29 +250,25 @@ extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
   return AXONN_OK;
 }
 
-extern "C" axonn_status
-axonn_rt_all_gather_start(axonn_rt *rt, const float *in, float *out,
-                          const int64_t *shape, int32_t rank, int32_t dim,
-                          axonn_axes axes, axonn_request *request) {
-  if (dim < 0 || dim >= rank)
-    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
-                    "all-gather along dimension %d of a rank-%d tensor", dim,
-                    rank);
+extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
+                                                  float *out, int64_t outer,
+                                                  int64_t rows, int64_t inner,
+                                                  axonn_axes axes,
+                                                  axonn_request *request) {
   MPI_Comm comm;
   if (axonn_status status = rt->communicator(axes, &comm))
     return status;
   auto *req = new axonn_request_impl();
   req->call = "MPI_Iallgather";
   req->axes = axes;
-  int64_t outer, inner;
-  around(shape, rank, dim, &outer, &inner);
-  int64_t count = outer * shape[dim] * inner;
+  int64_t count = outer * rows * inner;
   float *target = out;
   if (outer > 1) {
+    // Lands as [group][outer][rows][inner]; unpacked on wait.
     req->staging.resize(size_t(count * rt->groupSize(axes)));
     req->out = out;
     req->outer = outer;
-    req->piece = shape[dim];
+    req->piece = rows;
     req->inner = inner;
     req->group = rt->groupSize(axes);
     target = req->staging.data();
@@ -305,36 +286,29 @@ axonn_rt_all_gather_start(axonn_rt *rt, const float *in, float *out,
 
 extern "C" axonn_status
 axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in, float *out,
-                              const int64_t *shape, int32_t rank, int32_t dim,
+                              int64_t outer, int64_t rows, int64_t inner,
                               axonn_axes axes, axonn_reduction reduction,
                               axonn_request *request) {
-  if (dim < 0 || dim >= rank)
-    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
-                    "reduce-scatter along dimension %d of a rank-%d tensor",
-                    dim, rank);
   MPI_Comm comm;
   if (axonn_status status = rt->communicator(axes, &comm))
     return status;
   int64_t group = rt->groupSize(axes);
-  if (shape[dim] % group != 0)
+  if (rows % group != 0)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                     "reduce-scatter of %lld rows over %s (%lld ranks)",
-                    (long long)shape[dim], axesText(axes).c_str(),
-                    (long long)group);
+                    (long long)rows, axesText(axes).c_str(), (long long)group);
   auto *req = new axonn_request_impl();
   req->call = "MPI_Ireduce_scatter_block";
   req->axes = axes;
-  int64_t outer, inner;
-  around(shape, rank, dim, &outer, &inner);
-  int64_t piece = shape[dim] / group;
+  int64_t piece = rows / group;
   const float *source = in;
   if (outer > 1) {
     // Make each rank's slice contiguous: [group][outer][piece][inner].
-    req->staging.resize(size_t(outer * shape[dim] * inner));
+    req->staging.resize(size_t(outer * rows * inner));
     for (int64_t g = 0; g < group; ++g)
       for (int64_t o = 0; o < outer; ++o)
         std::memcpy(&req->staging[size_t(((g * outer + o) * piece) * inner)],
-                    &in[(o * shape[dim] + g * piece) * inner],
+                    &in[(o * rows + g * piece) * inner],
                     size_t(piece * inner) * sizeof(float));
     source = req->staging.data();
   }

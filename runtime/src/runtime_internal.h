@@ -22,16 +22,16 @@ struct axonn_rt {
 
   int64_t coordinate(int32_t axis) const;
   /// This rank's index in its group of `axes`, the first axis major.
-  int64_t groupIndex(const axonn_axes &axes) const;
-  int64_t groupSize(const axonn_axes &axes) const;
+  int64_t groupIndex(axonn_axes axes) const;
+  int64_t groupSize(axonn_axes axes) const;
   /// Whether this rank adds a term that counts once over `axes`.
-  bool addsOnce(const axonn_axes &axes) const { return groupIndex(axes) == 0; }
+  bool addsOnce(axonn_axes axes) const { return groupIndex(axes) == 0; }
 
-  axonn_status communicator(const axonn_axes &axes, MPI_Comm *comm);
+  axonn_status communicator(axonn_axes axes, MPI_Comm *comm);
   /// Records an error with this rank's place in the grid; returns `status`.
   axonn_status fail(axonn_status status, const char *format, ...)
       __attribute__((format(printf, 3, 4)));
-  axonn_status checkMpi(int code, const char *call, const axonn_axes &axes);
+  axonn_status checkMpi(int code, const char *call, axonn_axes axes);
 };
 
 #endif // AXONN_RUNTIME_INTERNAL_H
