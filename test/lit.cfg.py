@@ -43,5 +43,6 @@ llvm_config.use_default_substitutions()
 
 tool_dirs = [config.axonn_tools_dir, config.llvm_tools_dir]
 tools = ["axonn-opt", "axonn-translate", "axonn-spec-replay", "axonn-calibrate",
-         "axonn-rt-collectives-check", "split-file", "not", "count"]
+         "axonn-rt-collectives-check", "mlir-translate", "split-file", "not",
+         "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

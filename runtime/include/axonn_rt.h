@@ -127,6 +127,12 @@ axonn_status axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in,
                                            axonn_request *request);
 axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request);
 
+/*--- Memory ---------------------------------------------------------------*/
+
+/* Copies `bytes` bytes (a step's result out of the workspace). */
+axonn_status axonn_rt_copy(axonn_rt *rt, const void *src, void *dst,
+                           int64_t bytes);
+
 /*--- Kernels (fp32) --------------------------------------------------------*/
 
 /* out[t] = table[tokens[t] - offset] (zero outside the local slice) +

@@ -13,6 +13,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <vector>
 
@@ -171,6 +172,13 @@ void headForward(const float *qkv, int64_t seq, const QKVLayout &layout,
   } while (0)
 
 extern "C" {
+
+axonn_status axonn_rt_copy(axonn_rt *rt, const void *src, void *dst,
+                           int64_t bytes) {
+  AXONN_CHECK(src && dst && bytes >= 0, "copy: bad arguments");
+  std::memmove(dst, src, size_t(bytes));
+  return AXONN_OK;
+}
 
 //===----------------------------------------------------------------------===//
 // Embedding

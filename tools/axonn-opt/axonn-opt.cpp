@@ -4,9 +4,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "axonn/Conversion/Passes.h"
 #include "axonn/Dialect/Axonn/IR/AxonnDialect.h"
 #include "axonn/Dialect/Axonn/Transforms/Passes.h"
 
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
+#include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -32,6 +37,12 @@ int main(int argc, char **argv) {
   mlir::registerTransformsPasses();
   mlir::axonn::registerAxonnPasses();
   mlir::axonn::registerTrainingPipeline();
+  mlir::axonn::registerAxonnConversionPasses();
+  // The upstream lowering of the runtime calls to the LLVM dialect.
+  mlir::registerConversionPasses();
+  mlir::registerConvertFuncToLLVMInterface(registry);
+  mlir::arith::registerConvertArithToLLVMInterface(registry);
+  mlir::cf::registerConvertControlFlowToLLVMInterface(registry);
   // Test-only passes (test/lib), as mlir-opt registers its own.
   mlir::axonn::registerTestPasses();
   return mlir::asMainReturnCode(mlir::MlirOptMain(

@@ -1,0 +1,45 @@
+//===- Passes.td - axonn conversion passes -----------------*- tablegen -*-===//
+
+#ifndef AXONN_CONVERSION_PASSES_TD
+#define AXONN_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def LowerToRuntimePass : Pass<"axonn-lower-to-runtime", "ModuleOp"> {
+  let summary = "Lower per-rank functions to calls into the axonn runtime";
+  let description = [{
+    Replaces every per-rank function `@f` (the output of
+    `--axonn-insert-collectives`, scheduled or not) by
+
+    ```mlir
+    func.func @axonn_f(%rt: !llvm.ptr, %args: !llvm.ptr, %results: !llvm.ptr,
+                       %workspace: !llvm.ptr) -> i32
+    ```
+
+    where `args` and `results` are arrays of pointers to each argument and
+    result, and `workspace` holds the temporaries at the offsets of the
+    memory plan (lib/Analysis/MemoryPlan.cpp). Each op becomes a call of the
+    runtime's C ABI (`runtime/include/axonn_rt.h`) with pointers and
+    constant shapes, followed by a check of its status: the first failing
+    call's status is returned. Asynchronous collectives keep their requests
+    in a stack array. AdamW updates parameters and state in place, so their
+    results are the argument buffers; other results (the loss) are copied
+    into `results`.
+
+    The module gets `@axonn_manifest`, a JSON description of the program
+    (grid, training settings, and per function its workspace size and each
+    argument's and result's role, name, initializer, local shape and
+    layout), which the training driver reads to allocate, initialize, shard
+    and checkpoint the tensors.
+
+    The CPU runtime computes in f32: tensors of other float types are an
+    error. The result uses the func, arith, cf and llvm dialects; upstream
+    `--convert-to-llvm` finishes the lowering for `mlir-translate`.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
+                           "::mlir::LLVM::LLVMDialect"];
+}
+
+#endif // AXONN_CONVERSION_PASSES_TD

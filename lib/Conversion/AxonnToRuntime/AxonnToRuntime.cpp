@@ -1,0 +1,705 @@
+//===- AxonnToRuntime.cpp - --axonn-lower-to-runtime ----------------------===//
+//
+// Per-rank functions become straight-line sequences of runtime calls over
+// pointers: arguments come from an array of pointers, temporaries live in
+// one workspace at the offsets of the memory plan, and each call's status
+// is checked. A JSON manifest describes the program for the driver.
+//
+//===----------------------------------------------------------------------===//
+
+#include "axonn/Analysis/MemoryPlan.h"
+#include "axonn/Conversion/Passes.h"
+#include "axonn/Dialect/Axonn/IR/AxonnOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/JSON.h"
+
+#include <map>
+
+namespace mlir::axonn {
+#define GEN_PASS_DEF_LOWERTORUNTIMEPASS
+#include "axonn/Conversion/Passes.h.inc"
+} // namespace mlir::axonn
+
+namespace mlir::axonn {
+namespace {
+
+/// The runtime's packed axis set (axonn_axes in axonn_rt.h).
+int64_t axesCode(std::optional<AxesAttr> axes) {
+  if (!axes || !*axes)
+    return 0;
+  ArrayRef<Axis> list = axes->getAxes();
+  uint32_t code = uint32_t(list.size());
+  for (auto [i, axis] : llvm::enumerate(list))
+    code |= uint32_t(axis) << (4 + 2 * i);
+  return code;
+}
+
+int64_t numElements(Value value) {
+  return cast<RankedTensorType>(value.getType()).getNumElements();
+}
+ArrayRef<int64_t> shapeOf(Value value) {
+  return cast<RankedTensorType>(value.getType()).getShape();
+}
+
+class FunctionLowering {
+public:
+  FunctionLowering(func::FuncOp func, ModuleOp module)
+      : func(func), module(module), ctx(func.getContext()), builder(ctx),
+        ptrType(LLVM::LLVMPointerType::get(ctx)) {}
+
+  LogicalResult run(llvm::json::Object &manifest);
+
+private:
+  //--- Building blocks -----------------------------------------------------//
+  // Constants and pointers are made once, where first needed: the body is
+  // one chain of blocks, so the first definition dominates every later use.
+  Value i64(int64_t v) {
+    Value &c = constants[{v, 64}];
+    if (!c)
+      c = arith::ConstantIntOp::create(builder, loc, v, 64).getResult();
+    return c;
+  }
+  Value i32(int64_t v) {
+    Value &c = constants[{v, 32}];
+    if (!c)
+      c = arith::ConstantIntOp::create(builder, loc, v, 32).getResult();
+    return c;
+  }
+  Value f64(double v) {
+    Value &c = floats[v];
+    if (!c)
+      c = arith::ConstantFloatOp::create(builder, loc, builder.getF64Type(),
+                                         APFloat(v))
+              .getResult();
+    return c;
+  }
+  Value null() {
+    if (!nullPointer)
+      nullPointer = LLVM::ZeroOp::create(builder, loc, ptrType);
+    return nullPointer;
+  }
+  /// The declaration of a runtime entry point (all return a status).
+  func::FuncOp declare(StringRef name, TypeRange arguments);
+  /// Calls the runtime and returns from the function with the status if
+  /// it is not AXONN_OK.
+  void call(StringRef name, ArrayRef<Value> arguments);
+  Value pointer(Value value);
+
+  LogicalResult lower(Operation *op);
+  LogicalResult checkTypes(Operation *op);
+
+  func::FuncOp func;
+  ModuleOp module;
+  MLIRContext *ctx;
+  OpBuilder builder;
+  Location loc = UnknownLoc::get(ctx);
+  Type ptrType;
+  func::FuncOp lowered;
+  Value rt, argsArray, resultsArray, workspace, requests;
+  Block *failBlock = nullptr;
+  MemoryPlan plan;
+  llvm::DenseMap<Value, Value> pointers;
+  llvm::DenseMap<int64_t, Value> workspacePointers;
+  llvm::DenseMap<std::pair<int64_t, unsigned>, Value> constants;
+  std::map<double, Value> floats;
+  Value nullPointer;
+  llvm::DenseMap<Value, int64_t> requestSlot;
+};
+
+func::FuncOp FunctionLowering::declare(StringRef name, TypeRange arguments) {
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(module.getBody());
+  auto decl = func::FuncOp::create(
+      builder, loc, name,
+      FunctionType::get(ctx, arguments, {builder.getI32Type()}));
+  decl.setPrivate();
+  return decl;
+}
+
+void FunctionLowering::call(StringRef name, ArrayRef<Value> arguments) {
+  SmallVector<Value> all = {rt};
+  all.append(arguments.begin(), arguments.end());
+  SmallVector<Type> types;
+  for (Value v : all)
+    types.push_back(v.getType());
+  func::FuncOp callee = declare(name, types);
+  Value status = func::CallOp::create(builder, loc, callee, all).getResult(0);
+  Value bad = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ne,
+                                    status, i32(0));
+  Block *current = builder.getInsertionBlock();
+  Block *next = new Block();
+  current->getParent()->push_back(next);
+  cf::CondBranchOp::create(builder, loc, bad, failBlock, ValueRange{status},
+                           next, ValueRange{});
+  builder.setInsertionPointToStart(next);
+}
+
+/// Where a value lives: its argument's buffer, its workspace offset, or
+/// (for values updated in place) the buffer it updates.
+Value FunctionLowering::pointer(Value value) {
+  auto it = pointers.find(value);
+  if (it != pointers.end())
+    return it->second;
+  Value result;
+  auto found = plan.offsets.find(value);
+  if (found != plan.offsets.end()) {
+    Value &at = workspacePointers[found->second];
+    if (!at)
+      at = LLVM::GEPOp::create(builder, loc, ptrType, builder.getI8Type(),
+                               workspace,
+                               ArrayRef<LLVM::GEPArg>{i64(found->second)});
+    result = at;
+  } else if (auto adamw = value.getDefiningOp<AdamWOp>()) {
+    unsigned index = cast<OpResult>(value).getResultNumber();
+    Value buffer = index == 0   ? adamw.getParam()
+                   : index == 1 ? adamw.getM()
+                   : index == 2 ? adamw.getV()
+                                : adamw.getMaster();
+    result = pointer(buffer);
+  } else {
+    // A value without a buffer of its own (an all-reduce in place whose
+    // input is an argument, say): the buffer of what it was computed from.
+    Operation *def = value.getDefiningOp();
+    if (auto wait = dyn_cast_or_null<WaitOp>(def))
+      result = pointer(wait.getHandle().getDefiningOp()->getOperand(0));
+    else if (auto reduce = dyn_cast_or_null<AllReduceOp>(def))
+      result = pointer(reduce.getInput());
+  }
+  pointers[value] = result;
+  return result;
+}
+
+LogicalResult FunctionLowering::checkTypes(Operation *op) {
+  for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults())) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type)
+      continue;
+    if (type.getEncoding())
+      return op->emitOpError()
+             << "has a sharded type; run --axonn-insert-collectives first";
+    Type element = type.getElementType();
+    if (isa<FloatType>(element) && !element.isF32())
+      return op->emitOpError()
+             << "computes in " << element
+             << "; the CPU runtime computes in f32 (set the spec's "
+                "training.dtype to float32)";
+  }
+  return success();
+}
+
+LogicalResult FunctionLowering::lower(Operation *op) {
+  if (failed(checkTypes(op)))
+    return failure();
+  loc = op->getLoc();
+  auto p = [&](Value v) { return v ? pointer(v) : null(); };
+  auto axes = [&](std::optional<AxesAttr> a) { return i32(axesCode(a)); };
+  auto tokensOf = [&](Value activation) {
+    ArrayRef<int64_t> shape = shapeOf(activation);
+    return numElements(activation) / shape.back();
+  };
+  bool handled = true;
+  TypeSwitch<Operation *>(op)
+      .Case([&](EmbeddingOp e) {
+        ArrayRef<int64_t> table = shapeOf(e.getTable());
+        ArrayRef<int64_t> tokens = shapeOf(e.getTokens());
+        call("axonn_rt_embedding",
+             {p(e.getTokens()), i64(tokens[0] * tokens[1]), i64(tokens[1]),
+              p(e.getTable()), i64(table[0]), i64(table[1]),
+              p(e.getPositions()), axes(e.getVocabAxes()),
+              axes(e.getOnceOver()), p(e.getResult())});
+      })
+      .Case([&](EmbeddingGradOp e) {
+        ArrayRef<int64_t> table = shapeOf(e.getResult());
+        call("axonn_rt_embedding_grad",
+             {p(e.getGrad()), p(e.getTokens()), i64(numElements(e.getTokens())),
+              i64(table[0]), i64(table[1]), axes(e.getVocabAxes()),
+              p(e.getResult())});
+      })
+      .Case([&](PositionGradOp e) {
+        ArrayRef<int64_t> grad = shapeOf(e.getGrad());
+        ArrayRef<int64_t> table = shapeOf(e.getResult());
+        call("axonn_rt_position_grad",
+             {p(e.getGrad()), i64(grad[0] * grad[1]), i64(grad[1]),
+              i64(table[0]), i64(table[1]), p(e.getResult())});
+      })
+      .Case([&](LayerNormOp n) {
+        int64_t local = shapeOf(n.getInput()).back();
+        call("axonn_rt_layer_norm",
+             {p(n.getInput()), p(n.getScale()), p(n.getBias()), p(n.getStats()),
+              i64(tokensOf(n.getInput())), i64(local),
+              i64(n.getWidth().value_or(local)),
+              f64(n.getEpsilon().convertToDouble()), p(n.getResult())});
+      })
+      .Case([&](RMSNormOp n) {
+        int64_t local = shapeOf(n.getInput()).back();
+        call("axonn_rt_rms_norm",
+             {p(n.getInput()), p(n.getScale()), p(n.getStats()),
+              i64(tokensOf(n.getInput())), i64(local),
+              i64(n.getWidth().value_or(local)),
+              f64(n.getEpsilon().convertToDouble()), p(n.getResult())});
+      })
+      .Case([&](NormStatsOp n) {
+        call("axonn_rt_norm_stats",
+             {p(n.getInput()), i64(tokensOf(n.getInput())),
+              i64(shapeOf(n.getInput()).back()), i32(n.getRms()),
+              p(n.getStats())});
+      })
+      .Case([&](NormGradStatsOp n) {
+        call("axonn_rt_norm_grad_stats",
+             {p(n.getGrad()), p(n.getInput()), p(n.getScale()),
+              i64(tokensOf(n.getInput())), i64(shapeOf(n.getInput()).back()),
+              i32(n.getRms()), p(n.getStats())});
+      })
+      .Case([&](LayerNormGradOp n) {
+        int64_t local = shapeOf(n.getInput()).back();
+        call("axonn_rt_layer_norm_grad",
+             {p(n.getGrad()), p(n.getInput()), p(n.getScale()), p(n.getStats()),
+              i64(tokensOf(n.getInput())), i64(local),
+              i64(n.getWidth().value_or(local)),
+              f64(n.getEpsilon().convertToDouble()), p(n.getInputGrad()),
+              p(n.getScaleGrad()), p(n.getBiasGrad())});
+      })
+      .Case([&](RMSNormGradOp n) {
+        int64_t local = shapeOf(n.getInput()).back();
+        call("axonn_rt_rms_norm_grad",
+             {p(n.getGrad()), p(n.getInput()), p(n.getScale()), p(n.getStats()),
+              i64(tokensOf(n.getInput())), i64(local),
+              i64(n.getWidth().value_or(local)),
+              f64(n.getEpsilon().convertToDouble()), p(n.getInputGrad()),
+              p(n.getScaleGrad())});
+      })
+      .Case([&](LinearOp l) {
+        ArrayRef<int64_t> w = shapeOf(l.getWeight());
+        call("axonn_rt_linear",
+             {p(l.getInput()), p(l.getWeight()), p(l.getBias()),
+              axes(l.getOnceOver()), i64(numElements(l.getInput()) / w[1]),
+              i64(w[0]), i64(w[1]), p(l.getResult())});
+      })
+      .Case([&](LinearGradInputOp l) {
+        ArrayRef<int64_t> w = shapeOf(l.getWeight());
+        call("axonn_rt_linear_grad_input",
+             {p(l.getGrad()), p(l.getWeight()),
+              i64(numElements(l.getGrad()) / w[0]), i64(w[0]), i64(w[1]),
+              p(l.getResult())});
+      })
+      .Case([&](LinearGradWeightOp l) {
+        ArrayRef<int64_t> dw = shapeOf(l.getResult());
+        call("axonn_rt_linear_grad_weight",
+             {p(l.getGrad()), p(l.getInput()),
+              i64(numElements(l.getGrad()) / dw[0]), i64(dw[0]), i64(dw[1]),
+              p(l.getResult())});
+      })
+      .Case([&](LinearGradBiasOp l) {
+        int64_t n = shapeOf(l.getResult())[0];
+        call("axonn_rt_linear_grad_bias",
+             {p(l.getGrad()), i64(numElements(l.getGrad()) / n), i64(n),
+              p(l.getResult())});
+      })
+      .Case([&](AttentionOp a) {
+        ArrayRef<int64_t> qkv = shapeOf(a.getQkv());
+        call("axonn_rt_attention",
+             {p(a.getQkv()), i64(qkv[0]), i64(qkv[1]), i64(a.getHeads()),
+              i64(a.getKvHeads()), i64(a.getHeadDim()), i32(a.getCausal()),
+              f64(a.getRope() ? a.getRope()->convertToDouble() : 0.0),
+              p(a.getResult())});
+      })
+      .Case([&](AttentionGradOp a) {
+        ArrayRef<int64_t> qkv = shapeOf(a.getQkv());
+        int64_t headDim = qkv[2] / (a.getHeads() + 2 * a.getKvHeads());
+        call("axonn_rt_attention_grad",
+             {p(a.getGrad()), p(a.getQkv()), i64(qkv[0]), i64(qkv[1]),
+              i64(a.getHeads()), i64(a.getKvHeads()), i64(headDim),
+              i32(a.getCausal()),
+              f64(a.getRope() ? a.getRope()->convertToDouble() : 0.0),
+              p(a.getResult())});
+      })
+      .Case([&](GeluOp g) {
+        call("axonn_rt_gelu",
+             {p(g.getInput()), i64(numElements(g.getInput())),
+              i32(g.getApproximation() == GeluApproximation::tanh),
+              p(g.getResult())});
+      })
+      .Case([&](GeluGradOp g) {
+        call("axonn_rt_gelu_grad",
+             {p(g.getGrad()), p(g.getInput()), i64(numElements(g.getInput())),
+              i32(g.getApproximation() == GeluApproximation::tanh),
+              p(g.getResult())});
+      })
+      .Case([&](SwiGLUOp s) {
+        call("axonn_rt_swiglu",
+             {p(s.getInput()), i64(numElements(s.getResult())),
+              p(s.getResult())});
+      })
+      .Case([&](SwiGLUGradOp s) {
+        call("axonn_rt_swiglu_grad",
+             {p(s.getGrad()), p(s.getInput()), i64(numElements(s.getGrad())),
+              p(s.getResult())});
+      })
+      .Case([&](AddOp a) {
+        call("axonn_rt_add",
+             {p(a.getLhs()), p(a.getRhs()), i64(numElements(a.getResult())),
+              p(a.getResult())});
+      })
+      .Case([&](LogitsMaxOp l) {
+        ArrayRef<int64_t> s = shapeOf(l.getLogits());
+        call("axonn_rt_logits_max",
+             {p(l.getLogits()), i64(s[0] * s[1]), i64(s[2]),
+              axes(l.getVocabAxes()), i64(l.getVocabSize().value_or(0)),
+              p(l.getMax())});
+      })
+      .Case([&](SoftmaxSumsOp l) {
+        ArrayRef<int64_t> s = shapeOf(l.getLogits());
+        call("axonn_rt_softmax_sums",
+             {p(l.getLogits()), p(l.getMax()), p(l.getTargets()),
+              i64(s[0] * s[1]), i64(s[2]), axes(l.getVocabAxes()),
+              i64(l.getVocabSize().value_or(0)), p(l.getSums())});
+      })
+      .Case([&](CrossEntropyOp c) {
+        call("axonn_rt_cross_entropy",
+             {p(c.getMax()), p(c.getSums()), i64(numElements(c.getMax())),
+              i64(c.getTokens()), p(c.getLoss())});
+      })
+      .Case([&](CrossEntropyGradOp c) {
+        ArrayRef<int64_t> s = shapeOf(c.getLogits());
+        call("axonn_rt_cross_entropy_grad",
+             {p(c.getLogits()), p(c.getMax()), p(c.getSums()),
+              p(c.getTargets()), i64(s[0] * s[1]), i64(s[2]),
+              axes(c.getVocabAxes()), i64(c.getVocabSize().value_or(0)),
+              i64(c.getTokens()), p(c.getResult())});
+      })
+      .Case([&](SumSquaresOp s) {
+        for (auto [i, pair] :
+             llvm::enumerate(llvm::zip_equal(s.getGrads(), s.getScales())))
+          call("axonn_rt_sum_squares",
+               {p(std::get<0>(pair)), i64(numElements(std::get<0>(pair))),
+                f64(cast<FloatAttr>(std::get<1>(pair)).getValueAsDouble()),
+                i32(i == 0), p(s.getResult())});
+      })
+      .Case([&](SqrtOp s) {
+        call("axonn_rt_sqrt", {p(s.getInput()), p(s.getResult())});
+      })
+      .Case([&](AdamWOp a) {
+        TrainingAttr t = a.getTraining();
+        call("axonn_rt_adamw",
+             {p(a.getParam()), p(a.getGrad()), p(a.getM()), p(a.getV()),
+              p(a.getMaster()), i64(numElements(a.getParam())), p(a.getStep()),
+              p(a.getNorm()), f64(t.getLr().convertToDouble()),
+              f64(t.getMinLr().convertToDouble()),
+              f64(t.getBeta1().convertToDouble()),
+              f64(t.getBeta2().convertToDouble()),
+              f64(t.getEps().convertToDouble()),
+              f64(t.getWeightDecay().convertToDouble()),
+              f64(t.getGradClip().convertToDouble()), i64(t.getWarmupSteps()),
+              i64(t.getSteps()), i32(int32_t(t.getSchedule())),
+              i32(a.getDecay())});
+      })
+      .Case<AllReduceOp, AllReduceStartOp>([&](auto c) {
+        Value input = c.getInput();
+        int64_t slot = requestSlot.size();
+        Value slotPtr =
+            LLVM::GEPOp::create(builder, loc, ptrType, ptrType, requests,
+                                ArrayRef<LLVM::GEPArg>{int32_t(slot)});
+        Value out = isa<AllReduceOp>(op)
+                        ? pointer(op->getResult(0))
+                        : pointer(Value(
+                              cast<WaitOp>(*op->getResult(0).getUsers().begin())
+                                  .getResult()));
+        call("axonn_rt_all_reduce_start",
+             {p(input), out, i64(numElements(input)), axes(c.getAxes()),
+              i32(c.getReduction() == ReductionKind::max), slotPtr});
+        requestSlot[op->getResult(0)] = slot;
+        if (isa<AllReduceOp>(op))
+          call("axonn_rt_wait",
+               {LLVM::LoadOp::create(builder, loc, ptrType, slotPtr)});
+      })
+      .Case<AllGatherOp, AllGatherStartOp, ReduceScatterOp,
+            ReduceScatterStartOp>([&](auto c) {
+        Value input = c.getInput();
+        bool gather = isa<AllGatherOp, AllGatherStartOp>(op);
+        bool blocking = isa<AllGatherOp, ReduceScatterOp>(op);
+        Value result =
+            blocking ? Value(op->getResult(0))
+                     : Value(cast<WaitOp>(*op->getResult(0).getUsers().begin())
+                                 .getResult());
+        ArrayRef<int64_t> shape = shapeOf(input);
+        int64_t dim = c.getDim(), outer = 1, inner = 1;
+        for (int64_t d = 0; d < int64_t(shape.size()); ++d)
+          (d < dim ? outer : inner) *= d == dim ? 1 : shape[d];
+        int64_t slot = requestSlot.size();
+        Value slotPtr =
+            LLVM::GEPOp::create(builder, loc, ptrType, ptrType, requests,
+                                ArrayRef<LLVM::GEPArg>{int32_t(slot)});
+        SmallVector<Value> arguments = {p(input),   pointer(result),
+                                        i64(outer), i64(shape[dim]),
+                                        i64(inner), axes(c.getAxes())};
+        if (!gather)
+          arguments.push_back(i32(0)); // sum
+        arguments.push_back(slotPtr);
+        call(gather ? "axonn_rt_all_gather_start"
+                    : "axonn_rt_reduce_scatter_start",
+             arguments);
+        requestSlot[op->getResult(0)] = slot;
+        if (blocking)
+          call("axonn_rt_wait",
+               {LLVM::LoadOp::create(builder, loc, ptrType, slotPtr)});
+      })
+      .Case([&](WaitOp w) {
+        int64_t slot = requestSlot.lookup(w.getHandle());
+        Value slotPtr =
+            LLVM::GEPOp::create(builder, loc, ptrType, ptrType, requests,
+                                ArrayRef<LLVM::GEPArg>{int32_t(slot)});
+        call("axonn_rt_wait",
+             {LLVM::LoadOp::create(builder, loc, ptrType, slotPtr)});
+      })
+      .Case([&](func::ReturnOp r) {
+        // Results updated in place are already in their argument's buffer;
+        // the others are copied out.
+        for (auto [i, value] : llvm::enumerate(r.getOperands())) {
+          if (value.getDefiningOp<AdamWOp>() || isa<BlockArgument>(value))
+            continue;
+          auto type = cast<RankedTensorType>(value.getType());
+          int64_t bytes =
+              type.getNumElements() *
+              std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+          Value slot =
+              LLVM::GEPOp::create(builder, loc, ptrType, ptrType, resultsArray,
+                                  ArrayRef<LLVM::GEPArg>{int32_t(i)});
+          Value target = LLVM::LoadOp::create(builder, loc, ptrType, slot);
+          call("axonn_rt_copy", {pointer(value), target, i64(bytes)});
+        }
+        func::ReturnOp::create(builder, loc, ValueRange{i32(0)});
+      })
+      .Default([&](Operation *) { handled = false; });
+  if (!handled)
+    return op->emitOpError()
+           << "has no runtime lowering (is this per-rank IR? run "
+              "--axonn-insert-collectives first)";
+  return success();
+}
+
+/// A layout as JSON: {"split": [["y"], ["x"]], "storage": ["z"]}.
+llvm::json::Value layoutJson(LayoutAttr layout) {
+  llvm::json::Array split;
+  for (AxesAttr dim : layout.getSplit()) {
+    llvm::json::Array axes;
+    for (Axis axis : dim.getAxes())
+      axes.push_back(stringifyAxis(axis).str());
+    split.push_back(std::move(axes));
+  }
+  llvm::json::Array storage;
+  for (Axis axis : layout.getStorage().getAxes())
+    storage.push_back(stringifyAxis(axis).str());
+  return llvm::json::Object{{"split", std::move(split)},
+                            {"storage", std::move(storage)}};
+}
+
+std::string dtypeOf(Type type) {
+  Type element = cast<RankedTensorType>(type).getElementType();
+  if (element.isF32())
+    return "f32";
+  if (element.isInteger(32))
+    return "i32";
+  if (element.isInteger(64))
+    return "i64";
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << element;
+  return text;
+}
+
+/// The JSON record of a value of the signature: its attributes.
+llvm::json::Object valueJson(DictionaryAttr attrs, Type type) {
+  llvm::json::Object value;
+  llvm::json::Array shape;
+  for (int64_t d : cast<RankedTensorType>(type).getShape())
+    shape.push_back(d);
+  value["shape"] = std::move(shape);
+  value["dtype"] = dtypeOf(type);
+  if (!attrs)
+    return value;
+  for (NamedAttribute attr : attrs) {
+    StringRef name = attr.getName().getValue();
+    if (!name.consume_front("axonn."))
+      continue;
+    if (auto string = dyn_cast<StringAttr>(attr.getValue()))
+      value[name.str()] = string.getValue().str();
+    else if (auto layout = dyn_cast<LayoutAttr>(attr.getValue()))
+      value[name.str()] = layoutJson(layout);
+    else if (auto init = dyn_cast<InitAttr>(attr.getValue())) {
+      llvm::json::Object object{{"kind", stringifyInitKind(init.getKind())}};
+      if (init.getKind() == InitKind::normal)
+        object["std"] = init.getStd().convertToDouble();
+      value[name.str()] = std::move(object);
+    }
+  }
+  return value;
+}
+
+LogicalResult FunctionLowering::run(llvm::json::Object &manifest) {
+  if (func.isExternal())
+    return success();
+  FailureOr<MemoryPlan> planned = planMemory(func);
+  if (failed(planned))
+    return failure();
+  plan = std::move(*planned);
+  Block &body = func.getBody().front();
+
+  // The manifest record of this function.
+  llvm::json::Array argsJson, resultsJson;
+  for (BlockArgument arg : body.getArguments())
+    argsJson.push_back(
+        valueJson(func.getArgAttrDict(arg.getArgNumber()), arg.getType()));
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
+    llvm::json::Object result =
+        valueJson(func.getResultAttrDict(i), value.getType());
+    // A result updated in place names the argument whose buffer holds it.
+    if (auto adamw = value.getDefiningOp<AdamWOp>()) {
+      unsigned index = cast<OpResult>(value).getResultNumber();
+      Value buffer = index == 0   ? adamw.getParam()
+                     : index == 1 ? adamw.getM()
+                     : index == 2 ? adamw.getV()
+                                  : adamw.getMaster();
+      if (auto arg = dyn_cast<BlockArgument>(buffer))
+        result["in_place_of"] = int64_t(arg.getArgNumber());
+    }
+    resultsJson.push_back(std::move(result));
+  }
+  std::string name = ("axonn_" + func.getSymName()).str();
+  manifest[func.getSymName().str()] =
+      llvm::json::Object{{"symbol", name},
+                         {"workspace", plan.workspace},
+                         {"args", std::move(argsJson)},
+                         {"results", std::move(resultsJson)}};
+
+  // The lowered function.
+  builder.setInsertionPoint(func);
+  Type i32Type = builder.getI32Type();
+  lowered = func::FuncOp::create(
+      builder, func.getLoc(), name,
+      FunctionType::get(ctx, {ptrType, ptrType, ptrType, ptrType}, {i32Type}));
+  Block *entry = lowered.addEntryBlock();
+  rt = entry->getArgument(0);
+  argsArray = entry->getArgument(1);
+  resultsArray = entry->getArgument(2);
+  workspace = entry->getArgument(3);
+  failBlock = new Block();
+  failBlock->addArgument(i32Type, func.getLoc());
+  lowered.getBody().push_back(failBlock);
+  builder.setInsertionPointToStart(failBlock);
+  func::ReturnOp::create(builder, func.getLoc(), failBlock->getArgument(0));
+
+  builder.setInsertionPointToStart(entry);
+  loc = func.getLoc();
+  // Request slots for the collectives in flight.
+  int64_t collectives = 0;
+  for (Operation &op : body)
+    collectives += isCollective(&op);
+  requests = LLVM::AllocaOp::create(builder, loc, ptrType, ptrType,
+                                    i64(std::max<int64_t>(collectives, 1)));
+  // Each argument's pointer.
+  for (BlockArgument arg : body.getArguments()) {
+    auto type = cast<RankedTensorType>(arg.getType());
+    if (type.getEncoding() || (isa<FloatType>(type.getElementType()) &&
+                               !type.getElementType().isF32()))
+      return func.emitOpError()
+             << "argument #" << arg.getArgNumber() << " has type " << type
+             << "; the CPU runtime takes per-rank f32 tensors (run "
+                "--axonn-insert-collectives; set training.dtype to float32)";
+    Value slot = LLVM::GEPOp::create(
+        builder, loc, ptrType, ptrType, argsArray,
+        ArrayRef<LLVM::GEPArg>{int32_t(arg.getArgNumber())});
+    pointers[arg] = LLVM::LoadOp::create(builder, loc, ptrType, slot);
+  }
+  for (Operation &op : body)
+    if (failed(lower(&op)))
+      return failure();
+  // The block that followed the last call holds the return; drop the empty
+  // tail blocks the call chain may leave.
+  for (Block &block : llvm::make_early_inc_range(lowered.getBody()))
+    if (block.empty())
+      block.erase();
+  return success();
+}
+
+struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    llvm::json::Object functions;
+    SmallVector<func::FuncOp> originals;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (!func.isExternal())
+        originals.push_back(func);
+    for (func::FuncOp func : originals)
+      if (failed(FunctionLowering(func, module).run(functions)))
+        return signalPassFailure();
+    for (func::FuncOp func : originals)
+      func.erase();
+
+    // The manifest: what the driver needs to know about the program.
+    llvm::json::Object manifest{{"version", 1},
+                                {"functions", std::move(functions)}};
+    if (auto grid =
+            module->getAttrOfType<GridAttr>(AxonnDialect::kGridAttrName))
+      manifest["grid"] = llvm::json::Array{grid.getX(), grid.getY(),
+                                           grid.getZ(), grid.getData()};
+    else
+      manifest["grid"] = llvm::json::Array{1, 1, 1, 1};
+    if (auto t = module->getAttrOfType<TrainingAttr>(
+            AxonnDialect::kTrainingAttrName))
+      manifest["training"] = llvm::json::Object{
+          {"global_batch", t.getGlobalBatch()},
+          {"seq_len", t.getSeqLen()},
+          {"lr", t.getLr().convertToDouble()},
+          {"min_lr", t.getMinLr().convertToDouble()},
+          {"warmup_steps", t.getWarmupSteps()},
+          {"steps", t.getSteps()},
+          {"schedule", stringifyLRSchedule(t.getSchedule())},
+          {"weight_decay", t.getWeightDecay().convertToDouble()},
+          {"grad_clip", t.getGradClip().convertToDouble()},
+          {"seed", t.getSeed()}};
+    if (auto c =
+            module->getAttrOfType<ClusterAttr>(AxonnDialect::kClusterAttrName))
+      manifest["cluster"] = llvm::json::Object{
+          {"name", c.getName().str()},
+          {"peak_flops", c.getPeakFlops().convertToDouble()}};
+    // Everything axonn says about the module is in the manifest now; the
+    // module is plain func/llvm for the rest of the way.
+    for (NamedAttribute attr : llvm::to_vector(module->getDiscardableAttrs()))
+      if (attr.getName().getValue().starts_with("axonn."))
+        module->removeAttr(attr.getName());
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << llvm::json::Value(std::move(manifest));
+    text.push_back('\0');
+
+    OpBuilder builder(module.getBodyRegion());
+    builder.setInsertionPointToEnd(module.getBody());
+    Location loc = module.getLoc();
+    auto arrayType = LLVM::LLVMArrayType::get(builder.getI8Type(), text.size());
+    LLVM::GlobalOp::create(builder, loc, arrayType, /*isConstant=*/true,
+                           LLVM::Linkage::Internal, "axonn_manifest_text",
+                           builder.getStringAttr(text));
+    // const char *axonn_manifest(void)
+    auto ptrType = LLVM::LLVMPointerType::get(&getContext());
+    auto getter =
+        func::FuncOp::create(builder, loc, "axonn_manifest",
+                             FunctionType::get(&getContext(), {}, {ptrType}));
+    Block *entry = getter.addEntryBlock();
+    builder.setInsertionPointToStart(entry);
+    Value address =
+        LLVM::AddressOfOp::create(builder, loc, ptrType, "axonn_manifest_text");
+    func::ReturnOp::create(builder, loc, address);
+  }
+};
+
+} // namespace
+} // namespace mlir::axonn
