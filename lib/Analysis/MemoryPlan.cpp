@@ -227,11 +227,13 @@ FailureOr<MemoryPlan> mlir::axonn::planMemory(func::FuncOp func,
            isa<RankedTensorType>(value.getType());
   };
   llvm::DenseMap<Value, int64_t> sizes;
-  // An asynchronous all-gather or reduce-scatter writes its result while in
-  // flight: the buffer exists from the start, not from the wait.
+  // An asynchronous collective writes its result while in flight: the
+  // buffer exists from the start, not from the wait.
+  // So does an all-reduce that cannot work in place (its wait's result is
+  // then a buffer of its own).
   auto newBuffers = [&](Operation &op) {
     SmallVector<Value> values;
-    if (isa<AllGatherStartOp, ReduceScatterStartOp>(op))
+    if (isa<AllGatherStartOp, ReduceScatterStartOp, AllReduceStartOp>(op))
       values.push_back(
           cast<WaitOp>(*op.getResult(0).getUsers().begin()).getResult());
     else if (!isa<WaitOp>(op))

@@ -47,7 +47,7 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 1, z = 1, data = 1>} {
 // The result is copied out: 24 floats.
 // CHECK: call @axonn_rt_copy(%[[RT]], %[[Y]], %{{.*}}, %c96_i64)
 // The manifest: every argument's role, initializer, shape and layout.
-// CHECK: llvm.mlir.global internal constant @axonn_manifest_text("{\22functions\22:{\22step\22:{\22args\22:{{.*}}\22init\22:{\22kind\22:\22normal\22,\22std\22:0.02},{{.*}}\22param\22:\22w\22,\22shape\22:{{.}}6,8{{.*}}\22symbol\22:\22axonn_step\22,\22workspace\22:512}},\22grid\22:{{.}}2,1,1,1],\22version\22:1}
+// CHECK: llvm.mlir.global internal constant @axonn_manifest_text("{\22functions\22:{\22step\22:{\22args\22:{{.*}}\22init\22:{\22kind\22:\22normal\22,\22std\22:0.02},{{.*}}\22param\22:\22w\22,\22shape\22:{{.}}6,8{{.*}}\22symbol\22:\22axonn_step\22,\22workspace\22:512}},\22grid\22:{{.}}2,1,1,1],\22version\22:1,\22vocab_rows\22:0,\22vocab_size\22:0}
 // CHECK: func.func @axonn_manifest() -> !llvm.ptr
 
 // LLVM: define i32 @axonn_step(ptr %0, ptr %1, ptr %2, ptr %3)

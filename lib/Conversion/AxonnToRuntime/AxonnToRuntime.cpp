@@ -633,6 +633,21 @@ LogicalResult FunctionLowering::run(llvm::json::Object &manifest) {
 struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    // The vocabulary: rows of the (padded) table, and the real tokens.
+    GridAttr gridAttr =
+        module->getAttrOfType<GridAttr>(AxonnDialect::kGridAttrName);
+    int64_t vocabRows = 0, vocabSize = 0;
+    module.walk([&](Operation *op) {
+      if (auto e = dyn_cast<EmbeddingOp>(op)) {
+        int64_t rows = e.getTable().getType().getDimSize(0);
+        if (e.getVocabAxes() && gridAttr)
+          rows *= gridAttr.getGroupSize(e.getVocabAxes()->getAxes());
+        vocabRows = rows;
+      }
+      if (auto s = dyn_cast<SoftmaxSumsOp>(op))
+        if (s.getVocabSize())
+          vocabSize = *s.getVocabSize();
+    });
     llvm::json::Object functions;
     SmallVector<func::FuncOp> originals;
     for (auto func : module.getOps<func::FuncOp>())
@@ -646,7 +661,9 @@ struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
 
     // The manifest: what the driver needs to know about the program.
     llvm::json::Object manifest{{"version", 1},
-                                {"functions", std::move(functions)}};
+                                {"functions", std::move(functions)},
+                                {"vocab_rows", vocabRows},
+                                {"vocab_size", vocabSize ? vocabSize : vocabRows}};
     if (auto grid =
             module->getAttrOfType<GridAttr>(AxonnDialect::kGridAttrName))
       manifest["grid"] = llvm::json::Array{grid.getX(), grid.getY(),
