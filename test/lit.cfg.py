@@ -39,10 +39,17 @@ if mpirun and os.path.exists(os.path.join(config.axonn_tools_dir, "axonn-calibra
     if os.geteuid() == 0:
         flags += " --allow-run-as-root"
     config.substitutions.append(("%mpirun", mpirun + flags))
+# The CPU runtime and axonnc: training binaries can be built and run.
+if os.path.exists(os.path.join(config.axonn_tools_dir, "axonnc")):
+    config.available_features.add("runtime")
+config.substitutions.append(
+    ("%parallel-equals-serial",
+     '"%s" "%s"' % (sys.executable,
+                    os.path.join(config.test_source_root, "lit", "parallel_equals_serial.py"))))
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.axonn_tools_dir, config.llvm_tools_dir]
 tools = ["axonn-opt", "axonn-translate", "axonn-spec-replay", "axonn-calibrate",
-         "axonn-rt-collectives-check", "mlir-translate", "split-file", "not",
-         "count"]
+         "axonn-rt-collectives-check", "axonnc", "axonn-data", "mlir-translate",
+         "split-file", "not", "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -21,9 +21,9 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstdarg>
 #include <cinttypes>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -156,7 +156,8 @@ Placement place(const Tensor &t, axonn_rt *rt, const int64_t grid[4]) {
       offset = groupIndex(t.storage) * t.shape[0];
       block *= groupSize(t.storage);
     }
-    std::vector<int> axes = d < t.split.size() ? t.split[d] : std::vector<int>();
+    std::vector<int> axes =
+        d < t.split.size() ? t.split[d] : std::vector<int>();
     offset += groupIndex(axes) * block;
     p.global.push_back(block * groupSize(axes));
     p.offset.push_back(offset);
@@ -367,7 +368,8 @@ int main(int argc, char **argv) {
   if (step.kind != Value::Kind::Object)
     die(rt, "the program has no training step");
   const Value &training = manifest["training"];
-  int64_t steps = options.steps >= 0 ? options.steps : training["steps"].asInt();
+  int64_t steps =
+      options.steps >= 0 ? options.steps : training["steps"].asInt();
   uint64_t seed =
       uint64_t(options.seed >= 0 ? options.seed : training["seed"].asInt());
   int64_t globalBatch = training["global_batch"].asInt();

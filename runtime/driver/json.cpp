@@ -65,16 +65,26 @@ private:
         return fail("unterminated escape");
       char e = text[at++];
       switch (e) {
-      case 'n': out.push_back('\n'); break;
-      case 't': out.push_back('\t'); break;
-      case 'r': out.push_back('\r'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
       case 'u': {
         if (at + 4 > text.size())
           return fail("short \\u escape");
-        unsigned code = unsigned(std::strtoul(text.substr(at, 4).c_str(),
-                                              nullptr, 16));
+        unsigned code =
+            unsigned(std::strtoul(text.substr(at, 4).c_str(), nullptr, 16));
         at += 4;
         if (code < 0x80) {
           out.push_back(char(code));
@@ -88,7 +98,8 @@ private:
         }
         break;
       }
-      default: out.push_back(e);
+      default:
+        out.push_back(e);
       }
     }
     if (at >= text.size())

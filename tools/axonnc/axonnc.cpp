@@ -1,0 +1,244 @@
+//===- axonnc.cpp - from a model spec to a training binary ----------------===//
+//
+//   axonnc SPEC --gpus N [--cluster C] [--grid AxBxCxD] [--recompute R]
+//          -o train [--keep-ir DIR]
+//
+// Imports the spec, runs --axonn-training-pipeline (plan, training step,
+// shard, collectives, overlap, memory plan), lowers to runtime calls and
+// the LLVM dialect, emits an object for this machine and links it with the
+// training driver and the CPU runtime (through mpicxx). The CPU runtime
+// trains in float32: a bfloat16 spec is compiled in float32.
+//
+//===----------------------------------------------------------------------===//
+
+#include "axonn/Conversion/Passes.h"
+#include "axonn/Dialect/Axonn/IR/AxonnOps.h"
+#include "axonn/Dialect/Axonn/Transforms/Passes.h"
+#include "axonn/Target/ModelSpec.h"
+
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
+#include "mlir/Conversion/Passes.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> specPath(cl::Positional, cl::desc("<model spec>"),
+                                     cl::Required);
+static cl::opt<std::string> output("o", cl::desc("Output executable"),
+                                   cl::value_desc("file"), cl::Required);
+static cl::opt<int64_t> gpus("gpus", cl::desc("Ranks to compile for"),
+                             cl::init(0));
+static cl::opt<std::string>
+    cluster("cluster",
+            cl::desc("Machine to plan for: a built-in name or a machine file "
+                     "(default: the spec's)"),
+            cl::init(""));
+static cl::opt<std::string> grid("grid", cl::desc("Force the grid AxBxCxD"),
+                                 cl::init(""));
+static cl::opt<std::string> recompute("recompute",
+                                      cl::desc("auto, none, selective or full"),
+                                      cl::init("auto"));
+static cl::opt<std::string>
+    keepIr("keep-ir",
+           cl::desc("Write the IR of every stage into this directory"),
+           cl::init(""));
+static cl::opt<std::string>
+    mpicxx("mpicxx", cl::desc("The MPI C++ compiler driver that links"),
+           cl::init(AXONN_MPICXX));
+
+namespace {
+
+int fail(const llvm::Twine &message) {
+  llvm::errs() << "axonnc: " << message << "\n";
+  return 1;
+}
+
+/// Model-level IR in float32: the CPU runtime computes in f32.
+void toFloat32(ModuleOp module) {
+  MLIRContext *ctx = module.getContext();
+  auto convert = [&](Type type) -> Type {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (!tensor || !isa<FloatType>(tensor.getElementType()) ||
+        tensor.getElementType().isF32())
+      return type;
+    return RankedTensorType::get(tensor.getShape(), Float32Type::get(ctx),
+                                 tensor.getEncoding());
+  };
+  module.walk([&](func::FuncOp func) {
+    for (BlockArgument arg : func.getArguments())
+      arg.setType(convert(arg.getType()));
+    func.walk([&](Operation *op) {
+      for (OpResult result : op->getResults())
+        result.setType(convert(result.getType()));
+    });
+    SmallVector<Type> results;
+    for (Type t : func.getResultTypes())
+      results.push_back(convert(t));
+    func.setType(FunctionType::get(ctx, func.getArgumentTypes(), results));
+  });
+}
+
+LogicalResult writeModule(ModuleOp module, const std::string &path) {
+  std::error_code error;
+  llvm::raw_fd_ostream os(path, error);
+  if (error)
+    return failure();
+  module.print(os);
+  return success();
+}
+
+LogicalResult emitObject(llvm::Module &module, const std::string &path) {
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(llvm::Triple(triple), error);
+  if (!target)
+    return fail("no target for " + triple + ": " + error), failure();
+  llvm::TargetOptions options;
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      llvm::Triple(triple), "generic", "", options, llvm::Reloc::PIC_));
+  module.setDataLayout(machine->createDataLayout());
+  module.setTargetTriple(llvm::Triple(triple));
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return fail("cannot write " + path + ": " + ec.message()), failure();
+  llvm::legacy::PassManager pm;
+  if (machine->addPassesToEmitFile(pm, os, nullptr,
+                                   llvm::CodeGenFileType::ObjectFile))
+    return fail("the target cannot emit objects"), failure();
+  pm.run(module);
+  return success();
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(
+      argc, argv, "axonnc: compile a model spec into a training binary\n");
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  axonn::registerAxonnPasses();
+  axonn::registerTrainingPipeline();
+  registerConversionPasses();
+
+  DialectRegistry registry;
+  registry.insert<axonn::AxonnDialect, func::FuncDialect, arith::ArithDialect,
+                  cf::ControlFlowDialect, LLVM::LLVMDialect>();
+  registerConvertFuncToLLVMInterface(registry);
+  arith::registerConvertArithToLLVMInterface(registry);
+  cf::registerConvertControlFlowToLLVMInterface(registry);
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  if (!keepIr.empty())
+    llvm::sys::fs::create_directories(keepIr);
+  auto keep = [&](ModuleOp module, StringRef name) {
+    if (!keepIr.empty())
+      (void)writeModule(module, (keepIr + "/" + name).str());
+  };
+
+  // Import (diagnostics name the spec's file, line and column).
+  auto buffer = llvm::MemoryBuffer::getFile(specPath);
+  if (!buffer)
+    return fail("cannot read " + specPath + ": " + buffer.getError().message());
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = axonn::importModelSpec(sourceMgr, &context);
+  if (!module)
+    return 1;
+  toFloat32(*module);
+  keep(*module, "model.mlir");
+
+  // The training step, per rank.
+  std::string pipeline = "axonn-training-pipeline{";
+  if (gpus > 0)
+    pipeline += " gpus=" + std::to_string(gpus);
+  if (!cluster.empty())
+    pipeline += " cluster=" + cluster;
+  if (!grid.empty())
+    pipeline += " grid=" + grid;
+  pipeline += " recompute=" + recompute + "}";
+  PassManager pm(&context);
+  if (failed(parsePassPipeline(pipeline, pm)))
+    return fail("bad options: " + pipeline);
+  if (failed(pm.run(*module)))
+    return 1;
+  keep(*module, "step.mlir");
+
+  PassManager lower(&context);
+  lower.addPass(axonn::createLowerToRuntimePass());
+  if (failed(lower.run(*module)))
+    return 1;
+  keep(*module, "runtime.mlir");
+  PassManager toLLVM(&context);
+  if (failed(parsePassPipeline("convert-to-llvm,reconcile-unrealized-casts",
+                               toLLVM)) ||
+      failed(toLLVM.run(*module)))
+    return 1;
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(*module, llvmContext, "axonn");
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed");
+  if (!keepIr.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(keepIr + "/step.ll", ec);
+    llvmModule->print(os, nullptr);
+  }
+
+  // Object, then the executable.
+  llvm::SmallString<128> object;
+  if (llvm::sys::fs::createTemporaryFile("axonn-step", "o", object))
+    return fail("cannot create a temporary file");
+  if (failed(emitObject(*llvmModule, std::string(object))))
+    return 1;
+  std::string libDir = AXONN_RUNTIME_LIB_DIR;
+  SmallVector<StringRef> linkArgs = {mpicxx};
+  std::string driverLib = libDir + "/libaxonn_driver.a";
+  std::string runtimeLib = libDir + "/libaxonn_rt.a";
+  std::string outputPath = output;
+  linkArgs.append({object.str(), driverLib, runtimeLib, "-lopenblas", "-lm",
+                   "-o", outputPath});
+  auto program = llvm::sys::findProgramByName(mpicxx);
+  if (!program)
+    return fail("cannot find the linker driver '" + mpicxx +
+                "' (install libopenmpi-dev)");
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(*program, linkArgs, std::nullopt, {},
+                                         0, 0, &message);
+  llvm::sys::fs::remove(object);
+  if (status != 0)
+    return fail("linking " + output + " failed" +
+                (message.empty() ? "" : ": " + message));
+  return 0;
+}
