@@ -16,12 +16,12 @@
 // CHECK-NEXT:   inputs                               768 B        0.001 MiB
 // CHECK-NEXT:   workspace at its peak (after 'axonn.cross_entropy_grad'):
 // CHECK-NEXT:     gradients                            0 B        0.000 MiB
-// CHECK-NEXT:     activations                     312320 B        0.298 MiB
+// CHECK-NEXT:     activations                     345088 B        0.329 MiB
 // CHECK-NEXT:     communication buffers            16384 B        0.016 MiB
-// CHECK-NEXT:     fragmentation                    44032 B        0.042 MiB
-// CHECK-NEXT:   workspace                         372736 B        0.355 MiB
-// CHECK-NEXT:   total                             574720 B        0.548 MiB
-// CHECK-NEXT:   planner predicted                 777216 B        0.741 MiB  (plan / predicted = 0.74)
+// CHECK-NEXT:     fragmentation                    35840 B        0.034 MiB
+// CHECK-NEXT:   workspace                         397312 B        0.379 MiB
+// CHECK-NEXT:   total                             599296 B        0.572 MiB
+// CHECK-NEXT:   planner predicted                 777216 B        0.741 MiB  (plan / predicted = 0.77)
 //
 // Full recompute keeps one layer's activations at a time: activations
 // halve, and the peak moves into a layer's backward, where whole weight
@@ -30,9 +30,9 @@
 // FULL-LABEL: memory plan of @train_step (bytes per rank)
 // FULL: workspace at its peak (after 'axonn.gelu_grad'):
 // FULL-NEXT:     gradients                       118016 B
-// FULL-NEXT:     activations                     164096 B
-// FULL: total                             533760 B
-// FULL-NEXT: planner predicted                 662016 B        0.631 MiB  (plan / predicted = 0.81)
+// FULL-NEXT:     activations                     172288 B
+// FULL: total                             517376 B
+// FULL-NEXT: planner predicted                 662016 B        0.631 MiB  (plan / predicted = 0.78)
 
 // Without a plan on the module, there is no prediction to print.
 // RUN: axonn-opt %s --axonn-print-memory-plan -o /dev/null | FileCheck %s --check-prefix=BARE
