@@ -43,6 +43,19 @@ if mpirun and os.path.exists(os.path.join(config.axonn_tools_dir, "axonn-calibra
 if os.path.exists(os.path.join(config.axonn_tools_dir, "axonnc")):
     config.available_features.add("runtime")
 config.substitutions.append(
+    ("%checkpoint-resume",
+     '"%s" "%s"' % (sys.executable,
+                    os.path.join(config.test_source_root, "lit", "checkpoint_resume.py"))))
+# A Python with numpy (Debian's python3-numpy) for independent references.
+import subprocess
+for python in [sys.executable, "/usr/bin/python3"]:
+    if subprocess.run([python, "-c", "import numpy"], capture_output=True).returncode == 0:
+        config.available_features.add("numpy")
+        config.substitutions.append(
+            ("%hf-reference",
+             '"%s" "%s"' % (python, os.path.join(config.test_source_root, "lit", "hf_reference.py"))))
+        break
+config.substitutions.append(
     ("%parallel-equals-serial",
      '"%s" "%s"' % (sys.executable,
                     os.path.join(config.test_source_root, "lit", "parallel_equals_serial.py"))))

@@ -3,27 +3,27 @@
 // Linked with the object axonnc compiles from a model: reads the program's
 // manifest, starts the runtime on the grid the program was compiled for,
 // gives every parameter the same initial values on any grid (a counter-based
-// generator over the parameter's name and global element index), feeds each
-// step its rank's rows of the batch from a memory-mapped token file, calls
-// the compiled step and logs the loss.
+// generator over the parameter's name and global element index), or loads
+// them from a checkpoint, feeds each step its rank's rows of the batch from
+// a memory-mapped token file, calls the compiled step, logs, validates and
+// writes checkpoints.
 //
-//   mpirun -np N ./train --data DIR [--steps S] [--seed K] [--metrics F]
+//   mpirun -np N ./train --data DIR [--steps S] [--checkpoint-dir C] ...
 //
 //===----------------------------------------------------------------------===//
 
 #include "axonn_rt.h"
+#include "checkpoint.h"
 #include "json.h"
+#include "program.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -34,136 +34,14 @@ extern "C" {
 const char *axonn_manifest(void);
 int32_t axonn_train_step(axonn_rt *rt, void **args, void **results,
                          void *workspace);
+int32_t axonn_forward(axonn_rt *rt, void **args, void **results,
+                      void *workspace);
 }
 
-namespace {
-
+using namespace axonn::driver;
 using axonn::json::Value;
 
-[[noreturn]] void die(axonn_rt *rt, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-
-void die(axonn_rt *rt, const char *format, ...) {
-  char message[2048];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(message, sizeof(message), format, args);
-  va_end(args);
-  if (rt)
-    std::fprintf(stderr, "axonn: rank %" PRId64 ": %s\n", axonn_rt_rank(rt),
-                 message);
-  else
-    std::fprintf(stderr, "axonn: %s\n", message);
-  std::fflush(stderr);
-  axonn_rt_abort(rt, 1);
-  std::abort(); // not reached
-}
-
-//===----------------------------------------------------------------------===//
-// The program's tensors
-//===----------------------------------------------------------------------===//
-
-int axisIndex(const std::string &name) {
-  if (name == "x")
-    return 0;
-  if (name == "y")
-    return 1;
-  if (name == "z")
-    return 2;
-  return 3;
-}
-
-struct Tensor {
-  std::string role; // param, state, input, output
-  std::string name, state, stateOf, input, dtype;
-  std::vector<int64_t> shape; // local
-  std::vector<std::vector<int>> split;
-  std::vector<int> storage;
-  std::string init = "zeros";
-  double initStd = 0;
-  int64_t inPlaceOf = -1;
-
-  int64_t count() const {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    return n;
-  }
-  int64_t elementBytes() const { return dtype == "i64" ? 8 : 4; }
-};
-
-Tensor readTensor(const Value &v) {
-  Tensor t;
-  for (const Value &d : v["shape"].array)
-    t.shape.push_back(d.asInt());
-  t.dtype = v["dtype"].asString();
-  if (v.has("param")) {
-    t.role = "param";
-    t.name = v["param"].asString();
-  } else if (v.has("state")) {
-    t.role = "state";
-    t.state = v["state"].asString();
-    t.stateOf = v["state_of"].asString();
-    t.name = t.stateOf + "." + t.state;
-  } else if (v.has("input")) {
-    t.role = "input";
-    t.input = v["input"].asString();
-  } else if (v.has("output")) {
-    t.role = "output";
-    t.name = v["output"].asString();
-  }
-  if (v.has("layout")) {
-    for (const Value &dim : v["layout"]["split"].array) {
-      std::vector<int> axes;
-      for (const Value &a : dim.array)
-        axes.push_back(axisIndex(a.asString()));
-      t.split.push_back(axes);
-    }
-    for (const Value &a : v["layout"]["storage"].array)
-      t.storage.push_back(axisIndex(a.asString()));
-  }
-  if (v.has("init")) {
-    t.init = v["init"]["kind"].asString();
-    t.initStd = v["init"]["std"].asDouble();
-  }
-  t.inPlaceOf = v["in_place_of"].asInt(-1);
-  return t;
-}
-
-/// Where this rank's piece sits in the global tensor: the global shape and,
-/// per dimension, the offset of the piece.
-struct Placement {
-  std::vector<int64_t> global, offset;
-};
-
-Placement place(const Tensor &t, axonn_rt *rt, const int64_t grid[4]) {
-  auto groupIndex = [&](const std::vector<int> &axes) {
-    int64_t index = 0;
-    for (int a : axes)
-      index = index * grid[a] + axonn_rt_coordinate(rt, axonn_axis(a));
-    return index;
-  };
-  auto groupSize = [&](const std::vector<int> &axes) {
-    int64_t size = 1;
-    for (int a : axes)
-      size *= grid[a];
-    return size;
-  };
-  Placement p;
-  for (size_t d = 0; d < t.shape.size(); ++d) {
-    int64_t block = t.shape[d], offset = 0;
-    if (d == 0 && !t.storage.empty()) {
-      offset = groupIndex(t.storage) * t.shape[0];
-      block *= groupSize(t.storage);
-    }
-    std::vector<int> axes =
-        d < t.split.size() ? t.split[d] : std::vector<int>();
-    offset += groupIndex(axes) * block;
-    p.global.push_back(block * groupSize(axes));
-    p.offset.push_back(offset);
-  }
-  return p;
-}
+namespace {
 
 //===----------------------------------------------------------------------===//
 // Initialization: the same on every grid
@@ -192,86 +70,21 @@ double normalAt(uint64_t seed, uint64_t nameHash, uint64_t index) {
   return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
 }
 
-/// Fills a parameter's local piece from its global element indices. Rows
-/// beyond `realRows` of a padded table (the global rows that do not exist
-/// on one rank) get zeros; the others get the same values on every grid.
+/// Fills a parameter's local piece from its global element indices (with
+/// the global width of every dimension, so the padding rows of a padded
+/// vocabulary do not shift the others): the same values on every grid.
 void initialize(const Tensor &t, const Placement &p, uint64_t seed,
                 float *data) {
-  int64_t rank = int64_t(t.shape.size());
   uint64_t nameHash = hashName(t.name);
-  std::vector<int64_t> index(size_t(rank), 0);
-  for (int64_t i = 0; i < t.count(); ++i) {
-    // Global row-major index of local element i (with the global width of
-    // every dimension but the first, so padding rows do not shift others).
-    int64_t rest = i, global = 0;
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      index[size_t(d)] = rest % t.shape[size_t(d)] + p.offset[size_t(d)];
-      rest /= t.shape[size_t(d)];
-    }
-    for (int64_t d = 0; d < rank; ++d)
-      global = global * p.global[size_t(d)] + index[size_t(d)];
+  p.forEach(t.shape, [&](int64_t local, int64_t global) {
     if (t.init == "ones")
-      data[i] = 1.0f;
+      data[local] = 1.0f;
     else if (t.init == "normal")
-      data[i] = float(t.initStd * normalAt(seed, nameHash, uint64_t(global)));
+      data[local] =
+          float(t.initStd * normalAt(seed, nameHash, uint64_t(global)));
     else
-      data[i] = 0.0f;
-  }
-}
-
-//===----------------------------------------------------------------------===//
-// Data: token files in llm.c's format
-//===----------------------------------------------------------------------===//
-
-/// A memory-mapped token file: a 256 x int32 header (magic 20240520,
-/// version 1 for uint16 tokens or 2 for uint32, the token count), then the
-/// tokens.
-struct TokenFile {
-  const uint8_t *base = nullptr;
-  size_t bytes = 0;
-  int64_t count = 0;
-  int width = 2;
-
-  int64_t at(int64_t i) const {
-    const uint8_t *p = base + 1024 + size_t(i) * size_t(width);
-    return width == 2 ? int64_t(*reinterpret_cast<const uint16_t *>(p))
-                      : int64_t(*reinterpret_cast<const uint32_t *>(p));
-  }
-};
-
-TokenFile openTokens(axonn_rt *rt, const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0)
-    die(rt, "cannot open token file %s: %s", path.c_str(),
-        std::strerror(errno));
-  struct stat st;
-  fstat(fd, &st);
-  TokenFile f;
-  f.bytes = size_t(st.st_size);
-  if (f.bytes < 1024)
-    die(rt, "token file %s is %zu bytes, shorter than its 1024-byte header",
-        path.c_str(), f.bytes);
-  void *map = mmap(nullptr, f.bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED)
-    die(rt, "cannot map %s: %s", path.c_str(), std::strerror(errno));
-  f.base = static_cast<const uint8_t *>(map);
-  const int32_t *header = reinterpret_cast<const int32_t *>(f.base);
-  if (header[0] != 20240520)
-    die(rt, "%s is not a token file (magic %d, expected 20240520)",
-        path.c_str(), header[0]);
-  if (header[1] != 1 && header[1] != 2)
-    die(rt, "%s: token file version %d (1: uint16, 2: uint32)", path.c_str(),
-        header[1]);
-  f.width = header[1] == 1 ? 2 : 4;
-  f.count = header[2];
-  size_t need = 1024 + size_t(f.count) * size_t(f.width);
-  if (f.bytes < need)
-    die(rt,
-        "token file %s is truncated: its header promises %" PRId64
-        " tokens (%zu bytes) but it has %zu bytes",
-        path.c_str(), f.count, need, f.bytes);
-  return f;
+      data[local] = 0.0f;
+  });
 }
 
 //===----------------------------------------------------------------------===//
@@ -279,22 +92,36 @@ TokenFile openTokens(axonn_rt *rt, const std::string &path) {
 //===----------------------------------------------------------------------===//
 
 struct Options {
-  std::string data, metrics;
-  int64_t steps = -1, seed = -1, logEvery = 1;
-  bool printLosses = false;
+  std::string data, metrics, checkpointDir, initFrom;
+  int64_t steps = -1, seed = -1, logEvery = 1, valEvery = 0, valBatches = 4,
+          saveEvery = 0, keep = 3, injectNan = -1;
+  double peakTflops = 0;
+  bool printLosses = false, resume = false;
 };
 
 void usage() {
   std::printf(
       "usage: train --data DIR|FILE [options]\n"
-      "  --data PATH        token files (DIR/train.bin, or one .bin file)\n"
-      "  --steps N          optimizer steps (default: the spec's)\n"
-      "  --seed N           initialization seed (default: the spec's)\n"
-      "  --log-every N      print a step line every N steps (default 1)\n"
-      "  --metrics FILE     append one JSON line per step\n"
-      "  --print-losses     print every step's loss with 9 digits (tests)\n"
-      "Run under mpirun -np <ranks of the compiled grid>; alone it is one "
-      "rank.\n");
+      "  --data PATH             token files: DIR/train.bin (and DIR/val.bin),\n"
+      "                          or one .bin file\n"
+      "  --steps N               optimizer steps (default: the spec's)\n"
+      "  --seed N                initialization seed (default: the spec's)\n"
+      "  --log-every N           print a step line every N steps (default 1)\n"
+      "  --metrics FILE          append one JSON line per step\n"
+      "  --val-every N           validation loss on DIR/val.bin every N steps\n"
+      "  --val-batches N         batches per validation (default 4)\n"
+      "  --checkpoint-dir DIR    write checkpoints to DIR/step-NNNNNNNN\n"
+      "  --save-every N          every N steps (default: at the end only)\n"
+      "  --keep-checkpoints N    keep the newest N (default 3)\n"
+      "  --resume                continue from DIR/latest of --checkpoint-dir\n"
+      "  --init-from PATH        start from a safetensors model (a file, or a\n"
+      "                          checkpoint directory), optimizer state fresh\n"
+      "  --peak-tflops X         peak FLOP/s of one rank for MFU (default:\n"
+      "                          threads x clock x FLOP/cycle of this CPU)\n"
+      "  --print-losses          print every step's loss with 9 digits (tests)\n"
+      "  --inject-nan STEP       (testing) poison a weight before STEP\n"
+      "Run under mpirun -np <ranks of the compiled grid> (or srun); alone it\n"
+      "is one rank.\n");
 }
 
 Options parseOptions(int argc, char **argv) {
@@ -325,7 +152,30 @@ Options parseOptions(int argc, char **argv) {
       o.logEvery = std::max<int64_t>(1, number());
     else if (a == "--metrics")
       o.metrics = value();
-    else if (a == "--print-losses")
+    else if (a == "--val-every")
+      o.valEvery = number();
+    else if (a == "--val-batches")
+      o.valBatches = std::max<int64_t>(1, number());
+    else if (a == "--checkpoint-dir")
+      o.checkpointDir = value();
+    else if (a == "--save-every")
+      o.saveEvery = number();
+    else if (a == "--keep-checkpoints")
+      o.keep = std::max<int64_t>(1, number());
+    else if (a == "--resume")
+      o.resume = true;
+    else if (a == "--init-from")
+      o.initFrom = value();
+    else if (a == "--inject-nan")
+      o.injectNan = number();
+    else if (a == "--peak-tflops") {
+      std::string v = value();
+      char *end = nullptr;
+      o.peakTflops = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(o.peakTflops > 0))
+        die(nullptr, "option --peak-tflops needs a positive number, got '%s'",
+            v.c_str());
+    } else if (a == "--print-losses")
       o.printLosses = true;
     else if (a == "--help" || a == "-h") {
       usage();
@@ -335,6 +185,10 @@ Options parseOptions(int argc, char **argv) {
   }
   if (o.data.empty())
     die(nullptr, "--data is required (see --help)");
+  if (o.resume && o.checkpointDir.empty())
+    die(nullptr, "--resume needs --checkpoint-dir");
+  if (o.resume && !o.initFrom.empty())
+    die(nullptr, "--resume and --init-from exclude each other");
   return o;
 }
 
@@ -345,6 +199,40 @@ void *allocate(axonn_rt *rt, int64_t bytes) {
   std::memset(p, 0, size_t(std::max<int64_t>(bytes, 256)));
   return p;
 }
+
+/// The batch feeder: global sequence j of batch b starts at a fixed stride
+/// through the file; this rank takes its rows.
+struct Feeder {
+  axonn_rt *rt;
+  const TokenFile &file;
+  int64_t globalBatch, seqLen, vocab, firstRow, localBatch;
+
+  void fill(int64_t batch, int32_t *tokens, int32_t *targets) const {
+    int64_t windows = file.count - seqLen - 1;
+    for (int64_t r = 0; r < localBatch; ++r) {
+      int64_t j = batch * globalBatch + firstRow + r;
+      int64_t start = (j * seqLen) % windows;
+      for (int64_t t = 0; t < seqLen; ++t) {
+        int64_t a = file.at(start + t), b = file.at(start + t + 1);
+        if (a >= vocab || b >= vocab)
+          die(rt,
+              "token id %" PRId64 " at position %" PRId64
+              " of %s is not below the model's vocabulary of %" PRId64,
+              std::max(a, b), start + t, file.path.c_str(), vocab);
+        tokens[r * seqLen + t] = int32_t(a);
+        targets[r * seqLen + t] = int32_t(b);
+      }
+    }
+  }
+};
+
+/// One compiled function with its buffers.
+struct Function {
+  std::vector<Tensor> args, results;
+  std::vector<void *> argPointers, resultPointers;
+  int tokens = -1, targets = -1, step = -1;
+  float *loss = nullptr, *gradNorm = nullptr;
+};
 
 } // namespace
 
@@ -363,9 +251,11 @@ int main(int argc, char **argv) {
   if (axonn_rt_create(grid, &rt) != AXONN_OK)
     die(nullptr, "%s", rt ? axonn_rt_last_error(rt) : "cannot start");
   bool leader = axonn_rt_rank(rt) == 0;
+  int64_t ranks = axonn_rt_world_size(rt);
 
-  const Value &step = manifest["functions"]["train_step"];
-  if (step.kind != Value::Kind::Object)
+  const Value &stepFn = manifest["functions"]["train_step"];
+  const Value &forwardFn = manifest["functions"]["forward"];
+  if (stepFn.kind != Value::Kind::Object)
     die(rt, "the program has no training step");
   const Value &training = manifest["training"];
   int64_t steps =
@@ -375,67 +265,164 @@ int main(int argc, char **argv) {
   int64_t globalBatch = training["global_batch"].asInt();
   int64_t seqLen = training["seq_len"].asInt();
   int64_t vocab = manifest["vocab_size"].asInt();
+  ModelInfo model = readModelInfo(manifest);
+  axonn_adamw_config schedule = {};
+  schedule.lr = training["lr"].asDouble();
+  schedule.min_lr = training["min_lr"].asDouble();
+  schedule.warmup_steps = training["warmup_steps"].asInt();
+  schedule.steps = training["steps"].asInt();
+  std::string kind = training["schedule"].asString();
+  schedule.schedule = kind == "constant" ? 0 : kind == "linear" ? 1 : 2;
 
-  // Arguments: parameters initialized, state zero, inputs per step.
-  std::vector<Tensor> args;
-  std::vector<void *> argPointers;
-  int tokensArg = -1, targetsArg = -1, stepArg = -1;
-  for (const Value &v : step["args"].array) {
+  // The training step's buffers: parameters initialized, state zero,
+  // inputs per step.
+  Function step;
+  for (const Value &v : stepFn["args"].array) {
     Tensor t = readTensor(v);
     void *p = allocate(rt, t.count() * t.elementBytes());
-    if (t.role == "param")
-      initialize(t, place(t, rt, grid), seed, static_cast<float *>(p));
     if (t.role == "input" && t.input == "tokens")
-      tokensArg = int(args.size());
+      step.tokens = int(step.args.size());
     if (t.role == "input" && t.input == "targets")
-      targetsArg = int(args.size());
+      step.targets = int(step.args.size());
     if (t.role == "input" && t.input == "step")
-      stepArg = int(args.size());
-    args.push_back(t);
-    argPointers.push_back(p);
+      step.step = int(step.args.size());
+    step.args.push_back(t);
+    step.argPointers.push_back(p);
   }
-  // Master copies start as their parameter.
-  for (size_t i = 0; i < args.size(); ++i)
-    if (args[i].role == "state" && args[i].state == "master")
-      for (size_t j = 0; j < args.size(); ++j)
-        if (args[j].role == "param" && args[j].name == args[i].stateOf)
-          std::memcpy(argPointers[i], argPointers[j],
-                      size_t(args[i].count() * 4));
-  if (tokensArg < 0 || targetsArg < 0 || stepArg < 0)
+  if (step.tokens < 0 || step.targets < 0 || step.step < 0)
     die(rt, "the training step lacks its tokens, targets or step input");
-  std::vector<void *> resultPointers;
-  float *loss = nullptr;
-  for (const Value &v : step["results"].array) {
+  for (const Value &v : stepFn["results"].array) {
     Tensor t = readTensor(v);
+    step.results.push_back(t);
     if (t.inPlaceOf >= 0) {
-      resultPointers.push_back(argPointers[size_t(t.inPlaceOf)]);
+      step.resultPointers.push_back(step.argPointers[size_t(t.inPlaceOf)]);
       continue;
     }
     void *p = allocate(rt, t.count() * t.elementBytes());
     if (t.role == "output" && t.name == "loss")
-      loss = static_cast<float *>(p);
-    resultPointers.push_back(p);
+      step.loss = static_cast<float *>(p);
+    if (t.role == "output" && t.name == "grad_norm")
+      step.gradNorm = static_cast<float *>(p);
+    step.resultPointers.push_back(p);
   }
-  if (!loss)
+  if (!step.loss)
     die(rt, "the training step returns no loss");
-  void *workspace = allocate(rt, step["workspace"].asInt());
+
+  // Parameters and optimizer state, with their places in the whole tensors.
+  std::vector<StateTensor> state;
+  for (size_t i = 0; i < step.args.size(); ++i) {
+    const Tensor &t = step.args[i];
+    if (t.role != "param" && t.role != "state")
+      continue;
+    state.push_back({t.role == "param" ? t.name : t.stateOf,
+                     t.role == "param" ? "" : t.state, &t, place(t, rt, grid),
+                     static_cast<float *>(step.argPointers[i])});
+  }
+
+  int64_t firstStep = 0;
+  std::string resumedFrom;
+  if (options.resume) {
+    resumedFrom = latestCheckpoint(options.checkpointDir);
+    if (resumedFrom.empty())
+      die(rt, "--resume: %s has no checkpoint (no %s/latest)",
+          options.checkpointDir.c_str(), options.checkpointDir.c_str());
+    firstStep = loadCheckpoint(rt, resumedFrom, model, vocab, state);
+  } else {
+    for (const StateTensor &t : state)
+      if (t.state.empty())
+        initialize(*t.meta, t.placement, seed, t.data);
+    if (!options.initFrom.empty())
+      loadModel(rt, options.initFrom, model, vocab, state);
+    // Master copies start as their parameter.
+    for (const StateTensor &t : state)
+      if (t.state == "master")
+        for (const StateTensor &p : state)
+          if (p.state.empty() && p.name == t.name)
+            std::memcpy(t.data, p.data, size_t(t.meta->count()) * 4);
+  }
+
+  // Validation runs the compiled forward on the same parameters.
+  Function forward;
+  int64_t workspaceBytes = stepFn["workspace"].asInt();
+  if (options.valEvery > 0) {
+    if (forwardFn.kind != Value::Kind::Object)
+      die(rt, "--val-every: the program has no forward function");
+    for (const Value &v : forwardFn["args"].array) {
+      Tensor t = readTensor(v);
+      void *p = nullptr;
+      if (t.role == "param") {
+        for (const StateTensor &s : state)
+          if (s.state.empty() && s.name == t.name)
+            p = s.data;
+        if (!p)
+          die(rt, "the forward function's parameter %s is not trained",
+              t.name.c_str());
+      } else {
+        p = allocate(rt, t.count() * t.elementBytes());
+      }
+      if (t.role == "input" && t.input == "tokens")
+        forward.tokens = int(forward.args.size());
+      if (t.role == "input" && t.input == "targets")
+        forward.targets = int(forward.args.size());
+      forward.args.push_back(t);
+      forward.argPointers.push_back(p);
+    }
+    for (const Value &v : forwardFn["results"].array) {
+      Tensor t = readTensor(v);
+      void *p = allocate(rt, t.count() * t.elementBytes());
+      if (!forward.loss)
+        forward.loss = static_cast<float *>(p);
+      forward.results.push_back(t);
+      forward.resultPointers.push_back(p);
+    }
+    if (forward.tokens < 0 || forward.targets < 0 || !forward.loss)
+      die(rt, "the forward function lacks its tokens, targets or loss");
+    workspaceBytes = std::max(workspaceBytes, forwardFn["workspace"].asInt());
+  }
+  void *workspace = allocate(rt, workspaceBytes);
 
   // Data: this rank's rows of each global batch.
-  std::string path = options.data;
+  std::string path = options.data, valPath;
   struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    valPath = path + "/val.bin";
     path += "/train.bin";
+  }
   TokenFile data = openTokens(rt, path);
   if (data.count < seqLen + 2)
     die(rt, "%s has %" PRId64 " tokens, fewer than one sequence of %" PRId64,
         path.c_str(), data.count, seqLen + 1);
-  const Tensor &tokensT = args[size_t(tokensArg)];
-  Placement rows = place(tokensT, rt, grid);
-  int64_t localBatch = tokensT.shape[0];
-  int32_t *tokens = static_cast<int32_t *>(argPointers[size_t(tokensArg)]);
-  int32_t *targets = static_cast<int32_t *>(argPointers[size_t(targetsArg)]);
-  int64_t *stepInput = static_cast<int64_t *>(argPointers[size_t(stepArg)]);
-  int64_t windows = data.count - seqLen - 1;
+  const Tensor &tokensT = step.args[size_t(step.tokens)];
+  int64_t firstRow = place(tokensT, rt, grid).offset[0];
+  Feeder feeder{rt, data, globalBatch, seqLen, vocab, firstRow,
+                tokensT.shape[0]};
+  TokenFile valData;
+  if (options.valEvery > 0) {
+    if (valPath.empty())
+      die(rt, "--val-every needs --data to be a directory with val.bin");
+    valData = openTokens(rt, valPath);
+    if (valData.count < seqLen + 2)
+      die(rt, "%s has %" PRId64 " tokens, fewer than one sequence of %" PRId64,
+          valPath.c_str(), valData.count, seqLen + 1);
+  }
+  Feeder valFeeder{rt, valData, globalBatch, seqLen, vocab, firstRow,
+                   tokensT.shape[0]};
+  auto validate = [&]() {
+    double sum = 0;
+    for (int64_t b = 0; b < options.valBatches; ++b) {
+      valFeeder.fill(b,
+                     static_cast<int32_t *>(forward.argPointers[size_t(
+                         forward.tokens)]),
+                     static_cast<int32_t *>(forward.argPointers[size_t(
+                         forward.targets)]));
+      if (axonn_forward(rt, forward.argPointers.data(),
+                        forward.resultPointers.data(),
+                        workspace) != AXONN_OK)
+        die(rt, "validation failed: %s", axonn_rt_last_error(rt));
+      sum += *forward.loss;
+    }
+    return sum / double(options.valBatches);
+  };
 
   FILE *metrics = nullptr;
   if (leader && !options.metrics.empty()) {
@@ -444,65 +431,115 @@ int main(int argc, char **argv) {
       die(rt, "cannot open %s: %s", options.metrics.c_str(),
           std::strerror(errno));
   }
-  if (leader)
+
+  // MFU: tokens/s x FLOPs per token (llm.c's 6N + 6*L*d*T) over the peak.
+  char peakText[256];
+  double peak = axonn_rt_peak_flops(peakText, sizeof(peakText));
+  if (options.peakTflops > 0) {
+    peak = options.peakTflops * 1e12;
+    std::snprintf(peakText, sizeof(peakText), "--peak-tflops");
+  }
+  double flopsPerToken = model.flopsPerToken;
+  if (leader) {
     std::printf("axonn: %" PRId64 " ranks, grid %" PRId64 "x%" PRId64
                 "x%" PRId64 "x%" PRId64 ", batch %" PRId64 " x %" PRId64
-                " tokens, %" PRId64 " steps, BLAS core %s\n",
-                axonn_rt_world_size(rt), grid[0], grid[1], grid[2], grid[3],
-                globalBatch, seqLen, steps, axonn_rt_blas_core());
+                " tokens, steps %" PRId64 "-%" PRId64 ", BLAS core %s\n",
+                ranks, grid[0], grid[1], grid[2], grid[3], globalBatch, seqLen,
+                firstStep + 1, steps, axonn_rt_blas_core());
+    if (!resumedFrom.empty())
+      std::printf("axonn: resumed from %s\n", resumedFrom.c_str());
+    if (!options.initFrom.empty())
+      std::printf("axonn: weights from %s\n", options.initFrom.c_str());
+    if (!options.printLosses && flopsPerToken > 0)
+      std::printf("axonn: MFU = tokens/s x %.0f FLOP/token (6N + 6LdT, "
+                  "llm.c) / (%" PRId64 " ranks x %.1f GFLOP/s: %s)\n",
+                  flopsPerToken, ranks, peak / 1e9, peakText);
+    std::fflush(stdout);
+  }
 
+  CheckpointOptions checkpoints{options.checkpointDir, int(options.keep)};
+  int32_t *tokens = static_cast<int32_t *>(step.argPointers[size_t(step.tokens)]);
+  int32_t *targets =
+      static_cast<int32_t *>(step.argPointers[size_t(step.targets)]);
+  int64_t *stepInput = static_cast<int64_t *>(step.argPointers[size_t(step.step)]);
   double tokensSeen = 0;
+  int64_t lastSaved = firstStep;
   auto started = std::chrono::steady_clock::now();
-  for (int64_t s = 0; s < steps; ++s) {
-    // Global sequence j of step s starts at a fixed stride through the file.
-    for (int64_t r = 0; r < localBatch; ++r) {
-      int64_t j = s * globalBatch + rows.offset[0] + r;
-      int64_t start = (j * seqLen) % windows;
-      for (int64_t t = 0; t < seqLen; ++t) {
-        int64_t a = data.at(start + t), b = data.at(start + t + 1);
-        if (a >= vocab || b >= vocab)
-          die(rt,
-              "token id %" PRId64 " at position %" PRId64
-              " of %s is not below the model's vocabulary of %" PRId64,
-              std::max(a, b), start + t, path.c_str(), vocab);
-        tokens[r * seqLen + t] = int32_t(a);
-        targets[r * seqLen + t] = int32_t(b);
-      }
-    }
+  for (int64_t s = firstStep; s < steps; ++s) {
+    feeder.fill(s, tokens, targets);
     *stepInput = s;
+    if (s == options.injectNan)
+      state.front().data[0] = NAN;
     auto before = std::chrono::steady_clock::now();
-    int32_t status = axonn_train_step(rt, argPointers.data(),
-                                      resultPointers.data(), workspace);
+    int32_t status = axonn_train_step(rt, step.argPointers.data(),
+                                      step.resultPointers.data(), workspace);
     if (status != AXONN_OK)
-      die(rt, "step %" PRId64 " failed: %s", s, axonn_rt_last_error(rt));
+      die(rt, "step %" PRId64 " failed: %s", s + 1, axonn_rt_last_error(rt));
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - before)
             .count();
-    if (!std::isfinite(*loss))
-      die(rt, "the loss of step %" PRId64 " is %g; stopping", s, *loss);
+    float norm = step.gradNorm ? *step.gradNorm : 0.0f;
+    if (!std::isfinite(*step.loss) || !std::isfinite(norm))
+      die(rt,
+          "step %" PRId64 ": the loss is %g and the gradient norm %g; "
+          "stopping without writing a checkpoint%s%s",
+          s + 1, double(*step.loss), double(norm),
+          lastSaved > 0 && !options.checkpointDir.empty()
+              ? " (the last one is in "
+              : "",
+          lastSaved > 0 && !options.checkpointDir.empty()
+              ? (options.checkpointDir + ")").c_str()
+              : "");
     tokensSeen += double(globalBatch * seqLen);
+    double lr = axonn_rt_learning_rate(&schedule, s);
+    double tps = double(globalBatch * seqLen) / seconds;
+    double mfu = peak > 0 ? tps * flopsPerToken / (double(ranks) * peak) : 0;
+    bool last = s + 1 == steps;
+    double valLoss = NAN;
+    if (options.valEvery > 0 && ((s + 1) % options.valEvery == 0 || last))
+      valLoss = validate();
     if (leader) {
-      double tps = double(globalBatch * seqLen) / seconds;
       if (options.printLosses)
-        std::printf("step %" PRId64 " loss %.9g\n", s, *loss);
-      else if (s % options.logEvery == 0 || s + 1 == steps)
-        std::printf("step %5" PRId64 "/%" PRId64 "  loss %.4f  %.3f s  %.0f "
-                    "tokens/s\n",
-                    s + 1, steps, *loss, seconds, tps);
-      if (metrics)
+        std::printf("step %" PRId64 " loss %.9g\n", s, *step.loss);
+      else if (s % options.logEvery == 0 || last || !std::isnan(valLoss))
+        std::printf("step %5" PRId64 "/%" PRId64 "  loss %.4f  lr %.2e  "
+                    "norm %.3f  %.1f ms  %.0f tokens/s  MFU %.2f%%%s\n",
+                    s + 1, steps, *step.loss, lr, norm, seconds * 1e3, tps,
+                    mfu * 100,
+                    std::isnan(valLoss)
+                        ? ""
+                        : ("  val " + std::to_string(valLoss)).c_str());
+      if (metrics) {
         std::fprintf(metrics,
-                     "{\"step\": %" PRId64 ", \"loss\": %.9g, \"seconds\": "
-                     "%.6f, \"tokens_per_second\": %.1f}\n",
-                     s, *loss, seconds, tps);
+                     "{\"step\": %" PRId64 ", \"loss\": %.9g, \"lr\": %.6g, "
+                     "\"grad_norm\": %.6g, \"seconds\": %.6f, "
+                     "\"tokens_per_second\": %.1f, \"mfu\": %.6f",
+                     s + 1, *step.loss, lr, norm, seconds, tps, mfu);
+        if (!std::isnan(valLoss))
+          std::fprintf(metrics, ", \"val_loss\": %.9g", valLoss);
+        std::fprintf(metrics, "}\n");
+        std::fflush(metrics);
+      }
       std::fflush(stdout);
+    }
+    if (!options.checkpointDir.empty() &&
+        ((options.saveEvery > 0 && (s + 1) % options.saveEvery == 0) ||
+         last)) {
+      saveCheckpoint(rt, checkpoints, model, vocab, grid, s + 1, seed, state);
+      lastSaved = s + 1;
+      if (leader && !options.printLosses) {
+        std::printf("axonn: checkpoint %s/step-%08" PRId64 "\n",
+                    options.checkpointDir.c_str(), s + 1);
+        std::fflush(stdout);
+      }
     }
   }
   double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
-  if (leader && steps > 0 && !options.printLosses)
-    std::printf("axonn: %" PRId64 " steps in %.2f s, %.0f tokens/s\n", steps,
-                total, tokensSeen / total);
+  if (leader && steps > firstStep && !options.printLosses)
+    std::printf("axonn: %" PRId64 " steps in %.2f s, %.0f tokens/s\n",
+                steps - firstStep, total, tokensSeen / total);
   if (metrics)
     std::fclose(metrics);
   axonn_rt_destroy(rt);

@@ -100,8 +100,13 @@ int64_t axonn_rt_world_size(const axonn_rt *rt);
 int64_t axonn_rt_coordinate(const axonn_rt *rt, axonn_axis axis);
 /* "rank 3 (x 1, y 1, z 0, data 0): MPI_Iallreduce over [y] failed: ..." */
 const char *axonn_rt_last_error(const axonn_rt *rt);
-/* The BLAS core type in use ("SkylakeX", ...), for logs. */
+/* The BLAS core type in use ("SkylakeX", ...), for logs. When OpenBLAS
+ * picks a core weaker than the CPU supports (and OPENBLAS_CORETYPE is not
+ * set), axonn_rt_create starts the process again with the right one. */
 const char *axonn_rt_blas_core(void);
+/* A nominal fp32 peak of one rank in FLOP/s (BLAS threads x clock x FMA
+ * FLOP per cycle of the core), described in `text`; 0 if unknown. */
+double axonn_rt_peak_flops(char *text, int64_t size);
 
 /*--- Collectives (asynchronous; in and out may alias for all-reduce) -------*/
 

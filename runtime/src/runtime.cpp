@@ -14,6 +14,9 @@
 
 #include <cblas.h>
 
+#include <unistd.h>
+
+#include <cctype>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -126,9 +129,78 @@ axonn_status axonn_rt::communicator(axonn_axes axes, MPI_Comm *comm) {
 // Life cycle
 //===----------------------------------------------------------------------===//
 
+namespace {
+
+std::string lower(std::string s) {
+  for (char &c : s)
+    c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+/// Vector width class of an OpenBLAS core: 3 AVX-512, 2 AVX2+FMA, 1 AVX,
+/// 0 older.
+int coreClass(const std::string &core) {
+  std::string c = lower(core);
+  if (c == "skylakex" || c == "cooperlake" || c == "sapphirerapids")
+    return 3;
+  if (c == "haswell" || c == "zen" || c == "skylake")
+    return 2;
+  if (c == "sandybridge")
+    return 1;
+  return 0;
+}
+
+/// OpenBLAS 0.3.21 takes some virtualized AVX-512 CPUs for a generic core
+/// and runs several times slower. It reads OPENBLAS_CORETYPE only when it
+/// loads, so when the core it picked is weaker than what the CPU can do
+/// (and the user did not choose one), the process starts itself again with
+/// the right core type, before MPI starts. AXONN_PRETEND_BLAS_CORE makes
+/// the check see another detected core (for tests).
+void chooseBlasCore() {
+  if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("AXONN_BLAS_RESTARTED"))
+    return;
+  const char *pretend = std::getenv("AXONN_PRETEND_BLAS_CORE");
+  std::string detected = pretend ? pretend : openblas_get_corename();
+  __builtin_cpu_init();
+  int cpu = 0;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    cpu = 3;
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    cpu = 2;
+  if (coreClass(detected) >= cpu)
+    return;
+  const char *want = cpu == 3 ? "SkylakeX" : "Haswell";
+  // argv from /proc/self/cmdline: the runtime is not given main's.
+  std::FILE *f = std::fopen("/proc/self/cmdline", "rb");
+  if (!f)
+    return;
+  std::string all;
+  char chunk[4096];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0)
+    all.append(chunk, n);
+  std::fclose(f);
+  std::vector<char *> argv;
+  for (size_t i = 0; i < all.size(); i += std::strlen(&all[i]) + 1)
+    argv.push_back(&all[i]);
+  argv.push_back(nullptr);
+  setenv("OPENBLAS_CORETYPE", want, 1);
+  setenv("AXONN_BLAS_RESTARTED", detected.c_str(), 1);
+  execv("/proc/self/exe", argv.data());
+  // exec failed: go on with the slow kernels.
+  unsetenv("OPENBLAS_CORETYPE");
+}
+
+} // namespace
+
 extern "C" axonn_status axonn_rt_create(const int64_t grid[4],
                                         axonn_rt **result) {
   *result = nullptr;
+  int alreadyInitialized = 0;
+  MPI_Initialized(&alreadyInitialized);
+  if (!alreadyInitialized)
+    chooseBlasCore();
   auto *rt = new axonn_rt();
   int64_t size = 1;
   for (int a = 0; a < 4; ++a) {
@@ -208,7 +280,31 @@ extern "C" const char *axonn_rt_last_error(const axonn_rt *rt) {
 }
 
 extern "C" const char *axonn_rt_blas_core(void) {
-  return openblas_get_corename();
+  static std::string text;
+  text = openblas_get_corename();
+  if (const char *was = std::getenv("AXONN_BLAS_RESTARTED"))
+    text += std::string(" (set by axonn; OpenBLAS detected ") + was + ")";
+  return text.c_str();
+}
+
+extern "C" double axonn_rt_peak_flops(char *text, int64_t size) {
+  int threads = openblas_get_num_threads();
+  double mhz = 0;
+  if (std::FILE *f = std::fopen("/proc/cpuinfo", "r")) {
+    char line[512];
+    while (std::fgets(line, sizeof(line), f))
+      if (std::sscanf(line, "cpu MHz : %lf", &mhz) == 1)
+        break;
+    std::fclose(f);
+  }
+  static const int perCycle[] = {8, 16, 32, 64};
+  int flops = perCycle[coreClass(openblas_get_corename())];
+  if (text && size > 0)
+    std::snprintf(text, size_t(size),
+                  "%d thread%s x %.2f GHz x %d FLOP/cycle (fp32 FMA, %s)",
+                  threads, threads == 1 ? "" : "s", mhz / 1e3, flops,
+                  openblas_get_corename());
+  return double(threads) * mhz * 1e6 * double(flops);
 }
 
 //===----------------------------------------------------------------------===//

@@ -15,8 +15,9 @@
 // CHECK-SAME: %[[MWTE:arg12]]: tensor<64x32xf32> {axonn.state = "m", axonn.state_of = "wte"},
 // CHECK-SAME: %[[VWTE:arg21]]: tensor<64x32xf32> {axonn.state = "v", axonn.state_of = "wte"},
 // CHECK-SAME: %arg29: tensor<64x32xf32> {axonn.state = "v", axonn.state_of = "head"})
-// Results: the loss, the parameters, the states, tagged like the arguments.
-// CHECK-SAME: -> (tensor<f32> {axonn.output = "loss"}, tensor<64x32xf32> {axonn.param = "wte"},
+// Results: the loss, the gradient norm, the parameters, the states, tagged
+// like the arguments.
+// CHECK-SAME: -> (tensor<f32> {axonn.output = "loss"}, tensor<f32> {axonn.output = "grad_norm"}, tensor<64x32xf32> {axonn.param = "wte"},
 // CHECK-SAME: tensor<64x32xf32> {axonn.state = "v", axonn.state_of = "head"})
 //
 // The forward, as in @forward.
@@ -58,7 +59,7 @@
 // CHECK-NEXT: %[[NEWWTE:.*]], %{{.*}}, %{{.*}} = axonn.adamw %[[WTE]], %[[DWTE]], %[[MWTE]], %[[VWTE]] step %[[STEP]] norm %[[NORM]] decay {training = #training}
 // CHECK-NEXT: axonn.adamw %arg3, %[[DNORM1]], %arg13, %arg22 step %[[STEP]] norm %[[NORM]] {training = #training}
 // CHECK-COUNT-7: axonn.adamw
-// CHECK: return %[[LOSS]], %[[NEWWTE]],
+// CHECK: return %[[LOSS]], %[[NORM]], %[[NEWWTE]],
 
 // Training in bfloat16 keeps f32 master weights as a third state.
 // RUN: rm -rf %t && mkdir -p %t

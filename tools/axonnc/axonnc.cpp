@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "axonn/Analysis/ModelStats.h"
 #include "axonn/Conversion/Passes.h"
 #include "axonn/Dialect/Axonn/IR/AxonnOps.h"
 #include "axonn/Dialect/Axonn/Transforms/Passes.h"
@@ -135,6 +136,48 @@ LogicalResult emitObject(llvm::Module &module, const std::string &path) {
   return success();
 }
 
+/// The model's shape, from the model-level IR, for the driver: it names
+/// checkpoint tensors the Hugging Face way (un-fusing QKV needs the heads)
+/// and computes MFU from the FLOPs per token.
+LogicalResult recordModelInfo(ModuleOp module) {
+  func::FuncOp forward;
+  for (auto func : module.getOps<func::FuncOp>())
+    if (!func.isExternal()) {
+      forward = func;
+      break;
+    }
+  if (!forward)
+    return fail("the spec produced no model function"), failure();
+  FailureOr<axonn::ModelStats> stats = axonn::ModelStats::compute(forward);
+  if (failed(stats))
+    return failure();
+  std::string type = "llama";
+  for (unsigned i = 0; i < forward.getNumArguments(); ++i)
+    if (auto name = forward.getArgAttrOfType<StringAttr>(
+            i, axonn::AxonnDialect::kParamAttrName))
+      if (name.getValue().starts_with("transformer."))
+        type = "gpt2";
+  Builder b(module.getContext());
+  auto integer = [&](StringRef key, int64_t value) {
+    return b.getNamedAttr(key, b.getI64IntegerAttr(value));
+  };
+  SmallVector<NamedAttribute> info = {
+      b.getNamedAttr("model_type", b.getStringAttr(type)),
+      integer("layers", stats->layers),
+      integer("hidden", stats->hidden),
+      integer("heads", stats->heads),
+      integer("kv_heads", stats->kvHeads),
+      integer("head_dim", stats->headDim),
+      integer("ffn", stats->ffn),
+      integer("vocab", stats->vocab),
+      integer("params", stats->parameters),
+      b.getNamedAttr("flops_per_token",
+                     b.getF64FloatAttr(stats->flopsPerTokenLlmc))};
+  module->setAttr(axonn::AxonnDialect::kModelInfoAttrName,
+                  b.getDictionaryAttr(info));
+  return success();
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -176,6 +219,8 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
   toFloat32(*module);
+  if (failed(recordModelInfo(*module)))
+    return 1;
   keep(*module, "model.mlir");
 
   // The training step, per rank.

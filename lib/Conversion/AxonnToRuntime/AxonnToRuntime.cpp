@@ -688,6 +688,20 @@ struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
       manifest["cluster"] = llvm::json::Object{
           {"name", c.getName().str()},
           {"peak_flops", c.getPeakFlops().convertToDouble()}};
+    if (auto info = module->getAttrOfType<DictionaryAttr>(
+            AxonnDialect::kModelInfoAttrName)) {
+      llvm::json::Object model;
+      for (NamedAttribute entry : info) {
+        StringRef key = entry.getName().getValue();
+        if (auto i = dyn_cast<IntegerAttr>(entry.getValue()))
+          model[key] = i.getInt();
+        else if (auto f = dyn_cast<FloatAttr>(entry.getValue()))
+          model[key] = f.getValueAsDouble();
+        else if (auto str = dyn_cast<StringAttr>(entry.getValue()))
+          model[key] = str.getValue().str();
+      }
+      manifest["model"] = std::move(model);
+    }
     // Everything axonn says about the module is in the manifest now; the
     // module is plain func/llvm for the rest of the way.
     for (NamedAttribute attr : llvm::to_vector(module->getDiscardableAttrs()))

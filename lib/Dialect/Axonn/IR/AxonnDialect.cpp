@@ -152,6 +152,14 @@ LogicalResult AxonnDialect::verifyOperationAttribute(Operation *op,
       return op->emitError() << "'" << name << "' must be a dictionary";
     return requireModule();
   }
+  // Written by axonnc from the model-level IR (the model's shape, for
+  // checkpoints and MFU); --axonn-lower-to-runtime copies it into the
+  // manifest.
+  if (name == kModelInfoAttrName) {
+    if (!isa<DictionaryAttr>(attr.getValue()))
+      return op->emitError() << "'" << name << "' must be a dictionary";
+    return requireModule();
+  }
   if (name != kGridAttrName)
     return op->emitError() << "unknown axonn attribute '" << name << "'";
 
@@ -261,8 +269,8 @@ static LogicalResult verifyValueAttribute(Operation *op, StringRef where,
   }
   if (name == AxonnDialect::kOutputAttrName && isResult) {
     auto role = dyn_cast<StringAttr>(attr.getValue());
-    if (!role || role.getValue() != "loss")
-      return emit() << "must be \"loss\"";
+    if (!role || (role.getValue() != "loss" && role.getValue() != "grad_norm"))
+      return emit() << "must be \"loss\" or \"grad_norm\"";
     return success();
   }
   return op->emitOpError() << where << ": unknown axonn "

@@ -371,9 +371,13 @@ struct BuildTrainingStepPass
     Value norm = GlobalNormOp::create(builder, loc,
                                       RankedTensorType::get({}, f32), grads);
     Value stepValue = entry->getArgument(stepIndex);
-    SmallVector<Value> results = {loss};
-    SmallVector<Attribute> resultAttrs = {b.getDictionaryAttr({b.getNamedAttr(
-        AxonnDialect::kOutputAttrName, b.getStringAttr("loss"))})};
+    // The loss, then the gradient norm before clipping (for the log).
+    SmallVector<Value> results = {loss, norm};
+    SmallVector<Attribute> resultAttrs = {
+        b.getDictionaryAttr({b.getNamedAttr(AxonnDialect::kOutputAttrName,
+                                            b.getStringAttr("loss"))}),
+        b.getDictionaryAttr({b.getNamedAttr(AxonnDialect::kOutputAttrName,
+                                            b.getStringAttr("grad_norm"))})};
     SmallVector<SmallVector<Value>> newStates(states.size());
     for (auto [k, p] : llvm::enumerate(params)) {
       Value param = entry->getArgument(p);

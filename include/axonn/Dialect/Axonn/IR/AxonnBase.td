@@ -59,6 +59,7 @@ def Axonn_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kBuffersAttrName = "axonn.buffers";
     static constexpr ::llvm::StringLiteral kMemoryPlanAttrName = "axonn.memory_plan";
     static constexpr ::llvm::StringLiteral kPredictedMemoryAttrName = "axonn.predicted_memory";
+    static constexpr ::llvm::StringLiteral kModelInfoAttrName = "axonn.model_info";
 
   private:
     void registerAttributes();

@@ -55,7 +55,8 @@ def BuildTrainingStepPass : Pass<"axonn-build-training-step", "ModuleOp"> {
       gradient); the global gradient norm; one `axonn.adamw` per parameter
       (weight decay on matrices, not on vectors), with the hyper-parameters
       of the module's `#axonn.training`;
-    - results: the loss (`axonn.output = "loss"`), then every updated
+    - results: the loss (`axonn.output = "loss"`), the gradient norm before
+      clipping (`axonn.output = "grad_norm"`), then every updated
       parameter and state, tagged like the arguments they replace.
 
     The activation-recompute policy (option `recompute`, else the module's

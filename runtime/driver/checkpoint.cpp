@@ -1,0 +1,581 @@
+//===- checkpoint.cpp - safetensors checkpoints, grid-independent ---------===//
+
+#include "checkpoint.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+namespace fs = std::filesystem;
+
+namespace axonn::driver {
+
+//===----------------------------------------------------------------------===//
+// Hugging Face names and layouts
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string replace(std::string s, const std::string &from,
+                    const std::string &to) {
+  size_t at = s.find(from);
+  if (at != std::string::npos)
+    s.replace(at, from.size(), to);
+  return s;
+}
+
+std::vector<int64_t> range(int64_t begin, int64_t end) {
+  std::vector<int64_t> rows;
+  for (int64_t i = begin; i < end; ++i)
+    rows.push_back(i);
+  return rows;
+}
+
+/// Rows of a fused QKV tensor (grouped by KV head: the group's query heads,
+/// then its key head, then its value head) that hold the queries, keys or
+/// values (part 0, 1, 2), in Hugging Face order.
+std::vector<int64_t> qkvRows(const ModelInfo &m, int part) {
+  int64_t groups = m.kvHeads, perGroup = m.heads / m.kvHeads, hd = m.headDim;
+  int64_t block = (perGroup + 2) * hd;
+  std::vector<int64_t> rows;
+  if (part == 0) {
+    for (int64_t head = 0; head < m.heads; ++head)
+      for (int64_t i = 0; i < hd; ++i)
+        rows.push_back(head / perGroup * block + head % perGroup * hd + i);
+    return rows;
+  }
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t i = 0; i < hd; ++i)
+      rows.push_back(g * block + (perGroup + part - 1) * hd + i);
+  return rows;
+}
+
+} // namespace
+
+std::vector<FilePart> hfParts(const ModelInfo &model, const std::string &name,
+                              const std::vector<int64_t> &globalShape,
+                              int64_t vocabSize) {
+  int64_t inner = 1;
+  for (size_t d = 1; d < globalShape.size(); ++d)
+    inner *= globalShape[d];
+  auto part = [&](std::string partName, std::vector<int64_t> rows,
+                  bool transpose) {
+    FilePart p;
+    p.name = std::move(partName);
+    p.rowElements = inner;
+    p.transpose = transpose && globalShape.size() == 2;
+    if (p.transpose)
+      p.shape = {inner, int64_t(rows.size())};
+    else {
+      p.shape = {int64_t(rows.size())};
+      for (size_t d = 1; d < globalShape.size(); ++d)
+        p.shape.push_back(globalShape[d]);
+    }
+    p.rows = std::move(rows);
+    return p;
+  };
+  bool gpt2 = model.type == "gpt2";
+  if (endsWith(name, "wte.weight") || endsWith(name, "embed_tokens.weight") ||
+      name == "lm_head.weight")
+    return {part(name, range(0, vocabSize), false)};
+  if (gpt2 && (endsWith(name, "attn.c_attn.weight") ||
+               endsWith(name, "attn.c_attn.bias"))) {
+    std::vector<int64_t> rows;
+    for (int p = 0; p < 3; ++p) {
+      std::vector<int64_t> r = qkvRows(model, p);
+      rows.insert(rows.end(), r.begin(), r.end());
+    }
+    return {part(name, rows, /*transpose=*/true)};
+  }
+  if (!gpt2 && name.find("self_attn.qkv_proj.") != std::string::npos)
+    return {part(replace(name, "qkv_proj", "q_proj"), qkvRows(model, 0),
+                 false),
+            part(replace(name, "qkv_proj", "k_proj"), qkvRows(model, 1),
+                 false),
+            part(replace(name, "qkv_proj", "v_proj"), qkvRows(model, 2),
+                 false)};
+  if (!gpt2 && name.find("mlp.gate_up_proj.") != std::string::npos) {
+    std::vector<int64_t> gate, up;
+    for (int64_t j = 0; j < globalShape[0] / 2; ++j) {
+      gate.push_back(2 * j);
+      up.push_back(2 * j + 1);
+    }
+    return {part(replace(name, "gate_up_proj", "gate_proj"), gate, false),
+            part(replace(name, "gate_up_proj", "up_proj"), up, false)};
+  }
+  bool conv1d = gpt2 && (endsWith(name, "attn.c_proj.weight") ||
+                         endsWith(name, "mlp.c_fc.weight") ||
+                         endsWith(name, "mlp.c_proj.weight"));
+  return {part(name, range(0, globalShape[0]), conv1d)};
+}
+
+//===----------------------------------------------------------------------===//
+// Whole tensors from pieces and back
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// The whole tensor on every rank: each piece written once (by its primary
+/// copy), then summed over the grid, which is exact.
+std::vector<float> gather(axonn_rt *rt, const StateTensor &t) {
+  std::vector<float> whole(size_t(t.placement.globalCount()), 0.0f);
+  if (t.placement.primary)
+    t.placement.forEach(t.meta->shape, [&](int64_t local, int64_t global) {
+      whole[size_t(global)] = t.data[local];
+    });
+  int32_t all[4] = {0, 1, 2, 3};
+  axonn_request request = nullptr;
+  if (axonn_rt_all_reduce_start(rt, whole.data(), whole.data(),
+                                int64_t(whole.size()), axonn_axes_make(4, all),
+                                AXONN_REDUCE_SUM, &request) != AXONN_OK ||
+      axonn_rt_wait(rt, request) != AXONN_OK)
+    die(rt, "gathering %s for the checkpoint failed: %s", t.name.c_str(),
+        axonn_rt_last_error(rt));
+  return whole;
+}
+
+void scatter(const StateTensor &t, const std::vector<float> &whole) {
+  t.placement.forEach(t.meta->shape, [&](int64_t local, int64_t global) {
+    t.data[local] = whole[size_t(global)];
+  });
+}
+
+std::string fileName(const StateTensor &t, const std::string &partName) {
+  if (t.state.empty())
+    return partName;
+  static const std::map<std::string, std::string> prefix = {
+      {"m", "exp_avg/"}, {"v", "exp_avg_sq/"}, {"master", "master/"}};
+  auto it = prefix.find(t.state);
+  return (it != prefix.end() ? it->second : t.state + "/") + partName;
+}
+
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+//===----------------------------------------------------------------------===//
+// Files
+//===----------------------------------------------------------------------===//
+
+void fsyncPath(axonn_rt *rt, const std::string &path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0 || ::fsync(fd) != 0)
+    die(rt, "cannot sync %s: %s", path.c_str(), std::strerror(errno));
+  ::close(fd);
+}
+
+/// A file written whole, then fsynced; errors end the run.
+struct OutFile {
+  axonn_rt *rt;
+  std::string path;
+  FILE *file;
+
+  OutFile(axonn_rt *rt, std::string p) : rt(rt), path(std::move(p)) {
+    file = std::fopen(path.c_str(), "wb");
+    if (!file)
+      die(rt, "cannot create %s: %s", path.c_str(), std::strerror(errno));
+  }
+  void write(const void *data, size_t bytes) {
+    if (bytes && std::fwrite(data, 1, bytes, file) != bytes)
+      die(rt, "cannot write %s: %s", path.c_str(), std::strerror(errno));
+  }
+  void close() {
+    if (std::fflush(file) != 0 || ::fsync(fileno(file)) != 0 ||
+        std::fclose(file) != 0)
+      die(rt, "cannot write %s: %s", path.c_str(), std::strerror(errno));
+  }
+};
+
+/// The tensors of one safetensors file, in file order.
+struct FileTensor {
+  const StateTensor *source;
+  FilePart part;
+  std::string name;
+};
+
+/// Writes one safetensors file (rank 0) from whole tensors gathered on every
+/// rank, one tensor at a time.
+void writeSafetensors(axonn_rt *rt, const std::string &path,
+                      const std::vector<FileTensor> &entries,
+                      const std::string &metadata) {
+  bool leader = axonn_rt_rank(rt) == 0;
+  std::string header = "{\"__metadata__\":{" + metadata + "}";
+  int64_t offset = 0;
+  for (const FileTensor &e : entries) {
+    int64_t bytes = 4;
+    for (int64_t d : e.part.shape)
+      bytes *= d;
+    header += "," + json::quote(e.name) + ":{\"dtype\":\"F32\",\"shape\":[";
+    for (size_t i = 0; i < e.part.shape.size(); ++i)
+      header += (i ? "," : "") + std::to_string(e.part.shape[i]);
+    header += "],\"data_offsets\":[" + std::to_string(offset) + "," +
+              std::to_string(offset + bytes) + "]}";
+    offset += bytes;
+  }
+  header += "}";
+  while (header.size() % 8)
+    header += ' ';
+  OutFile *out = leader ? new OutFile(rt, path) : nullptr;
+  if (out) {
+    uint64_t length = header.size();
+    out->write(&length, 8);
+    out->write(header.data(), header.size());
+  }
+  const StateTensor *current = nullptr;
+  std::vector<float> whole, buffer;
+  for (const FileTensor &e : entries) {
+    if (e.source != current) {
+      current = e.source;
+      whole = gather(rt, *current);
+    }
+    if (!out)
+      continue;
+    const FilePart &p = e.part;
+    int64_t rows = int64_t(p.rows.size());
+    buffer.assign(size_t(rows * p.rowElements), 0.0f);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < p.rowElements; ++c) {
+        float value = whole[size_t(p.rows[size_t(r)] * p.rowElements + c)];
+        buffer[size_t(p.transpose ? c * rows + r : r * p.rowElements + c)] =
+            value;
+      }
+    out->write(buffer.data(), buffer.size() * 4);
+  }
+  if (out) {
+    out->close();
+    delete out;
+  }
+}
+
+/// A safetensors file, memory-mapped, with its header parsed.
+struct InFile {
+  std::string path;
+  const uint8_t *data = nullptr; // the data section
+  size_t bytes = 0;
+  json::Value header;
+};
+
+InFile openSafetensors(axonn_rt *rt, const std::string &path) {
+  InFile f;
+  f.path = path;
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0)
+    die(rt, "cannot open checkpoint file %s: %s", path.c_str(),
+        std::strerror(errno));
+  struct stat st;
+  fstat(fd, &st);
+  size_t size = size_t(st.st_size);
+  if (size < 8)
+    die(rt, "%s is not a safetensors file (%zu bytes)", path.c_str(), size);
+  void *map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED)
+    die(rt, "cannot map %s: %s", path.c_str(), std::strerror(errno));
+  const uint8_t *base = static_cast<const uint8_t *>(map);
+  uint64_t length;
+  std::memcpy(&length, base, 8);
+  if (length > size - 8)
+    die(rt,
+        "%s is not a safetensors file or is truncated: its header length is "
+        "%" PRIu64 " bytes, the file has %zu",
+        path.c_str(), length, size);
+  std::string text(reinterpret_cast<const char *>(base + 8), size_t(length));
+  std::string error;
+  if (!json::parse(text, f.header, error) ||
+      f.header.kind != json::Value::Kind::Object)
+    die(rt, "%s: the safetensors header is not a JSON object (%s)",
+        path.c_str(), error.c_str());
+  f.data = base + 8 + length;
+  f.bytes = size - 8 - size_t(length);
+  return f;
+}
+
+float halfToFloat(uint16_t h) {
+  uint32_t sign = uint32_t(h >> 15) << 31, exponent = (h >> 10) & 31,
+           mantissa = h & 1023;
+  float value;
+  if (exponent == 0)
+    value = std::ldexp(float(mantissa), -24);
+  else if (exponent == 31)
+    value = mantissa ? NAN : INFINITY;
+  else
+    value = std::ldexp(float(mantissa | 1024), int(exponent) - 25);
+  return sign ? -value : value;
+}
+
+/// Reads tensor `name` of shape `shape` as float32 (from F32, F16 or BF16).
+std::vector<float> readTensorData(axonn_rt *rt, const InFile &f,
+                                  const std::string &name,
+                                  const std::vector<int64_t> &shape,
+                                  const std::string &origin) {
+  const json::Value &entry = f.header[name];
+  if (entry.kind != json::Value::Kind::Object)
+    die(rt,
+        "%s has no tensor '%s' that this model needs (a checkpoint of "
+        "another model?)%s",
+        f.path.c_str(), name.c_str(), origin.c_str());
+  std::vector<int64_t> found;
+  for (const json::Value &d : entry["shape"].array)
+    found.push_back(d.asInt());
+  if (found != shape)
+    die(rt,
+        "%s: tensor '%s' has shape %s, this model's is %s (a checkpoint of "
+        "another model?)%s",
+        f.path.c_str(), name.c_str(), shapeText(found).c_str(),
+        shapeText(shape).c_str(), origin.c_str());
+  std::string dtype = entry["dtype"].asString();
+  size_t width = dtype == "F32" ? 4 : (dtype == "F16" || dtype == "BF16") ? 2
+                                                                           : 0;
+  if (!width)
+    die(rt, "%s: tensor '%s' is %s; F32, F16 and BF16 can be loaded",
+        f.path.c_str(), name.c_str(), dtype.c_str());
+  size_t count = 1;
+  for (int64_t d : shape)
+    count *= size_t(d);
+  const json::Value &offsets = entry["data_offsets"];
+  uint64_t begin = uint64_t(offsets[0].asInt(-1)),
+           end = uint64_t(offsets[1].asInt(-1));
+  if (offsets.size() != 2 || begin > end || end > f.bytes ||
+      end - begin != count * width)
+    die(rt, "%s: tensor '%s' has bad data offsets (truncated file?)",
+        f.path.c_str(), name.c_str());
+  std::vector<float> values(count);
+  const uint8_t *p = f.data + begin;
+  for (size_t i = 0; i < count; ++i) {
+    if (width == 4) {
+      std::memcpy(&values[i], p + 4 * i, 4);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      if (dtype == "BF16") {
+        uint32_t bits = uint32_t(h) << 16;
+        std::memcpy(&values[i], &bits, 4);
+      } else {
+        values[i] = halfToFloat(h);
+      }
+    }
+  }
+  return values;
+}
+
+/// Fills `t`'s piece from the file's parts of it.
+void loadTensor(axonn_rt *rt, const InFile &f, const StateTensor &t,
+                const ModelInfo &model, int64_t vocabSize,
+                const std::string &origin) {
+  std::vector<float> whole(size_t(t.placement.globalCount()), 0.0f);
+  for (const FilePart &p :
+       hfParts(model, t.name, t.placement.global, vocabSize)) {
+    std::vector<float> values =
+        readTensorData(rt, f, fileName(t, p.name), p.shape, origin);
+    int64_t rows = int64_t(p.rows.size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < p.rowElements; ++c)
+        whole[size_t(p.rows[size_t(r)] * p.rowElements + c)] =
+            values[size_t(p.transpose ? c * rows + r : r * p.rowElements + c)];
+  }
+  scatter(t, whole);
+}
+
+std::string stepName(int64_t step) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "step-%08" PRId64, step);
+  return name;
+}
+
+std::string modelJson(const ModelInfo &m, int64_t vocabSize) {
+  return "{\"model_type\": " + json::quote(m.type) +
+         ", \"layers\": " + std::to_string(m.layers) +
+         ", \"hidden\": " + std::to_string(m.hidden) +
+         ", \"heads\": " + std::to_string(m.heads) +
+         ", \"kv_heads\": " + std::to_string(m.kvHeads) +
+         ", \"ffn\": " + std::to_string(m.ffn) +
+         ", \"vocab_size\": " + std::to_string(vocabSize) + "}";
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Checkpoints
+//===----------------------------------------------------------------------===//
+
+void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
+                    const ModelInfo &model, int64_t vocabSize,
+                    const int64_t grid[4], int64_t step, uint64_t seed,
+                    const std::vector<StateTensor> &tensors) {
+  bool leader = axonn_rt_rank(rt) == 0;
+  std::string name = stepName(step);
+  std::string tmp = options.dir + "/." + name + ".tmp";
+  std::string final = options.dir + "/" + name;
+  if (leader) {
+    std::error_code ec;
+    fs::create_directories(options.dir, ec);
+    fs::remove_all(tmp, ec);
+    if (!fs::create_directory(tmp, ec) || ec)
+      die(rt, "cannot create %s: %s", tmp.c_str(), ec.message().c_str());
+  }
+  std::vector<FileTensor> params, states;
+  for (const StateTensor &t : tensors)
+    for (FilePart &p : hfParts(model, t.name, t.placement.global, vocabSize))
+      (t.state.empty() ? params : states)
+          .push_back({&t, p, fileName(t, p.name)});
+  std::string metadata = "\"format\":\"pt\",\"axonn.step\":\"" +
+                         std::to_string(step) + "\"";
+  writeSafetensors(rt, tmp + "/model.safetensors", params, metadata);
+  writeSafetensors(rt, tmp + "/optimizer.safetensors", states, metadata);
+  if (!leader)
+    return;
+
+  OutFile trainer(rt, tmp + "/trainer.json");
+  std::string text =
+      "{\"format\": \"axonn-checkpoint\", \"version\": 1, \"step\": " +
+      std::to_string(step) + ", \"seed\": " + std::to_string(seed) +
+      ", \"grid\": [" + std::to_string(grid[0]) + ", " +
+      std::to_string(grid[1]) + ", " + std::to_string(grid[2]) + ", " +
+      std::to_string(grid[3]) + "], \"model\": " + modelJson(model, vocabSize) +
+      "}\n";
+  trainer.write(text.data(), text.size());
+  trainer.close();
+  fsyncPath(rt, tmp);
+
+  // Into place: an older copy of the same step moves aside first, so some
+  // complete copy exists at every moment.
+  std::error_code ec;
+  std::string aside = options.dir + "/." + name + ".old";
+  fs::remove_all(aside, ec);
+  if (fs::exists(final))
+    fs::rename(final, aside, ec);
+  fs::rename(tmp, final, ec);
+  if (ec)
+    die(rt, "cannot move %s to %s: %s", tmp.c_str(), final.c_str(),
+        ec.message().c_str());
+  fsyncPath(rt, options.dir);
+  OutFile latest(rt, options.dir + "/latest.tmp");
+  std::string line = name + "\n";
+  latest.write(line.data(), line.size());
+  latest.close();
+  fs::rename(options.dir + "/latest.tmp", options.dir + "/latest", ec);
+  if (ec)
+    die(rt, "cannot update %s/latest: %s", options.dir.c_str(),
+        ec.message().c_str());
+  fsyncPath(rt, options.dir);
+  fs::remove_all(aside, ec);
+
+  // Keep the newest `keep` checkpoints.
+  std::vector<std::string> found;
+  for (const auto &entry : fs::directory_iterator(options.dir, ec)) {
+    std::string n = entry.path().filename().string();
+    if (n.size() == 13 && n.rfind("step-", 0) == 0)
+      found.push_back(n);
+  }
+  std::sort(found.begin(), found.end());
+  for (size_t i = 0; i + size_t(std::max(options.keep, 1)) < found.size(); ++i)
+    if (found[i] != name)
+      fs::remove_all(options.dir + "/" + found[i], ec);
+}
+
+std::string latestCheckpoint(const std::string &dir) {
+  FILE *f = std::fopen((dir + "/latest").c_str(), "r");
+  if (!f)
+    return "";
+  char line[256] = {0};
+  if (!std::fgets(line, sizeof(line), f))
+    line[0] = 0;
+  std::fclose(f);
+  std::string name(line);
+  while (!name.empty() && (name.back() == '\n' || name.back() == ' '))
+    name.pop_back();
+  return name.empty() ? "" : dir + "/" + name;
+}
+
+int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
+                       const ModelInfo &model, int64_t vocabSize,
+                       const std::vector<StateTensor> &tensors) {
+  std::string trainerPath = path + "/trainer.json";
+  FILE *f = std::fopen(trainerPath.c_str(), "r");
+  if (!f)
+    die(rt, "cannot open %s: %s", trainerPath.c_str(), std::strerror(errno));
+  std::string text;
+  char chunk[4096];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0)
+    text.append(chunk, n);
+  std::fclose(f);
+  json::Value trainer;
+  std::string error;
+  if (!json::parse(text, trainer, error) ||
+      trainer["format"].asString() != "axonn-checkpoint")
+    die(rt, "%s is not an axonn checkpoint description (%s)",
+        trainerPath.c_str(), error.empty() ? "no format" : error.c_str());
+  const json::Value &m = trainer["model"];
+  struct Field {
+    const char *key;
+    int64_t ours;
+  } fields[] = {{"layers", model.layers}, {"hidden", model.hidden},
+                {"heads", model.heads},   {"kv_heads", model.kvHeads},
+                {"ffn", model.ffn},       {"vocab_size", vocabSize}};
+  if (m["model_type"].asString() != model.type)
+    die(rt,
+        "checkpoint %s is of a %s model, this program trains a %s model",
+        path.c_str(), m["model_type"].asString().c_str(), model.type.c_str());
+  for (const Field &field : fields)
+    if (m[field.key].asInt(-1) != field.ours)
+      die(rt,
+          "checkpoint %s is of another model: its %s is %" PRId64
+          ", this program's is %" PRId64,
+          path.c_str(), field.key, m[field.key].asInt(-1), field.ours);
+  InFile params = openSafetensors(rt, path + "/model.safetensors");
+  InFile states = openSafetensors(rt, path + "/optimizer.safetensors");
+  bool haveMaster = false;
+  for (const auto &entry : states.header.object)
+    if (entry.first.rfind("master/", 0) == 0)
+      haveMaster = true;
+  for (const StateTensor &t : tensors) {
+    if (t.state == "master" && !haveMaster)
+      continue; // a float32 run's checkpoint: the master is the parameter
+    loadTensor(rt, t.state.empty() ? params : states, t, model, vocabSize, "");
+  }
+  if (!haveMaster)
+    for (const StateTensor &t : tensors)
+      if (t.state == "master")
+        for (const StateTensor &p : tensors)
+          if (p.state.empty() && p.name == t.name)
+            std::memcpy(t.data, p.data, size_t(t.meta->count()) * 4);
+  return trainer["step"].asInt();
+}
+
+void loadModel(axonn_rt *rt, const std::string &path, const ModelInfo &model,
+               int64_t vocabSize, const std::vector<StateTensor> &tensors) {
+  std::string file = path;
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    file = path + "/model.safetensors";
+  InFile params = openSafetensors(rt, file);
+  for (const StateTensor &t : tensors)
+    if (t.state.empty())
+      loadTensor(rt, params, t, model, vocabSize, "");
+  for (const StateTensor &t : tensors)
+    if (t.state == "master")
+      for (const StateTensor &p : tensors)
+        if (p.state.empty() && p.name == t.name)
+          std::memcpy(t.data, p.data, size_t(t.meta->count()) * 4);
+}
+
+} // namespace axonn::driver

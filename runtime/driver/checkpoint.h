@@ -1,0 +1,82 @@
+//===- checkpoint.h - safetensors checkpoints, grid-independent -*- C++ -*-===//
+//
+// A checkpoint is a directory DIR/step-NNNNNNNN with
+//   model.safetensors      the parameters, gathered into whole tensors with
+//                          Hugging Face names and layouts (QKV and gate/up
+//                          un-fused, GPT-2's Conv1D weights transposed, the
+//                          vocabulary padding removed), float32;
+//   optimizer.safetensors  AdamW's moments (and master weights) of every
+//                          parameter, named "exp_avg/<name>",
+//                          "exp_avg_sq/<name>", "master/<name>";
+//   trainer.json           the step reached, the model's shape, the grid.
+// It is written into a temporary directory, every file fsynced, renamed into
+// place, and only then named by DIR/latest (itself replaced by rename), so a
+// crash at any moment leaves the last good checkpoint intact. Being whole
+// tensors, a checkpoint loads onto any grid.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AXONN_DRIVER_CHECKPOINT_H
+#define AXONN_DRIVER_CHECKPOINT_H
+
+#include "program.h"
+
+#include <string>
+#include <vector>
+
+namespace axonn::driver {
+
+/// One tensor of the training state on this rank.
+struct StateTensor {
+  std::string name;   // the parameter's name (axonn's, fused)
+  std::string state;  // "" for the parameter, else m, v or master
+  const Tensor *meta; // local shape and layout
+  Placement placement;
+  float *data;
+};
+
+/// A piece of a checkpoint file: `rows` of the (global, vocabulary-trimmed)
+/// axonn tensor, in this order, each `rowElements` wide, transposed when
+/// `transpose` (2-D only).
+struct FilePart {
+  std::string name;
+  std::vector<int64_t> shape; // in the file
+  std::vector<int64_t> rows;
+  int64_t rowElements = 1;
+  bool transpose = false;
+};
+
+/// How one axonn tensor appears in a Hugging Face checkpoint.
+std::vector<FilePart> hfParts(const ModelInfo &model, const std::string &name,
+                              const std::vector<int64_t> &globalShape,
+                              int64_t vocabSize);
+
+struct CheckpointOptions {
+  std::string dir;
+  int keep = 3; // checkpoints kept; older ones are removed
+};
+
+/// Writes the checkpoint of `step` completed steps. Collective: every rank
+/// calls it; rank 0 writes.
+void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
+                    const ModelInfo &model, int64_t vocabSize,
+                    const int64_t grid[4], int64_t step, uint64_t seed,
+                    const std::vector<StateTensor> &tensors);
+
+/// The directory DIR/latest names, or "" if there is none.
+std::string latestCheckpoint(const std::string &dir);
+
+/// Loads a checkpoint directory written by saveCheckpoint onto this rank's
+/// pieces (parameters and optimizer state); returns the step it reached.
+int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
+                       const ModelInfo &model, int64_t vocabSize,
+                       const std::vector<StateTensor> &tensors);
+
+/// Loads parameters only from a safetensors model (a file, or a directory
+/// with model.safetensors), e.g. to fine-tune.
+void loadModel(axonn_rt *rt, const std::string &path, const ModelInfo &model,
+               int64_t vocabSize, const std::vector<StateTensor> &tensors);
+
+} // namespace axonn::driver
+
+#endif // AXONN_DRIVER_CHECKPOINT_H

@@ -1,0 +1,189 @@
+//===- program.cpp - the compiled program's tensors -----------------------===//
+
+#include "program.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace axonn::driver {
+
+void die(axonn_rt *rt, const char *format, ...) {
+  char message[2048];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(message, sizeof(message), format, args);
+  va_end(args);
+  std::fflush(stdout);
+  if (rt)
+    std::fprintf(stderr, "axonn: rank %" PRId64 ": %s\n", axonn_rt_rank(rt),
+                 message);
+  else
+    std::fprintf(stderr, "axonn: %s\n", message);
+  std::fflush(stderr);
+  axonn_rt_abort(rt, 1);
+  std::abort(); // not reached
+}
+
+namespace {
+int axisIndex(const std::string &name) {
+  if (name == "x")
+    return 0;
+  if (name == "y")
+    return 1;
+  if (name == "z")
+    return 2;
+  return 3;
+}
+} // namespace
+
+int64_t Tensor::count() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+Tensor readTensor(const json::Value &v) {
+  Tensor t;
+  for (const json::Value &d : v["shape"].array)
+    t.shape.push_back(d.asInt());
+  t.dtype = v["dtype"].asString();
+  if (v.has("param")) {
+    t.role = "param";
+    t.name = v["param"].asString();
+  } else if (v.has("state")) {
+    t.role = "state";
+    t.state = v["state"].asString();
+    t.stateOf = v["state_of"].asString();
+    t.name = t.stateOf + "." + t.state;
+  } else if (v.has("input")) {
+    t.role = "input";
+    t.input = v["input"].asString();
+  } else if (v.has("output")) {
+    t.role = "output";
+    t.name = v["output"].asString();
+  }
+  if (v.has("layout")) {
+    for (const json::Value &dim : v["layout"]["split"].array) {
+      std::vector<int> axes;
+      for (const json::Value &a : dim.array)
+        axes.push_back(axisIndex(a.asString()));
+      t.split.push_back(axes);
+    }
+    for (const json::Value &a : v["layout"]["storage"].array)
+      t.storage.push_back(axisIndex(a.asString()));
+  }
+  if (v.has("init")) {
+    t.init = v["init"]["kind"].asString();
+    t.initStd = v["init"]["std"].asDouble();
+  }
+  t.inPlaceOf = v["in_place_of"].asInt(-1);
+  return t;
+}
+
+int64_t Placement::globalCount() const {
+  int64_t n = 1;
+  for (int64_t d : global)
+    n *= d;
+  return n;
+}
+
+Placement place(const Tensor &t, axonn_rt *rt, const int64_t grid[4]) {
+  auto groupIndex = [&](const std::vector<int> &axes) {
+    int64_t index = 0;
+    for (int a : axes)
+      index = index * grid[a] + axonn_rt_coordinate(rt, axonn_axis(a));
+    return index;
+  };
+  auto groupSize = [&](const std::vector<int> &axes) {
+    int64_t size = 1;
+    for (int a : axes)
+      size *= grid[a];
+    return size;
+  };
+  Placement p;
+  bool used[4] = {false, false, false, false};
+  for (int a : t.storage)
+    used[a] = true;
+  for (size_t d = 0; d < t.shape.size(); ++d) {
+    int64_t block = t.shape[d], offset = 0;
+    if (d == 0 && !t.storage.empty()) {
+      offset = groupIndex(t.storage) * t.shape[0];
+      block *= groupSize(t.storage);
+    }
+    std::vector<int> axes =
+        d < t.split.size() ? t.split[d] : std::vector<int>();
+    for (int a : axes)
+      used[a] = true;
+    offset += groupIndex(axes) * block;
+    p.global.push_back(block * groupSize(axes));
+    p.offset.push_back(offset);
+  }
+  for (int a = 0; a < 4; ++a)
+    if (!used[a] && axonn_rt_coordinate(rt, axonn_axis(a)) != 0)
+      p.primary = false;
+  return p;
+}
+
+ModelInfo readModelInfo(const json::Value &manifest) {
+  const json::Value &m = manifest["model"];
+  ModelInfo info;
+  info.type = m["model_type"].asString();
+  info.layers = m["layers"].asInt();
+  info.hidden = m["hidden"].asInt();
+  info.heads = m["heads"].asInt();
+  info.kvHeads = m["kv_heads"].asInt();
+  info.headDim = m["head_dim"].asInt();
+  info.ffn = m["ffn"].asInt();
+  info.vocab = m["vocab"].asInt();
+  info.params = m["params"].asInt();
+  info.flopsPerToken = m["flops_per_token"].asDouble();
+  return info;
+}
+
+TokenFile openTokens(axonn_rt *rt, const std::string &path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0)
+    die(rt, "cannot open token file %s: %s", path.c_str(),
+        std::strerror(errno));
+  struct stat st;
+  fstat(fd, &st);
+  TokenFile f;
+  f.path = path;
+  f.bytes = size_t(st.st_size);
+  if (f.bytes < 1024)
+    die(rt, "token file %s is %zu bytes, shorter than its 1024-byte header",
+        path.c_str(), f.bytes);
+  void *map = mmap(nullptr, f.bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED)
+    die(rt, "cannot map %s: %s", path.c_str(), std::strerror(errno));
+  f.base = static_cast<const uint8_t *>(map);
+  const int32_t *header = reinterpret_cast<const int32_t *>(f.base);
+  if (header[0] != 20240520)
+    die(rt, "%s is not a token file (magic %d, expected 20240520)",
+        path.c_str(), header[0]);
+  if (header[1] != 1 && header[1] != 2)
+    die(rt, "%s: token file version %d (1: uint16, 2: uint32)", path.c_str(),
+        header[1]);
+  f.width = header[1] == 1 ? 2 : 4;
+  f.count = header[2];
+  size_t need = 1024 + size_t(f.count) * size_t(f.width);
+  if (f.bytes < need)
+    die(rt,
+        "token file %s is truncated: its header promises %" PRId64
+        " tokens (%zu bytes) but it has %zu bytes",
+        path.c_str(), f.count, need, f.bytes);
+  return f;
+}
+
+} // namespace axonn::driver

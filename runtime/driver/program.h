@@ -1,0 +1,111 @@
+//===- program.h - the compiled program's tensors, as the driver sees them -===//
+//
+// The manifest the compiler embeds describes every argument and result of
+// the program's functions: its role (parameter, optimizer state, input,
+// output), its local shape and its layout on the grid. From the layout and
+// the rank's coordinates the driver knows where the local piece sits in the
+// global tensor; initialization, data feeding and checkpoints all work in
+// global coordinates, which is what makes them grid-independent.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AXONN_DRIVER_PROGRAM_H
+#define AXONN_DRIVER_PROGRAM_H
+
+#include "axonn_rt.h"
+#include "json.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace axonn::driver {
+
+/// Reports `format` on stderr as "axonn: rank R: ..." and ends every rank
+/// with a non-zero exit (rt may be null before the runtime starts).
+[[noreturn]] void die(axonn_rt *rt, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/// One argument or result of a compiled function.
+struct Tensor {
+  std::string role; // param, state, input, output
+  std::string name; // parameter name; "<param>.<state>" for a state
+  std::string state, stateOf, input, dtype;
+  std::vector<int64_t> shape; // local
+  std::vector<std::vector<int>> split;
+  std::vector<int> storage;
+  std::string init = "zeros";
+  double initStd = 0;
+  int64_t inPlaceOf = -1;
+
+  int64_t count() const;
+  int64_t elementBytes() const { return dtype == "i64" ? 8 : 4; }
+};
+
+Tensor readTensor(const json::Value &v);
+
+/// Where this rank's piece of a tensor sits in the global tensor.
+struct Placement {
+  std::vector<int64_t> global, offset;
+  /// Whether this rank holds the first copy of its piece (coordinate 0 on
+  /// every axis the tensor is replicated over).
+  bool primary = true;
+
+  int64_t globalCount() const;
+  /// Calls fn(local, global) for every local element, with its row-major
+  /// index in the global tensor.
+  template <typename Fn>
+  void forEach(const std::vector<int64_t> &local, Fn fn) const {
+    size_t rank = local.size();
+    int64_t count = 1;
+    for (int64_t d : local)
+      count *= d;
+    std::vector<int64_t> index(rank, 0);
+    for (int64_t i = 0; i < count; ++i) {
+      int64_t rest = i, g = 0;
+      for (size_t d = rank; d-- > 0;) {
+        index[d] = rest % local[d] + offset[d];
+        rest /= local[d];
+      }
+      for (size_t d = 0; d < rank; ++d)
+        g = g * global[d] + index[d];
+      fn(i, g);
+    }
+  }
+};
+
+Placement place(const Tensor &t, axonn_rt *rt, const int64_t grid[4]);
+
+/// The model's shape as axonnc recorded it (manifest "model").
+struct ModelInfo {
+  std::string type; // gpt2 or llama
+  int64_t layers = 0, hidden = 0, heads = 0, kvHeads = 0, headDim = 0,
+          ffn = 0, vocab = 0, params = 0;
+  double flopsPerToken = 0; // llm.c: 6N + 6*L*d*T
+};
+
+ModelInfo readModelInfo(const json::Value &manifest);
+
+/// A memory-mapped token file in llm.c's format: a 256 x int32 header
+/// (magic 20240520, version 1 for uint16 tokens or 2 for uint32, the token
+/// count), then the tokens.
+struct TokenFile {
+  std::string path;
+  const uint8_t *base = nullptr;
+  size_t bytes = 0;
+  int64_t count = 0;
+  int width = 2;
+
+  int64_t at(int64_t i) const {
+    const uint8_t *p = base + 1024 + size_t(i) * size_t(width);
+    return width == 2 ? int64_t(*reinterpret_cast<const uint16_t *>(p))
+                      : int64_t(*reinterpret_cast<const uint32_t *>(p));
+  }
+};
+
+/// Opens and checks a token file; any problem ends the run with a message.
+TokenFile openTokens(axonn_rt *rt, const std::string &path);
+
+} // namespace axonn::driver
+
+#endif // AXONN_DRIVER_PROGRAM_H
