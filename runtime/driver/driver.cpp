@@ -17,6 +17,7 @@
 #include "json.h"
 #include "program.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -537,9 +538,21 @@ int main(int argc, char **argv) {
   double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
+  // Peak resident memory, the largest over the ranks.
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  float peakMiB = float(double(usage.ru_maxrss) / 1024.0);
+  int32_t all[4] = {0, 1, 2, 3};
+  axonn_request request = nullptr;
+  if (axonn_rt_all_reduce_start(rt, &peakMiB, &peakMiB, 1,
+                                axonn_axes_make(4, all), AXONN_REDUCE_MAX,
+                                &request) != AXONN_OK ||
+      axonn_rt_wait(rt, request) != AXONN_OK)
+    die(rt, "%s", axonn_rt_last_error(rt));
   if (leader && steps > firstStep && !options.printLosses)
-    std::printf("axonn: %" PRId64 " steps in %.2f s, %.0f tokens/s\n",
-                steps - firstStep, total, tokensSeen / total);
+    std::printf("axonn: %" PRId64 " steps in %.2f s, %.0f tokens/s, peak "
+                "memory %.1f MiB per rank\n",
+                steps - firstStep, total, tokensSeen / total, double(peakMiB));
   if (metrics)
     std::fclose(metrics);
   axonn_rt_destroy(rt);

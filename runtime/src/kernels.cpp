@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "fastmath.h"
 #include "runtime_internal.h"
 
 #include <cblas.h>
@@ -37,8 +38,6 @@ double geluDerivative(double x, int32_t approximation) {
   double pdf = std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
   return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * pdf;
 }
-
-double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
 
 /// First global row of a vocabulary slice.
 int64_t vocabOffset(const axonn_rt *rt, axonn_axes axes, int64_t rows) {
@@ -122,6 +121,17 @@ struct HeadState {
   std::vector<float> q, k, v, p;
 };
 
+/// x[t] = exp(x[t] - max); returns the sum in double.
+AXONN_CLONES double expInPlace(float *x, int64_t n, float max) {
+  double sum = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    float e = axonn::fast::exp(x[t] - max);
+    x[t] = e;
+    sum += double(e);
+  }
+  return sum;
+}
+
 void headForward(const float *qkv, int64_t seq, const QKVLayout &layout,
                  int64_t head, bool causal, double ropeBase, HeadState &st) {
   int64_t d = layout.dim, f = layout.features();
@@ -150,12 +160,7 @@ void headForward(const float *qkv, int64_t seq, const QKVLayout &layout,
     double maximum = -INFINITY;
     for (int64_t t = 0; t <= last; ++t)
       maximum = std::max(maximum, double(row[t]));
-    double sum = 0;
-    for (int64_t t = 0; t <= last; ++t) {
-      double e = std::exp(double(row[t]) - maximum);
-      row[t] = float(e);
-      sum += e;
-    }
+    double sum = expInPlace(row, last + 1, float(maximum));
     for (int64_t t = 0; t <= last; ++t)
       row[t] = float(row[t] / sum);
     for (int64_t t = last + 1; t < seq; ++t)
@@ -540,9 +545,32 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
 // Elementwise
 //===----------------------------------------------------------------------===//
 
+AXONN_CLONES static void geluTanh(const float *x, int64_t count, float *y) {
+  constexpr float c = 0.7978845608028654f, a = 0.044715f;
+  for (int64_t i = 0; i < count; ++i) {
+    float v = x[i];
+    y[i] = 0.5f * v * (1.0f + axonn::fast::tanh(c * (v + a * v * v * v)));
+  }
+}
+
+AXONN_CLONES static void geluTanhGrad(const float *dy, const float *x,
+                                      int64_t count, float *dx) {
+  constexpr float c = 0.7978845608028654f, a = 0.044715f;
+  for (int64_t i = 0; i < count; ++i) {
+    float v = x[i];
+    float t = axonn::fast::tanh(c * (v + a * v * v * v));
+    float du = c * (1.0f + 3.0f * a * v * v);
+    dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+  }
+}
+
 axonn_status axonn_rt_gelu(axonn_rt *rt, const float *x, int64_t count,
                            int32_t approximation, float *y) {
   (void)rt;
+  if (approximation == 1) {
+    geluTanh(x, count, y);
+    return AXONN_OK;
+  }
   for (int64_t i = 0; i < count; ++i)
     y[i] = float(geluValue(x[i], approximation));
   return AXONN_OK;
@@ -552,30 +580,43 @@ axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const float *dy, const float *x,
                                 int64_t count, int32_t approximation,
                                 float *dx) {
   (void)rt;
+  if (approximation == 1) {
+    geluTanhGrad(dy, x, count, dx);
+    return AXONN_OK;
+  }
   for (int64_t i = 0; i < count; ++i)
     dx[i] = float(dy[i] * geluDerivative(x[i], approximation));
   return AXONN_OK;
 }
 
+AXONN_CLONES static void swigluLoop(const float *x, int64_t count, float *y) {
+  for (int64_t j = 0; j < count; ++j) {
+    float gate = x[2 * j], up = x[2 * j + 1];
+    y[j] = gate * axonn::fast::sigmoid(gate) * up;
+  }
+}
+
+AXONN_CLONES static void swigluGradLoop(const float *dy, const float *x,
+                                        int64_t count, float *dx) {
+  for (int64_t j = 0; j < count; ++j) {
+    float gate = x[2 * j], up = x[2 * j + 1];
+    float s = axonn::fast::sigmoid(gate);
+    dx[2 * j] = dy[j] * up * s * (1.0f + gate * (1.0f - s));
+    dx[2 * j + 1] = dy[j] * gate * s;
+  }
+}
+
 axonn_status axonn_rt_swiglu(axonn_rt *rt, const float *x, int64_t count,
                              float *y) {
   (void)rt;
-  for (int64_t j = 0; j < count; ++j) {
-    double gate = x[2 * j], up = x[2 * j + 1];
-    y[j] = float(gate * sigmoid(gate) * up);
-  }
+  swigluLoop(x, count, y);
   return AXONN_OK;
 }
 
 axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const float *dy, const float *x,
                                   int64_t count, float *dx) {
   (void)rt;
-  for (int64_t j = 0; j < count; ++j) {
-    double gate = x[2 * j], up = x[2 * j + 1];
-    double s = sigmoid(gate);
-    dx[2 * j] = float(dy[j] * up * s * (1 + gate * (1 - s)));
-    dx[2 * j + 1] = float(dy[j] * gate * s);
-  }
+  swigluGradLoop(dy, x, count, dx);
   return AXONN_OK;
 }
 
@@ -590,6 +631,21 @@ axonn_status axonn_rt_add(axonn_rt *rt, const float *a, const float *b,
 //===----------------------------------------------------------------------===//
 // Cross-entropy
 //===----------------------------------------------------------------------===//
+
+/// sum_v exp(x[v] - max), accumulated in double.
+AXONN_CLONES static double sumExp(const float *x, int64_t n, float max) {
+  double sum = 0;
+  for (int64_t v = 0; v < n; ++v)
+    sum += double(axonn::fast::exp(x[v] - max));
+  return sum;
+}
+
+/// g[v] = exp(x[v] - max) * scale.
+AXONN_CLONES static void softmaxGrad(const float *x, int64_t n, float max,
+                                     float scale, float *g) {
+  for (int64_t v = 0; v < n; ++v)
+    g[v] = axonn::fast::exp(x[v] - max) * scale;
+}
 
 axonn_status axonn_rt_logits_max(axonn_rt *rt, const float *logits,
                                  int64_t tokens, int64_t rows,
@@ -613,9 +669,7 @@ axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *logits,
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   int64_t real = realRows(rows, offset, vocabSize);
   for (int64_t t = 0; t < tokens; ++t) {
-    double sum = 0;
-    for (int64_t v = 0; v < real; ++v)
-      sum += std::exp(double(logits[t * rows + v]) - max[t]);
+    double sum = sumExp(logits + t * rows, real, max[t]);
     int64_t row = int64_t(targets[t]) - offset;
     sums[t * 2] = float(sum);
     sums[t * 2 + 1] = row >= 0 && row < real ? logits[t * rows + row] : 0.0f;
@@ -647,10 +701,9 @@ axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const float *logits,
     int64_t target = int64_t(targets[t]) - offset;
     const float *l = logits + t * rows;
     float *g = dlogits + t * rows;
-    for (int64_t v = 0; v < real; ++v) {
-      double p = std::exp(double(l[v]) - max[t]) / sums[t * 2];
-      g[v] = float((p - (v == target ? 1 : 0)) / count);
-    }
+    softmaxGrad(l, real, max[t], float(1 / (double(sums[t * 2]) * count)), g);
+    if (target >= 0 && target < real)
+      g[target] -= float(1 / count);
     for (int64_t v = real; v < rows; ++v)
       g[v] = 0;
   }
@@ -695,6 +748,29 @@ double axonn_rt_learning_rate(const axonn_adamw_config *c, int64_t step) {
   }
 }
 
+/// AdamW on float32, in the form PyTorch's fused AdamW uses:
+/// p -= lr/c1 * m / (sqrt(v)/sqrt(c2) + eps) + lr*wd * p.
+AXONN_CLONES static void adamwLoop(float *param, const float *grad, float *m,
+                                   float *v, float *master, int64_t count,
+                                   float factor, float beta1, float beta2,
+                                   float stepSize, float invRootC2, float eps,
+                                   float decay) {
+  float *weights = master ? master : param;
+  for (int64_t i = 0; i < count; ++i) {
+    float g = factor * grad[i];
+    float mi = beta1 * m[i] + (1 - beta1) * g;
+    float vi = beta2 * v[i] + (1 - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    float p = weights[i];
+    p -= stepSize * mi / (std::sqrt(vi) * invRootC2 + eps) + decay * p;
+    weights[i] = p;
+  }
+  if (master)
+    for (int64_t i = 0; i < count; ++i)
+      param[i] = master[i];
+}
+
 axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
                             float *m, float *v, float *master, int64_t count,
                             const int64_t *stepPtr, const float *norm,
@@ -713,20 +789,9 @@ axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
   double correction1 = 1 - std::pow(beta1, t);
   double correction2 = 1 - std::pow(beta2, t);
   double wd = decay ? weightDecay : 0;
-  float *weights = master ? master : param;
-  for (int64_t i = 0; i < count; ++i) {
-    double g = factor * grad[i];
-    double mi = beta1 * m[i] + (1 - beta1) * g;
-    double vi = beta2 * v[i] + (1 - beta2) * g * g;
-    m[i] = float(mi);
-    v[i] = float(vi);
-    double p = weights[i];
-    p -= rate *
-         ((mi / correction1) / (std::sqrt(vi / correction2) + eps) + wd * p);
-    weights[i] = float(p);
-    if (master)
-      param[i] = float(p);
-  }
+  adamwLoop(param, grad, m, v, master, count, float(factor), float(beta1),
+            float(beta2), float(rate / correction1),
+            float(1 / std::sqrt(correction2)), float(eps), float(rate * wd));
   return AXONN_OK;
 }
 
