@@ -37,6 +37,8 @@ int32_t axonn_train_step(axonn_rt *rt, void **args, void **results,
                          void *workspace);
 int32_t axonn_forward(axonn_rt *rt, void **args, void **results,
                       void *workspace);
+int32_t axonn_logits(axonn_rt *rt, void **args, void **results,
+                     void *workspace);
 }
 
 using namespace axonn::driver;
@@ -96,7 +98,9 @@ struct Options {
   std::string data, metrics, checkpointDir, initFrom;
   int64_t steps = -1, seed = -1, logEvery = 1, valEvery = 0, valBatches = 4,
           saveEvery = 0, keep = 3, injectNan = -1;
-  double peakTflops = 0;
+  int64_t generate = 0, sampleSeed = -1;
+  std::string prompt = "The ";
+  double peakTflops = 0, temperature = 0.8;
   bool printLosses = false, resume = false;
 };
 
@@ -119,6 +123,10 @@ void usage() {
       "                          checkpoint directory), optimizer state fresh\n"
       "  --peak-tflops X         peak FLOP/s of one rank for MFU (default:\n"
       "                          threads x clock x FLOP/cycle of this CPU)\n"
+      "  --generate N            after training, generate N tokens from\n"
+      "                          --prompt (byte-level text; default \"The \")\n"
+      "  --temperature T         sampling temperature; 0 is greedy (default 0.8)\n"
+      "  --sample-seed N         seed of the sampler (default: --seed)\n"
       "  --print-losses          print every step's loss with 9 digits (tests)\n"
       "  --inject-nan STEP       (testing) poison a weight before STEP\n"
       "Run under mpirun -np <ranks of the compiled grid> (or srun); alone it\n"
@@ -167,7 +175,20 @@ Options parseOptions(int argc, char **argv) {
       o.resume = true;
     else if (a == "--init-from")
       o.initFrom = value();
-    else if (a == "--inject-nan")
+    else if (a == "--generate")
+      o.generate = number();
+    else if (a == "--prompt")
+      o.prompt = value();
+    else if (a == "--sample-seed")
+      o.sampleSeed = number();
+    else if (a == "--temperature") {
+      std::string v = value();
+      char *end = nullptr;
+      o.temperature = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(o.temperature >= 0))
+        die(nullptr, "option --temperature needs a number >= 0, got '%s'",
+            v.c_str());
+    } else if (a == "--inject-nan")
       o.injectNan = number();
     else if (a == "--peak-tflops") {
       std::string v = value();
@@ -234,6 +255,95 @@ struct Function {
   int tokens = -1, targets = -1, step = -1;
   float *loss = nullptr, *gradNorm = nullptr;
 };
+
+/// Generates text after the prompt, one token per call of the logits
+/// function (the window of the last S tokens; no KV cache): every rank puts
+/// its slice of the next-token logits of batch row 0 into a vector summed
+/// over the grid, then every rank draws the same token from it.
+void generate(axonn_rt *rt, const Options &options, uint64_t seed,
+              Function &f, const Placement &where, int64_t vocab,
+              void *workspace) {
+  const Tensor &tokensT = f.args[size_t(f.tokens)];
+  const Tensor &logitsT = f.results[0];
+  int64_t localBatch = tokensT.shape[0], seqLen = tokensT.shape[1];
+  int64_t localRows = logitsT.shape[2], vocabRows = where.global[2];
+  std::vector<int64_t> context;
+  for (unsigned char c : options.prompt) {
+    if (int64_t(c) >= vocab)
+      die(rt, "--prompt: byte %d is not below the vocabulary of %" PRId64, c,
+          vocab);
+    context.push_back(c);
+  }
+  if (context.empty())
+    context.push_back('\n' < vocab ? '\n' : 0);
+  uint64_t state = splitmix(uint64_t(
+      options.sampleSeed >= 0 ? options.sampleSeed : int64_t(seed)));
+  int32_t *tokens = static_cast<int32_t *>(f.argPointers[size_t(f.tokens)]);
+  std::vector<float> row(static_cast<size_t>(vocabRows));
+  int32_t all[4] = {0, 1, 2, 3};
+  std::string text;
+  for (int64_t n = 0; n < options.generate; ++n) {
+    int64_t start = std::max<int64_t>(0, int64_t(context.size()) - seqLen);
+    int64_t length = int64_t(context.size()) - start;
+    for (int64_t r = 0; r < localBatch; ++r)
+      for (int64_t t = 0; t < seqLen; ++t)
+        tokens[r * seqLen + t] =
+            t < length ? int32_t(context[size_t(start + t)]) : 0;
+    if (axonn_logits(rt, f.argPointers.data(), f.resultPointers.data(),
+                     workspace) != AXONN_OK)
+      die(rt, "generation failed: %s", axonn_rt_last_error(rt));
+    std::fill(row.begin(), row.end(), 0.0f);
+    if (where.primary && where.offset[0] == 0)
+      for (int64_t v = 0; v < localRows; ++v)
+        row[size_t(where.offset[2] + v)] =
+            f.loss[(length - 1) * localRows + v];
+    axonn_request request = nullptr;
+    if (axonn_rt_all_reduce_start(rt, row.data(), row.data(), vocabRows,
+                                  axonn_axes_make(4, all), AXONN_REDUCE_SUM,
+                                  &request) != AXONN_OK ||
+        axonn_rt_wait(rt, request) != AXONN_OK)
+      die(rt, "generation failed: %s", axonn_rt_last_error(rt));
+    int64_t best = 0;
+    for (int64_t v = 1; v < vocab; ++v)
+      if (row[size_t(v)] > row[size_t(best)])
+        best = v;
+    int64_t next = best;
+    if (options.temperature > 0) {
+      double sum = 0;
+      std::vector<double> p(static_cast<size_t>(vocab));
+      for (int64_t v = 0; v < vocab; ++v)
+        sum += p[size_t(v)] = std::exp(double(row[size_t(v)] - row[size_t(best)]) /
+                                       options.temperature);
+      state = splitmix(state);
+      double u = double(state >> 11) / 9007199254740992.0 * sum;
+      next = vocab - 1;
+      for (int64_t v = 0; v < vocab; ++v)
+        if ((u -= p[size_t(v)]) < 0) {
+          next = v;
+          break;
+        }
+    }
+    context.push_back(next);
+    text.push_back(char(next));
+  }
+  if (axonn_rt_rank(rt) != 0)
+    return;
+  std::string shown;
+  for (unsigned char c : options.prompt + text)
+    if (c == '\n' || c == '\t' || (c >= 32 && c < 127))
+      shown.push_back(char(c));
+    else {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\x%02x", c);
+      shown += escaped;
+    }
+  std::printf("axonn: sample (%" PRId64 " tokens, %s):\n%s\n", options.generate,
+              options.temperature > 0
+                  ? ("temperature " + std::to_string(options.temperature)).c_str()
+                  : "greedy",
+              shown.c_str());
+  std::fflush(stdout);
+}
 
 } // namespace
 
@@ -342,44 +452,49 @@ int main(int argc, char **argv) {
             std::memcpy(t.data, p.data, size_t(t.meta->count()) * 4);
   }
 
-  // Validation runs the compiled forward on the same parameters.
-  Function forward;
   int64_t workspaceBytes = stepFn["workspace"].asInt();
-  if (options.valEvery > 0) {
-    if (forwardFn.kind != Value::Kind::Object)
-      die(rt, "--val-every: the program has no forward function");
-    for (const Value &v : forwardFn["args"].array) {
+  // Validation runs the compiled forward, generation the logits function,
+  // on the training step's parameters.
+  auto setup = [&](const Value &fn, const char *what, Function &f) {
+    if (fn.kind != Value::Kind::Object)
+      die(rt, "%s: the program has no %s function", what,
+          what[2] == 'v' ? "forward" : "logits");
+    for (const Value &v : fn["args"].array) {
       Tensor t = readTensor(v);
       void *p = nullptr;
       if (t.role == "param") {
-        for (const StateTensor &s : state)
-          if (s.state.empty() && s.name == t.name)
-            p = s.data;
+        for (const StateTensor &st : state)
+          if (st.state.empty() && st.name == t.name)
+            p = st.data;
         if (!p)
-          die(rt, "the forward function's parameter %s is not trained",
-              t.name.c_str());
+          die(rt, "the parameter %s is not trained", t.name.c_str());
       } else {
         p = allocate(rt, t.count() * t.elementBytes());
       }
       if (t.role == "input" && t.input == "tokens")
-        forward.tokens = int(forward.args.size());
+        f.tokens = int(f.args.size());
       if (t.role == "input" && t.input == "targets")
-        forward.targets = int(forward.args.size());
-      forward.args.push_back(t);
-      forward.argPointers.push_back(p);
+        f.targets = int(f.args.size());
+      f.args.push_back(t);
+      f.argPointers.push_back(p);
     }
-    for (const Value &v : forwardFn["results"].array) {
+    for (const Value &v : fn["results"].array) {
       Tensor t = readTensor(v);
       void *p = allocate(rt, t.count() * t.elementBytes());
-      if (!forward.loss)
-        forward.loss = static_cast<float *>(p);
-      forward.results.push_back(t);
-      forward.resultPointers.push_back(p);
+      if (!f.loss)
+        f.loss = static_cast<float *>(p);
+      f.results.push_back(t);
+      f.resultPointers.push_back(p);
     }
-    if (forward.tokens < 0 || forward.targets < 0 || !forward.loss)
-      die(rt, "the forward function lacks its tokens, targets or loss");
-    workspaceBytes = std::max(workspaceBytes, forwardFn["workspace"].asInt());
-  }
+    if (f.tokens < 0 || f.targets < 0 || !f.loss)
+      die(rt, "the %s function lacks its tokens, targets or result", what);
+    workspaceBytes = std::max(workspaceBytes, fn["workspace"].asInt());
+  };
+  Function forward, logitsFn;
+  if (options.valEvery > 0)
+    setup(forwardFn, "--val-every", forward);
+  if (options.generate > 0)
+    setup(manifest["functions"]["logits"], "--generate", logitsFn);
   void *workspace = allocate(rt, workspaceBytes);
 
   // Data: this rank's rows of each global batch.
@@ -451,6 +566,11 @@ int main(int argc, char **argv) {
       std::printf("axonn: resumed from %s\n", resumedFrom.c_str());
     if (!options.initFrom.empty())
       std::printf("axonn: weights from %s\n", options.initFrom.c_str());
+    if (steps > schedule.steps)
+      std::printf("axonn: note: the learning-rate schedule was compiled for "
+                  "%" PRId64 " steps (the spec's training.steps); later steps "
+                  "run at min_lr %g\n",
+                  schedule.steps, schedule.min_lr);
     if (!options.printLosses && flopsPerToken > 0)
       std::printf("axonn: MFU = tokens/s x %.0f FLOP/token (6N + 6LdT, "
                   "llm.c) / (%" PRId64 " ranks x %.1f GFLOP/s: %s)\n",
@@ -538,6 +658,10 @@ int main(int argc, char **argv) {
   double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
+  if (options.generate > 0)
+    generate(rt, options, seed, logitsFn, place(logitsFn.results[0], rt, grid),
+             vocab, workspace);
+
   // Peak resident memory, the largest over the ranks.
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);

@@ -631,8 +631,61 @@ LogicalResult FunctionLowering::run(llvm::json::Object &manifest) {
 }
 
 struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
+  /// The logits function, for generation: the per-rank forward up to the
+  /// LM head's local logits [B, S, V / vocabulary group], laid out like the
+  /// tokens on the batch and over the vocabulary axes on the last
+  /// dimension. The forward's memory plan holds for this prefix of it.
+  static void addLogitsFunction(ModuleOp module) {
+    auto forward = module.lookupSymbol<func::FuncOp>("forward");
+    if (!forward || forward.isExternal() || module.lookupSymbol("logits"))
+      return;
+    bool hasHead = false;
+    forward.walk([&](LogitsMaxOp) { hasHead = true; });
+    if (!hasHead)
+      return;
+    MLIRContext *ctx = module.getContext();
+    OpBuilder builder(forward);
+    builder.setInsertionPointAfter(forward);
+    auto logits = cast<func::FuncOp>(builder.clone(*forward));
+    logits.setSymName("logits");
+    LogitsMaxOp max;
+    logits.walk([&](LogitsMaxOp op) { max = op; });
+    Block &body = logits.getBody().front();
+    Operation *ret = body.getTerminator();
+    Value value = max.getLogits();
+    ret->setOperands(value);
+    logits.setType(
+        FunctionType::get(ctx, logits.getArgumentTypes(), {value.getType()}));
+    AxesAttr none = AxesAttr::get(ctx, {});
+    AxesAttr batch = none;
+    for (unsigned i = 0; i < logits.getNumArguments(); ++i)
+      if (auto input = logits.getArgAttrOfType<StringAttr>(
+              i, AxonnDialect::kInputAttrName))
+        if (input.getValue() == "tokens")
+          if (auto layout = logits.getArgAttrOfType<LayoutAttr>(
+                  i, AxonnDialect::kLayoutAttrName))
+            if (!layout.getSplit().empty() && layout.getSplit()[0])
+              batch = layout.getSplit()[0];
+    AxesAttr vocabAxes = max.getVocabAxesAttr();
+    SmallVector<AxesAttr> split = {batch, none, vocabAxes ? vocabAxes : none};
+    Builder b(ctx);
+    logits.setResultAttrs(
+        0, b.getDictionaryAttr(
+               {b.getNamedAttr(AxonnDialect::kOutputAttrName,
+                               b.getStringAttr("logits")),
+                b.getNamedAttr(AxonnDialect::kLayoutAttrName,
+                               LayoutAttr::get(ctx, split, none, none))}));
+    SmallVector<Operation *> ops;
+    for (Operation &op : body.without_terminator())
+      ops.push_back(&op);
+    for (Operation *op : llvm::reverse(ops))
+      if (op->use_empty() && isPure(op))
+        op->erase();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    addLogitsFunction(module);
     // The vocabulary: rows of the (padded) table, and the real tokens.
     GridAttr gridAttr =
         module->getAttrOfType<GridAttr>(AxonnDialect::kGridAttrName);

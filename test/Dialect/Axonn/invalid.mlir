@@ -872,7 +872,7 @@ func.func @f(%m: tensor<4xf32> {axonn.state = "m", axonn.state_of = ""}) { retur
 
 // -----
 
-// expected-error @+1 {{'func.func' op result #0: 'axonn.output' must be "loss" or "grad_norm"}}
+// expected-error @+1 {{'func.func' op result #0: 'axonn.output' must be "loss", "grad_norm" or "logits"}}
 func.func @f(%x: tensor<f32>) -> (tensor<f32> {axonn.output = "accuracy"}) { return %x : tensor<f32> }
 
 // -----

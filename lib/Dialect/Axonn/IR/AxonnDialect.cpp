@@ -269,8 +269,9 @@ static LogicalResult verifyValueAttribute(Operation *op, StringRef where,
   }
   if (name == AxonnDialect::kOutputAttrName && isResult) {
     auto role = dyn_cast<StringAttr>(attr.getValue());
-    if (!role || (role.getValue() != "loss" && role.getValue() != "grad_norm"))
-      return emit() << "must be \"loss\" or \"grad_norm\"";
+    if (!role || (role.getValue() != "loss" && role.getValue() != "grad_norm" &&
+                  role.getValue() != "logits"))
+      return emit() << "must be \"loss\", \"grad_norm\" or \"logits\"";
     return success();
   }
   return op->emitOpError() << where << ": unknown axonn "
