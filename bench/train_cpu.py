@@ -37,7 +37,9 @@ MODELS = {"tiny": ("examples/models/tiny-gpt.json", 100),
 
 
 def mpirun():
-    cmd = ["mpirun", "--oversubscribe"]
+    # --bind-to none: Open MPI binds each of up to 2 ranks to one core, which
+    # would put a rank's 2 BLAS threads on one core.
+    cmd = ["mpirun", "--oversubscribe", "--bind-to", "none"]
     if os.geteuid() == 0:
         cmd.append("--allow-run-as-root")
     return cmd
