@@ -26,8 +26,15 @@ def LowerToRuntimePass : Pass<"axonn-lower-to-runtime", "ModuleOp"> {
     results are the argument buffers; other results (the loss) are copied
     into `results`.
 
+    First, when the module has a per-rank `@forward` with an LM head, a
+    copy of it cut at the head's local logits becomes `@logits` (result
+    `axonn.output = "logits"`, `[B, S, V / vocabulary group]`, laid out like
+    the tokens on the batch and over the vocabulary axes): the training
+    driver generates text with it.
+
     The module gets `@axonn_manifest`, a JSON description of the program
-    (grid, training settings, and per function its workspace size and each
+    (grid, training settings, the model's shape from `axonn.model_info`
+    when axonnc recorded it, and per function its workspace size and each
     argument's and result's role, name, initializer, local shape and
     layout), which the training driver reads to allocate, initialize, shard
     and checkpoint the tensors.
