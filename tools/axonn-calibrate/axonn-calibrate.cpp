@@ -89,17 +89,22 @@ double slowest(double seconds) {
 }
 
 /// Least squares T = alpha + x / bandwidth over (x, T) points, x being the
-/// bytes each link carries.
+/// bytes each link carries, in relative terms (each point weighted by
+/// 1/T^2): sizes span 4 KiB to 16 MiB, and an absolute fit would let the
+/// largest messages decide alpha, which the small collectives of small
+/// models then miss.
 Fit fitLine(const std::vector<std::pair<double, double>> &points) {
-  double n = points.size(), sx = 0, sy = 0, sxx = 0, sxy = 0;
+  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
   for (auto [x, y] : points) {
-    sx += x;
-    sy += y;
-    sxx += x * x;
-    sxy += x * y;
+    double w = y > 0 ? 1.0 / (y * y) : 0;
+    sw += w;
+    sx += w * x;
+    sy += w * y;
+    sxx += w * x * x;
+    sxy += w * x * y;
   }
-  double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-  double intercept = (sy - slope * sx) / n;
+  double slope = (sw * sxy - sx * sy) / (sw * sxx - sx * sx);
+  double intercept = (sy - slope * sx) / sw;
   Fit fit;
   fit.alpha = std::max(0.0, intercept);
   fit.bandwidth = slope > 0 ? 1.0 / slope : 0;
