@@ -41,10 +41,12 @@ int64_t MemoryPlan::total() const {
 
 namespace {
 
-int64_t bytesOf(Type type) {
+int64_t bytesOf(Type type, int64_t floatBytes) {
   auto tensor = dyn_cast<RankedTensorType>(type);
   if (!tensor)
     return 0;
+  if (floatBytes > 0 && isa<FloatType>(tensor.getElementType()))
+    return tensor.getNumElements() * floatBytes;
   int64_t bits = tensor.getElementTypeBitWidth();
   return tensor.getNumElements() * std::max<int64_t>(1, bits / 8);
 }
@@ -105,7 +107,8 @@ private:
 } // namespace
 
 FailureOr<MemoryPlan> mlir::axonn::planMemory(func::FuncOp func,
-                                              int64_t alignment) {
+                                              int64_t alignment,
+                                              int64_t floatBytes) {
   MemoryPlan plan;
   if (func.isExternal())
     return plan;
@@ -189,7 +192,7 @@ FailureOr<MemoryPlan> mlir::axonn::planMemory(func::FuncOp func,
   // inputs (tokens, targets, step).
   for (BlockArgument arg : body.getArguments())
     plan.persistent[static_cast<size_t>(plan.categories[arg])] +=
-        alignUp(bytesOf(arg.getType()), alignment);
+        alignUp(bytesOf(arg.getType(), floatBytes), alignment);
 
   // Liveness: the index of the last op that needs each buffer. A
   // collective's input stays live until its wait (it is read while the
@@ -245,7 +248,7 @@ FailureOr<MemoryPlan> mlir::axonn::planMemory(func::FuncOp func,
     for (Value result : newBuffers(op)) {
       if (!isTemporary(result))
         continue;
-      int64_t size = alignUp(bytesOf(result.getType()), alignment);
+      int64_t size = alignUp(bytesOf(result.getType(), floatBytes), alignment);
       sizes[result] = size;
       plan.offsets[result] = arena.allocate(size);
       live[static_cast<size_t>(plan.categories[result])] += size;

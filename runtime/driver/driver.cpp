@@ -47,50 +47,6 @@ using axonn::json::Value;
 namespace {
 
 //===----------------------------------------------------------------------===//
-// Initialization: the same on every grid
-//===----------------------------------------------------------------------===//
-
-uint64_t splitmix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-uint64_t hashName(const std::string &name) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : name)
-    h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-/// A standard normal value for element `index` of the tensor `name`.
-double normalAt(uint64_t seed, uint64_t nameHash, uint64_t index) {
-  uint64_t a = splitmix(seed ^ splitmix(nameHash ^ splitmix(2 * index)));
-  uint64_t b = splitmix(seed ^ splitmix(nameHash ^ splitmix(2 * index + 1)));
-  double u1 = (double(a >> 11) + 0.5) / 9007199254740992.0;
-  double u2 = double(b >> 11) / 9007199254740992.0;
-  return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
-}
-
-/// Fills a parameter's local piece from its global element indices (with
-/// the global width of every dimension, so the padding rows of a padded
-/// vocabulary do not shift the others): the same values on every grid.
-void initialize(const Tensor &t, const Placement &p, uint64_t seed,
-                float *data) {
-  uint64_t nameHash = hashName(t.name);
-  p.forEach(t.shape, [&](int64_t local, int64_t global) {
-    if (t.init == "ones")
-      data[local] = 1.0f;
-    else if (t.init == "normal")
-      data[local] =
-          float(t.initStd * normalAt(seed, nameHash, uint64_t(global)));
-    else
-      data[local] = 0.0f;
-  });
-}
-
-//===----------------------------------------------------------------------===//
 // Options
 //===----------------------------------------------------------------------===//
 

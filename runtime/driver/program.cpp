@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cinttypes>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -132,6 +133,28 @@ Placement place(const Tensor &t, axonn_rt *rt, const int64_t grid[4]) {
     if (!used[a] && axonn_rt_coordinate(rt, axonn_axis(a)) != 0)
       p.primary = false;
   return p;
+}
+
+uint64_t splitmix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t hashName(const std::string &name) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : name)
+    h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+double normalAt(uint64_t seed, uint64_t nameHash, uint64_t index) {
+  uint64_t a = splitmix(seed ^ splitmix(nameHash ^ splitmix(2 * index)));
+  uint64_t b = splitmix(seed ^ splitmix(nameHash ^ splitmix(2 * index + 1)));
+  double u1 = (double(a >> 11) + 0.5) / 9007199254740992.0;
+  double u2 = double(b >> 11) / 9007199254740992.0;
+  return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
 }
 
 ModelInfo readModelInfo(const json::Value &manifest) {

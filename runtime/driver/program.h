@@ -39,7 +39,9 @@ struct Tensor {
   int64_t inPlaceOf = -1;
 
   int64_t count() const;
-  int64_t elementBytes() const { return dtype == "i64" ? 8 : 4; }
+  int64_t elementBytes() const {
+    return dtype == "i64" || dtype == "f64" ? 8 : 4;
+  }
 };
 
 Tensor readTensor(const json::Value &v);
@@ -75,6 +77,30 @@ struct Placement {
 };
 
 Placement place(const Tensor &t, axonn_rt *rt, const int64_t grid[4]);
+
+/// splitmix64: the counter-based generator behind initialization and
+/// sampling.
+uint64_t splitmix(uint64_t x);
+/// FNV-1a of a tensor name.
+uint64_t hashName(const std::string &name);
+/// A standard normal value for element `index` of the tensor `name`.
+double normalAt(uint64_t seed, uint64_t nameHash, uint64_t index);
+
+/// Fills a parameter's local piece from its global element indices (with
+/// the global width of every dimension, so the padding rows of a padded
+/// vocabulary do not shift the others): the same values on every grid.
+template <typename T>
+void initialize(const Tensor &t, const Placement &p, uint64_t seed, T *data) {
+  uint64_t nameHash = hashName(t.name);
+  p.forEach(t.shape, [&](int64_t local, int64_t global) {
+    if (t.init == "ones")
+      data[local] = T(1);
+    else if (t.init == "normal")
+      data[local] = T(t.initStd * normalAt(seed, nameHash, uint64_t(global)));
+    else
+      data[local] = T(0);
+  });
+}
 
 /// The model's shape as axonnc recorded it (manifest "model").
 struct ModelInfo {

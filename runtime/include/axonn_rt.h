@@ -42,6 +42,16 @@ typedef enum axonn_status {
   AXONN_ERR_NUMERIC = 8           /* non-finite loss or gradient */
 } axonn_status;
 
+/* The element type of every tensor: float, or double in the fp64 build of
+ * the runtime (AXONN_RT_DOUBLE, libaxonn_rt_f64.a), which gradient checks
+ * link. Emitted code passes pointers, so one program text serves both;
+ * its memory plan must be for the same element size. */
+#ifdef AXONN_RT_DOUBLE
+typedef double axonn_real;
+#else
+typedef float axonn_real;
+#endif
+
 /* The four axes of the process grid; ranks are ordered x fastest. */
 typedef enum axonn_axis {
   AXONN_AXIS_X = 0,
@@ -110,22 +120,22 @@ double axonn_rt_peak_flops(char *text, int64_t size);
 
 /*--- Collectives (asynchronous; in and out may alias for all-reduce) -------*/
 
-axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
-                                       float *out, int64_t count,
+axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const axonn_real *in,
+                                       axonn_real *out, int64_t count,
                                        axonn_axes axes,
                                        axonn_reduction reduction,
                                        axonn_request *request);
 /* The input is viewed as [outer, rows, inner] (the dimension gathered or
  * scattered in the middle). All-gather concatenates the group's inputs
  * along the rows: out is [outer, rows * group, inner]. */
-axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
-                                       float *out, int64_t outer, int64_t rows,
+axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const axonn_real *in,
+                                       axonn_real *out, int64_t outer, int64_t rows,
                                        int64_t inner, axonn_axes axes,
                                        axonn_request *request);
 /* Reduces the group's inputs and keeps this rank's slice of the rows:
  * out is [outer, rows / group, inner]. */
-axonn_status axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in,
-                                           float *out, int64_t outer,
+axonn_status axonn_rt_reduce_scatter_start(axonn_rt *rt, const axonn_real *in,
+                                           axonn_real *out, int64_t outer,
                                            int64_t rows, int64_t inner,
                                            axonn_axes axes,
                                            axonn_reduction reduction,
@@ -145,126 +155,126 @@ axonn_status axonn_rt_copy(axonn_rt *rt, const void *src, void *dst,
  * once_over names the axes along which only coordinate 0 adds). */
 axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
                                 int64_t tokens_count, int64_t seq,
-                                const float *table, int64_t rows,
-                                int64_t width, const float *positions,
+                                const axonn_real *table, int64_t rows,
+                                int64_t width, const axonn_real *positions,
                                 axonn_axes vocab_axes, axonn_axes once_over,
-                                float *out);
-axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const float *grad,
+                                axonn_real *out);
+axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const axonn_real *grad,
                                      const int32_t *tokens,
                                      int64_t tokens_count, int64_t rows,
                                      int64_t width, axonn_axes vocab_axes,
-                                     float *table_grad);
-axonn_status axonn_rt_position_grad(axonn_rt *rt, const float *grad,
+                                     axonn_real *table_grad);
+axonn_status axonn_rt_position_grad(axonn_rt *rt, const axonn_real *grad,
                                     int64_t tokens_count, int64_t seq,
                                     int64_t positions, int64_t width,
-                                    float *positions_grad);
+                                    axonn_real *positions_grad);
 
 /* Layer norm over the last dimension (local width `local`); with `stats`
  * ([tokens, 2] sums over all `width` features) the moments come from it. */
-axonn_status axonn_rt_layer_norm(axonn_rt *rt, const float *x,
-                                 const float *scale, const float *bias,
-                                 const float *stats, int64_t tokens,
+axonn_status axonn_rt_layer_norm(axonn_rt *rt, const axonn_real *x,
+                                 const axonn_real *scale, const axonn_real *bias,
+                                 const axonn_real *stats, int64_t tokens,
                                  int64_t local, int64_t width, double epsilon,
-                                 float *y);
-axonn_status axonn_rt_rms_norm(axonn_rt *rt, const float *x,
-                               const float *scale, const float *stats,
+                                 axonn_real *y);
+axonn_status axonn_rt_rms_norm(axonn_rt *rt, const axonn_real *x,
+                               const axonn_real *scale, const axonn_real *stats,
                                int64_t tokens, int64_t local, int64_t width,
-                               double epsilon, float *y);
+                               double epsilon, axonn_real *y);
 /* [sum x, sum x^2] per token, or [sum x^2] with rms. */
-axonn_status axonn_rt_norm_stats(axonn_rt *rt, const float *x, int64_t tokens,
-                                 int64_t local, int32_t rms, float *stats);
+axonn_status axonn_rt_norm_stats(axonn_rt *rt, const axonn_real *x, int64_t tokens,
+                                 int64_t local, int32_t rms, axonn_real *stats);
 /* [sum x, sum x^2, sum g dy, sum g dy x], or [sum x^2, sum g dy x]. */
-axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const float *dy,
-                                      const float *x, const float *scale,
+axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const axonn_real *dy,
+                                      const axonn_real *x, const axonn_real *scale,
                                       int64_t tokens, int64_t local,
-                                      int32_t rms, float *stats);
-axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const float *dy,
-                                      const float *x, const float *scale,
-                                      const float *stats, int64_t tokens,
+                                      int32_t rms, axonn_real *stats);
+axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const axonn_real *dy,
+                                      const axonn_real *x, const axonn_real *scale,
+                                      const axonn_real *stats, int64_t tokens,
                                       int64_t local, int64_t width,
-                                      double epsilon, float *dx,
-                                      float *scale_grad, float *bias_grad);
-axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
-                                    const float *x, const float *scale,
-                                    const float *stats, int64_t tokens,
+                                      double epsilon, axonn_real *dx,
+                                      axonn_real *scale_grad, axonn_real *bias_grad);
+axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const axonn_real *dy,
+                                    const axonn_real *x, const axonn_real *scale,
+                                    const axonn_real *stats, int64_t tokens,
                                     int64_t local, int64_t width,
-                                    double epsilon, float *dx,
-                                    float *scale_grad);
+                                    double epsilon, axonn_real *dx,
+                                    axonn_real *scale_grad);
 
 /* y[rows, n] = x[rows, k] w[n, k]^T (+ bias, if not null and this rank
  * adds it). */
-axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,
-                             const float *bias, axonn_axes once_over,
-                             int64_t rows, int64_t n, int64_t k, float *y);
+axonn_status axonn_rt_linear(axonn_rt *rt, const axonn_real *x, const axonn_real *w,
+                             const axonn_real *bias, axonn_axes once_over,
+                             int64_t rows, int64_t n, int64_t k, axonn_real *y);
 /* dx[rows, k] = dy[rows, n] w[n, k]. */
-axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const float *dy,
-                                        const float *w, int64_t rows,
-                                        int64_t n, int64_t k, float *dx);
+axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const axonn_real *dy,
+                                        const axonn_real *w, int64_t rows,
+                                        int64_t n, int64_t k, axonn_real *dx);
 /* dw[n, k] = dy[rows, n]^T x[rows, k]. */
-axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const float *dy,
-                                         const float *x, int64_t rows,
-                                         int64_t n, int64_t k, float *dw);
+axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const axonn_real *dy,
+                                         const axonn_real *x, int64_t rows,
+                                         int64_t n, int64_t k, axonn_real *dw);
 /* db[n] = sum over rows of dy[rows, n]. */
-axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const float *dy,
-                                       int64_t rows, int64_t n, float *db);
+axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const axonn_real *dy,
+                                       int64_t rows, int64_t n, axonn_real *db);
 
 /* Causal (or not) attention with grouped KV heads on qkv [batch, seq,
  * (heads + 2 kv_heads) d] in the grouped layout of axonn.attention;
  * rope_base 0 means no rotary embedding. out is [batch, seq, heads d]. */
-axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
+axonn_status axonn_rt_attention(axonn_rt *rt, const axonn_real *qkv, int64_t batch,
                                 int64_t seq, int64_t heads, int64_t kv_heads,
                                 int64_t head_dim, int32_t causal,
-                                double rope_base, float *out);
-axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
-                                     const float *qkv, int64_t batch,
+                                double rope_base, axonn_real *out);
+axonn_status axonn_rt_attention_grad(axonn_rt *rt, const axonn_real *dout,
+                                     const axonn_real *qkv, int64_t batch,
                                      int64_t seq, int64_t heads,
                                      int64_t kv_heads, int64_t head_dim,
                                      int32_t causal, double rope_base,
-                                     float *dqkv);
+                                     axonn_real *dqkv);
 
 /* approximation: 0 exact (erf), 1 tanh. */
-axonn_status axonn_rt_gelu(axonn_rt *rt, const float *x, int64_t count,
-                           int32_t approximation, float *y);
-axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const float *dy, const float *x,
+axonn_status axonn_rt_gelu(axonn_rt *rt, const axonn_real *x, int64_t count,
+                           int32_t approximation, axonn_real *y);
+axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const axonn_real *dy, const axonn_real *x,
                                 int64_t count, int32_t approximation,
-                                float *dx);
+                                axonn_real *dx);
 /* x holds interleaved (gate, up) pairs; y has count outputs. */
-axonn_status axonn_rt_swiglu(axonn_rt *rt, const float *x, int64_t count,
-                             float *y);
-axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const float *dy,
-                                  const float *x, int64_t count, float *dx);
-axonn_status axonn_rt_add(axonn_rt *rt, const float *a, const float *b,
-                          int64_t count, float *out);
+axonn_status axonn_rt_swiglu(axonn_rt *rt, const axonn_real *x, int64_t count,
+                             axonn_real *y);
+axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const axonn_real *dy,
+                                  const axonn_real *x, int64_t count, axonn_real *dx);
+axonn_status axonn_rt_add(axonn_rt *rt, const axonn_real *a, const axonn_real *b,
+                          int64_t count, axonn_real *out);
 
 /* The vocabulary-parallel cross-entropy (logits [tokens, rows] of the local
  * vocabulary slice; vocab_size 0 means every row is real). */
-axonn_status axonn_rt_logits_max(axonn_rt *rt, const float *logits,
+axonn_status axonn_rt_logits_max(axonn_rt *rt, const axonn_real *logits,
                                  int64_t tokens, int64_t rows,
                                  axonn_axes vocab_axes, int64_t vocab_size,
-                                 float *max);
-axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *logits,
-                                   const float *max, const int32_t *targets,
+                                 axonn_real *max);
+axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const axonn_real *logits,
+                                   const axonn_real *max, const int32_t *targets,
                                    int64_t tokens, int64_t rows,
                                    axonn_axes vocab_axes, int64_t vocab_size,
-                                   float *sums);
-axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const float *max,
-                                    const float *sums, int64_t tokens,
-                                    int64_t global_tokens, float *loss);
-axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const float *logits,
-                                         const float *max, const float *sums,
+                                   axonn_real *sums);
+axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const axonn_real *max,
+                                    const axonn_real *sums, int64_t tokens,
+                                    int64_t global_tokens, axonn_real *loss);
+axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const axonn_real *logits,
+                                         const axonn_real *max, const axonn_real *sums,
                                          const int32_t *targets,
                                          int64_t tokens, int64_t rows,
                                          axonn_axes vocab_axes,
                                          int64_t vocab_size,
                                          int64_t global_tokens,
-                                         float *dlogits);
+                                         axonn_real *dlogits);
 
 /* The gradient norm, one gradient at a time: result (+)= scale * sum(grad^2);
  * `first` starts a new sum. */
-axonn_status axonn_rt_sum_squares(axonn_rt *rt, const float *grad,
+axonn_status axonn_rt_sum_squares(axonn_rt *rt, const axonn_real *grad,
                                   int64_t size, double scale, int32_t first,
-                                  float *result);
-axonn_status axonn_rt_sqrt(axonn_rt *rt, const float *x, float *y);
+                                  axonn_real *result);
+axonn_status axonn_rt_sqrt(axonn_rt *rt, const axonn_real *x, axonn_real *y);
 
 /* AdamW hyper-parameters (#axonn.training); schedule 0 constant, 1 linear,
  * 2 cosine. */
@@ -279,9 +289,9 @@ typedef struct axonn_adamw_config {
  * `step` (from 0) and `norm` (the global gradient norm) are read from
  * memory; the hyper-parameters come one by one, as emitted code passes
  * them. */
-axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
-                            float *m, float *v, float *master, int64_t count,
-                            const int64_t *step, const float *norm, double lr,
+axonn_status axonn_rt_adamw(axonn_rt *rt, axonn_real *param, const axonn_real *grad,
+                            axonn_real *m, axonn_real *v, axonn_real *master, int64_t count,
+                            const int64_t *step, const axonn_real *norm, double lr,
                             double min_lr, double beta1, double beta2,
                             double eps, double weight_decay, double grad_clip,
                             int64_t warmup_steps, int64_t steps,

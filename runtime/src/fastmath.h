@@ -52,6 +52,11 @@ __attribute__((always_inline)) inline float sigmoid(float x) {
   return 1.0f / (1.0f + exp(-x));
 }
 
+// The fp64 build (gradient checks) keeps libm's accuracy.
+inline double exp(double x) { return std::exp(x); }
+inline double tanh(double x) { return std::tanh(x); }
+inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
 } // namespace axonn::fast
 
 #endif // AXONN_RUNTIME_FASTMATH_H

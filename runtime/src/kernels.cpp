@@ -13,6 +13,12 @@
 
 #include <cblas.h>
 
+#ifdef AXONN_RT_DOUBLE
+#define AXONN_GEMM cblas_dgemm
+#else
+#define AXONN_GEMM cblas_sgemm
+#endif
+
 #include <algorithm>
 #include <cstring>
 #include <cmath>
@@ -54,7 +60,7 @@ int64_t realRows(int64_t rows, int64_t offset, int64_t vocabSize) {
 bool badPointer(const void *p) { return p == nullptr; }
 
 /// Layer-norm moments of one row: from the row or from global sums.
-void layerMoments(const float *row, int64_t local, const float *stats,
+void layerMoments(const axonn_real *row, int64_t local, const axonn_real *stats,
                   int64_t width, double eps, double *mean, double *inv) {
   double m = 0, var = 0;
   if (stats) {
@@ -72,7 +78,7 @@ void layerMoments(const float *row, int64_t local, const float *stats,
   *inv = 1 / std::sqrt(var + eps);
 }
 
-double rmsInverse(const float *row, int64_t local, const float *stats,
+double rmsInverse(const axonn_real *row, int64_t local, const axonn_real *stats,
                   int64_t width, double eps) {
   double square = 0;
   if (stats) {
@@ -102,7 +108,7 @@ struct QKVLayout {
 };
 
 /// Rotate-half RoPE on one vector of `dim` at `position`.
-void rotate(float *x, int64_t dim, int64_t position, double base,
+void rotate(axonn_real *x, int64_t dim, int64_t position, double base,
             bool inverse) {
   int64_t half = dim / 2;
   for (int64_t i = 0; i < half; ++i) {
@@ -110,29 +116,29 @@ void rotate(float *x, int64_t dim, int64_t position, double base,
     double c = std::cos(angle),
            s = inverse ? -std::sin(angle) : std::sin(angle);
     double a = x[i], b = x[i + half];
-    x[i] = float(a * c - b * s);
-    x[i + half] = float(b * c + a * s);
+    x[i] = axonn_real(a * c - b * s);
+    x[i + half] = axonn_real(b * c + a * s);
   }
 }
 
 /// Q, K (rotated) and V of one batch entry and head, contiguous [seq, d],
 /// and the softmax probabilities [seq, seq].
 struct HeadState {
-  std::vector<float> q, k, v, p;
+  std::vector<axonn_real> q, k, v, p;
 };
 
 /// x[t] = exp(x[t] - max); returns the sum in double.
-AXONN_CLONES double expInPlace(float *x, int64_t n, float max) {
+AXONN_CLONES double expInPlace(axonn_real *x, int64_t n, axonn_real max) {
   double sum = 0;
   for (int64_t t = 0; t < n; ++t) {
-    float e = axonn::fast::exp(x[t] - max);
+    axonn_real e = axonn::fast::exp(x[t] - max);
     x[t] = e;
     sum += double(e);
   }
   return sum;
 }
 
-void headForward(const float *qkv, int64_t seq, const QKVLayout &layout,
+void headForward(const axonn_real *qkv, int64_t seq, const QKVLayout &layout,
                  int64_t head, bool causal, double ropeBase, HeadState &st) {
   int64_t d = layout.dim, f = layout.features();
   int64_t g = layout.group(head);
@@ -140,7 +146,7 @@ void headForward(const float *qkv, int64_t seq, const QKVLayout &layout,
   st.k.assign(size_t(seq * d), 0);
   st.v.assign(size_t(seq * d), 0);
   for (int64_t s = 0; s < seq; ++s) {
-    const float *row = qkv + s * f;
+    const axonn_real *row = qkv + s * f;
     std::copy_n(row + layout.q(head), d, &st.q[size_t(s * d)]);
     std::copy_n(row + layout.k(g), d, &st.k[size_t(s * d)]);
     std::copy_n(row + layout.v(g), d, &st.v[size_t(s * d)]);
@@ -150,19 +156,19 @@ void headForward(const float *qkv, int64_t seq, const QKVLayout &layout,
     }
   }
   st.p.assign(size_t(seq * seq), 0);
-  float scale = float(1 / std::sqrt(double(d)));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(seq), int(seq),
+  axonn_real scale = axonn_real(1 / std::sqrt(double(d)));
+  AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, int(seq), int(seq),
               int(d), scale, st.q.data(), int(d), st.k.data(), int(d), 0.0f,
               st.p.data(), int(seq));
   for (int64_t s = 0; s < seq; ++s) {
-    float *row = &st.p[size_t(s * seq)];
+    axonn_real *row = &st.p[size_t(s * seq)];
     int64_t last = causal ? s : seq - 1;
     double maximum = -INFINITY;
     for (int64_t t = 0; t <= last; ++t)
       maximum = std::max(maximum, double(row[t]));
-    double sum = expInPlace(row, last + 1, float(maximum));
+    double sum = expInPlace(row, last + 1, axonn_real(maximum));
     for (int64_t t = 0; t <= last; ++t)
-      row[t] = float(row[t] / sum);
+      row[t] = axonn_real(row[t] / sum);
     for (int64_t t = last + 1; t < seq; ++t)
       row[t] = 0;
   }
@@ -190,10 +196,10 @@ axonn_status axonn_rt_copy(axonn_rt *rt, const void *src, void *dst,
 //===----------------------------------------------------------------------===//
 
 axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
-                                int64_t count, int64_t seq, const float *table,
+                                int64_t count, int64_t seq, const axonn_real *table,
                                 int64_t rows, int64_t width,
-                                const float *positions, axonn_axes vocabAxes,
-                                axonn_axes onceOver, float *out) {
+                                const axonn_real *positions, axonn_axes vocabAxes,
+                                axonn_axes onceOver, axonn_real *out) {
   AXONN_CHECK(!badPointer(tokens) && !badPointer(table) && !badPointer(out),
               "embedding: null pointer");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
@@ -206,13 +212,13 @@ axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
                       "token id %lld is outside the vocabulary of %lld",
                       (long long)token, (long long)rows);
     int64_t row = token - offset;
-    float *dst = out + i * width;
+    axonn_real *dst = out + i * width;
     if (row >= 0 && row < rows)
       std::copy_n(table + row * width, width, dst);
     else
       std::fill_n(dst, width, 0.0f);
     if (addPositions) {
-      const float *pos = positions + (i % seq) * width;
+      const axonn_real *pos = positions + (i % seq) * width;
       for (int64_t j = 0; j < width; ++j)
         dst[j] += pos[j];
     }
@@ -220,28 +226,28 @@ axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const float *grad,
+axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const axonn_real *grad,
                                      const int32_t *tokens, int64_t count,
                                      int64_t rows, int64_t width,
-                                     axonn_axes vocabAxes, float *tableGrad) {
+                                     axonn_axes vocabAxes, axonn_real *tableGrad) {
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   std::fill_n(tableGrad, rows * width, 0.0f);
   for (int64_t i = 0; i < count; ++i) {
     int64_t row = int64_t(tokens[i]) - offset;
     if (row < 0 || row >= rows)
       continue;
-    float *dst = tableGrad + row * width;
-    const float *src = grad + i * width;
+    axonn_real *dst = tableGrad + row * width;
+    const axonn_real *src = grad + i * width;
     for (int64_t j = 0; j < width; ++j)
       dst[j] += src[j];
   }
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_position_grad(axonn_rt *rt, const float *grad,
+axonn_status axonn_rt_position_grad(axonn_rt *rt, const axonn_real *grad,
                                     int64_t count, int64_t seq,
                                     int64_t positions, int64_t width,
-                                    float *positionsGrad) {
+                                    axonn_real *positionsGrad) {
   AXONN_CHECK(seq <= positions, "position_grad: %lld positions < seq %lld",
               (long long)positions, (long long)seq);
   std::vector<double> sum(size_t(positions * width), 0.0);
@@ -249,7 +255,7 @@ axonn_status axonn_rt_position_grad(axonn_rt *rt, const float *grad,
     for (int64_t j = 0; j < width; ++j)
       sum[size_t((i % seq) * width + j)] += grad[i * width + j];
   for (size_t i = 0; i < sum.size(); ++i)
-    positionsGrad[i] = float(sum[i]);
+    positionsGrad[i] = axonn_real(sum[i]);
   return AXONN_OK;
 }
 
@@ -257,40 +263,40 @@ axonn_status axonn_rt_position_grad(axonn_rt *rt, const float *grad,
 // Norms
 //===----------------------------------------------------------------------===//
 
-axonn_status axonn_rt_layer_norm(axonn_rt *rt, const float *x,
-                                 const float *scale, const float *bias,
-                                 const float *stats, int64_t tokens,
+axonn_status axonn_rt_layer_norm(axonn_rt *rt, const axonn_real *x,
+                                 const axonn_real *scale, const axonn_real *bias,
+                                 const axonn_real *stats, int64_t tokens,
                                  int64_t local, int64_t width, double eps,
-                                 float *y) {
+                                 axonn_real *y) {
   (void)rt;
   for (int64_t r = 0; r < tokens; ++r) {
-    const float *row = x + r * local;
+    const axonn_real *row = x + r * local;
     double mean, inv;
     layerMoments(row, local, stats ? stats + r * 2 : nullptr, width, eps, &mean,
                  &inv);
     for (int64_t j = 0; j < local; ++j)
-      y[r * local + j] = float((row[j] - mean) * inv * scale[j] + bias[j]);
+      y[r * local + j] = axonn_real((row[j] - mean) * inv * scale[j] + bias[j]);
   }
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_rms_norm(axonn_rt *rt, const float *x, const float *scale,
-                               const float *stats, int64_t tokens,
+axonn_status axonn_rt_rms_norm(axonn_rt *rt, const axonn_real *x, const axonn_real *scale,
+                               const axonn_real *stats, int64_t tokens,
                                int64_t local, int64_t width, double eps,
-                               float *y) {
+                               axonn_real *y) {
   (void)rt;
   for (int64_t r = 0; r < tokens; ++r) {
-    const float *row = x + r * local;
+    const axonn_real *row = x + r * local;
     double inv =
         rmsInverse(row, local, stats ? stats + r : nullptr, width, eps);
     for (int64_t j = 0; j < local; ++j)
-      y[r * local + j] = float(row[j] * inv * scale[j]);
+      y[r * local + j] = axonn_real(row[j] * inv * scale[j]);
   }
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_norm_stats(axonn_rt *rt, const float *x, int64_t tokens,
-                                 int64_t local, int32_t rms, float *stats) {
+axonn_status axonn_rt_norm_stats(axonn_rt *rt, const axonn_real *x, int64_t tokens,
+                                 int64_t local, int32_t rms, axonn_real *stats) {
   (void)rt;
   for (int64_t r = 0; r < tokens; ++r) {
     double sum = 0, squares = 0;
@@ -300,19 +306,19 @@ axonn_status axonn_rt_norm_stats(axonn_rt *rt, const float *x, int64_t tokens,
       squares += v * v;
     }
     if (rms) {
-      stats[r] = float(squares);
+      stats[r] = axonn_real(squares);
     } else {
-      stats[r * 2] = float(sum);
-      stats[r * 2 + 1] = float(squares);
+      stats[r * 2] = axonn_real(sum);
+      stats[r * 2 + 1] = axonn_real(squares);
     }
   }
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const float *dy,
-                                      const float *x, const float *scale,
+axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const axonn_real *dy,
+                                      const axonn_real *x, const axonn_real *scale,
                                       int64_t tokens, int64_t local,
-                                      int32_t rms, float *stats) {
+                                      int32_t rms, axonn_real *stats) {
   (void)rt;
   for (int64_t r = 0; r < tokens; ++r) {
     double s[4] = {0, 0, 0, 0};
@@ -325,29 +331,29 @@ axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const float *dy,
       s[3] += g * v;
     }
     if (rms) {
-      stats[r * 2] = float(s[1]);
-      stats[r * 2 + 1] = float(s[3]);
+      stats[r * 2] = axonn_real(s[1]);
+      stats[r * 2 + 1] = axonn_real(s[3]);
     } else {
       for (int k = 0; k < 4; ++k)
-        stats[r * 4 + k] = float(s[k]);
+        stats[r * 4 + k] = axonn_real(s[k]);
     }
   }
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const float *dy,
-                                      const float *x, const float *scale,
-                                      const float *stats, int64_t tokens,
+axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const axonn_real *dy,
+                                      const axonn_real *x, const axonn_real *scale,
+                                      const axonn_real *stats, int64_t tokens,
                                       int64_t local, int64_t width, double eps,
-                                      float *dx, float *scaleGrad,
-                                      float *biasGrad) {
+                                      axonn_real *dx, axonn_real *scaleGrad,
+                                      axonn_real *biasGrad) {
   (void)rt;
   std::vector<double> dg(size_t(local), 0.0), db(size_t(local), 0.0);
   std::vector<double> xhat(static_cast<size_t>(local)),
       dxhat(static_cast<size_t>(local));
   for (int64_t r = 0; r < tokens; ++r) {
-    const float *row = x + r * local, *drow = dy + r * local;
-    const float *sums = stats ? stats + r * 4 : nullptr;
+    const axonn_real *row = x + r * local, *drow = dy + r * local;
+    const axonn_real *sums = stats ? stats + r * 4 : nullptr;
     double mean, inv;
     layerMoments(row, local, sums, width, eps, &mean, &inv);
     double meanDxhat = 0, meanDxhatXhat = 0;
@@ -366,26 +372,26 @@ axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const float *dy,
     meanDxhat /= width;
     meanDxhatXhat /= width;
     for (int64_t j = 0; j < local; ++j)
-      dx[r * local + j] = float(inv * (dxhat[size_t(j)] - meanDxhat -
+      dx[r * local + j] = axonn_real(inv * (dxhat[size_t(j)] - meanDxhat -
                                        xhat[size_t(j)] * meanDxhatXhat));
   }
   for (int64_t j = 0; j < local; ++j) {
-    scaleGrad[j] = float(dg[size_t(j)]);
-    biasGrad[j] = float(db[size_t(j)]);
+    scaleGrad[j] = axonn_real(dg[size_t(j)]);
+    biasGrad[j] = axonn_real(db[size_t(j)]);
   }
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
-                                    const float *x, const float *scale,
-                                    const float *stats, int64_t tokens,
+axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const axonn_real *dy,
+                                    const axonn_real *x, const axonn_real *scale,
+                                    const axonn_real *stats, int64_t tokens,
                                     int64_t local, int64_t width, double eps,
-                                    float *dx, float *scaleGrad) {
+                                    axonn_real *dx, axonn_real *scaleGrad) {
   (void)rt;
   std::vector<double> dg(size_t(local), 0.0);
   for (int64_t r = 0; r < tokens; ++r) {
-    const float *row = x + r * local, *drow = dy + r * local;
-    const float *sums = stats ? stats + r * 2 : nullptr;
+    const axonn_real *row = x + r * local, *drow = dy + r * local;
+    const axonn_real *sums = stats ? stats + r * 2 : nullptr;
     double inv = rmsInverse(row, local, sums, width, eps);
     int64_t w = sums ? width : local;
     double dot = 0;
@@ -396,11 +402,11 @@ axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
     if (sums)
       dot = sums[1];
     for (int64_t j = 0; j < local; ++j)
-      dx[r * local + j] = float(double(scale[j]) * drow[j] * inv -
+      dx[r * local + j] = axonn_real(double(scale[j]) * drow[j] * inv -
                                 row[j] * inv * inv * inv * dot / w);
   }
   for (int64_t j = 0; j < local; ++j)
-    scaleGrad[j] = float(dg[size_t(j)]);
+    scaleGrad[j] = axonn_real(dg[size_t(j)]);
   return AXONN_OK;
 }
 
@@ -408,10 +414,10 @@ axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
 // Linear layers
 //===----------------------------------------------------------------------===//
 
-axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,
-                             const float *bias, axonn_axes onceOver,
-                             int64_t rows, int64_t n, int64_t k, float *y) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(n),
+axonn_status axonn_rt_linear(axonn_rt *rt, const axonn_real *x, const axonn_real *w,
+                             const axonn_real *bias, axonn_axes onceOver,
+                             int64_t rows, int64_t n, int64_t k, axonn_real *y) {
+  AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(n),
               int(k), 1.0f, x, int(k), w, int(k), 0.0f, y, int(n));
   if (bias && rt->addsOnce(onceOver))
     for (int64_t r = 0; r < rows; ++r)
@@ -420,33 +426,33 @@ axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const float *dy,
-                                        const float *w, int64_t rows, int64_t n,
-                                        int64_t k, float *dx) {
+axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const axonn_real *dy,
+                                        const axonn_real *w, int64_t rows, int64_t n,
+                                        int64_t k, axonn_real *dx) {
   (void)rt;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(k),
+  AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(k),
               int(n), 1.0f, dy, int(n), w, int(k), 0.0f, dx, int(k));
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const float *dy,
-                                         const float *x, int64_t rows,
-                                         int64_t n, int64_t k, float *dw) {
+axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const axonn_real *dy,
+                                         const axonn_real *x, int64_t rows,
+                                         int64_t n, int64_t k, axonn_real *dw) {
   (void)rt;
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(n), int(k),
+  AXONN_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, int(n), int(k),
               int(rows), 1.0f, dy, int(n), x, int(k), 0.0f, dw, int(k));
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const float *dy,
-                                       int64_t rows, int64_t n, float *db) {
+axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const axonn_real *dy,
+                                       int64_t rows, int64_t n, axonn_real *db) {
   (void)rt;
   std::vector<double> sum(size_t(n), 0.0);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t o = 0; o < n; ++o)
       sum[size_t(o)] += dy[r * n + o];
   for (int64_t o = 0; o < n; ++o)
-    db[o] = float(sum[size_t(o)]);
+    db[o] = axonn_real(sum[size_t(o)]);
   return AXONN_OK;
 }
 
@@ -454,21 +460,21 @@ axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const float *dy,
 // Attention
 //===----------------------------------------------------------------------===//
 
-axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
+axonn_status axonn_rt_attention(axonn_rt *rt, const axonn_real *qkv, int64_t batch,
                                 int64_t seq, int64_t heads, int64_t kvHeads,
                                 int64_t headDim, int32_t causal,
-                                double ropeBase, float *out) {
+                                double ropeBase, axonn_real *out) {
   AXONN_CHECK(kvHeads > 0 && heads % kvHeads == 0,
               "attention: %lld heads, %lld KV heads", (long long)heads,
               (long long)kvHeads);
   QKVLayout layout(heads, kvHeads, headDim);
   int64_t f = layout.features(), d = headDim, width = heads * d;
   HeadState st;
-  std::vector<float> o(static_cast<size_t>(seq * d));
+  std::vector<axonn_real> o(static_cast<size_t>(seq * d));
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t h = 0; h < heads; ++h) {
       headForward(qkv + b * seq * f, seq, layout, h, causal, ropeBase, st);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(seq), int(d),
+      AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(seq), int(d),
                   int(seq), 1.0f, st.p.data(), int(seq), st.v.data(), int(d),
                   0.0f, o.data(), int(d));
       for (int64_t s = 0; s < seq; ++s)
@@ -477,12 +483,12 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
-                                     const float *qkv, int64_t batch,
+axonn_status axonn_rt_attention_grad(axonn_rt *rt, const axonn_real *dout,
+                                     const axonn_real *qkv, int64_t batch,
                                      int64_t seq, int64_t heads,
                                      int64_t kvHeads, int64_t headDim,
                                      int32_t causal, double ropeBase,
-                                     float *dqkv) {
+                                     axonn_real *dqkv) {
   AXONN_CHECK(kvHeads > 0 && heads % kvHeads == 0,
               "attention_grad: %lld heads, %lld KV heads", (long long)heads,
               (long long)kvHeads);
@@ -490,38 +496,38 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
   int64_t f = layout.features(), d = headDim, width = heads * d;
   std::fill_n(dqkv, batch * seq * f, 0.0f);
   HeadState st;
-  std::vector<float> dO(static_cast<size_t>(seq * d)),
+  std::vector<axonn_real> dO(static_cast<size_t>(seq * d)),
       dP(static_cast<size_t>(seq * seq)), dQ(size_t(seq * d)),
       dK(static_cast<size_t>(seq * d)), dV(static_cast<size_t>(seq * d));
-  float scale = float(1 / std::sqrt(double(d)));
+  axonn_real scale = axonn_real(1 / std::sqrt(double(d)));
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t h = 0; h < heads; ++h) {
-      const float *base = qkv + b * seq * f;
+      const axonn_real *base = qkv + b * seq * f;
       headForward(base, seq, layout, h, causal, ropeBase, st);
       for (int64_t s = 0; s < seq; ++s)
         std::copy_n(dout + (b * seq + s) * width + h * d, d,
                     &dO[size_t(s * d)]);
       // dV = P^T dO; dP = dO V^T.
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(seq), int(d),
+      AXONN_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, int(seq), int(d),
                   int(seq), 1.0f, st.p.data(), int(seq), dO.data(), int(d),
                   0.0f, dV.data(), int(d));
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(seq), int(seq),
+      AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, int(seq), int(seq),
                   int(d), 1.0f, dO.data(), int(d), st.v.data(), int(d), 0.0f,
                   dP.data(), int(seq));
       // dS = P * (dP - rowsum(dP * P)), scaled into dP.
       for (int64_t s = 0; s < seq; ++s) {
-        float *p = &st.p[size_t(s * seq)], *dp = &dP[size_t(s * seq)];
+        axonn_real *p = &st.p[size_t(s * seq)], *dp = &dP[size_t(s * seq)];
         double dot = 0;
         for (int64_t t = 0; t < seq; ++t)
           dot += double(dp[t]) * p[t];
         for (int64_t t = 0; t < seq; ++t)
-          dp[t] = float(p[t] * (dp[t] - dot)) * scale;
+          dp[t] = axonn_real(p[t] * (dp[t] - dot)) * scale;
       }
       // dQ = dS K; dK = dS^T Q (rotated frames).
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(seq), int(d),
+      AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(seq), int(d),
                   int(seq), 1.0f, dP.data(), int(seq), st.k.data(), int(d),
                   0.0f, dQ.data(), int(d));
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(seq), int(d),
+      AXONN_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, int(seq), int(d),
                   int(seq), 1.0f, dP.data(), int(seq), st.q.data(), int(d),
                   0.0f, dK.data(), int(d));
       int64_t g = layout.group(h);
@@ -530,7 +536,7 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
           rotate(&dQ[size_t(s * d)], d, s, ropeBase, true);
           rotate(&dK[size_t(s * d)], d, s, ropeBase, true);
         }
-        float *row = dqkv + (b * seq + s) * f;
+        axonn_real *row = dqkv + (b * seq + s) * f;
         for (int64_t i = 0; i < d; ++i) {
           row[layout.q(h) + i] += dQ[size_t(s * d + i)];
           row[layout.k(g) + i] += dK[size_t(s * d + i)];
@@ -545,83 +551,83 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
 // Elementwise
 //===----------------------------------------------------------------------===//
 
-AXONN_CLONES static void geluTanh(const float *x, int64_t count, float *y) {
-  constexpr float c = 0.7978845608028654f, a = 0.044715f;
+AXONN_CLONES static void geluTanh(const axonn_real *x, int64_t count, axonn_real *y) {
+  constexpr axonn_real c = 0.7978845608028654f, a = 0.044715f;
   for (int64_t i = 0; i < count; ++i) {
-    float v = x[i];
+    axonn_real v = x[i];
     y[i] = 0.5f * v * (1.0f + axonn::fast::tanh(c * (v + a * v * v * v)));
   }
 }
 
-AXONN_CLONES static void geluTanhGrad(const float *dy, const float *x,
-                                      int64_t count, float *dx) {
-  constexpr float c = 0.7978845608028654f, a = 0.044715f;
+AXONN_CLONES static void geluTanhGrad(const axonn_real *dy, const axonn_real *x,
+                                      int64_t count, axonn_real *dx) {
+  constexpr axonn_real c = 0.7978845608028654f, a = 0.044715f;
   for (int64_t i = 0; i < count; ++i) {
-    float v = x[i];
-    float t = axonn::fast::tanh(c * (v + a * v * v * v));
-    float du = c * (1.0f + 3.0f * a * v * v);
+    axonn_real v = x[i];
+    axonn_real t = axonn::fast::tanh(c * (v + a * v * v * v));
+    axonn_real du = c * (1.0f + 3.0f * a * v * v);
     dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
   }
 }
 
-axonn_status axonn_rt_gelu(axonn_rt *rt, const float *x, int64_t count,
-                           int32_t approximation, float *y) {
+axonn_status axonn_rt_gelu(axonn_rt *rt, const axonn_real *x, int64_t count,
+                           int32_t approximation, axonn_real *y) {
   (void)rt;
   if (approximation == 1) {
     geluTanh(x, count, y);
     return AXONN_OK;
   }
   for (int64_t i = 0; i < count; ++i)
-    y[i] = float(geluValue(x[i], approximation));
+    y[i] = axonn_real(geluValue(x[i], approximation));
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const float *dy, const float *x,
+axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const axonn_real *dy, const axonn_real *x,
                                 int64_t count, int32_t approximation,
-                                float *dx) {
+                                axonn_real *dx) {
   (void)rt;
   if (approximation == 1) {
     geluTanhGrad(dy, x, count, dx);
     return AXONN_OK;
   }
   for (int64_t i = 0; i < count; ++i)
-    dx[i] = float(dy[i] * geluDerivative(x[i], approximation));
+    dx[i] = axonn_real(dy[i] * geluDerivative(x[i], approximation));
   return AXONN_OK;
 }
 
-AXONN_CLONES static void swigluLoop(const float *x, int64_t count, float *y) {
+AXONN_CLONES static void swigluLoop(const axonn_real *x, int64_t count, axonn_real *y) {
   for (int64_t j = 0; j < count; ++j) {
-    float gate = x[2 * j], up = x[2 * j + 1];
+    axonn_real gate = x[2 * j], up = x[2 * j + 1];
     y[j] = gate * axonn::fast::sigmoid(gate) * up;
   }
 }
 
-AXONN_CLONES static void swigluGradLoop(const float *dy, const float *x,
-                                        int64_t count, float *dx) {
+AXONN_CLONES static void swigluGradLoop(const axonn_real *dy, const axonn_real *x,
+                                        int64_t count, axonn_real *dx) {
   for (int64_t j = 0; j < count; ++j) {
-    float gate = x[2 * j], up = x[2 * j + 1];
-    float s = axonn::fast::sigmoid(gate);
+    axonn_real gate = x[2 * j], up = x[2 * j + 1];
+    axonn_real s = axonn::fast::sigmoid(gate);
     dx[2 * j] = dy[j] * up * s * (1.0f + gate * (1.0f - s));
     dx[2 * j + 1] = dy[j] * gate * s;
   }
 }
 
-axonn_status axonn_rt_swiglu(axonn_rt *rt, const float *x, int64_t count,
-                             float *y) {
+axonn_status axonn_rt_swiglu(axonn_rt *rt, const axonn_real *x, int64_t count,
+                             axonn_real *y) {
   (void)rt;
   swigluLoop(x, count, y);
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const float *dy, const float *x,
-                                  int64_t count, float *dx) {
+axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const axonn_real *dy, const axonn_real *x,
+                                  int64_t count, axonn_real *dx) {
   (void)rt;
   swigluGradLoop(dy, x, count, dx);
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_add(axonn_rt *rt, const float *a, const float *b,
-                          int64_t count, float *out) {
+axonn_status axonn_rt_add(axonn_rt *rt, const axonn_real *a, const axonn_real *b,
+                          int64_t count, axonn_real *out) {
   (void)rt;
   for (int64_t i = 0; i < count; ++i)
     out[i] = a[i] + b[i];
@@ -633,7 +639,7 @@ axonn_status axonn_rt_add(axonn_rt *rt, const float *a, const float *b,
 //===----------------------------------------------------------------------===//
 
 /// sum_v exp(x[v] - max), accumulated in double.
-AXONN_CLONES static double sumExp(const float *x, int64_t n, float max) {
+AXONN_CLONES static double sumExp(const axonn_real *x, int64_t n, axonn_real max) {
   double sum = 0;
   for (int64_t v = 0; v < n; ++v)
     sum += double(axonn::fast::exp(x[v] - max));
@@ -641,19 +647,19 @@ AXONN_CLONES static double sumExp(const float *x, int64_t n, float max) {
 }
 
 /// g[v] = exp(x[v] - max) * scale.
-AXONN_CLONES static void softmaxGrad(const float *x, int64_t n, float max,
-                                     float scale, float *g) {
+AXONN_CLONES static void softmaxGrad(const axonn_real *x, int64_t n, axonn_real max,
+                                     axonn_real scale, axonn_real *g) {
   for (int64_t v = 0; v < n; ++v)
     g[v] = axonn::fast::exp(x[v] - max) * scale;
 }
 
-axonn_status axonn_rt_logits_max(axonn_rt *rt, const float *logits,
+axonn_status axonn_rt_logits_max(axonn_rt *rt, const axonn_real *logits,
                                  int64_t tokens, int64_t rows,
                                  axonn_axes vocabAxes, int64_t vocabSize,
-                                 float *max) {
+                                 axonn_real *max) {
   int64_t real = realRows(rows, vocabOffset(rt, vocabAxes, rows), vocabSize);
   for (int64_t t = 0; t < tokens; ++t) {
-    float m = -INFINITY;
+    axonn_real m = -INFINITY;
     for (int64_t v = 0; v < real; ++v)
       m = std::max(m, logits[t * rows + v]);
     max[t] = m;
@@ -661,49 +667,49 @@ axonn_status axonn_rt_logits_max(axonn_rt *rt, const float *logits,
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *logits,
-                                   const float *max, const int32_t *targets,
+axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const axonn_real *logits,
+                                   const axonn_real *max, const int32_t *targets,
                                    int64_t tokens, int64_t rows,
                                    axonn_axes vocabAxes, int64_t vocabSize,
-                                   float *sums) {
+                                   axonn_real *sums) {
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   int64_t real = realRows(rows, offset, vocabSize);
   for (int64_t t = 0; t < tokens; ++t) {
     double sum = sumExp(logits + t * rows, real, max[t]);
     int64_t row = int64_t(targets[t]) - offset;
-    sums[t * 2] = float(sum);
+    sums[t * 2] = axonn_real(sum);
     sums[t * 2 + 1] = row >= 0 && row < real ? logits[t * rows + row] : 0.0f;
   }
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const float *max,
-                                    const float *sums, int64_t tokens,
-                                    int64_t globalTokens, float *loss) {
+axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const axonn_real *max,
+                                    const axonn_real *sums, int64_t tokens,
+                                    int64_t globalTokens, axonn_real *loss) {
   (void)rt;
   double total = 0;
   for (int64_t t = 0; t < tokens; ++t)
     total += double(max[t]) + std::log(double(sums[t * 2])) - sums[t * 2 + 1];
-  *loss = float(total / double(globalTokens));
+  *loss = axonn_real(total / double(globalTokens));
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const float *logits,
-                                         const float *max, const float *sums,
+axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const axonn_real *logits,
+                                         const axonn_real *max, const axonn_real *sums,
                                          const int32_t *targets, int64_t tokens,
                                          int64_t rows, axonn_axes vocabAxes,
                                          int64_t vocabSize,
-                                         int64_t globalTokens, float *dlogits) {
+                                         int64_t globalTokens, axonn_real *dlogits) {
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   int64_t real = realRows(rows, offset, vocabSize);
   double count = double(globalTokens);
   for (int64_t t = 0; t < tokens; ++t) {
     int64_t target = int64_t(targets[t]) - offset;
-    const float *l = logits + t * rows;
-    float *g = dlogits + t * rows;
-    softmaxGrad(l, real, max[t], float(1 / (double(sums[t * 2]) * count)), g);
+    const axonn_real *l = logits + t * rows;
+    axonn_real *g = dlogits + t * rows;
+    softmaxGrad(l, real, max[t], axonn_real(1 / (double(sums[t * 2]) * count)), g);
     if (target >= 0 && target < real)
-      g[target] -= float(1 / count);
+      g[target] -= axonn_real(1 / count);
     for (int64_t v = real; v < rows; ++v)
       g[v] = 0;
   }
@@ -714,17 +720,17 @@ axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const float *logits,
 // Optimizer
 //===----------------------------------------------------------------------===//
 
-axonn_status axonn_rt_sum_squares(axonn_rt *rt, const float *grad, int64_t size,
-                                  double scale, int32_t first, float *result) {
+axonn_status axonn_rt_sum_squares(axonn_rt *rt, const axonn_real *grad, int64_t size,
+                                  double scale, int32_t first, axonn_real *result) {
   (void)rt;
   double squares = 0;
   for (int64_t k = 0; k < size; ++k)
     squares += double(grad[k]) * grad[k];
-  *result = float((first ? 0.0 : double(*result)) + scale * squares);
+  *result = axonn_real((first ? 0.0 : double(*result)) + scale * squares);
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_sqrt(axonn_rt *rt, const float *x, float *y) {
+axonn_status axonn_rt_sqrt(axonn_rt *rt, const axonn_real *x, axonn_real *y) {
   (void)rt;
   *y = std::sqrt(*x);
   return AXONN_OK;
@@ -750,19 +756,19 @@ double axonn_rt_learning_rate(const axonn_adamw_config *c, int64_t step) {
 
 /// AdamW on float32, in the form PyTorch's fused AdamW uses:
 /// p -= lr/c1 * m / (sqrt(v)/sqrt(c2) + eps) + lr*wd * p.
-AXONN_CLONES static void adamwLoop(float *param, const float *grad, float *m,
-                                   float *v, float *master, int64_t count,
-                                   float factor, float beta1, float beta2,
-                                   float stepSize, float invRootC2, float eps,
-                                   float decay) {
-  float *weights = master ? master : param;
+AXONN_CLONES static void adamwLoop(axonn_real *param, const axonn_real *grad, axonn_real *m,
+                                   axonn_real *v, axonn_real *master, int64_t count,
+                                   axonn_real factor, axonn_real beta1, axonn_real beta2,
+                                   axonn_real stepSize, axonn_real invRootC2, axonn_real eps,
+                                   axonn_real decay) {
+  axonn_real *weights = master ? master : param;
   for (int64_t i = 0; i < count; ++i) {
-    float g = factor * grad[i];
-    float mi = beta1 * m[i] + (1 - beta1) * g;
-    float vi = beta2 * v[i] + (1 - beta2) * g * g;
+    axonn_real g = factor * grad[i];
+    axonn_real mi = beta1 * m[i] + (1 - beta1) * g;
+    axonn_real vi = beta2 * v[i] + (1 - beta2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    float p = weights[i];
+    axonn_real p = weights[i];
     p -= stepSize * mi / (std::sqrt(vi) * invRootC2 + eps) + decay * p;
     weights[i] = p;
   }
@@ -771,9 +777,9 @@ AXONN_CLONES static void adamwLoop(float *param, const float *grad, float *m,
       param[i] = master[i];
 }
 
-axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
-                            float *m, float *v, float *master, int64_t count,
-                            const int64_t *stepPtr, const float *norm,
+axonn_status axonn_rt_adamw(axonn_rt *rt, axonn_real *param, const axonn_real *grad,
+                            axonn_real *m, axonn_real *v, axonn_real *master, int64_t count,
+                            const int64_t *stepPtr, const axonn_real *norm,
                             double lr, double minLr, double beta1, double beta2,
                             double eps, double weightDecay, double gradClip,
                             int64_t warmupSteps, int64_t steps,
@@ -789,9 +795,9 @@ axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
   double correction1 = 1 - std::pow(beta1, t);
   double correction2 = 1 - std::pow(beta2, t);
   double wd = decay ? weightDecay : 0;
-  adamwLoop(param, grad, m, v, master, count, float(factor), float(beta1),
-            float(beta2), float(rate / correction1),
-            float(1 / std::sqrt(correction2)), float(eps), float(rate * wd));
+  adamwLoop(param, grad, m, v, master, count, axonn_real(factor), axonn_real(beta1),
+            axonn_real(beta2), axonn_real(rate / correction1),
+            axonn_real(1 / std::sqrt(correction2)), axonn_real(eps), axonn_real(rate * wd));
   return AXONN_OK;
 }
 

@@ -14,6 +14,12 @@
 
 #include <cblas.h>
 
+#ifdef AXONN_RT_DOUBLE
+#define AXONN_MPI_REAL MPI_DOUBLE
+#else
+#define AXONN_MPI_REAL MPI_FLOAT
+#endif
+
 #include <unistd.h>
 
 #include <cctype>
@@ -317,13 +323,13 @@ struct axonn_request_impl {
   axonn_axes axes = 0;
   // An all-gather along a dimension other than the first lands in `staging`
   // ([group][outer][piece][inner]) and is unpacked into `out` on wait.
-  std::vector<float> staging;
-  float *out = nullptr;
+  std::vector<axonn_real> staging;
+  axonn_real *out = nullptr;
   int64_t outer = 0, piece = 0, inner = 0, group = 0;
 };
 
-extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
-                                                  float *out, int64_t count,
+extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const axonn_real *in,
+                                                  axonn_real *out, int64_t count,
                                                   axonn_axes axes,
                                                   axonn_reduction reduction,
                                                   axonn_request *request) {
@@ -336,7 +342,7 @@ extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
   MPI_Op op = reduction == AXONN_REDUCE_MAX ? MPI_MAX : MPI_SUM;
   const void *send = in == out ? MPI_IN_PLACE : in;
   if (axonn_status status =
-          rt->checkMpi(MPI_Iallreduce(send, out, int(count), MPI_FLOAT, op,
+          rt->checkMpi(MPI_Iallreduce(send, out, int(count), AXONN_MPI_REAL, op,
                                       comm, &req->request),
                        "MPI_Iallreduce", axes)) {
     delete req;
@@ -346,8 +352,8 @@ extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
   return AXONN_OK;
 }
 
-extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
-                                                  float *out, int64_t outer,
+extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const axonn_real *in,
+                                                  axonn_real *out, int64_t outer,
                                                   int64_t rows, int64_t inner,
                                                   axonn_axes axes,
                                                   axonn_request *request) {
@@ -358,7 +364,7 @@ extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
   req->call = "MPI_Iallgather";
   req->axes = axes;
   int64_t count = outer * rows * inner;
-  float *target = out;
+  axonn_real *target = out;
   if (outer > 1) {
     // Lands as [group][outer][rows][inner]; unpacked on wait.
     req->staging.resize(size_t(count * rt->groupSize(axes)));
@@ -370,8 +376,8 @@ extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
     target = req->staging.data();
   }
   if (axonn_status status = rt->checkMpi(
-          MPI_Iallgather(in, int(count), MPI_FLOAT, target, int(count),
-                         MPI_FLOAT, comm, &req->request),
+          MPI_Iallgather(in, int(count), AXONN_MPI_REAL, target, int(count),
+                         AXONN_MPI_REAL, comm, &req->request),
           "MPI_Iallgather", axes)) {
     delete req;
     return status;
@@ -381,7 +387,7 @@ extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
 }
 
 extern "C" axonn_status
-axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in, float *out,
+axonn_rt_reduce_scatter_start(axonn_rt *rt, const axonn_real *in, axonn_real *out,
                               int64_t outer, int64_t rows, int64_t inner,
                               axonn_axes axes, axonn_reduction reduction,
                               axonn_request *request) {
@@ -397,7 +403,7 @@ axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in, float *out,
   req->call = "MPI_Ireduce_scatter_block";
   req->axes = axes;
   int64_t piece = rows / group;
-  const float *source = in;
+  const axonn_real *source = in;
   if (outer > 1) {
     // Make each rank's slice contiguous: [group][outer][piece][inner].
     req->staging.resize(size_t(outer * rows * inner));
@@ -405,13 +411,13 @@ axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in, float *out,
       for (int64_t o = 0; o < outer; ++o)
         std::memcpy(&req->staging[size_t(((g * outer + o) * piece) * inner)],
                     &in[(o * rows + g * piece) * inner],
-                    size_t(piece * inner) * sizeof(float));
+                    size_t(piece * inner) * sizeof(axonn_real));
     source = req->staging.data();
   }
   MPI_Op op = reduction == AXONN_REDUCE_MAX ? MPI_MAX : MPI_SUM;
   if (axonn_status status = rt->checkMpi(
           MPI_Ireduce_scatter_block(source, out, int(outer * piece * inner),
-                                    MPI_FLOAT, op, comm, &req->request),
+                                    AXONN_MPI_REAL, op, comm, &req->request),
           "MPI_Ireduce_scatter_block", axes)) {
     delete req;
     return status;
@@ -433,7 +439,7 @@ extern "C" axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request) {
       for (int64_t o = 0; o < request->outer; ++o)
         std::memcpy(&request->out[(o * request->group + g) * block],
                     &request->staging[size_t((g * request->outer + o) * block)],
-                    size_t(block) * sizeof(float));
+                    size_t(block) * sizeof(axonn_real));
   }
   delete request;
   return status;

@@ -1,7 +1,7 @@
 //===- axonnc.cpp - from a model spec to a training binary ----------------===//
 //
 //   axonnc SPEC --gpus N [--cluster C] [--grid AxBxCxD] [--recompute R]
-//          -o train [--keep-ir DIR]
+//          -o train [--keep-ir DIR] [--gradient-check]
 //
 // Imports the spec, runs --axonn-training-pipeline (plan, training step,
 // shard, collectives, overlap, memory plan), lowers to runtime calls and
@@ -67,6 +67,11 @@ static cl::opt<std::string>
     keepIr("keep-ir",
            cl::desc("Write the IR of every stage into this directory"),
            cl::init(""));
+static cl::opt<bool> gradientCheck(
+    "gradient-check",
+    cl::desc("Compile in fp64 and link the gradient checker instead of the "
+             "training driver (run the result on one rank)"),
+    cl::init(false));
 static cl::opt<std::string>
     mpicxx("mpicxx", cl::desc("The MPI C++ compiler driver that links"),
            cl::init(AXONN_MPICXX));
@@ -78,15 +83,16 @@ int fail(const llvm::Twine &message) {
   return 1;
 }
 
-/// Model-level IR in float32: the CPU runtime computes in f32.
-void toFloat32(ModuleOp module) {
+/// Model-level IR in float32: the CPU runtime computes in f32 (its fp64
+/// build, for gradient checks, stores the same f32 IR tensors as double).
+void toFloatType(ModuleOp module, FloatType real) {
   MLIRContext *ctx = module.getContext();
   auto convert = [&](Type type) -> Type {
     auto tensor = dyn_cast<RankedTensorType>(type);
     if (!tensor || !isa<FloatType>(tensor.getElementType()) ||
-        tensor.getElementType().isF32())
+        tensor.getElementType() == real)
       return type;
-    return RankedTensorType::get(tensor.getShape(), Float32Type::get(ctx),
+    return RankedTensorType::get(tensor.getShape(), real,
                                  tensor.getEncoding());
   };
   module.walk([&](func::FuncOp func) {
@@ -218,7 +224,7 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> module = axonn::importModelSpec(sourceMgr, &context);
   if (!module)
     return 1;
-  toFloat32(*module);
+  toFloatType(*module, Float32Type::get(&context));
   if (failed(recordModelInfo(*module)))
     return 1;
   keep(*module, "model.mlir");
@@ -240,7 +246,9 @@ int main(int argc, char **argv) {
   keep(*module, "step.mlir");
 
   PassManager lower(&context);
-  lower.addPass(axonn::createLowerToRuntimePass());
+  axonn::LowerToRuntimePassOptions lowering;
+  lowering.elementType = gradientCheck ? "f64" : "f32";
+  lower.addPass(axonn::createLowerToRuntimePass(lowering));
   if (failed(lower.run(*module)))
     return 1;
   keep(*module, "runtime.mlir");
@@ -269,8 +277,10 @@ int main(int argc, char **argv) {
     return 1;
   std::string libDir = AXONN_RUNTIME_LIB_DIR;
   SmallVector<StringRef> linkArgs = {mpicxx};
-  std::string driverLib = libDir + "/libaxonn_driver.a";
-  std::string runtimeLib = libDir + "/libaxonn_rt.a";
+  std::string driverLib =
+      libDir + (gradientCheck ? "/libaxonn_gradcheck.a" : "/libaxonn_driver.a");
+  std::string runtimeLib =
+      libDir + (gradientCheck ? "/libaxonn_rt_f64.a" : "/libaxonn_rt.a");
   std::string outputPath = output;
   linkArgs.append({object.str(), driverLib, runtimeLib, "-lopenblas", "-lm",
                    "-o", outputPath});

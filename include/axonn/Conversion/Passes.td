@@ -39,10 +39,15 @@ def LowerToRuntimePass : Pass<"axonn-lower-to-runtime", "ModuleOp"> {
     layout), which the training driver reads to allocate, initialize, shard
     and checkpoint the tensors.
 
-    The CPU runtime computes in f32: tensors of other float types are an
+    The CPU runtime computes in f32 (`element-type=f64` lowers for its fp64
+    build, which gradient checks link): tensors of other float types are an
     error. The result uses the func, arith, cf and llvm dialects; upstream
     `--convert-to-llvm` finishes the lowering for `mlir-translate`.
   }];
+  let options = [
+    Option<"elementType", "element-type", "std::string", /*default=*/"\"f32\"",
+           "Float type of the runtime build: f32, or f64 (libaxonn_rt_f64)">
+  ];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::cf::ControlFlowDialect",

@@ -49,9 +49,9 @@ ArrayRef<int64_t> shapeOf(Value value) {
 
 class FunctionLowering {
 public:
-  FunctionLowering(func::FuncOp func, ModuleOp module)
+  FunctionLowering(func::FuncOp func, ModuleOp module, int64_t floatBytes)
       : func(func), module(module), ctx(func.getContext()), builder(ctx),
-        ptrType(LLVM::LLVMPointerType::get(ctx)) {}
+        ptrType(LLVM::LLVMPointerType::get(ctx)), floatBytes(floatBytes) {}
 
   LogicalResult run(llvm::json::Object &manifest);
 
@@ -100,6 +100,9 @@ private:
   OpBuilder builder;
   Location loc = UnknownLoc::get(ctx);
   Type ptrType;
+  /// Bytes of a stored f32 element: 4, or 8 for the fp64 runtime build
+  /// (which stores and computes every f32 tensor of the IR in double).
+  int64_t floatBytes;
   func::FuncOp lowered;
   Value rt, argsArray, resultsArray, workspace, requests;
   Block *failBlock = nullptr;
@@ -468,7 +471,9 @@ LogicalResult FunctionLowering::lower(Operation *op) {
           auto type = cast<RankedTensorType>(value.getType());
           int64_t bytes =
               type.getNumElements() *
-              std::max<int64_t>(1, type.getElementTypeBitWidth() / 8);
+              (isa<FloatType>(type.getElementType())
+                   ? floatBytes
+                   : std::max<int64_t>(1, type.getElementTypeBitWidth() / 8));
           Value slot =
               LLVM::GEPOp::create(builder, loc, ptrType, ptrType, resultsArray,
                                   ArrayRef<LLVM::GEPArg>{int32_t(i)});
@@ -505,6 +510,8 @@ std::string dtypeOf(Type type) {
   Type element = cast<RankedTensorType>(type).getElementType();
   if (element.isF32())
     return "f32";
+  if (element.isF64())
+    return "f64";
   if (element.isInteger(32))
     return "i32";
   if (element.isInteger(64))
@@ -516,13 +523,16 @@ std::string dtypeOf(Type type) {
 }
 
 /// The JSON record of a value of the signature: its attributes.
-llvm::json::Object valueJson(DictionaryAttr attrs, Type type) {
+llvm::json::Object valueJson(DictionaryAttr attrs, Type type,
+                             int64_t floatBytes) {
   llvm::json::Object value;
   llvm::json::Array shape;
   for (int64_t d : cast<RankedTensorType>(type).getShape())
     shape.push_back(d);
   value["shape"] = std::move(shape);
   value["dtype"] = dtypeOf(type);
+  if (value["dtype"] == llvm::json::Value("f32") && floatBytes == 8)
+    value["dtype"] = "f64"; // stored as double by the fp64 runtime
   if (!attrs)
     return value;
   for (NamedAttribute attr : attrs) {
@@ -546,7 +556,7 @@ llvm::json::Object valueJson(DictionaryAttr attrs, Type type) {
 LogicalResult FunctionLowering::run(llvm::json::Object &manifest) {
   if (func.isExternal())
     return success();
-  FailureOr<MemoryPlan> planned = planMemory(func);
+  FailureOr<MemoryPlan> planned = planMemory(func, 256, floatBytes);
   if (failed(planned))
     return failure();
   plan = std::move(*planned);
@@ -556,11 +566,12 @@ LogicalResult FunctionLowering::run(llvm::json::Object &manifest) {
   llvm::json::Array argsJson, resultsJson;
   for (BlockArgument arg : body.getArguments())
     argsJson.push_back(
-        valueJson(func.getArgAttrDict(arg.getArgNumber()), arg.getType()));
+        valueJson(func.getArgAttrDict(arg.getArgNumber()), arg.getType(),
+                  floatBytes));
   auto ret = cast<func::ReturnOp>(body.getTerminator());
   for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
     llvm::json::Object result =
-        valueJson(func.getResultAttrDict(i), value.getType());
+        valueJson(func.getResultAttrDict(i), value.getType(), floatBytes);
     // A result updated in place names the argument whose buffer holds it.
     if (auto adamw = value.getDefiningOp<AdamWOp>()) {
       unsigned index = cast<OpResult>(value).getResultNumber();
@@ -631,6 +642,8 @@ LogicalResult FunctionLowering::run(llvm::json::Object &manifest) {
 }
 
 struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
+  using LowerToRuntimePassBase::LowerToRuntimePassBase;
+
   /// The logits function, for generation: the per-rank forward up to the
   /// LM head's local logits [B, S, V / vocabulary group], laid out like the
   /// tokens on the batch and over the vocabulary axes on the last
@@ -683,9 +696,63 @@ struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
         op->erase();
   }
 
+  /// The gradients function, for gradient checks: the per-rank training
+  /// step up to the gradients AdamW would read, returned in place of the
+  /// updated parameters (tagged with their names and layouts).
+  static void addGradientsFunction(ModuleOp module) {
+    auto step = module.lookupSymbol<func::FuncOp>("train_step");
+    if (!step || step.isExternal() || module.lookupSymbol("gradients"))
+      return;
+    OpBuilder builder(step);
+    builder.setInsertionPointAfter(step);
+    auto grads = cast<func::FuncOp>(builder.clone(*step));
+    grads.setSymName("gradients");
+    Block &body = grads.getBody().front();
+    Operation *ret = body.getTerminator();
+    SmallVector<Value> values;
+    SmallVector<Attribute> attrs;
+    MLIRContext *ctx = module.getContext();
+    Builder b(ctx);
+    for (auto [i, value] : llvm::enumerate(ret->getOperands())) {
+      auto adamw = value.getDefiningOp<AdamWOp>();
+      if (!adamw || cast<OpResult>(value).getResultNumber() != 0)
+        continue;
+      values.push_back(adamw.getGrad());
+      attrs.push_back(grads.getResultAttrDict(unsigned(i)));
+    }
+    if (values.empty()) {
+      grads.erase();
+      return;
+    }
+    ret->setOperands(values);
+    SmallVector<Type> types;
+    for (Value v : values)
+      types.push_back(v.getType());
+    grads.setType(FunctionType::get(ctx, grads.getArgumentTypes(), types));
+    grads.setAllResultAttrs(attrs);
+    SmallVector<Operation *> ops;
+    for (Operation &op : body.without_terminator())
+      ops.push_back(&op);
+    for (Operation *op : llvm::reverse(ops))
+      if (op->use_empty() && isPure(op))
+        op->erase();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    int64_t floatBytes = 0;
+    if (elementType == "f32")
+      floatBytes = 4;
+    else if (elementType == "f64")
+      floatBytes = 8;
+    else {
+      module.emitError() << "--axonn-lower-to-runtime: element-type must be "
+                            "f32 or f64, not '"
+                         << elementType << "'";
+      return signalPassFailure();
+    }
     addLogitsFunction(module);
+    addGradientsFunction(module);
     // The vocabulary: rows of the (padded) table, and the real tokens.
     GridAttr gridAttr =
         module->getAttrOfType<GridAttr>(AxonnDialect::kGridAttrName);
@@ -707,7 +774,7 @@ struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
       if (!func.isExternal())
         originals.push_back(func);
     for (func::FuncOp func : originals)
-      if (failed(FunctionLowering(func, module).run(functions)))
+      if (failed(FunctionLowering(func, module, floatBytes).run(functions)))
         return signalPassFailure();
     for (func::FuncOp func : originals)
       func.erase();
