@@ -6,6 +6,13 @@
 // The result goes the rest of the way with upstream passes and
 // mlir-translate.
 // RUN: axonn-opt %s --axonn-lower-to-runtime --convert-to-llvm --reconcile-unrealized-casts | mlir-translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVM
+// For the fp64 runtime build (gradient checks), every f32 tensor takes 8
+// bytes: offsets, copies and the manifest's dtype say so.
+// RUN: axonn-opt %s --axonn-lower-to-runtime=element-type=f64 | FileCheck %s --check-prefix=F64
+// F64: call @axonn_rt_copy(%{{.*}}, %{{.*}}, %{{.*}}, %c192_i64)
+// F64: \22dtype\22:\22f64\22
+// RUN: not axonn-opt %s --axonn-lower-to-runtime=element-type=bf16 2>&1 | FileCheck %s --check-prefix=ETYPE
+// ETYPE: error: --axonn-lower-to-runtime: element-type must be f32 or f64, not 'bf16'
 
 module attributes {axonn.grid = #axonn.grid<x = 2, y = 1, z = 1, data = 1>} {
   func.func @step(%x: tensor<4x8xf32> {axonn.layout = #axonn.layout<[[], [x]]>},
