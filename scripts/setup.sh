@@ -10,7 +10,8 @@ LLVM=/usr/lib/llvm-22
 
 PACKAGES=(cmake ninja-build g++ python3 ccache libgtest-dev
           libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
-          libopenmpi-dev openmpi-bin libopenblas-dev python3-numpy)
+          libopenmpi-dev openmpi-bin libopenblas-dev python3-numpy
+          libsentencepiece-dev sentencepiece)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

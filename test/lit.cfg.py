@@ -46,6 +46,14 @@ config.substitutions.append(
     ("%checkpoint-resume",
      '"%s" "%s"' % (sys.executable,
                     os.path.join(config.test_source_root, "lit", "checkpoint_resume.py"))))
+import subprocess
+# SentencePiece: axonn-data built with libsentencepiece, and spm_train
+# (Debian's sentencepiece) to make a model.
+data_tool = os.path.join(config.axonn_tools_dir, "axonn-data")
+if shutil.which("spm_train") and os.path.exists(data_tool):
+    help_text = subprocess.run([data_tool, "--help"], capture_output=True, text=True).stdout
+    if "--sentencepiece MODEL " in help_text:
+        config.available_features.add("sentencepiece")
 # A Python with numpy (Debian's python3-numpy) for independent references.
 import subprocess
 for python in [sys.executable, "/usr/bin/python3"]:

@@ -80,7 +80,8 @@ void usage() {
       "  --peak-tflops X         peak FLOP/s of one rank for MFU (default:\n"
       "                          threads x clock x FLOP/cycle of this CPU)\n"
       "  --generate N            after training, generate N tokens from\n"
-      "                          --prompt (byte-level text; default \"The \")\n"
+      "                          --prompt (text for a byte-level vocabulary of\n"
+      "                          256, else token ids; default \"The \")\n"
       "  --temperature T         sampling temperature; 0 is greedy (default 0.8)\n"
       "  --sample-seed N         seed of the sampler (default: --seed)\n"
       "  --print-losses          print every step's loss with 9 digits (tests)\n"
@@ -223,15 +224,37 @@ void generate(axonn_rt *rt, const Options &options, uint64_t seed,
   const Tensor &logitsT = f.results[0];
   int64_t localBatch = tokensT.shape[0], seqLen = tokensT.shape[1];
   int64_t localRows = logitsT.shape[2], vocabRows = where.global[2];
+  // A vocabulary of 256 is the byte-level tokenizer's: prompt and sample
+  // are text. Other vocabularies (SentencePiece, GPT-2's) take the prompt
+  // as token ids separated by spaces and print ids.
+  bool bytes = vocab <= 256;
   std::vector<int64_t> context;
-  for (unsigned char c : options.prompt) {
-    if (int64_t(c) >= vocab)
-      die(rt, "--prompt: byte %d is not below the vocabulary of %" PRId64, c,
-          vocab);
-    context.push_back(c);
+  if (bytes) {
+    for (unsigned char c : options.prompt) {
+      if (int64_t(c) >= vocab)
+        die(rt, "--prompt: byte %d is not below the vocabulary of %" PRId64,
+            c, vocab);
+      context.push_back(c);
+    }
+  } else {
+    const char *p = options.prompt.c_str();
+    char *end = nullptr;
+    for (long long id = std::strtoll(p, &end, 10); end != p;
+         id = std::strtoll(p, &end, 10)) {
+      if (id < 0 || id >= vocab)
+        die(rt, "--prompt: token id %lld is not below the vocabulary of %" PRId64,
+            id, vocab);
+      context.push_back(id);
+      p = end;
+    }
+    if (*p && std::strspn(p, " \t\n") != std::strlen(p))
+      die(rt,
+          "--prompt: this model's vocabulary is not byte-level (%" PRId64
+          " tokens); give token ids separated by spaces, not '%s'",
+          vocab, options.prompt.c_str());
   }
   if (context.empty())
-    context.push_back('\n' < vocab ? '\n' : 0);
+    context.push_back(bytes && '\n' < vocab ? '\n' : 0);
   uint64_t state = splitmix(uint64_t(
       options.sampleSeed >= 0 ? options.sampleSeed : int64_t(seed)));
   int32_t *tokens = static_cast<int32_t *>(f.argPointers[size_t(f.tokens)]);
@@ -285,6 +308,19 @@ void generate(axonn_rt *rt, const Options &options, uint64_t seed,
   if (axonn_rt_rank(rt) != 0)
     return;
   std::string shown;
+  if (!bytes) {
+    for (size_t i = 0; i < context.size(); ++i)
+      shown += (i ? " " : "") + std::to_string(context[i]);
+    std::printf("axonn: sample (%" PRId64 " tokens, %s), token ids:\n%s\n",
+                options.generate,
+                options.temperature > 0
+                    ? ("temperature " + std::to_string(options.temperature))
+                          .c_str()
+                    : "greedy",
+                shown.c_str());
+    std::fflush(stdout);
+    return;
+  }
   for (unsigned char c : options.prompt + text)
     if (c == '\n' || c == '\t' || (c >= 32 && c < 127))
       shown.push_back(char(c));
