@@ -57,6 +57,30 @@ inline double exp(double x) { return std::exp(x); }
 inline double tanh(double x) { return std::tanh(x); }
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
+/// Reductions in 8 interleaved double lanes, then combined pairwise: the
+/// compiler may not reorder a plain `sum += x[i]` (it would change the
+/// rounding), so such loops run one add at a time; written with lanes they
+/// vectorize, and the result is still the same on every run.
+constexpr int kLanes = 8;
+
+inline double combine(const double (&lanes)[kLanes]) {
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+/// sum_i f(i) over [0, n).
+template <typename F>
+__attribute__((always_inline)) inline double sum(int64_t n, F f) {
+  double lanes[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l)
+      lanes[l] += double(f(i + l));
+  for (; i < n; ++i)
+    lanes[0] += double(f(i));
+  return combine(lanes);
+}
+
 } // namespace axonn::fast
 
 #endif // AXONN_RUNTIME_FASTMATH_H

@@ -67,12 +67,13 @@ void layerMoments(const axonn_real *row, int64_t local, const axonn_real *stats,
     m = double(stats[0]) / width;
     var = double(stats[1]) / width - m * m;
   } else {
-    for (int64_t j = 0; j < local; ++j)
-      m += row[j];
-    m /= local;
-    for (int64_t j = 0; j < local; ++j)
-      var += (row[j] - m) * (row[j] - m);
-    var /= local;
+    m = axonn::fast::sum(local, [&](int64_t j) { return double(row[j]); }) /
+        double(local);
+    var = axonn::fast::sum(local, [&](int64_t j) {
+            double d = row[j] - m;
+            return d * d;
+          }) /
+          double(local);
   }
   *mean = m;
   *inv = 1 / std::sqrt(var + eps);
@@ -85,8 +86,8 @@ double rmsInverse(const axonn_real *row, int64_t local, const axonn_real *stats,
     square = stats[0];
   } else {
     width = local;
-    for (int64_t j = 0; j < local; ++j)
-      square += double(row[j]) * row[j];
+    square = axonn::fast::sum(
+        local, [&](int64_t j) { return double(row[j]) * double(row[j]); });
   }
   return 1 / std::sqrt(square / width + eps);
 }
@@ -129,13 +130,9 @@ struct HeadState {
 
 /// x[t] = exp(x[t] - max); returns the sum in double.
 AXONN_CLONES double expInPlace(axonn_real *x, int64_t n, axonn_real max) {
-  double sum = 0;
-  for (int64_t t = 0; t < n; ++t) {
-    axonn_real e = axonn::fast::exp(x[t] - max);
-    x[t] = e;
-    sum += double(e);
-  }
-  return sum;
+  for (int64_t t = 0; t < n; ++t)
+    x[t] = axonn::fast::exp(x[t] - max);
+  return axonn::fast::sum(n, [&](int64_t t) { return x[t]; });
 }
 
 void headForward(const axonn_real *qkv, int64_t seq, const QKVLayout &layout,
@@ -356,15 +353,17 @@ axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const axonn_real *dy,
     const axonn_real *sums = stats ? stats + r * 4 : nullptr;
     double mean, inv;
     layerMoments(row, local, sums, width, eps, &mean, &inv);
-    double meanDxhat = 0, meanDxhatXhat = 0;
     for (int64_t j = 0; j < local; ++j) {
       xhat[size_t(j)] = (row[j] - mean) * inv;
       dxhat[size_t(j)] = double(drow[j]) * scale[j];
-      meanDxhat += dxhat[size_t(j)];
-      meanDxhatXhat += dxhat[size_t(j)] * xhat[size_t(j)];
       dg[size_t(j)] += drow[j] * xhat[size_t(j)];
       db[size_t(j)] += drow[j];
     }
+    double meanDxhat =
+        axonn::fast::sum(local, [&](int64_t j) { return dxhat[size_t(j)]; });
+    double meanDxhatXhat = axonn::fast::sum(local, [&](int64_t j) {
+      return dxhat[size_t(j)] * xhat[size_t(j)];
+    });
     if (sums) {
       meanDxhat = sums[2];
       meanDxhatXhat = (double(sums[3]) - mean * sums[2]) * inv;
@@ -640,10 +639,7 @@ axonn_status axonn_rt_add(axonn_rt *rt, const axonn_real *a, const axonn_real *b
 
 /// sum_v exp(x[v] - max), accumulated in double.
 AXONN_CLONES static double sumExp(const axonn_real *x, int64_t n, axonn_real max) {
-  double sum = 0;
-  for (int64_t v = 0; v < n; ++v)
-    sum += double(axonn::fast::exp(x[v] - max));
-  return sum;
+  return axonn::fast::sum(n, [&](int64_t v) { return axonn::fast::exp(x[v] - max); });
 }
 
 /// g[v] = exp(x[v] - max) * scale.
@@ -720,12 +716,14 @@ axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const axonn_real *logits,
 // Optimizer
 //===----------------------------------------------------------------------===//
 
+AXONN_CLONES static double sumSquares(const axonn_real *x, int64_t n) {
+  return axonn::fast::sum(n, [&](int64_t k) { return double(x[k]) * x[k]; });
+}
+
 axonn_status axonn_rt_sum_squares(axonn_rt *rt, const axonn_real *grad, int64_t size,
                                   double scale, int32_t first, axonn_real *result) {
   (void)rt;
-  double squares = 0;
-  for (int64_t k = 0; k < size; ++k)
-    squares += double(grad[k]) * grad[k];
+  double squares = sumSquares(grad, size);
   *result = axonn_real((first ? 0.0 : double(*result)) + scale * squares);
   return AXONN_OK;
 }
