@@ -276,6 +276,25 @@ axonn_status axonn_rt_sum_squares(axonn_rt *rt, const axonn_real *grad,
                                   axonn_real *result);
 axonn_status axonn_rt_sqrt(axonn_rt *rt, const axonn_real *x, axonn_real *y);
 
+/*--- Goldfish loss ----------------------------------------------------------*/
+
+typedef enum axonn_goldfish_strategy {
+  AXONN_GOLDFISH_HASH = 0,  /* hash of the h targets ending at t */
+  AXONN_GOLDFISH_STATIC = 1 /* every k-th position */
+} axonn_goldfish_strategy;
+
+/* The Goldfish mask of `rows` sequences of `seq` targets: keep[t] = 1 if
+ * target t counts in the loss, 0 if dropped. Hash strategy: positions
+ * t < h-1 are kept; otherwise key = (product of targets[t-h+1..t] as
+ * wrapping int64) mod 1,000,003 taken non-negative, and the target is
+ * dropped iff table[key] < 1/k, where table[i] = (splitmix64(0x601DF15B ^ i)
+ * >> 11) / 2^53 (the fixed table of 1,000,003 uniform values, computed on
+ * demand). Static strategy: dropped iff (t + 1) % k == 0. */
+axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
+                                    int64_t rows, int64_t seq,
+                                    int32_t strategy, int64_t k, int64_t h,
+                                    axonn_real *keep);
+
 /* AdamW hyper-parameters (#axonn.training); schedule 0 constant, 1 linear,
  * 2 cosine. */
 typedef struct axonn_adamw_config {

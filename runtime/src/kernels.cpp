@@ -713,6 +713,62 @@ axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const axonn_real *logits,
 }
 
 //===----------------------------------------------------------------------===//
+// Goldfish loss
+//===----------------------------------------------------------------------===//
+
+namespace {
+constexpr int64_t kGoldfishTable = 1000003;
+constexpr uint64_t kGoldfishSeed = 0x601DF15Bull;
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+} // namespace
+
+axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
+                                    int64_t rows, int64_t seq,
+                                    int32_t strategy, int64_t k, int64_t h,
+                                    axonn_real *keep) {
+  if (k < 2 || h < 1 || (strategy != AXONN_GOLDFISH_HASH &&
+                         strategy != AXONN_GOLDFISH_STATIC)) {
+    if (rt)
+      return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                      "goldfish mask: k = %lld must be at least 2 and h = "
+                      "%lld at least 1",
+                      (long long)k, (long long)h);
+    return AXONN_ERR_INVALID_ARGUMENT;
+  }
+  double threshold = 1.0 / double(k);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int32_t *row = targets + r * seq;
+    for (int64_t t = 0; t < seq; ++t) {
+      bool dropped;
+      if (strategy == AXONN_GOLDFISH_STATIC) {
+        dropped = (t + 1) % k == 0;
+      } else if (t < h - 1) {
+        dropped = false;
+      } else {
+        // The product wraps as int64 does: multiply as uint64 (same bits).
+        uint64_t product = 1;
+        for (int64_t j = t - h + 1; j <= t; ++j)
+          product *= uint64_t(int64_t(row[j]));
+        int64_t key = int64_t(product) % kGoldfishTable;
+        if (key < 0)
+          key += kGoldfishTable;
+        double u = double(splitmix64(kGoldfishSeed ^ uint64_t(key)) >> 11) /
+                   9007199254740992.0;
+        dropped = u < threshold;
+      }
+      keep[r * seq + t] = dropped ? axonn_real(0) : axonn_real(1);
+    }
+  }
+  return AXONN_OK;
+}
+
+//===----------------------------------------------------------------------===//
 // Optimizer
 //===----------------------------------------------------------------------===//
 
