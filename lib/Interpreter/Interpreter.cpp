@@ -462,15 +462,54 @@ static void logitsOf(const HostTensor &hidden, const HostTensor &weight,
       logits[v] += hidden.data[row * width + j] * weight.data[v * width + j];
 }
 
+/// Which targets a Goldfish loss keeps (1) or drops (0), from the
+/// definition of #axonn.goldfish; without it, all. The reference for the
+/// runtime's axonn_rt_goldfish_mask.
+static std::vector<double> goldfishKeep(GoldfishAttr goldfish,
+                                        const HostTensor &targets) {
+  std::vector<double> keep(static_cast<size_t>(targets.size()), 1.0);
+  if (!goldfish)
+    return keep;
+  int64_t seq = targets.width(), k = goldfish.getK(), h = goldfish.getH();
+  for (int64_t i = 0; i < targets.size(); ++i) {
+    int64_t t = i % seq;
+    bool dropped;
+    if (goldfish.getStrategy() == GoldfishStrategy::every_kth) {
+      dropped = (t + 1) % k == 0;
+    } else if (t < h - 1) {
+      dropped = false;
+    } else {
+      uint64_t product = 1; // int64 arithmetic that wraps
+      for (int64_t j = i - h + 1; j <= i; ++j)
+        product *= static_cast<uint64_t>(static_cast<int64_t>(targets.data[j]));
+      int64_t key = static_cast<int64_t>(product) % 1000003;
+      if (key < 0)
+        key += 1000003;
+      uint64_t x = 0x601DF15Bull ^ static_cast<uint64_t>(key);
+      x += 0x9e3779b97f4a7c15ull;
+      x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+      x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+      x ^= x >> 31;
+      dropped = static_cast<double>(x >> 11) / 9007199254740992.0 <
+                1.0 / static_cast<double>(k);
+    }
+    keep[static_cast<size_t>(i)] = dropped ? 0.0 : 1.0;
+  }
+  return keep;
+}
+
 LogicalResult Evaluator::lmHeadLoss(LMHeadLossOp op) {
   const HostTensor &h = get(op.getHidden()), &w = get(op.getWeight()),
                    &targets = get(op.getTargets());
   int64_t vocab = op.getVocabSize().value_or(w.shape[0]);
   if (failed(checkTokens(op, targets, vocab)))
     return failure();
-  double total = 0;
+  std::vector<double> keep = goldfishKeep(op.getGoldfishAttr(), targets);
+  double total = 0, kept = 0;
   std::vector<double> logits;
   for (int64_t r = 0; r < targets.size(); ++r) {
+    if (keep[r] == 0)
+      continue;
     logitsOf(h, w, vocab, r, logits);
     double maximum = *std::max_element(logits.begin(), logits.end());
     double sum = 0;
@@ -478,9 +517,10 @@ LogicalResult Evaluator::lmHeadLoss(LMHeadLossOp op) {
       sum += std::exp(l - maximum);
     total +=
         maximum + std::log(sum) - logits[static_cast<int64_t>(targets.data[r])];
+    kept += 1;
   }
   HostTensor loss(ArrayRef<int64_t>{});
-  loss.data[0] = total / targets.size();
+  loss.data[0] = kept > 0 ? total / kept : 0.0;
   set(op.getLoss(), std::move(loss));
   return success();
 }
@@ -692,19 +732,25 @@ LogicalResult Evaluator::lmHeadLossGrad(LMHeadLossGradOp op) {
   int64_t width = w.shape[1], rows = targets.size();
   HostTensor dh = zerosLike(op.getHiddenGrad()),
              dw = zerosLike(op.getWeightGrad());
+  std::vector<double> keep = goldfishKeep(op.getGoldfishAttr(), targets);
+  double kept = 0;
+  for (double k : keep)
+    kept += k;
   std::vector<double> logits;
   for (int64_t r = 0; r < rows; ++r) {
+    if (keep[r] == 0)
+      continue;
     logitsOf(h, w, vocab, r, logits);
     double maximum = *std::max_element(logits.begin(), logits.end());
     double sum = 0;
     for (double l : logits)
       sum += std::exp(l - maximum);
-    // d(mean loss)/d logit_v = (softmax_v - [v == target]) / rows.
+    // d(mean loss)/d logit_v = (softmax_v - [v == target]) / kept.
     for (int64_t v = 0; v < vocab; ++v) {
       double dlogit = std::exp(logits[v] - maximum) / sum;
       if (v == static_cast<int64_t>(targets.data[r]))
         dlogit -= 1;
-      dlogit /= rows;
+      dlogit /= kept;
       for (int64_t j = 0; j < width; ++j) {
         dh.data[r * width + j] += dlogit * w.data[v * width + j];
         dw.data[v * width + j] += dlogit * h.data[r * width + j];

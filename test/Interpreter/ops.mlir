@@ -61,6 +61,29 @@ func.func @loss(%h: tensor<1x1x2xf32> {test.value = dense<[[[1.0, 0.0]]]> : tens
   return %l : tensor<f32>
 }
 
+// The Goldfish loss averages over the kept targets only. Two positions:
+// logits [1, 0, 0] then [0, 1, 0]; the mean over both would be 1.05145.
+// static k = 2 drops position 1 (t + 1 = 2): log(e + 2) - 1 remains.
+// CHECK-LABEL: @goldfish_static:
+// CHECK-NEXT: result #0: 0.551445
+func.func @goldfish_static(%h: tensor<1x2x2xf32> {test.value = dense<[[[1.0, 0.0], [0.0, 1.0]]]> : tensor<1x2x2xf32>},
+                %w: tensor<3x2xf32> {test.value = dense<[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]> : tensor<3x2xf32>},
+                %t: tensor<1x2xi32> {test.value = dense<[[0, 2]]> : tensor<1x2xi32>}) -> tensor<f32> {
+  %l = axonn.lm_head_loss %h, %w, %t {goldfish = #axonn.goldfish<strategy = static, k = 2, h = 13>} : (tensor<1x2x2xf32>, tensor<3x2xf32>, tensor<1x2xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+// hash, h = 1, k = 4: key = the target; table[0] = 0.285 keeps target 0,
+// table[2] = 0.182 < 1/4 drops target 2 (values from the Python reference
+// of unittests/GoldfishMaskTest.cpp).
+// CHECK-LABEL: @goldfish_hash:
+// CHECK-NEXT: result #0: 0.551445
+func.func @goldfish_hash(%h: tensor<1x2x2xf32> {test.value = dense<[[[1.0, 0.0], [0.0, 1.0]]]> : tensor<1x2x2xf32>},
+                %w: tensor<3x2xf32> {test.value = dense<[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]> : tensor<3x2xf32>},
+                %t: tensor<1x2xi32> {test.value = dense<[[0, 2]]> : tensor<1x2xi32>}) -> tensor<f32> {
+  %l = axonn.lm_head_loss %h, %w, %t {goldfish = #axonn.goldfish<strategy = hash, k = 4, h = 1>} : (tensor<1x2x2xf32>, tensor<3x2xf32>, tensor<1x2xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
 // AdamW, lr 0.1 (no warmup), beta (0.9, 0.95), eps 1e-8, decay 0.1,
 // clip 1.0. Step 0, g = 0.5: m = 0.05, v = 0.0125, both debias to 0.5 and
 // 0.25, p = 1 - 0.1 * (0.5 / (0.5 + 1e-8) + 0.1 * 1) = 0.890000002.

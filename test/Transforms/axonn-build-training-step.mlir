@@ -116,5 +116,14 @@
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-llama.json | axonn-opt --axonn-build-training-step --axonn-test-gradients -o /dev/null | FileCheck %s --check-prefix=GRAD
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-llama.json | axonn-opt --axonn-build-training-step=recompute=full --axonn-test-gradients -o /dev/null | FileCheck %s --check-prefix=GRAD
 // RUN: axonn-opt %S/Inputs/one-layer.mlir --axonn-build-training-step --axonn-test-gradients -o /dev/null | FileCheck %s --check-prefix=GRAD
+// With the Goldfish loss (hash and static), the mask's divisor included.
+// RUN: echo '{"n_layer": 1, "n_embd": 16, "n_head": 2, "vocab_size": 32, "n_positions": 16, "training": {"global_batch": 2, "seq_len": 16, "goldfish": {"k": 2, "h": 2}}}' > %t/goldfish.json
+// RUN: axonn-translate --import-model-spec %t/goldfish.json | axonn-opt --axonn-build-training-step --axonn-test-gradients -o /dev/null | FileCheck %s --check-prefix=GRAD
+// RUN: echo '{"n_layer": 1, "n_embd": 16, "n_head": 2, "vocab_size": 32, "n_positions": 16, "training": {"global_batch": 2, "seq_len": 16, "goldfish": {"k": 3, "strategy": "static"}}}' > %t/static.json
+// RUN: axonn-translate --import-model-spec %t/static.json | axonn-opt --axonn-build-training-step --axonn-test-gradients -o /dev/null | FileCheck %s --check-prefix=GRAD
+// The loss gradient keeps the mask.
+// RUN: axonn-translate --import-model-spec %t/goldfish.json | axonn-opt --axonn-build-training-step | FileCheck %s --check-prefix=GOLDFISH
+// GOLDFISH: axonn.lm_head_loss {{.*}} {goldfish = #axonn.goldfish<strategy = hash, k = 2, h = 2>}
+// GOLDFISH: axonn.lm_head_loss_grad {{.*}} {goldfish = #axonn.goldfish<strategy = hash, k = 2, h = 2>}
 // GRAD: loss [[LOSS:[0-9.]+]] (@train_step), [[LOSS]] (@forward)
 // GRAD: max relative error {{.*}} (tolerance 1.0E-06): ok

@@ -156,6 +156,8 @@ private:
 
   /// Machine files stay alive while sections point into them.
   std::vector<std::unique_ptr<json::Value>> extraDocuments;
+  /// training.goldfish, when the spec asks for the Goldfish loss.
+  GoldfishAttr goldfish;
 };
 
 //===----------------------------------------------------------------------===//
@@ -465,8 +467,34 @@ FailureOr<TrainingAttr> Importer::readTraining(Section &top,
   if (present && failed(t.rejectUnknownKeys(
                      {"global_batch", "seq_len", "lr", "min_lr", "warmup_steps",
                       "steps", "schedule", "beta1", "beta2", "eps",
-                      "weight_decay", "grad_clip", "seed", "dtype"})))
+                      "weight_decay", "grad_clip", "seed", "dtype",
+                      "goldfish"})))
     return failure();
+
+  // training.goldfish: {"k": 4, "h": 13, "strategy": "hash" | "static"}.
+  if (const json::Member *g = t.object.find("goldfish");
+      g && !g->value.isNull()) {
+    if (!g->value.isObject())
+      return t.errorAtValue("goldfish")
+             << "'training.goldfish' must be an object like {\"k\": 4, "
+                "\"h\": 13}, got "
+             << g->value.kindName();
+    Section gs(*this, g->value, t.buffer, "training.goldfish");
+    if (failed(gs.rejectUnknownKeys({"k", "h", "strategy"})))
+      return failure();
+    auto k = gs.getInt("k", 4, 2, INT64_MAX);
+    auto h = gs.getInt("h", 13, 1, 4096);
+    auto strategy = gs.getString("strategy", std::string("hash"));
+    if (failed(k) || failed(h) || failed(strategy))
+      return failure();
+    std::optional<GoldfishStrategy> kind =
+        symbolizeGoldfishStrategy(*strategy);
+    if (!kind)
+      return gs.errorAtValue("strategy")
+             << "unknown goldfish strategy '" << *strategy
+             << "'; expected hash or static";
+    goldfish = GoldfishAttr::get(context, *kind, *k, *h);
+  }
 
   auto fail = [](auto result) { return failed(result); };
   auto batch = t.getInt("global_batch", 8, 1, kMaxTokensPerStep);
@@ -873,7 +901,7 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
                                  normal(m.initStd));
   Value loss =
       LMHeadLossOp::create(b, named("lm_head"), RankedTensorType::get({}, f32),
-                           x, head, targets, IntegerAttr());
+                           x, head, targets, IntegerAttr(), goldfish);
   func::ReturnOp::create(b, loc, loss);
 
   func.setFunctionType(

@@ -158,6 +158,16 @@
 
 // -----
 
+// expected-error @+1 {{goldfish k must be at least 2 (drop 1 in k targets), got 1}}
+"test.op"() {g = #axonn.goldfish<strategy = hash, k = 1, h = 13>} : () -> ()
+
+// -----
+
+// expected-error @+1 {{goldfish h must be at least 1 (the hashed context), got 0}}
+"test.op"() {g = #axonn.goldfish<strategy = static, k = 4, h = 0>} : () -> ()
+
+// -----
+
 // expected-error @+1 {{zeros init takes no 'std'}}
 "test.op"() {i = #axonn.init<zeros, std = 0.5>} : () -> ()
 

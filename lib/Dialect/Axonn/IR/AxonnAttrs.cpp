@@ -475,6 +475,21 @@ LogicalResult TrainingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 // InitAttr
 //===----------------------------------------------------------------------===//
 
+LogicalResult GoldfishAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   GoldfishStrategy strategy, int64_t k,
+                                   int64_t h) {
+  if (k < 2)
+    return emitError() << "goldfish k must be at least 2 (drop 1 in k "
+                          "targets), got "
+                       << k;
+  if (h < 1)
+    return emitError() << "goldfish h must be at least 1 (the hashed "
+                          "context), got "
+                       << h;
+  (void)strategy;
+  return success();
+}
+
 LogicalResult InitAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                InitKind kind, APFloat stdF) {
   double std = stdF.convertToDouble();

@@ -155,7 +155,8 @@ LogicalResult Autodiff::backprop(Operation *op) {
     Value hidden = saved(loss.getHidden());
     auto grad = LMHeadLossGradOp::create(
         builder, loc, hidden.getType(), loss.getWeight().getType(), hidden,
-        loss.getWeight(), loss.getTargets(), loss.getVocabSizeAttr());
+        loss.getWeight(), loss.getTargets(), loss.getVocabSizeAttr(),
+        loss.getGoldfishAttr());
     accumulate(loss.getHidden(), grad.getHiddenGrad());
     accumulate(loss.getWeight(), grad.getWeightGrad());
     return success();

@@ -309,6 +309,17 @@ LogicalResult Lowering::lower(Operation *op) {
       return op->emitOpError()
              << "has a value without a layout; run --axonn-shard first";
   auto layout = [&](Value v) { return layoutOf(v); };
+  // The Goldfish loss divides by the kept targets of the whole batch, a
+  // count the per-rank program must reduce over the token axes; that
+  // lowering is still to come.
+  if (auto loss = dyn_cast<LMHeadLossOp>(op); loss && loss.getGoldfish())
+    return op->emitOpError()
+           << "uses the Goldfish loss, which has no per-rank form yet; it "
+              "runs at the model level (fp64 interpreter) only";
+  if (auto loss = dyn_cast<LMHeadLossGradOp>(op); loss && loss.getGoldfish())
+    return op->emitOpError()
+           << "uses the Goldfish loss, which has no per-rank form yet; it "
+              "runs at the model level (fp64 interpreter) only";
 
   bool erased = false;
   TypeSwitch<Operation *>(op)

@@ -252,4 +252,31 @@ def Axonn_InitAttr : Axonn_Attr<"Init", "init"> {
   let genVerifyDecl = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// GoldfishAttr
+//===----------------------------------------------------------------------===//
+
+def Axonn_GoldfishAttr : Axonn_Attr<"Goldfish", "goldfish"> {
+  let summary = "The Goldfish loss: which targets the loss leaves out";
+  let description = [{
+    On `axonn.lm_head_loss` (and its gradient), the loss becomes the sum of
+    the cross-entropy over the kept targets divided by the number kept, over
+    the whole batch (algorithm.md §7, Hans et al. 2024). `hash` drops target
+    t of a sequence, for t >= h-1, iff table[key] < 1/k with key = (product
+    of the targets t-h+1..t as wrapping int64) mod 1,000,003 (taken
+    non-negative) and table[i] = (splitmix64(0x601DF15B xor i) >> 11) / 2^53,
+    so a repeated passage is always masked alike; `static` drops every k-th
+    position (t + 1 divisible by k; `h` is unused).
+
+    ```mlir
+    %loss = axonn.lm_head_loss %h, %wte, %targets
+        {goldfish = #axonn.goldfish<strategy = hash, k = 4, h = 13>} : ...
+    ```
+  }];
+  let parameters = (ins "GoldfishStrategy":$strategy, "int64_t":$k,
+                        "int64_t":$h);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 #endif // AXONN_DIALECT_AXONN_IR_AXONNATTRS_TD

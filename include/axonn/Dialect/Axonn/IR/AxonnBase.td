@@ -115,6 +115,13 @@ def Axonn_InitKind : I32EnumAttr<"InitKind",
   let genSpecializedAttr = 0;
 }
 
+def Axonn_GoldfishStrategy : I32EnumAttr<"GoldfishStrategy",
+    "which targets the Goldfish loss drops", [
+    I32EnumAttrCase<"hash", 0>, I32EnumAttrCase<"every_kth", 1, "static">]> {
+  let cppNamespace = "::mlir::axonn";
+  let genSpecializedAttr = 0;
+}
+
 //===----------------------------------------------------------------------===//
 // Parameter kinds
 //===----------------------------------------------------------------------===//

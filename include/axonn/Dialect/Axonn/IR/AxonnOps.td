@@ -261,6 +261,9 @@ def Axonn_LMHeadLossOp : Axonn_Op<"lm_head_loss", [Pure]> {
     from `vocab_size` on are padding (added by `--axonn-shard` so that the
     vocabulary divides over the grid) and take no part in the softmax.
 
+    `goldfish`, when present, makes it the Goldfish loss: the mean over the
+    targets the `#axonn.goldfish` mask keeps (see that attribute).
+
     ```mlir
     %loss = axonn.lm_head_loss %h, %wte, %targets
         : (tensor<8x1024x768xf32>, tensor<50257x768xf32>, tensor<8x1024xi32>)
@@ -269,7 +272,8 @@ def Axonn_LMHeadLossOp : Axonn_Op<"lm_head_loss", [Pure]> {
   }];
   let arguments = (ins Axonn_FloatTensor:$hidden, Axonn_FloatTensor:$weight,
                        Axonn_TokenTensor:$targets,
-                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size);
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size,
+                       OptionalAttr<Axonn_GoldfishAttr>:$goldfish);
   let results = (outs 0DTensorOf<[F32]>:$loss);
   let assemblyFormat = [{
     $hidden `,` $weight `,` $targets attr-dict `:`
@@ -509,7 +513,8 @@ def Axonn_LMHeadLossGradOp : Axonn_Op<"lm_head_loss_grad", [Pure]> {
   }];
   let arguments = (ins Axonn_FloatTensor:$hidden, Axonn_FloatTensor:$weight,
                        Axonn_TokenTensor:$targets,
-                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size);
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size,
+                       OptionalAttr<Axonn_GoldfishAttr>:$goldfish);
   let results = (outs Axonn_FloatTensor:$hidden_grad,
                       Axonn_FloatTensor:$weight_grad);
   let assemblyFormat = [{
