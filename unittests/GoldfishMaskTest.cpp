@@ -30,7 +30,7 @@ std::string maskOf(const std::vector<int32_t> &tokens, int64_t k, int64_t h,
   std::vector<axonn_real> keep(tokens.size(), -1);
   EXPECT_EQ(axonn_rt_goldfish_mask(nullptr, tokens.data(), 1,
                                    int64_t(tokens.size()), strategy, k, h,
-                                   keep.data()),
+                                   keep.data(), nullptr),
             AXONN_OK);
   std::string text;
   for (axonn_real v : keep)
@@ -82,7 +82,7 @@ TEST(GoldfishMask, DropsOneInK) {
   for (int64_t k : {2, 4, 8}) {
     std::vector<axonn_real> keep(n);
     ASSERT_EQ(axonn_rt_goldfish_mask(nullptr, tokens.data(), n / seq, seq,
-                                     AXONN_GOLDFISH_HASH, k, 13, keep.data()),
+                                     AXONN_GOLDFISH_HASH, k, 13, keep.data(), nullptr),
               AXONN_OK);
     // Of the positions that can be dropped (t >= h-1 in each row).
     double dropped = 0, eligible = 0;
@@ -109,14 +109,14 @@ TEST(GoldfishMask, SameWindowSameMaskAnywhere) {
     tokens[size_t(seq + 200 + i)] = tokens[size_t(30 + i)];
   std::vector<axonn_real> both(2 * seq), alone(seq);
   ASSERT_EQ(axonn_rt_goldfish_mask(nullptr, tokens.data(), 2, seq,
-                                   AXONN_GOLDFISH_HASH, 4, h, both.data()),
+                                   AXONN_GOLDFISH_HASH, 4, h, both.data(), nullptr),
             AXONN_OK);
   for (int i = h - 1; i < 40; ++i)
     EXPECT_EQ(both[size_t(30 + i)], both[size_t(seq + 200 + i)]) << i;
   // A row masked on its own (as on a rank holding only that row) is masked
   // as in the batch.
   ASSERT_EQ(axonn_rt_goldfish_mask(nullptr, tokens.data() + seq, 1, seq,
-                                   AXONN_GOLDFISH_HASH, 4, h, alone.data()),
+                                   AXONN_GOLDFISH_HASH, 4, h, alone.data(), nullptr),
             AXONN_OK);
   for (int64_t t = 0; t < seq; ++t)
     EXPECT_EQ(alone[size_t(t)], both[size_t(seq + t)]);
@@ -126,10 +126,10 @@ TEST(GoldfishMask, RefusesBadParameters) {
   std::vector<int32_t> tokens(8, 1);
   std::vector<axonn_real> keep(8);
   EXPECT_EQ(axonn_rt_goldfish_mask(nullptr, tokens.data(), 1, 8,
-                                   AXONN_GOLDFISH_HASH, 1, 13, keep.data()),
+                                   AXONN_GOLDFISH_HASH, 1, 13, keep.data(), nullptr),
             AXONN_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(axonn_rt_goldfish_mask(nullptr, tokens.data(), 1, 8,
-                                   AXONN_GOLDFISH_HASH, 4, 0, keep.data()),
+                                   AXONN_GOLDFISH_HASH, 4, 0, keep.data(), nullptr),
             AXONN_ERR_INVALID_ARGUMENT);
 }
 

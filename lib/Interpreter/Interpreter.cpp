@@ -812,11 +812,15 @@ LogicalResult Evaluator::softmaxSums(SoftmaxSumsOp op) {
 
 void Evaluator::crossEntropy(CrossEntropyOp op) {
   const HostTensor &max = get(op.getMax()), &sums = get(op.getSums());
+  const HostTensor *keep = op.getKeep() ? &get(op.getKeep()) : nullptr;
   double total = 0;
   for (int64_t t = 0; t < max.size(); ++t)
-    total += max.data[t] + std::log(sums.data[t * 2]) - sums.data[t * 2 + 1];
+    if (!keep || keep->data[t] != 0)
+      total += max.data[t] + std::log(sums.data[t * 2]) - sums.data[t * 2 + 1];
+  double count = op.getCount() ? get(op.getCount()).data[0]
+                               : double(op.getTokens());
   HostTensor loss(ArrayRef<int64_t>{});
-  loss.data[0] = total / double(op.getTokens());
+  loss.data[0] = count > 0 ? total / count : 0.0;
   set(op.getLoss(), std::move(loss));
 }
 
@@ -828,9 +832,13 @@ LogicalResult Evaluator::crossEntropyGrad(CrossEntropyGradOp op) {
   if (failed(offset))
     return failure();
   int64_t real = realRows(local, *offset, op.getVocabSize());
-  double count = double(op.getTokens());
+  double count = op.getCount() ? get(op.getCount()).data[0]
+                               : double(op.getTokens());
+  const HostTensor *keep = op.getKeep() ? &get(op.getKeep()) : nullptr;
   HostTensor grad = zerosLike(op.getResult());
   for (int64_t t = 0; t < tokens; ++t) {
+    if ((keep && keep->data[t] == 0) || count <= 0)
+      continue;
     int64_t target = static_cast<int64_t>(targets.data[t]) - *offset;
     for (int64_t v = 0; v < real; ++v) {
       double p =
@@ -961,6 +969,21 @@ LogicalResult Evaluator::run(Operation *op) {
       .Case([&](LogitsMaxOp op) { return logitsMax(op); })
       .Case([&](SoftmaxSumsOp op) { return softmaxSums(op); })
       .Case([&](CrossEntropyOp op) { return crossEntropy(op), success(); })
+      .Case([&](GoldfishMaskOp op) {
+        const HostTensor &targets = get(op.getTargets());
+        std::vector<double> keep = goldfishKeep(op.getGoldfish(), targets);
+        HostTensor mask = zerosLike(op.getKeep());
+        double count = 0;
+        for (size_t i = 0; i < keep.size(); ++i) {
+          mask.data[static_cast<int64_t>(i)] = keep[i];
+          count += keep[i];
+        }
+        HostTensor total(ArrayRef<int64_t>{});
+        total.data[0] = count;
+        set(op.getKeep(), std::move(mask));
+        set(op.getCount(), std::move(total));
+        return success();
+      })
       .Case([&](CrossEntropyGradOp op) { return crossEntropyGrad(op); })
       .Case([&](SumSquaresOp op) {
         double sum = 0;

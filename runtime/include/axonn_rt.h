@@ -289,11 +289,26 @@ typedef enum axonn_goldfish_strategy {
  * wrapping int64) mod 1,000,003 taken non-negative, and the target is
  * dropped iff table[key] < 1/k, where table[i] = (splitmix64(0x601DF15B ^ i)
  * >> 11) / 2^53 (the fixed table of 1,000,003 uniform values, computed on
- * demand). Static strategy: dropped iff (t + 1) % k == 0. */
+ * demand). Static strategy: dropped iff (t + 1) % k == 0. `count` (if not
+ * null) receives the number kept. */
 axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
                                     int64_t rows, int64_t seq,
                                     int32_t strategy, int64_t k, int64_t h,
-                                    axonn_real *keep);
+                                    axonn_real *keep, axonn_real *count);
+/* The Goldfish loss's share of this rank: sum over kept local tokens
+ * (keep[t] = 1) of max + log(sums[0]) - sums[1], over *count (the kept
+ * tokens of the whole batch). */
+axonn_status axonn_rt_cross_entropy_masked(axonn_rt *rt, const axonn_real *max,
+                                           const axonn_real *sums,
+                                           const axonn_real *keep,
+                                           const axonn_real *count,
+                                           int64_t tokens, axonn_real *loss);
+/* Its gradient: as axonn_rt_cross_entropy_grad, times keep, over *count. */
+axonn_status axonn_rt_cross_entropy_grad_masked(
+    axonn_rt *rt, const axonn_real *logits, const axonn_real *max,
+    const axonn_real *sums, const int32_t *targets, const axonn_real *keep,
+    const axonn_real *count, int64_t tokens, int64_t rows,
+    axonn_axes vocab_axes, int64_t vocab_size, axonn_real *dlogits);
 
 /* AdamW hyper-parameters (#axonn.training); schedule 0 constant, 1 linear,
  * 2 cosine. */

@@ -731,7 +731,7 @@ uint64_t splitmix64(uint64_t x) {
 axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
                                     int64_t rows, int64_t seq,
                                     int32_t strategy, int64_t k, int64_t h,
-                                    axonn_real *keep) {
+                                    axonn_real *keep, axonn_real *count) {
   if (k < 2 || h < 1 || (strategy != AXONN_GOLDFISH_HASH &&
                          strategy != AXONN_GOLDFISH_STATIC)) {
     if (rt)
@@ -742,6 +742,7 @@ axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
     return AXONN_ERR_INVALID_ARGUMENT;
   }
   double threshold = 1.0 / double(k);
+  int64_t kept = 0;
   for (int64_t r = 0; r < rows; ++r) {
     const int32_t *row = targets + r * seq;
     for (int64_t t = 0; t < seq; ++t) {
@@ -763,7 +764,49 @@ axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
         dropped = u < threshold;
       }
       keep[r * seq + t] = dropped ? axonn_real(0) : axonn_real(1);
+      kept += dropped ? 0 : 1;
     }
+  }
+  if (count)
+    *count = axonn_real(kept);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cross_entropy_masked(axonn_rt *rt, const axonn_real *max,
+                                           const axonn_real *sums,
+                                           const axonn_real *keep,
+                                           const axonn_real *count,
+                                           int64_t tokens, axonn_real *loss) {
+  (void)rt;
+  double total = 0;
+  for (int64_t t = 0; t < tokens; ++t)
+    if (keep[t] != 0)
+      total += double(max[t]) + std::log(double(sums[t * 2])) - sums[t * 2 + 1];
+  *loss = *count > 0 ? axonn_real(total / double(*count)) : axonn_real(0);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cross_entropy_grad_masked(
+    axonn_rt *rt, const axonn_real *logits, const axonn_real *max,
+    const axonn_real *sums, const int32_t *targets, const axonn_real *keep,
+    const axonn_real *count, int64_t tokens, int64_t rows,
+    axonn_axes vocabAxes, int64_t vocabSize, axonn_real *dlogits) {
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  int64_t real = realRows(rows, offset, vocabSize);
+  double n = double(*count);
+  for (int64_t t = 0; t < tokens; ++t) {
+    axonn_real *g = dlogits + t * rows;
+    if (keep[t] == 0 || n <= 0) {
+      std::fill(g, g + rows, axonn_real(0));
+      continue;
+    }
+    int64_t target = int64_t(targets[t]) - offset;
+    softmaxGrad(logits + t * rows, real, max[t],
+                axonn_real(1 / (double(sums[t * 2]) * n)), g);
+    if (target >= 0 && target < real)
+      g[target] -= axonn_real(1 / n);
+    for (int64_t v = real; v < rows; ++v)
+      g[v] = 0;
   }
   return AXONN_OK;
 }

@@ -43,13 +43,3 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 1, z = 1, data = 1>} {
   }
 }
 
-// -----
-
-// The Goldfish loss has no per-rank form yet.
-module attributes {axonn.grid = #axonn.grid<x = 1, y = 1, z = 1, data = 2>} {
-  func.func @f(%h: tensor<2x4x8xf32, #axonn.layout<[[data], [], []]>>, %w: tensor<16x8xf32, #axonn.layout<[[], []]>>, %t: tensor<2x4xi32, #axonn.layout<[[data], []]>>) -> tensor<f32, #axonn.layout<[]>> {
-    // expected-error @+1 {{'axonn.lm_head_loss' op uses the Goldfish loss, which has no per-rank form yet; it runs at the model level (fp64 interpreter) only}}
-    %l = axonn.lm_head_loss %h, %w, %t {goldfish = #axonn.goldfish<strategy = hash, k = 4, h = 13>} : (tensor<2x4x8xf32, #axonn.layout<[[data], [], []]>>, tensor<16x8xf32, #axonn.layout<[[], []]>>, tensor<2x4xi32, #axonn.layout<[[data], []]>>) -> tensor<f32, #axonn.layout<[]>>
-    return %l : tensor<f32, #axonn.layout<[]>>
-  }
-}

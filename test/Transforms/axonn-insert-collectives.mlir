@@ -101,6 +101,16 @@
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-llama.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2x2" --axonn-build-training-step=recompute=selective --axonn-shard --axonn-test-spmd -o /dev/null | FileCheck %s --check-prefix=SPMD
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-llama.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=8 grid=1x2x1x4" --axonn-build-training-step --axonn-shard --axonn-test-spmd -o /dev/null | FileCheck %s --check-prefix=SPMD
 // RUN: axonn-translate --import-model-spec %S/Inputs/odd-vocab-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=8 grid=1x2x4x1" --axonn-build-training-step --axonn-shard --axonn-test-spmd -o /dev/null | FileCheck %s --check-prefix=SPMD
+// The Goldfish loss: each rank masks its own sequences, the kept count is
+// summed over the token axes (z, data).
+// RUN: axonn-translate --import-model-spec %S/../Runtime/Inputs/tiny-gpt-goldfish.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2x2" --axonn-build-training-step --axonn-shard --axonn-test-spmd -o /dev/null | FileCheck %s --check-prefix=SPMD
+// RUN: axonn-translate --import-model-spec %S/../Runtime/Inputs/tiny-llama-goldfish.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=8 grid=1x2x1x4" --axonn-build-training-step=recompute=full --axonn-shard --axonn-test-spmd -o /dev/null | FileCheck %s --check-prefix=SPMD
+// RUN: axonn-translate --import-model-spec %S/../Runtime/Inputs/tiny-gpt-goldfish.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=4 grid=1x1x2x2" --axonn-build-training-step --axonn-shard --axonn-insert-collectives | FileCheck %s --check-prefix=GOLDFISH
+// GOLDFISH-LABEL: func.func @train_step(
+// GOLDFISH: %[[KEEP:.*]], %[[N:.*]] = axonn.goldfish_mask %arg1 {goldfish = #axonn.goldfish<strategy = hash, k = 4, h = 13>} : tensor<2x32xi32> -> tensor<2x32xf32>, tensor<f32>
+// GOLDFISH-NEXT: %[[COUNT:.*]] = axonn.all_reduce sum %[[N]] over [z, data] : tensor<f32>
+// GOLDFISH-NEXT: axonn.cross_entropy %{{.*}}, %{{.*}} masked(%[[KEEP]], %[[COUNT]] : tensor<2x32xf32>, tensor<f32>) tokens 256
+// GOLDFISH: axonn.cross_entropy_grad %{{.*}}, %{{.*}}, %{{.*}}, %arg1 masked(%[[KEEP]], %[[COUNT]] : tensor<2x32xf32>, tensor<f32>) tokens 256
 // SPMD: loss [[LOSS:[0-9.]+]] (sharded), [[LOSS]] (rank 0 of {{[0-9]+}})
 // SPMD: results on {{[0-9]+}} ranks, max relative error {{.*}} (tolerance 1.0E-09): ok
 

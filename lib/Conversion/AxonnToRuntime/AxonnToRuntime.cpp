@@ -366,17 +366,38 @@ LogicalResult FunctionLowering::lower(Operation *op) {
               i64(l.getVocabSize().value_or(0)), p(l.getSums())});
       })
       .Case([&](CrossEntropyOp c) {
-        call("axonn_rt_cross_entropy",
-             {p(c.getMax()), p(c.getSums()), i64(numElements(c.getMax())),
-              i64(c.getTokens()), p(c.getLoss())});
+        if (c.getKeep())
+          call("axonn_rt_cross_entropy_masked",
+               {p(c.getMax()), p(c.getSums()), p(c.getKeep()),
+                p(c.getCount()), i64(numElements(c.getMax())),
+                p(c.getLoss())});
+        else
+          call("axonn_rt_cross_entropy",
+               {p(c.getMax()), p(c.getSums()), i64(numElements(c.getMax())),
+                i64(c.getTokens()), p(c.getLoss())});
       })
       .Case([&](CrossEntropyGradOp c) {
         ArrayRef<int64_t> s = shapeOf(c.getLogits());
-        call("axonn_rt_cross_entropy_grad",
-             {p(c.getLogits()), p(c.getMax()), p(c.getSums()),
-              p(c.getTargets()), i64(s[0] * s[1]), i64(s[2]),
-              axes(c.getVocabAxes()), i64(c.getVocabSize().value_or(0)),
-              i64(c.getTokens()), p(c.getResult())});
+        if (c.getKeep())
+          call("axonn_rt_cross_entropy_grad_masked",
+               {p(c.getLogits()), p(c.getMax()), p(c.getSums()),
+                p(c.getTargets()), p(c.getKeep()), p(c.getCount()),
+                i64(s[0] * s[1]), i64(s[2]), axes(c.getVocabAxes()),
+                i64(c.getVocabSize().value_or(0)), p(c.getResult())});
+        else
+          call("axonn_rt_cross_entropy_grad",
+               {p(c.getLogits()), p(c.getMax()), p(c.getSums()),
+                p(c.getTargets()), i64(s[0] * s[1]), i64(s[2]),
+                axes(c.getVocabAxes()), i64(c.getVocabSize().value_or(0)),
+                i64(c.getTokens()), p(c.getResult())});
+      })
+      .Case([&](GoldfishMaskOp g) {
+        ArrayRef<int64_t> s = shapeOf(g.getTargets());
+        GoldfishAttr goldfish = g.getGoldfish();
+        call("axonn_rt_goldfish_mask",
+             {p(g.getTargets()), i64(s[0]), i64(s[1]),
+              i32(int64_t(goldfish.getStrategy())), i64(goldfish.getK()),
+              i64(goldfish.getH()), p(g.getKeep()), p(g.getCount())});
       })
       .Case([&](SumSquaresOp s) {
         for (auto [i, pair] :

@@ -171,3 +171,21 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>} {
     return
   }
 }
+
+// -----
+
+// The Goldfish loss: the attribute on the loss, and the per-rank mask and
+// masked cross-entropy.
+// CHECK-LABEL: func.func @goldfish
+func.func @goldfish(%h: tensor<2x4x32xf32>, %w: tensor<50x32xf32>, %t: tensor<2x4xi32>,
+                    %m: tensor<2x4xf32>, %s: tensor<2x4x2xf32>, %l: tensor<2x4x50xf32>) {
+  // CHECK: axonn.lm_head_loss %{{.*}} {goldfish = #axonn.goldfish<strategy = hash, k = 4, h = 13>}
+  %0 = axonn.lm_head_loss %h, %w, %t {goldfish = #axonn.goldfish<strategy = hash, k = 4, h = 13>} : (tensor<2x4x32xf32>, tensor<50x32xf32>, tensor<2x4xi32>) -> tensor<f32>
+  // CHECK: %[[KEEP:.*]], %[[N:.*]] = axonn.goldfish_mask %{{.*}} {goldfish = #axonn.goldfish<strategy = static, k = 3, h = 1>} : tensor<2x4xi32> -> tensor<2x4xf32>, tensor<f32>
+  %keep, %n = axonn.goldfish_mask %t {goldfish = #axonn.goldfish<strategy = static, k = 3, h = 1>} : tensor<2x4xi32> -> tensor<2x4xf32>, tensor<f32>
+  // CHECK: axonn.cross_entropy %{{.*}}, %{{.*}} masked(%[[KEEP]], %[[N]] : tensor<2x4xf32>, tensor<f32>) tokens 8
+  %1 = axonn.cross_entropy %m, %s masked(%keep, %n : tensor<2x4xf32>, tensor<f32>) tokens 8 : tensor<2x4xf32>, tensor<2x4x2xf32> -> tensor<f32>
+  // CHECK: axonn.cross_entropy_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} masked(%[[KEEP]], %[[N]] : tensor<2x4xf32>, tensor<f32>) tokens 8
+  %2 = axonn.cross_entropy_grad %l, %m, %s, %t masked(%keep, %n : tensor<2x4xf32>, tensor<f32>) tokens 8 : tensor<2x4x50xf32>, tensor<2x4xf32>, tensor<2x4x2xf32>, tensor<2x4xi32>
+  return
+}

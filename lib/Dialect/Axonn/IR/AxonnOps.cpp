@@ -483,6 +483,9 @@ LogicalResult SoftmaxSumsOp::verify() {
 }
 
 LogicalResult CrossEntropyGradOp::verify() {
+  if (getKeep() &&
+      getKeep().getType().getShape() != getTargets().getType().getShape())
+    return emitOpError() << "keep must have the targets' shape";
   return verifyLogits(*this, getLogits(), getMax(), getSums(), getTargets());
 }
 
@@ -491,7 +494,15 @@ LogicalResult CrossEntropyOp::verify() {
   if (failed(verifyRank(op, getMax(), "max", 2, "[batch, seq]")))
     return failure();
   ArrayRef<int64_t> shape = getMax().getType().getShape();
+  if (getKeep() && failed(verifyShape(op, getKeep(), "keep", shape)))
+    return failure();
   return verifyShape(op, getSums(), "sums", {shape[0], shape[1], 2});
+}
+
+LogicalResult GoldfishMaskOp::verify() {
+  if (getKeep().getType().getShape() != getTargets().getType().getShape())
+    return emitOpError() << "keep must have the targets' shape";
+  return success();
 }
 
 LogicalResult SumSquaresOp::verify() {

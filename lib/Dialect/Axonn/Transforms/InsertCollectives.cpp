@@ -45,6 +45,8 @@ AxisList without(ArrayRef<Axis> a, ArrayRef<Axis> b) {
 /// The LM head's logits and softmax statistics, shared by its gradient.
 struct LossPieces {
   Value logits, max, sums;
+  /// The Goldfish loss: this rank's mask and the batch's kept count.
+  Value keep, count;
 };
 
 class Lowering {
@@ -97,6 +99,8 @@ private:
   LossPieces lossPieces(Location loc, Value hidden, Value weight, Value targets,
                         std::optional<uint64_t> vocabSize);
   void lowerLoss(LMHeadLossOp op);
+  void addGoldfish(Location loc, LossPieces &pieces, Value targets,
+                   Value hidden, GoldfishAttr goldfish);
   void lowerLossGrad(LMHeadLossGradOp op);
   void lowerGlobalNorm(GlobalNormOp op);
 
@@ -229,16 +233,35 @@ LossPieces Lowering::lossPieces(Location loc, Value hidden, Value weight,
   return {logits, max, sums};
 }
 
+/// The Goldfish mask of this rank's targets and the number of targets kept
+/// in the whole batch (the local counts summed over the token axes).
+void Lowering::addGoldfish(Location loc, LossPieces &pieces, Value targets,
+                           Value hidden, GoldfishAttr goldfish) {
+  if (!goldfish || pieces.keep)
+    return;
+  auto targetType = cast<RankedTensorType>(targets.getType());
+  Type f32 = builder.getF32Type();
+  auto mask = GoldfishMaskOp::create(
+      builder, loc, RankedTensorType::get(targetType.getShape(), f32),
+      RankedTensorType::get({}, f32), targets, goldfish);
+  pieces.keep = mask.getKeep();
+  pieces.count = allReduce(loc, mask.getCount(),
+                           tokenAxes(layoutOf(hidden)));
+}
+
 void Lowering::lowerLoss(LMHeadLossOp op) {
   builder.setInsertionPoint(op);
   Location loc = op.getLoc();
   int64_t tokens = globalTokens(op.getHidden());
   LossPieces pieces = lossPieces(loc, op.getHidden(), op.getWeight(),
                                  op.getTargets(), op.getVocabSize());
+  addGoldfish(loc, pieces, op.getTargets(), op.getHidden(),
+              op.getGoldfishAttr());
   losses[{op.getHidden(), op.getTargets()}] = pieces;
   Value loss =
       CrossEntropyOp::create(builder, loc, localType(op.getLoss().getType()),
-                             pieces.max, pieces.sums, tokens)
+                             pieces.max, pieces.sums, pieces.keep,
+                             pieces.count, tokens)
           .getResult();
   loss = allReduce(loc, loss, tokenAxes(layoutOf(op.getHidden())));
   replace(op.getLoss(), loss);
@@ -254,11 +277,13 @@ void Lowering::lowerLossGrad(LMHeadLossGradOp op) {
       it != losses.end()
           ? it->second
           : lossPieces(loc, hidden, weight, op.getTargets(), op.getVocabSize());
+  addGoldfish(loc, pieces, op.getTargets(), hidden, op.getGoldfishAttr());
   AxisList vocab = axesOf(layoutOf(weight).getSplit()[0]);
   IntegerAttr size = op.getVocabSizeAttr();
   Value dlogits = CrossEntropyGradOp::create(
                       builder, loc, pieces.logits.getType(), pieces.logits,
-                      pieces.max, pieces.sums, op.getTargets(),
+                      pieces.max, pieces.sums, op.getTargets(), pieces.keep,
+                      pieces.count,
                       builder.getI64IntegerAttr(globalTokens(hidden)),
                       optionalAxes(vocab), size)
                       .getResult();
@@ -309,18 +334,6 @@ LogicalResult Lowering::lower(Operation *op) {
       return op->emitOpError()
              << "has a value without a layout; run --axonn-shard first";
   auto layout = [&](Value v) { return layoutOf(v); };
-  // The Goldfish loss divides by the kept targets of the whole batch, a
-  // count the per-rank program must reduce over the token axes; that
-  // lowering is still to come.
-  if (auto loss = dyn_cast<LMHeadLossOp>(op); loss && loss.getGoldfish())
-    return op->emitOpError()
-           << "uses the Goldfish loss, which has no per-rank form yet; it "
-              "runs at the model level (fp64 interpreter) only";
-  if (auto loss = dyn_cast<LMHeadLossGradOp>(op); loss && loss.getGoldfish())
-    return op->emitOpError()
-           << "uses the Goldfish loss, which has no per-rank form yet; it "
-              "runs at the model level (fp64 interpreter) only";
-
   bool erased = false;
   TypeSwitch<Operation *>(op)
       .Case([&](ReshardOp op) {

@@ -687,35 +687,70 @@ def Axonn_SoftmaxSumsOp : Axonn_Op<"softmax_sums", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Axonn_CrossEntropyOp : Axonn_Op<"cross_entropy", [Pure]> {
+def Axonn_GoldfishMaskOp : Axonn_Op<"goldfish_mask", [Pure]> {
+  let summary = "Which local targets the Goldfish loss keeps, and how many";
+  let description = [{
+    Per rank: `keep[b, t]` is 1 if target `t` of local sequence `b` counts in
+    the loss and 0 if the `#axonn.goldfish` mask drops it (the mask depends
+    only on a sequence's own targets, so every rank computes its rows
+    alone); `count` is the number kept on this rank.
+
+    ```mlir
+    %keep, %n = axonn.goldfish_mask %targets
+        {goldfish = #axonn.goldfish<strategy = hash, k = 4, h = 13>}
+        : tensor<4x1024xi32> -> tensor<4x1024xf32>, tensor<f32>
+    ```
+  }];
+  let arguments = (ins Axonn_TokenTensor:$targets,
+                       Axonn_GoldfishAttr:$goldfish);
+  let results = (outs Axonn_F32Tensor:$keep, 0DTensorOf<[F32]>:$count);
+  let assemblyFormat = [{
+    $targets attr-dict `:` type($targets) `->` type($keep) `,` type($count)
+  }];
+  let hasVerifier = 1;
+}
+
+def Axonn_CrossEntropyOp : Axonn_Op<"cross_entropy", [Pure,
+    AttrSizedOperandSegments]> {
   let summary = "This rank's share of the mean cross-entropy";
   let description = [{
     `sum over local tokens of (max + log(sums[0]) - sums[1]) / tokens`, with
     `tokens` the number of tokens of the global batch; summed over the ranks
     that split the tokens it is the mean loss.
 
+    With `masked %keep, %count` (the Goldfish loss), the sum runs over the
+    kept tokens (`keep` 1) and is divided by `count`, the number kept in the
+    whole batch, instead of `tokens`.
+
     ```mlir
     %l = axonn.cross_entropy %m, %s tokens 524288
+        : tensor<4x1024xf32>, tensor<4x1024x2xf32> -> tensor<f32>
+    %g = axonn.cross_entropy %m, %s masked(%keep, %n : tensor<4x1024xf32>,
+        tensor<f32>) tokens 524288
         : tensor<4x1024xf32>, tensor<4x1024x2xf32> -> tensor<f32>
     ```
   }];
   let arguments = (ins Axonn_F32Tensor:$max, Axonn_F32Tensor:$sums,
+                       Optional<Axonn_F32Tensor>:$keep,
+                       Optional<0DTensorOf<[F32]>>:$count,
                        ConfinedAttr<I64Attr, [IntPositive]>:$tokens);
   let results = (outs 0DTensorOf<[F32]>:$loss);
   let assemblyFormat = [{
-    $max `,` $sums `tokens` $tokens attr-dict `:` type($max) `,` type($sums)
-    `->` type($loss)
+    $max `,` $sums (`masked` `(` $keep^ `,` $count `:` type($keep) `,`
+    type($count) `)`)? `tokens` $tokens attr-dict `:` type($max) `,`
+    type($sums) `->` type($loss)
   }];
   let hasVerifier = 1;
 }
 
 def Axonn_CrossEntropyGradOp : Axonn_Op<"cross_entropy_grad", [Pure,
-    AllTypesMatch<["logits", "result"]>]> {
+    AttrSizedOperandSegments, AllTypesMatch<["logits", "result"]>]> {
   let summary = "Gradient of the mean cross-entropy with respect to logits";
   let description = [{
     `(exp(logit - max) / sums[0] - [row is the target]) / tokens` for the real
     rows of the local slice, 0 for padding (`vocab_axes`, `vocab_size` and
-    `tokens` as for `axonn.softmax_sums` and `axonn.cross_entropy`).
+    `tokens` as for `axonn.softmax_sums` and `axonn.cross_entropy`); with
+    `masked`, times `keep` and divided by `count` instead.
 
     ```mlir
     %dl = axonn.cross_entropy_grad %l, %m, %s, %t tokens 524288
@@ -725,12 +760,15 @@ def Axonn_CrossEntropyGradOp : Axonn_Op<"cross_entropy_grad", [Pure,
   }];
   let arguments = (ins Axonn_FloatTensor:$logits, Axonn_F32Tensor:$max,
                        Axonn_F32Tensor:$sums, Axonn_TokenTensor:$targets,
+                       Optional<Axonn_F32Tensor>:$keep,
+                       Optional<0DTensorOf<[F32]>>:$count,
                        ConfinedAttr<I64Attr, [IntPositive]>:$tokens,
                        OptionalAttr<Axonn_AxesAttr>:$vocab_axes,
                        OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size);
   let results = (outs Axonn_FloatTensor:$result);
   let assemblyFormat = [{
-    $logits `,` $max `,` $sums `,` $targets `tokens` $tokens attr-dict `:`
+    $logits `,` $max `,` $sums `,` $targets (`masked` `(` $keep^ `,` $count
+    `:` type($keep) `,` type($count) `)`)? `tokens` $tokens attr-dict `:`
     type($logits) `,` type($max) `,` type($sums) `,` type($targets)
   }];
   let hasVerifier = 1;
