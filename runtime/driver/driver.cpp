@@ -14,6 +14,7 @@
 
 #include "axonn_rt.h"
 #include "checkpoint.h"
+#include "generate.h"
 #include "json.h"
 #include "program.h"
 
@@ -37,8 +38,6 @@ int32_t axonn_train_step(axonn_rt *rt, void **args, void **results,
                          void *workspace);
 int32_t axonn_forward(axonn_rt *rt, void **args, void **results,
                       void *workspace);
-int32_t axonn_logits(axonn_rt *rt, void **args, void **results,
-                     void *workspace);
 }
 
 using namespace axonn::driver;
@@ -54,7 +53,9 @@ struct Options {
   std::string data, metrics, checkpointDir, initFrom;
   int64_t steps = -1, seed = -1, logEvery = 1, valEvery = 0, valBatches = 4,
           saveEvery = 0, keep = 3, injectNan = -1;
-  int64_t generate = 0, sampleSeed = -1;
+  int64_t generate = 0, sampleSeed = -1, auditLength = 50;
+  std::vector<std::string> audit;
+  std::string auditJson;
   std::string prompt = "The ";
   double peakTflops = 0, temperature = 0.8;
   bool printLosses = false, resume = false;
@@ -84,6 +85,11 @@ void usage() {
       "                          256, else token ids; default \"The \")\n"
       "  --temperature T         sampling temperature; 0 is greedy (default 0.8)\n"
       "  --sample-seed N         seed of the sampler (default: --seed)\n"
+      "  --audit PATH            after training, the memorization audit of a\n"
+      "                          document (token file, or text for a byte-level\n"
+      "                          model) or a directory of them; repeatable\n"
+      "  --audit-length L        tokens each document must reproduce (default 50)\n"
+      "  --audit-json FILE       also write the audit as JSON\n"
       "  --print-losses          print every step's loss with 9 digits (tests)\n"
       "  --inject-nan STEP       (testing) poison a weight before STEP\n"
       "Run under mpirun -np <ranks of the compiled grid> (or srun); alone it\n"
@@ -136,6 +142,14 @@ Options parseOptions(int argc, char **argv) {
       o.generate = number();
     else if (a == "--prompt")
       o.prompt = value();
+    else if (a == "--audit")
+      o.audit.push_back(value());
+    else if (a == "--audit-length") {
+      o.auditLength = number();
+      if (o.auditLength < 1)
+        die(nullptr, "--audit-length must be at least 1");
+    } else if (a == "--audit-json")
+      o.auditJson = value();
     else if (a == "--sample-seed")
       o.sampleSeed = number();
     else if (a == "--temperature") {
@@ -213,17 +227,25 @@ struct Function {
   float *loss = nullptr, *gradNorm = nullptr;
 };
 
-/// Generates text after the prompt, one token per call of the logits
-/// function (the window of the last S tokens; no KV cache): every rank puts
-/// its slice of the next-token logits of batch row 0 into a vector summed
-/// over the grid, then every rank draws the same token from it.
+/// The logits function's buffers, for decode() and audit().
+LogitsProgram logitsProgram(axonn_rt *rt, Function &f, const int64_t grid[4],
+                            void *workspace) {
+  LogitsProgram program;
+  program.args = f.argPointers;
+  program.results = f.resultPointers;
+  program.tokens = static_cast<int32_t *>(f.argPointers[size_t(f.tokens)]);
+  program.logits = f.loss;
+  program.localBatch = f.args[size_t(f.tokens)].shape[0];
+  program.seqLen = f.args[size_t(f.tokens)].shape[1];
+  program.localRows = f.results[0].shape[2];
+  program.where = place(f.results[0], rt, grid);
+  program.workspace = workspace;
+  return program;
+}
+
+/// --generate: continues the prompt and prints the sample.
 void generate(axonn_rt *rt, const Options &options, uint64_t seed,
-              Function &f, const Placement &where, int64_t vocab,
-              void *workspace) {
-  const Tensor &tokensT = f.args[size_t(f.tokens)];
-  const Tensor &logitsT = f.results[0];
-  int64_t localBatch = tokensT.shape[0], seqLen = tokensT.shape[1];
-  int64_t localRows = logitsT.shape[2], vocabRows = where.global[2];
+              LogitsProgram &program, int64_t vocab) {
   // A vocabulary of 256 is the byte-level tokenizer's: prompt and sample
   // are text. Other vocabularies (SentencePiece, GPT-2's) take the prompt
   // as token ids separated by spaces and print ids.
@@ -257,71 +279,28 @@ void generate(axonn_rt *rt, const Options &options, uint64_t seed,
     context.push_back(bytes && '\n' < vocab ? '\n' : 0);
   uint64_t state = splitmix(uint64_t(
       options.sampleSeed >= 0 ? options.sampleSeed : int64_t(seed)));
-  int32_t *tokens = static_cast<int32_t *>(f.argPointers[size_t(f.tokens)]);
-  std::vector<float> row(static_cast<size_t>(vocabRows));
-  int32_t all[4] = {0, 1, 2, 3};
-  std::string text;
-  for (int64_t n = 0; n < options.generate; ++n) {
-    int64_t start = std::max<int64_t>(0, int64_t(context.size()) - seqLen);
-    int64_t length = int64_t(context.size()) - start;
-    for (int64_t r = 0; r < localBatch; ++r)
-      for (int64_t t = 0; t < seqLen; ++t)
-        tokens[r * seqLen + t] =
-            t < length ? int32_t(context[size_t(start + t)]) : 0;
-    if (axonn_logits(rt, f.argPointers.data(), f.resultPointers.data(),
-                     workspace) != AXONN_OK)
-      die(rt, "generation failed: %s", axonn_rt_last_error(rt));
-    std::fill(row.begin(), row.end(), 0.0f);
-    if (where.primary && where.offset[0] == 0)
-      for (int64_t v = 0; v < localRows; ++v)
-        row[size_t(where.offset[2] + v)] =
-            f.loss[(length - 1) * localRows + v];
-    axonn_request request = nullptr;
-    if (axonn_rt_all_reduce_start(rt, row.data(), row.data(), vocabRows,
-                                  axonn_axes_make(4, all), AXONN_REDUCE_SUM,
-                                  &request) != AXONN_OK ||
-        axonn_rt_wait(rt, request) != AXONN_OK)
-      die(rt, "generation failed: %s", axonn_rt_last_error(rt));
-    int64_t best = 0;
-    for (int64_t v = 1; v < vocab; ++v)
-      if (row[size_t(v)] > row[size_t(best)])
-        best = v;
-    int64_t next = best;
-    if (options.temperature > 0) {
-      double sum = 0;
-      std::vector<double> p(static_cast<size_t>(vocab));
-      for (int64_t v = 0; v < vocab; ++v)
-        sum += p[size_t(v)] = std::exp(double(row[size_t(v)] - row[size_t(best)]) /
-                                       options.temperature);
-      state = splitmix(state);
-      double u = double(state >> 11) / 9007199254740992.0 * sum;
-      next = vocab - 1;
-      for (int64_t v = 0; v < vocab; ++v)
-        if ((u -= p[size_t(v)]) < 0) {
-          next = v;
-          break;
-        }
-    }
-    context.push_back(next);
-    text.push_back(char(next));
-  }
+  std::vector<int64_t> generated =
+      decode(rt, program, vocab, context, options.generate,
+             options.temperature, state);
   if (axonn_rt_rank(rt) != 0)
     return;
+  std::string how = options.temperature > 0
+                        ? "temperature " + std::to_string(options.temperature)
+                        : "greedy";
   std::string shown;
   if (!bytes) {
+    context.insert(context.end(), generated.begin(), generated.end());
     for (size_t i = 0; i < context.size(); ++i)
       shown += (i ? " " : "") + std::to_string(context[i]);
     std::printf("axonn: sample (%" PRId64 " tokens, %s), token ids:\n%s\n",
-                options.generate,
-                options.temperature > 0
-                    ? ("temperature " + std::to_string(options.temperature))
-                          .c_str()
-                    : "greedy",
-                shown.c_str());
+                options.generate, how.c_str(), shown.c_str());
     std::fflush(stdout);
     return;
   }
-  for (unsigned char c : options.prompt + text)
+  std::string text = options.prompt;
+  for (int64_t t : generated)
+    text.push_back(char(t));
+  for (unsigned char c : text)
     if (c == '\n' || c == '\t' || (c >= 32 && c < 127))
       shown.push_back(char(c));
     else {
@@ -329,11 +308,8 @@ void generate(axonn_rt *rt, const Options &options, uint64_t seed,
       std::snprintf(escaped, sizeof(escaped), "\\x%02x", c);
       shown += escaped;
     }
-  std::printf("axonn: sample (%" PRId64 " tokens, %s):\n%s\n", options.generate,
-              options.temperature > 0
-                  ? ("temperature " + std::to_string(options.temperature)).c_str()
-                  : "greedy",
-              shown.c_str());
+  std::printf("axonn: sample (%" PRId64 " tokens, %s):\n%s\n",
+              options.generate, how.c_str(), shown.c_str());
   std::fflush(stdout);
 }
 
@@ -485,7 +461,7 @@ int main(int argc, char **argv) {
   Function forward, logitsFn;
   if (options.valEvery > 0)
     setup(forwardFn, "--val-every", forward);
-  if (options.generate > 0)
+  if (options.generate > 0 || !options.audit.empty())
     setup(manifest["functions"]["logits"], "--generate", logitsFn);
   void *workspace = allocate(rt, workspaceBytes);
 
@@ -650,9 +626,14 @@ int main(int argc, char **argv) {
   double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
-  if (options.generate > 0)
-    generate(rt, options, seed, logitsFn, place(logitsFn.results[0], rt, grid),
-             vocab, workspace);
+  if (options.generate > 0 || !options.audit.empty()) {
+    LogitsProgram program = logitsProgram(rt, logitsFn, grid, workspace);
+    if (options.generate > 0)
+      generate(rt, options, seed, program, vocab);
+    if (!options.audit.empty())
+      audit(rt, program, vocab, options.audit, options.auditLength,
+            options.auditJson);
+  }
 
   // Peak resident memory, the largest over the ranks.
   struct rusage usage;
