@@ -2,6 +2,7 @@
 //
 //   axonnc SPEC --gpus N [--cluster C] [--grid AxBxCxD] [--recompute R]
 //          -o train [--keep-ir DIR] [--gradient-check]
+//          [--goldfish k=4,h=13[,strategy=hash|static]]
 //
 // Imports the spec, runs --axonn-training-pipeline (plan, training step,
 // shard, collectives, overlap, memory plan), lowers to runtime calls and
@@ -67,6 +68,11 @@ static cl::opt<std::string>
     keepIr("keep-ir",
            cl::desc("Write the IR of every stage into this directory"),
            cl::init(""));
+static cl::opt<std::string> goldfish(
+    "goldfish",
+    cl::desc("Train with the Goldfish loss: k=K,h=H[,strategy=hash|static] "
+             "(overrides the spec's training.goldfish)"),
+    cl::init(""));
 static cl::opt<bool> gradientCheck(
     "gradient-check",
     cl::desc("Compile in fp64 and link the gradient checker instead of the "
@@ -139,6 +145,43 @@ LogicalResult emitObject(llvm::Module &module, const std::string &path) {
                                    llvm::CodeGenFileType::ObjectFile))
     return fail("the target cannot emit objects"), failure();
   pm.run(module);
+  return success();
+}
+
+/// --goldfish k=4,h=13[,strategy=static]: the Goldfish loss on the model's
+/// loss, as the spec's training.goldfish would put it.
+LogicalResult applyGoldfish(ModuleOp module, StringRef option) {
+  int64_t k = 4, h = 13;
+  axonn::GoldfishStrategy strategy = axonn::GoldfishStrategy::hash;
+  SmallVector<StringRef> items;
+  option.split(items, ',', -1, false);
+  for (StringRef item : items) {
+    auto [key, value] = item.split('=');
+    key = key.trim();
+    value = value.trim();
+    if (key == "k" || key == "h") {
+      int64_t n;
+      if (value.getAsInteger(10, n) || n < (key == "k" ? 2 : 1))
+        return fail("--goldfish: " + key + " must be an integer of at least " +
+                    (key == "k" ? "2" : "1") + ", got '" + value + "'"),
+               failure();
+      (key == "k" ? k : h) = n;
+    } else if (key == "strategy") {
+      std::optional<axonn::GoldfishStrategy> s =
+          axonn::symbolizeGoldfishStrategy(value);
+      if (!s)
+        return fail("--goldfish: strategy must be hash or static, got '" +
+                    value + "'"),
+               failure();
+      strategy = *s;
+    } else {
+      return fail("--goldfish: unknown key '" + key +
+                  "' (expected k=K,h=H[,strategy=hash|static])"),
+             failure();
+    }
+  }
+  auto attr = axonn::GoldfishAttr::get(module.getContext(), strategy, k, h);
+  module.walk([&](axonn::LMHeadLossOp op) { op.setGoldfishAttr(attr); });
   return success();
 }
 
@@ -225,6 +268,8 @@ int main(int argc, char **argv) {
   if (!module)
     return 1;
   toFloatType(*module, Float32Type::get(&context));
+  if (!goldfish.empty() && failed(applyGoldfish(*module, goldfish)))
+    return 1;
   if (failed(recordModelInfo(*module)))
     return 1;
   keep(*module, "model.mlir");
