@@ -9,8 +9,8 @@ and `small` (bench/models/gpt2-small-4l.json: GPT-2 small reduced to 4
 layers, d 768, vocab 50257, batch 4x256). For each, at 1 rank and at 2
 ranks (data parallel, grid 1x1x1x2):
   axonn    axonnc-built binary under mpirun, fp32; 1 rank is run with 1 and
-           2 OpenBLAS threads and the better is kept; 2 ranks use 1 thread
-           each;
+           2 OpenBLAS threads and the better is kept (unbound with 2); 2
+           ranks use 1 thread each (Open MPI's core binding);
   PyTorch  bench/torch_gpt.py with Debian's python3-torch (fp32, AdamW,
            clipping); 1 rank with torch.set_num_threads 1 and 2, the
            better kept; 2 ranks as DistributedDataParallel over gloo, 1
@@ -36,10 +36,12 @@ MODELS = {"tiny": ("examples/models/tiny-gpt.json", 100),
           "small": ("bench/models/gpt2-small-4l.json", 6)}
 
 
-def mpirun():
-    # --bind-to none: Open MPI binds each of up to 2 ranks to one core, which
-    # would put a rank's 2 BLAS threads on one core.
-    cmd = ["mpirun", "--oversubscribe", "--bind-to", "none"]
+def mpirun(threads=1):
+    # Open MPI binds each of up to 2 ranks to one core: right for one BLAS
+    # thread per rank, wrong for two (they would share the core).
+    cmd = ["mpirun", "--oversubscribe"]
+    if threads > 1:
+        cmd += ["--bind-to", "none"]
     if os.geteuid() == 0:
         cmd.append("--allow-run-as-root")
     return cmd
@@ -50,7 +52,7 @@ def run_axonn(binary, data, ranks, threads, steps, tmp):
     if os.path.exists(metrics):
         os.remove(metrics)
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
-    out = subprocess.run(mpirun() + ["-np", str(ranks), binary, "--data", data,
+    out = subprocess.run(mpirun(threads) + ["-np", str(ranks), binary, "--data", data,
                                      "--steps", str(steps), "--log-every",
                                      str(steps), "--metrics", metrics],
                          env=env, capture_output=True, text=True, check=True).stdout
@@ -82,6 +84,7 @@ def main():
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--models", default="tiny,small")
     p.add_argument("--steps", type=int, default=0, help="override the steps per run")
+    p.add_argument("--ranks", default="1,2", help="rank counts to run")
     a = p.parse_args()
     if subprocess.run(["/usr/bin/python3", "-c", "import torch"],
                       capture_output=True).returncode != 0:
@@ -98,7 +101,7 @@ def main():
             spec_rel, steps = MODELS[name]
             steps = a.steps or steps
             spec = os.path.join(ROOT, spec_rel)
-            for ranks in (1, 2):
+            for ranks in [int(r) for r in a.ranks.split(",")]:
                 binary = os.path.join(tmp, "train-%s-%d" % (name, ranks))
                 grid = "1x1x1x%d" % ranks
                 subprocess.run([os.path.join(bin_dir, "axonnc"), spec, "--gpus", str(ranks),
