@@ -274,6 +274,13 @@ int main(int argc, char **argv) {
     return 1;
   keep(*module, "model.mlir");
 
+  if (cluster.empty() &&
+      !(*module)->hasAttr(axonn::AxonnDialect::kClusterAttrName))
+    return fail("no machine to plan for: pass --cluster (a built-in name: " +
+                llvm::join(axonn::getBuiltinMachineNames(), ", ") +
+                "; or a machine file from axonn-calibrate) or give " +
+                specPath + " a \"cluster\" section");
+
   // The training step, per rank.
   std::string pipeline = "axonn-training-pipeline{";
   if (gpus > 0)
