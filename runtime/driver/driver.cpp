@@ -398,6 +398,11 @@ int main(int argc, char **argv) {
                      static_cast<float *>(step.argPointers[i])});
   }
 
+  if (model.heads <= 0 && (options.resume || !options.initFrom.empty() ||
+                           !options.checkpointDir.empty()))
+    die(rt, "checkpoints need the model's shape in the program's manifest, "
+            "which axonnc records; this program has none");
+
   int64_t firstStep = 0;
   std::string resumedFrom;
   if (options.resume) {
