@@ -185,13 +185,6 @@ Options parseOptions(int argc, char **argv) {
   return o;
 }
 
-void *allocate(axonn_rt *rt, int64_t bytes) {
-  void *p = nullptr;
-  if (posix_memalign(&p, 256, size_t(std::max<int64_t>(bytes, 256))) != 0)
-    die(rt, "cannot allocate %" PRId64 " bytes", bytes);
-  std::memset(p, 0, size_t(std::max<int64_t>(bytes, 256)));
-  return p;
-}
 
 /// The batch feeder: global sequence j of batch b starts at a fixed stride
 /// through the file; this rank takes its rows.

@@ -48,13 +48,6 @@ struct Buffers {
   std::vector<void *> argPointers, resultPointers;
 };
 
-void *allocate(axonn_rt *rt, int64_t bytes) {
-  void *p = nullptr;
-  if (posix_memalign(&p, 256, size_t(std::max<int64_t>(bytes, 256))) != 0)
-    die(rt, "cannot allocate %" PRId64 " bytes", bytes);
-  std::memset(p, 0, size_t(std::max<int64_t>(bytes, 256)));
-  return p;
-}
 
 } // namespace
 

@@ -34,6 +34,15 @@ void die(axonn_rt *rt, const char *format, ...) {
   std::abort(); // not reached
 }
 
+void *allocate(axonn_rt *rt, int64_t bytes) {
+  void *p = nullptr;
+  size_t size = size_t(bytes > 256 ? bytes : 256);
+  if (posix_memalign(&p, 256, size) != 0)
+    die(rt, "cannot allocate %" PRId64 " bytes", bytes);
+  std::memset(p, 0, size);
+  return p;
+}
+
 namespace {
 int axisIndex(const std::string &name) {
   if (name == "x")

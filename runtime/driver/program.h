@@ -26,6 +26,10 @@ namespace axonn::driver {
 [[noreturn]] void die(axonn_rt *rt, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
+/// `bytes` of zeroed memory aligned to 256 bytes (at least 256); failure
+/// ends the run.
+void *allocate(axonn_rt *rt, int64_t bytes);
+
 /// One argument or result of a compiled function.
 struct Tensor {
   std::string role; // param, state, input, output

@@ -665,6 +665,17 @@ LogicalResult FunctionLowering::run(llvm::json::Object &manifest) {
 struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
   using LowerToRuntimePassBase::LowerToRuntimePassBase;
 
+  /// Drops the pure ops nobody reads any more, last first (a cut-down copy
+  /// of a function leaves them).
+  static void eraseDeadPureOps(Block &body) {
+    SmallVector<Operation *> ops;
+    for (Operation &op : body.without_terminator())
+      ops.push_back(&op);
+    for (Operation *op : llvm::reverse(ops))
+      if (op->use_empty() && isPure(op))
+        op->erase();
+  }
+
   /// The logits function, for generation: the per-rank forward up to the
   /// LM head's local logits [B, S, V / vocabulary group], laid out like the
   /// tokens on the batch and over the vocabulary axes on the last
@@ -709,12 +720,7 @@ struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
                                b.getStringAttr("logits")),
                 b.getNamedAttr(AxonnDialect::kLayoutAttrName,
                                LayoutAttr::get(ctx, split, none, none))}));
-    SmallVector<Operation *> ops;
-    for (Operation &op : body.without_terminator())
-      ops.push_back(&op);
-    for (Operation *op : llvm::reverse(ops))
-      if (op->use_empty() && isPure(op))
-        op->erase();
+    eraseDeadPureOps(body);
   }
 
   /// The gradients function, for gradient checks: the per-rank training
@@ -751,12 +757,7 @@ struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
       types.push_back(v.getType());
     grads.setType(FunctionType::get(ctx, grads.getArgumentTypes(), types));
     grads.setAllResultAttrs(attrs);
-    SmallVector<Operation *> ops;
-    for (Operation &op : body.without_terminator())
-      ops.push_back(&op);
-    for (Operation *op : llvm::reverse(ops))
-      if (op->use_empty() && isPure(op))
-        op->erase();
+    eraseDeadPureOps(body);
   }
 
   void runOnOperation() override {
