@@ -113,6 +113,16 @@ TEST(GoldfishMask, SameWindowSameMaskAnywhere) {
             AXONN_OK);
   for (int i = h - 1; i < 40; ++i)
     EXPECT_EQ(both[size_t(30 + i)], both[size_t(seq + 200 + i)]) << i;
+  // The count it reports is the number kept.
+  axonn_real count = -1;
+  ASSERT_EQ(axonn_rt_goldfish_mask(nullptr, tokens.data(), 2, seq,
+                                   AXONN_GOLDFISH_HASH, 4, h, both.data(),
+                                   &count),
+            AXONN_OK);
+  double kept = 0;
+  for (axonn_real v : both)
+    kept += v;
+  EXPECT_EQ(double(count), kept);
   // A row masked on its own (as on a rank holding only that row) is masked
   // as in the batch.
   ASSERT_EQ(axonn_rt_goldfish_mask(nullptr, tokens.data() + seq, 1, seq,

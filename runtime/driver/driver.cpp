@@ -326,7 +326,6 @@ int main(int argc, char **argv) {
   int64_t ranks = axonn_rt_world_size(rt);
 
   const Value &stepFn = manifest["functions"]["train_step"];
-  const Value &forwardFn = manifest["functions"]["forward"];
   if (stepFn.kind != Value::Kind::Object)
     die(rt, "the program has no training step");
   const Value &training = manifest["training"];
@@ -421,10 +420,10 @@ int main(int argc, char **argv) {
   int64_t workspaceBytes = stepFn["workspace"].asInt();
   // Validation runs the compiled forward, generation the logits function,
   // on the training step's parameters.
-  auto setup = [&](const Value &fn, const char *what, Function &f) {
+  auto setup = [&](const char *name, const char *what, Function &f) {
+    const Value &fn = manifest["functions"][name];
     if (fn.kind != Value::Kind::Object)
-      die(rt, "%s: the program has no %s function", what,
-          what[2] == 'v' ? "forward" : "logits");
+      die(rt, "%s: the program has no %s function", what, name);
     for (const Value &v : fn["args"].array) {
       Tensor t = readTensor(v);
       void *p = nullptr;
@@ -458,9 +457,10 @@ int main(int argc, char **argv) {
   };
   Function forward, logitsFn;
   if (options.valEvery > 0)
-    setup(forwardFn, "--val-every", forward);
+    setup("forward", "--val-every", forward);
   if (options.generate > 0 || !options.audit.empty())
-    setup(manifest["functions"]["logits"], "--generate", logitsFn);
+    setup("logits", options.generate > 0 ? "--generate" : "--audit",
+          logitsFn);
   void *workspace = allocate(rt, workspaceBytes);
 
   // Data: this rank's rows of each global batch.
