@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 namespace fs = std::filesystem;
 
@@ -233,7 +234,9 @@ void writeSafetensors(axonn_rt *rt, const std::string &path,
   header += "}";
   while (header.size() % 8)
     header += ' ';
-  OutFile *out = leader ? new OutFile(rt, path) : nullptr;
+  std::optional<OutFile> out;
+  if (leader)
+    out.emplace(rt, path);
   if (out) {
     uint64_t length = header.size();
     out->write(&length, 8);
@@ -259,10 +262,8 @@ void writeSafetensors(axonn_rt *rt, const std::string &path,
       }
     out->write(buffer.data(), buffer.size() * 4);
   }
-  if (out) {
+  if (out)
     out->close();
-    delete out;
-  }
 }
 
 /// A safetensors file, memory-mapped, with its header parsed.
@@ -324,23 +325,22 @@ float halfToFloat(uint16_t h) {
 /// Reads tensor `name` of shape `shape` as float32 (from F32, F16 or BF16).
 std::vector<float> readTensorData(axonn_rt *rt, const InFile &f,
                                   const std::string &name,
-                                  const std::vector<int64_t> &shape,
-                                  const std::string &origin) {
+                                  const std::vector<int64_t> &shape) {
   const json::Value &entry = f.header[name];
   if (entry.kind != json::Value::Kind::Object)
     die(rt,
         "%s has no tensor '%s' that this model needs (a checkpoint of "
-        "another model?)%s",
-        f.path.c_str(), name.c_str(), origin.c_str());
+        "another model?)",
+        f.path.c_str(), name.c_str());
   std::vector<int64_t> found;
   for (const json::Value &d : entry["shape"].array)
     found.push_back(d.asInt());
   if (found != shape)
     die(rt,
         "%s: tensor '%s' has shape %s, this model's is %s (a checkpoint of "
-        "another model?)%s",
+        "another model?)",
         f.path.c_str(), name.c_str(), shapeText(found).c_str(),
-        shapeText(shape).c_str(), origin.c_str());
+        shapeText(shape).c_str());
   std::string dtype = entry["dtype"].asString();
   size_t width = dtype == "F32" ? 4 : (dtype == "F16" || dtype == "BF16") ? 2
                                                                            : 0;
@@ -378,13 +378,12 @@ std::vector<float> readTensorData(axonn_rt *rt, const InFile &f,
 
 /// Fills `t`'s piece from the file's parts of it.
 void loadTensor(axonn_rt *rt, const InFile &f, const StateTensor &t,
-                const ModelInfo &model, int64_t vocabSize,
-                const std::string &origin) {
+                const ModelInfo &model, int64_t vocabSize) {
   std::vector<float> whole(size_t(t.placement.globalCount()), 0.0f);
   for (const FilePart &p :
        hfParts(model, t.name, t.placement.global, vocabSize)) {
     std::vector<float> values =
-        readTensorData(rt, f, fileName(t, p.name), p.shape, origin);
+        readTensorData(rt, f, fileName(t, p.name), p.shape);
     int64_t rows = int64_t(p.rows.size());
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < p.rowElements; ++c)
@@ -415,6 +414,15 @@ std::string modelJson(const ModelInfo &m, int64_t vocabSize) {
 //===----------------------------------------------------------------------===//
 // Checkpoints
 //===----------------------------------------------------------------------===//
+
+void copyParametersToMasters(const std::vector<StateTensor> &tensors) {
+  for (const StateTensor &t : tensors)
+    if (t.state == "master")
+      for (const StateTensor &p : tensors)
+        if (p.state.empty() && p.name == t.name)
+          std::memcpy(t.data, p.data,
+                      size_t(t.meta->count()) * sizeof(*t.data));
+}
 
 void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
                     const ModelInfo &model, int64_t vocabSize,
@@ -550,14 +558,10 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
   for (const StateTensor &t : tensors) {
     if (t.state == "master" && !haveMaster)
       continue; // a float32 run's checkpoint: the master is the parameter
-    loadTensor(rt, t.state.empty() ? params : states, t, model, vocabSize, "");
+    loadTensor(rt, t.state.empty() ? params : states, t, model, vocabSize);
   }
   if (!haveMaster)
-    for (const StateTensor &t : tensors)
-      if (t.state == "master")
-        for (const StateTensor &p : tensors)
-          if (p.state.empty() && p.name == t.name)
-            std::memcpy(t.data, p.data, size_t(t.meta->count()) * 4);
+    copyParametersToMasters(tensors);
   return trainer["step"].asInt();
 }
 
@@ -570,12 +574,7 @@ void loadModel(axonn_rt *rt, const std::string &path, const ModelInfo &model,
   InFile params = openSafetensors(rt, file);
   for (const StateTensor &t : tensors)
     if (t.state.empty())
-      loadTensor(rt, params, t, model, vocabSize, "");
-  for (const StateTensor &t : tensors)
-    if (t.state == "master")
-      for (const StateTensor &p : tensors)
-        if (p.state.empty() && p.name == t.name)
-          std::memcpy(t.data, p.data, size_t(t.meta->count()) * 4);
+      loadTensor(rt, params, t, model, vocabSize);
 }
 
 } // namespace axonn::driver

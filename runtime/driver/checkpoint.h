@@ -72,8 +72,13 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
                        const ModelInfo &model, int64_t vocabSize,
                        const std::vector<StateTensor> &tensors);
 
+/// Sets every master-weight state to its parameter (a fresh start, or a
+/// checkpoint of a float32 run, which has no masters).
+void copyParametersToMasters(const std::vector<StateTensor> &tensors);
+
 /// Loads parameters only from a safetensors model (a file, or a directory
-/// with model.safetensors), e.g. to fine-tune.
+/// with model.safetensors), e.g. to fine-tune; the caller then sets the
+/// masters (copyParametersToMasters).
 void loadModel(axonn_rt *rt, const std::string &path, const ModelInfo &model,
                int64_t vocabSize, const std::vector<StateTensor> &tensors);
 

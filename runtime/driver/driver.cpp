@@ -409,12 +409,7 @@ int main(int argc, char **argv) {
         initialize(*t.meta, t.placement, seed, t.data);
     if (!options.initFrom.empty())
       loadModel(rt, options.initFrom, model, vocab, state);
-    // Master copies start as their parameter.
-    for (const StateTensor &t : state)
-      if (t.state == "master")
-        for (const StateTensor &p : state)
-          if (p.state.empty() && p.name == t.name)
-            std::memcpy(t.data, p.data, size_t(t.meta->count()) * 4);
+    copyParametersToMasters(state);
   }
 
   int64_t workspaceBytes = stepFn["workspace"].asInt();
