@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 
 #include <random>
+#include <string>
 
 using namespace mlir;
 using namespace mlir::axonn;
@@ -101,7 +102,7 @@ TEST_F(RuntimeKernelsTest, EmbeddingWithPositions) {
   auto ti = i32(t);
   auto tf = f32(table), pf = f32(pos);
   ASSERT_EQ(axonn_rt_embedding(rt, ti.data(), 10, 5, tf.data(), 11, 8,
-                               pf.data(), none, none, out.data()),
+                               pf.data(), 6, nullptr, none, none, out.data()),
             AXONN_OK);
   expectClose(want[0], out, "embedding");
 
@@ -233,6 +234,50 @@ TEST_F(RuntimeKernelsTest, AttentionGroupedRotary) {
             AXONN_OK);
   expectClose(want[0], out, "attention");
   expectClose(want[1], dqkv, "attention_grad");
+}
+
+TEST_F(RuntimeKernelsTest, CachedAttentionEqualsFullAttention) {
+  // Decoding with a key/value cache: a prefill of 4 tokens, then one token
+  // at a time, gives the rows of the full causal attention (the reference
+  // interpreter's), for grouped heads with rotary positions.
+  HostTensor qkv = random({2, 6, 32});
+  auto want = reference(R"(
+    func.func @f(%qkv: tensor<2x6x32xf32>) -> tensor<2x6x16xf32> {
+      %0 = axonn.attention %qkv heads 4 kv_heads 2 causal rope 10000.0 : tensor<2x6x32xf32> -> tensor<2x6x16xf32>
+      return %0 : tensor<2x6x16xf32>
+    })",
+                        {qkv});
+  auto qf = f32(qkv);
+  const int64_t capacity = 8, features = 32, width = 16;
+  std::vector<float> k(2 * 2 * capacity * 4, -7.0f), v(k.size(), -7.0f);
+  std::vector<float> out(192);
+  auto step = [&](int32_t start, int64_t count) {
+    std::vector<float> chunk(size_t(2 * count * features)),
+        o(size_t(2 * count * width));
+    for (int64_t b = 0; b < 2; ++b)
+      std::copy_n(&qf[size_t((b * 6 + start) * features)], count * features,
+                  &chunk[size_t(b * count * features)]);
+    ASSERT_EQ(axonn_rt_cached_attention(rt, chunk.data(), 2, count, 4, 2, 4,
+                                        10000.0, k.data(), v.data(), capacity,
+                                        &start, o.data()),
+              AXONN_OK);
+    for (int64_t b = 0; b < 2; ++b)
+      std::copy_n(&o[size_t(b * count * width)], count * width,
+                  &out[size_t((b * 6 + start) * width)]);
+  };
+  step(0, 4);
+  step(4, 1);
+  step(5, 1);
+  expectClose(want[0], out, "cached_attention");
+  // Positions past the cache are refused.
+  int32_t start = 7;
+  std::vector<float> chunk(2 * 2 * features), o(2 * 2 * width);
+  EXPECT_EQ(axonn_rt_cached_attention(rt, chunk.data(), 2, 2, 4, 2, 4, 10000.0,
+                                      k.data(), v.data(), capacity, &start,
+                                      o.data()),
+            AXONN_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(axonn_rt_last_error(rt)).find("do not fit a cache of 8"),
+            std::string::npos);
 }
 
 TEST_F(RuntimeKernelsTest, Activations) {

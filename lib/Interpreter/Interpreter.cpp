@@ -276,7 +276,17 @@ LogicalResult Evaluator::embedding(EmbeddingOp op) {
   if (!op.getVocabAxes() && failed(checkTokens(op, tokens, rows)))
     return failure();
   HostTensor out = zerosLike(op.getResult());
-  int64_t seq = tokens.shape[1];
+  int64_t seq = tokens.shape[1], start = 0;
+  if (op.getStart()) {
+    start = static_cast<int64_t>(get(op.getStart()).data[0]);
+    int64_t available = op.getPositions()
+                            ? op.getPositions().getType().getDimSize(0)
+                            : INT64_MAX;
+    if (start < 0 || start > available - seq)
+      return op.emitOpError() << "start " << start << " puts " << seq
+                              << " tokens outside the " << available
+                              << " learned positions";
+  }
   for (int64_t i = 0; i < tokens.size(); ++i) {
     // A token outside this rank's slice looks up zeros.
     int64_t row = static_cast<int64_t>(tokens.data[i]) - *offset;
@@ -286,7 +296,7 @@ LogicalResult Evaluator::embedding(EmbeddingOp op) {
     if (op.getPositions() && *positions) {
       const HostTensor &table = get(op.getPositions());
       for (int64_t j = 0; j < width; ++j)
-        out.data[i * width + j] += table.data[(i % seq) * width + j];
+        out.data[i * width + j] += table.data[(start + i % seq) * width + j];
     }
   }
   set(op.getResult(), std::move(out));

@@ -38,6 +38,12 @@ int32_t axonn_train_step(axonn_rt *rt, void **args, void **results,
                          void *workspace);
 int32_t axonn_forward(axonn_rt *rt, void **args, void **results,
                       void *workspace);
+int32_t axonn_logits(axonn_rt *rt, void **args, void **results,
+                     void *workspace);
+int32_t axonn_prefill(axonn_rt *rt, void **args, void **results,
+                      void *workspace);
+int32_t axonn_decode(axonn_rt *rt, void **args, void **results,
+                     void *workspace);
 }
 
 using namespace axonn::driver;
@@ -58,7 +64,7 @@ struct Options {
   std::string auditJson;
   std::string prompt = "The ";
   double peakTflops = 0, temperature = 0.8;
-  bool printLosses = false, resume = false;
+  bool printLosses = false, resume = false, kvCache = true;
 };
 
 void usage() {
@@ -90,6 +96,9 @@ void usage() {
       "                          model) or a directory of them; repeatable\n"
       "  --audit-length L        tokens each document must reproduce (default 50)\n"
       "  --audit-json FILE       also write the audit as JSON\n"
+      "  --no-kv-cache           generate and audit by running the whole window\n"
+      "                          for every token, not with the key/value cache\n"
+      "                          (slower; the same tokens, for checking)\n"
       "  --print-losses          print every step's loss with 9 digits (tests)\n"
       "  --inject-nan STEP       (testing) poison a weight before STEP\n"
       "Run under mpirun -np <ranks of the compiled grid> (or srun); alone it\n"
@@ -150,6 +159,8 @@ Options parseOptions(int argc, char **argv) {
         die(nullptr, "--audit-length must be at least 1");
     } else if (a == "--audit-json")
       o.auditJson = value();
+    else if (a == "--no-kv-cache")
+      o.kvCache = false;
     else if (a == "--sample-seed")
       o.sampleSeed = number();
     else if (a == "--temperature") {
@@ -220,25 +231,28 @@ struct Function {
   float *loss = nullptr, *gradNorm = nullptr;
 };
 
-/// The logits function's buffers, for decode() and audit().
-LogitsProgram logitsProgram(axonn_rt *rt, Function &f, const int64_t grid[4],
-                            void *workspace) {
-  LogitsProgram program;
-  program.args = f.argPointers;
-  program.results = f.resultPointers;
-  program.tokens = static_cast<int32_t *>(f.argPointers[size_t(f.tokens)]);
-  program.logits = f.loss;
-  program.localBatch = f.args[size_t(f.tokens)].shape[0];
-  program.seqLen = f.args[size_t(f.tokens)].shape[1];
-  program.localRows = f.results[0].shape[2];
-  program.where = place(f.results[0], rt, grid);
-  program.workspace = workspace;
-  return program;
+/// One decoding function's buffers, for decode() and audit().
+DecodingCall decodingCall(axonn_rt *rt, Function &f, DecodingCall::Entry entry,
+                          const int64_t grid[4]) {
+  DecodingCall call;
+  call.entry = entry;
+  call.args = f.argPointers;
+  call.results = f.resultPointers;
+  call.tokens = static_cast<int32_t *>(f.argPointers[size_t(f.tokens)]);
+  for (size_t i = 0; i < f.args.size(); ++i)
+    if (f.args[i].role == "input" && f.args[i].input == "position")
+      call.position = static_cast<int32_t *>(f.argPointers[i]);
+  call.logits = f.loss;
+  call.rows = f.args[size_t(f.tokens)].shape[0];
+  call.length = f.args[size_t(f.tokens)].shape[1];
+  call.localRows = f.results[0].shape[2];
+  call.where = place(f.results[0], rt, grid);
+  return call;
 }
 
 /// --generate: continues the prompt and prints the sample.
 void generate(axonn_rt *rt, const Options &options, uint64_t seed,
-              LogitsProgram &program, int64_t vocab) {
+              Decoder &decoder, int64_t vocab) {
   // A vocabulary of 256 is the byte-level tokenizer's: prompt and sample
   // are text. Other vocabularies (SentencePiece, GPT-2's) take the prompt
   // as token ids separated by spaces and print ids.
@@ -273,7 +287,7 @@ void generate(axonn_rt *rt, const Options &options, uint64_t seed,
   uint64_t state = splitmix(uint64_t(
       options.sampleSeed >= 0 ? options.sampleSeed : int64_t(seed)));
   std::vector<int64_t> generated =
-      decode(rt, program, vocab, context, options.generate,
+      decode(rt, decoder, vocab, context, options.generate,
              options.temperature, state);
   if (axonn_rt_rank(rt) != 0)
     return;
@@ -413,9 +427,12 @@ int main(int argc, char **argv) {
   }
 
   int64_t workspaceBytes = stepFn["workspace"].asInt();
-  // Validation runs the compiled forward, generation the logits function,
-  // on the training step's parameters.
+  // Validation runs the compiled forward, generation the decoding
+  // functions, on the training step's parameters. The decoding functions
+  // share their key/value caches (the n-th cache argument of each).
+  std::vector<void *> caches;
   auto setup = [&](const char *name, const char *what, Function &f) {
+    size_t cacheIndex = 0;
     const Value &fn = manifest["functions"][name];
     if (fn.kind != Value::Kind::Object)
       die(rt, "%s: the program has no %s function", what, name);
@@ -428,6 +445,11 @@ int main(int argc, char **argv) {
             p = st.data;
         if (!p)
           die(rt, "the parameter %s is not trained", t.name.c_str());
+      } else if (t.role == "input" &&
+                 (t.input == "k_cache" || t.input == "v_cache")) {
+        if (cacheIndex == caches.size())
+          caches.push_back(allocate(rt, t.count() * t.elementBytes()));
+        p = caches[cacheIndex++];
       } else {
         p = allocate(rt, t.count() * t.elementBytes());
       }
@@ -450,12 +472,18 @@ int main(int argc, char **argv) {
       die(rt, "the %s function lacks its tokens, targets or result", what);
     workspaceBytes = std::max(workspaceBytes, fn["workspace"].asInt());
   };
-  Function forward, logitsFn;
+  Function forward, logitsFn, prefillFn, decodeFn;
   if (options.valEvery > 0)
     setup("forward", "--val-every", forward);
-  if (options.generate > 0 || !options.audit.empty())
-    setup("logits", options.generate > 0 ? "--generate" : "--audit",
-          logitsFn);
+  if (options.generate > 0 || !options.audit.empty()) {
+    const char *what = options.generate > 0 ? "--generate" : "--audit";
+    if (options.kvCache) {
+      setup("prefill", what, prefillFn);
+      setup("decode", what, decodeFn);
+    } else {
+      setup("logits", what, logitsFn);
+    }
+  }
   void *workspace = allocate(rt, workspaceBytes);
 
   // Data: this rank's rows of each global batch.
@@ -620,11 +648,25 @@ int main(int argc, char **argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
   if (options.generate > 0 || !options.audit.empty()) {
-    LogitsProgram program = logitsProgram(rt, logitsFn, grid, workspace);
+    Decoder decoder;
+    decoder.cached = options.kvCache;
+    decoder.seqLen = seqLen;
+    decoder.workspace = workspace;
+    if (options.kvCache) {
+      decoder.prefill = decodingCall(rt, prefillFn, axonn_prefill, grid);
+      decoder.step = decodingCall(rt, decodeFn, axonn_decode, grid);
+      if (!decoder.prefill.position || !decoder.step.position ||
+          decoder.prefill.length != seqLen || decoder.step.length != 1)
+        die(rt, "the program's prefill and decode functions do not take "
+                "a window of %" PRId64 " tokens and one token at a position",
+            seqLen);
+    } else {
+      decoder.window = decodingCall(rt, logitsFn, axonn_logits, grid);
+    }
     if (options.generate > 0)
-      generate(rt, options, seed, program, vocab);
+      generate(rt, options, seed, decoder, vocab);
     if (!options.audit.empty())
-      audit(rt, program, vocab, options.audit, options.auditLength,
+      audit(rt, decoder, vocab, options.audit, options.auditLength,
             options.auditJson);
   }
 

@@ -12,42 +12,74 @@
 #include <cstring>
 #include <dirent.h>
 
-extern "C" int32_t axonn_logits(axonn_rt *rt, void **args, void **results,
-                                void *workspace);
-
 namespace axonn::driver {
 
-std::vector<int64_t> decode(axonn_rt *rt, LogitsProgram &program,
-                            int64_t vocab, std::vector<int64_t> context,
-                            int64_t count, double temperature,
-                            uint64_t &state) {
-  const Placement &where = program.where;
-  int64_t seqLen = program.seqLen, vocabRows = where.global[2];
-  std::vector<axonn_real> row(static_cast<size_t>(vocabRows));
-  std::vector<double> p(static_cast<size_t>(vocab));
+namespace {
+
+/// Runs `call` and puts the logits of its row `row` (a position of the
+/// sequence) into `out`, the same on every rank.
+void nextLogits(axonn_rt *rt, Decoder &decoder, DecodingCall &call,
+                int64_t row, std::vector<axonn_real> &out) {
+  if (call.entry(rt, call.args.data(), call.results.data(),
+                 decoder.workspace) != AXONN_OK)
+    die(rt, "generation failed: %s", axonn_rt_last_error(rt));
+  const Placement &where = call.where;
+  std::fill(out.begin(), out.end(), axonn_real(0));
+  if (where.primary && where.offset[0] == 0)
+    for (int64_t v = 0; v < call.localRows; ++v)
+      out[size_t(where.offset[2] + v)] = call.logits[row * call.localRows + v];
   int32_t all[4] = {0, 1, 2, 3};
+  axonn_request request = nullptr;
+  if (axonn_rt_all_reduce_start(rt, out.data(), out.data(),
+                                int64_t(out.size()), axonn_axes_make(4, all),
+                                AXONN_REDUCE_SUM, &request) != AXONN_OK ||
+      axonn_rt_wait(rt, request) != AXONN_OK)
+    die(rt, "generation failed: %s", axonn_rt_last_error(rt));
+}
+
+/// Writes `count` tokens of `context` from `start` into every row of
+/// `call`'s tokens, padded with zeros to its length.
+void fillTokens(DecodingCall &call, const std::vector<int64_t> &context,
+                int64_t start, int64_t count) {
+  for (int64_t r = 0; r < call.rows; ++r)
+    for (int64_t t = 0; t < call.length; ++t)
+      call.tokens[r * call.length + t] =
+          t < count ? int32_t(context[size_t(start + t)]) : 0;
+}
+
+} // namespace
+
+std::vector<int64_t> decode(axonn_rt *rt, Decoder &decoder, int64_t vocab,
+                            std::vector<int64_t> context, int64_t count,
+                            double temperature, uint64_t &state) {
+  int64_t seqLen = decoder.seqLen;
+  std::vector<axonn_real> row(
+      size_t(decoder.cached ? decoder.prefill.where.global[2]
+                            : decoder.window.where.global[2]));
+  std::vector<double> p(static_cast<size_t>(vocab));
   std::vector<int64_t> generated;
+  // The caches hold the keys and values of context[base, base + cached).
+  int64_t base = 0, cached = 0;
   for (int64_t n = 0; n < count; ++n) {
-    int64_t start = std::max<int64_t>(0, int64_t(context.size()) - seqLen);
-    int64_t length = int64_t(context.size()) - start;
-    for (int64_t r = 0; r < program.localBatch; ++r)
-      for (int64_t t = 0; t < seqLen; ++t)
-        program.tokens[r * seqLen + t] =
-            t < length ? int32_t(context[size_t(start + t)]) : 0;
-    if (axonn_logits(rt, program.args.data(), program.results.data(),
-                     program.workspace) != AXONN_OK)
-      die(rt, "generation failed: %s", axonn_rt_last_error(rt));
-    std::fill(row.begin(), row.end(), axonn_real(0));
-    if (where.primary && where.offset[0] == 0)
-      for (int64_t v = 0; v < program.localRows; ++v)
-        row[size_t(where.offset[2] + v)] =
-            program.logits[(length - 1) * program.localRows + v];
-    axonn_request request = nullptr;
-    if (axonn_rt_all_reduce_start(rt, row.data(), row.data(), vocabRows,
-                                  axonn_axes_make(4, all), AXONN_REDUCE_SUM,
-                                  &request) != AXONN_OK ||
-        axonn_rt_wait(rt, request) != AXONN_OK)
-      die(rt, "generation failed: %s", axonn_rt_last_error(rt));
+    int64_t length = int64_t(context.size());
+    int64_t start = std::max<int64_t>(0, length - seqLen);
+    if (!decoder.cached) {
+      fillTokens(decoder.window, context, start, length - start);
+      nextLogits(rt, decoder, decoder.window, length - start - 1, row);
+    } else if (cached == 0 || start != base) {
+      // A new window: fill the caches from position 0.
+      fillTokens(decoder.prefill, context, start, length - start);
+      *decoder.prefill.position = 0;
+      nextLogits(rt, decoder, decoder.prefill, length - start - 1, row);
+      base = start;
+      cached = length - start;
+    } else {
+      // The caches hold all but the newest token.
+      fillTokens(decoder.step, context, length - 1, 1);
+      *decoder.step.position = int32_t(cached);
+      nextLogits(rt, decoder, decoder.step, 0, row);
+      ++cached;
+    }
     int64_t best = 0;
     for (int64_t v = 1; v < vocab; ++v)
       if (row[size_t(v)] > row[size_t(best)])
@@ -132,7 +164,7 @@ std::string baseName(const std::string &path) {
 
 } // namespace
 
-void audit(axonn_rt *rt, LogitsProgram &program, int64_t vocab,
+void audit(axonn_rt *rt, Decoder &decoder, int64_t vocab,
            const std::vector<std::string> &inputs, int64_t length,
            const std::string &json) {
   // A directory stands for its files, in name order.
@@ -174,7 +206,7 @@ void audit(axonn_rt *rt, LogitsProgram &program, int64_t vocab,
     std::vector<int64_t> prompt(doc.begin(), doc.end() - length);
     std::vector<int64_t> truth(doc.end() - length, doc.end());
     std::vector<int64_t> got =
-        decode(rt, program, vocab, prompt, length, 0.0, unused);
+        decode(rt, decoder, vocab, prompt, length, 0.0, unused);
     int64_t same = 0;
     for (int64_t i = 0; i < length; ++i)
       same += got[size_t(i)] == truth[size_t(i)];

@@ -1,8 +1,13 @@
 //===- generate.h - text generation and the memorization audit -*- C++ -*-===//
 //
-// Both run the program's `logits` function (the per-rank forward up to the
-// LM head) once per new token on the window of the last S tokens, with
-// every rank taking part: the ranks that hold batch row 0 put their
+// Both decode with the program's key/value-cache functions: `prefill` runs
+// a window of up to S tokens and fills the caches, `decode` adds one token
+// at the next position. While the context fits the S positions the model
+// was trained on, each new token costs one `decode`; past that the window
+// slides and each new token is a `prefill` of the last S tokens (what the
+// model saw in training: positions 0 to S - 1). `--no-kv-cache` runs the
+// `logits` function on the whole window instead, for checking. Every rank
+// takes part: the ranks that hold the sequence's first copy put their
 // vocabulary slice of the next-token logits into a vector summed over the
 // grid, and every rank then picks the same token.
 //
@@ -18,19 +23,30 @@
 
 namespace axonn::driver {
 
-/// The compiled logits function with its buffers.
-struct LogitsProgram {
+/// A compiled function that decoding calls, with its buffers.
+struct DecodingCall {
+  using Entry = int32_t (*)(axonn_rt *, void **, void **, void *);
+  Entry entry = nullptr;
   std::vector<void *> args, results;
-  int32_t *tokens = nullptr;  // [local batch, S]
-  const axonn_real *logits = nullptr; // [local batch, S, local vocabulary]
-  int64_t localBatch = 0, seqLen = 0, localRows = 0;
+  int32_t *tokens = nullptr;          // [rows, length]
+  int32_t *position = nullptr;        // first token's position (cached calls)
+  const axonn_real *logits = nullptr; // [rows, length, local vocabulary]
+  int64_t rows = 0, length = 0, localRows = 0;
   Placement where; // of the logits
+};
+
+/// What decode() runs: prefill and decode over caches, or (without the
+/// cache) the logits function on the window.
+struct Decoder {
+  bool cached = true;
+  DecodingCall prefill, step, window;
+  int64_t seqLen = 0;
   void *workspace = nullptr;
 };
 
 /// Continues `context` by `count` tokens: greedy when temperature is 0,
 /// else sampled with the splitmix64 stream `state`. Collective.
-std::vector<int64_t> decode(axonn_rt *rt, LogitsProgram &program,
+std::vector<int64_t> decode(axonn_rt *rt, Decoder &decoder,
                             int64_t vocab, std::vector<int64_t> context,
                             int64_t count, double temperature,
                             uint64_t &state);
@@ -39,7 +55,7 @@ std::vector<int64_t> decode(axonn_rt *rt, LogitsProgram &program,
 /// llm.c's format, or text for a byte-level vocabulary of 256): prompt with
 /// all but the last `length` tokens, greedy-decode `length` tokens, compare.
 /// Rank 0 prints a table and, if `json` is not empty, writes it there.
-void audit(axonn_rt *rt, LogitsProgram &program, int64_t vocab,
+void audit(axonn_rt *rt, Decoder &decoder, int64_t vocab,
            const std::vector<std::string> &paths, int64_t length,
            const std::string &json);
 

@@ -27,7 +27,7 @@
 extern "C" {
 #endif
 
-#define AXONN_RT_ABI_VERSION 1
+#define AXONN_RT_ABI_VERSION 2
 
 /* Result of every runtime call. */
 typedef enum axonn_status {
@@ -151,12 +151,16 @@ axonn_status axonn_rt_copy(axonn_rt *rt, const void *src, void *dst,
 /*--- Kernels (fp32) --------------------------------------------------------*/
 
 /* out[t] = table[tokens[t] - offset] (zero outside the local slice) +
- * positions[t % seq] (when positions is not null and this rank adds it:
- * once_over names the axes along which only coordinate 0 adds). */
+ * positions[start + t % seq] (when positions is not null and this rank adds
+ * it: once_over names the axes along which only coordinate 0 adds). start
+ * is *start_at, or 0 when start_at is null; the positions used must lie
+ * within the table's position_rows rows. */
 axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
                                 int64_t tokens_count, int64_t seq,
                                 const axonn_real *table, int64_t rows,
                                 int64_t width, const axonn_real *positions,
+                                int64_t position_rows,
+                                const int32_t *start_at,
                                 axonn_axes vocab_axes, axonn_axes once_over,
                                 axonn_real *out);
 axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const axonn_real *grad,
@@ -225,6 +229,19 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const axonn_real *qkv, int64_t bat
                                 int64_t seq, int64_t heads, int64_t kv_heads,
                                 int64_t head_dim, int32_t causal,
                                 double rope_base, axonn_real *out);
+/* Attention of `seq` new tokens at positions *start_at ... over a key/value
+ * cache (decoding): k_cache and v_cache are [batch, kv_heads, capacity,
+ * head_dim]; the new keys (rotated) and values are written at rows
+ * *start_at ..., then each new token attends to the rows up to its own
+ * position. qkv and out as for axonn_rt_attention. */
+axonn_status axonn_rt_cached_attention(axonn_rt *rt, const axonn_real *qkv,
+                                       int64_t batch, int64_t seq,
+                                       int64_t heads, int64_t kv_heads,
+                                       int64_t head_dim, double rope_base,
+                                       axonn_real *k_cache,
+                                       axonn_real *v_cache, int64_t capacity,
+                                       const int32_t *start_at,
+                                       axonn_real *out);
 axonn_status axonn_rt_attention_grad(axonn_rt *rt, const axonn_real *dout,
                                      const axonn_real *qkv, int64_t batch,
                                      int64_t seq, int64_t heads,

@@ -195,10 +195,18 @@ axonn_status axonn_rt_copy(axonn_rt *rt, const void *src, void *dst,
 axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
                                 int64_t count, int64_t seq, const axonn_real *table,
                                 int64_t rows, int64_t width,
-                                const axonn_real *positions, axonn_axes vocabAxes,
-                                axonn_axes onceOver, axonn_real *out) {
+                                const axonn_real *positions,
+                                int64_t positionRows, const int32_t *startAt,
+                                axonn_axes vocabAxes, axonn_axes onceOver,
+                                axonn_real *out) {
   AXONN_CHECK(!badPointer(tokens) && !badPointer(table) && !badPointer(out),
               "embedding: null pointer");
+  int64_t start = startAt ? *startAt : 0;
+  AXONN_CHECK(!positions || (start >= 0 && start + seq <= positionRows),
+              "embedding: positions %lld to %lld are outside the %lld learned "
+              "positions",
+              (long long)start, (long long)(start + seq - 1),
+              (long long)positionRows);
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   bool addPositions = positions && rt->addsOnce(onceOver);
   bool sliced = axonn_axes_count(vocabAxes) > 0;
@@ -215,7 +223,7 @@ axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
     else
       std::fill_n(dst, width, 0.0f);
     if (addPositions) {
-      const axonn_real *pos = positions + (i % seq) * width;
+      const axonn_real *pos = positions + (start + i % seq) * width;
       for (int64_t j = 0; j < width; ++j)
         dst[j] += pos[j];
     }
@@ -479,6 +487,76 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const axonn_real *qkv, int64_t bat
       for (int64_t s = 0; s < seq; ++s)
         std::copy_n(&o[size_t(s * d)], d, out + (b * seq + s) * width + h * d);
     }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cached_attention(axonn_rt *rt, const axonn_real *qkv,
+                                       int64_t batch, int64_t seq,
+                                       int64_t heads, int64_t kvHeads,
+                                       int64_t headDim, double ropeBase,
+                                       axonn_real *kCache, axonn_real *vCache,
+                                       int64_t capacity, const int32_t *startAt,
+                                       axonn_real *out) {
+  AXONN_CHECK(kvHeads > 0 && heads % kvHeads == 0,
+              "cached_attention: %lld heads, %lld KV heads", (long long)heads,
+              (long long)kvHeads);
+  AXONN_CHECK(startAt && !badPointer(kCache) && !badPointer(vCache),
+              "cached_attention: null pointer");
+  int64_t start = *startAt, end = start + seq;
+  AXONN_CHECK(start >= 0 && end <= capacity,
+              "cached_attention: positions %lld to %lld do not fit a cache of "
+              "%lld",
+              (long long)start, (long long)(end - 1), (long long)capacity);
+  QKVLayout layout(heads, kvHeads, headDim);
+  int64_t f = layout.features(), d = headDim, width = heads * d;
+  axonn_real scale = axonn_real(1 / std::sqrt(double(d)));
+  std::vector<axonn_real> q(size_t(seq * d)), p(size_t(seq * end)),
+      o(size_t(seq * d));
+  for (int64_t b = 0; b < batch; ++b) {
+    const axonn_real *rows = qkv + b * seq * f;
+    // The new keys and values go into the caches first.
+    for (int64_t g = 0; g < kvHeads; ++g) {
+      axonn_real *k = kCache + (b * kvHeads + g) * capacity * d;
+      axonn_real *v = vCache + (b * kvHeads + g) * capacity * d;
+      for (int64_t s = 0; s < seq; ++s) {
+        std::copy_n(rows + s * f + layout.k(g), d, k + (start + s) * d);
+        std::copy_n(rows + s * f + layout.v(g), d, v + (start + s) * d);
+        if (ropeBase > 0)
+          rotate(k + (start + s) * d, d, start + s, ropeBase, false);
+      }
+    }
+    for (int64_t h = 0; h < heads; ++h) {
+      int64_t g = layout.group(h);
+      const axonn_real *k = kCache + (b * kvHeads + g) * capacity * d;
+      const axonn_real *v = vCache + (b * kvHeads + g) * capacity * d;
+      for (int64_t s = 0; s < seq; ++s) {
+        std::copy_n(rows + s * f + layout.q(h), d, &q[size_t(s * d)]);
+        if (ropeBase > 0)
+          rotate(&q[size_t(s * d)], d, start + s, ropeBase, false);
+      }
+      // Scores against every cached row, then the causal softmax.
+      AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, int(seq), int(end),
+                 int(d), scale, q.data(), int(d), k, int(d), 0.0f, p.data(),
+                 int(end));
+      for (int64_t s = 0; s < seq; ++s) {
+        axonn_real *row = &p[size_t(s * end)];
+        int64_t last = start + s;
+        double maximum = -INFINITY;
+        for (int64_t t = 0; t <= last; ++t)
+          maximum = std::max(maximum, double(row[t]));
+        double sum = expInPlace(row, last + 1, axonn_real(maximum));
+        for (int64_t t = 0; t <= last; ++t)
+          row[t] = axonn_real(row[t] / sum);
+        for (int64_t t = last + 1; t < end; ++t)
+          row[t] = 0;
+      }
+      AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(seq), int(d),
+                 int(end), 1.0f, p.data(), int(end), v, int(d), 0.0f, o.data(),
+                 int(d));
+      for (int64_t s = 0; s < seq; ++s)
+        std::copy_n(&o[size_t(s * d)], d, out + (b * seq + s) * width + h * d);
+    }
+  }
   return AXONN_OK;
 }
 

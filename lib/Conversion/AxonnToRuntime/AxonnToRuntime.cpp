@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/JSON.h"
 
@@ -213,11 +214,14 @@ LogicalResult FunctionLowering::lower(Operation *op) {
       .Case([&](EmbeddingOp e) {
         ArrayRef<int64_t> table = shapeOf(e.getTable());
         ArrayRef<int64_t> tokens = shapeOf(e.getTokens());
+        int64_t positions =
+            e.getPositions() ? shapeOf(e.getPositions())[0] : 0;
         call("axonn_rt_embedding",
              {p(e.getTokens()), i64(tokens[0] * tokens[1]), i64(tokens[1]),
               p(e.getTable()), i64(table[0]), i64(table[1]),
-              p(e.getPositions()), axes(e.getVocabAxes()),
-              axes(e.getOnceOver()), p(e.getResult())});
+              p(e.getPositions()), i64(positions), p(e.getStart()),
+              axes(e.getVocabAxes()), axes(e.getOnceOver()),
+              p(e.getResult())});
       })
       .Case([&](EmbeddingGradOp e) {
         ArrayRef<int64_t> table = shapeOf(e.getResult());
@@ -313,6 +317,17 @@ LogicalResult FunctionLowering::lower(Operation *op) {
               i64(a.getKvHeads()), i64(a.getHeadDim()), i32(a.getCausal()),
               f64(a.getRope() ? a.getRope()->convertToDouble() : 0.0),
               p(a.getResult())});
+      })
+      .Case([&](CachedAttentionOp a) {
+        ArrayRef<int64_t> qkv = shapeOf(a.getQkv());
+        ArrayRef<int64_t> cache = shapeOf(a.getKCache());
+        int64_t headDim = qkv[2] / (a.getHeads() + 2 * a.getKvHeads());
+        call("axonn_rt_cached_attention",
+             {p(a.getQkv()), i64(qkv[0]), i64(qkv[1]), i64(a.getHeads()),
+              i64(a.getKvHeads()), i64(headDim),
+              f64(a.getRope() ? a.getRope()->convertToDouble() : 0.0),
+              p(a.getKCache()), p(a.getVCache()), i64(cache[2]),
+              p(a.getStart()), p(a.getResult())});
       })
       .Case([&](AttentionGradOp a) {
         ArrayRef<int64_t> qkv = shapeOf(a.getQkv());
@@ -665,34 +680,37 @@ LogicalResult FunctionLowering::run(llvm::json::Object &manifest) {
 struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
   using LowerToRuntimePassBase::LowerToRuntimePassBase;
 
-  /// Drops the pure ops nobody reads any more, last first (a cut-down copy
-  /// of a function leaves them).
-  static void eraseDeadPureOps(Block &body) {
+  /// Drops the ops nobody reads any more, last first (a cut-down copy of a
+  /// function leaves them): pure ops, and collectives whose results go
+  /// unread (a wait, then its start). Every rank runs the same program, so
+  /// every rank drops the same collectives and they stay matched.
+  static void eraseDeadOps(Block &body) {
     SmallVector<Operation *> ops;
     for (Operation &op : body.without_terminator())
       ops.push_back(&op);
     for (Operation *op : llvm::reverse(ops))
-      if (op->use_empty() && isPure(op))
+      if (op->use_empty() && (isPure(op) || isa<WaitOp>(op) ||
+                              isCollective(op)))
         op->erase();
   }
 
-  /// The logits function, for generation: the per-rank forward up to the
-  /// LM head's local logits [B, S, V / vocabulary group], laid out like the
-  /// tokens on the batch and over the vocabulary axes on the last
-  /// dimension. The forward's memory plan holds for this prefix of it.
-  static void addLogitsFunction(ModuleOp module) {
+  /// A copy of the forward named `name` that returns the LM head's local
+  /// logits [B, S, V / vocabulary group], laid out like the tokens on the
+  /// batch and over the vocabulary axes on the last dimension; null when
+  /// the module has no forward with an LM head.
+  static func::FuncOp cloneForwardToLogits(ModuleOp module, StringRef name) {
     auto forward = module.lookupSymbol<func::FuncOp>("forward");
-    if (!forward || forward.isExternal() || module.lookupSymbol("logits"))
-      return;
+    if (!forward || forward.isExternal() || module.lookupSymbol(name))
+      return nullptr;
     bool hasHead = false;
     forward.walk([&](LogitsMaxOp) { hasHead = true; });
     if (!hasHead)
-      return;
+      return nullptr;
     MLIRContext *ctx = module.getContext();
     OpBuilder builder(forward);
     builder.setInsertionPointAfter(forward);
     auto logits = cast<func::FuncOp>(builder.clone(*forward));
-    logits.setSymName("logits");
+    logits.setSymName(name);
     LogitsMaxOp max;
     logits.walk([&](LogitsMaxOp op) { max = op; });
     Block &body = logits.getBody().front();
@@ -720,7 +738,120 @@ struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
                                b.getStringAttr("logits")),
                 b.getNamedAttr(AxonnDialect::kLayoutAttrName,
                                LayoutAttr::get(ctx, split, none, none))}));
-    eraseDeadPureOps(body);
+    eraseDeadOps(body);
+    return logits;
+  }
+
+  /// The logits function, for generation without a cache: the forward up
+  /// to the logits of every position. The forward's memory plan holds for
+  /// this prefix of it.
+  static void addLogitsFunction(ModuleOp module) {
+    cloneForwardToLogits(module, "logits");
+  }
+
+  /// A decoding function with a key/value cache: the logits function for
+  /// one sequence per rank and `length` new tokens at a position given at
+  /// run time (a scalar argument, input "position"), with each attention
+  /// replaced by `axonn.cached_attention` over two cache arguments (inputs
+  /// "k_cache" and "v_cache", room for the forward's S positions) that the
+  /// caller keeps between calls. `prefill` takes S tokens (`length` 0),
+  /// `decode` one.
+  /// Every value computed from the tokens changes shape [B, S, ...] to
+  /// [1, length, ...]; weights and their collectives keep theirs.
+  static LogicalResult addDecodingFunction(ModuleOp module, StringRef name,
+                                           int64_t length) {
+    func::FuncOp fn = cloneForwardToLogits(module, name);
+    if (!fn)
+      return success();
+    MLIRContext *ctx = module.getContext();
+    Builder b(ctx);
+    Block &body = fn.getBody().front();
+    BlockArgument tokens;
+    for (BlockArgument arg : body.getArguments())
+      if (auto input = fn.getArgAttrOfType<StringAttr>(
+              arg.getArgNumber(), AxonnDialect::kInputAttrName))
+        if (input.getValue() == "tokens")
+          tokens = arg;
+    auto tokensType = tokens ? dyn_cast<RankedTensorType>(tokens.getType())
+                             : RankedTensorType();
+    if (!tokensType || tokensType.getRank() != 2)
+      return fn.emitOpError() << "has no [batch, seq] tokens argument to "
+                                 "decode from";
+    int64_t capacity = tokensType.getDimSize(1);
+    if (length == 0)
+      length = capacity;
+    auto reshape = [&](RankedTensorType type) {
+      if (type.getRank() < 2)
+        return type;
+      SmallVector<int64_t> shape(type.getShape());
+      shape[0] = 1;
+      shape[1] = length;
+      return RankedTensorType::get(shape, type.getElementType(),
+                                   type.getEncoding());
+    };
+    auto retype = [&](Value v) {
+      if (auto tensor = dyn_cast<RankedTensorType>(v.getType()))
+        v.setType(reshape(tensor));
+      else if (auto handle = dyn_cast<HandleType>(v.getType()))
+        v.setType(HandleType::get(ctx, reshape(handle.getValue())));
+    };
+    llvm::DenseSet<Value> fromTokens = {tokens};
+    retype(tokens);
+    for (Operation &op : body.without_terminator()) {
+      if (llvm::none_of(op.getOperands(),
+                        [&](Value v) { return fromTokens.contains(v); }))
+        continue;
+      for (Value result : op.getResults()) {
+        fromTokens.insert(result);
+        retype(result);
+      }
+    }
+    fn.setType(FunctionType::get(ctx, body.getArgumentTypes(),
+                                 body.getTerminator()->getOperandTypes()));
+
+    // The position of the first new token, then the caches.
+    auto argument = [&](Type type, StringRef input, unsigned rank) {
+      unsigned index = fn.getNumArguments();
+      SmallVector<AxesAttr> split(rank, AxesAttr::get(ctx, {}));
+      AxesAttr none = AxesAttr::get(ctx, {});
+      (void)fn.insertArgument(
+          index, type,
+          b.getDictionaryAttr(
+              {b.getNamedAttr(AxonnDialect::kInputAttrName,
+                              b.getStringAttr(input)),
+               b.getNamedAttr(AxonnDialect::kLayoutAttrName,
+                              LayoutAttr::get(ctx, split, none, none))}),
+          fn.getLoc());
+      return fn.getArgument(index);
+    };
+    Value position =
+        argument(RankedTensorType::get({}, b.getI32Type()), "position", 0);
+    SmallVector<AttentionOp> attentions;
+    fn.walk([&](AttentionOp op) { attentions.push_back(op); });
+    for (AttentionOp op : attentions) {
+      if (!op.getCausal())
+        return op.emitOpError() << "is not causal: decoding with a cache "
+                                   "needs causal attention";
+      auto qkv = cast<RankedTensorType>(op.getQkv().getType());
+      auto cacheType = RankedTensorType::get(
+          {1, int64_t(op.getKvHeads()), capacity, op.getHeadDim()},
+          qkv.getElementType());
+      Value k = argument(cacheType, "k_cache", 4);
+      Value v = argument(cacheType, "v_cache", 4);
+      OpBuilder builder(op);
+      auto cached = CachedAttentionOp::create(
+          builder, op.getLoc(), op.getResult().getType(), op.getQkv(), k, v,
+          position, op.getHeadsAttr(), op.getKvHeadsAttr(), op.getRopeAttr());
+      op.getResult().replaceAllUsesWith(cached.getResult());
+      op.erase();
+    }
+    fn.walk([&](EmbeddingOp op) { op.getStartMutable().assign(position); });
+    // The forward's memory plan does not hold for the new shapes.
+    fn.walk([&](Operation *op) { op->removeAttr("axonn.buffers"); });
+    fn->removeAttr("axonn.memory_plan");
+    if (failed(mlir::verify(fn)))
+      return fn.emitOpError() << "could not be built from the forward";
+    return success();
   }
 
   /// The gradients function, for gradient checks: the per-rank training
@@ -757,7 +888,7 @@ struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
       types.push_back(v.getType());
     grads.setType(FunctionType::get(ctx, grads.getArgumentTypes(), types));
     grads.setAllResultAttrs(attrs);
-    eraseDeadPureOps(body);
+    eraseDeadOps(body);
   }
 
   void runOnOperation() override {
@@ -774,6 +905,9 @@ struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
       return signalPassFailure();
     }
     addLogitsFunction(module);
+    if (failed(addDecodingFunction(module, "prefill", 0)) ||
+        failed(addDecodingFunction(module, "decode", 1)))
+      return signalPassFailure();
     addGradientsFunction(module);
     // The vocabulary: rows of the (padded) table, and the real tokens.
     GridAttr gridAttr =

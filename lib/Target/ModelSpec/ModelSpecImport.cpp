@@ -837,7 +837,8 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
     wpe = fb.param("transformer.wpe.weight", {m.maxPositions, m.hidden},
                    normal(m.initStd));
   Value x = EmbeddingOp::create(b, named(prefix + "embed"), actType(m.hidden),
-                                tokens, wte, wpe, AxesAttr(), AxesAttr());
+                                tokens, wte, wpe, /*start=*/Value(), AxesAttr(),
+                                AxesAttr());
 
   auto norm = [&](Value input, const std::string &name) -> Value {
     Location l = named(name);

@@ -272,7 +272,7 @@ func.func @f(%w: tensor<4xf32> {axonn.init = 0.02 : f64}) { return }
 
 // -----
 
-// expected-error @+1 {{'func.func' op argument #0: 'axonn.input' must be "tokens", "targets" or "step"}}
+// expected-error @+1 {{'func.func' op argument #0: 'axonn.input' must be "tokens", "targets", "step", "position", "k_cache" or "v_cache"}}
 func.func @f(%t: tensor<4x8xi32> {axonn.input = "labels"}) { return }
 
 // -----
@@ -1029,4 +1029,29 @@ module attributes {axonn.grid = #axonn.grid<x = 1, y = 1, z = 2, data = 1>} {
     %y = axonn.wait %h : !axonn.handle<tensor<8x8xf32>>
     return %y : tensor<8x8xf32>
   }
+}
+
+// -----
+
+func.func @f(%qkv: tensor<1x1x96xf32>, %k: tensor<1x4x16x16xf32>, %p: tensor<i32>) {
+  // expected-error @+1 {{'axonn.cached_attention' op caches of shape 1x4x16x16 do not fit batch 1, 4 KV heads of dimension 8}}
+  %0 = axonn.cached_attention %qkv, %k, %k at %p heads 4 kv_heads 4 : tensor<1x1x96xf32>, tensor<1x4x16x16xf32>, tensor<i32> -> tensor<1x1x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%qkv: tensor<1x8x96xf32>, %k: tensor<1x4x4x8xf32>, %p: tensor<i32>) {
+  // expected-error @+1 {{'axonn.cached_attention' op caches hold 4 positions, fewer than the 8 new tokens}}
+  %0 = axonn.cached_attention %qkv, %k, %k at %p heads 4 kv_heads 4 : tensor<1x8x96xf32>, tensor<1x4x4x8xf32>, tensor<i32> -> tensor<1x8x32xf32>
+  return
+}
+
+// -----
+
+func.func @f(%qkv: tensor<1x1x96xf32>, %p: tensor<i32>) {
+  %k = "test.make"() : () -> tensor<1x4x16x8xf32>
+  // expected-error @+1 {{'axonn.cached_attention' op caches must be arguments of the enclosing function (it updates them in place)}}
+  %0 = axonn.cached_attention %qkv, %k, %k at %p heads 4 kv_heads 4 : tensor<1x1x96xf32>, tensor<1x4x16x8xf32>, tensor<i32> -> tensor<1x1x32xf32>
+  return
 }

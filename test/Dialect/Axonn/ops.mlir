@@ -189,3 +189,20 @@ func.func @goldfish(%h: tensor<2x4x32xf32>, %w: tensor<50x32xf32>, %t: tensor<2x
   %2 = axonn.cross_entropy_grad %l, %m, %s, %t masked(%keep, %n : tensor<2x4xf32>, tensor<f32>) tokens 8 : tensor<2x4x50xf32>, tensor<2x4xf32>, tensor<2x4x2xf32>, tensor<2x4xi32>
   return
 }
+
+// -----
+
+// Decoding with a key/value cache: one new token at a run-time position.
+// CHECK-LABEL: func.func @decode_step
+func.func @decode_step(%tokens: tensor<1x1xi32>, %wte: tensor<100x32xf32>,
+                       %wpe: tensor<16x32xf32>, %wqkv: tensor<128x32xf32>,
+                       %pos: tensor<i32>, %k: tensor<1x2x16x16xf32>,
+                       %v: tensor<1x2x16x16xf32>) -> tensor<1x1x32xf32> {
+  // CHECK: axonn.embedding %{{.*}}, %{{.*}} positions %{{.*}} from %{{.*}} : (tensor<1x1xi32>, tensor<100x32xf32>, tensor<16x32xf32>, tensor<i32>) -> tensor<1x1x32xf32>
+  %x = axonn.embedding %tokens, %wte positions %wpe from %pos : (tensor<1x1xi32>, tensor<100x32xf32>, tensor<16x32xf32>, tensor<i32>) -> tensor<1x1x32xf32>
+  %qkv = axonn.linear %x, %wqkv : (tensor<1x1x32xf32>, tensor<128x32xf32>) -> tensor<1x1x128xf32>
+  // CHECK: axonn.cached_attention %{{.*}}, %{{.*}}, %{{.*}} at %{{.*}} heads 4 kv_heads 2 rope 10000.0 : tensor<1x1x128xf32>, tensor<1x2x16x16xf32>, tensor<i32> -> tensor<1x1x64xf32>
+  %a = axonn.cached_attention %qkv, %k, %v at %pos heads 4 kv_heads 2 rope 1.0e4 : tensor<1x1x128xf32>, tensor<1x2x16x16xf32>, tensor<i32> -> tensor<1x1x64xf32>
+  %o = "test.project"(%a) : (tensor<1x1x64xf32>) -> tensor<1x1x32xf32>
+  return %o : tensor<1x1x32xf32>
+}

@@ -244,9 +244,18 @@ static LogicalResult verifyValueAttribute(Operation *op, StringRef where,
   }
   if (name == AxonnDialect::kInputAttrName && !isResult) {
     auto role = dyn_cast<StringAttr>(attr.getValue());
-    if (!role || (role.getValue() != "tokens" && role.getValue() != "targets" &&
-                  role.getValue() != "step"))
-      return emit() << "must be \"tokens\", \"targets\" or \"step\"";
+    StringRef value = role ? role.getValue() : "";
+    // The key/value caches of a decoding function are float; every other
+    // input holds integers.
+    if (value == "k_cache" || value == "v_cache") {
+      if (!tensor || !isa<FloatType>(tensor.getElementType()))
+        return emit() << "must be on a ranked float tensor, not " << type;
+      return success();
+    }
+    if (value != "tokens" && value != "targets" && value != "step" &&
+        value != "position")
+      return emit() << "must be \"tokens\", \"targets\", \"step\", "
+                       "\"position\", \"k_cache\" or \"v_cache\"";
     if (!tensor || !tensor.getElementType().isInteger())
       return emit() << "must be on a ranked integer tensor, not " << type;
     return success();

@@ -115,7 +115,7 @@ LogicalResult EmbeddingOp::verify() {
     if (positions.getDimSize(1) != hidden)
       return emitOpError() << "positions width " << positions.getDimSize(1)
                            << " differs from the table width " << hidden;
-    if (positions.getDimSize(0) < tokens[1])
+    if (!getStart() && positions.getDimSize(0) < tokens[1])
       return emitOpError() << "sequence length " << tokens[1] << " exceeds the "
                            << positions.getDimSize(0) << " learned positions";
   }
@@ -236,6 +236,34 @@ static LogicalResult verifyAttention(Operation *op, Value qkvValue,
 LogicalResult AttentionOp::verify() {
   return verifyAttention(*this, getQkv(), getResult(), "result", getHeads(),
                          getKvHeads(), getRope());
+}
+
+LogicalResult CachedAttentionOp::verify() {
+  Operation *op = getOperation();
+  if (failed(verifyAttention(op, getQkv(), getResult(), "result", getHeads(),
+                             getKvHeads(), getRope())) ||
+      failed(verifyRank(op, getKCache(), "k_cache",
+                        4, "[batch, kv_heads, positions, head_dim]")) ||
+      failed(verifySameElementType(op, {getQkv(), getKCache()})))
+    return failure();
+  ArrayRef<int64_t> qkv = getQkv().getType().getShape();
+  ArrayRef<int64_t> cache = getKCache().getType().getShape();
+  int64_t headDim = qkv[2] / (getHeads() + 2 * getKvHeads());
+  if (cache[0] != qkv[0] || cache[1] != int64_t(getKvHeads()) ||
+      cache[3] != headDim)
+    return emitOpError() << "caches of shape " << formatShape(cache)
+                         << " do not fit batch " << qkv[0] << ", "
+                         << getKvHeads() << " KV heads of dimension "
+                         << headDim;
+  if (cache[2] < qkv[1])
+    return emitOpError() << "caches hold " << cache[2]
+                         << " positions, fewer than the " << qkv[1]
+                         << " new tokens";
+  for (Value v : {getKCache(), getVCache()})
+    if (!isa<BlockArgument>(v))
+      return emitOpError() << "caches must be arguments of the enclosing "
+                              "function (it updates them in place)";
+  return success();
 }
 
 LogicalResult AttentionGradOp::verify() {

@@ -18,6 +18,12 @@ struct CommunicationResource
   StringRef getName() final { return "axonn.communication"; }
 };
 
+/// The side-effect resource of the key/value caches that
+/// `axonn.cached_attention` updates in place.
+struct KVCacheResource : public SideEffects::Resource::Base<KVCacheResource> {
+  StringRef getName() final { return "axonn.kv_cache"; }
+};
+
 /// Operand and result types with a `#axonn.layout` encoding require an
 /// `axonn.grid` on the enclosing module, and must fit it.
 template <typename ConcreteType>

@@ -32,7 +32,7 @@ def Axonn_CommTensor : RankedTensorOf<[F32, BF16, F16, I32, I64]>;
 // Model-level ops
 //===----------------------------------------------------------------------===//
 
-def Axonn_EmbeddingOp : Axonn_Op<"embedding", [Pure]> {
+def Axonn_EmbeddingOp : Axonn_Op<"embedding", [Pure, AttrSizedOperandSegments]> {
   let summary = "Token embedding, optionally plus learned positions";
   let description = [{
     `result[b, s, :] = table[tokens[b, s], :] (+ positions[s, :])`.
@@ -48,6 +48,10 @@ def Axonn_EmbeddingOp : Axonn_Op<"embedding", [Pure]> {
     adds `positions` only on the ranks whose coordinate along those axes is
     0, so that they count once in that sum.
 
+    `from %start` (a scalar `tensor<i32>`, read at run time) shifts the
+    positions for decoding: token `s` takes `positions[start + s]`, which
+    must lie within the table. Without it the tokens sit at 0, 1, ...
+
     ```mlir
     %x = axonn.embedding %tokens, %wte positions %wpe
         : (tensor<8x1024xi32>, tensor<50257x768xf32>, tensor<1024x768xf32>)
@@ -56,12 +60,13 @@ def Axonn_EmbeddingOp : Axonn_Op<"embedding", [Pure]> {
   }];
   let arguments = (ins Axonn_TokenTensor:$tokens, Axonn_FloatTensor:$table,
                        Optional<Axonn_FloatTensor>:$positions,
+                       Optional<0DTensorOf<[I32]>>:$start,
                        OptionalAttr<Axonn_AxesAttr>:$vocab_axes,
                        OptionalAttr<Axonn_AxesAttr>:$once_over);
   let results = (outs Axonn_FloatTensor:$result);
   let assemblyFormat = [{
-    $tokens `,` $table (`positions` $positions^)? attr-dict `:`
-    functional-type(operands, results)
+    $tokens `,` $table (`positions` $positions^)? (`from` $start^)? attr-dict
+    `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
@@ -199,6 +204,49 @@ def Axonn_AttentionOp : Axonn_Op<"attention", [Pure]> {
   let extraClassDeclaration = [{
     int64_t getHeadDim();
   }];
+}
+
+def Axonn_KVCacheResource : Resource<"::mlir::axonn::KVCacheResource">;
+
+def Axonn_CachedAttentionOp : Axonn_Op<"cached_attention", [
+    AllTypesMatch<["k_cache", "v_cache"]>,
+    MemoryEffects<[MemRead<Axonn_KVCacheResource>,
+                   MemWrite<Axonn_KVCacheResource>]>]> {
+  let summary = "Attention of new tokens over a key/value cache (decoding)";
+  let description = [{
+    The attention of `axonn.attention` for `T` new tokens at positions
+    `start, ..., start + T - 1` of a sequence whose earlier keys and values
+    are cached. `qkv` is `[B, T, (H + 2*KV) * d]` in the grouped layout of
+    `axonn.attention`; `k_cache` and `v_cache` are `[B, KV, P, d]`, room
+    for `P` positions. The op writes the new tokens' keys (rotated, with
+    `rope`) and values into rows `start ...` of the caches, then each new
+    token attends causally to rows `0 ...` up to its own position. The
+    result is `[B, T, H * d]`. `start` is a scalar read at run time;
+    `start + T <= P` is checked there.
+
+    The caches are updated in place, so they must be arguments of the
+    enclosing function (buffers its caller owns and keeps between calls);
+    the op is therefore not `Pure`. `--axonn-lower-to-runtime` builds the
+    `prefill` and `decode` functions around it from the forward.
+
+    ```mlir
+    %o = axonn.cached_attention %qkv, %k, %v at %pos heads 4 kv_heads 4
+        : tensor<1x1x192xf32>, tensor<1x4x32x16xf32>, tensor<i32>
+        -> tensor<1x1x64xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$qkv, Axonn_FloatTensor:$k_cache,
+                       Axonn_FloatTensor:$v_cache, 0DTensorOf<[I32]>:$start,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$heads,
+                       ConfinedAttr<I64Attr, [IntPositive]>:$kv_heads,
+                       OptionalAttr<F64Attr>:$rope);
+  let results = (outs Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $qkv `,` $k_cache `,` $v_cache `at` $start `heads` $heads `kv_heads`
+    $kv_heads (`rope` custom<ShortF64>($rope)^)? attr-dict `:` type($qkv) `,`
+    type($k_cache) `,` type($start) `->` type($result)
+  }];
+  let hasVerifier = 1;
 }
 
 def Axonn_GeluOp : Axonn_Op<"gelu", [Pure, AllTypesMatch<["input", "result"]>]> {
