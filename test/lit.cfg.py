@@ -15,6 +15,8 @@ config.test_exec_root = os.path.join(config.axonn_obj_root, "test")
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%examples", os.path.join(config.axonn_src_root, "examples")))
+# The runtime's libraries (driver, backends), to link objects by hand.
+config.substitutions.append(("%axonn-lib", os.path.join(config.axonn_obj_root, "lib")))
 # `%expect-exit 1 cmd ...` runs cmd, passes its output through and succeeds
 # only if cmd exited with exactly that status (`not` accepts any failure).
 config.substitutions.append(

@@ -484,7 +484,7 @@ int main(int argc, char **argv) {
       setup("logits", what, logitsFn);
     }
   }
-  void *workspace = allocate(rt, workspaceBytes);
+  void *workspace = allocate(rt, workspaceBytes, AXONN_MEMORY_DEVICE);
 
   // Data: this rank's rows of each global batch.
   std::string path = options.data, valPath;
@@ -524,6 +524,7 @@ int main(int argc, char **argv) {
                         forward.resultPointers.data(),
                         workspace) != AXONN_OK)
         die(rt, "validation failed: %s", axonn_rt_last_error(rt));
+      synchronize(rt);
       sum += *forward.loss;
     }
     return sum / double(options.valBatches);
@@ -585,6 +586,7 @@ int main(int argc, char **argv) {
                                       step.resultPointers.data(), workspace);
     if (status != AXONN_OK)
       die(rt, "step %" PRId64 " failed: %s", s + 1, axonn_rt_last_error(rt));
+    synchronize(rt);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - before)
             .count();

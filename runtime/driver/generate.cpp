@@ -23,6 +23,7 @@ void nextLogits(axonn_rt *rt, Decoder &decoder, DecodingCall &call,
   if (call.entry(rt, call.args.data(), call.results.data(),
                  decoder.workspace) != AXONN_OK)
     die(rt, "generation failed: %s", axonn_rt_last_error(rt));
+  synchronize(rt);
   const Placement &where = call.where;
   std::fill(out.begin(), out.end(), axonn_real(0));
   if (where.primary && where.offset[0] == 0)

@@ -34,13 +34,16 @@ void die(axonn_rt *rt, const char *format, ...) {
   std::abort(); // not reached
 }
 
-void *allocate(axonn_rt *rt, int64_t bytes) {
+void *allocate(axonn_rt *rt, int64_t bytes, axonn_memory kind) {
   void *p = nullptr;
-  size_t size = size_t(bytes > 256 ? bytes : 256);
-  if (posix_memalign(&p, 256, size) != 0)
-    die(rt, "cannot allocate %" PRId64 " bytes", bytes);
-  std::memset(p, 0, size);
+  if (axonn_rt_alloc(rt, bytes, kind, &p) != AXONN_OK)
+    die(rt, "%s", axonn_rt_last_error(rt));
   return p;
+}
+
+void synchronize(axonn_rt *rt) {
+  if (axonn_rt_synchronize(rt) != AXONN_OK)
+    die(rt, "%s", axonn_rt_last_error(rt));
 }
 
 namespace {

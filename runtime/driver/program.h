@@ -28,7 +28,10 @@ namespace axonn::driver {
 
 /// `bytes` of zeroed memory aligned to 256 bytes (at least 256); failure
 /// ends the run.
-void *allocate(axonn_rt *rt, int64_t bytes);
+void *allocate(axonn_rt *rt, int64_t bytes,
+               axonn_memory kind = AXONN_MEMORY_SHARED);
+/// Waits for the rank's queued work (axonn_rt_synchronize), or dies.
+void synchronize(axonn_rt *rt);
 
 /// One argument or result of a compiled function.
 struct Tensor {

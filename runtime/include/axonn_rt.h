@@ -14,7 +14,8 @@
  * axis first. The semantics of each kernel is the op of the same name in the
  * axonn dialect (docs: build/docs/Dialects/AxonnDialect.md).
  *
- * Stability: version 1 of the ABI.
+ * Stability: version 2 of the ABI (1 lacked the memory calls, cached
+ * attention and the embedding's start position).
  *===----------------------------------------------------------------------===*/
 
 #ifndef AXONN_RT_H
@@ -143,6 +144,27 @@ axonn_status axonn_rt_reduce_scatter_start(axonn_rt *rt, const axonn_real *in,
 axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request);
 
 /*--- Memory ---------------------------------------------------------------*/
+
+typedef enum axonn_memory {
+  /* Read and written by the host and by the backend's kernels: parameters,
+   * optimizer state, inputs and results (host memory on the CPU backend,
+   * CUDA managed memory on the CUDA backend). */
+  AXONN_MEMORY_SHARED = 0,
+  /* Only the backend's kernels touch it: the workspace of the memory plan
+   * (device memory on the CUDA backend). */
+  AXONN_MEMORY_DEVICE = 1
+} axonn_memory;
+
+/* The backend this runtime was built with: "cpu" or "cuda". */
+const char *axonn_rt_backend(void);
+/* Allocates `bytes`, zero-filled, aligned to 256 bytes. */
+axonn_status axonn_rt_alloc(axonn_rt *rt, int64_t bytes, axonn_memory kind,
+                            void **ptr);
+void axonn_rt_free(axonn_rt *rt, void *ptr);
+/* Waits for all the work this rank has queued (kernels, collectives);
+ * after it the host may read results and write inputs in shared memory.
+ * Compiled functions queue work and may return before it ends. */
+axonn_status axonn_rt_synchronize(axonn_rt *rt);
 
 /* Copies `bytes` bytes (a step's result out of the workspace). */
 axonn_status axonn_rt_copy(axonn_rt *rt, const void *src, void *dst,

@@ -911,24 +911,6 @@ axonn_status axonn_rt_sqrt(axonn_rt *rt, const axonn_real *x, axonn_real *y) {
   return AXONN_OK;
 }
 
-double axonn_rt_learning_rate(const axonn_adamw_config *c, int64_t step) {
-  if (step < c->warmup_steps)
-    return c->lr * double(step + 1) / double(c->warmup_steps);
-  double progress = c->steps > c->warmup_steps
-                        ? std::min(1.0, double(step - c->warmup_steps) /
-                                            double(c->steps - c->warmup_steps))
-                        : 1.0;
-  switch (c->schedule) {
-  case 0:
-    return c->lr;
-  case 1:
-    return c->min_lr + (c->lr - c->min_lr) * (1 - progress);
-  default:
-    return c->min_lr +
-           0.5 * (c->lr - c->min_lr) * (1 + std::cos(M_PI * progress));
-  }
-}
-
 /// AdamW on float32, in the form PyTorch's fused AdamW uses:
 /// p -= lr/c1 * m / (sqrt(v)/sqrt(c2) + eps) + lr*wd * p.
 AXONN_CLONES static void adamwLoop(axonn_real *param, const axonn_real *grad, axonn_real *m,

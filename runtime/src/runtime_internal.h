@@ -5,7 +5,11 @@
 
 #include "axonn_rt.h"
 
+#ifdef AXONN_RT_SINGLE_PROCESS
+#include "single_process_mpi.h"
+#else
 #include <mpi.h>
+#endif
 
 #include <cstdint>
 #include <map>
@@ -19,6 +23,8 @@ struct axonn_rt {
   /// Communicators by ordered axis set.
   std::map<uint32_t, MPI_Comm> comms;
   std::string lastError;
+  /// The backend's own state (CUDA: device, streams, handles), or null.
+  void *backend = nullptr;
 
   int64_t coordinate(int32_t axis) const;
   /// This rank's index in its group of `axes`, the first axis major.
@@ -33,5 +39,18 @@ struct axonn_rt {
       __attribute__((format(printf, 3, 4)));
   axonn_status checkMpi(int code, const char *call, axonn_axes axes);
 };
+
+namespace axonn {
+const char *axisName(int32_t axis);
+/// "[x, z]"
+std::string axesText(axonn_axes axes);
+
+/// The backend's part of axonn_rt_create: before MPI starts (in a process
+/// that has not started it), once the rank is known (its status is
+/// create's), and in axonn_rt_destroy.
+void backendBeforeStart();
+axonn_status backendStart(axonn_rt *rt);
+void backendStop(axonn_rt *rt);
+} // namespace axonn
 
 #endif // AXONN_RUNTIME_INTERNAL_H

@@ -3,6 +3,7 @@
 //   axonnc SPEC --gpus N [--cluster C] [--grid AxBxCxD] [--recompute R]
 //          -o train [--keep-ir DIR] [--gradient-check]
 //          [--goldfish k=4,h=13[,strategy=hash|static]]
+//          [--emit=exe|obj] [--single-process]
 //
 // Imports the spec, runs --axonn-training-pipeline (plan, training step,
 // shard, collectives, overlap, memory plan), lowers to runtime calls and
@@ -48,39 +49,54 @@
 using namespace mlir;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory category("axonnc options");
+
 static cl::opt<std::string> specPath(cl::Positional, cl::desc("<model spec>"),
-                                     cl::Required);
-static cl::opt<std::string> output("o", cl::desc("Output executable"),
-                                   cl::value_desc("file"), cl::Required);
+                                     cl::Required, cl::cat(category));
+static cl::opt<std::string> output("o",
+                                   cl::desc("Output executable (or object, with --emit=obj)"),
+                                   cl::value_desc("file"), cl::Required, cl::cat(category));
 static cl::opt<int64_t> gpus("gpus", cl::desc("Ranks to compile for"),
-                             cl::init(0));
+                             cl::init(0), cl::cat(category));
 static cl::opt<std::string>
     cluster("cluster",
             cl::desc("Machine to plan for: a built-in name or a machine file "
                      "(default: the spec's)"),
-            cl::init(""));
+            cl::init(""), cl::cat(category));
 static cl::opt<std::string> grid("grid", cl::desc("Force the grid AxBxCxD"),
-                                 cl::init(""));
+                                 cl::init(""), cl::cat(category));
 static cl::opt<std::string> recompute("recompute",
                                       cl::desc("auto, none, selective or full"),
-                                      cl::init("auto"));
+                                      cl::init("auto"), cl::cat(category));
 static cl::opt<std::string>
     keepIr("keep-ir",
            cl::desc("Write the IR of every stage into this directory"),
-           cl::init(""));
+           cl::init(""), cl::cat(category));
 static cl::opt<std::string> goldfish(
     "goldfish",
     cl::desc("Train with the Goldfish loss: k=K,h=H[,strategy=hash|static] "
              "(overrides the spec's training.goldfish)"),
-    cl::init(""));
+    cl::init(""), cl::cat(category));
 static cl::opt<bool> gradientCheck(
     "gradient-check",
     cl::desc("Compile in fp64 and link the gradient checker instead of the "
              "training driver (run the result on one rank)"),
-    cl::init(false));
+    cl::init(false), cl::cat(category));
 static cl::opt<std::string>
     mpicxx("mpicxx", cl::desc("The MPI C++ compiler driver that links"),
-           cl::init(AXONN_MPICXX));
+           cl::init(AXONN_MPICXX), cl::cat(category));
+
+static cl::opt<std::string>
+    emit("emit",
+         cl::desc("exe (default): link a training binary; obj: write the "
+                  "compiled program as an object, to link elsewhere with "
+                  "the driver and a runtime (runtime/README.md)"),
+         cl::init("exe"), cl::cat(category));
+static cl::opt<bool> singleProcess(
+    "single-process",
+    cl::desc("Link the runtime built without MPI: one rank (grid 1x1x1x1), "
+             "for machines where no MPI is installed"),
+    cl::init(false), cl::cat(category));
 
 namespace {
 
@@ -231,8 +247,14 @@ LogicalResult recordModelInfo(ModuleOp module) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv, "axonnc: compile a model spec into a training binary\n");
+  if (emit != "exe" && emit != "obj")
+    return fail("--emit must be exe or obj, not '" + emit + "'");
+  if (singleProcess && gradientCheck)
+    return fail("--single-process and --gradient-check exclude each other "
+                "(the gradient checker runs on the MPI runtime's fp64 build)");
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   axonn::registerAxonnPasses();
@@ -296,6 +318,15 @@ int main(int argc, char **argv) {
   if (failed(pm.run(*module)))
     return 1;
   keep(*module, "step.mlir");
+  if (singleProcess)
+    if (auto g = (*module)->getAttrOfType<axonn::GridAttr>(
+            axonn::AxonnDialect::kGridAttrName))
+      if (g.getX() * g.getY() * g.getZ() * g.getData() != 1)
+        return fail("--single-process runs one rank, but the program is for "
+                    "a grid of " +
+                    std::to_string(g.getX()) + "x" + std::to_string(g.getY()) +
+                    "x" + std::to_string(g.getZ()) + "x" +
+                    std::to_string(g.getData()) + " (compile with --gpus 1)");
 
   PassManager lower(&context);
   axonn::LowerToRuntimePassOptions lowering;
@@ -327,19 +358,28 @@ int main(int argc, char **argv) {
     return fail("cannot create a temporary file");
   if (failed(emitObject(*llvmModule, std::string(object))))
     return 1;
+  if (emit == "obj") {
+    if (std::error_code ec = llvm::sys::fs::copy_file(object, output))
+      return fail("cannot write " + output + ": " + ec.message());
+    llvm::sys::fs::remove(object);
+    return 0;
+  }
   std::string libDir = AXONN_RUNTIME_LIB_DIR;
-  SmallVector<StringRef> linkArgs = {mpicxx};
+  std::string linker = singleProcess ? std::string(AXONN_CXX) : mpicxx;
+  SmallVector<StringRef> linkArgs = {linker};
   std::string driverLib =
       libDir + (gradientCheck ? "/libaxonn_gradcheck.a" : "/libaxonn_driver.a");
   std::string runtimeLib =
-      libDir + (gradientCheck ? "/libaxonn_rt_f64.a" : "/libaxonn_rt.a");
+      libDir + (gradientCheck   ? "/libaxonn_rt_f64.a"
+                : singleProcess ? "/libaxonn_rt_single.a"
+                                : "/libaxonn_rt.a");
   std::string outputPath = output;
   linkArgs.append({object.str(), driverLib, runtimeLib, "-lopenblas", "-lm",
                    "-o", outputPath});
-  auto program = llvm::sys::findProgramByName(mpicxx);
+  auto program = llvm::sys::findProgramByName(linker);
   if (!program)
-    return fail("cannot find the linker driver '" + mpicxx +
-                "' (install libopenmpi-dev)");
+    return fail("cannot find the linker driver '" + linker + "'" +
+                (singleProcess ? "" : " (install libopenmpi-dev)"));
   std::string message;
   int status = llvm::sys::ExecuteAndWait(*program, linkArgs, std::nullopt, {},
                                          0, 0, &message);
