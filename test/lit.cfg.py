@@ -34,6 +34,7 @@ config.environment["OPENBLAS_NUM_THREADS"] = "1"
 
 # Real MPI ranks on this machine (Open MPI refuses root without the flag).
 import shutil
+import subprocess
 mpirun = shutil.which("mpirun")
 if mpirun and os.path.exists(os.path.join(config.axonn_tools_dir, "axonn-calibrate")):
     config.available_features.add("mpi")
@@ -41,6 +42,12 @@ if mpirun and os.path.exists(os.path.join(config.axonn_tools_dir, "axonn-calibra
     if os.geteuid() == 0:
         flags += " --allow-run-as-root"
     config.substitutions.append(("%mpirun", mpirun + flags))
+# The CUDA runtime (built wherever nvcc is), and a GPU to run it on.
+if os.path.exists(os.path.join(config.axonn_obj_root, "lib", "libaxonn_rt_cuda_single.a")):
+    config.available_features.add("cuda-runtime")
+    smi = shutil.which("nvidia-smi")
+    if smi and subprocess.run([smi, "-L"], capture_output=True).returncode == 0:
+        config.available_features.add("gpu")
 # The CPU runtime and axonnc: training binaries can be built and run.
 if os.path.exists(os.path.join(config.axonn_tools_dir, "axonnc")):
     config.available_features.add("runtime")

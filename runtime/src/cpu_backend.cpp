@@ -7,7 +7,11 @@
 
 #include "runtime_internal.h"
 
+#ifdef AXONN_RT_NAIVE_BLAS
+#include "naive_blas.h"
+#else
 #include <cblas.h>
+#endif
 #include <unistd.h>
 
 #include <cctype>
@@ -44,7 +48,7 @@ int coreClass(const std::string &core) {
 /// (and the user did not choose one), the process starts itself again with
 /// the right core type, before MPI starts. AXONN_PRETEND_BLAS_CORE makes
 /// the check see another detected core (for tests).
-void chooseBlasCore() {
+[[maybe_unused]] void chooseBlasCore() {
   if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("AXONN_BLAS_RESTARTED"))
     return;
   const char *pretend = std::getenv("AXONN_PRETEND_BLAS_CORE");
@@ -83,7 +87,11 @@ void chooseBlasCore() {
 } // namespace
 
 namespace axonn {
-void backendBeforeStart() { chooseBlasCore(); }
+void backendBeforeStart() {
+#ifndef AXONN_RT_NAIVE_BLAS
+  chooseBlasCore();
+#endif
+}
 axonn_status backendStart(axonn_rt *) { return AXONN_OK; }
 void backendStop(axonn_rt *) {}
 } // namespace axonn

@@ -11,12 +11,16 @@
 #include "fastmath.h"
 #include "runtime_internal.h"
 
+#ifdef AXONN_RT_NAIVE_BLAS
+#include "naive_blas.h"
+#define AXONN_GEMM naiveGemm<axonn_real>
+#else
 #include <cblas.h>
-
 #ifdef AXONN_RT_DOUBLE
 #define AXONN_GEMM cblas_dgemm
 #else
 #define AXONN_GEMM cblas_sgemm
+#endif
 #endif
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 //   axonnc SPEC --gpus N [--cluster C] [--grid AxBxCxD] [--recompute R]
 //          -o train [--keep-ir DIR] [--gradient-check]
 //          [--goldfish k=4,h=13[,strategy=hash|static]]
-//          [--emit=exe|obj] [--single-process]
+//          [--emit=exe|obj] [--backend=cpu|cuda] [--single-process]
 //
 // Imports the spec, runs --axonn-training-pipeline (plan, training step,
 // shard, collectives, overlap, memory plan), lowers to runtime calls and
@@ -92,6 +92,11 @@ static cl::opt<std::string>
                   "compiled program as an object, to link elsewhere with "
                   "the driver and a runtime (runtime/README.md)"),
          cl::init("exe"), cl::cat(category));
+static cl::opt<std::string> backend(
+    "backend",
+    cl::desc("Runtime backend to link: cpu (default; OpenBLAS) or cuda "
+             "(cuBLASLt, NCCL and axonn's kernels; one GPU per rank)"),
+    cl::init("cpu"), cl::cat(category));
 static cl::opt<bool> singleProcess(
     "single-process",
     cl::desc("Link the runtime built without MPI: one rank (grid 1x1x1x1), "
@@ -252,6 +257,16 @@ int main(int argc, char **argv) {
       argc, argv, "axonnc: compile a model spec into a training binary\n");
   if (emit != "exe" && emit != "obj")
     return fail("--emit must be exe or obj, not '" + emit + "'");
+  if (backend != "cpu" && backend != "cuda")
+    return fail("--backend must be cpu or cuda, not '" + backend + "'");
+#ifndef AXONN_CUDA_LIB_DIR
+  if (backend == "cuda")
+    return fail("--backend=cuda: this axonnc was built without the CUDA "
+                "runtime (no nvcc when it was configured)");
+#endif
+  if (backend == "cuda" && gradientCheck)
+    return fail("--gradient-check runs on the CPU backend (fp64); drop "
+                "--backend=cuda");
   if (singleProcess && gradientCheck)
     return fail("--single-process and --gradient-check exclude each other "
                 "(the gradient checker runs on the MPI runtime's fp64 build)");
@@ -369,13 +384,28 @@ int main(int argc, char **argv) {
   SmallVector<StringRef> linkArgs = {linker};
   std::string driverLib =
       libDir + (gradientCheck ? "/libaxonn_gradcheck.a" : "/libaxonn_driver.a");
+  bool cuda = backend == "cuda";
   std::string runtimeLib =
-      libDir + (gradientCheck   ? "/libaxonn_rt_f64.a"
+      libDir + (gradientCheck ? "/libaxonn_rt_f64.a"
+                : cuda        ? (singleProcess ? "/libaxonn_rt_cuda_single.a"
+                                               : "/libaxonn_rt_cuda.a")
                 : singleProcess ? "/libaxonn_rt_single.a"
                                 : "/libaxonn_rt.a");
   std::string outputPath = output;
-  linkArgs.append({object.str(), driverLib, runtimeLib, "-lopenblas", "-lm",
-                   "-o", outputPath});
+  linkArgs.append({object.str(), driverLib, runtimeLib});
+  std::string cudaLibDir, cudaRpath;
+#ifdef AXONN_CUDA_LIB_DIR
+  cudaLibDir = std::string("-L") + AXONN_CUDA_LIB_DIR;
+  cudaRpath = std::string("-Wl,-rpath,") + AXONN_CUDA_LIB_DIR;
+#endif
+  if (cuda) {
+    linkArgs.append({cudaLibDir, cudaRpath, "-lcublasLt", "-lcudart"});
+    if (!singleProcess)
+      linkArgs.push_back("-lnccl");
+  } else {
+    linkArgs.push_back("-lopenblas");
+  }
+  linkArgs.append({"-lm", "-o", outputPath});
   auto program = llvm::sys::findProgramByName(linker);
   if (!program)
     return fail("cannot find the linker driver '" + linker + "'" +

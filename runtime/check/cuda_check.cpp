@@ -1,0 +1,502 @@
+//===- cuda_check.cpp - every CUDA kernel against the CPU kernels ---------===//
+//
+//   axonn-rt-cuda-check [path/to/libaxonn_rt_reference.so]
+//
+// Runs each kernel of the runtime ABI on random inputs twice: on the CUDA
+// backend this program is linked with, and on the CPU backend's kernels
+// loaded from libaxonn_rt_reference.so (built without OpenBLAS, so that it
+// loads on GPU machines without it; the CPU kernels themselves are checked
+// against the fp64 reference interpreter in unittests/). For each output
+// the largest difference relative to the largest reference magnitude must
+// stay below 1e-4 (fp32; the GPU sums in another order).
+//
+// Exit status: 0 all pass, 1 a kernel differs or fails, 77 no GPU (the
+// check is skipped: ctest's SKIP_RETURN_CODE). Built with AXONN_CHECK_CPU
+// against the CPU backend instead (axonn-rt-check-harness), it checks the
+// harness and the reference build on machines without a GPU.
+//
+//===----------------------------------------------------------------------===//
+
+#include "axonn_rt.h"
+
+#ifndef AXONN_CHECK_CPU
+#include <cuda_runtime.h>
+#endif
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr double kTolerance = 1e-4;
+
+#define AXONN_CHECKED_FUNCTIONS(X)                                             \
+  X(create) X(destroy) X(alloc) X(synchronize) X(last_error) X(copy)           \
+  X(embedding) X(embedding_grad) X(position_grad) X(layer_norm) X(rms_norm)    \
+  X(norm_stats) X(norm_grad_stats) X(layer_norm_grad) X(rms_norm_grad)         \
+  X(linear) X(linear_grad_input) X(linear_grad_weight) X(linear_grad_bias)     \
+  X(attention) X(attention_grad) X(cached_attention) X(gelu) X(gelu_grad)      \
+  X(swiglu) X(swiglu_grad) X(add) X(logits_max) X(softmax_sums)                \
+  X(cross_entropy) X(cross_entropy_grad) X(goldfish_mask)                      \
+  X(cross_entropy_masked) X(cross_entropy_grad_masked) X(sum_squares)          \
+  X(sqrt) X(adamw) X(all_reduce_start) X(all_gather_start)                     \
+  X(reduce_scatter_start) X(wait)
+
+/// One backend's entry points.
+struct Api {
+#define FIELD(name) decltype(&axonn_rt_##name) name = nullptr;
+  AXONN_CHECKED_FUNCTIONS(FIELD)
+#undef FIELD
+  axonn_rt *rt = nullptr;
+  const char *label = "";
+};
+
+Api linkedApi() {
+  Api a;
+#define LINKED(name) a.name = &axonn_rt_##name;
+  AXONN_CHECKED_FUNCTIONS(LINKED)
+#undef LINKED
+#ifdef AXONN_CHECK_CPU
+  a.label = "linked";
+#else
+  a.label = "cuda";
+#endif
+  return a;
+}
+
+bool loadedApi(const std::string &path, Api &a) {
+  void *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  if (!library) {
+    std::fprintf(stderr, "axonn-rt-cuda-check: cannot load %s: %s\n",
+                 path.c_str(), dlerror());
+    return false;
+  }
+#define LOADED(name)                                                           \
+  a.name = reinterpret_cast<decltype(a.name)>(                                 \
+      dlsym(library, "axonn_rt_" #name));                                      \
+  if (!a.name) {                                                               \
+    std::fprintf(stderr, "axonn-rt-cuda-check: %s lacks axonn_rt_%s\n",        \
+                 path.c_str(), #name);                                         \
+    return false;                                                              \
+  }
+  AXONN_CHECKED_FUNCTIONS(LOADED)
+#undef LOADED
+  a.label = "cpu";
+  return true;
+}
+
+std::mt19937_64 rng(20261126);
+
+std::vector<float> random(size_t n, double scale = 1.0) {
+  std::normal_distribution<double> normal(0.0, scale);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = float(normal(rng));
+  return v;
+}
+
+std::vector<int32_t> randomTokens(size_t n, int32_t vocab) {
+  std::uniform_int_distribution<int32_t> pick(0, vocab - 1);
+  std::vector<int32_t> v(n);
+  for (int32_t &x : v)
+    x = pick(rng);
+  return v;
+}
+
+/// Buffers of one backend for one kernel: inputs copied in, outputs read
+/// back after synchronize.
+class Run {
+public:
+  explicit Run(Api &api) : api(api) {}
+  template <typename T> T *in(const std::vector<T> &host) {
+    T *p = static_cast<T *>(raw(host.size() * sizeof(T)));
+    std::memcpy(p, host.data(), host.size() * sizeof(T));
+    return p;
+  }
+  float *out(size_t n) { return static_cast<float *>(raw(n * sizeof(float))); }
+  void *raw(size_t bytes) {
+    void *p = nullptr;
+    if (api.alloc(api.rt, int64_t(bytes), AXONN_MEMORY_SHARED, &p) != AXONN_OK)
+      fail("alloc");
+    return p;
+  }
+  void ok(axonn_status status, const char *what) {
+    if (status != AXONN_OK)
+      fail(what);
+  }
+  std::vector<float> read(const float *p, size_t n) {
+    if (api.synchronize(api.rt) != AXONN_OK)
+      fail("synchronize");
+    return std::vector<float>(p, p + n);
+  }
+  [[noreturn]] void fail(const char *what) {
+    std::fprintf(stderr, "axonn-rt-cuda-check: %s backend: %s: %s\n",
+                 api.label, what, api.last_error(api.rt));
+    std::exit(1);
+  }
+  Api &api;
+};
+
+int failures = 0, checks = 0;
+
+void compare(const char *name, const std::vector<float> &got,
+             const std::vector<float> &want) {
+  double scale = 0, worst = 0;
+  for (float w : want)
+    scale = std::max(scale, double(std::fabs(w)));
+  for (size_t i = 0; i < want.size(); ++i) {
+    double d = std::fabs(double(got[i]) - want[i]);
+    if (!std::isfinite(double(got[i])))
+      d = INFINITY;
+    worst = std::max(worst, d);
+  }
+  double relative = scale > 0 ? worst / scale : worst;
+  bool pass = got.size() == want.size() && relative <= kTolerance;
+  ++checks;
+  failures += !pass;
+  std::printf("%-4s %-28s %zu values, max |diff| / max |ref| = %.2e\n",
+              pass ? "ok" : "FAIL", name, want.size(), relative);
+}
+
+/// Runs `kernel` on both backends and compares what it returns.
+void check(Api &cuda, Api &cpu,
+           const std::function<std::vector<std::pair<std::string,
+                                                     std::vector<float>>>(Run &)>
+               &kernel) {
+  Run a(cuda), b(cpu);
+  auto got = kernel(a);
+  auto want = kernel(b);
+  for (size_t i = 0; i < want.size(); ++i)
+    compare(want[i].first.c_str(), got[i].second, want[i].second);
+}
+
+using Outputs = std::vector<std::pair<std::string, std::vector<float>>>;
+
+void checkAll(Api &cuda, Api &cpu) {
+  const axonn_axes none = 0;
+  // Embedding with learned positions from a start, and its gradients.
+  {
+    auto tokens = randomTokens(2 * 5, 11);
+    auto table = random(11 * 8), positions = random(9 * 8), grad = random(80);
+    std::vector<int32_t> start = {3};
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      float *out = r.out(80), *dt = r.out(88), *dp = r.out(72);
+      int32_t *tk = r.in(tokens), *st = r.in(start);
+      float *t = r.in(table), *p = r.in(positions), *g = r.in(grad);
+      r.ok(r.api.embedding(r.api.rt, tk, 10, 5, t, 11, 8, p, 9, st, none,
+                           none, out),
+           "embedding");
+      r.ok(r.api.embedding_grad(r.api.rt, g, tk, 10, 11, 8, none, dt),
+           "embedding_grad");
+      r.ok(r.api.position_grad(r.api.rt, g, 10, 5, 9, 8, dp),
+           "position_grad");
+      return {{"embedding", r.read(out, 80)},
+              {"embedding_grad", r.read(dt, 88)},
+              {"position_grad", r.read(dp, 72)}};
+    });
+  }
+  // Norms, with and without split-feature statistics.
+  {
+    const int64_t tokens = 6, local = 40;
+    auto x = random(tokens * local, 2.0), dy = random(tokens * local);
+    auto scale = random(local), bias = random(local);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      float *px = r.in(x), *pdy = r.in(dy), *ps = r.in(scale),
+            *pb = r.in(bias);
+      float *ln = r.out(tokens * local), *rms = r.out(tokens * local);
+      float *stats2 = r.out(tokens * 2), *stats1 = r.out(tokens);
+      float *gstats4 = r.out(tokens * 4), *gstats2 = r.out(tokens * 2);
+      float *lnStats = r.out(tokens * local);
+      float *dx = r.out(tokens * local), *dg = r.out(local), *db = r.out(local);
+      float *rdx = r.out(tokens * local), *rdg = r.out(local);
+      auto &a = r.api;
+      r.ok(a.layer_norm(a.rt, px, ps, pb, nullptr, tokens, local, local, 1e-5,
+                        ln),
+           "layer_norm");
+      r.ok(a.rms_norm(a.rt, px, ps, nullptr, tokens, local, local, 1e-5, rms),
+           "rms_norm");
+      r.ok(a.norm_stats(a.rt, px, tokens, local, 0, stats2), "norm_stats");
+      r.ok(a.norm_stats(a.rt, px, tokens, local, 1, stats1), "norm_stats");
+      r.ok(a.layer_norm(a.rt, px, ps, pb, stats2, tokens, local, local, 1e-5,
+                        lnStats),
+           "layer_norm");
+      r.ok(a.norm_grad_stats(a.rt, pdy, px, ps, tokens, local, 0, gstats4),
+           "norm_grad_stats");
+      r.ok(a.norm_grad_stats(a.rt, pdy, px, ps, tokens, local, 1, gstats2),
+           "norm_grad_stats");
+      r.ok(a.layer_norm_grad(a.rt, pdy, px, ps, nullptr, tokens, local, local,
+                             1e-5, dx, dg, db),
+           "layer_norm_grad");
+      r.ok(a.rms_norm_grad(a.rt, pdy, px, ps, nullptr, tokens, local, local,
+                           1e-5, rdx, rdg),
+           "rms_norm_grad");
+      return {{"layer_norm", r.read(ln, tokens * local)},
+              {"rms_norm", r.read(rms, tokens * local)},
+              {"norm_stats (layer)", r.read(stats2, tokens * 2)},
+              {"norm_stats (rms)", r.read(stats1, tokens)},
+              {"layer_norm (stats)", r.read(lnStats, tokens * local)},
+              {"norm_grad_stats (layer)", r.read(gstats4, tokens * 4)},
+              {"norm_grad_stats (rms)", r.read(gstats2, tokens * 2)},
+              {"layer_norm_grad dx", r.read(dx, tokens * local)},
+              {"layer_norm_grad dscale", r.read(dg, local)},
+              {"layer_norm_grad dbias", r.read(db, local)},
+              {"rms_norm_grad dx", r.read(rdx, tokens * local)},
+              {"rms_norm_grad dscale", r.read(rdg, local)}};
+    });
+  }
+  // Linear layers.
+  {
+    const int64_t rows = 12, n = 20, k = 16;
+    auto x = random(rows * k), w = random(n * k), b = random(n),
+         dy = random(rows * n);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      float *px = r.in(x), *pw = r.in(w), *pb = r.in(b), *pdy = r.in(dy);
+      float *y = r.out(rows * n), *dx = r.out(rows * k), *dw = r.out(n * k),
+            *db = r.out(n), *y0 = r.out(rows * n);
+      r.ok(a.linear(a.rt, px, pw, pb, none, rows, n, k, y), "linear");
+      r.ok(a.linear(a.rt, px, pw, nullptr, none, rows, n, k, y0), "linear");
+      r.ok(a.linear_grad_input(a.rt, pdy, pw, rows, n, k, dx),
+           "linear_grad_input");
+      r.ok(a.linear_grad_weight(a.rt, pdy, px, rows, n, k, dw),
+           "linear_grad_weight");
+      r.ok(a.linear_grad_bias(a.rt, pdy, rows, n, db), "linear_grad_bias");
+      return {{"linear (bias)", r.read(y, rows * n)},
+              {"linear", r.read(y0, rows * n)},
+              {"linear_grad_input", r.read(dx, rows * k)},
+              {"linear_grad_weight", r.read(dw, n * k)},
+              {"linear_grad_bias", r.read(db, n)}};
+    });
+  }
+  // Attention: 4 query heads over 2 KV heads of dimension 8, rotary, causal;
+  // the cache: a prefill of 5 then one token at a time.
+  {
+    const int64_t batch = 2, seq = 7, heads = 4, kv = 2, d = 8;
+    const int64_t f = (heads + 2 * kv) * d, width = heads * d;
+    auto qkv = random(batch * seq * f), dout = random(batch * seq * width);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      float *pq = r.in(qkv), *pd = r.in(dout);
+      float *o = r.out(batch * seq * width), *dq = r.out(batch * seq * f);
+      float *on = r.out(batch * seq * width);
+      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o),
+           "attention");
+      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on),
+           "attention");
+      r.ok(a.attention_grad(a.rt, pd, pq, batch, seq, heads, kv, d, 1,
+                            10000.0, dq),
+           "attention_grad");
+      return {{"attention (causal, rope)", r.read(o, batch * seq * width)},
+              {"attention (full)", r.read(on, batch * seq * width)},
+              {"attention_grad", r.read(dq, batch * seq * f)}};
+    });
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      const int64_t capacity = 8;
+      float *k = r.out(batch * kv * capacity * d),
+            *v = r.out(batch * kv * capacity * d);
+      int32_t *start = static_cast<int32_t *>(r.raw(sizeof(int32_t)));
+      std::vector<float> all(size_t(batch * seq * width));
+      for (auto [from, count] : {std::pair<int64_t, int64_t>{0, 5}, {5, 1},
+                                 {6, 1}}) {
+        std::vector<float> chunk(size_t(batch * count * f));
+        for (int64_t b = 0; b < batch; ++b)
+          std::copy_n(&qkv[size_t((b * seq + from) * f)], count * f,
+                      &chunk[size_t(b * count * f)]);
+        float *pc = r.in(chunk), *o = r.out(batch * count * width);
+        if (r.api.synchronize(r.api.rt) != AXONN_OK)
+          r.fail("synchronize");
+        *start = int32_t(from);
+        r.ok(a.cached_attention(a.rt, pc, batch, count, heads, kv, d, 10000.0,
+                                k, v, capacity, start, o),
+             "cached_attention");
+        auto got = r.read(o, size_t(batch * count * width));
+        for (int64_t b = 0; b < batch; ++b)
+          std::copy_n(&got[size_t(b * count * width)], count * width,
+                      &all[size_t((b * seq + from) * width)]);
+      }
+      return {{"cached_attention", all}};
+    });
+  }
+  // Elementwise.
+  {
+    const int64_t n = 1000;
+    auto x = random(2 * n, 2.0), y = random(2 * n), dy = random(2 * n);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      float *px = r.in(x), *py = r.in(y), *pdy = r.in(dy);
+      float *g0 = r.out(2 * n), *g1 = r.out(2 * n), *gg0 = r.out(2 * n),
+            *gg1 = r.out(2 * n), *s = r.out(n), *sg = r.out(2 * n),
+            *sum = r.out(2 * n), *copied = r.out(2 * n);
+      r.ok(a.gelu(a.rt, px, 2 * n, 0, g0), "gelu");
+      r.ok(a.gelu(a.rt, px, 2 * n, 1, g1), "gelu");
+      r.ok(a.gelu_grad(a.rt, pdy, px, 2 * n, 0, gg0), "gelu_grad");
+      r.ok(a.gelu_grad(a.rt, pdy, px, 2 * n, 1, gg1), "gelu_grad");
+      r.ok(a.swiglu(a.rt, px, n, s), "swiglu");
+      r.ok(a.swiglu_grad(a.rt, pdy, px, n, sg), "swiglu_grad");
+      r.ok(a.add(a.rt, px, py, 2 * n, sum), "add");
+      r.ok(a.copy(a.rt, px, copied, 2 * n * int64_t(sizeof(float))), "copy");
+      return {{"gelu (erf)", r.read(g0, 2 * n)},
+              {"gelu (tanh)", r.read(g1, 2 * n)},
+              {"gelu_grad (erf)", r.read(gg0, 2 * n)},
+              {"gelu_grad (tanh)", r.read(gg1, 2 * n)},
+              {"swiglu", r.read(s, n)},
+              {"swiglu_grad", r.read(sg, 2 * n)},
+              {"add", r.read(sum, 2 * n)},
+              {"copy", r.read(copied, 2 * n)}};
+    });
+  }
+  // Cross-entropy over a padded vocabulary (60 real rows of 64), plain and
+  // with the Goldfish mask.
+  {
+    const int64_t rows = 2, seq = 16, tokens = rows * seq, vocab = 64;
+    auto logits = random(tokens * vocab, 3.0);
+    auto targets = randomTokens(size_t(tokens), 60);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      float *l = r.in(logits);
+      int32_t *t = r.in(targets);
+      float *max = r.out(tokens), *sums = r.out(tokens * 2), *loss = r.out(1),
+            *dl = r.out(tokens * vocab), *keep = r.out(tokens),
+            *count = r.out(1), *mloss = r.out(1),
+            *mdl = r.out(tokens * vocab), *skeep = r.out(tokens);
+      r.ok(a.logits_max(a.rt, l, tokens, vocab, none, 60, max), "logits_max");
+      r.ok(a.softmax_sums(a.rt, l, max, t, tokens, vocab, none, 60, sums),
+           "softmax_sums");
+      r.ok(a.cross_entropy(a.rt, max, sums, tokens, tokens, loss),
+           "cross_entropy");
+      r.ok(a.cross_entropy_grad(a.rt, l, max, sums, t, tokens, vocab, none, 60,
+                                tokens, dl),
+           "cross_entropy_grad");
+      r.ok(a.goldfish_mask(a.rt, t, rows, seq, AXONN_GOLDFISH_HASH, 2, 3, keep,
+                           count),
+           "goldfish_mask");
+      r.ok(a.goldfish_mask(a.rt, t, rows, seq, AXONN_GOLDFISH_STATIC, 4, 1,
+                           skeep, nullptr),
+           "goldfish_mask");
+      r.ok(a.cross_entropy_masked(a.rt, max, sums, keep, count, tokens, mloss),
+           "cross_entropy_masked");
+      r.ok(a.cross_entropy_grad_masked(a.rt, l, max, sums, t, keep, count,
+                                       tokens, vocab, none, 60, mdl),
+           "cross_entropy_grad_masked");
+      return {{"logits_max", r.read(max, tokens)},
+              {"softmax_sums", r.read(sums, tokens * 2)},
+              {"cross_entropy", r.read(loss, 1)},
+              {"cross_entropy_grad", r.read(dl, tokens * vocab)},
+              {"goldfish_mask (hash)", r.read(keep, tokens)},
+              {"goldfish_mask count", r.read(count, 1)},
+              {"goldfish_mask (static)", r.read(skeep, tokens)},
+              {"cross_entropy_masked", r.read(mloss, 1)},
+              {"cross_entropy_grad_masked", r.read(mdl, tokens * vocab)}};
+    });
+  }
+  // Optimizer: norm, AdamW with fp32 master weights and clipping.
+  {
+    const int64_t n = 5000;
+    auto grad = random(n), param = random(n), m = random(n, 0.1),
+         v = random(n, 0.1);
+    for (float &x : v)
+      x = std::fabs(x);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      float *g = r.in(grad), *p = r.in(param), *pm = r.in(m), *pv = r.in(v),
+            *master = r.in(param), *squares = r.out(1), *norm = r.out(1);
+      int64_t *step = static_cast<int64_t *>(r.raw(sizeof(int64_t)));
+      *step = 7;
+      r.ok(a.sum_squares(a.rt, g, n, 1.0, 1, squares), "sum_squares");
+      r.ok(a.sum_squares(a.rt, g, n / 2, 0.5, 0, squares), "sum_squares");
+      r.ok(a.sqrt(a.rt, squares, norm), "sqrt");
+      r.ok(a.adamw(a.rt, p, g, pm, pv, master, n, step, norm, 1e-3, 1e-4, 0.9,
+                   0.95, 1e-8, 0.1, 1.0, 5, 100, 2, 1),
+           "adamw");
+      return {{"sum_squares", r.read(squares, 1)},
+              {"sqrt", r.read(norm, 1)},
+              {"adamw param", r.read(p, n)},
+              {"adamw m", r.read(pm, n)},
+              {"adamw v", r.read(pv, n)}};
+    });
+  }
+  // Collectives over a group of one (a copy), along an inner dimension.
+  {
+    auto x = random(24);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      int32_t axes[1] = {AXONN_AXIS_X};
+      axonn_axes x1 = axonn_axes_make(1, axes);
+      float *in = r.in(x), *sum = r.out(24), *gathered = r.out(24),
+            *scattered = r.out(24);
+      axonn_request req = nullptr;
+      r.ok(a.all_reduce_start(a.rt, in, sum, 24, x1, AXONN_REDUCE_SUM, &req),
+           "all_reduce_start");
+      r.ok(a.wait(a.rt, req), "wait");
+      r.ok(a.all_gather_start(a.rt, in, gathered, 2, 3, 4, x1, &req),
+           "all_gather_start");
+      r.ok(a.wait(a.rt, req), "wait");
+      r.ok(a.reduce_scatter_start(a.rt, in, scattered, 2, 3, 4, x1,
+                                  AXONN_REDUCE_SUM, &req),
+           "reduce_scatter_start");
+      r.ok(a.wait(a.rt, req), "wait");
+      return {{"all_reduce (1 rank)", r.read(sum, 24)},
+              {"all_gather (1 rank)", r.read(gathered, 24)},
+              {"reduce_scatter (1 rank)", r.read(scattered, 24)}};
+    });
+  }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+#ifndef AXONN_CHECK_CPU
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("axonn-rt-cuda-check: no GPU; skipped\n");
+    return 77;
+  }
+#endif
+  std::string library = argc > 1 ? argv[1] : "";
+  if (library.empty()) {
+    // Next to the program, or in ../lib (a build tree's layout).
+    std::string self = argv[0];
+    size_t slash = self.find_last_of('/');
+    std::string dir = slash == std::string::npos ? "." : self.substr(0, slash);
+    library = dir + "/libaxonn_rt_reference.so";
+    if (FILE *f = std::fopen(library.c_str(), "rb"))
+      std::fclose(f);
+    else
+      library = dir + "/../lib/libaxonn_rt_reference.so";
+  }
+  Api cuda = linkedApi(), cpu;
+  if (!loadedApi(library, cpu))
+    return 1;
+  int64_t grid[4] = {1, 1, 1, 1};
+  if (cuda.create(grid, &cuda.rt) != AXONN_OK ||
+      cpu.create(grid, &cpu.rt) != AXONN_OK) {
+    std::fprintf(stderr, "axonn-rt-cuda-check: cannot start: %s\n",
+                 cuda.rt ? cuda.last_error(cuda.rt) : "");
+    return 1;
+  }
+#ifdef AXONN_CHECK_CPU
+  const char *device = "the linked CPU backend (harness check)";
+#else
+  cudaDeviceProp prop;
+  cudaGetDeviceProperties(&prop, 0);
+  const char *device = prop.name;
+#endif
+  std::printf("axonn-rt-cuda-check: %s against the CPU kernels, fp32, "
+              "tolerance %.0e relative\n",
+              device, kTolerance);
+  checkAll(cuda, cpu);
+  std::printf("axonn-rt-cuda-check: %d of %d outputs within tolerance\n",
+              checks - failures, checks);
+  cuda.destroy(cuda.rt);
+  cpu.destroy(cpu.rt);
+  return failures ? 1 : 0;
+}

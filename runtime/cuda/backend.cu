@@ -1,0 +1,234 @@
+//===- backend.cu - the CUDA backend: device, memory, synchronization -----===//
+//
+// One GPU per rank (the launcher's local rank, else rank modulo the GPUs),
+// one compute stream on which every kernel and GEMM is queued, a cuBLASLt
+// handle with its workspace. Shared memory (parameters, inputs, results)
+// is CUDA managed memory, so the driver reads and writes it from the host
+// after axonn_rt_synchronize; the workspace is device memory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "cuda_internal.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace axonn::cuda {
+
+axonn_status checkCuda(axonn_rt *rt, cudaError_t code, const char *call,
+                       const char *file, int line) {
+  if (code == cudaSuccess)
+    return AXONN_OK;
+  return rt->fail(code == cudaErrorMemoryAllocation ? AXONN_ERR_OUT_OF_MEMORY
+                                                    : AXONN_ERR_CUDA,
+                  "%s failed at %s:%d: %s (%s)", call, file, line,
+                  cudaGetErrorString(code), cudaGetErrorName(code));
+}
+
+/// cuBLASLt has no status-string call of its own (cublasGetStatusString is
+/// in libcublas, which the backend does not link).
+static const char *cublasStatusName(cublasStatus_t code) {
+  switch (code) {
+  case CUBLAS_STATUS_NOT_INITIALIZED:
+    return "CUBLAS_STATUS_NOT_INITIALIZED";
+  case CUBLAS_STATUS_ALLOC_FAILED:
+    return "CUBLAS_STATUS_ALLOC_FAILED";
+  case CUBLAS_STATUS_INVALID_VALUE:
+    return "CUBLAS_STATUS_INVALID_VALUE";
+  case CUBLAS_STATUS_ARCH_MISMATCH:
+    return "CUBLAS_STATUS_ARCH_MISMATCH";
+  case CUBLAS_STATUS_MAPPING_ERROR:
+    return "CUBLAS_STATUS_MAPPING_ERROR";
+  case CUBLAS_STATUS_EXECUTION_FAILED:
+    return "CUBLAS_STATUS_EXECUTION_FAILED";
+  case CUBLAS_STATUS_INTERNAL_ERROR:
+    return "CUBLAS_STATUS_INTERNAL_ERROR";
+  case CUBLAS_STATUS_NOT_SUPPORTED:
+    return "CUBLAS_STATUS_NOT_SUPPORTED";
+  case CUBLAS_STATUS_LICENSE_ERROR:
+    return "CUBLAS_STATUS_LICENSE_ERROR";
+  default:
+    return "unknown cuBLAS status";
+  }
+}
+
+axonn_status checkCublas(axonn_rt *rt, cublasStatus_t code, const char *call,
+                         const char *file, int line) {
+  if (code == CUBLAS_STATUS_SUCCESS)
+    return AXONN_OK;
+  return rt->fail(AXONN_ERR_CUBLAS, "%s failed at %s:%d: %s (%d)", call, file,
+                  line, cublasStatusName(code), int(code));
+}
+
+#ifndef AXONN_RT_SINGLE_PROCESS
+axonn_status checkNccl(axonn_rt *rt, ncclResult_t code, const char *call,
+                       const char *file, int line) {
+  if (code == ncclSuccess || code == ncclInProgress)
+    return AXONN_OK;
+  return rt->fail(AXONN_ERR_NCCL, "%s failed at %s:%d: %s", call, file, line,
+                  ncclGetErrorString(code));
+}
+#endif
+
+axonn_status scratch(axonn_rt *rt, size_t bytes, void **ptr) {
+  State &s = state(rt);
+  if (bytes > s.scratchBytes) {
+    AXONN_CUDA(rt, cudaStreamSynchronize(s.compute));
+    if (s.scratch)
+      AXONN_CUDA(rt, cudaFree(s.scratch));
+    s.scratch = nullptr;
+    size_t size = std::max(bytes, size_t(1) << 20);
+    AXONN_CUDA(rt, cudaMalloc(&s.scratch, size));
+    s.scratchBytes = size;
+  }
+  *ptr = s.scratch;
+  return AXONN_OK;
+}
+
+void backendBeforeStart() {}
+
+/// The rank's GPU: the launcher's local rank, else rank modulo the GPUs.
+static int localRank(const axonn_rt *rt, int devices) {
+  for (const char *name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+                           "MPI_LOCALRANKID", "LOCAL_RANK"})
+    if (const char *value = std::getenv(name))
+      return std::atoi(value) % devices;
+  return int(rt->rank % devices);
+}
+
+axonn_status backendStart(axonn_rt *rt) {
+  auto *s = new State();
+  rt->backend = s;
+  int devices = 0;
+  cudaError_t found = cudaGetDeviceCount(&devices);
+  if (found != cudaSuccess || devices == 0)
+    return rt->fail(AXONN_ERR_CUDA,
+                    "no GPU for the CUDA runtime: cudaGetDeviceCount: %s "
+                    "(%d devices)",
+                    cudaGetErrorString(found), devices);
+  s->device = localRank(rt, devices);
+  AXONN_CUDA(rt, cudaSetDevice(s->device));
+  AXONN_CUDA(rt, cudaGetDeviceProperties(&s->prop, s->device));
+  AXONN_CUDA(rt, cudaStreamCreateWithFlags(&s->compute, cudaStreamNonBlocking));
+  AXONN_CUBLAS(rt, cublasLtCreate(&s->lt));
+  AXONN_CUDA(rt, cudaMalloc(&s->ltWorkspace, s->ltWorkspaceBytes));
+  AXONN_CUDA(rt, cudaMallocManaged(reinterpret_cast<void **>(&s->errors),
+                                   sizeof(int32_t)));
+  *s->errors = 0;
+  return AXONN_OK;
+}
+
+void backendStop(axonn_rt *rt) {
+  auto *s = static_cast<State *>(rt->backend);
+  if (!s)
+    return;
+  if (s->compute)
+    cudaStreamSynchronize(s->compute);
+  for (auto &[key, group] : s->groups) {
+#ifndef AXONN_RT_SINGLE_PROCESS
+    if (group.comm)
+      ncclCommDestroy(group.comm);
+#endif
+    if (group.stream)
+      cudaStreamDestroy(group.stream);
+  }
+  if (s->lt)
+    cublasLtDestroy(s->lt);
+  cudaFree(s->ltWorkspace);
+  cudaFree(s->scratch);
+  cudaFree(s->errors);
+  if (s->compute)
+    cudaStreamDestroy(s->compute);
+  delete s;
+  rt->backend = nullptr;
+}
+
+} // namespace axonn::cuda
+
+namespace axonn {
+void backendBeforeStart() { cuda::backendBeforeStart(); }
+axonn_status backendStart(axonn_rt *rt) { return cuda::backendStart(rt); }
+void backendStop(axonn_rt *rt) { cuda::backendStop(rt); }
+} // namespace axonn
+
+using namespace axonn::cuda;
+
+extern "C" const char *axonn_rt_backend(void) { return "cuda"; }
+
+extern "C" axonn_status axonn_rt_alloc(axonn_rt *rt, int64_t bytes,
+                                       axonn_memory kind, void **ptr) {
+  if (!ptr || bytes < 0)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "alloc: bad arguments");
+  size_t size = size_t(bytes > 256 ? bytes : 256);
+  *ptr = nullptr;
+  if (kind == AXONN_MEMORY_DEVICE) {
+    AXONN_CUDA(rt, cudaMalloc(ptr, size));
+    AXONN_CUDA(rt, cudaMemset(*ptr, 0, size));
+  } else {
+    AXONN_CUDA(rt, cudaMallocManaged(ptr, size));
+    std::memset(*ptr, 0, size);
+  }
+  return AXONN_OK;
+}
+
+extern "C" void axonn_rt_free(axonn_rt *rt, void *ptr) {
+  (void)rt;
+  cudaFree(ptr);
+}
+
+extern "C" axonn_status axonn_rt_synchronize(axonn_rt *rt) {
+  State &s = state(rt);
+  AXONN_CUDA(rt, cudaStreamSynchronize(s.compute));
+  int32_t error = *s.errors;
+  *s.errors = 0;
+  switch (error) {
+  case 0:
+    return AXONN_OK;
+  case kTokenOutsideVocabulary:
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "a token id is outside the vocabulary (found by the "
+                    "embedding kernel)");
+  case kPositionOutsideTable:
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "a position is outside the learned positions (found by "
+                    "the embedding kernel)");
+  default:
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "positions do not fit the key/value cache (found by the "
+                    "cached attention kernel)");
+  }
+}
+
+extern "C" const char *axonn_rt_blas_core(void) {
+  static std::string text;
+  cudaDeviceProp prop;
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaGetDeviceProperties(&prop, device) != cudaSuccess)
+    return "cuBLASLt";
+  text = std::string("cuBLASLt, ") + prop.name;
+  return text.c_str();
+}
+
+/// Dense bf16 tensor-core peak (the usual MFU denominator): SMs x clock x
+/// FLOP per cycle per SM (A100: 2048, H100/H200: 4096).
+extern "C" double axonn_rt_peak_flops(char *text, int64_t size) {
+  cudaDeviceProp prop;
+  int device = 0, clockKHz = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaGetDeviceProperties(&prop, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&clockKHz, cudaDevAttrClockRate, device) !=
+          cudaSuccess)
+    return 0;
+  int perCycle = prop.major >= 9 ? 4096 : prop.major == 8 ? 2048 : 1024;
+  double peak = double(prop.multiProcessorCount) * clockKHz * 1e3 * perCycle;
+  if (text && size > 0)
+    std::snprintf(text, size_t(size),
+                  "%s: %d SMs x %.2f GHz x %d FLOP/cycle (dense bf16 tensor "
+                  "cores)",
+                  prop.name, prop.multiProcessorCount, clockKHz / 1e6,
+                  perCycle);
+  return peak;
+}

@@ -1,0 +1,289 @@
+//===- collectives.cu - the CUDA backend's collectives over NCCL ----------===//
+//
+// One NCCL communicator per set of grid axes, made on first use from a
+// unique id that the group's first rank broadcasts over the group's MPI
+// communicator, each with its own stream. A start records an event on the
+// compute stream, makes the group's stream wait for it and enqueues the
+// NCCL call there; axonn_rt_wait makes the compute stream wait for the
+// collective's event, so compute queued in between overlaps it. An
+// all-gather along an inner dimension lands in a staging buffer and is
+// unpacked on the compute stream at the wait; a reduce-scatter along one
+// is packed first. Host buffers (the driver's) are staged through device
+// memory and complete at the start.
+//
+// The single-process build (AXONN_RT_SINGLE_PROCESS, no MPI and no NCCL)
+// has groups of one rank: every collective is a copy.
+//
+//===----------------------------------------------------------------------===//
+
+#include "cuda_internal.h"
+
+using namespace axonn::cuda;
+
+struct axonn_request_impl {
+  cudaEvent_t done = nullptr;
+  /// An all-gather along an inner dimension: staging [group][outer][rows]
+  /// [inner] unpacked into out [outer][group * rows][inner] at the wait.
+  float *staging = nullptr, *out = nullptr;
+  int64_t outer = 0, rows = 0, inner = 0, group = 1;
+  /// Host buffers: completed synchronously at the start.
+  bool finished = false;
+};
+
+namespace {
+
+__global__ void unpackGatherKernel(const float *staging, int64_t group,
+                                   int64_t outer, int64_t rows, int64_t inner,
+                                   float *out) {
+  int64_t block = rows * inner, count = group * outer * block;
+  for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
+       e += int64_t(blockDim.x) * gridDim.x) {
+    int64_t g = e / (outer * block), o = (e / block) % outer, i = e % block;
+    out[(o * group + g) * block + i] = staging[e];
+  }
+}
+
+__global__ void packScatterKernel(const float *in, int64_t group,
+                                  int64_t outer, int64_t piece, int64_t inner,
+                                  float *staging) {
+  int64_t block = piece * inner, count = group * outer * block;
+  for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
+       e += int64_t(blockDim.x) * gridDim.x) {
+    int64_t g = e / (outer * block), o = (e / block) % outer, i = e % block;
+    staging[e] = in[(o * group + g) * block + i];
+  }
+}
+
+int blocks(int64_t count) {
+  return int(std::min<int64_t>((count + 255) / 256, 65535));
+}
+
+bool onHost(const void *p) {
+  cudaPointerAttributes attributes{};
+  if (cudaPointerGetAttributes(&attributes, p) != cudaSuccess) {
+    cudaGetLastError(); // clear the error of an unknown pointer
+    return true;
+  }
+  return attributes.type == cudaMemoryTypeUnregistered ||
+         attributes.type == cudaMemoryTypeHost;
+}
+
+/// The group of `axes`: its communicator and stream, made on first use.
+axonn_status group(axonn_rt *rt, axonn_axes axes, Group **out) {
+  State &s = state(rt);
+  auto it = s.groups.find(axes);
+  if (it != s.groups.end()) {
+    *out = &it->second;
+    return AXONN_OK;
+  }
+  Group g;
+  g.size = rt->groupSize(axes);
+  g.index = rt->groupIndex(axes);
+  AXONN_CUDA(rt, cudaStreamCreateWithFlags(&g.stream, cudaStreamNonBlocking));
+#ifndef AXONN_RT_SINGLE_PROCESS
+  if (g.size > 1) {
+    MPI_Comm comm;
+    if (axonn_status status = rt->communicator(axes, &comm))
+      return status;
+    ncclUniqueId id;
+    if (g.index == 0)
+      AXONN_NCCL(rt, ncclGetUniqueId(&id));
+    if (axonn_status status = rt->checkMpi(
+            MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm), "MPI_Bcast", axes))
+      return status;
+    AXONN_NCCL(rt, ncclCommInitRank(&g.comm, int(g.size), id, int(g.index)));
+  }
+#endif
+  *out = &s.groups.emplace(axes, g).first->second;
+  return AXONN_OK;
+}
+
+enum class Kind { AllReduce, AllGather, ReduceScatter };
+
+/// The collective on device buffers, enqueued on the group's stream after
+/// the compute stream's work so far; `request->done` marks its end.
+axonn_status enqueue(axonn_rt *rt, Kind kind, const float *in, float *out,
+                     int64_t count, axonn_axes axes, axonn_reduction reduction,
+                     axonn_request_impl *request) {
+  State &s = state(rt);
+  Group *g = nullptr;
+  if (axonn_status status = group(rt, axes, &g))
+    return status;
+  cudaEvent_t ready;
+  AXONN_CUDA(rt, cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
+  AXONN_CUDA(rt, cudaEventRecord(ready, s.compute));
+  AXONN_CUDA(rt, cudaStreamWaitEvent(g->stream, ready, 0));
+  AXONN_CUDA(rt, cudaEventDestroy(ready));
+  if (g->size == 1) {
+    if (in != out)
+      AXONN_CUDA(rt, cudaMemcpyAsync(out, in, size_t(count) * sizeof(float),
+                                     cudaMemcpyDefault, g->stream));
+  } else {
+#ifdef AXONN_RT_SINGLE_PROCESS
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "a collective over %lld ranks in the single-process "
+                    "runtime",
+                    (long long)g->size);
+#else
+    ncclRedOp_t op = reduction == AXONN_REDUCE_MAX ? ncclMax : ncclSum;
+    switch (kind) {
+    case Kind::AllReduce:
+      AXONN_NCCL(rt, ncclAllReduce(in, out, size_t(count), ncclFloat32, op,
+                                   g->comm, g->stream));
+      break;
+    case Kind::AllGather:
+      AXONN_NCCL(rt, ncclAllGather(in, out, size_t(count), ncclFloat32,
+                                   g->comm, g->stream));
+      break;
+    case Kind::ReduceScatter:
+      AXONN_NCCL(rt, ncclReduceScatter(in, out, size_t(count), ncclFloat32,
+                                       op, g->comm, g->stream));
+      break;
+    }
+#endif
+  }
+  AXONN_CUDA(rt, cudaEventCreateWithFlags(&request->done,
+                                          cudaEventDisableTiming));
+  AXONN_CUDA(rt, cudaEventRecord(request->done, g->stream));
+  return AXONN_OK;
+}
+
+/// A collective on host buffers (the driver's): staged through device
+/// memory and finished before it returns.
+axonn_status onHostBuffers(axonn_rt *rt, Kind kind, const float *in,
+                           float *out, int64_t inCount, int64_t outCount,
+                           axonn_axes axes, axonn_reduction reduction,
+                           axonn_request_impl *request) {
+  State &s = state(rt);
+  float *staging = nullptr;
+  size_t bytes = size_t(inCount + outCount) * sizeof(float);
+  AXONN_CUDA(rt, cudaMalloc(&staging, bytes));
+  axonn_status status = [&]() -> axonn_status {
+    AXONN_CUDA(rt, cudaMemcpyAsync(staging, in, size_t(inCount) * sizeof(float),
+                                   cudaMemcpyHostToDevice, s.compute));
+    if (axonn_status st = enqueue(rt, kind, staging, staging + inCount,
+                                  kind == Kind::AllGather ? inCount : outCount,
+                                  axes, reduction, request))
+      return st;
+    AXONN_CUDA(rt, cudaEventSynchronize(request->done));
+    AXONN_CUDA(rt, cudaMemcpy(out, staging + inCount,
+                              size_t(outCount) * sizeof(float),
+                              cudaMemcpyDeviceToHost));
+    return AXONN_OK;
+  }();
+  cudaFree(staging);
+  request->finished = true;
+  return status;
+}
+
+} // namespace
+
+extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
+                                                  float *out, int64_t count,
+                                                  axonn_axes axes,
+                                                  axonn_reduction reduction,
+                                                  axonn_request *request) {
+  auto *req = new axonn_request_impl();
+  *request = req;
+  if (onHost(in) || onHost(out))
+    return onHostBuffers(rt, Kind::AllReduce, in, out, count, count, axes,
+                         reduction, req);
+  return enqueue(rt, Kind::AllReduce, in, out, count, axes, reduction, req);
+}
+
+extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
+                                                  float *out, int64_t outer,
+                                                  int64_t rows, int64_t inner,
+                                                  axonn_axes axes,
+                                                  axonn_request *request) {
+  auto *req = new axonn_request_impl();
+  *request = req;
+  int64_t count = outer * rows * inner, size = rt->groupSize(axes);
+  if (onHost(in) || onHost(out)) {
+    if (outer > 1)
+      return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                      "all-gather of host memory along an inner dimension");
+    return onHostBuffers(rt, Kind::AllGather, in, out, count, count * size,
+                         axes, AXONN_REDUCE_SUM, req);
+  }
+  float *target = out;
+  if (outer > 1 && size > 1) {
+    AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(&req->staging),
+                                   size_t(count * size) * sizeof(float),
+                                   state(rt).compute));
+    req->out = out;
+    req->outer = outer;
+    req->rows = rows;
+    req->inner = inner;
+    req->group = size;
+    target = req->staging;
+  }
+  return enqueue(rt, Kind::AllGather, in, target, count, axes,
+                 AXONN_REDUCE_SUM, req);
+}
+
+extern "C" axonn_status
+axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in, float *out,
+                              int64_t outer, int64_t rows, int64_t inner,
+                              axonn_axes axes, axonn_reduction reduction,
+                              axonn_request *request) {
+  int64_t size = rt->groupSize(axes);
+  if (rows % size != 0)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "reduce-scatter of %lld rows over %s (%lld ranks)",
+                    (long long)rows, axonn::axesText(axes).c_str(),
+                    (long long)size);
+  auto *req = new axonn_request_impl();
+  *request = req;
+  int64_t piece = rows / size, count = outer * piece * inner;
+  if (onHost(in) || onHost(out)) {
+    if (outer > 1)
+      return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                      "reduce-scatter of host memory along an inner "
+                      "dimension");
+    return onHostBuffers(rt, Kind::ReduceScatter, in, out, count * size, count,
+                         axes, reduction, req);
+  }
+  const float *source = in;
+  if (outer > 1 && size > 1) {
+    // Make each rank's slice contiguous: [group][outer][piece][inner].
+    State &s = state(rt);
+    AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(&req->staging),
+                                   size_t(count * size) * sizeof(float),
+                                   s.compute));
+    packScatterKernel<<<blocks(count * size), 256, 0, s.compute>>>(
+        in, size, outer, piece, inner, req->staging);
+    AXONN_LAUNCHED(rt);
+    source = req->staging;
+  }
+  return enqueue(rt, Kind::ReduceScatter, source, out, count, axes, reduction,
+                 req);
+}
+
+extern "C" axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request) {
+  if (!request)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "wait on a null request");
+  State &s = state(rt);
+  axonn_status status = AXONN_OK;
+  auto finish = [&]() -> axonn_status {
+    if (request->finished)
+      return AXONN_OK;
+    AXONN_CUDA(rt, cudaStreamWaitEvent(s.compute, request->done, 0));
+    if (request->out) {
+      int64_t count =
+          request->group * request->outer * request->rows * request->inner;
+      unpackGatherKernel<<<blocks(count), 256, 0, s.compute>>>(
+          request->staging, request->group, request->outer, request->rows,
+          request->inner, request->out);
+      AXONN_LAUNCHED(rt);
+    }
+    if (request->staging)
+      AXONN_CUDA(rt, cudaFreeAsync(request->staging, s.compute));
+    return AXONN_OK;
+  };
+  status = finish();
+  if (request->done)
+    cudaEventDestroy(request->done);
+  delete request;
+  return status;
+}

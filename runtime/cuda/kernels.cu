@@ -1,0 +1,1316 @@
+//===- kernels.cu - the CUDA backend's kernels (fp32) ---------------------===//
+//
+// The ops of the axonn dialect on the GPU, queued on the rank's compute
+// stream, with the semantics of the CPU backend (runtime/src/kernels.cpp):
+// GEMMs through cuBLASLt (fp32 compute; bias in the epilogue), one block
+// per row for norms, softmax statistics and attention rows, elementwise
+// kernels for the rest. Reductions accumulate in double and run in a fixed
+// order, except the embedding gradient (atomics over tokens).
+//
+// This is the first, plain fp32 version: a reference the GPU tests check
+// against the CPU backend. bf16 storage, fused flash attention and
+// GEMM-layout tuning come next (issue 7).
+//
+//===----------------------------------------------------------------------===//
+
+#include "cuda_internal.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace axonn::cuda;
+
+namespace {
+
+constexpr int kThreads = 256;
+
+int blocksFor(int64_t count) {
+  return int(std::min<int64_t>((count + kThreads - 1) / kThreads, 65535 * 8));
+}
+
+#define GRID_STRIDE(i, count)                                                  \
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;             \
+       i < (count); i += int64_t(blockDim.x) * gridDim.x)
+
+/// Block-wide sum of a double (blockDim.x a multiple of 32, at most 1024).
+__device__ double blockSum(double v) {
+  __shared__ double partial[32];
+  for (int o = 16; o > 0; o >>= 1)
+    v += __shfl_down_sync(0xffffffffu, v, o);
+  int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  __syncthreads();
+  if (lane == 0)
+    partial[warp] = v;
+  __syncthreads();
+  int warps = (blockDim.x + 31) / 32;
+  v = threadIdx.x < warps ? partial[threadIdx.x] : 0.0;
+  if (warp == 0)
+    for (int o = 16; o > 0; o >>= 1)
+      v += __shfl_down_sync(0xffffffffu, v, o);
+  __shared__ double total;
+  if (threadIdx.x == 0)
+    total = v;
+  __syncthreads();
+  return total;
+}
+
+__device__ float blockMax(float v) {
+  __shared__ float partial[32];
+  for (int o = 16; o > 0; o >>= 1)
+    v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+  int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  __syncthreads();
+  if (lane == 0)
+    partial[warp] = v;
+  __syncthreads();
+  int warps = (blockDim.x + 31) / 32;
+  v = threadIdx.x < warps ? partial[threadIdx.x] : -INFINITY;
+  if (warp == 0)
+    for (int o = 16; o > 0; o >>= 1)
+      v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+  __shared__ float total;
+  if (threadIdx.x == 0)
+    total = v;
+  __syncthreads();
+  return total;
+}
+
+cudaStream_t streamOf(axonn_rt *rt) { return state(rt).compute; }
+
+int64_t vocabOffset(const axonn_rt *rt, axonn_axes axes, int64_t rows) {
+  return rt->groupIndex(axes) * rows;
+}
+
+int64_t realRows(int64_t rows, int64_t offset, int64_t vocabSize) {
+  if (vocabSize <= 0)
+    return rows;
+  return std::clamp<int64_t>(vocabSize - offset, 0, rows);
+}
+
+//===----------------------------------------------------------------------===//
+// GEMM (column-major, as cuBLASLt sees the row-major tensors)
+//===----------------------------------------------------------------------===//
+
+/// C[m, n] = op(A) op(B) (+ bias[m] per column), column-major, fp32.
+axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
+                  int64_t k, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, float *C, int64_t ldc, const float *bias) {
+  State &s = state(rt);
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulPreference_t preference = nullptr;
+  cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+  axonn_status status = AXONN_OK;
+  auto run = [&]() -> axonn_status {
+    AXONN_CUBLAS(rt, cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F,
+                                              CUDA_R_32F));
+    AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
+                         desc, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof(opA)));
+    AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
+                         desc, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof(opB)));
+    if (bias) {
+      cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+      AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
+                           desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                           sizeof(epilogue)));
+      AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
+                           desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                           sizeof(bias)));
+    }
+    AXONN_CUBLAS(rt, cublasLtMatrixLayoutCreate(&a, CUDA_R_32F,
+                                                transA ? k : m, transA ? m : k,
+                                                lda));
+    AXONN_CUBLAS(rt, cublasLtMatrixLayoutCreate(&b, CUDA_R_32F,
+                                                transB ? n : k, transB ? k : n,
+                                                ldb));
+    AXONN_CUBLAS(rt, cublasLtMatrixLayoutCreate(&c, CUDA_R_32F, m, n, ldc));
+    AXONN_CUBLAS(rt, cublasLtMatmulPreferenceCreate(&preference));
+    AXONN_CUBLAS(rt, cublasLtMatmulPreferenceSetAttribute(
+                         preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                         &s.ltWorkspaceBytes, sizeof(s.ltWorkspaceBytes)));
+    cublasLtMatmulHeuristicResult_t heuristic{};
+    int found = 0;
+    AXONN_CUBLAS(rt, cublasLtMatmulAlgoGetHeuristic(s.lt, desc, a, b, c, c,
+                                                    preference, 1, &heuristic,
+                                                    &found));
+    if (found == 0)
+      return rt->fail(AXONN_ERR_CUBLAS,
+                      "cublasLtMatmulAlgoGetHeuristic found no algorithm for "
+                      "%lldx%lldx%lld",
+                      (long long)m, (long long)n, (long long)k);
+    float one = 1.0f, zero = 0.0f;
+    AXONN_CUBLAS(rt, cublasLtMatmul(s.lt, desc, &one, A, a, B, b, &zero, C, c,
+                                    C, c, &heuristic.algo, s.ltWorkspace,
+                                    s.ltWorkspaceBytes, s.compute));
+    return AXONN_OK;
+  };
+  status = run();
+  if (preference)
+    cublasLtMatmulPreferenceDestroy(preference);
+  if (c)
+    cublasLtMatrixLayoutDestroy(c);
+  if (b)
+    cublasLtMatrixLayoutDestroy(b);
+  if (a)
+    cublasLtMatrixLayoutDestroy(a);
+  if (desc)
+    cublasLtMatmulDescDestroy(desc);
+  return status;
+}
+
+//===----------------------------------------------------------------------===//
+// Kernels
+//===----------------------------------------------------------------------===//
+
+__global__ void embeddingKernel(const int32_t *tokens, int64_t count,
+                                int64_t seq, const float *table, int64_t rows,
+                                int64_t width, const float *positions,
+                                int64_t positionRows, const int32_t *startAt,
+                                int64_t offset, bool sliced, bool addPositions,
+                                float *out, int32_t *errors) {
+  int64_t start = startAt ? *startAt : 0;
+  GRID_STRIDE(e, count * width) {
+    int64_t i = e / width, j = e % width;
+    int64_t token = tokens[i];
+    if (!sliced && (token < 0 || token >= rows)) {
+      *errors = kTokenOutsideVocabulary;
+      out[e] = 0;
+      continue;
+    }
+    int64_t row = token - offset;
+    float v = row >= 0 && row < rows ? table[row * width + j] : 0.0f;
+    if (addPositions) {
+      int64_t p = start + i % seq;
+      if (p < 0 || p >= positionRows)
+        *errors = kPositionOutsideTable;
+      else
+        v += positions[p * width + j];
+    }
+    out[e] = v;
+  }
+}
+
+__global__ void embeddingGradKernel(const float *grad, const int32_t *tokens,
+                                    int64_t count, int64_t rows, int64_t width,
+                                    int64_t offset, float *tableGrad) {
+  GRID_STRIDE(e, count * width) {
+    int64_t i = e / width, j = e % width;
+    int64_t row = int64_t(tokens[i]) - offset;
+    if (row >= 0 && row < rows)
+      atomicAdd(&tableGrad[row * width + j], grad[e]);
+  }
+}
+
+__global__ void positionGradKernel(const float *grad, int64_t count,
+                                   int64_t seq, int64_t positions,
+                                   int64_t width, float *out) {
+  GRID_STRIDE(e, positions * width) {
+    int64_t p = e / width, j = e % width;
+    double sum = 0;
+    if (p < seq)
+      for (int64_t i = p; i < count; i += seq)
+        sum += grad[i * width + j];
+    out[e] = float(sum);
+  }
+}
+
+/// Mean and 1/sqrt(var + eps) of a row (or from global sums).
+__device__ void layerMoments(const float *row, int64_t local,
+                             const float *stats, int64_t width, double eps,
+                             double *mean, double *inv) {
+  double m, var;
+  if (stats) {
+    m = double(stats[0]) / width;
+    var = double(stats[1]) / width - m * m;
+  } else {
+    double sum = 0;
+    for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
+      sum += row[j];
+    m = blockSum(sum) / double(local);
+    double squares = 0;
+    for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
+      double d = row[j] - m;
+      squares += d * d;
+    }
+    var = blockSum(squares) / double(local);
+  }
+  *mean = m;
+  *inv = 1 / sqrt(var + eps);
+}
+
+__device__ double rmsInverse(const float *row, int64_t local,
+                             const float *stats, int64_t width, double eps) {
+  double square;
+  if (stats) {
+    square = stats[0];
+  } else {
+    width = local;
+    double sum = 0;
+    for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
+      sum += double(row[j]) * row[j];
+    square = blockSum(sum);
+  }
+  return 1 / sqrt(square / width + eps);
+}
+
+__global__ void layerNormKernel(const float *x, const float *scale,
+                                const float *bias, const float *stats,
+                                int64_t local, int64_t width, double eps,
+                                float *y) {
+  int64_t r = blockIdx.x;
+  const float *row = x + r * local;
+  double mean, inv;
+  layerMoments(row, local, stats ? stats + r * 2 : nullptr, width, eps, &mean,
+               &inv);
+  for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
+    y[r * local + j] = float((row[j] - mean) * inv * scale[j] + bias[j]);
+}
+
+__global__ void rmsNormKernel(const float *x, const float *scale,
+                              const float *stats, int64_t local, int64_t width,
+                              double eps, float *y) {
+  int64_t r = blockIdx.x;
+  const float *row = x + r * local;
+  double inv = rmsInverse(row, local, stats ? stats + r : nullptr, width, eps);
+  for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
+    y[r * local + j] = float(row[j] * inv * scale[j]);
+}
+
+__global__ void normStatsKernel(const float *x, int64_t local, int32_t rms,
+                                float *stats) {
+  int64_t r = blockIdx.x;
+  double sum = 0, squares = 0;
+  for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
+    double v = x[r * local + j];
+    sum += v;
+    squares += v * v;
+  }
+  sum = blockSum(sum);
+  squares = blockSum(squares);
+  if (threadIdx.x == 0) {
+    if (rms) {
+      stats[r] = float(squares);
+    } else {
+      stats[r * 2] = float(sum);
+      stats[r * 2 + 1] = float(squares);
+    }
+  }
+}
+
+__global__ void normGradStatsKernel(const float *dy, const float *x,
+                                    const float *scale, int64_t local,
+                                    int32_t rms, float *stats) {
+  int64_t r = blockIdx.x;
+  double s[4] = {0, 0, 0, 0};
+  for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
+    double v = x[r * local + j];
+    double g = double(dy[r * local + j]) * scale[j];
+    s[0] += v;
+    s[1] += v * v;
+    s[2] += g;
+    s[3] += g * v;
+  }
+  for (double &v : s)
+    v = blockSum(v);
+  if (threadIdx.x == 0) {
+    if (rms) {
+      stats[r * 2] = float(s[1]);
+      stats[r * 2 + 1] = float(s[3]);
+    } else {
+      for (int k = 0; k < 4; ++k)
+        stats[r * 4 + k] = float(s[k]);
+    }
+  }
+}
+
+/// dx of a layer norm, one block per row; the row's mean and inverse go to
+/// `moments` for the parameter gradients.
+__global__ void layerNormGradKernel(const float *dy, const float *x,
+                                    const float *scale, const float *stats,
+                                    int64_t local, int64_t width, double eps,
+                                    float *dx, double *moments) {
+  int64_t r = blockIdx.x;
+  const float *row = x + r * local, *drow = dy + r * local;
+  const float *sums = stats ? stats + r * 4 : nullptr;
+  double mean, inv;
+  layerMoments(row, local, sums, width, eps, &mean, &inv);
+  double a = 0, b = 0;
+  for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
+    double xhat = (row[j] - mean) * inv, dxhat = double(drow[j]) * scale[j];
+    a += dxhat;
+    b += dxhat * xhat;
+  }
+  double meanDxhat = blockSum(a), meanDxhatXhat = blockSum(b);
+  if (sums) {
+    meanDxhat = sums[2];
+    meanDxhatXhat = (double(sums[3]) - mean * sums[2]) * inv;
+  }
+  meanDxhat /= width;
+  meanDxhatXhat /= width;
+  for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
+    double xhat = (row[j] - mean) * inv, dxhat = double(drow[j]) * scale[j];
+    dx[r * local + j] = float(inv * (dxhat - meanDxhat - xhat * meanDxhatXhat));
+  }
+  if (threadIdx.x == 0) {
+    moments[r * 2] = mean;
+    moments[r * 2 + 1] = inv;
+  }
+}
+
+__global__ void layerNormParamGradKernel(const float *dy, const float *x,
+                                         const double *moments, int64_t tokens,
+                                         int64_t local, float *scaleGrad,
+                                         float *biasGrad) {
+  GRID_STRIDE(j, local) {
+    double dg = 0, db = 0;
+    for (int64_t r = 0; r < tokens; ++r) {
+      double g = dy[r * local + j];
+      dg += g * (x[r * local + j] - moments[r * 2]) * moments[r * 2 + 1];
+      db += g;
+    }
+    scaleGrad[j] = float(dg);
+    biasGrad[j] = float(db);
+  }
+}
+
+__global__ void rmsNormGradKernel(const float *dy, const float *x,
+                                  const float *scale, const float *stats,
+                                  int64_t local, int64_t width, double eps,
+                                  float *dx, double *inverses) {
+  int64_t r = blockIdx.x;
+  const float *row = x + r * local, *drow = dy + r * local;
+  const float *sums = stats ? stats + r * 2 : nullptr;
+  double inv = rmsInverse(row, local, sums, width, eps);
+  int64_t w = sums ? width : local;
+  double dot = 0;
+  for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
+    dot += double(scale[j]) * drow[j] * row[j];
+  dot = blockSum(dot);
+  if (sums)
+    dot = sums[1];
+  for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
+    dx[r * local + j] = float(double(scale[j]) * drow[j] * inv -
+                              row[j] * inv * inv * inv * dot / w);
+  if (threadIdx.x == 0)
+    inverses[r] = inv;
+}
+
+__global__ void rmsNormParamGradKernel(const float *dy, const float *x,
+                                       const double *inverses, int64_t tokens,
+                                       int64_t local, float *scaleGrad) {
+  GRID_STRIDE(j, local) {
+    double dg = 0;
+    for (int64_t r = 0; r < tokens; ++r)
+      dg += double(dy[r * local + j]) * x[r * local + j] * inverses[r];
+    scaleGrad[j] = float(dg);
+  }
+}
+
+__global__ void columnSumKernel(const float *dy, int64_t rows, int64_t n,
+                                float *out) {
+  GRID_STRIDE(o, n) {
+    double sum = 0;
+    for (int64_t r = 0; r < rows; ++r)
+      sum += dy[r * n + o];
+    out[o] = float(sum);
+  }
+}
+
+//--- Attention ---------------------------------------------------------------
+
+struct QKV {
+  int64_t heads, kvHeads, dim, perGroup;
+  __host__ __device__ int64_t features() const {
+    return (heads + 2 * kvHeads) * dim;
+  }
+  __host__ __device__ int64_t group(int64_t h) const { return h / perGroup; }
+  __host__ __device__ int64_t q(int64_t h) const {
+    return group(h) * (perGroup + 2) * dim + (h % perGroup) * dim;
+  }
+  __host__ __device__ int64_t k(int64_t g) const {
+    return (g * (perGroup + 2) + perGroup) * dim;
+  }
+  __host__ __device__ int64_t v(int64_t g) const {
+    return (g * (perGroup + 2) + perGroup + 1) * dim;
+  }
+};
+
+/// Element i of a head vector at `position` after rotate-half RoPE
+/// (inverse: the transposed rotation), read from `x` (dim elements).
+__device__ float rotated(const float *x, int64_t i, int64_t dim,
+                         int64_t position, double base, bool inverse) {
+  if (base <= 0)
+    return x[i];
+  int64_t half = dim / 2, p = i % half;
+  double angle = double(position) * pow(base, -2.0 * double(p) / double(dim));
+  double c = cos(angle), s = inverse ? -sin(angle) : sin(angle);
+  double a = x[p], b = x[p + half];
+  return float(i < half ? a * c - b * s : b * c + a * s);
+}
+
+/// One block per (batch, head, query): scores over the keys up to the
+/// query, softmax, weighted values. Shared: scores [keys] then q [dim].
+__global__ void attentionKernel(const float *qkv, int64_t seq, QKV layout,
+                                int32_t causal, double ropeBase, float *out) {
+  extern __shared__ float shared[];
+  int64_t s = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  int64_t d = layout.dim, f = layout.features(), g = layout.group(h);
+  float *scores = shared, *q = shared + seq;
+  const float *base = qkv + b * seq * f;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
+    q[i] = rotated(base + s * f + layout.q(h), i, d, s, ropeBase, false);
+  __syncthreads();
+  int64_t last = causal ? s : seq - 1;
+  double scale = 1 / sqrt(double(d));
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
+    const float *k = base + t * f + layout.k(g);
+    double dot = 0;
+    for (int64_t i = 0; i < d; ++i)
+      dot += double(q[i]) * rotated(k, i, d, t, ropeBase, false);
+    scores[t] = float(dot * scale);
+  }
+  __syncthreads();
+  float m = -INFINITY;
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
+    m = fmaxf(m, scores[t]);
+  m = blockMax(m);
+  double sum = 0;
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
+    scores[t] = expf(scores[t] - m);
+    sum += scores[t];
+  }
+  sum = blockSum(sum);
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+    double o = 0;
+    for (int64_t t = 0; t <= last; ++t)
+      o += double(scores[t]) * base[t * f + layout.v(g) + i];
+    out[(b * seq + s) * layout.heads * d + h * d + i] = float(o / sum);
+  }
+}
+
+/// Backward, one block per (batch, head, query): dQ of the query directly;
+/// dK and dV (in the rotated frame for K) added atomically into
+/// per-KV-head buffers [batch, kv, seq, d], un-rotated afterwards.
+__global__ void attentionGradKernel(const float *dout, const float *qkv,
+                                    int64_t seq, QKV layout, int32_t causal,
+                                    double ropeBase, float *dqkv, float *dk,
+                                    float *dv) {
+  extern __shared__ float shared[];
+  int64_t s = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  int64_t d = layout.dim, f = layout.features(), g = layout.group(h);
+  int64_t width = layout.heads * d;
+  float *p = shared, *dp = shared + seq, *q = dp + seq, *dO = q + d;
+  const float *base = qkv + b * seq * f;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+    q[i] = rotated(base + s * f + layout.q(h), i, d, s, ropeBase, false);
+    dO[i] = dout[(b * seq + s) * width + h * d + i];
+  }
+  __syncthreads();
+  int64_t last = causal ? s : seq - 1;
+  double scale = 1 / sqrt(double(d));
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
+    const float *k = base + t * f + layout.k(g);
+    const float *v = base + t * f + layout.v(g);
+    double dot = 0, dov = 0;
+    for (int64_t i = 0; i < d; ++i) {
+      dot += double(q[i]) * rotated(k, i, d, t, ropeBase, false);
+      dov += double(dO[i]) * v[i];
+    }
+    p[t] = float(dot * scale);
+    dp[t] = float(dov);
+  }
+  __syncthreads();
+  float m = -INFINITY;
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
+    m = fmaxf(m, p[t]);
+  m = blockMax(m);
+  double sum = 0;
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
+    p[t] = expf(p[t] - m);
+    sum += p[t];
+  }
+  sum = blockSum(sum);
+  double dot = 0;
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
+    p[t] = float(p[t] / sum);
+    dot += double(dp[t]) * p[t];
+  }
+  dot = blockSum(dot);
+  // dS = P (dP - dot) scale, in dp.
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
+    dp[t] = float(p[t] * (dp[t] - dot) * scale);
+  __syncthreads();
+  int64_t kvBase = ((b * layout.kvHeads + g) * seq) * d;
+  for (int64_t t = 0; t <= last; ++t)
+    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+      atomicAdd(&dv[kvBase + t * d + i], p[t] * dO[i]);
+      atomicAdd(&dk[kvBase + t * d + i], dp[t] * q[i]);
+    }
+  // dQ (rotated frame) = dS K, then rotated back.
+  __shared__ float dq[256];
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+    double acc = 0;
+    for (int64_t t = 0; t <= last; ++t)
+      acc += double(dp[t]) *
+             rotated(base + t * f + layout.k(g), i, d, t, ropeBase, false);
+    dq[i] = float(acc);
+  }
+  __syncthreads();
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
+    dqkv[(b * seq + s) * f + layout.q(h) + i] =
+        rotated(dq, i, d, s, ropeBase, true);
+}
+
+/// Writes the KV heads' gradients into dqkv, K rotated back.
+__global__ void attentionGradKVKernel(const float *dk, const float *dv,
+                                      int64_t batch, int64_t seq, QKV layout,
+                                      double ropeBase, float *dqkv) {
+  int64_t d = layout.dim, f = layout.features();
+  GRID_STRIDE(e, batch * layout.kvHeads * seq * d) {
+    int64_t i = e % d, t = (e / d) % seq, g = (e / d / seq) % layout.kvHeads,
+            b = e / d / seq / layout.kvHeads;
+    const float *krow = dk + e - i;
+    float *row = dqkv + (b * seq + t) * f;
+    row[layout.k(g) + i] = rotated(krow, i, d, t, ropeBase, true);
+    row[layout.v(g) + i] = dv[e];
+  }
+}
+
+/// The new tokens' keys (rotated) and values into the caches.
+__global__ void cacheWriteKernel(const float *qkv, int64_t batch, int64_t seq,
+                                 QKV layout, double ropeBase, float *kCache,
+                                 float *vCache, int64_t capacity,
+                                 const int32_t *startAt, int32_t *errors) {
+  int64_t d = layout.dim, f = layout.features(), start = *startAt;
+  if (start < 0 || start + seq > capacity) {
+    if (blockIdx.x == 0 && threadIdx.x == 0)
+      *errors = kPositionOutsideCache;
+    return;
+  }
+  GRID_STRIDE(e, batch * layout.kvHeads * seq * d) {
+    int64_t i = e % d, s = (e / d) % seq, g = (e / d / seq) % layout.kvHeads,
+            b = e / d / seq / layout.kvHeads;
+    const float *row = qkv + (b * seq + s) * f;
+    int64_t at = ((b * layout.kvHeads + g) * capacity + start + s) * d + i;
+    kCache[at] = rotated(row + layout.k(g), i, d, start + s, ropeBase, false);
+    vCache[at] = row[layout.v(g) + i];
+  }
+}
+
+/// One block per (batch, head, new token): attention over the cache rows up
+/// to the token's position.
+__global__ void cachedAttentionKernel(const float *qkv, int64_t seq,
+                                      QKV layout, double ropeBase,
+                                      const float *kCache, const float *vCache,
+                                      int64_t capacity, const int32_t *startAt,
+                                      float *out) {
+  extern __shared__ float shared[];
+  int64_t s = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+  int64_t start = *startAt;
+  if (start < 0 || start + seq > capacity)
+    return;
+  int64_t d = layout.dim, f = layout.features(), g = layout.group(h);
+  float *scores = shared, *q = shared + capacity;
+  const float *row = qkv + (b * seq + s) * f;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
+    q[i] = rotated(row + layout.q(h), i, d, start + s, ropeBase, false);
+  __syncthreads();
+  const float *k = kCache + (b * layout.kvHeads + g) * capacity * d;
+  const float *v = vCache + (b * layout.kvHeads + g) * capacity * d;
+  int64_t last = start + s;
+  double scale = 1 / sqrt(double(d));
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
+    double dot = 0;
+    for (int64_t i = 0; i < d; ++i)
+      dot += double(q[i]) * k[t * d + i];
+    scores[t] = float(dot * scale);
+  }
+  __syncthreads();
+  float m = -INFINITY;
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
+    m = fmaxf(m, scores[t]);
+  m = blockMax(m);
+  double sum = 0;
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
+    scores[t] = expf(scores[t] - m);
+    sum += scores[t];
+  }
+  sum = blockSum(sum);
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+    double o = 0;
+    for (int64_t t = 0; t <= last; ++t)
+      o += double(scores[t]) * v[t * d + i];
+    out[(b * seq + s) * layout.heads * d + h * d + i] = float(o / sum);
+  }
+}
+
+//--- Elementwise ---------------------------------------------------------------
+
+constexpr double kSqrt2OverPi = 0.7978845608028654;
+
+__global__ void geluKernel(const float *x, int64_t count, int32_t tanhForm,
+                           float *y) {
+  GRID_STRIDE(i, count) {
+    double v = x[i];
+    y[i] = float(tanhForm
+                     ? 0.5 * v * (1 + tanh(kSqrt2OverPi * (v + 0.044715 * v * v * v)))
+                     : 0.5 * v * (1 + erf(v / sqrt(2.0))));
+  }
+}
+
+__global__ void geluGradKernel(const float *dy, const float *x, int64_t count,
+                               int32_t tanhForm, float *dx) {
+  GRID_STRIDE(i, count) {
+    double v = x[i], derivative;
+    if (tanhForm) {
+      double u = kSqrt2OverPi * (v + 0.044715 * v * v * v), t = tanh(u);
+      double du = kSqrt2OverPi * (1 + 3 * 0.044715 * v * v);
+      derivative = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du;
+    } else {
+      double pdf = exp(-0.5 * v * v) / sqrt(2 * M_PI);
+      derivative = 0.5 * (1 + erf(v / sqrt(2.0))) + v * pdf;
+    }
+    dx[i] = float(dy[i] * derivative);
+  }
+}
+
+__global__ void swigluKernel(const float *x, int64_t count, float *y) {
+  GRID_STRIDE(j, count) {
+    float gate = x[2 * j], up = x[2 * j + 1];
+    y[j] = gate / (1.0f + expf(-gate)) * up;
+  }
+}
+
+__global__ void swigluGradKernel(const float *dy, const float *x,
+                                 int64_t count, float *dx) {
+  GRID_STRIDE(j, count) {
+    float gate = x[2 * j], up = x[2 * j + 1];
+    float s = 1.0f / (1.0f + expf(-gate));
+    dx[2 * j] = dy[j] * up * s * (1.0f + gate * (1.0f - s));
+    dx[2 * j + 1] = dy[j] * gate * s;
+  }
+}
+
+__global__ void addKernel(const float *a, const float *b, int64_t count,
+                          float *out) {
+  GRID_STRIDE(i, count) out[i] = a[i] + b[i];
+}
+
+//--- Cross-entropy ------------------------------------------------------------
+
+__global__ void logitsMaxKernel(const float *logits, int64_t rows,
+                                int64_t real, float *max) {
+  int64_t t = blockIdx.x;
+  float m = -INFINITY;
+  for (int64_t v = threadIdx.x; v < real; v += blockDim.x)
+    m = fmaxf(m, logits[t * rows + v]);
+  m = blockMax(m);
+  if (threadIdx.x == 0)
+    max[t] = m;
+}
+
+__global__ void softmaxSumsKernel(const float *logits, const float *max,
+                                  const int32_t *targets, int64_t rows,
+                                  int64_t real, int64_t offset, float *sums) {
+  int64_t t = blockIdx.x;
+  double sum = 0;
+  for (int64_t v = threadIdx.x; v < real; v += blockDim.x)
+    sum += exp(double(logits[t * rows + v]) - max[t]);
+  sum = blockSum(sum);
+  if (threadIdx.x == 0) {
+    int64_t row = int64_t(targets[t]) - offset;
+    sums[t * 2] = float(sum);
+    sums[t * 2 + 1] = row >= 0 && row < real ? logits[t * rows + row] : 0.0f;
+  }
+}
+
+/// One block: loss = sum over kept tokens / count (keep null: all tokens,
+/// count = globalTokens).
+__global__ void crossEntropyKernel(const float *max, const float *sums,
+                                   const float *keep, const float *count,
+                                   int64_t tokens, double globalTokens,
+                                   float *loss) {
+  double total = 0;
+  for (int64_t t = threadIdx.x; t < tokens; t += blockDim.x)
+    if (!keep || keep[t] != 0)
+      total += double(max[t]) + log(double(sums[t * 2])) - sums[t * 2 + 1];
+  total = blockSum(total);
+  if (threadIdx.x == 0) {
+    double n = count ? double(*count) : globalTokens;
+    *loss = n > 0 ? float(total / n) : 0.0f;
+  }
+}
+
+__global__ void crossEntropyGradKernel(const float *logits, const float *max,
+                                       const float *sums,
+                                       const int32_t *targets,
+                                       const float *keep, const float *count,
+                                       int64_t tokens, int64_t rows,
+                                       int64_t real, int64_t offset,
+                                       double globalTokens, float *dlogits) {
+  double n = count ? double(*count) : globalTokens;
+  GRID_STRIDE(e, tokens * rows) {
+    int64_t t = e / rows, v = e % rows;
+    if (v >= real || (keep && keep[t] == 0) || n <= 0) {
+      dlogits[e] = 0;
+      continue;
+    }
+    double g = exp(double(logits[e]) - max[t]) / (double(sums[t * 2]) * n);
+    if (v == int64_t(targets[t]) - offset)
+      g -= 1 / n;
+    dlogits[e] = float(g);
+  }
+}
+
+constexpr int64_t kGoldfishTable = 1000003;
+constexpr uint64_t kGoldfishSeed = 0x601DF15Bull;
+
+__device__ uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+__global__ void goldfishKernel(const int32_t *targets, int64_t rows,
+                               int64_t seq, int32_t strategy, int64_t k,
+                               int64_t h, float *keep) {
+  double threshold = 1.0 / double(k);
+  GRID_STRIDE(e, rows * seq) {
+    int64_t t = e % seq;
+    const int32_t *row = targets + (e - t);
+    bool dropped;
+    if (strategy == AXONN_GOLDFISH_STATIC) {
+      dropped = (t + 1) % k == 0;
+    } else if (t < h - 1) {
+      dropped = false;
+    } else {
+      uint64_t product = 1;
+      for (int64_t j = t - h + 1; j <= t; ++j)
+        product *= uint64_t(int64_t(row[j]));
+      int64_t key = int64_t(product) % kGoldfishTable;
+      if (key < 0)
+        key += kGoldfishTable;
+      double u = double(splitmix64(kGoldfishSeed ^ uint64_t(key)) >> 11) /
+                 9007199254740992.0;
+      dropped = u < threshold;
+    }
+    keep[e] = dropped ? 0.0f : 1.0f;
+  }
+}
+
+__global__ void countKernel(const float *keep, int64_t n, float *count) {
+  double total = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
+    total += keep[i];
+  total = blockSum(total);
+  if (threadIdx.x == 0)
+    *count = float(total);
+}
+
+//--- Optimizer -------------------------------------------------------------------
+
+/// Partial sums of squares per block, in double.
+__global__ void squaresKernel(const float *x, int64_t n, double *partial) {
+  double sum = 0;
+  GRID_STRIDE(i, n) sum += double(x[i]) * x[i];
+  sum = blockSum(sum);
+  if (threadIdx.x == 0)
+    partial[blockIdx.x] = sum;
+}
+
+__global__ void finishSquaresKernel(const double *partial, int blocks,
+                                    double scale, int32_t first,
+                                    float *result) {
+  double sum = 0;
+  for (int i = threadIdx.x; i < blocks; i += blockDim.x)
+    sum += partial[i];
+  sum = blockSum(sum);
+  if (threadIdx.x == 0)
+    *result = float((first ? 0.0 : double(*result)) + scale * sum);
+}
+
+__global__ void sqrtKernel(const float *x, float *y) { *y = sqrtf(*x); }
+
+__device__ double learningRate(double lr, double minLr, int64_t warmup,
+                               int64_t steps, int32_t schedule, int64_t step) {
+  if (step < warmup)
+    return lr * double(step + 1) / double(warmup);
+  double progress =
+      steps > warmup ? fmin(1.0, double(step - warmup) / double(steps - warmup))
+                     : 1.0;
+  if (schedule == 0)
+    return lr;
+  if (schedule == 1)
+    return minLr + (lr - minLr) * (1 - progress);
+  return minLr + 0.5 * (lr - minLr) * (1 + cos(M_PI * progress));
+}
+
+struct AdamWArgs {
+  double lr, minLr, beta1, beta2, eps, weightDecay, gradClip;
+  int64_t warmup, steps;
+  int32_t schedule, decay;
+};
+
+__global__ void adamwKernel(float *param, const float *grad, float *m,
+                            float *v, float *master, int64_t count,
+                            const int64_t *stepPtr, const float *norm,
+                            AdamWArgs a) {
+  int64_t step = *stepPtr;
+  double rate =
+      learningRate(a.lr, a.minLr, a.warmup, a.steps, a.schedule, step);
+  double factor =
+      a.gradClip > 0 ? fmin(1.0, a.gradClip / (double(*norm) + 1e-6)) : 1.0;
+  double t = double(step + 1);
+  float stepSize = float(rate / (1 - pow(a.beta1, t)));
+  float invRootC2 = float(1 / sqrt(1 - pow(a.beta2, t)));
+  float decay = float(rate * (a.decay ? a.weightDecay : 0));
+  float beta1 = float(a.beta1), beta2 = float(a.beta2), eps = float(a.eps);
+  float *weights = master ? master : param;
+  GRID_STRIDE(i, count) {
+    float g = float(factor) * grad[i];
+    float mi = beta1 * m[i] + (1 - beta1) * g;
+    float vi = beta2 * v[i] + (1 - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    float p = weights[i];
+    p -= stepSize * mi / (sqrtf(vi) * invRootC2 + eps) + decay * p;
+    weights[i] = p;
+    if (master)
+      param[i] = p;
+  }
+}
+
+} // namespace
+
+#define CHECK_ARG(cond, ...)                                                   \
+  do {                                                                         \
+    if (!(cond))                                                               \
+      return rt->fail(AXONN_ERR_INVALID_ARGUMENT, __VA_ARGS__);                \
+  } while (0)
+
+extern "C" {
+
+axonn_status axonn_rt_copy(axonn_rt *rt, const void *src, void *dst,
+                           int64_t bytes) {
+  CHECK_ARG(src && dst && bytes >= 0, "copy: bad arguments");
+  AXONN_CUDA(rt, cudaMemcpyAsync(dst, src, size_t(bytes), cudaMemcpyDefault,
+                                 streamOf(rt)));
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
+                                int64_t count, int64_t seq, const float *table,
+                                int64_t rows, int64_t width,
+                                const float *positions, int64_t positionRows,
+                                const int32_t *startAt, axonn_axes vocabAxes,
+                                axonn_axes onceOver, float *out) {
+  CHECK_ARG(tokens && table && out, "embedding: null pointer");
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  bool add = positions && rt->addsOnce(onceOver);
+  embeddingKernel<<<blocksFor(count * width), kThreads, 0, streamOf(rt)>>>(
+      tokens, count, seq, table, rows, width, positions, positionRows, startAt,
+      offset, axonn_axes_count(vocabAxes) > 0, add, out, state(rt).errors);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const float *grad,
+                                     const int32_t *tokens, int64_t count,
+                                     int64_t rows, int64_t width,
+                                     axonn_axes vocabAxes, float *tableGrad) {
+  AXONN_CUDA(rt, cudaMemsetAsync(tableGrad, 0,
+                                 size_t(rows * width) * sizeof(float),
+                                 streamOf(rt)));
+  embeddingGradKernel<<<blocksFor(count * width), kThreads, 0, streamOf(rt)>>>(
+      grad, tokens, count, rows, width, vocabOffset(rt, vocabAxes, rows),
+      tableGrad);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_position_grad(axonn_rt *rt, const float *grad,
+                                    int64_t count, int64_t seq,
+                                    int64_t positions, int64_t width,
+                                    float *positionsGrad) {
+  CHECK_ARG(seq <= positions, "position_grad: %lld positions < seq %lld",
+            (long long)positions, (long long)seq);
+  positionGradKernel<<<blocksFor(positions * width), kThreads, 0,
+                       streamOf(rt)>>>(grad, count, seq, positions, width,
+                                       positionsGrad);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_layer_norm(axonn_rt *rt, const float *x,
+                                 const float *scale, const float *bias,
+                                 const float *stats, int64_t tokens,
+                                 int64_t local, int64_t width, double eps,
+                                 float *y) {
+  if (tokens == 0)
+    return AXONN_OK;
+  layerNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      x, scale, bias, stats, local, width, eps, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_rms_norm(axonn_rt *rt, const float *x,
+                               const float *scale, const float *stats,
+                               int64_t tokens, int64_t local, int64_t width,
+                               double eps, float *y) {
+  if (tokens == 0)
+    return AXONN_OK;
+  rmsNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      x, scale, stats, local, width, eps, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_norm_stats(axonn_rt *rt, const float *x, int64_t tokens,
+                                 int64_t local, int32_t rms, float *stats) {
+  if (tokens == 0)
+    return AXONN_OK;
+  normStatsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(x, local,
+                                                                   rms, stats);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const float *dy,
+                                      const float *x, const float *scale,
+                                      int64_t tokens, int64_t local,
+                                      int32_t rms, float *stats) {
+  if (tokens == 0)
+    return AXONN_OK;
+  normGradStatsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      dy, x, scale, local, rms, stats);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const float *dy,
+                                      const float *x, const float *scale,
+                                      const float *stats, int64_t tokens,
+                                      int64_t local, int64_t width, double eps,
+                                      float *dx, float *scaleGrad,
+                                      float *biasGrad) {
+  void *moments = nullptr;
+  if (axonn_status s = scratch(rt, size_t(tokens * 2) * sizeof(double),
+                               &moments))
+    return s;
+  if (tokens > 0) {
+    layerNormGradKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+        dy, x, scale, stats, local, width, eps, dx,
+        static_cast<double *>(moments));
+    AXONN_LAUNCHED(rt);
+  }
+  layerNormParamGradKernel<<<blocksFor(local), kThreads, 0, streamOf(rt)>>>(
+      dy, x, static_cast<double *>(moments), tokens, local, scaleGrad,
+      biasGrad);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
+                                    const float *x, const float *scale,
+                                    const float *stats, int64_t tokens,
+                                    int64_t local, int64_t width, double eps,
+                                    float *dx, float *scaleGrad) {
+  void *inverses = nullptr;
+  if (axonn_status s = scratch(rt, size_t(tokens) * sizeof(double), &inverses))
+    return s;
+  if (tokens > 0) {
+    rmsNormGradKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+        dy, x, scale, stats, local, width, eps, dx,
+        static_cast<double *>(inverses));
+    AXONN_LAUNCHED(rt);
+  }
+  rmsNormParamGradKernel<<<blocksFor(local), kThreads, 0, streamOf(rt)>>>(
+      dy, x, static_cast<double *>(inverses), tokens, local, scaleGrad);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+// y[rows, n] = x[rows, k] w[n, k]^T: column-major y^T = w^T(T) x^T.
+axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,
+                             const float *bias, axonn_axes onceOver,
+                             int64_t rows, int64_t n, int64_t k, float *y) {
+  const float *b = bias && rt->addsOnce(onceOver) ? bias : nullptr;
+  return gemm(rt, true, false, n, rows, k, w, k, x, k, y, n, b);
+}
+
+// dx[rows, k] = dy[rows, n] w[n, k]: column-major dx^T = w^T dy^T.
+axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const float *dy,
+                                        const float *w, int64_t rows,
+                                        int64_t n, int64_t k, float *dx) {
+  return gemm(rt, false, false, k, rows, n, w, k, dy, n, dx, k, nullptr);
+}
+
+// dw[n, k] = dy^T x: column-major dw^T[k, n] = x^T dy.
+axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const float *dy,
+                                         const float *x, int64_t rows,
+                                         int64_t n, int64_t k, float *dw) {
+  return gemm(rt, false, true, k, n, rows, x, k, dy, n, dw, k, nullptr);
+}
+
+axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const float *dy,
+                                       int64_t rows, int64_t n, float *db) {
+  columnSumKernel<<<blocksFor(n), kThreads, 0, streamOf(rt)>>>(dy, rows, n,
+                                                               db);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+static axonn_status checkHeads(axonn_rt *rt, int64_t heads, int64_t kvHeads,
+                               int64_t headDim) {
+  CHECK_ARG(kvHeads > 0 && heads % kvHeads == 0 && headDim <= 256,
+            "attention: %lld heads, %lld KV heads of dimension %lld (the "
+            "CUDA kernels take at most 256)",
+            (long long)heads, (long long)kvHeads, (long long)headDim);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
+                                int64_t seq, int64_t heads, int64_t kvHeads,
+                                int64_t headDim, int32_t causal,
+                                double ropeBase, float *out) {
+  if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
+    return s;
+  QKV layout{heads, kvHeads, headDim, heads / kvHeads};
+  size_t shared = size_t(seq + headDim) * sizeof(float);
+  attentionKernel<<<dim3(unsigned(seq), unsigned(heads), unsigned(batch)),
+                    128, shared, streamOf(rt)>>>(qkv, seq, layout, causal,
+                                                 ropeBase, out);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
+                                     const float *qkv, int64_t batch,
+                                     int64_t seq, int64_t heads,
+                                     int64_t kvHeads, int64_t headDim,
+                                     int32_t causal, double ropeBase,
+                                     float *dqkv) {
+  if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
+    return s;
+  QKV layout{heads, kvHeads, headDim, heads / kvHeads};
+  int64_t kvCount = batch * kvHeads * seq * headDim;
+  void *buffer = nullptr;
+  if (axonn_status s = scratch(rt, size_t(2 * kvCount) * sizeof(float),
+                               &buffer))
+    return s;
+  float *dk = static_cast<float *>(buffer), *dv = dk + kvCount;
+  AXONN_CUDA(rt, cudaMemsetAsync(dk, 0, size_t(2 * kvCount) * sizeof(float),
+                                 streamOf(rt)));
+  size_t shared = size_t(2 * seq + 2 * headDim) * sizeof(float);
+  attentionGradKernel<<<dim3(unsigned(seq), unsigned(heads), unsigned(batch)),
+                        128, shared, streamOf(rt)>>>(dout, qkv, seq, layout,
+                                                     causal, ropeBase, dqkv,
+                                                     dk, dv);
+  AXONN_LAUNCHED(rt);
+  attentionGradKVKernel<<<blocksFor(kvCount), kThreads, 0, streamOf(rt)>>>(
+      dk, dv, batch, seq, layout, ropeBase, dqkv);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cached_attention(axonn_rt *rt, const float *qkv,
+                                       int64_t batch, int64_t seq,
+                                       int64_t heads, int64_t kvHeads,
+                                       int64_t headDim, double ropeBase,
+                                       float *kCache, float *vCache,
+                                       int64_t capacity,
+                                       const int32_t *startAt, float *out) {
+  if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
+    return s;
+  CHECK_ARG(startAt && kCache && vCache, "cached_attention: null pointer");
+  QKV layout{heads, kvHeads, headDim, heads / kvHeads};
+  cacheWriteKernel<<<blocksFor(batch * kvHeads * seq * headDim), kThreads, 0,
+                     streamOf(rt)>>>(qkv, batch, seq, layout, ropeBase, kCache,
+                                     vCache, capacity, startAt,
+                                     state(rt).errors);
+  AXONN_LAUNCHED(rt);
+  size_t shared = size_t(capacity + headDim) * sizeof(float);
+  cachedAttentionKernel<<<dim3(unsigned(seq), unsigned(heads),
+                               unsigned(batch)),
+                          128, shared, streamOf(rt)>>>(
+      qkv, seq, layout, ropeBase, kCache, vCache, capacity, startAt, out);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_gelu(axonn_rt *rt, const float *x, int64_t count,
+                           int32_t approximation, float *y) {
+  geluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+      x, count, approximation == 1, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const float *dy, const float *x,
+                                int64_t count, int32_t approximation,
+                                float *dx) {
+  geluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+      dy, x, count, approximation == 1, dx);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_swiglu(axonn_rt *rt, const float *x, int64_t count,
+                             float *y) {
+  swigluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(x, count, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const float *dy,
+                                  const float *x, int64_t count, float *dx) {
+  swigluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(dy, x,
+                                                                    count, dx);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_add(axonn_rt *rt, const float *a, const float *b,
+                          int64_t count, float *out) {
+  addKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(a, b, count, out);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_logits_max(axonn_rt *rt, const float *logits,
+                                 int64_t tokens, int64_t rows,
+                                 axonn_axes vocabAxes, int64_t vocabSize,
+                                 float *max) {
+  int64_t real = realRows(rows, vocabOffset(rt, vocabAxes, rows), vocabSize);
+  if (tokens == 0)
+    return AXONN_OK;
+  logitsMaxKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      logits, rows, real, max);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *logits,
+                                   const float *max, const int32_t *targets,
+                                   int64_t tokens, int64_t rows,
+                                   axonn_axes vocabAxes, int64_t vocabSize,
+                                   float *sums) {
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  if (tokens == 0)
+    return AXONN_OK;
+  softmaxSumsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      logits, max, targets, rows, realRows(rows, offset, vocabSize), offset,
+      sums);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const float *max,
+                                    const float *sums, int64_t tokens,
+                                    int64_t globalTokens, float *loss) {
+  crossEntropyKernel<<<1, 1024, 0, streamOf(rt)>>>(
+      max, sums, nullptr, nullptr, tokens, double(globalTokens), loss);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cross_entropy_grad(
+    axonn_rt *rt, const float *logits, const float *max, const float *sums,
+    const int32_t *targets, int64_t tokens, int64_t rows, axonn_axes vocabAxes,
+    int64_t vocabSize, int64_t globalTokens, float *dlogits) {
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
+                           streamOf(rt)>>>(
+      logits, max, sums, targets, nullptr, nullptr, tokens, rows,
+      realRows(rows, offset, vocabSize), offset, double(globalTokens),
+      dlogits);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
+                                    int64_t rows, int64_t seq,
+                                    int32_t strategy, int64_t k, int64_t h,
+                                    float *keep, float *count) {
+  CHECK_ARG(k >= 2 && h >= 1 && (strategy == AXONN_GOLDFISH_HASH ||
+                                 strategy == AXONN_GOLDFISH_STATIC),
+            "goldfish mask: k = %lld must be at least 2 and h = %lld at "
+            "least 1",
+            (long long)k, (long long)h);
+  goldfishKernel<<<blocksFor(rows * seq), kThreads, 0, streamOf(rt)>>>(
+      targets, rows, seq, strategy, k, h, keep);
+  AXONN_LAUNCHED(rt);
+  if (count) {
+    countKernel<<<1, 1024, 0, streamOf(rt)>>>(keep, rows * seq, count);
+    AXONN_LAUNCHED(rt);
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cross_entropy_masked(axonn_rt *rt, const float *max,
+                                           const float *sums,
+                                           const float *keep,
+                                           const float *count, int64_t tokens,
+                                           float *loss) {
+  crossEntropyKernel<<<1, 1024, 0, streamOf(rt)>>>(max, sums, keep, count,
+                                                   tokens, 0.0, loss);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cross_entropy_grad_masked(
+    axonn_rt *rt, const float *logits, const float *max, const float *sums,
+    const int32_t *targets, const float *keep, const float *count,
+    int64_t tokens, int64_t rows, axonn_axes vocabAxes, int64_t vocabSize,
+    float *dlogits) {
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
+                           streamOf(rt)>>>(
+      logits, max, sums, targets, keep, count, tokens, rows,
+      realRows(rows, offset, vocabSize), offset, 0.0, dlogits);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_sum_squares(axonn_rt *rt, const float *grad,
+                                  int64_t size, double scale, int32_t first,
+                                  float *result) {
+  int blocks = std::max(1, std::min(blocksFor(size), 1024));
+  void *partial = nullptr;
+  if (axonn_status s = scratch(rt, size_t(blocks) * sizeof(double), &partial))
+    return s;
+  squaresKernel<<<blocks, kThreads, 0, streamOf(rt)>>>(
+      grad, size, static_cast<double *>(partial));
+  AXONN_LAUNCHED(rt);
+  finishSquaresKernel<<<1, 1024, 0, streamOf(rt)>>>(
+      static_cast<double *>(partial), blocks, scale, first, result);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_sqrt(axonn_rt *rt, const float *x, float *y) {
+  sqrtKernel<<<1, 1, 0, streamOf(rt)>>>(x, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
+                            float *m, float *v, float *master, int64_t count,
+                            const int64_t *step, const float *norm, double lr,
+                            double minLr, double beta1, double beta2,
+                            double eps, double weightDecay, double gradClip,
+                            int64_t warmupSteps, int64_t steps,
+                            int32_t schedule, int32_t decay) {
+  AdamWArgs args{lr,          minLr,    beta1,       beta2, eps,
+                 weightDecay, gradClip, warmupSteps, steps, schedule,
+                 decay};
+  adamwKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+      param, grad, m, v, master, count, step, norm, args);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+} // extern "C"
