@@ -48,7 +48,7 @@ constexpr double kTolerance = 1e-4;
   X(cross_entropy) X(cross_entropy_grad) X(goldfish_mask)                      \
   X(cross_entropy_masked) X(cross_entropy_grad_masked) X(sum_squares)          \
   X(sqrt) X(adamw) X(all_reduce_start) X(all_gather_start)                     \
-  X(reduce_scatter_start) X(wait)
+  X(reduce_scatter_start) X(wait) X(peak_allocated)
 
 /// One backend's entry points.
 struct Api {

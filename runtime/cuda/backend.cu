@@ -170,11 +170,12 @@ extern "C" axonn_status axonn_rt_alloc(axonn_rt *rt, int64_t bytes,
     AXONN_CUDA(rt, cudaMallocManaged(ptr, size));
     std::memset(*ptr, 0, size);
   }
+  rt->allocatedNow(*ptr, int64_t(size));
   return AXONN_OK;
 }
 
 extern "C" void axonn_rt_free(axonn_rt *rt, void *ptr) {
-  (void)rt;
+  rt->freedNow(ptr);
   cudaFree(ptr);
 }
 

@@ -546,6 +546,17 @@ int main(int argc, char **argv) {
     std::snprintf(peakText, sizeof(peakText), "--peak-tflops");
   }
   double flopsPerToken = model.flopsPerToken;
+  // Megatron's count (Narayanan et al. 2021, no recompute) per token:
+  // 72 L d^2 (1 + T / (6 d) + V / (12 L d)).
+  double megatronPerToken =
+      model.layers > 0 && model.hidden > 0
+          ? 72.0 * double(model.layers) * double(model.hidden) *
+                double(model.hidden) *
+                (1 + double(seqLen) / (6.0 * double(model.hidden)) +
+                 double(model.vocab) /
+                     (12.0 * double(model.layers) * double(model.hidden)))
+          : 0;
+  std::vector<double> stepSeconds;
   if (leader) {
     std::printf("axonn: %" PRId64 " ranks, grid %" PRId64 "x%" PRId64
                 "x%" PRId64 "x%" PRId64 ", batch %" PRId64 " x %" PRId64
@@ -603,6 +614,7 @@ int main(int argc, char **argv) {
               ? (options.checkpointDir + ")").c_str()
               : "");
     tokensSeen += double(globalBatch * seqLen);
+    stepSeconds.push_back(seconds);
     double lr = axonn_rt_learning_rate(&schedule, s);
     double tps = double(globalBatch * seqLen) / seconds;
     double mfu = peak > 0 ? tps * flopsPerToken / (double(ranks) * peak) : 0;
@@ -683,10 +695,26 @@ int main(int argc, char **argv) {
                                 &request) != AXONN_OK ||
       axonn_rt_wait(rt, request) != AXONN_OK)
     die(rt, "%s", axonn_rt_last_error(rt));
-  if (leader && steps > firstStep && !options.printLosses)
+  if (leader && steps > firstStep && !options.printLosses) {
     std::printf("axonn: %" PRId64 " steps in %.2f s, %.0f tokens/s, peak "
-                "memory %.1f MiB per rank\n",
-                steps - firstStep, total, tokensSeen / total, double(peakMiB));
+                "memory %.1f MiB per rank (runtime allocations %.1f MiB)\n",
+                steps - firstStep, total, tokensSeen / total, double(peakMiB),
+                double(axonn_rt_peak_allocated(rt)) / 1048576.0);
+    // The median step after the first few (warm-up, first-touch paging).
+    std::vector<double> steady(
+        stepSeconds.begin() +
+            std::min<ptrdiff_t>(ptrdiff_t(stepSeconds.size()) / 2, 3),
+        stepSeconds.end());
+    std::sort(steady.begin(), steady.end());
+    double median = steady[steady.size() / 2];
+    double tps = double(globalBatch * seqLen) / median;
+    double denominator = double(ranks) * peak;
+    if (peak > 0 && flopsPerToken > 0)
+      std::printf("axonn: median step %.1f ms, %.0f tokens/s, MFU %.2f%% "
+                  "(6N + 6LdT) / %.2f%% (Megatron)\n",
+                  median * 1e3, tps, tps * flopsPerToken / denominator * 100,
+                  tps * megatronPerToken / denominator * 100);
+  }
   if (metrics)
     std::fclose(metrics);
   axonn_rt_destroy(rt);

@@ -137,11 +137,12 @@ extern "C" axonn_status axonn_rt_alloc(axonn_rt *rt, int64_t bytes,
     return rt->fail(AXONN_ERR_OUT_OF_MEMORY, "cannot allocate %lld bytes",
                     (long long)bytes);
   std::memset(*ptr, 0, size);
+  rt->allocatedNow(*ptr, int64_t(size));
   return AXONN_OK;
 }
 
 extern "C" void axonn_rt_free(axonn_rt *rt, void *ptr) {
-  (void)rt;
+  rt->freedNow(ptr);
   std::free(ptr);
 }
 

@@ -210,6 +210,9 @@ extern "C" int64_t axonn_rt_world_size(const axonn_rt *rt) {
 extern "C" int64_t axonn_rt_coordinate(const axonn_rt *rt, axonn_axis axis) {
   return rt->coordinate(axis);
 }
+extern "C" int64_t axonn_rt_peak_allocated(const axonn_rt *rt) {
+  return rt->peakAllocated;
+}
 extern "C" const char *axonn_rt_last_error(const axonn_rt *rt) {
   return rt->lastError.c_str();
 }

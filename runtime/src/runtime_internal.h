@@ -11,6 +11,7 @@
 #include <mpi.h>
 #endif
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -23,6 +24,21 @@ struct axonn_rt {
   /// Communicators by ordered axis set.
   std::map<uint32_t, MPI_Comm> comms;
   std::string lastError;
+  /// Bytes of each live axonn_rt_alloc allocation, and the most at once.
+  std::map<void *, int64_t> allocations;
+  int64_t allocated = 0, peakAllocated = 0;
+  void allocatedNow(void *p, int64_t bytes) {
+    allocations[p] = bytes;
+    allocated += bytes;
+    peakAllocated = std::max(peakAllocated, allocated);
+  }
+  void freedNow(void *p) {
+    auto it = allocations.find(p);
+    if (it == allocations.end())
+      return;
+    allocated -= it->second;
+    allocations.erase(it);
+  }
   /// The backend's own state (CUDA: device, streams, handles), or null.
   void *backend = nullptr;
 

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The GPU check and benchmark of the CUDA backend (issue 7), in two halves:
+#
+#   bench/gpu.sh prepare [BUNDLE]   on the build machine (MLIR, MPI): compile
+#                                   the models to objects, the CPU losses of
+#                                   the tiny model, a token file
+#   bench/gpu.sh run [BUNDLE]       on a GPU machine (nvcc, CMake, Ninja,
+#                                   PyTorch; no MLIR, no MPI): build the
+#                                   runtime, check every kernel against the
+#                                   CPU kernels, train the tiny model and
+#                                   compare its losses with the CPU run,
+#                                   benchmark GPT-2 124M and a 1.5B-shaped
+#                                   GPT-2 against PyTorch
+#
+# BUNDLE defaults to build/gpu-bundle (ignored by git; the device tool
+# carries it: carry=["build/gpu-bundle"]). `run` prints a summary table and
+# writes BUNDLE/results.md; it must finish in under 8 minutes on one GPU,
+# build included. Exit status: non-zero if a check failed.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+MODE=${1:-}
+BUNDLE=$(realpath -m "${2:-$ROOT/build/gpu-bundle}")
+TINY_STEPS=50
+MODELS=(gpt2-124m-gpu gpt2-1.5b-gpu)
+
+prepare() {
+  set -e
+  local build=${AXONN_BUILD_DIR:-$ROOT/build}
+  local cluster=$ROOT/examples/clusters/dgx-h100.json
+  rm -rf "$BUNDLE" && mkdir -p "$BUNDLE"
+  "$build/bin/axonn-data" --output "$BUNDLE/data" /usr/share/common-licenses/* > /dev/null
+  # The tiny model: an object for the GPU, and the CPU run's losses.
+  "$build/bin/axonnc" "$ROOT/examples/models/tiny-gpt.json" --gpus 1 \
+      --cluster "$cluster" --emit=obj -o "$BUNDLE/tiny-gpt.o"
+  "$build/bin/axonnc" "$ROOT/examples/models/tiny-gpt.json" --gpus 1 \
+      --cluster "$cluster" -o "$BUNDLE/tiny-gpt-cpu"
+  OPENBLAS_NUM_THREADS=1 "$BUNDLE/tiny-gpt-cpu" --data "$BUNDLE/data" \
+      --steps $TINY_STEPS --print-losses | grep '^step' > "$BUNDLE/tiny-gpt-cpu.txt"
+  rm "$BUNDLE/tiny-gpt-cpu"
+  for m in "${MODELS[@]}"; do
+    "$build/bin/axonnc" "$HERE/models/$m.json" --gpus 1 --cluster "$cluster" \
+        --emit=obj -o "$BUNDLE/$m.o"
+    cp "$HERE/models/$m.json" "$BUNDLE/"
+  done
+  du -sh "$BUNDLE"
+}
+
+run() {
+  local started=$(date +%s) failed=0
+  local out=$BUNDLE/run && mkdir -p "$out"
+  local cuda=${CUDA_HOME:-/usr/local/cuda}
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  local gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+
+  echo "== build the runtime (CUDA, one process, no MPI)"
+  cmake -S "$ROOT/runtime" -B "$out/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON \
+      > "$out/cmake.log" 2>&1 && ninja -C "$out/build" > "$out/ninja.log" 2>&1 \
+      || { tail -30 "$out/cmake.log" "$out/ninja.log"; return 1; }
+  echo "built in $(( $(date +%s) - started )) s"
+  local libs=("$out/build/libaxonn_driver.a" "$out/build/libaxonn_rt_cuda_single.a"
+              -L"$cuda/lib64" -L"$cuda/lib" -Wl,-rpath,"$cuda/lib64"
+              -Wl,-rpath,"$cuda/lib" -lcublasLt -lcudart -lm)
+
+  echo "== every kernel against the CPU kernels"
+  "$out/build/axonn-rt-cuda-check" "$out/build/libaxonn_rt_reference.so" \
+      | tee "$out/check.txt" || failed=1
+
+  echo "== the tiny model: $TINY_STEPS steps on the GPU against the CPU run"
+  c++ -o "$out/tiny-gpt" "$BUNDLE/tiny-gpt.o" "${libs[@]}" || failed=1
+  "$out/tiny-gpt" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
+      | grep '^step' > "$out/tiny-gpt-gpu.txt" || failed=1
+  python3 "$ROOT/test/lit/compare_losses.py" "$out/tiny-gpt-gpu.txt" \
+      "$BUNDLE/tiny-gpt-cpu.txt" 1e-3 0.02 | tee "$out/tiny.txt" || failed=1
+
+  echo "== benchmarks: axonn and PyTorch (bf16, torch.compile, SDPA)"
+  local peak=989 # dense bf16 TFLOP/s of an H100 SXM / H200 (MFU denominator)
+  : > "$out/bench.txt"
+  for m in "${MODELS[@]}"; do
+    c++ -o "$out/$m" "$BUNDLE/$m.o" "${libs[@]}" || { failed=1; continue; }
+    local steps=10
+    [ "$m" = gpt2-1.5b-gpu ] && steps=6
+    timeout 150 "$out/$m" --data "$BUNDLE/data" --steps $steps --log-every 1 \
+        --peak-tflops $peak > "$out/$m.log" 2>&1 || { tail -5 "$out/$m.log"; failed=1; }
+    tail -3 "$out/$m.log"
+    timeout 150 python3 "$HERE/torch_gpt_gpu.py" --spec "$BUNDLE/$m.json" \
+        --data "$BUNDLE/data/train.bin" --steps 15 --peak-tflops $peak \
+        > "$out/$m-torch.json" 2> "$out/$m-torch.err" || { tail -5 "$out/$m-torch.err"; failed=1; }
+    cat "$out/$m-torch.json"
+  done
+
+  python3 - "$out" "$gpu" "$(( $(date +%s) - started ))" "${MODELS[@]}" <<'PY' | tee "$BUNDLE/results.md"
+import json, re, sys
+out, gpu, seconds, models = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+print("| model (%s) | axonn tokens/s | MFU 6N+6LdT | MFU Megatron | runtime memory | PyTorch tokens/s | PyTorch MFU 6N+6LdT | ratio |" % gpu)
+print("|---|---|---|---|---|---|---|---|")
+for m in models:
+    log = open("%s/%s.log" % (out, m)).read() if True else ""
+    med = re.search(r"median step ([0-9.]+) ms, ([0-9.]+) tokens/s, MFU ([0-9.]+)% \(6N \+ 6LdT\) / ([0-9.]+)% \(Megatron\)", log)
+    mem = re.search(r"runtime allocations ([0-9.]+) MiB", log)
+    try:
+        t = json.load(open("%s/%s-torch.json" % (out, m)))
+    except Exception:
+        t = None
+    a = float(med.group(2)) if med else None
+    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        m, "%.0f" % a if a else "failed",
+        med.group(3) + "%" if med else "-", med.group(4) + "%" if med else "-",
+        mem.group(1) + " MiB" if mem else "-",
+        "%.0f" % t["tokens_per_second"] if t else "failed",
+        "%.1f%%" % (100 * t["mfu_llmc"]) if t else "-",
+        "%.2fx" % (a / t["tokens_per_second"]) if a and t else "-"))
+print()
+print("kernel check: " + open(out + "/check.txt").read().strip().splitlines()[-1])
+print("tiny model vs CPU: " + open(out + "/tiny.txt").read().strip())
+print("wall time: %s s, build included" % seconds)
+PY
+  return $failed
+}
+
+case "$MODE" in
+  prepare) prepare ;;
+  run) run ;;
+  *) echo "usage: bench/gpu.sh prepare|run [BUNDLE]" >&2; exit 2 ;;
+esac
