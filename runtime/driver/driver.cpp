@@ -65,6 +65,7 @@ struct Options {
   std::string prompt = "The ";
   double peakTflops = 0, temperature = 0.8;
   bool printLosses = false, resume = false, kvCache = true;
+  std::string trace;
 };
 
 void usage() {
@@ -99,6 +100,9 @@ void usage() {
       "  --no-kv-cache           generate and audit by running the whole window\n"
       "                          for every token, not with the key/value cache\n"
       "                          (slower; the same tokens, for checking)\n"
+      "  --trace DIR             write a Chrome trace per rank (DIR/trace-rank-N.json:\n"
+      "                          kernels, collectives in flight and waited for,\n"
+      "                          data loading) and log where each step's time went\n"
       "  --print-losses          print every step's loss with 9 digits (tests)\n"
       "  --inject-nan STEP       (testing) poison a weight before STEP\n"
       "Run under mpirun -np <ranks of the compiled grid> (or srun); alone it\n"
@@ -159,6 +163,8 @@ Options parseOptions(int argc, char **argv) {
         die(nullptr, "--audit-length must be at least 1");
     } else if (a == "--audit-json")
       o.auditJson = value();
+    else if (a == "--trace")
+      o.trace = value();
     else if (a == "--no-kv-cache")
       o.kvCache = false;
     else if (a == "--sample-seed")
@@ -338,6 +344,12 @@ int main(int argc, char **argv) {
     die(nullptr, "%s", rt ? axonn_rt_last_error(rt) : "cannot start");
   bool leader = axonn_rt_rank(rt) == 0;
   int64_t ranks = axonn_rt_world_size(rt);
+  if (!options.trace.empty()) {
+    if (mkdir(options.trace.c_str(), 0755) != 0 && errno != EEXIST)
+      die(rt, "--trace: cannot create %s: %s", options.trace.c_str(),
+          std::strerror(errno));
+    axonn_rt_trace_enable(rt, 1);
+  }
 
   const Value &stepFn = manifest["functions"]["train_step"];
   if (stepFn.kind != Value::Kind::Object)
@@ -587,20 +599,27 @@ int main(int argc, char **argv) {
   double tokensSeen = 0;
   int64_t lastSaved = firstStep;
   auto started = std::chrono::steady_clock::now();
+  bool tracing = !options.trace.empty();
   for (int64_t s = firstStep; s < steps; ++s) {
+    double loading = axonn_rt_now(rt);
     feeder.fill(s, tokens, targets);
     *stepInput = s;
     if (s == options.injectNan)
       state.front().data[0] = NAN;
-    auto before = std::chrono::steady_clock::now();
+    double before = axonn_rt_now(rt);
+    axonn_rt_trace_record(rt, "data", "data", loading, before);
     int32_t status = axonn_train_step(rt, step.argPointers.data(),
                                       step.resultPointers.data(), workspace);
     if (status != AXONN_OK)
       die(rt, "step %" PRId64 " failed: %s", s + 1, axonn_rt_last_error(rt));
     synchronize(rt);
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - before)
-            .count();
+    double after = axonn_rt_now(rt), seconds = after - before;
+    axonn_trace_totals spent{0, 0, 0, 0};
+    if (tracing) {
+      std::string name = "step " + std::to_string(s + 1);
+      axonn_rt_trace_record(rt, name.c_str(), "step", before, after);
+      axonn_rt_trace_totals(rt, before, after, &spent);
+    }
     float norm = step.gradNorm ? *step.gradNorm : 0.0f;
     if (!std::isfinite(*step.loss) || !std::isfinite(norm))
       die(rt,
@@ -625,7 +644,7 @@ int main(int argc, char **argv) {
     if (leader) {
       if (options.printLosses)
         std::printf("step %" PRId64 " loss %.9g\n", s, *step.loss);
-      else if (s % options.logEvery == 0 || last || !std::isnan(valLoss))
+      else if (s % options.logEvery == 0 || last || !std::isnan(valLoss)) {
         std::printf("step %5" PRId64 "/%" PRId64 "  loss %.4f  lr %.2e  "
                     "norm %.3f  %.1f ms  %.0f tokens/s  MFU %.2f%%%s\n",
                     s + 1, steps, *step.loss, lr, norm, seconds * 1e3, tps,
@@ -633,6 +652,17 @@ int main(int argc, char **argv) {
                     std::isnan(valLoss)
                         ? ""
                         : ("  val " + std::to_string(valLoss)).c_str());
+        if (tracing)
+          std::printf("      trace (rank 0): compute %.2f ms, optimizer %.2f "
+                      "ms, exposed communication %.2f ms, other %.2f ms; "
+                      "overlapped communication %.2f ms\n",
+                      spent.compute * 1e3, spent.optimizer * 1e3,
+                      spent.exposed * 1e3,
+                      (seconds - spent.compute - spent.optimizer -
+                       spent.exposed) *
+                          1e3,
+                      spent.overlapped * 1e3);
+      }
       if (metrics) {
         std::fprintf(metrics,
                      "{\"step\": %" PRId64 ", \"loss\": %.9g, \"lr\": %.6g, "
@@ -641,6 +671,13 @@ int main(int argc, char **argv) {
                      s + 1, *step.loss, lr, norm, seconds, tps, mfu);
         if (!std::isnan(valLoss))
           std::fprintf(metrics, ", \"val_loss\": %.9g", valLoss);
+        if (tracing)
+          std::fprintf(metrics,
+                       ", \"compute_seconds\": %.6f, \"optimizer_seconds\": "
+                       "%.6f, \"exposed_seconds\": %.6f, "
+                       "\"overlapped_seconds\": %.6f",
+                       spent.compute, spent.optimizer, spent.exposed,
+                       spent.overlapped);
         std::fprintf(metrics, "}\n");
         std::fflush(metrics);
       }
@@ -717,6 +754,16 @@ int main(int argc, char **argv) {
   }
   if (metrics)
     std::fclose(metrics);
+  if (tracing) {
+    std::string file = options.trace + "/trace-rank-" +
+                       std::to_string(axonn_rt_rank(rt)) + ".json";
+    if (axonn_rt_trace_write(rt, file.c_str()) != AXONN_OK)
+      die(rt, "%s", axonn_rt_last_error(rt));
+    if (leader)
+      std::printf("axonn: traces in %s/trace-rank-*.json (open in Perfetto "
+                  "or chrome://tracing)\n",
+                  options.trace.c_str());
+  }
   axonn_rt_destroy(rt);
   return 0;
 }

@@ -169,6 +169,28 @@ int64_t axonn_rt_peak_allocated(const axonn_rt *rt);
  * Compiled functions queue work and may return before it ends. */
 axonn_status axonn_rt_synchronize(axonn_rt *rt);
 
+/*--- Tracing (Chrome trace events) ---------------------------------------*/
+
+/* Off until enabled. When on, every kernel, collective start and wait (and
+ * whatever the caller records) becomes an event of this rank's trace. */
+void axonn_rt_trace_enable(axonn_rt *rt, int32_t on);
+/* Seconds since the runtime started (the clock of the trace). */
+double axonn_rt_now(const axonn_rt *rt);
+/* An event of the caller's ("data", "step"), from start to end (seconds). */
+void axonn_rt_trace_record(axonn_rt *rt, const char *name,
+                           const char *category, double start, double end);
+/* Where the time between `since` and `until` went: kernels (compute and
+ * optimizer), waits on collectives (exposed communication), collectives in
+ * flight while this rank computed (overlapped communication). */
+typedef struct axonn_trace_totals {
+  double compute, optimizer, exposed, overlapped;
+} axonn_trace_totals;
+void axonn_rt_trace_totals(const axonn_rt *rt, double since, double until,
+                           axonn_trace_totals *totals);
+/* Writes the events as Chrome trace JSON (opens in Perfetto or
+ * chrome://tracing), atomically (a temporary file, then rename). */
+axonn_status axonn_rt_trace_write(axonn_rt *rt, const char *path);
+
 /* Copies `bytes` bytes (a step's result out of the workspace). */
 axonn_status axonn_rt_copy(axonn_rt *rt, const void *src, void *dst,
                            int64_t bytes);

@@ -31,13 +31,33 @@ struct axonn_request_impl {
   std::vector<axonn_real> staging;
   axonn_real *out = nullptr;
   int64_t outer = 0, piece = 0, inner = 0, group = 0;
+  /// Tracing: when it started, and its span's id (-1: not traced).
+  double started = 0;
+  int64_t traceId = -1;
 };
+
+namespace {
+/// Records the start of a collective (the call, from `entered`: time this
+/// rank did not compute) and opens the span of its flight.
+void traceStart(axonn_rt *rt, axonn_request_impl *req, double entered) {
+  if (!rt->tracer.on)
+    return;
+  req->started = entered;
+  req->traceId = rt->tracer.nextId++;
+  std::string name = std::string(req->call) + " " + axesText(req->axes);
+  rt->tracer.events.push_back(
+      {"start " + name, "exposed", entered, rt->tracer.now(), 'X', 0});
+  rt->tracer.events.push_back(
+      {name, "communication", entered, entered, 'b', req->traceId});
+}
+} // namespace
 
 extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const axonn_real *in,
                                                   axonn_real *out, int64_t count,
                                                   axonn_axes axes,
                                                   axonn_reduction reduction,
                                                   axonn_request *request) {
+  double entered = rt->tracer.on ? rt->tracer.now() : 0;
   MPI_Comm comm;
   if (axonn_status status = rt->communicator(axes, &comm))
     return status;
@@ -53,6 +73,7 @@ extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const axonn_real
     delete req;
     return status;
   }
+  traceStart(rt, req, entered);
   *request = req;
   return AXONN_OK;
 }
@@ -62,6 +83,7 @@ extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const axonn_real
                                                   int64_t rows, int64_t inner,
                                                   axonn_axes axes,
                                                   axonn_request *request) {
+  double entered = rt->tracer.on ? rt->tracer.now() : 0;
   MPI_Comm comm;
   if (axonn_status status = rt->communicator(axes, &comm))
     return status;
@@ -87,6 +109,7 @@ extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const axonn_real
     delete req;
     return status;
   }
+  traceStart(rt, req, entered);
   *request = req;
   return AXONN_OK;
 }
@@ -96,6 +119,7 @@ axonn_rt_reduce_scatter_start(axonn_rt *rt, const axonn_real *in, axonn_real *ou
                               int64_t outer, int64_t rows, int64_t inner,
                               axonn_axes axes, axonn_reduction reduction,
                               axonn_request *request) {
+  double entered = rt->tracer.on ? rt->tracer.now() : 0;
   MPI_Comm comm;
   if (axonn_status status = rt->communicator(axes, &comm))
     return status;
@@ -127,6 +151,7 @@ axonn_rt_reduce_scatter_start(axonn_rt *rt, const axonn_real *in, axonn_real *ou
     delete req;
     return status;
   }
+  traceStart(rt, req, entered);
   *request = req;
   return AXONN_OK;
 }
@@ -134,9 +159,19 @@ axonn_rt_reduce_scatter_start(axonn_rt *rt, const axonn_real *in, axonn_real *ou
 extern "C" axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request) {
   if (!request)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "wait on a null request");
+  double waitStart = rt->tracer.on ? rt->tracer.now() : 0;
   axonn_status status =
       rt->checkMpi(MPI_Wait(&request->request, MPI_STATUS_IGNORE), "MPI_Wait",
                    request->axes);
+  if (request->traceId >= 0) {
+    // The wait blocks (exposed); the span shows the collective in flight.
+    double end = rt->tracer.now();
+    std::string name = std::string(request->call) + " " + axesText(request->axes);
+    rt->tracer.events.push_back(
+        {"wait " + name, "exposed", waitStart, end, 'X', 0});
+    rt->tracer.events.push_back(
+        {name, "communication", request->started, end, 'e', request->traceId});
+  }
   if (status == AXONN_OK && request->out) {
     // [group][outer][piece][inner] -> [outer][group * piece][inner]
     int64_t block = request->piece * request->inner;

@@ -187,6 +187,7 @@ extern "C" {
 
 axonn_status axonn_rt_copy(axonn_rt *rt, const void *src, void *dst,
                            int64_t bytes) {
+  AXONN_TRACE(rt, "copy", "compute");
   AXONN_CHECK(src && dst && bytes >= 0, "copy: bad arguments");
   std::memmove(dst, src, size_t(bytes));
   return AXONN_OK;
@@ -203,6 +204,7 @@ axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
                                 int64_t positionRows, const int32_t *startAt,
                                 axonn_axes vocabAxes, axonn_axes onceOver,
                                 axonn_real *out) {
+  AXONN_TRACE(rt, "embedding", "compute");
   AXONN_CHECK(!badPointer(tokens) && !badPointer(table) && !badPointer(out),
               "embedding: null pointer");
   int64_t start = startAt ? *startAt : 0;
@@ -239,6 +241,7 @@ axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const axonn_real *grad,
                                      const int32_t *tokens, int64_t count,
                                      int64_t rows, int64_t width,
                                      axonn_axes vocabAxes, axonn_real *tableGrad) {
+  AXONN_TRACE(rt, "embedding_grad", "compute");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   std::fill_n(tableGrad, rows * width, 0.0f);
   for (int64_t i = 0; i < count; ++i) {
@@ -257,6 +260,7 @@ axonn_status axonn_rt_position_grad(axonn_rt *rt, const axonn_real *grad,
                                     int64_t count, int64_t seq,
                                     int64_t positions, int64_t width,
                                     axonn_real *positionsGrad) {
+  AXONN_TRACE(rt, "position_grad", "compute");
   AXONN_CHECK(seq <= positions, "position_grad: %lld positions < seq %lld",
               (long long)positions, (long long)seq);
   std::vector<double> sum(size_t(positions * width), 0.0);
@@ -277,6 +281,7 @@ axonn_status axonn_rt_layer_norm(axonn_rt *rt, const axonn_real *x,
                                  const axonn_real *stats, int64_t tokens,
                                  int64_t local, int64_t width, double eps,
                                  axonn_real *y) {
+  AXONN_TRACE(rt, "layer_norm", "compute");
   (void)rt;
   for (int64_t r = 0; r < tokens; ++r) {
     const axonn_real *row = x + r * local;
@@ -293,6 +298,7 @@ axonn_status axonn_rt_rms_norm(axonn_rt *rt, const axonn_real *x, const axonn_re
                                const axonn_real *stats, int64_t tokens,
                                int64_t local, int64_t width, double eps,
                                axonn_real *y) {
+  AXONN_TRACE(rt, "rms_norm", "compute");
   (void)rt;
   for (int64_t r = 0; r < tokens; ++r) {
     const axonn_real *row = x + r * local;
@@ -306,6 +312,7 @@ axonn_status axonn_rt_rms_norm(axonn_rt *rt, const axonn_real *x, const axonn_re
 
 axonn_status axonn_rt_norm_stats(axonn_rt *rt, const axonn_real *x, int64_t tokens,
                                  int64_t local, int32_t rms, axonn_real *stats) {
+  AXONN_TRACE(rt, "norm_stats", "compute");
   (void)rt;
   for (int64_t r = 0; r < tokens; ++r) {
     double sum = 0, squares = 0;
@@ -328,6 +335,7 @@ axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const axonn_real *dy,
                                       const axonn_real *x, const axonn_real *scale,
                                       int64_t tokens, int64_t local,
                                       int32_t rms, axonn_real *stats) {
+  AXONN_TRACE(rt, "norm_grad_stats", "compute");
   (void)rt;
   for (int64_t r = 0; r < tokens; ++r) {
     double s[4] = {0, 0, 0, 0};
@@ -356,6 +364,7 @@ axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const axonn_real *dy,
                                       int64_t local, int64_t width, double eps,
                                       axonn_real *dx, axonn_real *scaleGrad,
                                       axonn_real *biasGrad) {
+  AXONN_TRACE(rt, "layer_norm_grad", "compute");
   (void)rt;
   std::vector<double> dg(size_t(local), 0.0), db(size_t(local), 0.0);
   std::vector<double> xhat(static_cast<size_t>(local)),
@@ -398,6 +407,7 @@ axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const axonn_real *dy,
                                     const axonn_real *stats, int64_t tokens,
                                     int64_t local, int64_t width, double eps,
                                     axonn_real *dx, axonn_real *scaleGrad) {
+  AXONN_TRACE(rt, "rms_norm_grad", "compute");
   (void)rt;
   std::vector<double> dg(size_t(local), 0.0);
   for (int64_t r = 0; r < tokens; ++r) {
@@ -428,6 +438,7 @@ axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const axonn_real *dy,
 axonn_status axonn_rt_linear(axonn_rt *rt, const axonn_real *x, const axonn_real *w,
                              const axonn_real *bias, axonn_axes onceOver,
                              int64_t rows, int64_t n, int64_t k, axonn_real *y) {
+  AXONN_TRACE(rt, "linear", "compute");
   AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(n),
               int(k), 1.0f, x, int(k), w, int(k), 0.0f, y, int(n));
   if (bias && rt->addsOnce(onceOver))
@@ -440,6 +451,7 @@ axonn_status axonn_rt_linear(axonn_rt *rt, const axonn_real *x, const axonn_real
 axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const axonn_real *dy,
                                         const axonn_real *w, int64_t rows, int64_t n,
                                         int64_t k, axonn_real *dx) {
+  AXONN_TRACE(rt, "linear_grad_input", "compute");
   (void)rt;
   AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(k),
               int(n), 1.0f, dy, int(n), w, int(k), 0.0f, dx, int(k));
@@ -449,6 +461,7 @@ axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const axonn_real *dy,
 axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const axonn_real *dy,
                                          const axonn_real *x, int64_t rows,
                                          int64_t n, int64_t k, axonn_real *dw) {
+  AXONN_TRACE(rt, "linear_grad_weight", "compute");
   (void)rt;
   AXONN_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, int(n), int(k),
               int(rows), 1.0f, dy, int(n), x, int(k), 0.0f, dw, int(k));
@@ -457,6 +470,7 @@ axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const axonn_real *dy,
 
 axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const axonn_real *dy,
                                        int64_t rows, int64_t n, axonn_real *db) {
+  AXONN_TRACE(rt, "linear_grad_bias", "compute");
   (void)rt;
   std::vector<double> sum(size_t(n), 0.0);
   for (int64_t r = 0; r < rows; ++r)
@@ -475,6 +489,7 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const axonn_real *qkv, int64_t bat
                                 int64_t seq, int64_t heads, int64_t kvHeads,
                                 int64_t headDim, int32_t causal,
                                 double ropeBase, axonn_real *out) {
+  AXONN_TRACE(rt, "attention", "compute");
   AXONN_CHECK(kvHeads > 0 && heads % kvHeads == 0,
               "attention: %lld heads, %lld KV heads", (long long)heads,
               (long long)kvHeads);
@@ -501,6 +516,7 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const axonn_real *qkv,
                                        axonn_real *kCache, axonn_real *vCache,
                                        int64_t capacity, const int32_t *startAt,
                                        axonn_real *out) {
+  AXONN_TRACE(rt, "cached_attention", "compute");
   AXONN_CHECK(kvHeads > 0 && heads % kvHeads == 0,
               "cached_attention: %lld heads, %lld KV heads", (long long)heads,
               (long long)kvHeads);
@@ -570,6 +586,7 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const axonn_real *dout,
                                      int64_t kvHeads, int64_t headDim,
                                      int32_t causal, double ropeBase,
                                      axonn_real *dqkv) {
+  AXONN_TRACE(rt, "attention_grad", "compute");
   AXONN_CHECK(kvHeads > 0 && heads % kvHeads == 0,
               "attention_grad: %lld heads, %lld KV heads", (long long)heads,
               (long long)kvHeads);
@@ -653,6 +670,7 @@ AXONN_CLONES static void geluTanhGrad(const axonn_real *dy, const axonn_real *x,
 
 axonn_status axonn_rt_gelu(axonn_rt *rt, const axonn_real *x, int64_t count,
                            int32_t approximation, axonn_real *y) {
+  AXONN_TRACE(rt, "gelu", "compute");
   (void)rt;
   if (approximation == 1) {
     geluTanh(x, count, y);
@@ -666,6 +684,7 @@ axonn_status axonn_rt_gelu(axonn_rt *rt, const axonn_real *x, int64_t count,
 axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const axonn_real *dy, const axonn_real *x,
                                 int64_t count, int32_t approximation,
                                 axonn_real *dx) {
+  AXONN_TRACE(rt, "gelu_grad", "compute");
   (void)rt;
   if (approximation == 1) {
     geluTanhGrad(dy, x, count, dx);
@@ -695,6 +714,7 @@ AXONN_CLONES static void swigluGradLoop(const axonn_real *dy, const axonn_real *
 
 axonn_status axonn_rt_swiglu(axonn_rt *rt, const axonn_real *x, int64_t count,
                              axonn_real *y) {
+  AXONN_TRACE(rt, "swiglu", "compute");
   (void)rt;
   swigluLoop(x, count, y);
   return AXONN_OK;
@@ -702,6 +722,7 @@ axonn_status axonn_rt_swiglu(axonn_rt *rt, const axonn_real *x, int64_t count,
 
 axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const axonn_real *dy, const axonn_real *x,
                                   int64_t count, axonn_real *dx) {
+  AXONN_TRACE(rt, "swiglu_grad", "compute");
   (void)rt;
   swigluGradLoop(dy, x, count, dx);
   return AXONN_OK;
@@ -709,6 +730,7 @@ axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const axonn_real *dy, const axon
 
 axonn_status axonn_rt_add(axonn_rt *rt, const axonn_real *a, const axonn_real *b,
                           int64_t count, axonn_real *out) {
+  AXONN_TRACE(rt, "add", "compute");
   (void)rt;
   for (int64_t i = 0; i < count; ++i)
     out[i] = a[i] + b[i];
@@ -735,6 +757,7 @@ axonn_status axonn_rt_logits_max(axonn_rt *rt, const axonn_real *logits,
                                  int64_t tokens, int64_t rows,
                                  axonn_axes vocabAxes, int64_t vocabSize,
                                  axonn_real *max) {
+  AXONN_TRACE(rt, "logits_max", "compute");
   int64_t real = realRows(rows, vocabOffset(rt, vocabAxes, rows), vocabSize);
   for (int64_t t = 0; t < tokens; ++t) {
     axonn_real m = -INFINITY;
@@ -750,6 +773,7 @@ axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const axonn_real *logits,
                                    int64_t tokens, int64_t rows,
                                    axonn_axes vocabAxes, int64_t vocabSize,
                                    axonn_real *sums) {
+  AXONN_TRACE(rt, "softmax_sums", "compute");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   int64_t real = realRows(rows, offset, vocabSize);
   for (int64_t t = 0; t < tokens; ++t) {
@@ -764,6 +788,7 @@ axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const axonn_real *logits,
 axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const axonn_real *max,
                                     const axonn_real *sums, int64_t tokens,
                                     int64_t globalTokens, axonn_real *loss) {
+  AXONN_TRACE(rt, "cross_entropy", "compute");
   (void)rt;
   double total = 0;
   for (int64_t t = 0; t < tokens; ++t)
@@ -778,6 +803,7 @@ axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const axonn_real *logits,
                                          int64_t rows, axonn_axes vocabAxes,
                                          int64_t vocabSize,
                                          int64_t globalTokens, axonn_real *dlogits) {
+  AXONN_TRACE(rt, "cross_entropy_grad", "compute");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   int64_t real = realRows(rows, offset, vocabSize);
   double count = double(globalTokens);
@@ -814,6 +840,7 @@ axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
                                     int64_t rows, int64_t seq,
                                     int32_t strategy, int64_t k, int64_t h,
                                     axonn_real *keep, axonn_real *count) {
+  AXONN_TRACE(rt, "goldfish_mask", "compute");
   if (k < 2 || h < 1 || (strategy != AXONN_GOLDFISH_HASH &&
                          strategy != AXONN_GOLDFISH_STATIC)) {
     if (rt)
@@ -859,6 +886,7 @@ axonn_status axonn_rt_cross_entropy_masked(axonn_rt *rt, const axonn_real *max,
                                            const axonn_real *keep,
                                            const axonn_real *count,
                                            int64_t tokens, axonn_real *loss) {
+  AXONN_TRACE(rt, "cross_entropy_masked", "compute");
   (void)rt;
   double total = 0;
   for (int64_t t = 0; t < tokens; ++t)
@@ -873,6 +901,7 @@ axonn_status axonn_rt_cross_entropy_grad_masked(
     const axonn_real *sums, const int32_t *targets, const axonn_real *keep,
     const axonn_real *count, int64_t tokens, int64_t rows,
     axonn_axes vocabAxes, int64_t vocabSize, axonn_real *dlogits) {
+  AXONN_TRACE(rt, "cross_entropy_grad_masked", "compute");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   int64_t real = realRows(rows, offset, vocabSize);
   double n = double(*count);
@@ -903,6 +932,7 @@ AXONN_CLONES static double sumSquares(const axonn_real *x, int64_t n) {
 
 axonn_status axonn_rt_sum_squares(axonn_rt *rt, const axonn_real *grad, int64_t size,
                                   double scale, int32_t first, axonn_real *result) {
+  AXONN_TRACE(rt, "sum_squares", "optimizer");
   (void)rt;
   double squares = sumSquares(grad, size);
   *result = axonn_real((first ? 0.0 : double(*result)) + scale * squares);
@@ -910,6 +940,7 @@ axonn_status axonn_rt_sum_squares(axonn_rt *rt, const axonn_real *grad, int64_t 
 }
 
 axonn_status axonn_rt_sqrt(axonn_rt *rt, const axonn_real *x, axonn_real *y) {
+  AXONN_TRACE(rt, "sqrt", "optimizer");
   (void)rt;
   *y = std::sqrt(*x);
   return AXONN_OK;
@@ -945,6 +976,7 @@ axonn_status axonn_rt_adamw(axonn_rt *rt, axonn_real *param, const axonn_real *g
                             double eps, double weightDecay, double gradClip,
                             int64_t warmupSteps, int64_t steps,
                             int32_t schedule, int32_t decay) {
+  AXONN_TRACE(rt, "adamw", "optimizer");
   (void)rt;
   axonn_adamw_config c{lr,          minLr,    beta1,       beta2, eps,
                        weightDecay, gradClip, warmupSteps, steps, schedule};

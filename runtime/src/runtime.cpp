@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -233,4 +234,108 @@ extern "C" double axonn_rt_learning_rate(const axonn_adamw_config *c, int64_t st
     return c->min_lr +
            0.5 * (c->lr - c->min_lr) * (1 + std::cos(M_PI * progress));
   }
+}
+
+//===----------------------------------------------------------------------===//
+// Tracing
+//===----------------------------------------------------------------------===//
+
+extern "C" void axonn_rt_trace_enable(axonn_rt *rt, int32_t on) {
+  rt->tracer.on = on != 0;
+}
+
+extern "C" double axonn_rt_now(const axonn_rt *rt) { return rt->tracer.now(); }
+
+extern "C" void axonn_rt_trace_record(axonn_rt *rt, const char *name,
+                                      const char *category, double start,
+                                      double end) {
+  if (!rt->tracer.on)
+    return;
+  // Keep the category: callers pass literals ("data", "step").
+  rt->tracer.events.push_back({name, category, start, end, 'X', 0});
+}
+
+extern "C" void axonn_rt_trace_totals(const axonn_rt *rt, double since,
+                                      double until,
+                                      axonn_trace_totals *totals) {
+  *totals = {0, 0, 0, 0};
+  std::map<int64_t, double> begins;
+  std::vector<std::pair<double, double>> inFlight;
+  for (const axonn::TraceEvent &e : rt->tracer.events) {
+    if (e.start < since || e.end > until)
+      continue;
+    std::string category = e.category;
+    if (e.phase == 'b')
+      begins[e.id] = e.start;
+    else if (e.phase == 'e' && begins.count(e.id))
+      inFlight.push_back({begins[e.id], e.end});
+    else if (category == "compute")
+      totals->compute += e.end - e.start;
+    else if (category == "optimizer")
+      totals->optimizer += e.end - e.start;
+    else if (category == "exposed")
+      totals->exposed += e.end - e.start;
+  }
+  // The time some collective was in flight (the union of the spans), less
+  // the time this rank spent starting and waiting for collectives.
+  std::sort(inFlight.begin(), inFlight.end());
+  double covered = 0, from = -1, to = -1;
+  for (auto [b, e] : inFlight) {
+    if (b > to) {
+      covered += to - from;
+      from = b;
+      to = e;
+    } else {
+      to = std::max(to, e);
+    }
+  }
+  covered += to - from;
+  totals->overlapped = std::max(0.0, covered - totals->exposed);
+}
+
+extern "C" axonn_status axonn_rt_trace_write(axonn_rt *rt, const char *path) {
+  std::string tmp = std::string(path) + ".tmp";
+  FILE *f = std::fopen(tmp.c_str(), "w");
+  if (!f)
+    return rt->fail(AXONN_ERR_IO, "cannot write %s: %s", tmp.c_str(),
+                    std::strerror(errno));
+  auto quoted = [](const std::string &text) {
+    std::string out = "\"";
+    for (char c : text) {
+      if (c == '"' || c == '\\')
+        out.push_back('\\');
+      if (static_cast<unsigned char>(c) >= 0x20)
+        out.push_back(c);
+    }
+    return out + "\"";
+  };
+  std::fprintf(f, "{\"displayTimeUnit\": \"ms\", \"otherData\": {\"rank\": "
+                  "%lld, \"grid\": [%lld, %lld, %lld, %lld]},\n \"traceEvents\": [",
+               (long long)rt->rank, (long long)rt->grid[0],
+               (long long)rt->grid[1], (long long)rt->grid[2],
+               (long long)rt->grid[3]);
+  std::fprintf(f, "\n  {\"name\": \"process_name\", \"ph\": \"M\", \"pid\": %lld, "
+                  "\"args\": {\"name\": \"rank %lld\"}}",
+               (long long)rt->rank, (long long)rt->rank);
+  for (const axonn::TraceEvent &e : rt->tracer.events) {
+    // Communication in flight on its own row (tid 1), the rest on tid 0.
+    bool async = e.phase == 'b' || e.phase == 'e';
+    std::fprintf(f,
+                 ",\n  {\"name\": %s, \"cat\": \"%s\", \"ph\": \"%c\", "
+                 "\"ts\": %.3f, \"pid\": %lld, \"tid\": %d",
+                 quoted(e.name).c_str(), e.category, e.phase,
+                 (e.phase == 'e' ? e.end : e.start) * 1e6, (long long)rt->rank,
+                 async ? 1 : 0);
+    if (e.phase == 'X')
+      std::fprintf(f, ", \"dur\": %.3f", (e.end - e.start) * 1e6);
+    if (async)
+      std::fprintf(f, ", \"id\": %lld", (long long)e.id);
+    std::fprintf(f, "}");
+  }
+  std::fprintf(f, "\n]}\n");
+  if (std::fflush(f) != 0 || fsync(fileno(f)) != 0 || std::fclose(f) != 0 ||
+      std::rename(tmp.c_str(), path) != 0)
+    return rt->fail(AXONN_ERR_IO, "cannot write %s: %s", path,
+                    std::strerror(errno));
+  return AXONN_OK;
 }

@@ -12,9 +12,35 @@
 #endif
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <vector>
 #include <map>
 #include <string>
+
+namespace axonn {
+/// One event of a rank's trace: a span of one call ('X'), or the begin or
+/// end of a collective in flight ('b', 'e', matched by id).
+struct TraceEvent {
+  std::string name;
+  const char *category;
+  double start, end;
+  char phase;
+  int64_t id;
+};
+struct Tracer {
+  bool on = false;
+  std::chrono::steady_clock::time_point origin =
+      std::chrono::steady_clock::now();
+  std::vector<TraceEvent> events;
+  int64_t nextId = 0;
+  double now() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         origin)
+        .count();
+  }
+};
+} // namespace axonn
 
 struct axonn_rt {
   int64_t grid[4] = {1, 1, 1, 1};
@@ -39,6 +65,7 @@ struct axonn_rt {
     allocated -= it->second;
     allocations.erase(it);
   }
+  axonn::Tracer tracer;
   /// The backend's own state (CUDA: device, streams, handles), or null.
   void *backend = nullptr;
 
@@ -68,5 +95,28 @@ void backendBeforeStart();
 axonn_status backendStart(axonn_rt *rt);
 void backendStop(axonn_rt *rt);
 } // namespace axonn
+
+namespace axonn {
+/// Records the call it spans as a trace event (when tracing is on).
+class TraceScope {
+public:
+  TraceScope(axonn_rt *rt, const char *name, const char *category)
+      : rt(rt && rt->tracer.on ? rt : nullptr), name(name),
+        category(category), start(this->rt ? rt->tracer.now() : 0) {}
+  ~TraceScope() {
+    if (rt)
+      rt->tracer.events.push_back(
+          {name, category, start, rt->tracer.now(), 'X', 0});
+  }
+
+private:
+  axonn_rt *rt;
+  const char *name, *category;
+  double start;
+};
+} // namespace axonn
+
+#define AXONN_TRACE(rt, name, category)                                        \
+  ::axonn::TraceScope axonnTraceScope_((rt), (name), (category))
 
 #endif // AXONN_RUNTIME_INTERNAL_H
