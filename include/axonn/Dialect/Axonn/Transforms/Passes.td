@@ -248,6 +248,39 @@ def PrintCollectivesPass : Pass<"axonn-print-collectives", "ModuleOp"> {
   let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
+def PrintShardingPass : Pass<"axonn-print-sharding", "ModuleOp"> {
+  let summary = "Show what each rank holds and sends: tensors and collectives";
+  let description = [{
+    On the sharded step (after `--axonn-shard`), prints for every tensor of
+    a function (each argument, then each op's result in program order) its
+    global shape, its layout on the grid, the shape of one rank's piece and
+    its bytes per rank (a stored split over `storage` axes divides the
+    first dimension once more, as `--axonn-insert-collectives` does). Then,
+    from a copy of the module taken through `--axonn-insert-collectives`
+    and (with `overlap=true`, the default) `--axonn-schedule-overlap`, the
+    collectives per layer as `--axonn-print-collectives` lists them, with
+    bytes, and per layer their count, volume and how many are overlapped.
+    With `json=true`, one JSON object instead (grid, tensors, collectives,
+    layers). The IR is not changed.
+
+    ```
+    $ axonn-opt step.mlir --axonn-shard --axonn-print-sharding -o /dev/null
+    sharding of @train_step on grid 2x2x2x2
+    value                          global          layout ...
+    ```
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
+           "The function to show">,
+    Option<"json", "json", "bool", /*default=*/"false",
+           "Print JSON instead of tables">,
+    Option<"overlap", "overlap", "bool", /*default=*/"true",
+           "Schedule the overlap (as the training pipeline does) before "
+           "listing collectives">
+  ];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect"];
+}
+
 def ScheduleOverlapPass : Pass<"axonn-schedule-overlap", "ModuleOp"> {
   let summary = "Make collectives asynchronous and overlap them with compute";
   let description = [{
