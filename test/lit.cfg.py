@@ -15,6 +15,12 @@ config.test_exec_root = os.path.join(config.axonn_obj_root, "test")
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%examples", os.path.join(config.axonn_src_root, "examples")))
+# The build tree, CMake and MLIR's package: installing axonn and building
+# against the installed package.
+config.substitutions.append(("%axonn-build", config.axonn_obj_root))
+config.substitutions.append(("%cmake", config.cmake_command))
+config.substitutions.append(("%mlir-dir", config.mlir_dir))
+config.substitutions.append(("%cxx", config.cxx_compiler))
 # The runtime's libraries (driver, backends), to link objects by hand.
 config.substitutions.append(("%axonn-lib", os.path.join(config.axonn_obj_root, "lib")))
 # `%expect-exit 1 cmd ...` runs cmd, passes its output through and succeeds

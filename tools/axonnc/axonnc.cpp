@@ -250,7 +250,10 @@ LogicalResult recordModelInfo(ModuleOp module) {
 
 } // namespace
 
+static const char *argv0 = "axonnc";
+
 int main(int argc, char **argv) {
+  argv0 = argv[0];
   llvm::InitLLVM init(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
@@ -379,7 +382,20 @@ int main(int argc, char **argv) {
     llvm::sys::fs::remove(object);
     return 0;
   }
+  // The runtime libraries: ../lib from this axonnc (an installed one), else
+  // the build tree's.
   std::string libDir = AXONN_RUNTIME_LIB_DIR;
+  {
+    std::string self = llvm::sys::fs::getMainExecutable(
+        argv0, reinterpret_cast<void *>(&fail));
+    llvm::SmallString<256> installed(llvm::sys::path::parent_path(
+        llvm::sys::path::parent_path(self)));
+    llvm::sys::path::append(installed, "lib");
+    llvm::SmallString<256> probe(installed);
+    llvm::sys::path::append(probe, "libaxonn_driver.a");
+    if (llvm::sys::fs::exists(probe))
+      libDir = std::string(installed);
+  }
   std::string linker = singleProcess ? std::string(AXONN_CXX) : mpicxx;
   SmallVector<StringRef> linkArgs = {linker};
   std::string driverLib =
