@@ -11,7 +11,7 @@ LLVM=/usr/lib/llvm-22
 PACKAGES=(cmake ninja-build g++ python3 ccache libgtest-dev
           libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools
           libopenmpi-dev openmpi-bin libopenblas-dev python3-numpy
-          libsentencepiece-dev sentencepiece)
+          libsentencepiece-dev sentencepiece graphviz)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -48,6 +48,9 @@ if mpirun and os.path.exists(os.path.join(config.axonn_tools_dir, "axonn-calibra
     if os.geteuid() == 0:
         flags += " --allow-run-as-root"
     config.substitutions.append(("%mpirun", mpirun + flags))
+# Graphviz (Debian's graphviz) renders --axonn-print-graph's output.
+if shutil.which("dot"):
+    config.available_features.add("graphviz")
 # The CUDA runtime (built wherever nvcc is), and a GPU to run it on.
 if os.path.exists(os.path.join(config.axonn_obj_root, "lib", "libaxonn_rt_cuda_single.a")):
     config.available_features.add("cuda-runtime")

@@ -281,6 +281,38 @@ def PrintShardingPass : Pass<"axonn-print-sharding", "ModuleOp"> {
   let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
+def PrintGraphPass : Pass<"axonn-print-graph", "ModuleOp"> {
+  let summary = "Draw one transformer block of the step, or the grid, as Graphviz";
+  let description = [{
+    Prints a Graphviz (DOT) graph to stdout; render it with Debian's
+    graphviz (`dot -Tsvg`).
+
+    - `what=block` (default), on a per-rank program (after
+      `--axonn-insert-collectives`, best after `--axonn-schedule-overlap`):
+      the forward and backward ops of one transformer layer (`layer=N`,
+      the ops that read that layer's parameters and the ops between them),
+      each a box labelled with the op and its local result shape;
+      collectives are coloured by axis (x red, y blue, z green, data
+      orange; a set of axes takes its first axis' colour), and an
+      asynchronous collective's flight from its start to its wait is a
+      dashed span edge; arrows follow the values.
+    - `what=grid`: the ranks of the module's grid, grouped into the nodes
+      of its cluster (`gpus_per_node`, when the module has an
+      `axonn.cluster`), each labelled with its (x, y, z, data)
+      coordinates, and for each axis the groups of ranks that communicate
+      along it as rings in the axis' colour.
+  }];
+  let options = [
+    Option<"what", "what", "std::string", /*default=*/"\"block\"",
+           "block or grid">,
+    Option<"layer", "layer", "int64_t", /*default=*/"0",
+           "The transformer layer to draw (what=block)">,
+    Option<"function", "function", "std::string", /*default=*/"\"train_step\"",
+           "The function to draw (what=block)">
+  ];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect"];
+}
+
 def ScheduleOverlapPass : Pass<"axonn-schedule-overlap", "ModuleOp"> {
   let summary = "Make collectives asynchronous and overlap them with compute";
   let description = [{
