@@ -87,6 +87,59 @@ axonn_status scratch(axonn_rt *rt, size_t bytes, void **ptr) {
   return AXONN_OK;
 }
 
+int64_t traceBegin(axonn_rt *rt, cudaStream_t stream, std::string name,
+                   const char *category, char phase, int64_t id, int lane) {
+  if (!rt || !rt->tracer.on)
+    return -1;
+  State &s = state(rt);
+  if (!s.traceBase) {
+    if (cudaEventCreate(&s.traceBase) != cudaSuccess ||
+        cudaEventRecord(s.traceBase, s.compute) != cudaSuccess ||
+        cudaEventSynchronize(s.traceBase) != cudaSuccess)
+      return -1;
+    s.traceBaseHost = rt->tracer.now();
+  }
+  PendingSpan span{std::move(name), category, nullptr, nullptr, phase, id,
+                   lane};
+  if (cudaEventCreate(&span.start) != cudaSuccess ||
+      cudaEventCreate(&span.end) != cudaSuccess ||
+      cudaEventRecord(span.start, stream) != cudaSuccess)
+    return -1;
+  s.pending.push_back(span);
+  return int64_t(s.pending.size()) - 1;
+}
+
+void traceEnd(axonn_rt *rt, cudaStream_t stream, int64_t span) {
+  State &s = state(rt);
+  if (span >= 0 && span < int64_t(s.pending.size()))
+    cudaEventRecord(s.pending[size_t(span)].end, stream);
+}
+
+void traceDrain(axonn_rt *rt) {
+  State &s = state(rt);
+  for (PendingSpan &p : s.pending) {
+    float begin = 0, end = 0;
+    if (cudaEventElapsedTime(&begin, s.traceBase, p.start) == cudaSuccess &&
+        cudaEventElapsedTime(&end, s.traceBase, p.end) == cudaSuccess) {
+      double start = s.traceBaseHost + begin / 1e3,
+             finish = s.traceBaseHost + end / 1e3;
+      if (p.phase == 'b') {
+        // A collective's flight: begin and end events of the same id.
+        rt->tracer.events.push_back(
+            {p.name, p.category, start, start, 'b', p.id, p.lane});
+        rt->tracer.events.push_back(
+            {p.name, p.category, finish, finish, 'e', p.id, p.lane});
+      } else {
+        rt->tracer.events.push_back(
+            {p.name, p.category, start, finish, 'X', 0, p.lane});
+      }
+    }
+    cudaEventDestroy(p.start);
+    cudaEventDestroy(p.end);
+  }
+  s.pending.clear();
+}
+
 void backendBeforeStart() {}
 
 /// The rank's GPU: the launcher's local rank, else rank modulo the GPUs.
@@ -134,6 +187,12 @@ void backendStop(axonn_rt *rt) {
     if (group.stream)
       cudaStreamDestroy(group.stream);
   }
+  for (PendingSpan &p : s->pending) {
+    cudaEventDestroy(p.start);
+    cudaEventDestroy(p.end);
+  }
+  if (s->traceBase)
+    cudaEventDestroy(s->traceBase);
   if (s->lt)
     cublasLtDestroy(s->lt);
   cudaFree(s->ltWorkspace);
@@ -182,6 +241,8 @@ extern "C" void axonn_rt_free(axonn_rt *rt, void *ptr) {
 extern "C" axonn_status axonn_rt_synchronize(axonn_rt *rt) {
   State &s = state(rt);
   AXONN_CUDA(rt, cudaStreamSynchronize(s.compute));
+  if (!s.pending.empty())
+    traceDrain(rt);
   int32_t error = *s.errors;
   *s.errors = 0;
   switch (error) {

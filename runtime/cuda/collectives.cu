@@ -114,6 +114,11 @@ axonn_status enqueue(axonn_rt *rt, Kind kind, const float *in, float *out,
   AXONN_CUDA(rt, cudaEventRecord(ready, s.compute));
   AXONN_CUDA(rt, cudaStreamWaitEvent(g->stream, ready, 0));
   AXONN_CUDA(rt, cudaEventDestroy(ready));
+  static const char *names[] = {"all_reduce", "all_gather", "reduce_scatter"};
+  int64_t span = traceBegin(
+      rt, g->stream,
+      std::string(names[int(kind)]) + " " + axonn::axesText(axes),
+      "communication", 'b', rt->tracer.on ? rt->tracer.nextId++ : 0, 1);
   if (g->size == 1) {
     if (in != out)
       AXONN_CUDA(rt, cudaMemcpyAsync(out, in, size_t(count) * sizeof(float),
@@ -142,6 +147,7 @@ axonn_status enqueue(axonn_rt *rt, Kind kind, const float *in, float *out,
     }
 #endif
   }
+  traceEnd(rt, g->stream, span);
   AXONN_CUDA(rt, cudaEventCreateWithFlags(&request->done,
                                           cudaEventDisableTiming));
   AXONN_CUDA(rt, cudaEventRecord(request->done, g->stream));

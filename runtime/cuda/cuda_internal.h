@@ -20,6 +20,8 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
+#include <vector>
 
 namespace axonn::cuda {
 
@@ -40,6 +42,16 @@ struct Group {
   int64_t size = 1, index = 0;
 };
 
+/// A span queued on a stream, timed by two events once they complete.
+struct PendingSpan {
+  std::string name;
+  const char *category;
+  cudaEvent_t start, end;
+  char phase;
+  int64_t id;
+  int lane;
+};
+
 struct State {
   int device = -1;
   cudaDeviceProp prop{};
@@ -53,9 +65,41 @@ struct State {
   void *scratch = nullptr;
   size_t scratchBytes = 0;
   std::map<uint32_t, Group> groups;
+  /// Tracing: spans on the GPU's streams, placed on the host clock by a
+  /// base event recorded (and waited for) when the first one was queued.
+  std::vector<PendingSpan> pending;
+  cudaEvent_t traceBase = nullptr;
+  double traceBaseHost = 0;
 };
 
 inline State &state(axonn_rt *rt) { return *static_cast<State *>(rt->backend); }
+
+/// Queues the start of a span on `stream` (when tracing is on); returns
+/// the index of the pending span, or -1.
+int64_t traceBegin(axonn_rt *rt, cudaStream_t stream, std::string name,
+                   const char *category, char phase = 'X', int64_t id = 0,
+                   int lane = 0);
+/// Queues its end.
+void traceEnd(axonn_rt *rt, cudaStream_t stream, int64_t span);
+/// Turns the completed spans into trace events (after a synchronize).
+void traceDrain(axonn_rt *rt);
+
+/// Times what an entry point queues on the compute stream.
+class GpuTraceScope {
+public:
+  GpuTraceScope(axonn_rt *rt, const char *name, const char *category)
+      : rt(rt), span(rt && rt->tracer.on
+                         ? traceBegin(rt, state(rt).compute, name, category)
+                         : -1) {}
+  ~GpuTraceScope() {
+    if (span >= 0)
+      traceEnd(rt, state(rt).compute, span);
+  }
+
+private:
+  axonn_rt *rt;
+  int64_t span;
+};
 
 axonn_status checkCuda(axonn_rt *rt, cudaError_t code, const char *call,
                        const char *file, int line);
@@ -89,6 +133,8 @@ axonn_status scratch(axonn_rt *rt, size_t bytes, void **ptr);
             (rt), (expr), #expr, __FILE__, __LINE__))                          \
       return axonn_s_;                                                         \
   } while (0)
+#define AXONN_GPU_TRACE(rt, name, category)                                    \
+  ::axonn::cuda::GpuTraceScope axonnGpuTraceScope_((rt), (name), (category))
 /// After a kernel launch: the launch's own error.
 #define AXONN_LAUNCHED(rt) AXONN_CUDA(rt, cudaGetLastError())
 

@@ -894,6 +894,7 @@ extern "C" {
 
 axonn_status axonn_rt_copy(axonn_rt *rt, const void *src, void *dst,
                            int64_t bytes) {
+  AXONN_GPU_TRACE(rt, "copy", "compute");
   CHECK_ARG(src && dst && bytes >= 0, "copy: bad arguments");
   AXONN_CUDA(rt, cudaMemcpyAsync(dst, src, size_t(bytes), cudaMemcpyDefault,
                                  streamOf(rt)));
@@ -906,6 +907,7 @@ axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
                                 const float *positions, int64_t positionRows,
                                 const int32_t *startAt, axonn_axes vocabAxes,
                                 axonn_axes onceOver, float *out) {
+  AXONN_GPU_TRACE(rt, "embedding", "compute");
   CHECK_ARG(tokens && table && out, "embedding: null pointer");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   bool add = positions && rt->addsOnce(onceOver);
@@ -920,6 +922,7 @@ axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const float *grad,
                                      const int32_t *tokens, int64_t count,
                                      int64_t rows, int64_t width,
                                      axonn_axes vocabAxes, float *tableGrad) {
+  AXONN_GPU_TRACE(rt, "embedding_grad", "compute");
   AXONN_CUDA(rt, cudaMemsetAsync(tableGrad, 0,
                                  size_t(rows * width) * sizeof(float),
                                  streamOf(rt)));
@@ -934,6 +937,7 @@ axonn_status axonn_rt_position_grad(axonn_rt *rt, const float *grad,
                                     int64_t count, int64_t seq,
                                     int64_t positions, int64_t width,
                                     float *positionsGrad) {
+  AXONN_GPU_TRACE(rt, "position_grad", "compute");
   CHECK_ARG(seq <= positions, "position_grad: %lld positions < seq %lld",
             (long long)positions, (long long)seq);
   positionGradKernel<<<blocksFor(positions * width), kThreads, 0,
@@ -948,6 +952,7 @@ axonn_status axonn_rt_layer_norm(axonn_rt *rt, const float *x,
                                  const float *stats, int64_t tokens,
                                  int64_t local, int64_t width, double eps,
                                  float *y) {
+  AXONN_GPU_TRACE(rt, "layer_norm", "compute");
   if (tokens == 0)
     return AXONN_OK;
   layerNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
@@ -960,6 +965,7 @@ axonn_status axonn_rt_rms_norm(axonn_rt *rt, const float *x,
                                const float *scale, const float *stats,
                                int64_t tokens, int64_t local, int64_t width,
                                double eps, float *y) {
+  AXONN_GPU_TRACE(rt, "rms_norm", "compute");
   if (tokens == 0)
     return AXONN_OK;
   rmsNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
@@ -970,6 +976,7 @@ axonn_status axonn_rt_rms_norm(axonn_rt *rt, const float *x,
 
 axonn_status axonn_rt_norm_stats(axonn_rt *rt, const float *x, int64_t tokens,
                                  int64_t local, int32_t rms, float *stats) {
+  AXONN_GPU_TRACE(rt, "norm_stats", "compute");
   if (tokens == 0)
     return AXONN_OK;
   normStatsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(x, local,
@@ -982,6 +989,7 @@ axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const float *dy,
                                       const float *x, const float *scale,
                                       int64_t tokens, int64_t local,
                                       int32_t rms, float *stats) {
+  AXONN_GPU_TRACE(rt, "norm_grad_stats", "compute");
   if (tokens == 0)
     return AXONN_OK;
   normGradStatsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
@@ -996,6 +1004,7 @@ axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const float *dy,
                                       int64_t local, int64_t width, double eps,
                                       float *dx, float *scaleGrad,
                                       float *biasGrad) {
+  AXONN_GPU_TRACE(rt, "layer_norm_grad", "compute");
   void *moments = nullptr;
   if (axonn_status s = scratch(rt, size_t(tokens * 2) * sizeof(double),
                                &moments))
@@ -1018,6 +1027,7 @@ axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
                                     const float *stats, int64_t tokens,
                                     int64_t local, int64_t width, double eps,
                                     float *dx, float *scaleGrad) {
+  AXONN_GPU_TRACE(rt, "rms_norm_grad", "compute");
   void *inverses = nullptr;
   if (axonn_status s = scratch(rt, size_t(tokens) * sizeof(double), &inverses))
     return s;
@@ -1037,6 +1047,7 @@ axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
 axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,
                              const float *bias, axonn_axes onceOver,
                              int64_t rows, int64_t n, int64_t k, float *y) {
+  AXONN_GPU_TRACE(rt, "linear", "compute");
   const float *b = bias && rt->addsOnce(onceOver) ? bias : nullptr;
   return gemm(rt, true, false, n, rows, k, w, k, x, k, y, n, b);
 }
@@ -1045,6 +1056,7 @@ axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,
 axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const float *dy,
                                         const float *w, int64_t rows,
                                         int64_t n, int64_t k, float *dx) {
+  AXONN_GPU_TRACE(rt, "linear_grad_input", "compute");
   return gemm(rt, false, false, k, rows, n, w, k, dy, n, dx, k, nullptr);
 }
 
@@ -1052,11 +1064,13 @@ axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const float *dy,
 axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const float *dy,
                                          const float *x, int64_t rows,
                                          int64_t n, int64_t k, float *dw) {
+  AXONN_GPU_TRACE(rt, "linear_grad_weight", "compute");
   return gemm(rt, false, true, k, n, rows, x, k, dy, n, dw, k, nullptr);
 }
 
 axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const float *dy,
                                        int64_t rows, int64_t n, float *db) {
+  AXONN_GPU_TRACE(rt, "linear_grad_bias", "compute");
   columnSumKernel<<<blocksFor(n), kThreads, 0, streamOf(rt)>>>(dy, rows, n,
                                                                db);
   AXONN_LAUNCHED(rt);
@@ -1076,6 +1090,7 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
                                 int64_t seq, int64_t heads, int64_t kvHeads,
                                 int64_t headDim, int32_t causal,
                                 double ropeBase, float *out) {
+  AXONN_GPU_TRACE(rt, "attention", "compute");
   if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
     return s;
   QKV layout{heads, kvHeads, headDim, heads / kvHeads};
@@ -1093,6 +1108,7 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
                                      int64_t kvHeads, int64_t headDim,
                                      int32_t causal, double ropeBase,
                                      float *dqkv) {
+  AXONN_GPU_TRACE(rt, "attention_grad", "compute");
   if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
     return s;
   QKV layout{heads, kvHeads, headDim, heads / kvHeads};
@@ -1123,6 +1139,7 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const float *qkv,
                                        float *kCache, float *vCache,
                                        int64_t capacity,
                                        const int32_t *startAt, float *out) {
+  AXONN_GPU_TRACE(rt, "cached_attention", "compute");
   if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
     return s;
   CHECK_ARG(startAt && kCache && vCache, "cached_attention: null pointer");
@@ -1143,6 +1160,7 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const float *qkv,
 
 axonn_status axonn_rt_gelu(axonn_rt *rt, const float *x, int64_t count,
                            int32_t approximation, float *y) {
+  AXONN_GPU_TRACE(rt, "gelu", "compute");
   geluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
       x, count, approximation == 1, y);
   AXONN_LAUNCHED(rt);
@@ -1152,6 +1170,7 @@ axonn_status axonn_rt_gelu(axonn_rt *rt, const float *x, int64_t count,
 axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const float *dy, const float *x,
                                 int64_t count, int32_t approximation,
                                 float *dx) {
+  AXONN_GPU_TRACE(rt, "gelu_grad", "compute");
   geluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
       dy, x, count, approximation == 1, dx);
   AXONN_LAUNCHED(rt);
@@ -1160,6 +1179,7 @@ axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const float *dy, const float *x,
 
 axonn_status axonn_rt_swiglu(axonn_rt *rt, const float *x, int64_t count,
                              float *y) {
+  AXONN_GPU_TRACE(rt, "swiglu", "compute");
   swigluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(x, count, y);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
@@ -1167,6 +1187,7 @@ axonn_status axonn_rt_swiglu(axonn_rt *rt, const float *x, int64_t count,
 
 axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const float *dy,
                                   const float *x, int64_t count, float *dx) {
+  AXONN_GPU_TRACE(rt, "swiglu_grad", "compute");
   swigluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(dy, x,
                                                                     count, dx);
   AXONN_LAUNCHED(rt);
@@ -1175,6 +1196,7 @@ axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const float *dy,
 
 axonn_status axonn_rt_add(axonn_rt *rt, const float *a, const float *b,
                           int64_t count, float *out) {
+  AXONN_GPU_TRACE(rt, "add", "compute");
   addKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(a, b, count, out);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
@@ -1184,6 +1206,7 @@ axonn_status axonn_rt_logits_max(axonn_rt *rt, const float *logits,
                                  int64_t tokens, int64_t rows,
                                  axonn_axes vocabAxes, int64_t vocabSize,
                                  float *max) {
+  AXONN_GPU_TRACE(rt, "logits_max", "compute");
   int64_t real = realRows(rows, vocabOffset(rt, vocabAxes, rows), vocabSize);
   if (tokens == 0)
     return AXONN_OK;
@@ -1198,6 +1221,7 @@ axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *logits,
                                    int64_t tokens, int64_t rows,
                                    axonn_axes vocabAxes, int64_t vocabSize,
                                    float *sums) {
+  AXONN_GPU_TRACE(rt, "softmax_sums", "compute");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   if (tokens == 0)
     return AXONN_OK;
@@ -1211,6 +1235,7 @@ axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *logits,
 axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const float *max,
                                     const float *sums, int64_t tokens,
                                     int64_t globalTokens, float *loss) {
+  AXONN_GPU_TRACE(rt, "cross_entropy", "compute");
   crossEntropyKernel<<<1, 1024, 0, streamOf(rt)>>>(
       max, sums, nullptr, nullptr, tokens, double(globalTokens), loss);
   AXONN_LAUNCHED(rt);
@@ -1221,6 +1246,7 @@ axonn_status axonn_rt_cross_entropy_grad(
     axonn_rt *rt, const float *logits, const float *max, const float *sums,
     const int32_t *targets, int64_t tokens, int64_t rows, axonn_axes vocabAxes,
     int64_t vocabSize, int64_t globalTokens, float *dlogits) {
+  AXONN_GPU_TRACE(rt, "cross_entropy_grad", "compute");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
                            streamOf(rt)>>>(
@@ -1235,6 +1261,7 @@ axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
                                     int64_t rows, int64_t seq,
                                     int32_t strategy, int64_t k, int64_t h,
                                     float *keep, float *count) {
+  AXONN_GPU_TRACE(rt, "goldfish_mask", "compute");
   CHECK_ARG(k >= 2 && h >= 1 && (strategy == AXONN_GOLDFISH_HASH ||
                                  strategy == AXONN_GOLDFISH_STATIC),
             "goldfish mask: k = %lld must be at least 2 and h = %lld at "
@@ -1255,6 +1282,7 @@ axonn_status axonn_rt_cross_entropy_masked(axonn_rt *rt, const float *max,
                                            const float *keep,
                                            const float *count, int64_t tokens,
                                            float *loss) {
+  AXONN_GPU_TRACE(rt, "cross_entropy_masked", "compute");
   crossEntropyKernel<<<1, 1024, 0, streamOf(rt)>>>(max, sums, keep, count,
                                                    tokens, 0.0, loss);
   AXONN_LAUNCHED(rt);
@@ -1266,6 +1294,7 @@ axonn_status axonn_rt_cross_entropy_grad_masked(
     const int32_t *targets, const float *keep, const float *count,
     int64_t tokens, int64_t rows, axonn_axes vocabAxes, int64_t vocabSize,
     float *dlogits) {
+  AXONN_GPU_TRACE(rt, "cross_entropy_grad_masked", "compute");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
                            streamOf(rt)>>>(
@@ -1278,6 +1307,7 @@ axonn_status axonn_rt_cross_entropy_grad_masked(
 axonn_status axonn_rt_sum_squares(axonn_rt *rt, const float *grad,
                                   int64_t size, double scale, int32_t first,
                                   float *result) {
+  AXONN_GPU_TRACE(rt, "sum_squares", "optimizer");
   int blocks = std::max(1, std::min(blocksFor(size), 1024));
   void *partial = nullptr;
   if (axonn_status s = scratch(rt, size_t(blocks) * sizeof(double), &partial))
@@ -1292,6 +1322,7 @@ axonn_status axonn_rt_sum_squares(axonn_rt *rt, const float *grad,
 }
 
 axonn_status axonn_rt_sqrt(axonn_rt *rt, const float *x, float *y) {
+  AXONN_GPU_TRACE(rt, "sqrt", "optimizer");
   sqrtKernel<<<1, 1, 0, streamOf(rt)>>>(x, y);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
@@ -1304,6 +1335,7 @@ axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
                             double eps, double weightDecay, double gradClip,
                             int64_t warmupSteps, int64_t steps,
                             int32_t schedule, int32_t decay) {
+  AXONN_GPU_TRACE(rt, "adamw", "optimizer");
   AdamWArgs args{lr,          minLr,    beta1,       beta2, eps,
                  weightDecay, gradClip, warmupSteps, steps, schedule,
                  decay};

@@ -325,7 +325,7 @@ extern "C" axonn_status axonn_rt_trace_write(axonn_rt *rt, const char *path) {
                  "\"ts\": %.3f, \"pid\": %lld, \"tid\": %d",
                  quoted(e.name).c_str(), e.category, e.phase,
                  (e.phase == 'e' ? e.end : e.start) * 1e6, (long long)rt->rank,
-                 async ? 1 : 0);
+                 async ? 1 : e.lane);
     if (e.phase == 'X')
       std::fprintf(f, ", \"dur\": %.3f", (e.end - e.start) * 1e6);
     if (async)

@@ -27,6 +27,9 @@ struct TraceEvent {
   double start, end;
   char phase;
   int64_t id;
+  /// The row of the trace: 0 the rank's calls (or its GPU's compute
+  /// stream), 1 collectives in flight.
+  int lane = 0;
 };
 struct Tracer {
   bool on = false;
