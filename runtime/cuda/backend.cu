@@ -103,8 +103,14 @@ int64_t traceBegin(axonn_rt *rt, cudaStream_t stream, std::string name,
                    lane};
   if (cudaEventCreate(&span.start) != cudaSuccess ||
       cudaEventCreate(&span.end) != cudaSuccess ||
-      cudaEventRecord(span.start, stream) != cudaSuccess)
+      cudaEventRecord(span.start, stream) != cudaSuccess) {
+    if (span.start)
+      cudaEventDestroy(span.start);
+    if (span.end)
+      cudaEventDestroy(span.end);
+    cudaGetLastError(); // tracing must not leave an error behind
     return -1;
+  }
   s.pending.push_back(span);
   return int64_t(s.pending.size()) - 1;
 }
@@ -117,7 +123,13 @@ void traceEnd(axonn_rt *rt, cudaStream_t stream, int64_t span) {
 
 void traceDrain(axonn_rt *rt) {
   State &s = state(rt);
+  std::vector<PendingSpan> later;
   for (PendingSpan &p : s.pending) {
+    // Not finished yet (a span whose end is still queued): keep it.
+    if (cudaEventQuery(p.end) == cudaErrorNotReady) {
+      later.push_back(p);
+      continue;
+    }
     float begin = 0, end = 0;
     if (cudaEventElapsedTime(&begin, s.traceBase, p.start) == cudaSuccess &&
         cudaEventElapsedTime(&end, s.traceBase, p.end) == cudaSuccess) {
@@ -137,7 +149,8 @@ void traceDrain(axonn_rt *rt) {
     cudaEventDestroy(p.start);
     cudaEventDestroy(p.end);
   }
-  s.pending.clear();
+  s.pending = std::move(later);
+  cudaGetLastError(); // a span that never ended must not fail the next call
 }
 
 void backendBeforeStart() {}
@@ -224,7 +237,14 @@ extern "C" axonn_status axonn_rt_alloc(axonn_rt *rt, int64_t bytes,
   *ptr = nullptr;
   if (kind == AXONN_MEMORY_DEVICE) {
     AXONN_CUDA(rt, cudaMalloc(ptr, size));
-    AXONN_CUDA(rt, cudaMemset(*ptr, 0, size));
+    // On the compute stream: ordered before the kernels that use it.
+    if (axonn_status status = checkCuda(
+            rt, cudaMemsetAsync(*ptr, 0, size, state(rt).compute),
+            "cudaMemsetAsync", __FILE__, __LINE__)) {
+      cudaFree(*ptr);
+      *ptr = nullptr;
+      return status;
+    }
   } else {
     AXONN_CUDA(rt, cudaMallocManaged(ptr, size));
     std::memset(*ptr, 0, size);
@@ -241,6 +261,9 @@ extern "C" void axonn_rt_free(axonn_rt *rt, void *ptr) {
 extern "C" axonn_status axonn_rt_synchronize(axonn_rt *rt) {
   State &s = state(rt);
   AXONN_CUDA(rt, cudaStreamSynchronize(s.compute));
+  // Collectives started and not yet waited for run on their own streams.
+  for (auto &[key, group] : s.groups)
+    AXONN_CUDA(rt, cudaStreamSynchronize(group.stream));
   if (!s.pending.empty())
     traceDrain(rt);
   int32_t error = *s.errors;

@@ -55,7 +55,7 @@ __global__ void packScatterKernel(const float *in, int64_t group,
 }
 
 int blocks(int64_t count) {
-  return int(std::min<int64_t>((count + 255) / 256, 65535));
+  return int(std::max<int64_t>(1, std::min<int64_t>((count + 255) / 256, 65535)));
 }
 
 bool onHost(const void *p) {
@@ -82,16 +82,24 @@ axonn_status group(axonn_rt *rt, axonn_axes axes, Group **out) {
   AXONN_CUDA(rt, cudaStreamCreateWithFlags(&g.stream, cudaStreamNonBlocking));
 #ifndef AXONN_RT_SINGLE_PROCESS
   if (g.size > 1) {
-    MPI_Comm comm;
-    if (axonn_status status = rt->communicator(axes, &comm))
+    axonn_status status = [&]() -> axonn_status {
+      MPI_Comm comm;
+      if (axonn_status st = rt->communicator(axes, &comm))
+        return st;
+      ncclUniqueId id;
+      if (g.index == 0)
+        AXONN_NCCL(rt, ncclGetUniqueId(&id));
+      if (axonn_status st = rt->checkMpi(
+              MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm), "MPI_Bcast",
+              axes))
+        return st;
+      AXONN_NCCL(rt, ncclCommInitRank(&g.comm, int(g.size), id, int(g.index)));
+      return AXONN_OK;
+    }();
+    if (status) {
+      cudaStreamDestroy(g.stream);
       return status;
-    ncclUniqueId id;
-    if (g.index == 0)
-      AXONN_NCCL(rt, ncclGetUniqueId(&id));
-    if (axonn_status status = rt->checkMpi(
-            MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm), "MPI_Bcast", axes))
-      return status;
-    AXONN_NCCL(rt, ncclCommInitRank(&g.comm, int(g.size), id, int(g.index)));
+    }
   }
 #endif
   *out = &s.groups.emplace(axes, g).first->second;
@@ -111,14 +119,23 @@ axonn_status enqueue(axonn_rt *rt, Kind kind, const float *in, float *out,
     return status;
   cudaEvent_t ready;
   AXONN_CUDA(rt, cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
-  AXONN_CUDA(rt, cudaEventRecord(ready, s.compute));
-  AXONN_CUDA(rt, cudaStreamWaitEvent(g->stream, ready, 0));
-  AXONN_CUDA(rt, cudaEventDestroy(ready));
+  cudaError_t ordered = cudaEventRecord(ready, s.compute);
+  if (ordered == cudaSuccess)
+    ordered = cudaStreamWaitEvent(g->stream, ready, 0);
+  cudaEventDestroy(ready);
+  AXONN_CUDA(rt, ordered);
   static const char *names[] = {"all_reduce", "all_gather", "reduce_scatter"};
   int64_t span = traceBegin(
       rt, g->stream,
       std::string(names[int(kind)]) + " " + axonn::axesText(axes),
       "communication", 'b', rt->tracer.on ? rt->tracer.nextId++ : 0, 1);
+  // The span ends on every way out.
+  struct EndSpan {
+    axonn_rt *rt;
+    cudaStream_t stream;
+    int64_t span;
+    ~EndSpan() { traceEnd(rt, stream, span); }
+  } endSpan{rt, g->stream, span};
   if (g->size == 1) {
     if (in != out)
       AXONN_CUDA(rt, cudaMemcpyAsync(out, in, size_t(count) * sizeof(float),
@@ -147,7 +164,6 @@ axonn_status enqueue(axonn_rt *rt, Kind kind, const float *in, float *out,
     }
 #endif
   }
-  traceEnd(rt, g->stream, span);
   AXONN_CUDA(rt, cudaEventCreateWithFlags(&request->done,
                                           cudaEventDisableTiming));
   AXONN_CUDA(rt, cudaEventRecord(request->done, g->stream));
@@ -166,7 +182,7 @@ axonn_status onHostBuffers(axonn_rt *rt, Kind kind, const float *in,
   AXONN_CUDA(rt, cudaMalloc(&staging, bytes));
   axonn_status status = [&]() -> axonn_status {
     AXONN_CUDA(rt, cudaMemcpyAsync(staging, in, size_t(inCount) * sizeof(float),
-                                   cudaMemcpyHostToDevice, s.compute));
+                                   cudaMemcpyDefault, s.compute));
     if (axonn_status st = enqueue(rt, kind, staging, staging + inCount,
                                   kind == Kind::AllGather ? inCount : outCount,
                                   axes, reduction, request))
@@ -174,7 +190,7 @@ axonn_status onHostBuffers(axonn_rt *rt, Kind kind, const float *in,
     AXONN_CUDA(rt, cudaEventSynchronize(request->done));
     AXONN_CUDA(rt, cudaMemcpy(out, staging + inCount,
                               size_t(outCount) * sizeof(float),
-                              cudaMemcpyDeviceToHost));
+                              cudaMemcpyDefault));
     return AXONN_OK;
   }();
   cudaFree(staging);
@@ -184,17 +200,36 @@ axonn_status onHostBuffers(axonn_rt *rt, Kind kind, const float *in,
 
 } // namespace
 
+namespace {
+/// Hands `req` to the caller if `status` is OK, else frees it (and its
+/// staging) and passes the error on.
+axonn_status finishStart(axonn_rt *rt, axonn_status status,
+                         axonn_request_impl *req, axonn_request *request) {
+  if (status == AXONN_OK) {
+    *request = req;
+    return AXONN_OK;
+  }
+  if (req->staging)
+    cudaFreeAsync(req->staging, state(rt).compute);
+  if (req->done)
+    cudaEventDestroy(req->done);
+  delete req;
+  return status;
+}
+} // namespace
+
 extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
                                                   float *out, int64_t count,
                                                   axonn_axes axes,
                                                   axonn_reduction reduction,
                                                   axonn_request *request) {
   auto *req = new axonn_request_impl();
-  *request = req;
-  if (onHost(in) || onHost(out))
-    return onHostBuffers(rt, Kind::AllReduce, in, out, count, count, axes,
-                         reduction, req);
-  return enqueue(rt, Kind::AllReduce, in, out, count, axes, reduction, req);
+  axonn_status status =
+      onHost(in) || onHost(out)
+          ? onHostBuffers(rt, Kind::AllReduce, in, out, count, count, axes,
+                          reduction, req)
+          : enqueue(rt, Kind::AllReduce, in, out, count, axes, reduction, req);
+  return finishStart(rt, status, req, request);
 }
 
 extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
@@ -203,29 +238,31 @@ extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
                                                   axonn_axes axes,
                                                   axonn_request *request) {
   auto *req = new axonn_request_impl();
-  *request = req;
   int64_t count = outer * rows * inner, size = rt->groupSize(axes);
-  if (onHost(in) || onHost(out)) {
-    if (outer > 1)
-      return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
-                      "all-gather of host memory along an inner dimension");
-    return onHostBuffers(rt, Kind::AllGather, in, out, count, count * size,
-                         axes, AXONN_REDUCE_SUM, req);
-  }
-  float *target = out;
-  if (outer > 1 && size > 1) {
-    AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(&req->staging),
-                                   size_t(count * size) * sizeof(float),
-                                   state(rt).compute));
-    req->out = out;
-    req->outer = outer;
-    req->rows = rows;
-    req->inner = inner;
-    req->group = size;
-    target = req->staging;
-  }
-  return enqueue(rt, Kind::AllGather, in, target, count, axes,
-                 AXONN_REDUCE_SUM, req);
+  axonn_status status = [&]() -> axonn_status {
+    if (onHost(in) || onHost(out)) {
+      if (outer > 1)
+        return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                        "all-gather of host memory along an inner dimension");
+      return onHostBuffers(rt, Kind::AllGather, in, out, count, count * size,
+                           axes, AXONN_REDUCE_SUM, req);
+    }
+    float *target = out;
+    if (outer > 1 && size > 1) {
+      AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(&req->staging),
+                                     size_t(count * size) * sizeof(float),
+                                     state(rt).compute));
+      req->out = out;
+      req->outer = outer;
+      req->rows = rows;
+      req->inner = inner;
+      req->group = size;
+      target = req->staging;
+    }
+    return enqueue(rt, Kind::AllGather, in, target, count, axes,
+                   AXONN_REDUCE_SUM, req);
+  }();
+  return finishStart(rt, status, req, request);
 }
 
 extern "C" axonn_status
@@ -240,30 +277,32 @@ axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in, float *out,
                     (long long)rows, axonn::axesText(axes).c_str(),
                     (long long)size);
   auto *req = new axonn_request_impl();
-  *request = req;
   int64_t piece = rows / size, count = outer * piece * inner;
-  if (onHost(in) || onHost(out)) {
-    if (outer > 1)
-      return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
-                      "reduce-scatter of host memory along an inner "
-                      "dimension");
-    return onHostBuffers(rt, Kind::ReduceScatter, in, out, count * size, count,
-                         axes, reduction, req);
-  }
-  const float *source = in;
-  if (outer > 1 && size > 1) {
-    // Make each rank's slice contiguous: [group][outer][piece][inner].
-    State &s = state(rt);
-    AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(&req->staging),
-                                   size_t(count * size) * sizeof(float),
-                                   s.compute));
-    packScatterKernel<<<blocks(count * size), 256, 0, s.compute>>>(
-        in, size, outer, piece, inner, req->staging);
-    AXONN_LAUNCHED(rt);
-    source = req->staging;
-  }
-  return enqueue(rt, Kind::ReduceScatter, source, out, count, axes, reduction,
-                 req);
+  axonn_status status = [&]() -> axonn_status {
+    if (onHost(in) || onHost(out)) {
+      if (outer > 1)
+        return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                        "reduce-scatter of host memory along an inner "
+                        "dimension");
+      return onHostBuffers(rt, Kind::ReduceScatter, in, out, count * size,
+                           count, axes, reduction, req);
+    }
+    const float *source = in;
+    if (outer > 1 && size > 1) {
+      // Make each rank's slice contiguous: [group][outer][piece][inner].
+      State &s = state(rt);
+      AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(&req->staging),
+                                     size_t(count * size) * sizeof(float),
+                                     s.compute));
+      packScatterKernel<<<blocks(count * size), 256, 0, s.compute>>>(
+          in, size, outer, piece, inner, req->staging);
+      AXONN_LAUNCHED(rt);
+      source = req->staging;
+    }
+    return enqueue(rt, Kind::ReduceScatter, source, out, count, axes,
+                   reduction, req);
+  }();
+  return finishStart(rt, status, req, request);
 }
 
 extern "C" axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request) {

@@ -24,8 +24,30 @@ namespace {
 
 constexpr int kThreads = 256;
 
+/// Blocks for a grid-stride loop over `count` (at least one: a grid of
+/// none is a launch error).
 int blocksFor(int64_t count) {
-  return int(std::min<int64_t>((count + kThreads - 1) / kThreads, 65535 * 8));
+  return int(std::max<int64_t>(
+      1, std::min<int64_t>((count + kThreads - 1) / kThreads, 65535 * 8)));
+}
+
+/// Lets `kernel` use `bytes` of dynamic shared memory (above 48 KiB needs
+/// the opt-in), or fails naming what asked for it.
+template <typename Kernel>
+axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
+                          const char *what, int64_t length) {
+  if (bytes <= 48 * 1024)
+    return AXONN_OK;
+  if (bytes > state(rt).prop.sharedMemPerBlockOptin)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "%s: %zu bytes of shared memory for length %lld, more "
+                    "than the GPU's %zu",
+                    what, bytes, (long long)length,
+                    size_t(state(rt).prop.sharedMemPerBlockOptin));
+  AXONN_CUDA(rt, cudaFuncSetAttribute(
+                     kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                     int(bytes)));
+  return AXONN_OK;
 }
 
 #define GRID_STRIDE(i, count)                                                  \
@@ -440,9 +462,10 @@ struct QKV {
 /// (inverse: the transposed rotation), read from `x` (dim elements).
 __device__ float rotated(const float *x, int64_t i, int64_t dim,
                          int64_t position, double base, bool inverse) {
-  if (base <= 0)
+  int64_t half = dim / 2;
+  if (base <= 0 || i >= 2 * half)
     return x[i];
-  int64_t half = dim / 2, p = i % half;
+  int64_t p = i % half;
   double angle = double(position) * pow(base, -2.0 * double(p) / double(dim));
   double c = cos(angle), s = inverse ? -sin(angle) : sin(angle);
   double a = x[p], b = x[p + half];
@@ -1093,8 +1116,13 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
   AXONN_GPU_TRACE(rt, "attention", "compute");
   if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
     return s;
+  if (seq == 0 || batch == 0)
+    return AXONN_OK;
   QKV layout{heads, kvHeads, headDim, heads / kvHeads};
   size_t shared = size_t(seq + headDim) * sizeof(float);
+  if (axonn_status s = sharedMemory(rt, attentionKernel, shared, "attention",
+                                    seq))
+    return s;
   attentionKernel<<<dim3(unsigned(seq), unsigned(heads), unsigned(batch)),
                     128, shared, streamOf(rt)>>>(qkv, seq, layout, causal,
                                                  ropeBase, out);
@@ -1111,6 +1139,8 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
   AXONN_GPU_TRACE(rt, "attention_grad", "compute");
   if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
     return s;
+  if (seq == 0 || batch == 0)
+    return AXONN_OK;
   QKV layout{heads, kvHeads, headDim, heads / kvHeads};
   int64_t kvCount = batch * kvHeads * seq * headDim;
   void *buffer = nullptr;
@@ -1121,6 +1151,9 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
   AXONN_CUDA(rt, cudaMemsetAsync(dk, 0, size_t(2 * kvCount) * sizeof(float),
                                  streamOf(rt)));
   size_t shared = size_t(2 * seq + 2 * headDim) * sizeof(float);
+  if (axonn_status s = sharedMemory(rt, attentionGradKernel, shared,
+                                    "attention_grad", seq))
+    return s;
   attentionGradKernel<<<dim3(unsigned(seq), unsigned(heads), unsigned(batch)),
                         128, shared, streamOf(rt)>>>(dout, qkv, seq, layout,
                                                      causal, ropeBase, dqkv,
@@ -1143,6 +1176,8 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const float *qkv,
   if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
     return s;
   CHECK_ARG(startAt && kCache && vCache, "cached_attention: null pointer");
+  if (seq == 0 || batch == 0)
+    return AXONN_OK;
   QKV layout{heads, kvHeads, headDim, heads / kvHeads};
   cacheWriteKernel<<<blocksFor(batch * kvHeads * seq * headDim), kThreads, 0,
                      streamOf(rt)>>>(qkv, batch, seq, layout, ropeBase, kCache,
@@ -1150,6 +1185,9 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const float *qkv,
                                      state(rt).errors);
   AXONN_LAUNCHED(rt);
   size_t shared = size_t(capacity + headDim) * sizeof(float);
+  if (axonn_status s = sharedMemory(rt, cachedAttentionKernel, shared,
+                                    "cached_attention", capacity))
+    return s;
   cachedAttentionKernel<<<dim3(unsigned(seq), unsigned(heads),
                                unsigned(batch)),
                           128, shared, streamOf(rt)>>>(
