@@ -70,6 +70,14 @@ struct State {
   std::vector<PendingSpan> pending;
   cudaEvent_t traceBase = nullptr;
   double traceBaseHost = 0;
+  /// GEMM tuning: the fastest cuBLASLt algorithm (its rank among the
+  /// heuristic's candidates) per GEMM shape, measured once and kept in a
+  /// file keyed by GPU and cuBLASLt version (AXONN_GEMM_CACHE, default
+  /// ~/.cache/axonn/gemm-tuning.txt); AXONN_GEMM_TUNING=0 takes the
+  /// heuristic's first instead.
+  std::map<std::string, int> gemmChoice;
+  bool gemmCacheLoaded = false, gemmTuning = true;
+  std::string gemmCachePath, gemmKeyPrefix;
 };
 
 inline State &state(axonn_rt *rt) { return *static_cast<State *>(rt->backend); }

@@ -15,8 +15,14 @@
 
 #include "cuda_internal.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 
 using namespace axonn::cuda;
 
@@ -113,11 +119,56 @@ int64_t realRows(int64_t rows, int64_t offset, int64_t vocabSize) {
 // GEMM (column-major, as cuBLASLt sees the row-major tensors)
 //===----------------------------------------------------------------------===//
 
+/// Loads the GEMM tuning cache of this GPU and cuBLASLt version.
+void loadGemmCache(State &s) {
+  s.gemmCacheLoaded = true;
+  if (const char *off = std::getenv("AXONN_GEMM_TUNING"))
+    s.gemmTuning = std::string(off) != "0";
+  if (const char *path = std::getenv("AXONN_GEMM_CACHE"))
+    s.gemmCachePath = path;
+  else if (const char *home = std::getenv("HOME"))
+    s.gemmCachePath = std::string(home) + "/.cache/axonn/gemm-tuning.txt";
+  s.gemmKeyPrefix = std::string(s.prop.name) + " cublasLt " +
+                    std::to_string(cublasLtGetVersion()) + " ";
+  for (char &c : s.gemmKeyPrefix)
+    if (c == '|')
+      c = '/';
+  std::ifstream in(s.gemmCachePath);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t bar = line.rfind('|');
+    if (bar == std::string::npos)
+      continue;
+    s.gemmChoice[line.substr(0, bar)] = std::atoi(line.c_str() + bar + 1);
+  }
+}
+
+/// Appends a choice to the cache file (best effort: tuning again later is
+/// the only cost of a cache that cannot be written).
+void saveGemmChoice(const State &s, const std::string &key, int choice) {
+  if (s.gemmCachePath.empty())
+    return;
+  size_t slash = s.gemmCachePath.rfind('/');
+  if (slash != std::string::npos) {
+    std::string dir = s.gemmCachePath.substr(0, slash);
+    for (size_t i = 1; i <= dir.size(); ++i)
+      if (i == dir.size() || dir[i] == '/')
+        mkdir(dir.substr(0, i).c_str(), 0755);
+  }
+  std::ofstream out(s.gemmCachePath, std::ios::app);
+  out << key << "|" << choice << "\n";
+}
+
 /// C[m, n] = op(A) op(B) (+ bias[m] per column), column-major, fp32.
+/// The first GEMM of each shape (m, n, k, transposes, bias: the phase of
+/// the layer it comes from) times the heuristic's best candidates and keeps
+/// the fastest (see State::gemmChoice).
 axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
                   int64_t k, const float *A, int64_t lda, const float *B,
                   int64_t ldb, float *C, int64_t ldc, const float *bias) {
   State &s = state(rt);
+  if (!s.gemmCacheLoaded)
+    loadGemmCache(s);
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   cublasLtMatmulPreference_t preference = nullptr;
@@ -151,20 +202,68 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
     AXONN_CUBLAS(rt, cublasLtMatmulPreferenceSetAttribute(
                          preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                          &s.ltWorkspaceBytes, sizeof(s.ltWorkspaceBytes)));
-    cublasLtMatmulHeuristicResult_t heuristic{};
+    constexpr int kCandidates = 8;
+    cublasLtMatmulHeuristicResult_t heuristic[kCandidates] = {};
     int found = 0;
-    AXONN_CUBLAS(rt, cublasLtMatmulAlgoGetHeuristic(s.lt, desc, a, b, c, c,
-                                                    preference, 1, &heuristic,
-                                                    &found));
+    AXONN_CUBLAS(rt, cublasLtMatmulAlgoGetHeuristic(
+                         s.lt, desc, a, b, c, c, preference,
+                         s.gemmTuning ? kCandidates : 1, heuristic, &found));
     if (found == 0)
       return rt->fail(AXONN_ERR_CUBLAS,
                       "cublasLtMatmulAlgoGetHeuristic found no algorithm for "
                       "%lldx%lldx%lld",
                       (long long)m, (long long)n, (long long)k);
     float one = 1.0f, zero = 0.0f;
-    AXONN_CUBLAS(rt, cublasLtMatmul(s.lt, desc, &one, A, a, B, b, &zero, C, c,
-                                    C, c, &heuristic.algo, s.ltWorkspace,
-                                    s.ltWorkspaceBytes, s.compute));
+    auto matmul = [&](int i) {
+      return cublasLtMatmul(s.lt, desc, &one, A, a, B, b, &zero, C, c, C, c,
+                            &heuristic[i].algo, s.ltWorkspace,
+                            s.ltWorkspaceBytes, s.compute);
+    };
+    int choice = 0;
+    if (s.gemmTuning && found > 1) {
+      char shape[160];
+      std::snprintf(shape, sizeof(shape), "%s%c%c m %lld n %lld k %lld%s",
+                    s.gemmKeyPrefix.c_str(), transA ? 'T' : 'N',
+                    transB ? 'T' : 'N', (long long)m, (long long)n,
+                    (long long)k, bias ? " bias" : "");
+      std::string key = shape;
+      auto known = s.gemmChoice.find(key);
+      if (known != s.gemmChoice.end() && known->second < found) {
+        choice = known->second;
+      } else {
+        // Time each candidate: one warm-up, then the best of three.
+        cudaEvent_t begin, end;
+        AXONN_CUDA(rt, cudaEventCreate(&begin));
+        AXONN_CUDA(rt, cudaEventCreate(&end));
+        float best = INFINITY;
+        for (int i = 0; i < found; ++i) {
+          if (matmul(i) != CUBLAS_STATUS_SUCCESS)
+            continue;
+          float fastest = INFINITY;
+          for (int rep = 0; rep < 3; ++rep) {
+            cudaEventRecord(begin, s.compute);
+            cublasStatus_t ran = matmul(i);
+            cudaEventRecord(end, s.compute);
+            float ms = 0;
+            if (ran != CUBLAS_STATUS_SUCCESS ||
+                cudaEventSynchronize(end) != cudaSuccess ||
+                cudaEventElapsedTime(&ms, begin, end) != cudaSuccess)
+              break;
+            fastest = std::min(fastest, ms);
+          }
+          if (fastest < best) {
+            best = fastest;
+            choice = i;
+          }
+        }
+        cudaEventDestroy(begin);
+        cudaEventDestroy(end);
+        cudaGetLastError(); // a candidate that failed must not linger
+        s.gemmChoice[key] = choice;
+        saveGemmChoice(s, key, choice);
+      }
+    }
+    AXONN_CUBLAS(rt, matmul(choice));
     return AXONN_OK;
   };
   status = run();
