@@ -522,6 +522,8 @@ int main(int argc, char **argv) {
     else
       library = dir + "/../lib/libaxonn_rt_reference.so";
   }
+  // Exact fp32 GEMMs: the tolerance is fp32's (bf16 inputs would need 1e-2).
+  setenv("AXONN_GEMM_PRECISION", "fp32", 1);
   Api cuda = linkedApi(), cpu;
   if (!loadedApi(library, cpu))
     return 1;

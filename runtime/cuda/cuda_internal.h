@@ -76,6 +76,11 @@ struct State {
   /// ~/.cache/axonn/gemm-tuning.txt); AXONN_GEMM_TUNING=0 takes the
   /// heuristic's first instead.
   std::map<std::string, int> gemmChoice;
+  /// The GEMMs' arithmetic on the fp32 tensors (AXONN_GEMM_PRECISION):
+  /// bf16 (default: inputs rounded to bf16 on the tensor cores, fp32
+  /// accumulation), tf32, or fp32 (exact; the kernel check uses it).
+  cublasComputeType_t gemmCompute = CUBLAS_COMPUTE_32F_FAST_16BF;
+  std::string gemmPrecision = "bf16";
   bool gemmCacheLoaded = false, gemmTuning = true;
   std::string gemmCachePath, gemmKeyPrefix;
 };

@@ -7,9 +7,10 @@
 // kernels for the rest. Reductions accumulate in double and run in a fixed
 // order, except the embedding gradient (atomics over tokens).
 //
-// This is the first, plain fp32 version: a reference the GPU tests check
-// against the CPU backend. bf16 storage, fused flash attention and
-// GEMM-layout tuning come next (issue 7).
+// Tensors are fp32; GEMMs round their inputs to bf16 on the tensor cores
+// and accumulate in fp32 unless AXONN_GEMM_PRECISION says fp32 or tf32
+// (the kernel check runs fp32). bf16 storage and fused flash attention
+// come next (issue 7).
 //
 //===----------------------------------------------------------------------===//
 
@@ -124,12 +125,23 @@ void loadGemmCache(State &s) {
   s.gemmCacheLoaded = true;
   if (const char *off = std::getenv("AXONN_GEMM_TUNING"))
     s.gemmTuning = std::string(off) != "0";
+  if (const char *precision = std::getenv("AXONN_GEMM_PRECISION")) {
+    std::string p = precision;
+    if (p == "fp32")
+      s.gemmCompute = CUBLAS_COMPUTE_32F;
+    else if (p == "tf32")
+      s.gemmCompute = CUBLAS_COMPUTE_32F_FAST_TF32;
+    else
+      p = "bf16";
+    s.gemmPrecision = p;
+  }
   if (const char *path = std::getenv("AXONN_GEMM_CACHE"))
     s.gemmCachePath = path;
   else if (const char *home = std::getenv("HOME"))
     s.gemmCachePath = std::string(home) + "/.cache/axonn/gemm-tuning.txt";
   s.gemmKeyPrefix = std::string(s.prop.name) + " cublasLt " +
-                    std::to_string(cublasLtGetVersion()) + " ";
+                    std::to_string(cublasLtGetVersion()) + " " +
+                    s.gemmPrecision + " ";
   for (char &c : s.gemmKeyPrefix)
     if (c == '|')
       c = '/';
@@ -176,7 +188,7 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
   cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
   axonn_status status = AXONN_OK;
   auto run = [&]() -> axonn_status {
-    AXONN_CUBLAS(rt, cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F,
+    AXONN_CUBLAS(rt, cublasLtMatmulDescCreate(&desc, s.gemmCompute,
                                               CUDA_R_32F));
     AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
                          desc, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof(opA)));
