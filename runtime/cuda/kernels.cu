@@ -583,8 +583,49 @@ __device__ float rotated(const float *x, int64_t i, int64_t dim,
   return float(i < half ? a * c - b * s : b * c + a * s);
 }
 
-/// One block per (batch, head, query): scores over the keys up to the
-/// query, softmax, weighted values. Shared: scores [keys] then q [dim].
+/// scores[t] = q . k_t * scale for t = 0 ... last, one warp per key (its
+/// lanes split the head dimension, so that reads of a key row coalesce).
+/// `q` (rotated) is in shared memory.
+__device__ void scoreRow(const float *base, int64_t f, const QKV &layout,
+                         int64_t g, const float *q, int64_t last,
+                         double ropeBase, float scale, float *scores) {
+  int64_t d = layout.dim;
+  int lane = threadIdx.x % 32, warp = threadIdx.x / 32,
+      warps = blockDim.x / 32;
+  for (int64_t t = warp; t <= last; t += warps) {
+    const float *k = base + t * f + layout.k(g);
+    float dot = 0;
+    for (int64_t i = lane; i < d; i += 32)
+      dot += q[i] * rotated(k, i, d, t, ropeBase, false);
+    for (int o = 16; o > 0; o >>= 1)
+      dot += __shfl_down_sync(0xffffffffu, dot, o);
+    if (lane == 0)
+      scores[t] = dot * scale;
+  }
+  __syncthreads();
+}
+
+/// Softmax of scores[0 ... last] in place; returns nothing, every thread
+/// sees the result after the call.
+__device__ void softmaxRow(float *scores, int64_t last) {
+  float m = -INFINITY;
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
+    m = fmaxf(m, scores[t]);
+  m = blockMax(m);
+  double sum = 0;
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
+    scores[t] = expf(scores[t] - m);
+    sum += scores[t];
+  }
+  sum = blockSum(sum);
+  float inverse = float(1 / sum);
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
+    scores[t] *= inverse;
+  __syncthreads();
+}
+
+/// One block per (query, head, batch): scores over the keys up to the
+/// query, softmax, weighted values. Shared: scores [seq] then q [dim].
 __global__ void attentionKernel(const float *qkv, int64_t seq, QKV layout,
                                 int32_t causal, double ropeBase, float *out) {
   extern __shared__ float shared[];
@@ -596,45 +637,33 @@ __global__ void attentionKernel(const float *qkv, int64_t seq, QKV layout,
     q[i] = rotated(base + s * f + layout.q(h), i, d, s, ropeBase, false);
   __syncthreads();
   int64_t last = causal ? s : seq - 1;
-  double scale = 1 / sqrt(double(d));
-  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
-    const float *k = base + t * f + layout.k(g);
-    double dot = 0;
-    for (int64_t i = 0; i < d; ++i)
-      dot += double(q[i]) * rotated(k, i, d, t, ropeBase, false);
-    scores[t] = float(dot * scale);
-  }
-  __syncthreads();
-  float m = -INFINITY;
-  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
-    m = fmaxf(m, scores[t]);
-  m = blockMax(m);
-  double sum = 0;
-  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
-    scores[t] = expf(scores[t] - m);
-    sum += scores[t];
-  }
-  sum = blockSum(sum);
+  scoreRow(base, f, layout, g, q, last, ropeBase, float(1 / sqrt(double(d))),
+           scores);
+  softmaxRow(scores, last);
   for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
-    double o = 0;
+    float o = 0;
     for (int64_t t = 0; t <= last; ++t)
-      o += double(scores[t]) * base[t * f + layout.v(g) + i];
-    out[(b * seq + s) * layout.heads * d + h * d + i] = float(o / sum);
+      o += scores[t] * base[t * f + layout.v(g) + i];
+    out[(b * seq + s) * layout.heads * d + h * d + i] = o;
   }
 }
 
-/// Backward, one block per (batch, head, query): dQ of the query directly;
-/// dK and dV (in the rotated frame for K) added atomically into
-/// per-KV-head buffers [batch, kv, seq, d], un-rotated afterwards.
-__global__ void attentionGradKernel(const float *dout, const float *qkv,
-                                    int64_t seq, QKV layout, int32_t causal,
-                                    double ropeBase, float *dqkv, float *dk,
-                                    float *dv) {
+/// Backward, first half, one block per (query, head, batch): the row's
+/// probabilities P and score gradients dS = P (dP - rowsum(dP P)) scale go
+/// to `probs` and `grads` ([batch, heads, seq, seq]); dQ of the query
+/// (rotated back) into dqkv. Shared: p [seq], dp [seq], q [dim], dO [dim],
+/// dq [dim].
+__global__ void attentionGradRowKernel(const float *dout, const float *qkv,
+                                       int64_t seq, QKV layout,
+                                       int32_t causal, double ropeBase,
+                                       float *dqkv, float *probs,
+                                       float *grads) {
   extern __shared__ float shared[];
   int64_t s = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   int64_t d = layout.dim, f = layout.features(), g = layout.group(h);
   int64_t width = layout.heads * d;
-  float *p = shared, *dp = shared + seq, *q = dp + seq, *dO = q + d;
+  float *p = shared, *dp = shared + seq, *q = dp + seq, *dO = q + d,
+        *dq = dO + d;
   const float *base = qkv + b * seq * f;
   for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
     q[i] = rotated(base + s * f + layout.q(h), i, d, s, ropeBase, false);
@@ -642,53 +671,42 @@ __global__ void attentionGradKernel(const float *dout, const float *qkv,
   }
   __syncthreads();
   int64_t last = causal ? s : seq - 1;
-  double scale = 1 / sqrt(double(d));
-  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
-    const float *k = base + t * f + layout.k(g);
+  float scale = float(1 / sqrt(double(d)));
+  scoreRow(base, f, layout, g, q, last, ropeBase, scale, p);
+  softmaxRow(p, last);
+  // dP[t] = dO . v_t, a warp per key.
+  int lane = threadIdx.x % 32, warp = threadIdx.x / 32,
+      warps = blockDim.x / 32;
+  for (int64_t t = warp; t <= last; t += warps) {
     const float *v = base + t * f + layout.v(g);
-    double dot = 0, dov = 0;
-    for (int64_t i = 0; i < d; ++i) {
-      dot += double(q[i]) * rotated(k, i, d, t, ropeBase, false);
-      dov += double(dO[i]) * v[i];
-    }
-    p[t] = float(dot * scale);
-    dp[t] = float(dov);
+    float dot = 0;
+    for (int64_t i = lane; i < d; i += 32)
+      dot += dO[i] * v[i];
+    for (int o = 16; o > 0; o >>= 1)
+      dot += __shfl_down_sync(0xffffffffu, dot, o);
+    if (lane == 0)
+      dp[t] = dot;
   }
   __syncthreads();
-  float m = -INFINITY;
-  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
-    m = fmaxf(m, p[t]);
-  m = blockMax(m);
-  double sum = 0;
-  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
-    p[t] = expf(p[t] - m);
-    sum += p[t];
-  }
-  sum = blockSum(sum);
   double dot = 0;
-  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
-    p[t] = float(p[t] / sum);
-    dot += double(dp[t]) * p[t];
-  }
-  dot = blockSum(dot);
-  // dS = P (dP - dot) scale, in dp.
   for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
+    dot += double(dp[t]) * p[t];
+  dot = blockSum(dot);
+  float *rowP = probs + ((b * layout.heads + h) * seq + s) * seq;
+  float *rowG = grads + ((b * layout.heads + h) * seq + s) * seq;
+  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
     dp[t] = float(p[t] * (dp[t] - dot) * scale);
+    rowP[t] = p[t];
+    rowG[t] = dp[t];
+  }
   __syncthreads();
-  int64_t kvBase = ((b * layout.kvHeads + g) * seq) * d;
-  for (int64_t t = 0; t <= last; ++t)
-    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
-      atomicAdd(&dv[kvBase + t * d + i], p[t] * dO[i]);
-      atomicAdd(&dk[kvBase + t * d + i], dp[t] * q[i]);
-    }
   // dQ (rotated frame) = dS K, then rotated back.
-  __shared__ float dq[256];
   for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
-    double acc = 0;
+    float acc = 0;
     for (int64_t t = 0; t <= last; ++t)
-      acc += double(dp[t]) *
+      acc += dp[t] *
              rotated(base + t * f + layout.k(g), i, d, t, ropeBase, false);
-    dq[i] = float(acc);
+    dq[i] = acc;
   }
   __syncthreads();
   for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
@@ -696,19 +714,38 @@ __global__ void attentionGradKernel(const float *dout, const float *qkv,
         rotated(dq, i, d, s, ropeBase, true);
 }
 
-/// Writes the KV heads' gradients into dqkv, K rotated back.
-__global__ void attentionGradKVKernel(const float *dk, const float *dv,
-                                      int64_t batch, int64_t seq, QKV layout,
-                                      double ropeBase, float *dqkv) {
-  int64_t d = layout.dim, f = layout.features();
-  GRID_STRIDE(e, batch * layout.kvHeads * seq * d) {
-    int64_t i = e % d, t = (e / d) % seq, g = (e / d / seq) % layout.kvHeads,
-            b = e / d / seq / layout.kvHeads;
-    const float *krow = dk + e - i;
-    float *row = dqkv + (b * seq + t) * f;
-    row[layout.k(g) + i] = rotated(krow, i, d, t, ropeBase, true);
-    row[layout.v(g) + i] = dv[e];
+/// Backward, second half, one block per (key, KV head, batch): dK and dV of
+/// the key from the stored rows of every query head of its group, summed
+/// in a fixed order (no atomics); K rotated back. Shared: dk [dim].
+__global__ void attentionGradKeyKernel(const float *dout, const float *qkv,
+                                       int64_t seq, QKV layout,
+                                       int32_t causal, double ropeBase,
+                                       const float *probs, const float *grads,
+                                       float *dqkv) {
+  extern __shared__ float shared[];
+  int64_t t = blockIdx.x, g = blockIdx.y, b = blockIdx.z;
+  int64_t d = layout.dim, f = layout.features(), width = layout.heads * d;
+  float *dk = shared;
+  const float *base = qkv + b * seq * f;
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+    float accK = 0, accV = 0;
+    for (int64_t j = 0; j < layout.perGroup; ++j) {
+      int64_t h = g * layout.perGroup + j;
+      const float *colP = probs + (b * layout.heads + h) * seq * seq + t;
+      const float *colG = grads + (b * layout.heads + h) * seq * seq + t;
+      for (int64_t s = causal ? t : 0; s < seq; ++s) {
+        accV += colP[s * seq] * dout[(b * seq + s) * width + h * d + i];
+        accK += colG[s * seq] *
+                rotated(base + s * f + layout.q(h), i, d, s, ropeBase, false);
+      }
+    }
+    dk[i] = accK;
+    dqkv[(b * seq + t) * f + layout.v(g) + i] = accV;
   }
+  __syncthreads();
+  for (int64_t i = threadIdx.x; i < d; i += blockDim.x)
+    dqkv[(b * seq + t) * f + layout.k(g) + i] =
+        rotated(dk, i, d, t, ropeBase, true);
 }
 
 /// The new tokens' keys (rotated) and values into the caches.
@@ -1253,25 +1290,26 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
   if (seq == 0 || batch == 0)
     return AXONN_OK;
   QKV layout{heads, kvHeads, headDim, heads / kvHeads};
-  int64_t kvCount = batch * kvHeads * seq * headDim;
+  // The rows of P and dS of every head: [batch, heads, seq, seq] each.
+  int64_t rows = batch * heads * seq * seq;
   void *buffer = nullptr;
-  if (axonn_status s = scratch(rt, size_t(2 * kvCount) * sizeof(float),
-                               &buffer))
+  if (axonn_status s = scratch(rt, size_t(2 * rows) * sizeof(float), &buffer))
     return s;
-  float *dk = static_cast<float *>(buffer), *dv = dk + kvCount;
-  AXONN_CUDA(rt, cudaMemsetAsync(dk, 0, size_t(2 * kvCount) * sizeof(float),
-                                 streamOf(rt)));
-  size_t shared = size_t(2 * seq + 2 * headDim) * sizeof(float);
-  if (axonn_status s = sharedMemory(rt, attentionGradKernel, shared,
+  float *probs = static_cast<float *>(buffer), *grads = probs + rows;
+  size_t shared = size_t(2 * seq + 3 * headDim) * sizeof(float);
+  if (axonn_status s = sharedMemory(rt, attentionGradRowKernel, shared,
                                     "attention_grad", seq))
     return s;
-  attentionGradKernel<<<dim3(unsigned(seq), unsigned(heads), unsigned(batch)),
-                        128, shared, streamOf(rt)>>>(dout, qkv, seq, layout,
-                                                     causal, ropeBase, dqkv,
-                                                     dk, dv);
+  attentionGradRowKernel<<<dim3(unsigned(seq), unsigned(heads),
+                                unsigned(batch)),
+                           128, shared, streamOf(rt)>>>(
+      dout, qkv, seq, layout, causal, ropeBase, dqkv, probs, grads);
   AXONN_LAUNCHED(rt);
-  attentionGradKVKernel<<<blocksFor(kvCount), kThreads, 0, streamOf(rt)>>>(
-      dk, dv, batch, seq, layout, ropeBase, dqkv);
+  attentionGradKeyKernel<<<dim3(unsigned(seq), unsigned(kvHeads),
+                                unsigned(batch)),
+                           128, size_t(headDim) * sizeof(float),
+                           streamOf(rt)>>>(dout, qkv, seq, layout, causal,
+                                           ropeBase, probs, grads, dqkv);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
