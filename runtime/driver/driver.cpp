@@ -66,6 +66,7 @@ struct Options {
   double peakTflops = 0, temperature = 0.8;
   bool printLosses = false, resume = false, kvCache = true;
   std::string trace;
+  int64_t traceSteps = 50;
 };
 
 void usage() {
@@ -103,6 +104,7 @@ void usage() {
       "  --trace DIR             write a Chrome trace per rank (DIR/trace-rank-N.json:\n"
       "                          kernels, collectives in flight and waited for,\n"
       "                          data loading) and log where each step's time went\n"
+      "  --trace-steps N         steps the trace covers, from the first (default 50)\n"
       "  --print-losses          print every step's loss with 9 digits (tests)\n"
       "  --inject-nan STEP       (testing) poison a weight before STEP\n"
       "Run under mpirun -np <ranks of the compiled grid> (or srun); alone it\n"
@@ -165,6 +167,11 @@ Options parseOptions(int argc, char **argv) {
       o.auditJson = value();
     else if (a == "--trace")
       o.trace = value();
+    else if (a == "--trace-steps") {
+      o.traceSteps = number();
+      if (o.traceSteps < 1)
+        die(nullptr, "--trace-steps must be at least 1");
+    }
     else if (a == "--no-kv-cache")
       o.kvCache = false;
     else if (a == "--sample-seed")
@@ -601,6 +608,11 @@ int main(int argc, char **argv) {
   auto started = std::chrono::steady_clock::now();
   bool tracing = !options.trace.empty();
   for (int64_t s = firstStep; s < steps; ++s) {
+    if (tracing && s - firstStep == options.traceSteps) {
+      // The trace holds the first --trace-steps steps; later ones run untraced.
+      tracing = false;
+      axonn_rt_trace_enable(rt, 0);
+    }
     double loading = axonn_rt_now(rt);
     feeder.fill(s, tokens, targets);
     *stepInput = s;
@@ -754,7 +766,7 @@ int main(int argc, char **argv) {
   }
   if (metrics)
     std::fclose(metrics);
-  if (tracing) {
+  if (!options.trace.empty()) {
     std::string file = options.trace + "/trace-rank-" +
                        std::to_string(axonn_rt_rank(rt)) + ".json";
     if (axonn_rt_trace_write(rt, file.c_str()) != AXONN_OK)
