@@ -648,6 +648,102 @@ __global__ void attentionKernel(const float *qkv, int64_t seq, QKV layout,
   }
 }
 
+/// Attention forward in tiles, for head dimensions known at compile time:
+/// a block of kTile threads per (query tile, head, batch), a thread per
+/// query holding its q (rotated) and output accumulator in registers; the
+/// keys and values stream through shared memory kTile at a time, with the
+/// softmax computed online (a running maximum and sum, as in
+/// FlashAttention). Shared: K and V tiles, kTile x D each.
+constexpr int kTile = 64;
+
+template <int D>
+__global__ void attentionTiledKernel(const float *qkv, int64_t seq,
+                                     QKV layout, int32_t causal,
+                                     double ropeBase, float *out) {
+  extern __shared__ float shared[];
+  float *kTileBuf = shared, *vTileBuf = shared + kTile * D;
+  int64_t h = blockIdx.y, b = blockIdx.z, g = layout.group(h);
+  int64_t f = layout.features();
+  int64_t first = int64_t(blockIdx.x) * kTile, s = first + threadIdx.x;
+  bool active = s < seq;
+  const float *base = qkv + b * seq * f;
+  float q[D], o[D];
+  float scale = float(1 / sqrt(double(D)));
+  for (int i = 0; i < D; ++i) {
+    q[i] = active ? rotated(base + s * f + layout.q(h), i, D, s, ropeBase,
+                            false) *
+                        scale
+                  : 0.0f;
+    o[i] = 0;
+  }
+  float running = -INFINITY, sum = 0;
+  int64_t tileEnd = first + kTile < seq ? first + kTile : seq;
+  int64_t lastKey = causal ? tileEnd - 1 : seq - 1;
+  for (int64_t t0 = 0; t0 <= lastKey; t0 += kTile) {
+    // The tile's keys (rotated) and values, a row per thread.
+    __syncthreads();
+    for (int64_t e = threadIdx.x; e < int64_t(kTile) * D; e += blockDim.x) {
+      int64_t r = e / D, i = e % D, t = t0 + r;
+      float kv = 0, vv = 0;
+      if (t < seq) {
+        kv = rotated(base + t * f + layout.k(g), i, D, t, ropeBase, false);
+        vv = base[t * f + layout.v(g) + i];
+      }
+      kTileBuf[e] = kv;
+      vTileBuf[e] = vv;
+    }
+    __syncthreads();
+    if (!active)
+      continue;
+    int64_t limit = causal ? s + 1 : seq;
+    int64_t end = t0 + kTile < limit ? t0 + kTile : limit;
+    for (int64_t t = t0; t < end; ++t) {
+      const float *k = kTileBuf + (t - t0) * D;
+      float score = 0;
+#pragma unroll
+      for (int i = 0; i < D; ++i)
+        score += q[i] * k[i];
+      if (score > running) {
+        float correction = expf(running - score);
+        sum *= correction;
+#pragma unroll
+        for (int i = 0; i < D; ++i)
+          o[i] *= correction;
+        running = score;
+      }
+      float p = expf(score - running);
+      sum += p;
+      const float *v = vTileBuf + (t - t0) * D;
+#pragma unroll
+      for (int i = 0; i < D; ++i)
+        o[i] += p * v[i];
+    }
+  }
+  if (!active)
+    return;
+  float *row = out + (b * seq + s) * layout.heads * D + h * D;
+  for (int i = 0; i < D; ++i)
+    row[i] = o[i] / sum;
+}
+
+/// Launches the tiled kernel for head dimension D.
+template <int D>
+axonn_status launchTiled(axonn_rt *rt, const float *qkv, int64_t batch,
+                         int64_t seq, const QKV &layout, int32_t causal,
+                         double ropeBase, float *out) {
+  size_t shared = size_t(2 * kTile * D) * sizeof(float);
+  if (axonn_status s = sharedMemory(rt, attentionTiledKernel<D>, shared,
+                                    "attention", seq))
+    return s;
+  attentionTiledKernel<D>
+      <<<dim3(unsigned((seq + kTile - 1) / kTile), unsigned(layout.heads),
+              unsigned(batch)),
+         kTile, shared, streamOf(rt)>>>(qkv, seq, layout, causal, ropeBase,
+                                        out);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
 /// Backward, first half, one block per (query, head, batch): the row's
 /// probabilities P and score gradients dS = P (dP - rowsum(dP P)) scale go
 /// to `probs` and `grads` ([batch, heads, seq, seq]); dQ of the query
@@ -1267,6 +1363,27 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
   if (seq == 0 || batch == 0)
     return AXONN_OK;
   QKV layout{heads, kvHeads, headDim, heads / kvHeads};
+  // Tiled for the usual head dimensions (AXONN_ATTENTION=rows: always the
+  // row kernel), one block per query row otherwise.
+  static const bool rows = [] {
+    const char *choice = std::getenv("AXONN_ATTENTION");
+    return choice && std::string(choice) == "rows";
+  }();
+  if (!rows) {
+    switch (headDim) {
+    case 32:
+      return launchTiled<32>(rt, qkv, batch, seq, layout, causal, ropeBase,
+                             out);
+    case 64:
+      return launchTiled<64>(rt, qkv, batch, seq, layout, causal, ropeBase,
+                             out);
+    case 128:
+      return launchTiled<128>(rt, qkv, batch, seq, layout, causal, ropeBase,
+                              out);
+    default:
+      break;
+    }
+  }
   size_t shared = size_t(seq + headDim) * sizeof(float);
   if (axonn_status s = sharedMemory(rt, attentionKernel, shared, "attention",
                                     seq))
