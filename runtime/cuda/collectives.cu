@@ -69,9 +69,13 @@ bool onHost(const void *p) {
 }
 
 /// The group of `axes`: its communicator and stream, made on first use.
-axonn_status group(axonn_rt *rt, axonn_axes axes, Group **out) {
+/// All-gathers (the weight prefetches) get a communicator and stream of
+/// their own, so that they do not queue behind the gradient reductions
+/// over the same axes.
+axonn_status group(axonn_rt *rt, axonn_axes axes, bool gathers, Group **out) {
   State &s = state(rt);
-  auto it = s.groups.find(axes);
+  uint32_t key = axes | (gathers ? 1u << 31 : 0u);
+  auto it = s.groups.find(key);
   if (it != s.groups.end()) {
     *out = &it->second;
     return AXONN_OK;
@@ -102,7 +106,7 @@ axonn_status group(axonn_rt *rt, axonn_axes axes, Group **out) {
     }
   }
 #endif
-  *out = &s.groups.emplace(axes, g).first->second;
+  *out = &s.groups.emplace(key, g).first->second;
   return AXONN_OK;
 }
 
@@ -115,7 +119,7 @@ axonn_status enqueue(axonn_rt *rt, Kind kind, const float *in, float *out,
                      axonn_request_impl *request) {
   State &s = state(rt);
   Group *g = nullptr;
-  if (axonn_status status = group(rt, axes, &g))
+  if (axonn_status status = group(rt, axes, kind == Kind::AllGather, &g))
     return status;
   cudaEvent_t ready;
   AXONN_CUDA(rt, cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));

@@ -64,6 +64,7 @@ struct State {
   /// Scratch for reductions and staging, grown on demand.
   void *scratch = nullptr;
   size_t scratchBytes = 0;
+  /// Groups by axis set (bit 31: the all-gathers' own).
   std::map<uint32_t, Group> groups;
   /// Tracing: spans on the GPU's streams, placed on the host clock by a
   /// base event recorded (and waited for) when the first one was queued.
