@@ -122,6 +122,7 @@ std::vector<int64_t> readDocument(axonn_rt *rt, const std::string &path,
     TokenFile file = openTokens(rt, path);
     for (int64_t i = 0; i < file.count; ++i)
       tokens.push_back(file.at(i));
+    closeTokens(file);
   } else {
     if (vocab != 256)
       die(rt,

@@ -221,4 +221,12 @@ TokenFile openTokens(axonn_rt *rt, const std::string &path) {
   return f;
 }
 
+void closeTokens(TokenFile &file) {
+  if (file.base)
+    munmap(const_cast<uint8_t *>(file.base), file.bytes);
+  file.base = nullptr;
+  file.bytes = 0;
+  file.count = 0;
+}
+
 } // namespace axonn::driver

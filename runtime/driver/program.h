@@ -138,6 +138,9 @@ struct TokenFile {
 
 /// Opens and checks a token file; any problem ends the run with a message.
 TokenFile openTokens(axonn_rt *rt, const std::string &path);
+/// Unmaps a token file opened by openTokens (the training data stays
+/// mapped for the whole run; audit documents are read and let go).
+void closeTokens(TokenFile &file);
 
 } // namespace axonn::driver
 
