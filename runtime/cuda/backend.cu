@@ -155,8 +155,12 @@ void traceDrain(axonn_rt *rt) {
 
 void backendBeforeStart() {}
 
-/// The rank's GPU: the launcher's local rank, else rank modulo the GPUs.
+/// The rank's GPU: AXONN_CUDA_DEVICE if set (taken as given, so that a
+/// wrong one fails at cudaSetDevice), else the launcher's local rank, else
+/// rank modulo the GPUs.
 static int localRank(const axonn_rt *rt, int devices) {
+  if (const char *forced = std::getenv("AXONN_CUDA_DEVICE"))
+    return std::atoi(forced);
   for (const char *name : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
                            "MPI_LOCALRANKID", "LOCAL_RANK"})
     if (const char *value = std::getenv(name))
