@@ -101,7 +101,10 @@ out, gpu, seconds, models = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 print("| model (%s) | axonn tokens/s | MFU 6N+6LdT | MFU Megatron | runtime memory | PyTorch tokens/s | PyTorch MFU 6N+6LdT | ratio |" % gpu)
 print("|---|---|---|---|---|---|---|---|")
 for m in models:
-    log = open("%s/%s.log" % (out, m)).read() if True else ""
+    try:
+        log = open("%s/%s.log" % (out, m)).read()
+    except OSError:
+        log = ""
     med = re.search(r"median step ([0-9.]+) ms, ([0-9.]+) tokens/s, MFU ([0-9.]+)% \(6N \+ 6LdT\) / ([0-9.]+)% \(Megatron\)", log)
     mem = re.search(r"runtime allocations ([0-9.]+) MiB", log)
     try:
@@ -117,9 +120,13 @@ for m in models:
         "%.1f%%" % (100 * t["mfu_llmc"]) if t else "-",
         "%.2fx" % (a / t["tokens_per_second"]) if a and t else "-"))
 print()
-print("kernel check: " + open(out + "/check.txt").read().strip().splitlines()[-1])
-print("tiny model vs CPU: " + open(out + "/tiny-fp32.txt").read().strip()
-      + "; " + open(out + "/tiny.txt").read().strip())
+def text(name):
+    try:
+        return open("%s/%s" % (out, name)).read().strip() or "(empty)"
+    except OSError:
+        return "(missing)"
+print("kernel check: " + text("check.txt").splitlines()[-1])
+print("tiny model vs CPU: " + text("tiny-fp32.txt") + "; " + text("tiny.txt"))
 print("wall time: %s s, build included" % seconds)
 PY
   return $failed
