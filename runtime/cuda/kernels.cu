@@ -171,90 +171,189 @@ void saveGemmChoice(const State &s, const std::string &key, int choice) {
   out << key << "|" << choice << "\n";
 }
 
+/// One way to ask cuBLASLt for a GEMM: its descriptor, the three layouts
+/// and up to kCandidates algorithms from the heuristic.
+struct Formulation {
+  static constexpr int kCandidates = 8;
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  const float *A = nullptr, *B = nullptr;
+  cublasLtMatmulHeuristicResult_t heuristic[kCandidates] = {};
+  int found = 0;
+
+  ~Formulation() {
+    if (c)
+      cublasLtMatrixLayoutDestroy(c);
+    if (b)
+      cublasLtMatrixLayoutDestroy(b);
+    if (a)
+      cublasLtMatrixLayoutDestroy(a);
+    if (desc)
+      cublasLtMatmulDescDestroy(desc);
+  }
+};
+
+/// Sets up `f` for D[rows, cols] = op(X) op(Y) in the given storage order,
+/// X [xRows, xCols] and Y [yRows, yCols] as stored (before op), and asks
+/// for algorithms. Failures leave f.found at 0 (the caller falls back).
+cublasStatus_t formulate(State &s, Formulation &f, cublasLtOrder_t order,
+                         bool transX, bool transY, int64_t rows, int64_t cols,
+                         int64_t xRows, int64_t xCols, int64_t ldx,
+                         int64_t yRows, int64_t yCols, int64_t ldy,
+                         int64_t ldd, const float *bias, int wanted) {
+  cublasOperation_t opX = transX ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t opY = transY ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasStatus_t st;
+#define TRY(expr)                                                              \
+  if ((st = (expr)) != CUBLAS_STATUS_SUCCESS)                                  \
+    return st;
+  TRY(cublasLtMatmulDescCreate(&f.desc, s.gemmCompute, CUDA_R_32F));
+  TRY(cublasLtMatmulDescSetAttribute(f.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opX,
+                                     sizeof(opX)));
+  TRY(cublasLtMatmulDescSetAttribute(f.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opY,
+                                     sizeof(opY)));
+  if (bias) {
+    cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+    TRY(cublasLtMatmulDescSetAttribute(f.desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
+                                       &epilogue, sizeof(epilogue)));
+    TRY(cublasLtMatmulDescSetAttribute(
+        f.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+  }
+  TRY(cublasLtMatrixLayoutCreate(&f.a, CUDA_R_32F, xRows, xCols, ldx));
+  TRY(cublasLtMatrixLayoutCreate(&f.b, CUDA_R_32F, yRows, yCols, ldy));
+  TRY(cublasLtMatrixLayoutCreate(&f.c, CUDA_R_32F, rows, cols, ldd));
+  for (cublasLtMatrixLayout_t layout : {f.a, f.b, f.c})
+    TRY(cublasLtMatrixLayoutSetAttribute(
+        layout, CUBLASLT_MATRIX_LAYOUT_ORDER, &order, sizeof(order)));
+  cublasLtMatmulPreference_t preference = nullptr;
+  TRY(cublasLtMatmulPreferenceCreate(&preference));
+  st = cublasLtMatmulPreferenceSetAttribute(
+      preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+      &s.ltWorkspaceBytes, sizeof(s.ltWorkspaceBytes));
+  if (st == CUBLAS_STATUS_SUCCESS)
+    st = cublasLtMatmulAlgoGetHeuristic(s.lt, f.desc, f.a, f.b, f.c, f.c,
+                                        preference, wanted, f.heuristic,
+                                        &f.found);
+  cublasLtMatmulPreferenceDestroy(preference);
+#undef TRY
+  if (st != CUBLAS_STATUS_SUCCESS)
+    f.found = 0;
+  return st;
+}
+
+/// max |x - y| / max |y| over n values, into *out (one block).
+__global__ void relativeDifferenceKernel(const float *x, const float *y,
+                                         int64_t n, float *out) {
+  float diff = 0, scale = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    diff = fmaxf(diff, fabsf(x[i] - y[i]));
+    scale = fmaxf(scale, fabsf(y[i]));
+  }
+  diff = blockMax(diff);
+  scale = blockMax(scale);
+  if (threadIdx.x == 0)
+    *out = scale > 0 ? diff / scale : diff;
+}
+
 /// C[m, n] = op(A) op(B) (+ bias[m] per column), column-major, fp32.
-/// The first GEMM of each shape (m, n, k, transposes, bias: the phase of
-/// the layer it comes from) times the heuristic's best candidates and keeps
-/// the fastest (see State::gemmChoice).
+///
+/// Two formulations are candidates: this one, and the transposed product
+/// C^T = op(B)^T op(A)^T on the same memory seen in row-major order (only
+/// without a bias: the epilogue's bias runs along the other dimension
+/// there). The first GEMM of each shape (m, n, k, transposes, bias: the
+/// phase of the layer it comes from) times up to eight algorithms of each
+/// and keeps the fastest whose result matches the heuristic's first
+/// choice (1e-2 relative, bf16's tolerance); see State::gemmChoice.
 axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
                   int64_t k, const float *A, int64_t lda, const float *B,
                   int64_t ldb, float *C, int64_t ldc, const float *bias) {
   State &s = state(rt);
   if (!s.gemmCacheLoaded)
     loadGemmCache(s);
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-  cublasLtMatmulPreference_t preference = nullptr;
-  cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
-  axonn_status status = AXONN_OK;
-  auto run = [&]() -> axonn_status {
-    AXONN_CUBLAS(rt, cublasLtMatmulDescCreate(&desc, s.gemmCompute,
-                                              CUDA_R_32F));
-    AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
-                         desc, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof(opA)));
-    AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
-                         desc, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof(opB)));
-    if (bias) {
-      cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
-      AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
-                           desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
-                           sizeof(epilogue)));
-      AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
-                           desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
-                           sizeof(bias)));
-    }
-    AXONN_CUBLAS(rt, cublasLtMatrixLayoutCreate(&a, CUDA_R_32F,
-                                                transA ? k : m, transA ? m : k,
-                                                lda));
-    AXONN_CUBLAS(rt, cublasLtMatrixLayoutCreate(&b, CUDA_R_32F,
-                                                transB ? n : k, transB ? k : n,
-                                                ldb));
-    AXONN_CUBLAS(rt, cublasLtMatrixLayoutCreate(&c, CUDA_R_32F, m, n, ldc));
-    AXONN_CUBLAS(rt, cublasLtMatmulPreferenceCreate(&preference));
-    AXONN_CUBLAS(rt, cublasLtMatmulPreferenceSetAttribute(
-                         preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                         &s.ltWorkspaceBytes, sizeof(s.ltWorkspaceBytes)));
-    constexpr int kCandidates = 8;
-    cublasLtMatmulHeuristicResult_t heuristic[kCandidates] = {};
-    int found = 0;
-    AXONN_CUBLAS(rt, cublasLtMatmulAlgoGetHeuristic(
-                         s.lt, desc, a, b, c, c, preference,
-                         s.gemmTuning ? kCandidates : 1, heuristic, &found));
-    if (found == 0)
-      return rt->fail(AXONN_ERR_CUBLAS,
-                      "cublasLtMatmulAlgoGetHeuristic found no algorithm for "
-                      "%lldx%lldx%lld",
-                      (long long)m, (long long)n, (long long)k);
-    float one = 1.0f, zero = 0.0f;
-    auto matmul = [&](int i) {
-      return cublasLtMatmul(s.lt, desc, &one, A, a, B, b, &zero, C, c, C, c,
-                            &heuristic[i].algo, s.ltWorkspace,
-                            s.ltWorkspaceBytes, s.compute);
-    };
-    int choice = 0;
-    if (s.gemmTuning && found > 1) {
-      char shape[160];
-      std::snprintf(shape, sizeof(shape), "%s%c%c m %lld n %lld k %lld%s",
-                    s.gemmKeyPrefix.c_str(), transA ? 'T' : 'N',
-                    transB ? 'T' : 'N', (long long)m, (long long)n,
-                    (long long)k, bias ? " bias" : "");
-      std::string key = shape;
-      auto known = s.gemmChoice.find(key);
-      if (known != s.gemmChoice.end() && known->second < found) {
-        choice = known->second;
-      } else {
-        // Time each candidate: one warm-up, then the best of three.
-        cudaEvent_t begin, end;
-        AXONN_CUDA(rt, cudaEventCreate(&begin));
-        AXONN_CUDA(rt, cudaEventCreate(&end));
-        float best = INFINITY;
-        for (int i = 0; i < found; ++i) {
-          if (matmul(i) != CUBLAS_STATUS_SUCCESS)
+  int wanted = s.gemmTuning ? Formulation::kCandidates : 1;
+  Formulation forms[2];
+  // Column-major: C[m, n] = op(A) op(B).
+  forms[0].A = A;
+  forms[0].B = B;
+  AXONN_CUBLAS(rt, formulate(s, forms[0], CUBLASLT_ORDER_COL, transA, transB,
+                             m, n, transA ? k : m, transA ? m : k, lda,
+                             transB ? n : k, transB ? k : n, ldb, ldc, bias,
+                             wanted));
+  if (forms[0].found == 0)
+    return rt->fail(AXONN_ERR_CUBLAS,
+                    "cublasLtMatmulAlgoGetHeuristic found no algorithm for "
+                    "%lldx%lldx%lld",
+                    (long long)m, (long long)n, (long long)k);
+  // Row-major transposed product: C^T[n, m] = op'(B^T) op'(A^T), where
+  // the row-major view of B's memory is B^T (as stored) and likewise A.
+  if (s.gemmTuning && !bias) {
+    forms[1].A = B;
+    forms[1].B = A;
+    (void)formulate(s, forms[1], CUBLASLT_ORDER_ROW, transB, transA, n, m,
+                    transB ? k : n, transB ? n : k, ldb, transA ? m : k,
+                    transA ? k : m, lda, ldc, nullptr, wanted);
+    cudaGetLastError();
+  }
+  float one = 1.0f, zero = 0.0f;
+  auto matmul = [&](int choice) {
+    Formulation &f = forms[choice / Formulation::kCandidates];
+    int i = choice % Formulation::kCandidates;
+    return cublasLtMatmul(s.lt, f.desc, &one, f.A, f.a, f.B, f.b, &zero, C,
+                          f.c, C, f.c, &f.heuristic[i].algo, s.ltWorkspace,
+                          s.ltWorkspaceBytes, s.compute);
+  };
+  auto valid = [&](int choice) {
+    Formulation &f = forms[choice / Formulation::kCandidates];
+    return choice >= 0 && choice / Formulation::kCandidates < 2 &&
+           choice % Formulation::kCandidates < f.found;
+  };
+  int choice = 0;
+  int candidates = forms[0].found + forms[1].found;
+  if (s.gemmTuning && candidates > 1) {
+    char shape[192];
+    std::snprintf(shape, sizeof(shape), "%s%c%c m %lld n %lld k %lld%s",
+                  s.gemmKeyPrefix.c_str(), transA ? 'T' : 'N',
+                  transB ? 'T' : 'N', (long long)m, (long long)n,
+                  (long long)k, bias ? " bias" : "");
+    std::string key = shape;
+    auto known = s.gemmChoice.find(key);
+    if (known != s.gemmChoice.end() && valid(known->second)) {
+      choice = known->second;
+    } else {
+      // The reference result: the heuristic's first choice.
+      size_t elements = size_t(ldc) * size_t(n);
+      void *buffer = nullptr;
+      AXONN_CUBLAS(rt, matmul(0));
+      if (axonn_status st = scratch(rt, (elements + 1) * sizeof(float),
+                                    &buffer))
+        return st;
+      float *reference = static_cast<float *>(buffer),
+            *difference = reference + elements;
+      AXONN_CUDA(rt, cudaMemcpyAsync(reference, C, elements * sizeof(float),
+                                     cudaMemcpyDeviceToDevice, s.compute));
+      cudaEvent_t begin, end;
+      AXONN_CUDA(rt, cudaEventCreate(&begin));
+      AXONN_CUDA(rt, cudaEventCreate(&end));
+      float best = INFINITY;
+      for (int form = 0; form < 2; ++form)
+        for (int i = 0; i < forms[form].found; ++i) {
+          int candidate = form * Formulation::kCandidates + i;
+          if (matmul(candidate) != CUBLAS_STATUS_SUCCESS)
+            continue;
+          // Another algorithm or formulation must give the same product.
+          relativeDifferenceKernel<<<1, 256, 0, s.compute>>>(
+              C, reference, int64_t(elements), difference);
+          float relative = INFINITY;
+          if (cudaMemcpyAsync(&relative, difference, sizeof(float),
+                              cudaMemcpyDeviceToHost,
+                              s.compute) != cudaSuccess ||
+              cudaStreamSynchronize(s.compute) != cudaSuccess ||
+              !(relative <= 1e-2f))
             continue;
           float fastest = INFINITY;
           for (int rep = 0; rep < 3; ++rep) {
             cudaEventRecord(begin, s.compute);
-            cublasStatus_t ran = matmul(i);
+            cublasStatus_t ran = matmul(candidate);
             cudaEventRecord(end, s.compute);
             float ms = 0;
             if (ran != CUBLAS_STATUS_SUCCESS ||
@@ -265,31 +364,18 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
           }
           if (fastest < best) {
             best = fastest;
-            choice = i;
+            choice = candidate;
           }
         }
-        cudaEventDestroy(begin);
-        cudaEventDestroy(end);
-        cudaGetLastError(); // a candidate that failed must not linger
-        s.gemmChoice[key] = choice;
-        saveGemmChoice(s, key, choice);
-      }
+      cudaEventDestroy(begin);
+      cudaEventDestroy(end);
+      cudaGetLastError(); // a candidate that failed must not linger
+      s.gemmChoice[key] = choice;
+      saveGemmChoice(s, key, choice);
     }
-    AXONN_CUBLAS(rt, matmul(choice));
-    return AXONN_OK;
-  };
-  status = run();
-  if (preference)
-    cublasLtMatmulPreferenceDestroy(preference);
-  if (c)
-    cublasLtMatrixLayoutDestroy(c);
-  if (b)
-    cublasLtMatrixLayoutDestroy(b);
-  if (a)
-    cublasLtMatrixLayoutDestroy(a);
-  if (desc)
-    cublasLtMatmulDescDestroy(desc);
-  return status;
+  }
+  AXONN_CUBLAS(rt, matmul(choice));
+  return AXONN_OK;
 }
 
 //===----------------------------------------------------------------------===//
