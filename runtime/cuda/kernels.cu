@@ -5,7 +5,7 @@
 // GEMMs through cuBLASLt (fp32 compute; bias in the epilogue), one block
 // per row for norms, softmax statistics and attention rows, elementwise
 // kernels for the rest. Reductions accumulate in double and run in a fixed
-// order, except the embedding gradient (atomics over tokens).
+// order.
 //
 // Tensors are fp32; GEMMs round their inputs to bf16 on the tensor cores
 // and accumulate in fp32 unless AXONN_GEMM_PRECISION says fp32 or tf32
@@ -410,14 +410,21 @@ __global__ void embeddingKernel(const int32_t *tokens, int64_t count,
   }
 }
 
+/// One block per table row: the gradients of the tokens that look it up,
+/// added in token order (deterministic, unlike atomics: --resume stays
+/// bit for bit on the GPU too). Rows no token uses get zeros.
 __global__ void embeddingGradKernel(const float *grad, const int32_t *tokens,
                                     int64_t count, int64_t rows, int64_t width,
                                     int64_t offset, float *tableGrad) {
-  GRID_STRIDE(e, count * width) {
-    int64_t i = e / width, j = e % width;
-    int64_t row = int64_t(tokens[i]) - offset;
-    if (row >= 0 && row < rows)
-      atomicAdd(&tableGrad[row * width + j], grad[e]);
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    int32_t token = int32_t(row + offset);
+    for (int64_t j = threadIdx.x; j < width; j += blockDim.x) {
+      float acc = 0;
+      for (int64_t i = 0; i < count; ++i)
+        if (tokens[i] == token)
+          acc += grad[i * width + j];
+      tableGrad[row * width + j] = acc;
+    }
   }
 }
 
@@ -1276,12 +1283,12 @@ axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const float *grad,
                                      int64_t rows, int64_t width,
                                      axonn_axes vocabAxes, float *tableGrad) {
   AXONN_GPU_TRACE(rt, "embedding_grad", "compute");
-  AXONN_CUDA(rt, cudaMemsetAsync(tableGrad, 0,
-                                 size_t(rows * width) * sizeof(float),
-                                 streamOf(rt)));
-  embeddingGradKernel<<<blocksFor(count * width), kThreads, 0, streamOf(rt)>>>(
-      grad, tokens, count, rows, width, vocabOffset(rt, vocabAxes, rows),
-      tableGrad);
+  if (rows == 0)
+    return AXONN_OK;
+  embeddingGradKernel<<<unsigned(std::min<int64_t>(rows, 65535)), kThreads, 0,
+                        streamOf(rt)>>>(grad, tokens, count, rows, width,
+                                        vocabOffset(rt, vocabAxes, rows),
+                                        tableGrad);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
