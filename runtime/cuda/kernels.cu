@@ -2,15 +2,16 @@
 //
 // The ops of the axonn dialect on the GPU, queued on the rank's compute
 // stream, with the semantics of the CPU backend (runtime/src/kernels.cpp):
-// GEMMs through cuBLASLt (fp32 compute; bias in the epilogue), one block
-// per row for norms, softmax statistics and attention rows, elementwise
-// kernels for the rest. Reductions accumulate in double and run in a fixed
-// order.
+// GEMMs through cuBLASLt (bias in the epilogue, algorithms tuned per
+// shape), attention tiled for the usual head dimensions (one block per
+// query row otherwise, and in the backward), one block per row for norms
+// and softmax statistics, elementwise kernels for the rest. Every sum runs
+// in a fixed order (no atomics), norms and losses in double.
 //
 // Tensors are fp32; GEMMs round their inputs to bf16 on the tensor cores
 // and accumulate in fp32 unless AXONN_GEMM_PRECISION says fp32 or tf32
-// (the kernel check runs fp32). bf16 storage and fused flash attention
-// come next (issue 7).
+// (the kernel check runs fp32, then bf16). bf16 storage and a fused flash
+// attention backward come next (issue 7).
 //
 //===----------------------------------------------------------------------===//
 
