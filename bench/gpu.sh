@@ -84,13 +84,13 @@ run() {
   : > "$out/bench.txt"
   for m in "${MODELS[@]}"; do
     c++ -o "$out/$m" "$BUNDLE/$m.o" "${libs[@]}" || { failed=1; continue; }
-    local steps=10
-    [ "$m" = gpt2-1.5b-gpu ] && steps=6
+    local steps=8
+    [ "$m" = gpt2-1.5b-gpu ] && steps=5
     timeout 150 "$out/$m" --data "$BUNDLE/data" --steps $steps --log-every 1 \
         --peak-tflops $peak > "$out/$m.log" 2>&1 || { tail -5 "$out/$m.log"; failed=1; }
     tail -3 "$out/$m.log"
     timeout 150 python3 "$HERE/torch_gpt_gpu.py" --spec "$BUNDLE/$m.json" \
-        --data "$BUNDLE/data/train.bin" --steps 15 --peak-tflops $peak \
+        --data "$BUNDLE/data/train.bin" --steps 10 --peak-tflops $peak \
         > "$out/$m-torch.json" 2> "$out/$m-torch.err" || { tail -5 "$out/$m-torch.err"; failed=1; }
     cat "$out/$m-torch.json"
   done
