@@ -201,7 +201,8 @@ cublasStatus_t formulate(State &s, Formulation &f, cublasLtOrder_t order,
                          bool transX, bool transY, int64_t rows, int64_t cols,
                          int64_t xRows, int64_t xCols, int64_t ldx,
                          int64_t yRows, int64_t yCols, int64_t ldy,
-                         int64_t ldd, const float *bias, int wanted) {
+                         int64_t ldd, const float *bias, int wanted,
+                         uint32_t alignX, uint32_t alignY, uint32_t alignD) {
   cublasOperation_t opX = transX ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opY = transY ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasStatus_t st;
@@ -231,6 +232,15 @@ cublasStatus_t formulate(State &s, Formulation &f, cublasLtOrder_t order,
   st = cublasLtMatmulPreferenceSetAttribute(
       preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
       &s.ltWorkspaceBytes, sizeof(s.ltWorkspaceBytes));
+  // The pointers' real alignment (the heuristic assumes 256 bytes).
+  for (auto [attribute, value] :
+       {std::pair{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, alignX},
+        std::pair{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, alignY},
+        std::pair{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, alignD},
+        std::pair{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, alignD}})
+    if (st == CUBLAS_STATUS_SUCCESS)
+      st = cublasLtMatmulPreferenceSetAttribute(preference, attribute, &value,
+                                                sizeof(value));
   if (st == CUBLAS_STATUS_SUCCESS)
     st = cublasLtMatmulAlgoGetHeuristic(s.lt, f.desc, f.a, f.b, f.c, f.c,
                                         preference, wanted, f.heuristic,
@@ -247,13 +257,16 @@ __global__ void relativeDifferenceKernel(const float *x, const float *y,
                                          int64_t n, float *out) {
   float diff = 0, scale = 0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    diff = fmaxf(diff, fabsf(x[i] - y[i]));
-    scale = fmaxf(scale, fabsf(y[i]));
+    // NaN must not hide (fmaxf drops it): count it as infinitely far.
+    float d = fabsf(x[i] - y[i]), r = fabsf(y[i]);
+    diff = fmaxf(diff, d != d ? INFINITY : d);
+    scale = fmaxf(scale, r != r ? INFINITY : r);
   }
   diff = blockMax(diff);
   scale = blockMax(scale);
+  // A reference of zeros or non-finite values validates nothing: -1.
   if (threadIdx.x == 0)
-    *out = scale > 0 ? diff / scale : diff;
+    *out = scale > 0 && scale < INFINITY ? diff / scale : -1.0f;
 }
 
 /// C[m, n] = op(A) op(B) (+ bias[m] per column), column-major, fp32.
@@ -265,13 +278,29 @@ __global__ void relativeDifferenceKernel(const float *x, const float *y,
 /// phase of the layer it comes from) times up to eight algorithms of each
 /// and keeps the fastest whose result matches the heuristic's first
 /// choice (1e-2 relative, bf16's tolerance); see State::gemmChoice.
+/// The largest power of two up to 256 that divides the address.
+uint32_t alignmentOf(const void *p) {
+  uint32_t a = 256;
+  while (a > 4 && reinterpret_cast<uintptr_t>(p) % a != 0)
+    a /= 2;
+  return a;
+}
+
 axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
                   int64_t k, const float *A, int64_t lda, const float *B,
                   int64_t ldb, float *C, int64_t ldc, const float *bias) {
   State &s = state(rt);
+  if (m == 0 || n == 0)
+    return AXONN_OK;
+  if (k == 0)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "GEMM with an empty inner dimension (%lldx%lld)",
+                    (long long)m, (long long)n);
   if (!s.gemmCacheLoaded)
     loadGemmCache(s);
   int wanted = s.gemmTuning ? Formulation::kCandidates : 1;
+  uint32_t alignA = alignmentOf(A), alignB = alignmentOf(B),
+           alignC = alignmentOf(C);
   Formulation forms[2];
   // Column-major: C[m, n] = op(A) op(B).
   forms[0].A = A;
@@ -279,7 +308,7 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
   AXONN_CUBLAS(rt, formulate(s, forms[0], CUBLASLT_ORDER_COL, transA, transB,
                              m, n, transA ? k : m, transA ? m : k, lda,
                              transB ? n : k, transB ? k : n, ldb, ldc, bias,
-                             wanted));
+                             wanted, alignA, alignB, alignC));
   if (forms[0].found == 0)
     return rt->fail(AXONN_ERR_CUBLAS,
                     "cublasLtMatmulAlgoGetHeuristic found no algorithm for "
@@ -292,7 +321,8 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
     forms[1].B = A;
     (void)formulate(s, forms[1], CUBLASLT_ORDER_ROW, transB, transA, n, m,
                     transB ? k : n, transB ? n : k, ldb, transA ? m : k,
-                    transA ? k : m, lda, ldc, nullptr, wanted);
+                    transA ? k : m, lda, ldc, nullptr, wanted, alignB, alignA,
+                    alignC);
     cudaGetLastError();
   }
   float one = 1.0f, zero = 0.0f;
@@ -304,30 +334,33 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
                           s.ltWorkspaceBytes, s.compute);
   };
   auto valid = [&](int choice) {
-    Formulation &f = forms[choice / Formulation::kCandidates];
     return choice >= 0 && choice / Formulation::kCandidates < 2 &&
-           choice % Formulation::kCandidates < f.found;
+           choice % Formulation::kCandidates <
+               forms[choice / Formulation::kCandidates].found;
   };
   int choice = 0;
   int candidates = forms[0].found + forms[1].found;
   if (s.gemmTuning && candidates > 1) {
     char shape[192];
-    std::snprintf(shape, sizeof(shape), "%s%c%c m %lld n %lld k %lld%s",
+    std::snprintf(shape, sizeof(shape),
+                  "%s%c%c m %lld n %lld k %lld%s align %u %u %u",
                   s.gemmKeyPrefix.c_str(), transA ? 'T' : 'N',
                   transB ? 'T' : 'N', (long long)m, (long long)n,
-                  (long long)k, bias ? " bias" : "");
+                  (long long)k, bias ? " bias" : "", alignA, alignB, alignC);
     std::string key = shape;
     auto known = s.gemmChoice.find(key);
+    // The reference copy costs an m x n buffer: very large products (an
+    // LM head over a large vocabulary) keep the heuristic's choice.
+    size_t elements = size_t(ldc) * size_t(n - 1) + size_t(m);
+    void *buffer = nullptr;
     if (known != s.gemmChoice.end() && valid(known->second)) {
       choice = known->second;
-    } else {
+    } else if (elements <= (size_t(1) << 26) &&
+               (scratch(rt, (elements + 1) * sizeof(float), &buffer) ==
+                    AXONN_OK ||
+                (cudaGetLastError(), false))) {
       // The reference result: the heuristic's first choice.
-      size_t elements = size_t(ldc) * size_t(n);
-      void *buffer = nullptr;
       AXONN_CUBLAS(rt, matmul(0));
-      if (axonn_status st = scratch(rt, (elements + 1) * sizeof(float),
-                                    &buffer))
-        return st;
       float *reference = static_cast<float *>(buffer),
             *difference = reference + elements;
       AXONN_CUDA(rt, cudaMemcpyAsync(reference, C, elements * sizeof(float),
@@ -336,8 +369,9 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
       AXONN_CUDA(rt, cudaEventCreate(&begin));
       AXONN_CUDA(rt, cudaEventCreate(&end));
       float best = INFINITY;
-      for (int form = 0; form < 2; ++form)
-        for (int i = 0; i < forms[form].found; ++i) {
+      bool degenerate = false;
+      for (int form = 0; form < 2 && !degenerate; ++form)
+        for (int i = 0; i < forms[form].found && !degenerate; ++i) {
           int candidate = form * Formulation::kCandidates + i;
           if (matmul(candidate) != CUBLAS_STATUS_SUCCESS)
             continue;
@@ -348,8 +382,15 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
           if (cudaMemcpyAsync(&relative, difference, sizeof(float),
                               cudaMemcpyDeviceToHost,
                               s.compute) != cudaSuccess ||
-              cudaStreamSynchronize(s.compute) != cudaSuccess ||
-              !(relative <= 1e-2f))
+              cudaStreamSynchronize(s.compute) != cudaSuccess)
+            continue;
+          if (relative < 0) {
+            // Nothing to validate against: keep the heuristic's choice,
+            // and do not remember it.
+            degenerate = true;
+            break;
+          }
+          if (!(relative <= 1e-2f))
             continue;
           float fastest = INFINITY;
           for (int rep = 0; rep < 3; ++rep) {
@@ -371,8 +412,12 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
       cudaEventDestroy(begin);
       cudaEventDestroy(end);
       cudaGetLastError(); // a candidate that failed must not linger
-      s.gemmChoice[key] = choice;
-      saveGemmChoice(s, key, choice);
+      if (degenerate) {
+        choice = 0;
+      } else {
+        s.gemmChoice[key] = choice;
+        saveGemmChoice(s, key, choice);
+      }
     }
   }
   AXONN_CUBLAS(rt, matmul(choice));
@@ -419,13 +464,15 @@ __global__ void embeddingGradKernel(const float *grad, const int32_t *tokens,
                                     int64_t offset, float *tableGrad) {
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     int32_t token = int32_t(row + offset);
-    for (int64_t j = threadIdx.x; j < width; j += blockDim.x) {
-      float acc = 0;
-      for (int64_t i = 0; i < count; ++i)
-        if (tokens[i] == token)
-          acc += grad[i * width + j];
-      tableGrad[row * width + j] = acc;
-    }
+    float *out = tableGrad + row * width;
+    for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
+      out[j] = 0;
+    // The token test is the same for the whole block: one pass over the
+    // tokens, each thread adding its columns, in token order.
+    for (int64_t i = 0; i < count; ++i)
+      if (tokens[i] == token)
+        for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
+          out[j] += grad[i * width + j];
   }
 }
 
@@ -763,6 +810,7 @@ __global__ void attentionTiledKernel(const float *qkv, int64_t seq,
   const float *base = qkv + b * seq * f;
   float q[D], o[D];
   float scale = float(1 / sqrt(double(D)));
+#pragma unroll
   for (int i = 0; i < D; ++i) {
     q[i] = active ? rotated(base + s * f + layout.q(h), i, D, s, ropeBase,
                             false) *
@@ -816,6 +864,7 @@ __global__ void attentionTiledKernel(const float *qkv, int64_t seq,
   if (!active)
     return;
   float *row = out + (b * seq + s) * layout.heads * D + h * D;
+#pragma unroll
   for (int i = 0; i < D; ++i)
     row[i] = o[i] / sum;
 }
