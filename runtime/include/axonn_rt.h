@@ -12,7 +12,7 @@
  * "seq" its sequence length. A set of grid axes (the group of a collective,
  * or the axes a vocabulary slice is taken over) is an axonn_axes, major
  * axis first. The semantics of each kernel is the op of the same name in the
- * axonn dialect (docs: build/docs/Dialects/AxonnDialect.md).
+ * axonn dialect (docs/reference/AxonnDialect.md).
  *
  * Stability: version 2 of the ABI (1 lacked the memory calls, cached
  * attention and the embedding's start position).
