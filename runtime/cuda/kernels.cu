@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "cuda_internal.h"
+#include "../src/kernel_common.h"
 
 #include <sys/stat.h>
 
@@ -27,6 +28,7 @@
 #include <string>
 
 using namespace axonn::cuda;
+using axonn::QKVLayout;
 
 namespace {
 
@@ -693,23 +695,6 @@ __global__ void columnSumKernel(const float *dy, int64_t rows, int64_t n,
 
 //--- Attention ---------------------------------------------------------------
 
-struct QKV {
-  int64_t heads, kvHeads, dim, perGroup;
-  __host__ __device__ int64_t features() const {
-    return (heads + 2 * kvHeads) * dim;
-  }
-  __host__ __device__ int64_t group(int64_t h) const { return h / perGroup; }
-  __host__ __device__ int64_t q(int64_t h) const {
-    return group(h) * (perGroup + 2) * dim + (h % perGroup) * dim;
-  }
-  __host__ __device__ int64_t k(int64_t g) const {
-    return (g * (perGroup + 2) + perGroup) * dim;
-  }
-  __host__ __device__ int64_t v(int64_t g) const {
-    return (g * (perGroup + 2) + perGroup + 1) * dim;
-  }
-};
-
 /// Element i of a head vector at `position` after rotate-half RoPE
 /// (inverse: the transposed rotation), read from `x` (dim elements).
 __device__ float rotated(const float *x, int64_t i, int64_t dim,
@@ -727,7 +712,7 @@ __device__ float rotated(const float *x, int64_t i, int64_t dim,
 /// scores[t] = q . k_t * scale for t = 0 ... last, one warp per key (its
 /// lanes split the head dimension, so that reads of a key row coalesce).
 /// `q` (rotated) is in shared memory.
-__device__ void scoreRow(const float *base, int64_t f, const QKV &layout,
+__device__ void scoreRow(const float *base, int64_t f, const QKVLayout &layout,
                          int64_t g, const float *q, int64_t last,
                          double ropeBase, float scale, float *scores) {
   int64_t d = layout.dim;
@@ -767,7 +752,7 @@ __device__ void softmaxRow(float *scores, int64_t last) {
 
 /// One block per (query, head, batch): scores over the keys up to the
 /// query, softmax, weighted values. Shared: scores [seq] then q [dim].
-__global__ void attentionKernel(const float *qkv, int64_t seq, QKV layout,
+__global__ void attentionKernel(const float *qkv, int64_t seq, QKVLayout layout,
                                 int32_t causal, double ropeBase, float *out) {
   extern __shared__ float shared[];
   int64_t s = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
@@ -799,7 +784,7 @@ constexpr int kTile = 64;
 
 template <int D>
 __global__ void attentionTiledKernel(const float *qkv, int64_t seq,
-                                     QKV layout, int32_t causal,
+                                     QKVLayout layout, int32_t causal,
                                      double ropeBase, float *out) {
   extern __shared__ float shared[];
   float *kTileBuf = shared, *vTileBuf = shared + kTile * D;
@@ -872,7 +857,7 @@ __global__ void attentionTiledKernel(const float *qkv, int64_t seq,
 /// Launches the tiled kernel for head dimension D.
 template <int D>
 axonn_status launchTiled(axonn_rt *rt, const float *qkv, int64_t batch,
-                         int64_t seq, const QKV &layout, int32_t causal,
+                         int64_t seq, const QKVLayout &layout, int32_t causal,
                          double ropeBase, float *out) {
   size_t shared = size_t(2 * kTile * D) * sizeof(float);
   if (axonn_status s = sharedMemory(rt, attentionTiledKernel<D>, shared,
@@ -893,7 +878,7 @@ axonn_status launchTiled(axonn_rt *rt, const float *qkv, int64_t batch,
 /// (rotated back) into dqkv. Shared: p [seq], dp [seq], q [dim], dO [dim],
 /// dq [dim].
 __global__ void attentionGradRowKernel(const float *dout, const float *qkv,
-                                       int64_t seq, QKV layout,
+                                       int64_t seq, QKVLayout layout,
                                        int32_t causal, double ropeBase,
                                        float *dqkv, float *probs,
                                        float *grads) {
@@ -957,7 +942,7 @@ __global__ void attentionGradRowKernel(const float *dout, const float *qkv,
 /// the key from the stored rows of every query head of its group, summed
 /// in a fixed order (no atomics); K rotated back. Shared: dk [dim].
 __global__ void attentionGradKeyKernel(const float *dout, const float *qkv,
-                                       int64_t seq, QKV layout,
+                                       int64_t seq, QKVLayout layout,
                                        int32_t causal, double ropeBase,
                                        const float *probs, const float *grads,
                                        float *dqkv) {
@@ -989,7 +974,7 @@ __global__ void attentionGradKeyKernel(const float *dout, const float *qkv,
 
 /// The new tokens' keys (rotated) and values into the caches.
 __global__ void cacheWriteKernel(const float *qkv, int64_t batch, int64_t seq,
-                                 QKV layout, double ropeBase, float *kCache,
+                                 QKVLayout layout, double ropeBase, float *kCache,
                                  float *vCache, int64_t capacity,
                                  const int32_t *startAt, int32_t *errors) {
   int64_t d = layout.dim, f = layout.features(), start = *startAt;
@@ -1011,7 +996,7 @@ __global__ void cacheWriteKernel(const float *qkv, int64_t batch, int64_t seq,
 /// One block per (batch, head, new token): attention over the cache rows up
 /// to the token's position.
 __global__ void cachedAttentionKernel(const float *qkv, int64_t seq,
-                                      QKV layout, double ropeBase,
+                                      QKVLayout layout, double ropeBase,
                                       const float *kCache, const float *vCache,
                                       int64_t capacity, const int32_t *startAt,
                                       float *out) {
@@ -1173,40 +1158,14 @@ __global__ void crossEntropyGradKernel(const float *logits, const float *max,
   }
 }
 
-constexpr int64_t kGoldfishTable = 1000003;
-constexpr uint64_t kGoldfishSeed = 0x601DF15Bull;
-
-__device__ uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 __global__ void goldfishKernel(const int32_t *targets, int64_t rows,
                                int64_t seq, int32_t strategy, int64_t k,
                                int64_t h, float *keep) {
-  double threshold = 1.0 / double(k);
   GRID_STRIDE(e, rows * seq) {
     int64_t t = e % seq;
-    const int32_t *row = targets + (e - t);
-    bool dropped;
-    if (strategy == AXONN_GOLDFISH_STATIC) {
-      dropped = (t + 1) % k == 0;
-    } else if (t < h - 1) {
-      dropped = false;
-    } else {
-      uint64_t product = 1;
-      for (int64_t j = t - h + 1; j <= t; ++j)
-        product *= uint64_t(int64_t(row[j]));
-      int64_t key = int64_t(product) % kGoldfishTable;
-      if (key < 0)
-        key += kGoldfishTable;
-      double u = double(splitmix64(kGoldfishSeed ^ uint64_t(key)) >> 11) /
-                 9007199254740992.0;
-      dropped = u < threshold;
-    }
-    keep[e] = dropped ? 0.0f : 1.0f;
+    keep[e] = axonn::goldfishDropped(targets + (e - t), t, strategy, k, h)
+                  ? 0.0f
+                  : 1.0f;
   }
 }
 
@@ -1505,7 +1464,7 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
     return s;
   if (seq == 0 || batch == 0)
     return AXONN_OK;
-  QKV layout{heads, kvHeads, headDim, heads / kvHeads};
+  QKVLayout layout(heads, kvHeads, headDim);
   // Tiled for the usual head dimensions (AXONN_ATTENTION=rows: always the
   // row kernel), one block per query row otherwise.
   static const bool rows = [] {
@@ -1549,7 +1508,7 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
     return s;
   if (seq == 0 || batch == 0)
     return AXONN_OK;
-  QKV layout{heads, kvHeads, headDim, heads / kvHeads};
+  QKVLayout layout(heads, kvHeads, headDim);
   // The rows of P and dS of every head: [batch, heads, seq, seq] each.
   int64_t rows = batch * heads * seq * seq;
   void *buffer = nullptr;
@@ -1587,7 +1546,7 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const float *qkv,
   CHECK_ARG(startAt && kCache && vCache, "cached_attention: null pointer");
   if (seq == 0 || batch == 0)
     return AXONN_OK;
-  QKV layout{heads, kvHeads, headDim, heads / kvHeads};
+  QKVLayout layout(heads, kvHeads, headDim);
   cacheWriteKernel<<<blocksFor(batch * kvHeads * seq * headDim), kThreads, 0,
                      streamOf(rt)>>>(qkv, batch, seq, layout, ropeBase, kCache,
                                      vCache, capacity, startAt,

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "fastmath.h"
+#include "kernel_common.h"
 #include "runtime_internal.h"
 
 #ifdef AXONN_RT_NAIVE_BLAS
@@ -27,6 +28,8 @@
 #include <cstring>
 #include <cmath>
 #include <vector>
+
+using axonn::QKVLayout;
 
 namespace {
 
@@ -96,21 +99,6 @@ double rmsInverse(const axonn_real *row, int64_t local, const axonn_real *stats,
   return 1 / std::sqrt(square / width + eps);
 }
 
-/// Positions of the pieces of a grouped qkv vector (see axonn.attention).
-struct QKVLayout {
-  int64_t heads, kvHeads, dim, perGroup;
-  QKVLayout(int64_t heads, int64_t kvHeads, int64_t dim)
-      : heads(heads), kvHeads(kvHeads), dim(dim), perGroup(heads / kvHeads) {}
-  int64_t features() const { return (heads + 2 * kvHeads) * dim; }
-  int64_t group(int64_t head) const { return head / perGroup; }
-  int64_t q(int64_t head) const {
-    return group(head) * (perGroup + 2) * dim + (head % perGroup) * dim;
-  }
-  int64_t k(int64_t g) const { return (g * (perGroup + 2) + perGroup) * dim; }
-  int64_t v(int64_t g) const {
-    return (g * (perGroup + 2) + perGroup + 1) * dim;
-  }
-};
 
 /// Rotate-half RoPE on one vector of `dim` at `position`.
 void rotate(axonn_real *x, int64_t dim, int64_t position, double base,
@@ -824,17 +812,6 @@ axonn_status axonn_rt_cross_entropy_grad(axonn_rt *rt, const axonn_real *logits,
 // Goldfish loss
 //===----------------------------------------------------------------------===//
 
-namespace {
-constexpr int64_t kGoldfishTable = 1000003;
-constexpr uint64_t kGoldfishSeed = 0x601DF15Bull;
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-} // namespace
 
 axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
                                     int64_t rows, int64_t seq,
@@ -850,28 +827,11 @@ axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
                       (long long)k, (long long)h);
     return AXONN_ERR_INVALID_ARGUMENT;
   }
-  double threshold = 1.0 / double(k);
   int64_t kept = 0;
   for (int64_t r = 0; r < rows; ++r) {
     const int32_t *row = targets + r * seq;
     for (int64_t t = 0; t < seq; ++t) {
-      bool dropped;
-      if (strategy == AXONN_GOLDFISH_STATIC) {
-        dropped = (t + 1) % k == 0;
-      } else if (t < h - 1) {
-        dropped = false;
-      } else {
-        // The product wraps as int64 does: multiply as uint64 (same bits).
-        uint64_t product = 1;
-        for (int64_t j = t - h + 1; j <= t; ++j)
-          product *= uint64_t(int64_t(row[j]));
-        int64_t key = int64_t(product) % kGoldfishTable;
-        if (key < 0)
-          key += kGoldfishTable;
-        double u = double(splitmix64(kGoldfishSeed ^ uint64_t(key)) >> 11) /
-                   9007199254740992.0;
-        dropped = u < threshold;
-      }
+      bool dropped = axonn::goldfishDropped(row, t, strategy, k, h);
       keep[r * seq + t] = dropped ? axonn_real(0) : axonn_real(1);
       kept += dropped ? 0 : 1;
     }
