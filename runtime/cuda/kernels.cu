@@ -1022,21 +1022,12 @@ __global__ void cachedAttentionKernel(const float *qkv, int64_t seq,
     scores[t] = float(dot * scale);
   }
   __syncthreads();
-  float m = -INFINITY;
-  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
-    m = fmaxf(m, scores[t]);
-  m = blockMax(m);
-  double sum = 0;
-  for (int64_t t = threadIdx.x; t <= last; t += blockDim.x) {
-    scores[t] = expf(scores[t] - m);
-    sum += scores[t];
-  }
-  sum = blockSum(sum);
+  softmaxRow(scores, last);
   for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
     double o = 0;
     for (int64_t t = 0; t <= last; ++t)
       o += double(scores[t]) * v[t * d + i];
-    out[(b * seq + s) * layout.heads * d + h * d + i] = float(o / sum);
+    out[(b * seq + s) * layout.heads * d + h * d + i] = float(o);
   }
 }
 

@@ -127,6 +127,18 @@ AXONN_CLONES double expInPlace(axonn_real *x, int64_t n, axonn_real max) {
   return axonn::fast::sum(n, [&](int64_t t) { return x[t]; });
 }
 
+/// Softmax over row[0 ... last] in place, zeros after it up to width.
+void softmaxPrefix(axonn_real *row, int64_t last, int64_t width) {
+  double maximum = -INFINITY;
+  for (int64_t t = 0; t <= last; ++t)
+    maximum = std::max(maximum, double(row[t]));
+  double sum = expInPlace(row, last + 1, axonn_real(maximum));
+  for (int64_t t = 0; t <= last; ++t)
+    row[t] = axonn_real(row[t] / sum);
+  for (int64_t t = last + 1; t < width; ++t)
+    row[t] = 0;
+}
+
 void headForward(const axonn_real *qkv, int64_t seq, const QKVLayout &layout,
                  int64_t head, bool causal, double ropeBase, HeadState &st) {
   int64_t d = layout.dim, f = layout.features();
@@ -149,18 +161,8 @@ void headForward(const axonn_real *qkv, int64_t seq, const QKVLayout &layout,
   AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, int(seq), int(seq),
               int(d), scale, st.q.data(), int(d), st.k.data(), int(d), 0.0f,
               st.p.data(), int(seq));
-  for (int64_t s = 0; s < seq; ++s) {
-    axonn_real *row = &st.p[size_t(s * seq)];
-    int64_t last = causal ? s : seq - 1;
-    double maximum = -INFINITY;
-    for (int64_t t = 0; t <= last; ++t)
-      maximum = std::max(maximum, double(row[t]));
-    double sum = expInPlace(row, last + 1, axonn_real(maximum));
-    for (int64_t t = 0; t <= last; ++t)
-      row[t] = axonn_real(row[t] / sum);
-    for (int64_t t = last + 1; t < seq; ++t)
-      row[t] = 0;
-  }
+  for (int64_t s = 0; s < seq; ++s)
+    softmaxPrefix(&st.p[size_t(s * seq)], causal ? s : seq - 1, seq);
 }
 
 } // namespace
@@ -546,18 +548,8 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const axonn_real *qkv,
       AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, int(seq), int(end),
                  int(d), scale, q.data(), int(d), k, int(d), 0.0f, p.data(),
                  int(end));
-      for (int64_t s = 0; s < seq; ++s) {
-        axonn_real *row = &p[size_t(s * end)];
-        int64_t last = start + s;
-        double maximum = -INFINITY;
-        for (int64_t t = 0; t <= last; ++t)
-          maximum = std::max(maximum, double(row[t]));
-        double sum = expInPlace(row, last + 1, axonn_real(maximum));
-        for (int64_t t = 0; t <= last; ++t)
-          row[t] = axonn_real(row[t] / sum);
-        for (int64_t t = last + 1; t < end; ++t)
-          row[t] = 0;
-      }
+      for (int64_t s = 0; s < seq; ++s)
+        softmaxPrefix(&p[size_t(s * end)], start + s, end);
       AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(seq), int(d),
                  int(end), 1.0f, p.data(), int(end), v, int(d), 0.0f, o.data(),
                  int(d));
