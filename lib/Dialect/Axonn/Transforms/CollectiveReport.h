@@ -140,6 +140,25 @@ inline bool isOptimizer(Operation *op) {
   return isa<SumSquaresOp, GlobalNormOp, AdamWOp>(op);
 }
 
+/// The phase of the step (forward, backward, optimizer) of each op of a
+/// function, seen in program order: the backward starts at the first
+/// gradient op, the optimizer at the first norm or update.
+class PhaseTracker {
+public:
+  const char *phaseOf(Operation *op) {
+    if (phase == forward && isBackward(op))
+      phase = backward;
+    if (phase != optimizer && isOptimizer(op))
+      phase = optimizer;
+    return phase;
+  }
+
+private:
+  static constexpr const char *forward = "forward", *backward = "backward",
+                              *optimizer = "optimizer";
+  const char *phase = forward;
+};
+
 /// Kind, axes and elements per rank of a collective.
 struct Described {
   std::string kind;

@@ -47,19 +47,11 @@ struct PrintCollectivesPass
                           "phase", "layer", "collective", "over", "elements",
                           "overlap");
 
-      std::string phase = "forward";
+      PhaseTracker phases;
       int64_t count = 0, overlapped = 0, exposed = 0;
       llvm::StringMap<int64_t> perPhase, elementsPerPhase;
-      // Position of every op, to count the compute between start and wait.
-      llvm::DenseMap<Operation *, int64_t> position;
-      int64_t index = 0;
-      for (Operation &op : body)
-        position[&op] = index++;
       for (Operation &op : body) {
-        if (phase == "forward" && isBackward(&op))
-          phase = "backward";
-        if (phase != "optimizer" && isOptimizer(&op))
-          phase = "optimizer";
+        StringRef phase = phases.phaseOf(&op);
         if (!isCollective(&op))
           continue;
         Described d = describe(&op);

@@ -129,16 +129,19 @@ struct PrintGraphPass : impl::PrintGraphPassBase<PrintGraphPass> {
       ops.push_back(&op);
     SmallVector<std::pair<int64_t, int64_t>> ranges;
     int64_t first = -1, last = -1;
-    bool backward = false;
+    PhaseTracker phases;
+    StringRef previous = "forward";
     for (auto [i, op] : llvm::enumerate(ops)) {
-      if (!backward && isBackward(op)) {
+      StringRef phase = phases.phaseOf(op);
+      if (phase == "optimizer")
+        break;
+      if (phase != previous) {
+        // The backward starts: close the forward's range.
         if (first >= 0)
           ranges.push_back({first, last});
         first = last = -1;
-        backward = true;
+        previous = phase;
       }
-      if (isOptimizer(op))
-        break;
       if (readsLayer(op, layer)) {
         if (first < 0)
           first = int64_t(i);

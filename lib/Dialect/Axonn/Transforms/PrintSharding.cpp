@@ -192,12 +192,9 @@ struct PrintShardingPass : impl::PrintShardingPassBase<PrintShardingPass> {
     }
     SmallVector<CollectiveRow> collectives;
     if (auto local = copy->lookupSymbol<func::FuncOp>(function)) {
-      std::string phase = "forward";
+      PhaseTracker phases;
       for (Operation &op : local.getBody().front()) {
-        if (phase == "forward" && isBackward(&op))
-          phase = "backward";
-        if (phase != "optimizer" && isOptimizer(&op))
-          phase = "optimizer";
+        const char *phase = phases.phaseOf(&op);
         if (!isCollective(&op))
           continue;
         Described d = describe(&op);
