@@ -32,20 +32,6 @@
 #include <string>
 #include <vector>
 
-extern "C" {
-const char *axonn_manifest(void);
-int32_t axonn_train_step(axonn_rt *rt, void **args, void **results,
-                         void *workspace);
-int32_t axonn_forward(axonn_rt *rt, void **args, void **results,
-                      void *workspace);
-int32_t axonn_logits(axonn_rt *rt, void **args, void **results,
-                     void *workspace);
-int32_t axonn_prefill(axonn_rt *rt, void **args, void **results,
-                      void *workspace);
-int32_t axonn_decode(axonn_rt *rt, void **args, void **results,
-                     void *workspace);
-}
-
 using namespace axonn::driver;
 using axonn::json::Value;
 
@@ -245,7 +231,7 @@ struct Function {
 };
 
 /// One decoding function's buffers, for decode() and audit().
-DecodingCall decodingCall(axonn_rt *rt, Function &f, DecodingCall::Entry entry,
+DecodingCall decodingCall(axonn_rt *rt, Function &f, CompiledFunction entry,
                           const int64_t grid[4]) {
   DecodingCall call;
   call.entry = entry;

@@ -25,8 +25,7 @@ namespace axonn::driver {
 
 /// A compiled function that decoding calls, with its buffers.
 struct DecodingCall {
-  using Entry = int32_t (*)(axonn_rt *, void **, void **, void *);
-  Entry entry = nullptr;
+  CompiledFunction entry = nullptr;
   std::vector<void *> args, results;
   int32_t *tokens = nullptr;          // [rows, length]
   int32_t *position = nullptr;        // first token's position (cached calls)

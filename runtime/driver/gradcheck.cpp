@@ -30,14 +30,6 @@
 
 static_assert(sizeof(axonn_real) == 8, "gradient checks use the fp64 runtime");
 
-extern "C" {
-const char *axonn_manifest(void);
-int32_t axonn_forward(axonn_rt *rt, void **args, void **results,
-                      void *workspace);
-int32_t axonn_gradients(axonn_rt *rt, void **args, void **results,
-                        void *workspace);
-}
-
 using namespace axonn::driver;
 using axonn::json::Value;
 

@@ -19,7 +19,29 @@
 #include <string>
 #include <vector>
 
+/// The compiled program's entry points (--axonn-lower-to-runtime emits
+/// each function as `axonn_<name>`; axonnc links them with this driver).
+extern "C" {
+const char *axonn_manifest(void);
+int32_t axonn_train_step(axonn_rt *rt, void **args, void **results,
+                         void *workspace);
+int32_t axonn_forward(axonn_rt *rt, void **args, void **results,
+                      void *workspace);
+int32_t axonn_logits(axonn_rt *rt, void **args, void **results,
+                     void *workspace);
+int32_t axonn_prefill(axonn_rt *rt, void **args, void **results,
+                      void *workspace);
+int32_t axonn_decode(axonn_rt *rt, void **args, void **results,
+                     void *workspace);
+int32_t axonn_gradients(axonn_rt *rt, void **args, void **results,
+                        void *workspace);
+}
+
 namespace axonn::driver {
+
+/// The signature of a compiled function.
+using CompiledFunction = int32_t (*)(axonn_rt *rt, void **args,
+                                     void **results, void *workspace);
 
 /// Reports `format` on stderr as "axonn: rank R: ..." and ends every rank
 /// with a non-zero exit (rt may be null before the runtime starts).
