@@ -34,31 +34,34 @@ class Block(nn.Module):
         self.mlp_proj = nn.Linear(ff, d)
         self.heads = heads
 
+    def attend(self, q, k, v):
+        """Causal attention of [B, heads, T, head dim] tensors."""
+        T = q.shape[2]
+        s = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[3])
+        mask = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
+        return F.softmax(s.masked_fill(~mask, float("-inf")), dim=-1) @ v
+
     def forward(self, x):
         B, T, d = x.shape
         q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
         shape = lambda t: t.view(B, T, self.heads, d // self.heads).transpose(1, 2)
-        q, k, v = shape(q), shape(k), shape(v)
-        s = (q @ k.transpose(-2, -1)) / math.sqrt(d // self.heads)
-        mask = torch.ones(T, T, dtype=torch.bool).tril()
-        s = s.masked_fill(~mask, float("-inf"))
-        y = (F.softmax(s, dim=-1) @ v).transpose(1, 2).reshape(B, T, d)
+        y = self.attend(shape(q), shape(k), shape(v)).transpose(1, 2).reshape(B, T, d)
         x = x + self.c_proj(y)
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
 
 
 class GPT(nn.Module):
-    def __init__(self, c):
+    def __init__(self, c, block=Block):
         super().__init__()
         d = c["n_embd"]
         self.wte = nn.Embedding(c["vocab_size"], d)
         self.wpe = nn.Embedding(c.get("n_positions", 1024), d)
-        self.h = nn.ModuleList(Block(d, c["n_head"], c.get("n_inner") or 4 * d)
+        self.h = nn.ModuleList(block(d, c["n_head"], c.get("n_inner") or 4 * d)
                                for _ in range(c["n_layer"]))
         self.ln_f = nn.LayerNorm(d)
 
     def forward(self, idx, targets):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
         for block in self.h:
             x = block(x)
         logits = self.ln_f(x) @ self.wte.weight.t()

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""PyTorch on one GPU, the baseline of bench/gpu.sh: the GPT-2 model of a
-spec (learned positions, pre-LayerNorm blocks, tanh GELU, tied LM head),
-bf16 autocast with fp32 master weights, scaled_dot_product_attention,
-torch.compile, fused AdamW (betas 0.9/0.95, weight decay 0.1 on matrices),
-clipping at 1.0, the spec's batch, on the same token file. Prints one JSON
+"""PyTorch on one GPU, the baseline of bench/gpu.sh: bench/torch_gpt.py's
+GPT-2 model of a spec (learned positions, pre-LayerNorm blocks, tanh GELU,
+tied LM head) with scaled_dot_product_attention for its attention, bf16
+autocast with fp32 master weights, torch.compile, fused AdamW (betas
+0.9/0.95, weight decay 0.1 on matrices), clipping at 1.0, the spec's batch, on the same token file. Prints one JSON
 line: tokens/s (median step), MFU by llm.c's 6N + 6LdT and by Megatron's
 formula, peak GPU memory.
 
@@ -17,47 +17,16 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, d, heads, ff):
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(d)
-        self.c_attn = nn.Linear(d, 3 * d)
-        self.c_proj = nn.Linear(d, d)
-        self.ln_2 = nn.LayerNorm(d)
-        self.c_fc = nn.Linear(d, ff)
-        self.mlp_proj = nn.Linear(ff, d)
-        self.heads = heads
-
-    def forward(self, x):
-        B, T, d = x.shape
-        q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
-        shape = lambda t: t.view(B, T, self.heads, d // self.heads).transpose(1, 2)
-        y = F.scaled_dot_product_attention(shape(q), shape(k), shape(v), is_causal=True)
-        x = x + self.c_proj(y.transpose(1, 2).reshape(B, T, d))
-        return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+from torch_gpt import GPT, Block
 
 
-class GPT(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        d = c["n_embd"]
-        self.wte = nn.Embedding(c["vocab_size"], d)
-        self.wpe = nn.Embedding(c.get("n_positions", 1024), d)
-        self.h = nn.ModuleList(Block(d, c["n_head"], c.get("n_inner") or 4 * d)
-                               for _ in range(c["n_layer"]))
-        self.ln_f = nn.LayerNorm(d)
+class SdpaBlock(Block):
+    """torch_gpt's block with PyTorch 2's fused attention."""
 
-    def forward(self, idx, targets):
-        pos = torch.arange(idx.shape[1], device=idx.device)
-        x = self.wte(idx) + self.wpe(pos)
-        for block in self.h:
-            x = block(x)
-        logits = self.ln_f(x) @ self.wte.weight.t()
-        return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.view(-1))
+    def attend(self, q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
 
 
 def main():
@@ -72,7 +41,7 @@ def main():
     L, d, V = c["n_layer"], c["n_embd"], c["vocab_size"]
     torch.manual_seed(1234)
     torch.backends.cuda.matmul.allow_tf32 = True
-    model = GPT(c).cuda()
+    model = GPT(c, block=SdpaBlock).cuda()
     n = sum(p_.numel() for p_ in model.parameters())
     decay = [p_ for p_ in model.parameters() if p_.dim() >= 2]
     rest = [p_ for p_ in model.parameters() if p_.dim() < 2]
