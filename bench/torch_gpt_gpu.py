@@ -3,9 +3,9 @@
 GPT-2 model of a spec (learned positions, pre-LayerNorm blocks, tanh GELU,
 tied LM head) with scaled_dot_product_attention for its attention, bf16
 autocast with fp32 master weights, torch.compile, fused AdamW (betas
-0.9/0.95, weight decay 0.1 on matrices), clipping at 1.0, the spec's batch, on the same token file. Prints one JSON
-line: tokens/s (median step), MFU by llm.c's 6N + 6LdT and by Megatron's
-formula, peak GPU memory.
+0.9/0.95, weight decay 0.1 on matrices), clipping at 1.0, the spec's
+batch, on the same token file. Prints one JSON line: tokens/s (median
+step), MFU by llm.c's 6N + 6LdT and by Megatron's formula, peak GPU memory.
 
     torch_gpt_gpu.py --spec SPEC --data train.bin --steps N --peak-tflops P
 """
