@@ -51,7 +51,14 @@ double tolerance = kTolerance;
   X(cross_entropy) X(cross_entropy_grad) X(goldfish_mask)                      \
   X(cross_entropy_masked) X(cross_entropy_grad_masked) X(sum_squares)          \
   X(sqrt) X(adamw) X(all_reduce_start) X(all_gather_start)                     \
-  X(reduce_scatter_start) X(wait) X(peak_allocated)
+  X(reduce_scatter_start) X(wait) X(peak_allocated)                          \
+  X(embedding_bf16) X(layer_norm_bf16) X(rms_norm_grad_bf16)                   \
+  X(norm_stats_bf16) X(linear_bf16) X(linear_grad_input_bf16)                  \
+  X(linear_grad_weight_bf16) X(linear_grad_bias_bf16) X(attention_bf16)        \
+  X(attention_grad_bf16) X(gelu_bf16) X(swiglu_grad_bf16) X(add_bf16)          \
+  X(logits_max_bf16) X(softmax_sums_bf16) X(cross_entropy_grad_bf16)           \
+  X(sum_squares_bf16) X(adamw_bf16) X(all_reduce_start_bf16)                   \
+  X(all_gather_start_bf16) X(reduce_scatter_start_bf16)
 
 /// One backend's entry points.
 struct Api {
@@ -125,6 +132,24 @@ public:
     return p;
   }
   float *out(size_t n) { return static_cast<float *>(raw(n * sizeof(float))); }
+  /// bf16 buffers: inputs rounded from fp32, outputs read back widened.
+  axonn_bf16 *inBf16(const std::vector<float> &host) {
+    auto *p = static_cast<axonn_bf16 *>(raw(host.size() * sizeof(axonn_bf16)));
+    for (size_t i = 0; i < host.size(); ++i)
+      p[i] = axonn_bf16_from_float(host[i]);
+    return p;
+  }
+  axonn_bf16 *outBf16(size_t n) {
+    return static_cast<axonn_bf16 *>(raw(n * sizeof(axonn_bf16)));
+  }
+  std::vector<float> read(const axonn_bf16 *p, size_t n) {
+    if (api.synchronize(api.rt) != AXONN_OK)
+      fail("synchronize");
+    std::vector<float> out(n);
+    for (size_t i = 0; i < n; ++i)
+      out[i] = axonn_bf16_to_float(p[i]);
+    return out;
+  }
   void *raw(size_t bytes) {
     void *p = nullptr;
     if (api.alloc(api.rt, int64_t(bytes), AXONN_MEMORY_SHARED, &p) != AXONN_OK)
@@ -192,6 +217,7 @@ void check(Api &cuda, Api &cpu,
 using Outputs = std::vector<std::pair<std::string, std::vector<float>>>;
 
 void checkLinear(Api &cuda, Api &cpu, const char *label);
+void checkBf16(Api &cuda, Api &cpu);
 
 void checkAll(Api &cuda, Api &cpu) {
   const axonn_axes none = 0;
@@ -502,6 +528,166 @@ void checkAll(Api &cuda, Api &cpu) {
   }
 }
 
+/// The bf16 twins (bf16 storage, fp32 arithmetic): both backends round
+/// the same fp32 results, so they differ by about one bf16 step.
+void checkBf16(Api &cuda, Api &cpu) {
+  const axonn_axes none = 0;
+  {
+    const int64_t rows = 48, n = 40, k = 72;
+    auto x = random(rows * k), w = random(n * k), b = random(n),
+         dy = random(rows * n);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      axonn_bf16 *px = r.inBf16(x), *pw = r.inBf16(w), *pb = r.inBf16(b),
+                 *pdy = r.inBf16(dy);
+      axonn_bf16 *y = r.outBf16(rows * n), *dx = r.outBf16(rows * k),
+                 *dw = r.outBf16(n * k), *db = r.outBf16(n);
+      r.ok(a.linear_bf16(a.rt, px, pw, pb, none, rows, n, k, y), "linear");
+      r.ok(a.linear_grad_input_bf16(a.rt, pdy, pw, rows, n, k, dx),
+           "linear_grad_input");
+      r.ok(a.linear_grad_weight_bf16(a.rt, pdy, px, rows, n, k, dw),
+           "linear_grad_weight");
+      r.ok(a.linear_grad_bias_bf16(a.rt, pdy, rows, n, db),
+           "linear_grad_bias");
+      return {{"linear_bf16 (bias)", r.read(y, rows * n)},
+              {"linear_grad_input_bf16", r.read(dx, rows * k)},
+              {"linear_grad_weight_bf16", r.read(dw, n * k)},
+              {"linear_grad_bias_bf16", r.read(db, n)}};
+    });
+  }
+  {
+    const int64_t tokens = 6, local = 40, rows = 11;
+    auto x = random(tokens * local, 2.0), dy = random(tokens * local),
+         scale = random(local), bias = random(local), table = random(rows * 8);
+    auto tokenIds = randomTokens(size_t(tokens), int32_t(rows));
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      axonn_bf16 *px = r.inBf16(x), *pdy = r.inBf16(dy),
+                 *ps = r.inBf16(scale), *pb = r.inBf16(bias),
+                 *pt = r.inBf16(table);
+      int32_t *tk = r.in(tokenIds);
+      axonn_bf16 *ln = r.outBf16(tokens * local), *dx = r.outBf16(tokens * local),
+                 *dg = r.outBf16(local), *emb = r.outBf16(tokens * 8);
+      float *stats = r.out(tokens);
+      r.ok(a.layer_norm_bf16(a.rt, px, ps, pb, nullptr, tokens, local, local,
+                             1e-5, ln),
+           "layer_norm");
+      r.ok(a.norm_stats_bf16(a.rt, px, tokens, local, 1, stats), "norm_stats");
+      r.ok(a.rms_norm_grad_bf16(a.rt, pdy, px, ps, nullptr, tokens, local,
+                                local, 1e-5, dx, dg),
+           "rms_norm_grad");
+      r.ok(a.embedding_bf16(a.rt, tk, tokens, tokens, pt, rows, 8, nullptr, 0,
+                            nullptr, none, none, emb),
+           "embedding");
+      return {{"layer_norm_bf16", r.read(ln, tokens * local)},
+              {"norm_stats_bf16 (rms, fp32)", r.read(stats, tokens)},
+              {"rms_norm_grad_bf16 dx", r.read(dx, tokens * local)},
+              {"rms_norm_grad_bf16 dscale", r.read(dg, local)},
+              {"embedding_bf16", r.read(emb, tokens * 8)}};
+    });
+  }
+  {
+    const int64_t batch = 2, seq = 150, heads = 4, kv = 2, d = 64;
+    const int64_t f = (heads + 2 * kv) * d, width = heads * d;
+    auto qkv = random(batch * seq * f, 0.5),
+         dout = random(batch * seq * width);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      axonn_bf16 *pq = r.inBf16(qkv), *pd = r.inBf16(dout);
+      axonn_bf16 *o = r.outBf16(batch * seq * width),
+                 *dq = r.outBf16(batch * seq * f);
+      r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o),
+           "attention");
+      r.ok(a.attention_grad_bf16(a.rt, pd, pq, batch, seq, heads, kv, d, 1,
+                                 10000.0, dq),
+           "attention_grad");
+      return {{"attention_bf16 (d 64, causal, rope)",
+               r.read(o, batch * seq * width)},
+              {"attention_grad_bf16", r.read(dq, batch * seq * f)}};
+    });
+  }
+  {
+    const int64_t n = 1000, tokens = 32, vocab = 64;
+    auto x = random(2 * n, 2.0), y = random(2 * n), dy = random(n);
+    auto logits = random(tokens * vocab, 3.0);
+    auto targets = randomTokens(size_t(tokens), 60);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      axonn_bf16 *px = r.inBf16(x), *py = r.inBf16(y), *pdy = r.inBf16(dy),
+                 *pl = r.inBf16(logits);
+      int32_t *t = r.in(targets);
+      axonn_bf16 *g = r.outBf16(2 * n), *sg = r.outBf16(2 * n),
+                 *sum = r.outBf16(2 * n), *dl = r.outBf16(tokens * vocab);
+      float *max = r.out(tokens), *sums = r.out(tokens * 2);
+      r.ok(a.gelu_bf16(a.rt, px, 2 * n, 1, g), "gelu");
+      r.ok(a.swiglu_grad_bf16(a.rt, pdy, px, n, sg), "swiglu_grad");
+      r.ok(a.add_bf16(a.rt, px, py, 2 * n, sum), "add");
+      r.ok(a.logits_max_bf16(a.rt, pl, tokens, vocab, none, 60, max),
+           "logits_max");
+      r.ok(a.softmax_sums_bf16(a.rt, pl, max, t, tokens, vocab, none, 60,
+                               sums),
+           "softmax_sums");
+      r.ok(a.cross_entropy_grad_bf16(a.rt, pl, max, sums, t, tokens, vocab,
+                                     none, 60, tokens, dl),
+           "cross_entropy_grad");
+      return {{"gelu_bf16 (tanh)", r.read(g, 2 * n)},
+              {"swiglu_grad_bf16", r.read(sg, 2 * n)},
+              {"add_bf16", r.read(sum, 2 * n)},
+              {"logits_max_bf16 (fp32)", r.read(max, tokens)},
+              {"softmax_sums_bf16 (fp32)", r.read(sums, tokens * 2)},
+              {"cross_entropy_grad_bf16", r.read(dl, tokens * vocab)}};
+    });
+  }
+  {
+    const int64_t n = 5000;
+    auto grad = random(n), master = random(n), m = random(n, 0.1),
+         v = random(n, 0.1);
+    for (float &x : v)
+      x = std::fabs(x);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      axonn_bf16 *g = r.inBf16(grad), *p = r.inBf16(master);
+      float *pm = r.in(m), *pv = r.in(v), *pmaster = r.in(master),
+            *squares = r.out(1), *norm = r.out(1);
+      int64_t *step = static_cast<int64_t *>(r.raw(sizeof(int64_t)));
+      *step = 7;
+      r.ok(a.sum_squares_bf16(a.rt, g, n, 1.0, 1, squares), "sum_squares");
+      r.ok(a.sqrt(a.rt, squares, norm), "sqrt");
+      r.ok(a.adamw_bf16(a.rt, p, g, pm, pv, pmaster, n, step, norm, 1e-3, 1e-4,
+                        0.9, 0.95, 1e-8, 0.1, 1.0, 5, 100, 2, 1),
+           "adamw");
+      return {{"sum_squares_bf16 (fp32)", r.read(squares, 1)},
+              {"adamw_bf16 param", r.read(p, n)},
+              {"adamw_bf16 master (fp32)", r.read(pmaster, n)}};
+    });
+  }
+  {
+    auto x = random(24);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      int32_t axes[1] = {AXONN_AXIS_X};
+      axonn_axes x1 = axonn_axes_make(1, axes);
+      axonn_bf16 *in = r.inBf16(x), *sum = r.outBf16(24),
+                 *gathered = r.outBf16(24), *scattered = r.outBf16(24);
+      axonn_request req = nullptr;
+      r.ok(a.all_reduce_start_bf16(a.rt, in, sum, 24, x1, AXONN_REDUCE_SUM,
+                                   &req),
+           "all_reduce_start");
+      r.ok(a.wait(a.rt, req), "wait");
+      r.ok(a.all_gather_start_bf16(a.rt, in, gathered, 2, 3, 4, x1, &req),
+           "all_gather_start");
+      r.ok(a.wait(a.rt, req), "wait");
+      r.ok(a.reduce_scatter_start_bf16(a.rt, in, scattered, 2, 3, 4, x1,
+                                       AXONN_REDUCE_SUM, &req),
+           "reduce_scatter_start");
+      r.ok(a.wait(a.rt, req), "wait");
+      return {{"all_reduce_bf16 (1 rank)", r.read(sum, 24)},
+              {"all_gather_bf16 (1 rank)", r.read(gathered, 24)},
+              {"reduce_scatter_bf16 (1 rank)", r.read(scattered, 24)}};
+    });
+  }
+}
+
 /// The linear layers' GEMMs (and their bias epilogue).
 void checkLinear(Api &cuda, Api &cpu, const char *label) {
   const axonn_axes none = 0;
@@ -574,6 +760,10 @@ int main(int argc, char **argv) {
               "tolerance %.0e relative\n",
               device, kTolerance);
   checkAll(cuda, cpu);
+  tolerance = 1e-2;
+  std::printf("axonn-rt-cuda-check: bf16 storage, tolerance 1e-2 relative\n");
+  checkBf16(cuda, cpu);
+  tolerance = kTolerance;
 #ifndef AXONN_CHECK_CPU
   // The GEMMs again with bf16 inputs (the training default), at bf16's
   // tolerance: a runtime started anew reads AXONN_GEMM_PRECISION.

@@ -321,3 +321,63 @@ extern "C" double axonn_rt_peak_flops(char *text, int64_t size) {
                   perCycle);
   return peak;
 }
+
+//===----------------------------------------------------------------------===//
+// The bf16 twins' fp32 copies (src/bf16_twins.cpp): stream-ordered device
+// memory and conversions on the compute stream.
+//===----------------------------------------------------------------------===//
+
+namespace {
+__global__ void widenKernel(const uint16_t *in, int64_t count, float *out) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += int64_t(blockDim.x) * gridDim.x)
+    out[i] = __uint_as_float(uint32_t(in[i]) << 16);
+}
+__global__ void narrowKernel(const float *in, int64_t count, uint16_t *out) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += int64_t(blockDim.x) * gridDim.x) {
+    uint32_t bits = __float_as_uint(in[i]);
+    out[i] = (bits & 0x7fffffffu) > 0x7f800000u
+                 ? uint16_t((bits >> 16) | 0x40u)
+                 : uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  }
+}
+int conversionBlocks(int64_t count) {
+  return int(std::max<int64_t>(
+      1, std::min<int64_t>((count + 255) / 256, int64_t(1) << 16)));
+}
+} // namespace
+
+namespace axonn {
+using cuda::state;
+
+axonn_status widenAlloc(axonn_rt *rt, int64_t count, axonn_real **out) {
+  cudaStream_t stream = state(rt).compute;
+  size_t bytes = size_t(std::max<int64_t>(count, 1)) * sizeof(float);
+  AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(out), bytes,
+                                 stream));
+  AXONN_CUDA(rt, cudaMemsetAsync(*out, 0, bytes, stream));
+  return AXONN_OK;
+}
+void widenFree(axonn_rt *rt, axonn_real *p) {
+  cudaFreeAsync(p, state(rt).compute);
+}
+axonn_status widen(axonn_rt *rt, const axonn_bf16 *in, int64_t count,
+                   axonn_real *out) {
+  if (count > 0) {
+    widenKernel<<<conversionBlocks(count), 256, 0, state(rt).compute>>>(
+        in, count, out);
+    AXONN_LAUNCHED(rt);
+  }
+  return AXONN_OK;
+}
+axonn_status narrow(axonn_rt *rt, const axonn_real *in, int64_t count,
+                    axonn_bf16 *out) {
+  if (count > 0) {
+    narrowKernel<<<conversionBlocks(count), 256, 0, state(rt).compute>>>(
+        in, count, out);
+    AXONN_LAUNCHED(rt);
+  }
+  return AXONN_OK;
+}
+} // namespace axonn

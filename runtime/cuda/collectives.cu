@@ -11,6 +11,9 @@
 // is packed first. Host buffers (the driver's) are staged through device
 // memory and complete at the start.
 //
+// bf16 collectives (the `_bf16` twins) move bf16 through NCCL; reductions
+// then add in NCCL's bf16 arithmetic.
+//
 // The single-process build (AXONN_RT_SINGLE_PROCESS, no MPI and no NCCL)
 // has groups of one rank: every collective is a copy.
 //
@@ -24,17 +27,18 @@ struct axonn_request_impl {
   cudaEvent_t done = nullptr;
   /// An all-gather along an inner dimension: staging [group][outer][rows]
   /// [inner] unpacked into out [outer][group * rows][inner] at the wait.
-  float *staging = nullptr, *out = nullptr;
-  int64_t outer = 0, rows = 0, inner = 0, group = 1;
+  void *staging = nullptr, *out = nullptr;
+  int64_t outer = 0, rows = 0, inner = 0, group = 1, elementBytes = 4;
   /// Host buffers: completed synchronously at the start.
   bool finished = false;
 };
 
 namespace {
 
-__global__ void unpackGatherKernel(const float *staging, int64_t group,
+template <typename T>
+__global__ void unpackGatherKernel(const T *staging, int64_t group,
                                    int64_t outer, int64_t rows, int64_t inner,
-                                   float *out) {
+                                   T *out) {
   int64_t block = rows * inner, count = group * outer * block;
   for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
        e += int64_t(blockDim.x) * gridDim.x) {
@@ -43,9 +47,10 @@ __global__ void unpackGatherKernel(const float *staging, int64_t group,
   }
 }
 
-__global__ void packScatterKernel(const float *in, int64_t group,
+template <typename T>
+__global__ void packScatterKernel(const T *in, int64_t group,
                                   int64_t outer, int64_t piece, int64_t inner,
-                                  float *staging) {
+                                  T *staging) {
   int64_t block = piece * inner, count = group * outer * block;
   for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < count;
        e += int64_t(blockDim.x) * gridDim.x) {
@@ -57,6 +62,19 @@ __global__ void packScatterKernel(const float *in, int64_t group,
 int blocks(int64_t count) {
   return int(std::max<int64_t>(1, std::min<int64_t>((count + 255) / 256, 65535)));
 }
+
+/// The element type of a collective.
+struct Element {
+  int64_t bytes;
+#ifndef AXONN_RT_SINGLE_PROCESS
+  ncclDataType_t nccl;
+#endif
+};
+#ifdef AXONN_RT_SINGLE_PROCESS
+const Element kFloat = {4}, kBf16 = {2};
+#else
+const Element kFloat = {4, ncclFloat32}, kBf16 = {2, ncclBfloat16};
+#endif
 
 bool onHost(const void *p) {
   cudaPointerAttributes attributes{};
@@ -114,9 +132,9 @@ enum class Kind { AllReduce, AllGather, ReduceScatter };
 
 /// The collective on device buffers, enqueued on the group's stream after
 /// the compute stream's work so far; `request->done` marks its end.
-axonn_status enqueue(axonn_rt *rt, Kind kind, const float *in, float *out,
-                     int64_t count, axonn_axes axes, axonn_reduction reduction,
-                     axonn_request_impl *request) {
+axonn_status enqueue(axonn_rt *rt, Kind kind, const void *in, void *out,
+                     int64_t count, Element element, axonn_axes axes,
+                     axonn_reduction reduction, axonn_request_impl *request) {
   State &s = state(rt);
   Group *g = nullptr;
   if (axonn_status status = group(rt, axes, kind == Kind::AllGather, &g))
@@ -142,7 +160,7 @@ axonn_status enqueue(axonn_rt *rt, Kind kind, const float *in, float *out,
   } endSpan{rt, g->stream, span};
   if (g->size == 1) {
     if (in != out)
-      AXONN_CUDA(rt, cudaMemcpyAsync(out, in, size_t(count) * sizeof(float),
+      AXONN_CUDA(rt, cudaMemcpyAsync(out, in, size_t(count * element.bytes),
                                      cudaMemcpyDefault, g->stream));
   } else {
 #ifdef AXONN_RT_SINGLE_PROCESS
@@ -154,15 +172,15 @@ axonn_status enqueue(axonn_rt *rt, Kind kind, const float *in, float *out,
     ncclRedOp_t op = reduction == AXONN_REDUCE_MAX ? ncclMax : ncclSum;
     switch (kind) {
     case Kind::AllReduce:
-      AXONN_NCCL(rt, ncclAllReduce(in, out, size_t(count), ncclFloat32, op,
+      AXONN_NCCL(rt, ncclAllReduce(in, out, size_t(count), element.nccl, op,
                                    g->comm, g->stream));
       break;
     case Kind::AllGather:
-      AXONN_NCCL(rt, ncclAllGather(in, out, size_t(count), ncclFloat32,
+      AXONN_NCCL(rt, ncclAllGather(in, out, size_t(count), element.nccl,
                                    g->comm, g->stream));
       break;
     case Kind::ReduceScatter:
-      AXONN_NCCL(rt, ncclReduceScatter(in, out, size_t(count), ncclFloat32,
+      AXONN_NCCL(rt, ncclReduceScatter(in, out, size_t(count), element.nccl,
                                        op, g->comm, g->stream));
       break;
     }
@@ -176,24 +194,26 @@ axonn_status enqueue(axonn_rt *rt, Kind kind, const float *in, float *out,
 
 /// A collective on host buffers (the driver's): staged through device
 /// memory and finished before it returns.
-axonn_status onHostBuffers(axonn_rt *rt, Kind kind, const float *in,
-                           float *out, int64_t inCount, int64_t outCount,
-                           axonn_axes axes, axonn_reduction reduction,
+axonn_status onHostBuffers(axonn_rt *rt, Kind kind, const void *in,
+                           void *out, int64_t inCount, int64_t outCount,
+                           Element element, axonn_axes axes,
+                           axonn_reduction reduction,
                            axonn_request_impl *request) {
   State &s = state(rt);
-  float *staging = nullptr;
-  size_t bytes = size_t(inCount + outCount) * sizeof(float);
+  char *staging = nullptr;
+  size_t inBytes = size_t(inCount * element.bytes);
+  size_t bytes = inBytes + size_t(outCount * element.bytes);
   AXONN_CUDA(rt, cudaMalloc(&staging, bytes));
   axonn_status status = [&]() -> axonn_status {
-    AXONN_CUDA(rt, cudaMemcpyAsync(staging, in, size_t(inCount) * sizeof(float),
-                                   cudaMemcpyDefault, s.compute));
-    if (axonn_status st = enqueue(rt, kind, staging, staging + inCount,
+    AXONN_CUDA(rt, cudaMemcpyAsync(staging, in, inBytes, cudaMemcpyDefault,
+                                   s.compute));
+    if (axonn_status st = enqueue(rt, kind, staging, staging + inBytes,
                                   kind == Kind::AllGather ? inCount : outCount,
-                                  axes, reduction, request))
+                                  element, axes, reduction, request))
       return st;
     AXONN_CUDA(rt, cudaEventSynchronize(request->done));
-    AXONN_CUDA(rt, cudaMemcpy(out, staging + inCount,
-                              size_t(outCount) * sizeof(float),
+    AXONN_CUDA(rt, cudaMemcpy(out, staging + inBytes,
+                              size_t(outCount * element.bytes),
                               cudaMemcpyDefault));
     return AXONN_OK;
   }();
@@ -222,25 +242,23 @@ axonn_status finishStart(axonn_rt *rt, axonn_status status,
 }
 } // namespace
 
-extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
-                                                  float *out, int64_t count,
-                                                  axonn_axes axes,
-                                                  axonn_reduction reduction,
-                                                  axonn_request *request) {
+namespace {
+axonn_status allReduce(axonn_rt *rt, const void *in, void *out, int64_t count,
+                       Element element, axonn_axes axes,
+                       axonn_reduction reduction, axonn_request *request) {
   auto *req = new axonn_request_impl();
   axonn_status status =
       onHost(in) || onHost(out)
-          ? onHostBuffers(rt, Kind::AllReduce, in, out, count, count, axes,
-                          reduction, req)
-          : enqueue(rt, Kind::AllReduce, in, out, count, axes, reduction, req);
+          ? onHostBuffers(rt, Kind::AllReduce, in, out, count, count, element,
+                          axes, reduction, req)
+          : enqueue(rt, Kind::AllReduce, in, out, count, element, axes,
+                    reduction, req);
   return finishStart(rt, status, req, request);
 }
 
-extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
-                                                  float *out, int64_t outer,
-                                                  int64_t rows, int64_t inner,
-                                                  axonn_axes axes,
-                                                  axonn_request *request) {
+axonn_status allGather(axonn_rt *rt, const void *in, void *out, int64_t outer,
+                       int64_t rows, int64_t inner, Element element,
+                       axonn_axes axes, axonn_request *request) {
   auto *req = new axonn_request_impl();
   int64_t count = outer * rows * inner, size = rt->groupSize(axes);
   axonn_status status = [&]() -> axonn_status {
@@ -249,31 +267,31 @@ extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
         return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                         "all-gather of host memory along an inner dimension");
       return onHostBuffers(rt, Kind::AllGather, in, out, count, count * size,
-                           axes, AXONN_REDUCE_SUM, req);
+                           element, axes, AXONN_REDUCE_SUM, req);
     }
-    float *target = out;
+    void *target = out;
     if (outer > 1 && size > 1) {
-      AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(&req->staging),
-                                     size_t(count * size) * sizeof(float),
+      AXONN_CUDA(rt, cudaMallocAsync(&req->staging,
+                                     size_t(count * size * element.bytes),
                                      state(rt).compute));
       req->out = out;
       req->outer = outer;
       req->rows = rows;
       req->inner = inner;
       req->group = size;
+      req->elementBytes = element.bytes;
       target = req->staging;
     }
-    return enqueue(rt, Kind::AllGather, in, target, count, axes,
+    return enqueue(rt, Kind::AllGather, in, target, count, element, axes,
                    AXONN_REDUCE_SUM, req);
   }();
   return finishStart(rt, status, req, request);
 }
 
-extern "C" axonn_status
-axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in, float *out,
-                              int64_t outer, int64_t rows, int64_t inner,
-                              axonn_axes axes, axonn_reduction reduction,
-                              axonn_request *request) {
+axonn_status reduceScatter(axonn_rt *rt, const void *in, void *out,
+                           int64_t outer, int64_t rows, int64_t inner,
+                           Element element, axonn_axes axes,
+                           axonn_reduction reduction, axonn_request *request) {
   int64_t size = rt->groupSize(axes);
   if (rows % size != 0)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
@@ -289,24 +307,80 @@ axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in, float *out,
                         "reduce-scatter of host memory along an inner "
                         "dimension");
       return onHostBuffers(rt, Kind::ReduceScatter, in, out, count * size,
-                           count, axes, reduction, req);
+                           count, element, axes, reduction, req);
     }
-    const float *source = in;
+    const void *source = in;
     if (outer > 1 && size > 1) {
       // Make each rank's slice contiguous: [group][outer][piece][inner].
       State &s = state(rt);
-      AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(&req->staging),
-                                     size_t(count * size) * sizeof(float),
+      AXONN_CUDA(rt, cudaMallocAsync(&req->staging,
+                                     size_t(count * size * element.bytes),
                                      s.compute));
-      packScatterKernel<<<blocks(count * size), 256, 0, s.compute>>>(
-          in, size, outer, piece, inner, req->staging);
+      if (element.bytes == 2)
+        packScatterKernel<<<blocks(count * size), 256, 0, s.compute>>>(
+            static_cast<const uint16_t *>(in), size, outer, piece, inner,
+            static_cast<uint16_t *>(req->staging));
+      else
+        packScatterKernel<<<blocks(count * size), 256, 0, s.compute>>>(
+            static_cast<const float *>(in), size, outer, piece, inner,
+            static_cast<float *>(req->staging));
       AXONN_LAUNCHED(rt);
       source = req->staging;
     }
-    return enqueue(rt, Kind::ReduceScatter, source, out, count, axes,
+    return enqueue(rt, Kind::ReduceScatter, source, out, count, element, axes,
                    reduction, req);
   }();
   return finishStart(rt, status, req, request);
+}
+} // namespace
+
+extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
+                                                  float *out, int64_t count,
+                                                  axonn_axes axes,
+                                                  axonn_reduction reduction,
+                                                  axonn_request *request) {
+  return allReduce(rt, in, out, count, kFloat, axes, reduction, request);
+}
+
+extern "C" axonn_status
+axonn_rt_all_reduce_start_bf16(axonn_rt *rt, const axonn_bf16 *in,
+                               axonn_bf16 *out, int64_t count, axonn_axes axes,
+                               axonn_reduction reduction,
+                               axonn_request *request) {
+  return allReduce(rt, in, out, count, kBf16, axes, reduction, request);
+}
+
+extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
+                                                  float *out, int64_t outer,
+                                                  int64_t rows, int64_t inner,
+                                                  axonn_axes axes,
+                                                  axonn_request *request) {
+  return allGather(rt, in, out, outer, rows, inner, kFloat, axes, request);
+}
+
+extern "C" axonn_status
+axonn_rt_all_gather_start_bf16(axonn_rt *rt, const axonn_bf16 *in,
+                               axonn_bf16 *out, int64_t outer, int64_t rows,
+                               int64_t inner, axonn_axes axes,
+                               axonn_request *request) {
+  return allGather(rt, in, out, outer, rows, inner, kBf16, axes, request);
+}
+
+extern "C" axonn_status
+axonn_rt_reduce_scatter_start(axonn_rt *rt, const float *in, float *out,
+                              int64_t outer, int64_t rows, int64_t inner,
+                              axonn_axes axes, axonn_reduction reduction,
+                              axonn_request *request) {
+  return reduceScatter(rt, in, out, outer, rows, inner, kFloat, axes,
+                       reduction, request);
+}
+
+extern "C" axonn_status axonn_rt_reduce_scatter_start_bf16(
+    axonn_rt *rt, const axonn_bf16 *in, axonn_bf16 *out, int64_t outer,
+    int64_t rows, int64_t inner, axonn_axes axes, axonn_reduction reduction,
+    axonn_request *request) {
+  return reduceScatter(rt, in, out, outer, rows, inner, kBf16, axes,
+                       reduction, request);
 }
 
 extern "C" axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request) {
@@ -321,9 +395,16 @@ extern "C" axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request) {
     if (request->out) {
       int64_t count =
           request->group * request->outer * request->rows * request->inner;
-      unpackGatherKernel<<<blocks(count), 256, 0, s.compute>>>(
-          request->staging, request->group, request->outer, request->rows,
-          request->inner, request->out);
+      if (request->elementBytes == 2)
+        unpackGatherKernel<<<blocks(count), 256, 0, s.compute>>>(
+            static_cast<const uint16_t *>(request->staging), request->group,
+            request->outer, request->rows, request->inner,
+            static_cast<uint16_t *>(request->out));
+      else
+        unpackGatherKernel<<<blocks(count), 256, 0, s.compute>>>(
+            static_cast<const float *>(request->staging), request->group,
+            request->outer, request->rows, request->inner,
+            static_cast<float *>(request->out));
       AXONN_LAUNCHED(rt);
     }
     if (request->staging)

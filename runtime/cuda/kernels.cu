@@ -8,10 +8,11 @@
 // and softmax statistics, elementwise kernels for the rest. Every sum runs
 // in a fixed order (no atomics), norms and losses in double.
 //
-// Tensors are fp32; GEMMs round their inputs to bf16 on the tensor cores
-// and accumulate in fp32 unless AXONN_GEMM_PRECISION says fp32 or tf32
-// (the kernel check runs fp32, then bf16). bf16 storage and a fused flash
-// attention backward come next (issue 7).
+// These kernels take fp32 tensors (bf16 programs reach them through the
+// twins of src/bf16_twins.cpp); GEMMs round their inputs to bf16 on the
+// tensor cores and accumulate in fp32 unless AXONN_GEMM_PRECISION says
+// fp32 or tf32 (the kernel check runs fp32, then bf16). Native bf16
+// kernels and a fused flash attention backward come next (issue 7).
 //
 //===----------------------------------------------------------------------===//
 

@@ -14,8 +14,16 @@
  * axis first. The semantics of each kernel is the op of the same name in the
  * axonn dialect (docs/reference/AxonnDialect.md).
  *
- * Stability: version 2 of the ABI (1 lacked the memory calls, cached
- * attention and the embedding's start position).
+ * Training in bfloat16 (training.dtype) calls the `_bf16` twin of each
+ * kernel and collective: the same arguments, with the model's tensors
+ * (activations, parameters, their gradients, key/value caches) stored as
+ * bf16, while statistics stay fp32 (norm statistics, logits max and sums,
+ * the Goldfish mask and count, losses, the gradient norm, AdamW's moments
+ * and master weights). Kernels compute in fp32 (the fp64 build: fp64) and
+ * round their bf16 results to nearest even.
+ *
+ * Stability: version 3 of the ABI (2 lacked the bf16 twins; 1 the memory
+ * calls, cached attention and the embedding's start position).
  *===----------------------------------------------------------------------===*/
 
 #ifndef AXONN_RT_H
@@ -28,7 +36,7 @@
 extern "C" {
 #endif
 
-#define AXONN_RT_ABI_VERSION 2
+#define AXONN_RT_ABI_VERSION 3
 
 /* Result of every runtime call. */
 typedef enum axonn_status {
@@ -52,6 +60,24 @@ typedef double axonn_real;
 #else
 typedef float axonn_real;
 #endif
+
+/* A bfloat16 value: the upper 16 bits of an IEEE fp32. */
+typedef uint16_t axonn_bf16;
+
+/* fp32 -> bf16, rounded to nearest even (NaN stays NaN). */
+static inline axonn_bf16 axonn_bf16_from_float(float value) {
+  union { float f; uint32_t u; } bits;
+  bits.f = value;
+  if ((bits.u & 0x7fffffffu) > 0x7f800000u)
+    return (axonn_bf16)((bits.u >> 16) | 0x40u);
+  bits.u += 0x7fffu + ((bits.u >> 16) & 1u);
+  return (axonn_bf16)(bits.u >> 16);
+}
+static inline float axonn_bf16_to_float(axonn_bf16 value) {
+  union { float f; uint32_t u; } bits;
+  bits.u = (uint32_t)value << 16;
+  return bits.f;
+}
 
 /* The four axes of the process grid; ranks are ordered x fastest. */
 typedef enum axonn_axis {
@@ -396,6 +422,150 @@ axonn_status axonn_rt_adamw(axonn_rt *rt, axonn_real *param, const axonn_real *g
                             int32_t schedule, int32_t decay);
 /* The learning rate of the schedule at `step` (from 0). */
 double axonn_rt_learning_rate(const axonn_adamw_config *config, int64_t step);
+
+/*--- bf16 twins (see the top of this header) -------------------------------*/
+
+axonn_status axonn_rt_all_reduce_start_bf16(axonn_rt *rt, const axonn_bf16 *in,
+                                            axonn_bf16 *out, int64_t count,
+                                            axonn_axes axes,
+                                            axonn_reduction reduction,
+                                            axonn_request *request);
+axonn_status axonn_rt_all_gather_start_bf16(axonn_rt *rt, const axonn_bf16 *in,
+                                            axonn_bf16 *out, int64_t outer,
+                                            int64_t rows, int64_t inner,
+                                            axonn_axes axes,
+                                            axonn_request *request);
+axonn_status axonn_rt_reduce_scatter_start_bf16(
+    axonn_rt *rt, const axonn_bf16 *in, axonn_bf16 *out, int64_t outer,
+    int64_t rows, int64_t inner, axonn_axes axes, axonn_reduction reduction,
+    axonn_request *request);
+
+axonn_status axonn_rt_embedding_bf16(axonn_rt *rt, const int32_t *tokens,
+                                     int64_t tokens_count, int64_t seq,
+                                     const axonn_bf16 *table, int64_t rows,
+                                     int64_t width,
+                                     const axonn_bf16 *positions,
+                                     int64_t position_rows,
+                                     const int32_t *start_at,
+                                     axonn_axes vocab_axes,
+                                     axonn_axes once_over, axonn_bf16 *out);
+axonn_status axonn_rt_embedding_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,
+                                          const int32_t *tokens,
+                                          int64_t tokens_count, int64_t rows,
+                                          int64_t width, axonn_axes vocab_axes,
+                                          axonn_bf16 *table_grad);
+axonn_status axonn_rt_position_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,
+                                         int64_t tokens_count, int64_t seq,
+                                         int64_t positions, int64_t width,
+                                         axonn_bf16 *positions_grad);
+axonn_status axonn_rt_layer_norm_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                      const axonn_bf16 *scale,
+                                      const axonn_bf16 *bias,
+                                      const axonn_real *stats, int64_t tokens,
+                                      int64_t local, int64_t width,
+                                      double epsilon, axonn_bf16 *y);
+axonn_status axonn_rt_rms_norm_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                    const axonn_bf16 *scale,
+                                    const axonn_real *stats, int64_t tokens,
+                                    int64_t local, int64_t width,
+                                    double epsilon, axonn_bf16 *y);
+axonn_status axonn_rt_norm_stats_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                      int64_t tokens, int64_t local,
+                                      int32_t rms, axonn_real *stats);
+axonn_status axonn_rt_norm_grad_stats_bf16(axonn_rt *rt, const axonn_bf16 *dy,
+                                           const axonn_bf16 *x,
+                                           const axonn_bf16 *scale,
+                                           int64_t tokens, int64_t local,
+                                           int32_t rms, axonn_real *stats);
+axonn_status axonn_rt_layer_norm_grad_bf16(
+    axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *x,
+    const axonn_bf16 *scale, const axonn_real *stats, int64_t tokens,
+    int64_t local, int64_t width, double epsilon, axonn_bf16 *dx,
+    axonn_bf16 *scale_grad, axonn_bf16 *bias_grad);
+axonn_status axonn_rt_rms_norm_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
+                                         const axonn_bf16 *x,
+                                         const axonn_bf16 *scale,
+                                         const axonn_real *stats,
+                                         int64_t tokens, int64_t local,
+                                         int64_t width, double epsilon,
+                                         axonn_bf16 *dx,
+                                         axonn_bf16 *scale_grad);
+axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                  const axonn_bf16 *w, const axonn_bf16 *bias,
+                                  axonn_axes once_over, int64_t rows,
+                                  int64_t n, int64_t k, axonn_bf16 *y);
+axonn_status axonn_rt_linear_grad_input_bf16(axonn_rt *rt,
+                                             const axonn_bf16 *dy,
+                                             const axonn_bf16 *w, int64_t rows,
+                                             int64_t n, int64_t k,
+                                             axonn_bf16 *dx);
+axonn_status axonn_rt_linear_grad_weight_bf16(axonn_rt *rt,
+                                              const axonn_bf16 *dy,
+                                              const axonn_bf16 *x,
+                                              int64_t rows, int64_t n,
+                                              int64_t k, axonn_bf16 *dw);
+axonn_status axonn_rt_linear_grad_bias_bf16(axonn_rt *rt, const axonn_bf16 *dy,
+                                            int64_t rows, int64_t n,
+                                            axonn_bf16 *db);
+axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
+                                     int64_t batch, int64_t seq, int64_t heads,
+                                     int64_t kv_heads, int64_t head_dim,
+                                     int32_t causal, double rope_base,
+                                     axonn_bf16 *out);
+axonn_status axonn_rt_cached_attention_bf16(
+    axonn_rt *rt, const axonn_bf16 *qkv, int64_t batch, int64_t seq,
+    int64_t heads, int64_t kv_heads, int64_t head_dim, double rope_base,
+    axonn_bf16 *k_cache, axonn_bf16 *v_cache, int64_t capacity,
+    const int32_t *start_at, axonn_bf16 *out);
+axonn_status axonn_rt_attention_grad_bf16(axonn_rt *rt, const axonn_bf16 *dout,
+                                          const axonn_bf16 *qkv, int64_t batch,
+                                          int64_t seq, int64_t heads,
+                                          int64_t kv_heads, int64_t head_dim,
+                                          int32_t causal, double rope_base,
+                                          axonn_bf16 *dqkv);
+axonn_status axonn_rt_gelu_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                int64_t count, int32_t approximation,
+                                axonn_bf16 *y);
+axonn_status axonn_rt_gelu_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
+                                     const axonn_bf16 *x, int64_t count,
+                                     int32_t approximation, axonn_bf16 *dx);
+axonn_status axonn_rt_swiglu_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                  int64_t count, axonn_bf16 *y);
+axonn_status axonn_rt_swiglu_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
+                                       const axonn_bf16 *x, int64_t count,
+                                       axonn_bf16 *dx);
+axonn_status axonn_rt_add_bf16(axonn_rt *rt, const axonn_bf16 *a,
+                               const axonn_bf16 *b, int64_t count,
+                               axonn_bf16 *out);
+axonn_status axonn_rt_logits_max_bf16(axonn_rt *rt, const axonn_bf16 *logits,
+                                      int64_t tokens, int64_t rows,
+                                      axonn_axes vocab_axes,
+                                      int64_t vocab_size, axonn_real *max);
+axonn_status axonn_rt_softmax_sums_bf16(axonn_rt *rt, const axonn_bf16 *logits,
+                                        const axonn_real *max,
+                                        const int32_t *targets, int64_t tokens,
+                                        int64_t rows, axonn_axes vocab_axes,
+                                        int64_t vocab_size, axonn_real *sums);
+axonn_status axonn_rt_cross_entropy_grad_bf16(
+    axonn_rt *rt, const axonn_bf16 *logits, const axonn_real *max,
+    const axonn_real *sums, const int32_t *targets, int64_t tokens,
+    int64_t rows, axonn_axes vocab_axes, int64_t vocab_size,
+    int64_t global_tokens, axonn_bf16 *dlogits);
+axonn_status axonn_rt_cross_entropy_grad_masked_bf16(
+    axonn_rt *rt, const axonn_bf16 *logits, const axonn_real *max,
+    const axonn_real *sums, const int32_t *targets, const axonn_real *keep,
+    const axonn_real *count, int64_t tokens, int64_t rows,
+    axonn_axes vocab_axes, int64_t vocab_size, axonn_bf16 *dlogits);
+axonn_status axonn_rt_sum_squares_bf16(axonn_rt *rt, const axonn_bf16 *grad,
+                                       int64_t size, double scale,
+                                       int32_t first, axonn_real *result);
+/* The update runs on the fp32 master; param becomes its rounding. */
+axonn_status axonn_rt_adamw_bf16(
+    axonn_rt *rt, axonn_bf16 *param, const axonn_bf16 *grad, axonn_real *m,
+    axonn_real *v, axonn_real *master, int64_t count, const int64_t *step,
+    const axonn_real *norm, double lr, double min_lr, double beta1,
+    double beta2, double eps, double weight_decay, double grad_clip,
+    int64_t warmup_steps, int64_t steps, int32_t schedule, int32_t decay);
 
 #ifdef __cplusplus
 }

@@ -94,6 +94,29 @@ void backendBeforeStart() {
 }
 axonn_status backendStart(axonn_rt *) { return AXONN_OK; }
 void backendStop(axonn_rt *) {}
+
+axonn_status widenAlloc(axonn_rt *rt, int64_t count, axonn_real **out) {
+  *out = static_cast<axonn_real *>(
+      std::calloc(size_t(std::max<int64_t>(count, 1)), sizeof(axonn_real)));
+  if (!*out)
+    return rt->fail(AXONN_ERR_OUT_OF_MEMORY,
+                    "cannot allocate %lld fp32 values for a bf16 kernel",
+                    (long long)count);
+  return AXONN_OK;
+}
+void widenFree(axonn_rt *, axonn_real *p) { std::free(p); }
+axonn_status widen(axonn_rt *, const axonn_bf16 *in, int64_t count,
+                   axonn_real *out) {
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = axonn_real(axonn_bf16_to_float(in[i]));
+  return AXONN_OK;
+}
+axonn_status narrow(axonn_rt *, const axonn_real *in, int64_t count,
+                    axonn_bf16 *out) {
+  for (int64_t i = 0; i < count; ++i)
+    out[i] = axonn_bf16_from_float(float(in[i]));
+  return AXONN_OK;
+}
 } // namespace axonn
 
 extern "C" const char *axonn_rt_blas_core(void) {

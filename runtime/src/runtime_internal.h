@@ -97,6 +97,17 @@ std::string axesText(axonn_axes axes);
 void backendBeforeStart();
 axonn_status backendStart(axonn_rt *rt);
 void backendStop(axonn_rt *rt);
+
+/// The bf16 twins' fp32 working copies, in the backend's kernel memory
+/// (host on the CPU, device on CUDA, ordered on the compute stream):
+/// `count` elements, the conversions between them, and their release.
+axonn_status widenAlloc(axonn_rt *rt, int64_t count, axonn_real **out);
+void widenFree(axonn_rt *rt, axonn_real *p);
+axonn_status widen(axonn_rt *rt, const axonn_bf16 *in, int64_t count,
+                   axonn_real *out);
+/// Rounds to nearest even.
+axonn_status narrow(axonn_rt *rt, const axonn_real *in, int64_t count,
+                    axonn_bf16 *out);
 } // namespace axonn
 
 namespace axonn {

@@ -33,6 +33,7 @@ inline constexpr MPI_Comm MPI_COMM_WORLD = 1;
 inline constexpr MPI_Request MPI_REQUEST_NULL = 0;
 // A datatype is its size in bytes.
 inline constexpr MPI_Datatype MPI_BYTE = 1;
+inline constexpr MPI_Datatype MPI_UINT16_T = 2;
 inline constexpr MPI_Datatype MPI_FLOAT = 4;
 inline constexpr MPI_Datatype MPI_DOUBLE = 8;
 inline constexpr MPI_Op MPI_SUM = 0;
