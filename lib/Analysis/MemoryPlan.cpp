@@ -45,7 +45,7 @@ int64_t bytesOf(Type type, int64_t floatBytes) {
   auto tensor = dyn_cast<RankedTensorType>(type);
   if (!tensor)
     return 0;
-  if (floatBytes > 0 && isa<FloatType>(tensor.getElementType()))
+  if (floatBytes > 0 && tensor.getElementType().isF32())
     return tensor.getNumElements() * floatBytes;
   int64_t bits = tensor.getElementTypeBitWidth();
   return tensor.getNumElements() * std::max<int64_t>(1, bits / 8);

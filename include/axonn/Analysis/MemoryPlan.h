@@ -52,9 +52,9 @@ struct MemoryPlan {
   int64_t total() const;
 };
 
-/// Plans `func`'s memory. Buffers are aligned to `alignment` bytes; a
-/// float element takes `floatBytes` bytes when positive (8 for the fp64
-/// runtime build), else its type's width. Fails with a diagnostic on a
+/// Plans `func`'s memory. Buffers are aligned to `alignment` bytes; an f32
+/// element takes `floatBytes` bytes when positive (8 for the fp64 runtime
+/// build), every other element its type's width. Fails with a diagnostic on a
 /// function with more than one block.
 FailureOr<MemoryPlan> planMemory(func::FuncOp func, int64_t alignment = 256,
                                  int64_t floatBytes = 0);

@@ -39,9 +39,13 @@ def LowerToRuntimePass : Pass<"axonn-lower-to-runtime", "ModuleOp"> {
     layout), which the training driver reads to allocate, initialize, shard
     and checkpoint the tensors.
 
-    The CPU runtime computes in f32 (`element-type=f64` lowers for its fp64
-    build, which gradient checks link): tensors of other float types are an
-    error. The result uses the func, arith, cf and llvm dialects; upstream
+    Tensors are f32 or bf16 (training.dtype = bfloat16). An op whose model
+    tensors are bf16 calls the `_bf16` twin of its runtime kernel, in which
+    statistics stay f32 (norm statistics, logits max and sums, the Goldfish
+    mask, losses, the gradient norm, AdamW's moments and master weights);
+    any other mix, and f16, is an error. `element-type=f64` lowers an f32
+    program for the runtime's fp64 build, which gradient checks link, and
+    stores its f32 tensors as f64. The result uses the func, arith, cf and llvm dialects; upstream
     `--convert-to-llvm` finishes the lowering for `mlir-translate`.
   }];
   let options = [

@@ -22,9 +22,11 @@ namespace mlir::axonn {
 /// Imports the spec in the main buffer of `sourceMgr` as a module holding the
 /// model-level forward function `@forward`. Files the spec names (a cluster
 /// description) are added to `sourceMgr`. On bad input, emits a diagnostic
-/// located at the offending key or value and returns null.
+/// located at the offending key or value and returns null. A non-null
+/// `dtype` (f32 or bf16) replaces the spec's training.dtype.
 OwningOpRef<ModuleOp> importModelSpec(llvm::SourceMgr &sourceMgr,
-                                      MLIRContext *context);
+                                      MLIRContext *context,
+                                      Type dtype = nullptr);
 
 /// Reads a machine description (the schema of a spec's `cluster` section,
 /// as in examples/clusters/) from buffer `buffer` of `sourceMgr`, with

@@ -88,7 +88,8 @@ private:
   /// The declaration of a runtime entry point (all return a status).
   func::FuncOp declare(StringRef name, TypeRange arguments);
   /// Calls the runtime and returns from the function with the status if
-  /// it is not AXONN_OK.
+  /// it is not AXONN_OK. Kernels and collective starts get the suffix
+  /// `twin` (the op being lowered computes on bf16: "_bf16").
   void call(StringRef name, ArrayRef<Value> arguments);
   Value pointer(Value value);
 
@@ -113,6 +114,7 @@ private:
   llvm::DenseMap<std::pair<int64_t, unsigned>, Value> constants;
   std::map<double, Value> floats;
   Value nullPointer;
+  std::string twin;
   llvm::DenseMap<Value, int64_t> requestSlot;
 };
 
@@ -134,7 +136,10 @@ void FunctionLowering::call(StringRef name, ArrayRef<Value> arguments) {
   SmallVector<Type> types;
   for (Value v : all)
     types.push_back(v.getType());
-  func::FuncOp callee = declare(name, types);
+  std::string calleeName = name.str();
+  if (name != "axonn_rt_wait" && name != "axonn_rt_copy")
+    calleeName += twin;
+  func::FuncOp callee = declare(calleeName, types);
   Value status = func::CallOp::create(builder, loc, callee, all).getResult(0);
   Value bad = arith::CmpIOp::create(builder, loc, arith::CmpIPredicate::ne,
                                     status, i32(0));
@@ -181,20 +186,75 @@ Value FunctionLowering::pointer(Value value) {
   return result;
 }
 
+/// Whether `v`, a float tensor of `op`, is f32 in every program: the
+/// statistics the runtime's bf16 twins keep in f32.
+bool alwaysF32(Operation *op, Value v) {
+  return TypeSwitch<Operation *, bool>(op)
+      .Case([&](NormStatsOp n) { return v == n.getStats(); })
+      .Case([&](NormGradStatsOp n) { return v == n.getStats(); })
+      .Case<LayerNormOp, RMSNormOp, LayerNormGradOp, RMSNormGradOp>(
+          [&](auto n) { return v == n.getStats(); })
+      .Case([&](LogitsMaxOp l) { return v == l.getMax(); })
+      .Case([&](SoftmaxSumsOp l) {
+        return v == l.getMax() || v == l.getSums();
+      })
+      .Case([&](CrossEntropyGradOp c) {
+        return v == c.getMax() || v == c.getSums() || v == c.getKeep() ||
+               v == c.getCount();
+      })
+      .Case([&](SumSquaresOp s) { return v == s.getResult(); })
+      .Case([&](AdamWOp a) {
+        return v == a.getM() || v == a.getV() || v == a.getMaster() ||
+               v == a.getNorm() || v == a.getNewM() || v == a.getNewV() ||
+               v == a.getNewMaster();
+      })
+      .Case<CrossEntropyOp, GoldfishMaskOp, SqrtOp>([](auto) { return true; })
+      .Default([](Operation *) { return false; });
+}
+
 LogicalResult FunctionLowering::checkTypes(Operation *op) {
+  twin.clear();
+  if (isa<func::ReturnOp>(op))
+    return success(); // results are copied as bytes
+  // The op's model tensors must all be f32 or all bf16; its statistics f32.
+  Type model;
   for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults())) {
-    auto type = dyn_cast<RankedTensorType>(v.getType());
-    if (!type)
+    Type type = v.getType();
+    if (auto handle = dyn_cast<HandleType>(type))
+      type = handle.getValue();
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (!tensor)
       continue;
-    if (type.getEncoding())
+    if (tensor.getEncoding())
       return op->emitOpError()
              << "has a sharded type; run --axonn-insert-collectives first";
-    Type element = type.getElementType();
-    if (isa<FloatType>(element) && !element.isF32())
+    Type element = tensor.getElementType();
+    if (!isa<FloatType>(element))
+      continue;
+    if (!element.isF32() && !element.isBF16())
       return op->emitOpError()
              << "computes in " << element
-             << "; the CPU runtime computes in f32 (set the spec's "
-                "training.dtype to float32)";
+             << "; the runtime stores f32 and bf16 tensors (set the spec's "
+                "training.dtype to float32 or bfloat16)";
+    if (alwaysF32(op, v)) {
+      if (!element.isF32())
+        return op->emitOpError()
+               << "has a " << element << " statistic (" << type
+               << "); the runtime keeps statistics in f32";
+      continue;
+    }
+    if (model && model != element)
+      return op->emitOpError() << "mixes " << model << " and " << element
+                               << " tensors; the runtime's kernels take one "
+                                  "storage type";
+    model = element;
+  }
+  if (model && model.isBF16()) {
+    if (floatBytes != 4)
+      return op->emitOpError()
+             << "computes in bf16; the fp64 runtime build (element-type=f64) "
+                "takes f32 programs only";
+    twin = "_bf16";
   }
   return success();
 }
@@ -507,7 +567,7 @@ LogicalResult FunctionLowering::lower(Operation *op) {
           auto type = cast<RankedTensorType>(value.getType());
           int64_t bytes =
               type.getNumElements() *
-              (isa<FloatType>(type.getElementType())
+              (type.getElementType().isF32()
                    ? floatBytes
                    : std::max<int64_t>(1, type.getElementTypeBitWidth() / 8));
           Value slot =
@@ -655,12 +715,15 @@ LogicalResult FunctionLowering::run(llvm::json::Object &manifest) {
   // Each argument's pointer.
   for (BlockArgument arg : body.getArguments()) {
     auto type = cast<RankedTensorType>(arg.getType());
-    if (type.getEncoding() || (isa<FloatType>(type.getElementType()) &&
-                               !type.getElementType().isF32()))
+    Type element = type.getElementType();
+    if (type.getEncoding() ||
+        (isa<FloatType>(element) && !element.isF32() &&
+         !(element.isBF16() && floatBytes == 4)))
       return func.emitOpError()
              << "argument #" << arg.getArgNumber() << " has type " << type
-             << "; the CPU runtime takes per-rank f32 tensors (run "
-                "--axonn-insert-collectives; set training.dtype to float32)";
+             << "; the runtime takes per-rank f32 or bf16 tensors (f32 "
+                "only with element-type=f64; run --axonn-insert-collectives "
+                "first)";
     Value slot = LLVM::GEPOp::create(
         builder, loc, ptrType, ptrType, argsArray,
         ArrayRef<LLVM::GEPArg>{int32_t(arg.getArgNumber())});

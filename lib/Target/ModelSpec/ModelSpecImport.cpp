@@ -108,7 +108,7 @@ public:
   Importer(llvm::SourceMgr &sourceMgr, MLIRContext *context)
       : sourceMgr(sourceMgr), context(context) {}
 
-  OwningOpRef<ModuleOp> run();
+  OwningOpRef<ModuleOp> run(Type dtype);
 
   Location locAt(unsigned buffer, size_t offset) {
     const llvm::MemoryBuffer *memory = sourceMgr.getMemoryBuffer(buffer);
@@ -911,7 +911,7 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
   return module;
 }
 
-OwningOpRef<ModuleOp> Importer::run() {
+OwningOpRef<ModuleOp> Importer::run(Type dtype) {
   context->loadDialect<AxonnDialect, func::FuncDialect>();
   unsigned buffer = sourceMgr.getMainFileID();
   json::Value document;
@@ -931,6 +931,8 @@ OwningOpRef<ModuleOp> Importer::run() {
   FailureOr<TrainingAttr> training = readTraining(top, *model, elementType);
   if (failed(training))
     return nullptr;
+  if (dtype)
+    elementType = dtype;
   FailureOr<ClusterAttr> cluster = readCluster(top);
   if (failed(cluster))
     return nullptr;
@@ -948,8 +950,9 @@ OwningOpRef<ModuleOp> Importer::run() {
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::axonn::importModelSpec(llvm::SourceMgr &sourceMgr,
-                                                   MLIRContext *context) {
-  return Importer(sourceMgr, context).run();
+                                                   MLIRContext *context,
+                                                   Type dtype) {
+  return Importer(sourceMgr, context).run(dtype);
 }
 
 FailureOr<ClusterAttr>
