@@ -137,7 +137,7 @@ std::vector<float> gather(axonn_rt *rt, const StateTensor &t) {
   std::vector<float> whole(size_t(t.placement.globalCount()), 0.0f);
   if (t.placement.primary)
     t.placement.forEach(t.meta->shape, [&](int64_t local, int64_t global) {
-      whole[size_t(global)] = t.data[local];
+      whole[size_t(global)] = t.at(local);
     });
   int32_t all[4] = {0, 1, 2, 3};
   axonn_request request = nullptr;
@@ -152,7 +152,7 @@ std::vector<float> gather(axonn_rt *rt, const StateTensor &t) {
 
 void scatter(const StateTensor &t, const std::vector<float> &whole) {
   t.placement.forEach(t.meta->shape, [&](int64_t local, int64_t global) {
-    t.data[local] = whole[size_t(global)];
+    t.put(local, whole[size_t(global)]);
   });
 }
 
@@ -415,13 +415,12 @@ std::string modelJson(const ModelInfo &m, int64_t vocabSize) {
 // Checkpoints
 //===----------------------------------------------------------------------===//
 
-void copyParametersToMasters(const std::vector<StateTensor> &tensors) {
-  for (const StateTensor &t : tensors)
-    if (t.state == "master")
-      for (const StateTensor &p : tensors)
-        if (p.state.empty() && p.name == t.name)
-          std::memcpy(t.data, p.data,
-                      size_t(t.meta->count()) * sizeof(*t.data));
+void linkMasters(std::vector<StateTensor> &tensors) {
+  for (StateTensor &p : tensors)
+    if (p.state.empty())
+      for (const StateTensor &t : tensors)
+        if (t.state == "master" && t.name == p.name)
+          p.master = &t;
 }
 
 void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
@@ -555,13 +554,14 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
   for (const auto &entry : states.header.object)
     if (entry.first.rfind("master/", 0) == 0)
       haveMaster = true;
-  for (const StateTensor &t : tensors) {
-    if (t.state == "master" && !haveMaster)
-      continue; // a float32 run's checkpoint: the master is the parameter
-    loadTensor(rt, t.state.empty() ? params : states, t, model, vocabSize);
-  }
-  if (!haveMaster)
-    copyParametersToMasters(tensors);
+  // Parameters first: loading one sets its master too, which a checkpoint
+  // with masters (a bf16 run's) then replaces with the exact ones.
+  for (const StateTensor &t : tensors)
+    if (t.state.empty())
+      loadTensor(rt, params, t, model, vocabSize);
+  for (const StateTensor &t : tensors)
+    if (!t.state.empty() && (t.state != "master" || haveMaster))
+      loadTensor(rt, states, t, model, vocabSize);
   return trainer["step"].asInt();
 }
 

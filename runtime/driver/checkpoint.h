@@ -4,7 +4,8 @@
 //   model.safetensors      the parameters, gathered into whole tensors with
 //                          Hugging Face names and layouts (QKV and gate/up
 //                          un-fused, GPT-2's Conv1D weights transposed, the
-//                          vocabulary padding removed), float32;
+//                          vocabulary padding removed), float32 (a bf16
+//                          run's parameters exactly);
 //   optimizer.safetensors  AdamW's moments (and master weights) of every
 //                          parameter, named "exp_avg/<name>",
 //                          "exp_avg_sq/<name>", "master/<name>";
@@ -32,8 +33,29 @@ struct StateTensor {
   std::string state;  // "" for the parameter, else m, v or master
   const Tensor *meta; // local shape and layout
   Placement placement;
-  float *data;
+  void *data;         // fp32, or bf16 (meta->dtype "bf16")
+  /// A parameter's fp32 master weights (bf16 training), or null.
+  const StateTensor *master = nullptr;
+
+  float at(int64_t i) const {
+    return meta->dtype == "bf16"
+               ? axonn_bf16_to_float(static_cast<const axonn_bf16 *>(data)[i])
+               : static_cast<const float *>(data)[i];
+  }
+  /// Sets element i, rounded to the tensor's type; a parameter's master
+  /// weights get the value itself.
+  void put(int64_t i, float value) const {
+    if (meta->dtype == "bf16")
+      static_cast<axonn_bf16 *>(data)[i] = axonn_bf16_from_float(value);
+    else
+      static_cast<float *>(data)[i] = value;
+    if (master)
+      master->put(i, value);
+  }
 };
+
+/// Links every parameter of `tensors` to its master weights, if it has any.
+void linkMasters(std::vector<StateTensor> &tensors);
 
 /// A piece of a checkpoint file: `rows` of the (global, vocabulary-trimmed)
 /// axonn tensor, in this order, each `rowElements` wide, transposed when
@@ -72,13 +94,9 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
                        const ModelInfo &model, int64_t vocabSize,
                        const std::vector<StateTensor> &tensors);
 
-/// Sets every master-weight state to its parameter (a fresh start, or a
-/// checkpoint of a float32 run, which has no masters).
-void copyParametersToMasters(const std::vector<StateTensor> &tensors);
-
 /// Loads parameters only from a safetensors model (a file, or a directory
-/// with model.safetensors), e.g. to fine-tune; the caller then sets the
-/// masters (copyParametersToMasters).
+/// with model.safetensors), e.g. to fine-tune (and their masters: the
+/// loaded values themselves).
 void loadModel(axonn_rt *rt, const std::string &path, const ModelInfo &model,
                int64_t vocabSize, const std::vector<StateTensor> &tensors);
 

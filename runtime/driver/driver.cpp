@@ -241,7 +241,8 @@ DecodingCall decodingCall(axonn_rt *rt, Function &f, CompiledFunction entry,
   for (size_t i = 0; i < f.args.size(); ++i)
     if (f.args[i].role == "input" && f.args[i].input == "position")
       call.position = static_cast<int32_t *>(f.argPointers[i]);
-  call.logits = f.loss;
+  call.logits = f.resultPointers[0];
+  call.logitsBf16 = f.results[0].dtype == "bf16";
   call.rows = f.args[size_t(f.tokens)].shape[0];
   call.length = f.args[size_t(f.tokens)].shape[1];
   call.localRows = f.results[0].shape[2];
@@ -406,8 +407,9 @@ int main(int argc, char **argv) {
       continue;
     state.push_back({t.role == "param" ? t.name : t.stateOf,
                      t.role == "param" ? "" : t.state, &t, place(t, rt, grid),
-                     static_cast<float *>(step.argPointers[i])});
+                     step.argPointers[i]});
   }
+  linkMasters(state);
 
   if (model.heads <= 0 && (options.resume || !options.initFrom.empty() ||
                            !options.checkpointDir.empty()))
@@ -423,12 +425,16 @@ int main(int argc, char **argv) {
           options.checkpointDir.c_str(), options.checkpointDir.c_str());
     firstStep = loadCheckpoint(rt, resumedFrom, model, vocab, state);
   } else {
+    std::vector<float> values;
     for (const StateTensor &t : state)
-      if (t.state.empty())
-        initialize(*t.meta, t.placement, seed, t.data);
+      if (t.state.empty()) {
+        values.assign(size_t(t.meta->count()), 0.0f);
+        initialize(*t.meta, t.placement, seed, values.data());
+        for (size_t i = 0; i < values.size(); ++i)
+          t.put(int64_t(i), values[i]);
+      }
     if (!options.initFrom.empty())
       loadModel(rt, options.initFrom, model, vocab, state);
-    copyParametersToMasters(state);
   }
 
   int64_t workspaceBytes = stepFn["workspace"].asInt();
@@ -603,7 +609,7 @@ int main(int argc, char **argv) {
     feeder.fill(s, tokens, targets);
     *stepInput = s;
     if (s == options.injectNan)
-      state.front().data[0] = NAN;
+      state.front().put(0, NAN);
     double before = axonn_rt_now(rt);
     axonn_rt_trace_record(rt, "data", "data", loading, before);
     int32_t status = axonn_train_step(rt, step.argPointers.data(),

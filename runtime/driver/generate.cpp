@@ -28,7 +28,7 @@ void nextLogits(axonn_rt *rt, Decoder &decoder, DecodingCall &call,
   std::fill(out.begin(), out.end(), axonn_real(0));
   if (where.primary && where.offset[0] == 0)
     for (int64_t v = 0; v < call.localRows; ++v)
-      out[size_t(where.offset[2] + v)] = call.logits[row * call.localRows + v];
+      out[size_t(where.offset[2] + v)] = call.logit(row * call.localRows + v);
   int32_t all[4] = {0, 1, 2, 3};
   axonn_request request = nullptr;
   if (axonn_rt_all_reduce_start(rt, out.data(), out.data(),

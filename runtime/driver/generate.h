@@ -29,9 +29,16 @@ struct DecodingCall {
   std::vector<void *> args, results;
   int32_t *tokens = nullptr;          // [rows, length]
   int32_t *position = nullptr;        // first token's position (cached calls)
-  const axonn_real *logits = nullptr; // [rows, length, local vocabulary]
+  const void *logits = nullptr; // [rows, length, local vocabulary]
+  bool logitsBf16 = false;      // else axonn_real
   int64_t rows = 0, length = 0, localRows = 0;
   Placement where; // of the logits
+
+  axonn_real logit(int64_t i) const {
+    return logitsBf16 ? axonn_real(axonn_bf16_to_float(
+                            static_cast<const axonn_bf16 *>(logits)[i]))
+                      : static_cast<const axonn_real *>(logits)[i];
+  }
 };
 
 /// What decode() runs: prefill and decode over caches, or (without the

@@ -69,7 +69,7 @@ struct Tensor {
 
   int64_t count() const;
   int64_t elementBytes() const {
-    return dtype == "i64" || dtype == "f64" ? 8 : 4;
+    return dtype == "i64" || dtype == "f64" ? 8 : dtype == "bf16" ? 2 : 4;
   }
 };
 

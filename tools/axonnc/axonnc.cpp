@@ -4,12 +4,14 @@
 //          -o train [--keep-ir DIR] [--gradient-check]
 //          [--goldfish k=4,h=13[,strategy=hash|static]]
 //          [--emit=exe|obj] [--backend=cpu|cuda] [--single-process]
+//          [--dtype=float32|bfloat16]
 //
 // Imports the spec, runs --axonn-training-pipeline (plan, training step,
 // shard, collectives, overlap, memory plan), lowers to runtime calls and
 // the LLVM dialect, emits an object for this machine and links it with the
-// training driver and the CPU runtime (through mpicxx). The CPU runtime
-// trains in float32: a bfloat16 spec is compiled in float32.
+// training driver and the CPU runtime (through mpicxx). The program trains
+// in the spec's training.dtype unless --dtype says otherwise: float32, or
+// bfloat16 (bf16 tensors, fp32 statistics and master weights).
 //
 //===----------------------------------------------------------------------===//
 
@@ -97,6 +99,11 @@ static cl::opt<std::string> backend(
     cl::desc("Runtime backend to link: cpu (default; OpenBLAS) or cuda "
              "(cuBLASLt, NCCL and axonn's kernels; one GPU per rank)"),
     cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> dtype(
+    "dtype",
+    cl::desc("Element type of the model's tensors: float32 or bfloat16 "
+             "(default: the spec's training.dtype)"),
+    cl::init(""), cl::cat(category));
 static cl::opt<bool> singleProcess(
     "single-process",
     cl::desc("Link the runtime built without MPI: one rank (grid 1x1x1x1), "
@@ -108,32 +115,6 @@ namespace {
 int fail(const llvm::Twine &message) {
   llvm::errs() << "axonnc: " << message << "\n";
   return 1;
-}
-
-/// Model-level IR in float32: the CPU runtime computes in f32 (its fp64
-/// build, for gradient checks, stores the same f32 IR tensors as double).
-void toFloatType(ModuleOp module, FloatType real) {
-  MLIRContext *ctx = module.getContext();
-  auto convert = [&](Type type) -> Type {
-    auto tensor = dyn_cast<RankedTensorType>(type);
-    if (!tensor || !isa<FloatType>(tensor.getElementType()) ||
-        tensor.getElementType() == real)
-      return type;
-    return RankedTensorType::get(tensor.getShape(), real,
-                                 tensor.getEncoding());
-  };
-  module.walk([&](func::FuncOp func) {
-    for (BlockArgument arg : func.getArguments())
-      arg.setType(convert(arg.getType()));
-    func.walk([&](Operation *op) {
-      for (OpResult result : op->getResults())
-        result.setType(convert(result.getType()));
-    });
-    SmallVector<Type> results;
-    for (Type t : func.getResultTypes())
-      results.push_back(convert(t));
-    func.setType(FunctionType::get(ctx, func.getArgumentTypes(), results));
-  });
 }
 
 LogicalResult writeModule(ModuleOp module, const std::string &path) {
@@ -304,10 +285,17 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = axonn::importModelSpec(sourceMgr, &context);
+  Type elementType;
+  if (dtype == "float32")
+    elementType = Float32Type::get(&context);
+  else if (dtype == "bfloat16")
+    elementType = BFloat16Type::get(&context);
+  else if (!dtype.empty())
+    return fail("--dtype must be float32 or bfloat16, not '" + dtype + "'");
+  OwningOpRef<ModuleOp> module =
+      axonn::importModelSpec(sourceMgr, &context, elementType);
   if (!module)
     return 1;
-  toFloatType(*module, Float32Type::get(&context));
   if (!goldfish.empty() && failed(applyGoldfish(*module, goldfish)))
     return 1;
   if (failed(recordModelInfo(*module)))
