@@ -35,6 +35,8 @@ prepare() {
   "$build/bin/axonnc" "$ROOT/examples/models/tiny-gpt.json" --gpus 1 \
       --cluster "$cluster" --emit=obj -o "$BUNDLE/tiny-gpt.o"
   "$build/bin/axonnc" "$ROOT/examples/models/tiny-gpt.json" --gpus 1 \
+      --cluster "$cluster" --dtype=bfloat16 --emit=obj -o "$BUNDLE/tiny-gpt-bf16.o"
+  "$build/bin/axonnc" "$ROOT/examples/models/tiny-gpt.json" --gpus 1 \
       --cluster "$cluster" -o "$BUNDLE/tiny-gpt-cpu"
   OPENBLAS_NUM_THREADS=1 "$BUNDLE/tiny-gpt-cpu" --data "$BUNDLE/data" \
       --steps $TINY_STEPS --print-losses | grep '^step' > "$BUNDLE/tiny-gpt-cpu.txt"
@@ -78,6 +80,11 @@ run() {
       "$BUNDLE/tiny-gpt-cpu.txt" 1e-3 0.02; } | tee "$out/tiny-fp32.txt" || failed=1
   { echo -n "bf16 GEMMs: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/tiny-gpt-gpu.txt" \
       "$BUNDLE/tiny-gpt-cpu.txt" 0.05 0.02; } | tee "$out/tiny.txt" || failed=1
+  c++ -o "$out/tiny-gpt-bf16" "$BUNDLE/tiny-gpt-bf16.o" "${libs[@]}" || failed=1
+  "$out/tiny-gpt-bf16" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
+      | grep '^step' > "$out/tiny-gpt-bf16.txt" || failed=1
+  { echo -n "bf16 storage: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/tiny-gpt-bf16.txt" \
+      "$BUNDLE/tiny-gpt-cpu.txt" 0.05 0.02; } | tee "$out/tiny-bf16.txt" || failed=1
 
   echo "== benchmarks: axonn and PyTorch (bf16, torch.compile, SDPA)"
   local peak=989 # dense bf16 TFLOP/s of an H100 SXM / H200 (MFU denominator)
@@ -126,7 +133,8 @@ def text(name):
     except OSError:
         return "(missing)"
 print("kernel check: " + text("check.txt").splitlines()[-1])
-print("tiny model vs CPU: " + text("tiny-fp32.txt") + "; " + text("tiny.txt"))
+print("tiny model vs CPU: " + text("tiny-fp32.txt") + "; " + text("tiny.txt")
+      + "; " + text("tiny-bf16.txt"))
 print("wall time: %s s, build included" % seconds)
 PY
   return $failed
