@@ -181,7 +181,7 @@ struct Formulation {
   static constexpr int kCandidates = 8;
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-  const float *A = nullptr, *B = nullptr;
+  const void *A = nullptr, *B = nullptr;
   cublasLtMatmulHeuristicResult_t heuristic[kCandidates] = {};
   int found = 0;
 
@@ -200,19 +200,24 @@ struct Formulation {
 /// Sets up `f` for D[rows, cols] = op(X) op(Y) in the given storage order,
 /// X [xRows, xCols] and Y [yRows, yCols] as stored (before op), and asks
 /// for algorithms. Failures leave f.found at 0 (the caller falls back).
-cublasStatus_t formulate(State &s, Formulation &f, cublasLtOrder_t order,
-                         bool transX, bool transY, int64_t rows, int64_t cols,
-                         int64_t xRows, int64_t xCols, int64_t ldx,
-                         int64_t yRows, int64_t yCols, int64_t ldy,
-                         int64_t ldd, const float *bias, int wanted,
-                         uint32_t alignX, uint32_t alignY, uint32_t alignD) {
+cublasStatus_t formulate(State &s, Formulation &f, cudaDataType_t type,
+                         cublasLtOrder_t order, bool transX, bool transY,
+                         int64_t rows, int64_t cols, int64_t xRows,
+                         int64_t xCols, int64_t ldx, int64_t yRows,
+                         int64_t yCols, int64_t ldy, int64_t ldd,
+                         const void *bias, int wanted, uint32_t alignX,
+                         uint32_t alignY, uint32_t alignD) {
   cublasOperation_t opX = transX ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opY = transY ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasStatus_t st;
 #define TRY(expr)                                                              \
   if ((st = (expr)) != CUBLAS_STATUS_SUCCESS)                                  \
     return st;
-  TRY(cublasLtMatmulDescCreate(&f.desc, s.gemmCompute, CUDA_R_32F));
+  // fp32 tensors: the precision AXONN_GEMM_PRECISION chose; bf16 tensors
+  // go to the tensor cores as they are, accumulating in fp32.
+  cublasComputeType_t compute =
+      type == CUDA_R_32F ? s.gemmCompute : CUBLAS_COMPUTE_32F;
+  TRY(cublasLtMatmulDescCreate(&f.desc, compute, CUDA_R_32F));
   TRY(cublasLtMatmulDescSetAttribute(f.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opX,
                                      sizeof(opX)));
   TRY(cublasLtMatmulDescSetAttribute(f.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opY,
@@ -224,9 +229,9 @@ cublasStatus_t formulate(State &s, Formulation &f, cublasLtOrder_t order,
     TRY(cublasLtMatmulDescSetAttribute(
         f.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
   }
-  TRY(cublasLtMatrixLayoutCreate(&f.a, CUDA_R_32F, xRows, xCols, ldx));
-  TRY(cublasLtMatrixLayoutCreate(&f.b, CUDA_R_32F, yRows, yCols, ldy));
-  TRY(cublasLtMatrixLayoutCreate(&f.c, CUDA_R_32F, rows, cols, ldd));
+  TRY(cublasLtMatrixLayoutCreate(&f.a, type, xRows, xCols, ldx));
+  TRY(cublasLtMatrixLayoutCreate(&f.b, type, yRows, yCols, ldy));
+  TRY(cublasLtMatrixLayoutCreate(&f.c, type, rows, cols, ldd));
   for (cublasLtMatrixLayout_t layout : {f.a, f.b, f.c})
     TRY(cublasLtMatrixLayoutSetAttribute(
         layout, CUBLASLT_MATRIX_LAYOUT_ORDER, &order, sizeof(order)));
@@ -255,13 +260,28 @@ cublasStatus_t formulate(State &s, Formulation &f, cublasLtOrder_t order,
   return st;
 }
 
+__device__ inline float toFloat(float x) { return x; }
+__device__ inline float toFloat(uint16_t x) {
+  return __uint_as_float(uint32_t(x) << 16);
+}
+/// Stores an fp32 result: as it is, or rounded to bf16 (nearest even).
+__device__ inline void store(float &out, float v) { out = v; }
+__device__ inline void store(uint16_t &out, float v) {
+  uint32_t bits = __float_as_uint(v);
+  out = (bits & 0x7fffffffu) > 0x7f800000u
+            ? uint16_t((bits >> 16) | 0x40u)
+            : uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
 /// max |x - y| / max |y| over n values, into *out (one block).
-__global__ void relativeDifferenceKernel(const float *x, const float *y,
-                                         int64_t n, float *out) {
+template <typename T>
+__global__ void relativeDifferenceKernel(const T *x, const T *y, int64_t n,
+                                         float *out) {
   float diff = 0, scale = 0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
     // NaN must not hide (fmaxf drops it): count it as infinitely far.
-    float d = fabsf(x[i] - y[i]), r = fabsf(y[i]);
+    float xi = toFloat(x[i]), yi = toFloat(y[i]);
+    float d = fabsf(xi - yi), r = fabsf(yi);
     diff = fmaxf(diff, d != d ? INFINITY : d);
     scale = fmaxf(scale, r != r ? INFINITY : r);
   }
@@ -272,7 +292,8 @@ __global__ void relativeDifferenceKernel(const float *x, const float *y,
     *out = scale > 0 && scale < INFINITY ? diff / scale : -1.0f;
 }
 
-/// C[m, n] = op(A) op(B) (+ bias[m] per column), column-major, fp32.
+/// C[m, n] = op(A) op(B) (+ bias[m] per column), column-major, all of
+/// `type` (fp32 or bf16; fp32 accumulation).
 ///
 /// Two formulations are candidates: this one, and the transposed product
 /// C^T = op(B)^T op(A)^T on the same memory seen in row-major order (only
@@ -289,10 +310,12 @@ uint32_t alignmentOf(const void *p) {
   return a;
 }
 
-axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
-                  int64_t k, const float *A, int64_t lda, const float *B,
-                  int64_t ldb, float *C, int64_t ldc, const float *bias) {
+axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
+                  int64_t m, int64_t n, int64_t k, const void *A, int64_t lda,
+                  const void *B, int64_t ldb, void *C, int64_t ldc,
+                  const void *bias) {
   State &s = state(rt);
+  const size_t elementBytes = type == CUDA_R_16BF ? 2 : 4;
   if (m == 0 || n == 0)
     return AXONN_OK;
   if (k == 0)
@@ -308,8 +331,8 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
   // Column-major: C[m, n] = op(A) op(B).
   forms[0].A = A;
   forms[0].B = B;
-  AXONN_CUBLAS(rt, formulate(s, forms[0], CUBLASLT_ORDER_COL, transA, transB,
-                             m, n, transA ? k : m, transA ? m : k, lda,
+  AXONN_CUBLAS(rt, formulate(s, forms[0], type, CUBLASLT_ORDER_COL, transA,
+                             transB, m, n, transA ? k : m, transA ? m : k, lda,
                              transB ? n : k, transB ? k : n, ldb, ldc, bias,
                              wanted, alignA, alignB, alignC));
   if (forms[0].found == 0)
@@ -322,7 +345,7 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
   if (s.gemmTuning && !bias) {
     forms[1].A = B;
     forms[1].B = A;
-    (void)formulate(s, forms[1], CUBLASLT_ORDER_ROW, transB, transA, n, m,
+    (void)formulate(s, forms[1], type, CUBLASLT_ORDER_ROW, transB, transA, n, m,
                     transB ? k : n, transB ? n : k, ldb, transA ? m : k,
                     transA ? k : m, lda, ldc, nullptr, wanted, alignB, alignA,
                     alignC);
@@ -346,8 +369,10 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
   if (s.gemmTuning && candidates > 1) {
     char shape[192];
     std::snprintf(shape, sizeof(shape),
-                  "%s%c%c m %lld n %lld k %lld%s align %u %u %u",
-                  s.gemmKeyPrefix.c_str(), transA ? 'T' : 'N',
+                  "%s%s%c%c m %lld n %lld k %lld%s align %u %u %u",
+                  s.gemmKeyPrefix.c_str(),
+                  type == CUDA_R_16BF ? "bf16-storage " : "",
+                  transA ? 'T' : 'N',
                   transB ? 'T' : 'N', (long long)m, (long long)n,
                   (long long)k, bias ? " bias" : "", alignA, alignB, alignC);
     std::string key = shape;
@@ -359,14 +384,16 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
     if (known != s.gemmChoice.end() && valid(known->second)) {
       choice = known->second;
     } else if (elements <= (size_t(1) << 26) &&
-               (scratch(rt, (elements + 1) * sizeof(float), &buffer) ==
+               (scratch(rt, elements * elementBytes + 512, &buffer) ==
                     AXONN_OK ||
                 (cudaGetLastError(), false))) {
       // The reference result: the heuristic's first choice.
       AXONN_CUBLAS(rt, matmul(0));
-      float *reference = static_cast<float *>(buffer),
-            *difference = reference + elements;
-      AXONN_CUDA(rt, cudaMemcpyAsync(reference, C, elements * sizeof(float),
+      char *reference = static_cast<char *>(buffer);
+      // The difference after the reference copy, 256-byte aligned.
+      float *difference = reinterpret_cast<float *>(
+          reference + (elements * elementBytes + 255) / 256 * 256);
+      AXONN_CUDA(rt, cudaMemcpyAsync(reference, C, elements * elementBytes,
                                      cudaMemcpyDeviceToDevice, s.compute));
       cudaEvent_t begin, end;
       AXONN_CUDA(rt, cudaEventCreate(&begin));
@@ -379,8 +406,16 @@ axonn_status gemm(axonn_rt *rt, bool transA, bool transB, int64_t m, int64_t n,
           if (matmul(candidate) != CUBLAS_STATUS_SUCCESS)
             continue;
           // Another algorithm or formulation must give the same product.
-          relativeDifferenceKernel<<<1, 256, 0, s.compute>>>(
-              C, reference, int64_t(elements), difference);
+          if (type == CUDA_R_16BF)
+            relativeDifferenceKernel<<<1, 256, 0, s.compute>>>(
+                static_cast<const uint16_t *>(C),
+                reinterpret_cast<const uint16_t *>(reference),
+                int64_t(elements), difference);
+          else
+            relativeDifferenceKernel<<<1, 256, 0, s.compute>>>(
+                static_cast<const float *>(C),
+                reinterpret_cast<const float *>(reference), int64_t(elements),
+                difference);
           float relative = INFINITY;
           if (cudaMemcpyAsync(&relative, difference, sizeof(float),
                               cudaMemcpyDeviceToHost,
@@ -684,13 +719,14 @@ __global__ void rmsNormParamGradKernel(const float *dy, const float *x,
   }
 }
 
-__global__ void columnSumKernel(const float *dy, int64_t rows, int64_t n,
-                                float *out) {
+template <typename T>
+__global__ void columnSumKernel(const T *dy, int64_t rows, int64_t n,
+                                T *out) {
   GRID_STRIDE(o, n) {
     double sum = 0;
     for (int64_t r = 0; r < rows; ++r)
-      sum += dy[r * n + o];
-    out[o] = float(sum);
+      sum += toFloat(dy[r * n + o]);
+    store(out[o], float(sum));
   }
 }
 
@@ -1410,7 +1446,7 @@ axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,
                              int64_t rows, int64_t n, int64_t k, float *y) {
   AXONN_GPU_TRACE(rt, "linear", "compute");
   const float *b = bias && rt->addsOnce(onceOver) ? bias : nullptr;
-  return gemm(rt, true, false, n, rows, k, w, k, x, k, y, n, b);
+  return gemm(rt, CUDA_R_32F, true, false, n, rows, k, w, k, x, k, y, n, b);
 }
 
 // dx[rows, k] = dy[rows, n] w[n, k]: column-major dx^T = w^T dy^T.
@@ -1418,7 +1454,8 @@ axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const float *dy,
                                         const float *w, int64_t rows,
                                         int64_t n, int64_t k, float *dx) {
   AXONN_GPU_TRACE(rt, "linear_grad_input", "compute");
-  return gemm(rt, false, false, k, rows, n, w, k, dy, n, dx, k, nullptr);
+  return gemm(rt, CUDA_R_32F, false, false, k, rows, n, w, k, dy, n, dx, k,
+              nullptr);
 }
 
 // dw[n, k] = dy^T x: column-major dw^T[k, n] = x^T dy.
@@ -1426,11 +1463,54 @@ axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const float *dy,
                                          const float *x, int64_t rows,
                                          int64_t n, int64_t k, float *dw) {
   AXONN_GPU_TRACE(rt, "linear_grad_weight", "compute");
-  return gemm(rt, false, true, k, n, rows, x, k, dy, n, dw, k, nullptr);
+  return gemm(rt, CUDA_R_32F, false, true, k, n, rows, x, k, dy, n, dw, k,
+              nullptr);
 }
 
 axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const float *dy,
                                        int64_t rows, int64_t n, float *db) {
+  AXONN_GPU_TRACE(rt, "linear_grad_bias", "compute");
+  columnSumKernel<<<blocksFor(n), kThreads, 0, streamOf(rt)>>>(dy, rows, n,
+                                                               db);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+// The linear layers in bf16 storage, natively: cuBLASLt takes bf16
+// operands (and a bf16 bias) and accumulates in fp32 (src/bf16_twins.cpp
+// leaves these to the backend: AXONN_RT_NATIVE_BF16_LINEAR).
+axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                  const axonn_bf16 *w, const axonn_bf16 *bias,
+                                  axonn_axes onceOver, int64_t rows, int64_t n,
+                                  int64_t k, axonn_bf16 *y) {
+  AXONN_GPU_TRACE(rt, "linear", "compute");
+  const axonn_bf16 *b = bias && rt->addsOnce(onceOver) ? bias : nullptr;
+  return gemm(rt, CUDA_R_16BF, true, false, n, rows, k, w, k, x, k, y, n, b);
+}
+
+axonn_status axonn_rt_linear_grad_input_bf16(axonn_rt *rt,
+                                             const axonn_bf16 *dy,
+                                             const axonn_bf16 *w, int64_t rows,
+                                             int64_t n, int64_t k,
+                                             axonn_bf16 *dx) {
+  AXONN_GPU_TRACE(rt, "linear_grad_input", "compute");
+  return gemm(rt, CUDA_R_16BF, false, false, k, rows, n, w, k, dy, n, dx, k,
+              nullptr);
+}
+
+axonn_status axonn_rt_linear_grad_weight_bf16(axonn_rt *rt,
+                                              const axonn_bf16 *dy,
+                                              const axonn_bf16 *x,
+                                              int64_t rows, int64_t n,
+                                              int64_t k, axonn_bf16 *dw) {
+  AXONN_GPU_TRACE(rt, "linear_grad_weight", "compute");
+  return gemm(rt, CUDA_R_16BF, false, true, k, n, rows, x, k, dy, n, dw, k,
+              nullptr);
+}
+
+axonn_status axonn_rt_linear_grad_bias_bf16(axonn_rt *rt, const axonn_bf16 *dy,
+                                            int64_t rows, int64_t n,
+                                            axonn_bf16 *db) {
   AXONN_GPU_TRACE(rt, "linear_grad_bias", "compute");
   columnSumKernel<<<blocksFor(n), kThreads, 0, streamOf(rt)>>>(dy, rows, n,
                                                                db);

@@ -5,7 +5,9 @@
 // back to bf16. The arithmetic is the fp32 kernel's; only storage is bf16,
 // which is what a program trained in bf16 needs to be checked against
 // fp32. Both backends link this file; the collectives' twins are each
-// backend's own (they reduce in fp32 where the library cannot).
+// backend's own (they reduce in fp32 where the library cannot), and a
+// backend with native bf16 GEMMs (CUDA) defines AXONN_RT_NATIVE_BF16_LINEAR
+// and its own linear twins.
 //
 //===----------------------------------------------------------------------===//
 
@@ -213,6 +215,7 @@ axonn_status axonn_rt_rms_norm_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
                                           width, epsilon, dxw, sg));
 }
 
+#ifndef AXONN_RT_NATIVE_BF16_LINEAR
 axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                   const axonn_bf16 *weight,
                                   const axonn_bf16 *bias, axonn_axes onceOver,
@@ -258,6 +261,8 @@ axonn_status axonn_rt_linear_grad_bias_bf16(axonn_rt *rt, const axonn_bf16 *dy,
   axonn_real *dbw = w.out(db, n);
   AXONN_WIDENED(w, axonn_rt_linear_grad_bias(rt, d, rows, n, dbw));
 }
+
+#endif // AXONN_RT_NATIVE_BF16_LINEAR
 
 axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
                                      int64_t batch, int64_t seq, int64_t heads,
