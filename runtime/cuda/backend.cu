@@ -214,6 +214,8 @@ void backendStop(axonn_rt *rt) {
     cublasLtDestroy(s->lt);
   cudaFree(s->ltWorkspace);
   cudaFree(s->scratch);
+  for (auto &chunk : s->wideChunks)
+    cudaFree(chunk.first);
   cudaFree(s->errors);
   if (s->compute)
     cudaStreamDestroy(s->compute);
@@ -323,8 +325,8 @@ extern "C" double axonn_rt_peak_flops(char *text, int64_t size) {
 }
 
 //===----------------------------------------------------------------------===//
-// The bf16 twins' fp32 copies (src/bf16_twins.cpp): stream-ordered device
-// memory and conversions on the compute stream.
+// The bf16 twins' fp32 copies (src/bf16_twins.cpp): device memory from
+// State's chunks, conversions on the compute stream.
 //===----------------------------------------------------------------------===//
 
 namespace {
@@ -352,15 +354,33 @@ namespace axonn {
 using cuda::state;
 
 axonn_status widenAlloc(axonn_rt *rt, int64_t count, axonn_real **out) {
-  cudaStream_t stream = state(rt).compute;
-  size_t bytes = size_t(std::max<int64_t>(count, 1)) * sizeof(float);
-  AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(out), bytes,
-                                 stream));
-  AXONN_CUDA(rt, cudaMemsetAsync(*out, 0, bytes, stream));
+  cuda::State &s = state(rt);
+  size_t bytes = (size_t(std::max<int64_t>(count, 1)) * sizeof(float) + 255) /
+                 256 * 256;
+  while (s.wideChunk < s.wideChunks.size() &&
+         s.wideOffset + bytes > s.wideChunks[s.wideChunk].second) {
+    ++s.wideChunk;
+    s.wideOffset = 0;
+  }
+  if (s.wideChunk == s.wideChunks.size()) {
+    size_t size = std::max(bytes, size_t(64) << 20);
+    char *chunk = nullptr;
+    AXONN_CUDA(rt, cudaMalloc(&chunk, size));
+    s.wideChunks.push_back({chunk, size});
+    rt->allocatedNow(chunk, int64_t(size));
+    s.wideOffset = 0;
+  }
+  *out = reinterpret_cast<axonn_real *>(s.wideChunks[s.wideChunk].first +
+                                        s.wideOffset);
+  s.wideOffset += bytes;
+  ++s.wideLive;
+  AXONN_CUDA(rt, cudaMemsetAsync(*out, 0, bytes, s.compute));
   return AXONN_OK;
 }
-void widenFree(axonn_rt *rt, axonn_real *p) {
-  cudaFreeAsync(p, state(rt).compute);
+void widenFree(axonn_rt *rt, axonn_real *) {
+  cuda::State &s = state(rt);
+  if (--s.wideLive == 0)
+    s.wideChunk = s.wideOffset = 0;
 }
 axonn_status widen(axonn_rt *rt, const axonn_bf16 *in, int64_t count,
                    axonn_real *out) {
