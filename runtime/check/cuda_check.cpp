@@ -55,7 +55,8 @@ double tolerance = kTolerance;
   X(embedding_bf16) X(layer_norm_bf16) X(rms_norm_grad_bf16)                   \
   X(norm_stats_bf16) X(linear_bf16) X(linear_grad_input_bf16)                  \
   X(linear_grad_weight_bf16) X(linear_grad_bias_bf16) X(attention_bf16)        \
-  X(attention_grad_bf16) X(gelu_bf16) X(swiglu_grad_bf16) X(add_bf16)          \
+  X(attention_grad_bf16) X(gelu_bf16) X(gelu_grad_bf16) X(swiglu_bf16)         \
+  X(swiglu_grad_bf16) X(add_bf16)                                              \
   X(logits_max_bf16) X(softmax_sums_bf16) X(cross_entropy_grad_bf16)           \
   X(sum_squares_bf16) X(adamw_bf16) X(all_reduce_start_bf16)                   \
   X(all_gather_start_bf16) X(reduce_scatter_start_bf16)
@@ -616,10 +617,14 @@ void checkBf16(Api &cuda, Api &cpu) {
       axonn_bf16 *px = r.inBf16(x), *py = r.inBf16(y), *pdy = r.inBf16(dy),
                  *pl = r.inBf16(logits);
       int32_t *t = r.in(targets);
-      axonn_bf16 *g = r.outBf16(2 * n), *sg = r.outBf16(2 * n),
+      axonn_bf16 *g = r.outBf16(2 * n), *gg = r.outBf16(2 * n),
+                 *sw = r.outBf16(n), *sg = r.outBf16(2 * n),
                  *sum = r.outBf16(2 * n), *dl = r.outBf16(tokens * vocab);
+      axonn_bf16 *pdy2 = r.inBf16(y);
       float *max = r.out(tokens), *sums = r.out(tokens * 2);
       r.ok(a.gelu_bf16(a.rt, px, 2 * n, 1, g), "gelu");
+      r.ok(a.gelu_grad_bf16(a.rt, pdy2, px, 2 * n, 0, gg), "gelu_grad");
+      r.ok(a.swiglu_bf16(a.rt, px, n, sw), "swiglu");
       r.ok(a.swiglu_grad_bf16(a.rt, pdy, px, n, sg), "swiglu_grad");
       r.ok(a.add_bf16(a.rt, px, py, 2 * n, sum), "add");
       r.ok(a.logits_max_bf16(a.rt, pl, tokens, vocab, none, 60, max),
@@ -631,6 +636,8 @@ void checkBf16(Api &cuda, Api &cpu) {
                                      none, 60, tokens, dl),
            "cross_entropy_grad");
       return {{"gelu_bf16 (tanh)", r.read(g, 2 * n)},
+              {"gelu_grad_bf16 (erf)", r.read(gg, 2 * n)},
+              {"swiglu_bf16", r.read(sw, n)},
               {"swiglu_grad_bf16", r.read(sg, 2 * n)},
               {"add_bf16", r.read(sum, 2 * n)},
               {"logits_max_bf16 (fp32)", r.read(max, tokens)},

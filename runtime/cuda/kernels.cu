@@ -1072,20 +1072,25 @@ __global__ void cachedAttentionKernel(const float *qkv, int64_t seq,
 
 constexpr double kSqrt2OverPi = 0.7978845608028654;
 
-__global__ void geluKernel(const float *x, int64_t count, int32_t tanhForm,
-                           float *y) {
+// The elementwise kernels take fp32 (T = float) or bf16 (T = uint16_t)
+// storage; they compute in fp32 or better either way.
+
+template <typename T>
+__global__ void geluKernel(const T *x, int64_t count, int32_t tanhForm, T *y) {
   GRID_STRIDE(i, count) {
-    double v = x[i];
-    y[i] = float(tanhForm
-                     ? 0.5 * v * (1 + tanh(kSqrt2OverPi * (v + 0.044715 * v * v * v)))
-                     : 0.5 * v * (1 + erf(v / sqrt(2.0))));
+    double v = toFloat(x[i]);
+    store(y[i],
+          float(tanhForm
+                    ? 0.5 * v * (1 + tanh(kSqrt2OverPi * (v + 0.044715 * v * v * v)))
+                    : 0.5 * v * (1 + erf(v / sqrt(2.0)))));
   }
 }
 
-__global__ void geluGradKernel(const float *dy, const float *x, int64_t count,
-                               int32_t tanhForm, float *dx) {
+template <typename T>
+__global__ void geluGradKernel(const T *dy, const T *x, int64_t count,
+                               int32_t tanhForm, T *dx) {
   GRID_STRIDE(i, count) {
-    double v = x[i], derivative;
+    double v = toFloat(x[i]), derivative;
     if (tanhForm) {
       double u = kSqrt2OverPi * (v + 0.044715 * v * v * v), t = tanh(u);
       double du = kSqrt2OverPi * (1 + 3 * 0.044715 * v * v);
@@ -1094,30 +1099,33 @@ __global__ void geluGradKernel(const float *dy, const float *x, int64_t count,
       double pdf = exp(-0.5 * v * v) / sqrt(2 * M_PI);
       derivative = 0.5 * (1 + erf(v / sqrt(2.0))) + v * pdf;
     }
-    dx[i] = float(dy[i] * derivative);
+    store(dx[i], float(toFloat(dy[i]) * derivative));
   }
 }
 
-__global__ void swigluKernel(const float *x, int64_t count, float *y) {
+template <typename T>
+__global__ void swigluKernel(const T *x, int64_t count, T *y) {
   GRID_STRIDE(j, count) {
-    float gate = x[2 * j], up = x[2 * j + 1];
-    y[j] = gate / (1.0f + expf(-gate)) * up;
+    float gate = toFloat(x[2 * j]), up = toFloat(x[2 * j + 1]);
+    store(y[j], gate / (1.0f + expf(-gate)) * up);
   }
 }
 
-__global__ void swigluGradKernel(const float *dy, const float *x,
-                                 int64_t count, float *dx) {
+template <typename T>
+__global__ void swigluGradKernel(const T *dy, const T *x, int64_t count,
+                                 T *dx) {
   GRID_STRIDE(j, count) {
-    float gate = x[2 * j], up = x[2 * j + 1];
+    float gate = toFloat(x[2 * j]), up = toFloat(x[2 * j + 1]);
+    float g = toFloat(dy[j]);
     float s = 1.0f / (1.0f + expf(-gate));
-    dx[2 * j] = dy[j] * up * s * (1.0f + gate * (1.0f - s));
-    dx[2 * j + 1] = dy[j] * gate * s;
+    store(dx[2 * j], g * up * s * (1.0f + gate * (1.0f - s)));
+    store(dx[2 * j + 1], g * gate * s);
   }
 }
 
-__global__ void addKernel(const float *a, const float *b, int64_t count,
-                          float *out) {
-  GRID_STRIDE(i, count) out[i] = a[i] + b[i];
+template <typename T>
+__global__ void addKernel(const T *a, const T *b, int64_t count, T *out) {
+  GRID_STRIDE(i, count) store(out[i], toFloat(a[i]) + toFloat(b[i]));
 }
 
 //--- Cross-entropy ------------------------------------------------------------
@@ -1478,7 +1486,7 @@ axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const float *dy,
 
 // The linear layers in bf16 storage, natively: cuBLASLt takes bf16
 // operands (and a bf16 bias) and accumulates in fp32 (src/bf16_twins.cpp
-// leaves these to the backend: AXONN_RT_NATIVE_BF16_LINEAR).
+// leaves these to the backend: AXONN_RT_NATIVE_BF16_KERNELS).
 axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                   const axonn_bf16 *w, const axonn_bf16 *bias,
                                   axonn_axes onceOver, int64_t rows, int64_t n,
@@ -1674,6 +1682,55 @@ axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const float *dy,
 
 axonn_status axonn_rt_add(axonn_rt *rt, const float *a, const float *b,
                           int64_t count, float *out) {
+  AXONN_GPU_TRACE(rt, "add", "compute");
+  addKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(a, b, count, out);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+// The elementwise ops in bf16 storage, natively (src/bf16_twins.cpp
+// leaves them to the backend: AXONN_RT_NATIVE_BF16_KERNELS).
+axonn_status axonn_rt_gelu_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                int64_t count, int32_t approximation,
+                                axonn_bf16 *y) {
+  AXONN_GPU_TRACE(rt, "gelu", "compute");
+  geluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+      x, count, approximation == 1, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_gelu_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
+                                     const axonn_bf16 *x, int64_t count,
+                                     int32_t approximation, axonn_bf16 *dx) {
+  AXONN_GPU_TRACE(rt, "gelu_grad", "compute");
+  geluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+      dy, x, count, approximation == 1, dx);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_swiglu_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                  int64_t count, axonn_bf16 *y) {
+  AXONN_GPU_TRACE(rt, "swiglu", "compute");
+  swigluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(x, count, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_swiglu_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
+                                       const axonn_bf16 *x, int64_t count,
+                                       axonn_bf16 *dx) {
+  AXONN_GPU_TRACE(rt, "swiglu_grad", "compute");
+  swigluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(dy, x,
+                                                                    count, dx);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_add_bf16(axonn_rt *rt, const axonn_bf16 *a,
+                               const axonn_bf16 *b, int64_t count,
+                               axonn_bf16 *out) {
   AXONN_GPU_TRACE(rt, "add", "compute");
   addKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(a, b, count, out);
   AXONN_LAUNCHED(rt);

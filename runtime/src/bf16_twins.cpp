@@ -6,8 +6,8 @@
 // which is what a program trained in bf16 needs to be checked against
 // fp32. Both backends link this file; the collectives' twins are each
 // backend's own (they reduce in fp32 where the library cannot), and a
-// backend with native bf16 GEMMs (CUDA) defines AXONN_RT_NATIVE_BF16_LINEAR
-// and its own linear twins.
+// backend that defines AXONN_RT_NATIVE_BF16_KERNELS (CUDA) has its own
+// twins of the linear layers and the elementwise ops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -215,7 +215,7 @@ axonn_status axonn_rt_rms_norm_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
                                           width, epsilon, dxw, sg));
 }
 
-#ifndef AXONN_RT_NATIVE_BF16_LINEAR
+#ifndef AXONN_RT_NATIVE_BF16_KERNELS
 axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                   const axonn_bf16 *weight,
                                   const axonn_bf16 *bias, axonn_axes onceOver,
@@ -262,7 +262,7 @@ axonn_status axonn_rt_linear_grad_bias_bf16(axonn_rt *rt, const axonn_bf16 *dy,
   AXONN_WIDENED(w, axonn_rt_linear_grad_bias(rt, d, rows, n, dbw));
 }
 
-#endif // AXONN_RT_NATIVE_BF16_LINEAR
+#endif // AXONN_RT_NATIVE_BF16_KERNELS
 
 axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
                                      int64_t batch, int64_t seq, int64_t heads,
@@ -311,6 +311,7 @@ axonn_status axonn_rt_attention_grad_bf16(axonn_rt *rt, const axonn_bf16 *dout,
                                            dq));
 }
 
+#ifndef AXONN_RT_NATIVE_BF16_KERNELS
 axonn_status axonn_rt_gelu_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                 int64_t count, int32_t approximation,
                                 axonn_bf16 *y) {
@@ -357,6 +358,8 @@ axonn_status axonn_rt_add_bf16(axonn_rt *rt, const axonn_bf16 *a,
   axonn_real *o = w.out(out, count);
   AXONN_WIDENED(w, axonn_rt_add(rt, aw, bw, count, o));
 }
+
+#endif // AXONN_RT_NATIVE_BF16_KERNELS
 
 axonn_status axonn_rt_logits_max_bf16(axonn_rt *rt, const axonn_bf16 *logits,
                                       int64_t tokens, int64_t rows,
