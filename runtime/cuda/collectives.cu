@@ -11,8 +11,10 @@
 // is packed first. Host buffers (the driver's) are staged through device
 // memory and complete at the start.
 //
-// bf16 collectives (the `_bf16` twins) move bf16 through NCCL; reductions
-// then add in NCCL's bf16 arithmetic.
+// bf16 collectives (the `_bf16` twins) gather bf16 through NCCL; their
+// reductions run in fp32 (the input widened on the compute stream, the
+// result rounded at the wait), as the CPU backend's do, unless
+// AXONN_BF16_REDUCE=bf16 asks NCCL to add in bf16 (half the traffic).
 //
 // The single-process build (AXONN_RT_SINGLE_PROCESS, no MPI and no NCCL)
 // has groups of one rank: every collective is a copy.
@@ -31,6 +33,12 @@ struct axonn_request_impl {
   int64_t outer = 0, rows = 0, inner = 0, group = 1, elementBytes = 4;
   /// Host buffers: completed synchronously at the start.
   bool finished = false;
+  /// A bf16 reduction in fp32: its fp32 buffer, freed at the wait after
+  /// the result (narrowCount values at narrowFrom) is rounded into
+  /// narrowOut.
+  float *wide = nullptr, *narrowFrom = nullptr;
+  axonn_bf16 *narrowOut = nullptr;
+  int64_t narrowCount = 0;
 };
 
 namespace {
@@ -342,12 +350,62 @@ extern "C" axonn_status axonn_rt_all_reduce_start(axonn_rt *rt, const float *in,
   return allReduce(rt, in, out, count, kFloat, axes, reduction, request);
 }
 
+namespace {
+/// Whether bf16 reductions run in fp32 (AXONN_BF16_REDUCE, default fp32).
+bool reduceBf16InFp32() {
+  static const bool fp32 = [] {
+    const char *v = std::getenv("AXONN_BF16_REDUCE");
+    return !(v && std::string(v) == "bf16");
+  }();
+  return fp32;
+}
+
+/// Widens `count` bf16 values into a new fp32 buffer of `total` floats.
+axonn_status widened(axonn_rt *rt, const axonn_bf16 *in, int64_t count,
+                     int64_t total, float **wide) {
+  AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(wide),
+                                 size_t(std::max<int64_t>(total, 1)) *
+                                     sizeof(float),
+                                 state(rt).compute));
+  if (axonn_status st = axonn::widen(rt, in, count, *wide)) {
+    cudaFreeAsync(*wide, state(rt).compute);
+    return st;
+  }
+  return AXONN_OK;
+}
+
+/// Hands the fp32 buffer of a started reduction to its request, or frees
+/// it if the start failed.
+axonn_status attachWide(axonn_rt *rt, axonn_status status, float *wide,
+                        float *result, int64_t count, axonn_bf16 *out,
+                        axonn_request *request) {
+  if (status != AXONN_OK) {
+    cudaFreeAsync(wide, state(rt).compute);
+    return status;
+  }
+  axonn_request_impl *req = *request;
+  req->wide = wide;
+  req->narrowFrom = result;
+  req->narrowCount = count;
+  req->narrowOut = out;
+  return AXONN_OK;
+}
+} // namespace
+
 extern "C" axonn_status
 axonn_rt_all_reduce_start_bf16(axonn_rt *rt, const axonn_bf16 *in,
                                axonn_bf16 *out, int64_t count, axonn_axes axes,
                                axonn_reduction reduction,
                                axonn_request *request) {
-  return allReduce(rt, in, out, count, kBf16, axes, reduction, request);
+  if (!reduceBf16InFp32() || onHost(in) || onHost(out))
+    return allReduce(rt, in, out, count, kBf16, axes, reduction, request);
+  float *wide = nullptr;
+  if (axonn_status st = widened(rt, in, count, count, &wide))
+    return st;
+  return attachWide(rt,
+                    allReduce(rt, wide, wide, count, kFloat, axes, reduction,
+                              request),
+                    wide, wide, count, out, request);
 }
 
 extern "C" axonn_status axonn_rt_all_gather_start(axonn_rt *rt, const float *in,
@@ -379,8 +437,18 @@ extern "C" axonn_status axonn_rt_reduce_scatter_start_bf16(
     axonn_rt *rt, const axonn_bf16 *in, axonn_bf16 *out, int64_t outer,
     int64_t rows, int64_t inner, axonn_axes axes, axonn_reduction reduction,
     axonn_request *request) {
-  return reduceScatter(rt, in, out, outer, rows, inner, kBf16, axes,
-                       reduction, request);
+  int64_t size = rt->groupSize(axes);
+  if (!reduceBf16InFp32() || onHost(in) || onHost(out) || rows % size != 0)
+    return reduceScatter(rt, in, out, outer, rows, inner, kBf16, axes,
+                         reduction, request);
+  int64_t total = outer * rows * inner, piece = total / size;
+  float *wide = nullptr;
+  if (axonn_status st = widened(rt, in, total, total + piece, &wide))
+    return st;
+  return attachWide(rt,
+                    reduceScatter(rt, wide, wide + total, outer, rows, inner,
+                                  kFloat, axes, reduction, request),
+                    wide, wide + total, piece, out, request);
 }
 
 extern "C" axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request) {
@@ -409,9 +477,16 @@ extern "C" axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request) {
     }
     if (request->staging)
       AXONN_CUDA(rt, cudaFreeAsync(request->staging, s.compute));
+    if (request->narrowOut)
+      if (axonn_status st = axonn::narrow(rt, request->narrowFrom,
+                                          request->narrowCount,
+                                          request->narrowOut))
+        return st;
     return AXONN_OK;
   };
   status = finish();
+  if (request->wide)
+    cudaFreeAsync(request->wide, s.compute);
   if (request->done)
     cudaEventDestroy(request->done);
   delete request;

@@ -5,7 +5,7 @@
 // back to bf16. The arithmetic is the fp32 kernel's; only storage is bf16,
 // which is what a program trained in bf16 needs to be checked against
 // fp32. Both backends link this file; the collectives' twins are each
-// backend's own (they reduce in fp32 where the library cannot), and a
+// backend's own (both reduce bf16 in fp32), and a
 // backend that defines AXONN_RT_NATIVE_BF16_KERNELS (CUDA) has its own
 // twins of the linear layers and the elementwise ops.
 //
