@@ -23,7 +23,9 @@ ROOT=$(cd "$HERE/.." && pwd)
 MODE=${1:-}
 BUNDLE=$(realpath -m "${2:-$ROOT/build/gpu-bundle}")
 TINY_STEPS=50
-MODELS=(gpt2-124m-gpu gpt2-1.5b-gpu)
+# -bf16: the same spec compiled with --dtype=bfloat16 (bf16 storage, fp32
+# master weights), against the same PyTorch run.
+MODELS=(gpt2-124m-gpu gpt2-124m-gpu-bf16 gpt2-1.5b-gpu)
 
 prepare() {
   set -e
@@ -42,9 +44,11 @@ prepare() {
       --steps $TINY_STEPS --print-losses | grep '^step' > "$BUNDLE/tiny-gpt-cpu.txt"
   rm "$BUNDLE/tiny-gpt-cpu"
   for m in "${MODELS[@]}"; do
-    "$build/bin/axonnc" "$HERE/models/$m.json" --gpus 1 --cluster "$cluster" \
-        --emit=obj -o "$BUNDLE/$m.o"
-    cp "$HERE/models/$m.json" "$BUNDLE/"
+    local spec=${m%-bf16} dtype=float32
+    [ "$spec" != "$m" ] && dtype=bfloat16
+    "$build/bin/axonnc" "$HERE/models/$spec.json" --gpus 1 --cluster "$cluster" \
+        --dtype=$dtype --emit=obj -o "$BUNDLE/$m.o"
+    cp "$HERE/models/$spec.json" "$BUNDLE/"
   done
   du -sh "$BUNDLE"
 }
@@ -96,6 +100,10 @@ run() {
     timeout 150 "$out/$m" --data "$BUNDLE/data" --steps $steps --log-every 1 \
         --peak-tflops $peak > "$out/$m.log" 2>&1 || { tail -5 "$out/$m.log"; failed=1; }
     tail -3 "$out/$m.log"
+    if [ "${m%-bf16}" != "$m" ]; then
+      cp "$out/${m%-bf16}-torch.json" "$out/$m-torch.json" 2>/dev/null
+      continue
+    fi
     timeout 150 python3 "$HERE/torch_gpt_gpu.py" --spec "$BUNDLE/$m.json" \
         --data "$BUNDLE/data/train.bin" --steps 10 --peak-tflops $peak \
         > "$out/$m-torch.json" 2> "$out/$m-torch.err" || { tail -5 "$out/$m-torch.err"; failed=1; }
