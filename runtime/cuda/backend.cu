@@ -182,6 +182,15 @@ axonn_status backendStart(axonn_rt *rt) {
   AXONN_CUDA(rt, cudaSetDevice(s->device));
   AXONN_CUDA(rt, cudaGetDeviceProperties(&s->prop, s->device));
   AXONN_CUDA(rt, cudaStreamCreateWithFlags(&s->compute, cudaStreamNonBlocking));
+  // Stream-ordered allocations (the bf16 twins' working copies, staging of
+  // collectives) keep their memory in the pool between steps instead of
+  // giving it back at every synchronize: no allocator work after the first
+  // step. axonn_rt_peak_allocated counts the pool's high-water mark.
+  cudaMemPool_t pool;
+  AXONN_CUDA(rt, cudaDeviceGetDefaultMemPool(&pool, s->device));
+  uint64_t keep = UINT64_MAX;
+  AXONN_CUDA(rt, cudaMemPoolSetAttribute(
+                     pool, cudaMemPoolAttrReleaseThreshold, &keep));
   AXONN_CUBLAS(rt, cublasLtCreate(&s->lt));
   AXONN_CUDA(rt, cudaMalloc(&s->ltWorkspace, s->ltWorkspaceBytes));
   AXONN_CUDA(rt, cudaMallocManaged(reinterpret_cast<void **>(&s->errors),
@@ -214,8 +223,6 @@ void backendStop(axonn_rt *rt) {
     cublasLtDestroy(s->lt);
   cudaFree(s->ltWorkspace);
   cudaFree(s->scratch);
-  for (auto &chunk : s->wideChunks)
-    cudaFree(chunk.first);
   cudaFree(s->errors);
   if (s->compute)
     cudaStreamDestroy(s->compute);
@@ -325,8 +332,8 @@ extern "C" double axonn_rt_peak_flops(char *text, int64_t size) {
 }
 
 //===----------------------------------------------------------------------===//
-// The bf16 twins' fp32 copies (src/bf16_twins.cpp): device memory from
-// State's chunks, conversions on the compute stream.
+// The bf16 twins' fp32 copies (src/bf16_twins.cpp): stream-ordered device
+// memory from the pool, conversions on the compute stream.
 //===----------------------------------------------------------------------===//
 
 namespace {
@@ -353,34 +360,31 @@ int conversionBlocks(int64_t count) {
 namespace axonn {
 using cuda::state;
 
-axonn_status widenAlloc(axonn_rt *rt, int64_t count, axonn_real **out) {
-  cuda::State &s = state(rt);
-  size_t bytes = (size_t(std::max<int64_t>(count, 1)) * sizeof(float) + 255) /
-                 256 * 256;
-  while (s.wideChunk < s.wideChunks.size() &&
-         s.wideOffset + bytes > s.wideChunks[s.wideChunk].second) {
-    ++s.wideChunk;
-    s.wideOffset = 0;
-  }
-  if (s.wideChunk == s.wideChunks.size()) {
-    size_t size = std::max(bytes, size_t(64) << 20);
-    char *chunk = nullptr;
-    AXONN_CUDA(rt, cudaMalloc(&chunk, size));
-    s.wideChunks.push_back({chunk, size});
-    rt->allocatedNow(chunk, int64_t(size));
-    s.wideOffset = 0;
-  }
-  *out = reinterpret_cast<axonn_real *>(s.wideChunks[s.wideChunk].first +
-                                        s.wideOffset);
-  s.wideOffset += bytes;
-  ++s.wideLive;
-  AXONN_CUDA(rt, cudaMemsetAsync(*out, 0, bytes, s.compute));
+axonn_status widenAlloc(axonn_rt *rt, int64_t count, bool zeroed,
+                        axonn_real **out) {
+  cudaStream_t stream = state(rt).compute;
+  size_t bytes = size_t(std::max<int64_t>(count, 1)) * sizeof(float);
+  AXONN_CUDA(rt, cudaMallocAsync(reinterpret_cast<void **>(out), bytes,
+                                 stream));
+  if (zeroed)
+    AXONN_CUDA(rt, cudaMemsetAsync(*out, 0, bytes, stream));
   return AXONN_OK;
 }
-void widenFree(axonn_rt *rt, axonn_real *) {
-  cuda::State &s = state(rt);
-  if (--s.wideLive == 0)
-    s.wideChunk = s.wideOffset = 0;
+void widenFree(axonn_rt *rt, axonn_real *p) {
+  cudaFreeAsync(p, state(rt).compute);
+}
+
+int64_t backendPoolPeak(const axonn_rt *rt) {
+  auto *s = static_cast<const cuda::State *>(rt->backend);
+  cudaMemPool_t pool;
+  uint64_t high = 0;
+  if (!s || cudaDeviceGetDefaultMemPool(&pool, s->device) != cudaSuccess ||
+      cudaMemPoolGetAttribute(pool, cudaMemPoolAttrReservedMemHigh, &high) !=
+          cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return int64_t(high);
 }
 axonn_status widen(axonn_rt *rt, const axonn_bf16 *in, int64_t count,
                    axonn_real *out) {

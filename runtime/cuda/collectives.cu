@@ -374,15 +374,14 @@ axonn_status widened(axonn_rt *rt, const axonn_bf16 *in, int64_t count,
   return AXONN_OK;
 }
 
-/// Hands the fp32 buffer of a started reduction to its request, or frees
-/// it if the start failed.
-axonn_status attachWide(axonn_rt *rt, axonn_status status, float *wide,
+/// Hands the fp32 buffer of a started reduction to its request. After a
+/// failed start the buffer is left allocated: NCCL may have queued work
+/// on it, and the run is ending.
+axonn_status attachWide(axonn_rt *, axonn_status status, float *wide,
                         float *result, int64_t count, axonn_bf16 *out,
                         axonn_request *request) {
-  if (status != AXONN_OK) {
-    cudaFreeAsync(wide, state(rt).compute);
+  if (status != AXONN_OK)
     return status;
-  }
   axonn_request_impl *req = *request;
   req->wide = wide;
   req->narrowFrom = result;
@@ -397,7 +396,10 @@ axonn_rt_all_reduce_start_bf16(axonn_rt *rt, const axonn_bf16 *in,
                                axonn_bf16 *out, int64_t count, axonn_axes axes,
                                axonn_reduction reduction,
                                axonn_request *request) {
-  if (!reduceBf16InFp32() || onHost(in) || onHost(out))
+  // A group of one copies; host buffers (never the program's) go through
+  // NCCL's bf16.
+  if (!reduceBf16InFp32() || rt->groupSize(axes) == 1 || onHost(in) ||
+      onHost(out))
     return allReduce(rt, in, out, count, kBf16, axes, reduction, request);
   float *wide = nullptr;
   if (axonn_status st = widened(rt, in, count, count, &wide))
@@ -438,7 +440,8 @@ extern "C" axonn_status axonn_rt_reduce_scatter_start_bf16(
     int64_t rows, int64_t inner, axonn_axes axes, axonn_reduction reduction,
     axonn_request *request) {
   int64_t size = rt->groupSize(axes);
-  if (!reduceBf16InFp32() || onHost(in) || onHost(out) || rows % size != 0)
+  if (!reduceBf16InFp32() || size == 1 || onHost(in) || onHost(out) ||
+      rows % size != 0)
     return reduceScatter(rt, in, out, outer, rows, inner, kBf16, axes,
                          reduction, request);
   int64_t total = outer * rows * inner, piece = total / size;
@@ -485,7 +488,9 @@ extern "C" axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request) {
     return AXONN_OK;
   };
   status = finish();
-  if (request->wide)
+  // After a failed wait the compute stream may not follow the collective:
+  // its buffer is left allocated (the run is ending).
+  if (request->wide && status == AXONN_OK)
     cudaFreeAsync(request->wide, s.compute);
   if (request->done)
     cudaEventDestroy(request->done);

@@ -64,14 +64,6 @@ struct State {
   /// Scratch for reductions and staging, grown on demand.
   void *scratch = nullptr;
   size_t scratchBytes = 0;
-  /// The bf16 twins' fp32 working copies (src/bf16_twins.cpp): chunks of
-  /// device memory kept for the run, handed out in order and taken back
-  /// together when the last copy of a call is released. The next call's
-  /// kernels queue behind this one's on the compute stream, so reuse is
-  /// safe, and after the first step nothing is allocated.
-  std::vector<std::pair<char *, size_t>> wideChunks;
-  size_t wideChunk = 0, wideOffset = 0;
-  int64_t wideLive = 0;
   /// Groups by axis set (bit 31: the all-gathers' own).
   std::map<uint32_t, Group> groups;
   /// Tracing: spans on the GPU's streams, placed on the host clock by a

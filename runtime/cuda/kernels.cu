@@ -8,11 +8,16 @@
 // and softmax statistics, elementwise kernels for the rest. Every sum runs
 // in a fixed order (no atomics), norms and losses in double.
 //
-// These kernels take fp32 tensors (bf16 programs reach them through the
-// twins of src/bf16_twins.cpp); GEMMs round their inputs to bf16 on the
-// tensor cores and accumulate in fp32 unless AXONN_GEMM_PRECISION says
-// fp32 or tf32 (the kernel check runs fp32, then bf16). Native bf16
-// kernels and a fused flash attention backward come next (issue 7).
+// Storage is fp32, or bf16 for the linear layers and elementwise ops (the
+// other bf16 ops reach the fp32 kernels through the twins of
+// src/bf16_twins.cpp). fp32 GEMMs round their inputs to bf16 on the tensor
+// cores and accumulate in fp32 unless AXONN_GEMM_PRECISION says fp32 or
+// tf32 (the kernel check runs fp32, then bf16); bf16 GEMMs take their
+// operands as they are. A fused flash attention backward comes next
+// (issue 7).
+#ifndef AXONN_RT_NATIVE_BF16_KERNELS
+#error "the CUDA kernels define bf16 twins: build with AXONN_RT_NATIVE_BF16_KERNELS"
+#endif
 //
 //===----------------------------------------------------------------------===//
 
@@ -144,8 +149,7 @@ void loadGemmCache(State &s) {
   else if (const char *home = std::getenv("HOME"))
     s.gemmCachePath = std::string(home) + "/.cache/axonn/gemm-tuning.txt";
   s.gemmKeyPrefix = std::string(s.prop.name) + " cublasLt " +
-                    std::to_string(cublasLtGetVersion()) + " " +
-                    s.gemmPrecision + " ";
+                    std::to_string(cublasLtGetVersion()) + " ";
   for (char &c : s.gemmKeyPrefix)
     if (c == '|')
       c = '/';
@@ -305,7 +309,7 @@ __global__ void relativeDifferenceKernel(const T *x, const T *y, int64_t n,
 /// The largest power of two up to 256 that divides the address.
 uint32_t alignmentOf(const void *p) {
   uint32_t a = 256;
-  while (a > 4 && reinterpret_cast<uintptr_t>(p) % a != 0)
+  while (a > 2 && reinterpret_cast<uintptr_t>(p) % a != 0)
     a /= 2;
   return a;
 }
@@ -371,7 +375,10 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
     std::snprintf(shape, sizeof(shape),
                   "%s%s%c%c m %lld n %lld k %lld%s align %u %u %u",
                   s.gemmKeyPrefix.c_str(),
-                  type == CUDA_R_16BF ? "bf16-storage " : "",
+                  // fp32 tensors at the chosen precision; bf16 tensors
+                  // are the same GEMM whatever AXONN_GEMM_PRECISION says.
+                  type == CUDA_R_16BF ? "bf16-storage "
+                                      : (s.gemmPrecision + " ").c_str(),
                   transA ? 'T' : 'N',
                   transB ? 'T' : 'N', (long long)m, (long long)n,
                   (long long)k, bias ? " bias" : "", alignA, alignB, alignC);

@@ -188,7 +188,8 @@ axonn_status axonn_rt_alloc(axonn_rt *rt, int64_t bytes, axonn_memory kind,
                             void **ptr);
 void axonn_rt_free(axonn_rt *rt, void *ptr);
 /* The most bytes this rank had allocated through axonn_rt_alloc at once
- * (device and managed memory on the CUDA backend). */
+ * (device and managed memory on the CUDA backend), plus the high-water
+ * mark of the backend's own working memory (CUDA's stream-ordered pool). */
 int64_t axonn_rt_peak_allocated(const axonn_rt *rt);
 /* Waits for all the work this rank has queued (kernels, collectives);
  * after it the host may read results and write inputs in shared memory.

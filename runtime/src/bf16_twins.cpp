@@ -64,7 +64,7 @@ private:
     if (!p || failed != AXONN_OK)
       return nullptr;
     axonn_real *wide = nullptr;
-    if ((failed = axonn::widenAlloc(rt, count, &wide)) != AXONN_OK)
+    if ((failed = axonn::widenAlloc(rt, count, !read, &wide)) != AXONN_OK)
       return nullptr;
     copies.push_back({p, wide, count, written});
     if (read)

@@ -95,9 +95,12 @@ void backendBeforeStart() {
 axonn_status backendStart(axonn_rt *) { return AXONN_OK; }
 void backendStop(axonn_rt *) {}
 
-axonn_status widenAlloc(axonn_rt *rt, int64_t count, axonn_real **out) {
+axonn_status widenAlloc(axonn_rt *rt, int64_t count, bool zeroed,
+                        axonn_real **out) {
+  size_t n = size_t(std::max<int64_t>(count, 1));
   *out = static_cast<axonn_real *>(
-      std::calloc(size_t(std::max<int64_t>(count, 1)), sizeof(axonn_real)));
+      zeroed ? std::calloc(n, sizeof(axonn_real))
+             : std::malloc(n * sizeof(axonn_real)));
   if (!*out)
     return rt->fail(AXONN_ERR_OUT_OF_MEMORY,
                     "cannot allocate %lld fp32 values for a bf16 kernel",
@@ -105,6 +108,7 @@ axonn_status widenAlloc(axonn_rt *rt, int64_t count, axonn_real **out) {
   return AXONN_OK;
 }
 void widenFree(axonn_rt *, axonn_real *p) { std::free(p); }
+int64_t backendPoolPeak(const axonn_rt *) { return 0; }
 axonn_status widen(axonn_rt *, const axonn_bf16 *in, int64_t count,
                    axonn_real *out) {
   for (int64_t i = 0; i < count; ++i)

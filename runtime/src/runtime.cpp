@@ -212,7 +212,7 @@ extern "C" int64_t axonn_rt_coordinate(const axonn_rt *rt, axonn_axis axis) {
   return rt->coordinate(axis);
 }
 extern "C" int64_t axonn_rt_peak_allocated(const axonn_rt *rt) {
-  return rt->peakAllocated;
+  return rt->peakAllocated + axonn::backendPoolPeak(rt);
 }
 extern "C" const char *axonn_rt_last_error(const axonn_rt *rt) {
   return rt->lastError.c_str();

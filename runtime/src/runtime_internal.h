@@ -100,14 +100,19 @@ void backendStop(axonn_rt *rt);
 
 /// The bf16 twins' fp32 working copies, in the backend's kernel memory
 /// (host on the CPU, device on CUDA, ordered on the compute stream):
-/// `count` elements, the conversions between them, and their release.
-axonn_status widenAlloc(axonn_rt *rt, int64_t count, axonn_real **out);
+/// `count` elements (zero-filled if `zeroed`), the conversions between
+/// them, and their release.
+axonn_status widenAlloc(axonn_rt *rt, int64_t count, bool zeroed,
+                        axonn_real **out);
 void widenFree(axonn_rt *rt, axonn_real *p);
 axonn_status widen(axonn_rt *rt, const axonn_bf16 *in, int64_t count,
                    axonn_real *out);
 /// Rounds to nearest even.
 axonn_status narrow(axonn_rt *rt, const axonn_real *in, int64_t count,
                     axonn_bf16 *out);
+/// Bytes the backend holds outside axonn_rt_alloc at most (CUDA: its
+/// stream-ordered pool), for axonn_rt_peak_allocated.
+int64_t backendPoolPeak(const axonn_rt *rt);
 } // namespace axonn
 
 namespace axonn {
