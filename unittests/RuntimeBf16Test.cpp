@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "TestRuntime.h"
 #include "axonn_rt.h"
 
 #include "gtest/gtest.h"
@@ -47,10 +48,9 @@ TEST(Bf16Conversion, RoundsToNearestEven) {
 class RuntimeBf16Test : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
-    int64_t grid[4] = {1, 1, 1, 1};
-    ASSERT_EQ(axonn_rt_create(grid, &rt), AXONN_OK);
+    rt = testRuntime();
+    ASSERT_NE(rt, nullptr);
   }
-  static void TearDownTestSuite() { axonn_rt_destroy(rt); }
 
   /// n random bf16 values (normal, times `scale`).
   Bf16s random(size_t n, double scale = 1.0) {
@@ -191,6 +191,36 @@ TEST_F(RuntimeBf16Test, Norms) {
             AXONN_OK);
   expectRounded(tRdx, rdx, "rms_norm_grad dx");
   expectRounded(tRdg, rdg, "rms_norm_grad dscale");
+}
+
+TEST_F(RuntimeBf16Test, ResidualNorms) {
+  const int64_t tokens = 6, width = 40;
+  Bf16s x = random(tokens * width), r = random(tokens * width, 2.0),
+        g = random(width), b = random(width);
+  size_t n = size_t(tokens * width);
+  Floats sum(n), y(n);
+  Bf16s tSum(n), tY(n);
+  ASSERT_EQ(axonn_rt_residual_layer_norm(rt, widen(x).data(), widen(r).data(),
+                                         widen(g).data(), widen(b).data(),
+                                         tokens, width, 1e-5, sum.data(),
+                                         y.data()),
+            AXONN_OK);
+  ASSERT_EQ(axonn_rt_residual_layer_norm_bf16(rt, x.data(), r.data(), g.data(),
+                                              b.data(), tokens, width, 1e-5,
+                                              tSum.data(), tY.data()),
+            AXONN_OK);
+  expectRounded(tSum, sum, "residual_layer_norm sum");
+  expectRounded(tY, y, "residual_layer_norm");
+  ASSERT_EQ(axonn_rt_residual_rms_norm(rt, widen(x).data(), widen(r).data(),
+                                       widen(g).data(), tokens, width, 1e-5,
+                                       sum.data(), y.data()),
+            AXONN_OK);
+  ASSERT_EQ(axonn_rt_residual_rms_norm_bf16(rt, x.data(), r.data(), g.data(),
+                                            tokens, width, 1e-5, tSum.data(),
+                                            tY.data()),
+            AXONN_OK);
+  expectRounded(tSum, sum, "residual_rms_norm sum");
+  expectRounded(tY, y, "residual_rms_norm");
 }
 
 TEST_F(RuntimeBf16Test, Linear) {

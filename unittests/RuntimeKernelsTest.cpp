@@ -9,6 +9,7 @@
 
 #include "axonn/Dialect/Axonn/IR/AxonnOps.h"
 #include "axonn/Interpreter/Interpreter.h"
+#include "TestRuntime.h"
 #include "axonn_rt.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -29,10 +30,9 @@ constexpr double kTolerance = 2e-5;
 class RuntimeKernelsTest : public ::testing::Test {
 protected:
   static void SetUpTestSuite() {
-    int64_t grid[4] = {1, 1, 1, 1};
-    ASSERT_EQ(axonn_rt_create(grid, &rt), AXONN_OK);
+    rt = testRuntime();
+    ASSERT_NE(rt, nullptr);
   }
-  static void TearDownTestSuite() { axonn_rt_destroy(rt); }
 
   RuntimeKernelsTest() {
     context.loadDialect<AxonnDialect, func::FuncDialect>();
@@ -187,6 +187,36 @@ TEST_F(RuntimeKernelsTest, Norms) {
   expectClose(want[1], rms2, "rms_norm with stats");
   expectClose(want[2], dx2, "layer_norm_grad with stats");
   expectClose(want[5], rdx2, "rms_norm_grad with stats");
+}
+
+// axonn.residual_norm is axonn.add then the norm: the fused kernels give
+// the same bits as the two kernels they replace.
+TEST_F(RuntimeKernelsTest, ResidualNormsEqualAddThenNorm) {
+  const int64_t tokens = 12, width = 40;
+  auto x = f32(random({tokens, width})), r = f32(random({tokens, width}, 3.0));
+  auto g = f32(random({width})), b = f32(random({width}));
+  size_t n = size_t(tokens * width);
+  std::vector<float> sum(n), y(n), fusedSum(n), fused(n);
+  ASSERT_EQ(axonn_rt_add(rt, x.data(), r.data(), int64_t(n), sum.data()),
+            AXONN_OK);
+  ASSERT_EQ(axonn_rt_layer_norm(rt, sum.data(), g.data(), b.data(), nullptr,
+                                tokens, width, width, 1e-5, y.data()),
+            AXONN_OK);
+  ASSERT_EQ(axonn_rt_residual_layer_norm(rt, x.data(), r.data(), g.data(),
+                                         b.data(), tokens, width, 1e-5,
+                                         fusedSum.data(), fused.data()),
+            AXONN_OK);
+  EXPECT_EQ(fusedSum, sum);
+  EXPECT_EQ(fused, y);
+  ASSERT_EQ(axonn_rt_rms_norm(rt, sum.data(), g.data(), nullptr, tokens, width,
+                              width, 1e-5, y.data()),
+            AXONN_OK);
+  ASSERT_EQ(axonn_rt_residual_rms_norm(rt, x.data(), r.data(), g.data(),
+                                       tokens, width, 1e-5, fusedSum.data(),
+                                       fused.data()),
+            AXONN_OK);
+  EXPECT_EQ(fusedSum, sum);
+  EXPECT_EQ(fused, y);
 }
 
 TEST_F(RuntimeKernelsTest, Linear) {

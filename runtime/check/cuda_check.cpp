@@ -45,6 +45,7 @@ double tolerance = kTolerance;
   X(create) X(destroy) X(alloc) X(synchronize) X(last_error) X(copy)           \
   X(embedding) X(embedding_grad) X(position_grad) X(layer_norm) X(rms_norm)    \
   X(norm_stats) X(norm_grad_stats) X(layer_norm_grad) X(rms_norm_grad)         \
+  X(residual_layer_norm) X(residual_rms_norm)                                  \
   X(linear) X(linear_grad_input) X(linear_grad_weight) X(linear_grad_bias)     \
   X(attention) X(attention_grad) X(cached_attention) X(gelu) X(gelu_grad)      \
   X(swiglu) X(swiglu_grad) X(add) X(logits_max) X(softmax_sums)                \
@@ -54,6 +55,7 @@ double tolerance = kTolerance;
   X(reduce_scatter_start) X(wait) X(peak_allocated)                          \
   X(embedding_bf16) X(layer_norm_bf16) X(rms_norm_grad_bf16)                   \
   X(norm_stats_bf16) X(linear_bf16) X(linear_grad_input_bf16)                  \
+  X(residual_layer_norm_bf16) X(residual_rms_norm_bf16)                        \
   X(linear_grad_weight_bf16) X(linear_grad_bias_bf16) X(attention_bf16)        \
   X(attention_grad_bf16) X(gelu_bf16) X(gelu_grad_bf16) X(swiglu_bf16)         \
   X(swiglu_grad_bf16) X(add_bf16)                                              \
@@ -291,7 +293,20 @@ void checkAll(Api &cuda, Api &cpu) {
       r.ok(a.rms_norm_grad(a.rt, pdy, px, ps, gstats2, tokens, local, local,
                            1e-5, srdx, srdg),
            "rms_norm_grad");
+      float *pr = r.in(dy), *rsum = r.out(tokens * local),
+            *rln = r.out(tokens * local), *rsum2 = r.out(tokens * local),
+            *rrms = r.out(tokens * local);
+      r.ok(a.residual_layer_norm(a.rt, px, pr, ps, pb, tokens, local, 1e-5,
+                                 rsum, rln),
+           "residual_layer_norm");
+      r.ok(a.residual_rms_norm(a.rt, px, pr, ps, tokens, local, 1e-5, rsum2,
+                               rrms),
+           "residual_rms_norm");
       return {{"layer_norm", r.read(ln, tokens * local)},
+              {"residual_layer_norm sum", r.read(rsum, tokens * local)},
+              {"residual_layer_norm", r.read(rln, tokens * local)},
+              {"residual_rms_norm sum", r.read(rsum2, tokens * local)},
+              {"residual_rms_norm", r.read(rrms, tokens * local)},
               {"rms_norm", r.read(rms, tokens * local)},
               {"norm_stats (layer)", r.read(stats2, tokens * 2)},
               {"norm_stats (rms)", r.read(stats1, tokens)},
@@ -574,6 +589,15 @@ void checkBf16(Api &cuda, Api &cpu) {
                              1e-5, ln),
            "layer_norm");
       r.ok(a.norm_stats_bf16(a.rt, px, tokens, local, 1, stats), "norm_stats");
+      axonn_bf16 *rs = r.outBf16(tokens * local), *rn = r.outBf16(tokens * local);
+      r.ok(a.residual_layer_norm_bf16(a.rt, px, pdy, ps, pb, tokens, local,
+                                      1e-5, rs, rn),
+           "residual_layer_norm");
+      axonn_bf16 *rs2 = r.outBf16(tokens * local),
+                 *rn2 = r.outBf16(tokens * local);
+      r.ok(a.residual_rms_norm_bf16(a.rt, px, pdy, ps, tokens, local, 1e-5, rs2,
+                                    rn2),
+           "residual_rms_norm");
       r.ok(a.rms_norm_grad_bf16(a.rt, pdy, px, ps, nullptr, tokens, local,
                                 local, 1e-5, dx, dg),
            "rms_norm_grad");
@@ -582,6 +606,10 @@ void checkBf16(Api &cuda, Api &cpu) {
            "embedding");
       return {{"layer_norm_bf16", r.read(ln, tokens * local)},
               {"norm_stats_bf16 (rms, fp32)", r.read(stats, tokens)},
+              {"residual_layer_norm_bf16 sum", r.read(rs, tokens * local)},
+              {"residual_layer_norm_bf16", r.read(rn, tokens * local)},
+              {"residual_rms_norm_bf16 sum", r.read(rs2, tokens * local)},
+              {"residual_rms_norm_bf16", r.read(rn2, tokens * local)},
               {"rms_norm_grad_bf16 dx", r.read(dx, tokens * local)},
               {"rms_norm_grad_bf16 dscale", r.read(dg, local)},
               {"embedding_bf16", r.read(emb, tokens * 8)}};

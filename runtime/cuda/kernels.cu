@@ -596,6 +596,36 @@ __global__ void rmsNormKernel(const float *x, const float *scale,
     y[r * local + j] = float(row[j] * inv * scale[j]);
 }
 
+/// One block per token: the residual sum is written, then normalized from
+/// global memory the block has just written (visible after the barrier).
+__global__ void residualLayerNormKernel(const float *x, const float *residual,
+                                        const float *scale, const float *bias,
+                                        int64_t width, double eps, float *sum,
+                                        float *y) {
+  int64_t r = blockIdx.x;
+  float *row = sum + r * width;
+  for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
+    row[j] = x[r * width + j] + residual[r * width + j];
+  __syncthreads();
+  double mean, inv;
+  layerMoments(row, width, nullptr, width, eps, &mean, &inv);
+  for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
+    y[r * width + j] = float((row[j] - mean) * inv * scale[j] + bias[j]);
+}
+
+__global__ void residualRmsNormKernel(const float *x, const float *residual,
+                                      const float *scale, int64_t width,
+                                      double eps, float *sum, float *y) {
+  int64_t r = blockIdx.x;
+  float *row = sum + r * width;
+  for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
+    row[j] = x[r * width + j] + residual[r * width + j];
+  __syncthreads();
+  double inv = rmsInverse(row, width, nullptr, width, eps);
+  for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
+    y[r * width + j] = float(row[j] * inv * scale[j]);
+}
+
 __global__ void normStatsKernel(const float *x, int64_t local, int32_t rms,
                                 float *stats) {
   int64_t r = blockIdx.x;
@@ -1369,6 +1399,35 @@ axonn_status axonn_rt_layer_norm(axonn_rt *rt, const float *x,
     return AXONN_OK;
   layerNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
       x, scale, bias, stats, local, width, eps, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_residual_layer_norm(axonn_rt *rt, const float *x,
+                                          const float *residual,
+                                          const float *scale,
+                                          const float *bias, int64_t tokens,
+                                          int64_t width, double eps,
+                                          float *sum, float *y) {
+  AXONN_GPU_TRACE(rt, "residual_layer_norm", "compute");
+  if (tokens == 0)
+    return AXONN_OK;
+  residualLayerNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      x, residual, scale, bias, width, eps, sum, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_residual_rms_norm(axonn_rt *rt, const float *x,
+                                        const float *residual,
+                                        const float *scale, int64_t tokens,
+                                        int64_t width, double eps, float *sum,
+                                        float *y) {
+  AXONN_GPU_TRACE(rt, "residual_rms_norm", "compute");
+  if (tokens == 0)
+    return AXONN_OK;
+  residualRmsNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      x, residual, scale, width, eps, sum, y);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }

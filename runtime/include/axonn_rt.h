@@ -22,8 +22,9 @@
  * and master weights). Kernels compute in fp32 (the fp64 build: fp64) and
  * round their bf16 results to nearest even.
  *
- * Stability: version 3 of the ABI (2 lacked the bf16 twins; 1 the memory
- * calls, cached attention and the embedding's start position).
+ * Stability: version 3 of the ABI (2 lacked the bf16 twins and the
+ * residual norms; 1 the memory calls, cached attention and the embedding's
+ * start position).
  *===----------------------------------------------------------------------===*/
 
 #ifndef AXONN_RT_H
@@ -258,6 +259,21 @@ axonn_status axonn_rt_rms_norm(axonn_rt *rt, const axonn_real *x,
                                const axonn_real *scale, const axonn_real *stats,
                                int64_t tokens, int64_t local, int64_t width,
                                double epsilon, axonn_real *y);
+/* sum = x + residual, and y its layer norm (scale, bias) or RMS norm
+ * (scale), over whole features of width `width` (axonn.residual_norm). */
+axonn_status axonn_rt_residual_layer_norm(axonn_rt *rt, const axonn_real *x,
+                                          const axonn_real *residual,
+                                          const axonn_real *scale,
+                                          const axonn_real *bias,
+                                          int64_t tokens, int64_t width,
+                                          double epsilon, axonn_real *sum,
+                                          axonn_real *y);
+axonn_status axonn_rt_residual_rms_norm(axonn_rt *rt, const axonn_real *x,
+                                        const axonn_real *residual,
+                                        const axonn_real *scale,
+                                        int64_t tokens, int64_t width,
+                                        double epsilon, axonn_real *sum,
+                                        axonn_real *y);
 /* [sum x, sum x^2] per token, or [sum x^2] with rms. */
 axonn_status axonn_rt_norm_stats(axonn_rt *rt, const axonn_real *x, int64_t tokens,
                                  int64_t local, int32_t rms, axonn_real *stats);
@@ -470,6 +486,14 @@ axonn_status axonn_rt_rms_norm_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                     const axonn_real *stats, int64_t tokens,
                                     int64_t local, int64_t width,
                                     double epsilon, axonn_bf16 *y);
+axonn_status axonn_rt_residual_layer_norm_bf16(
+    axonn_rt *rt, const axonn_bf16 *x, const axonn_bf16 *residual,
+    const axonn_bf16 *scale, const axonn_bf16 *bias, int64_t tokens,
+    int64_t width, double epsilon, axonn_bf16 *sum, axonn_bf16 *y);
+axonn_status axonn_rt_residual_rms_norm_bf16(
+    axonn_rt *rt, const axonn_bf16 *x, const axonn_bf16 *residual,
+    const axonn_bf16 *scale, int64_t tokens, int64_t width, double epsilon,
+    axonn_bf16 *sum, axonn_bf16 *y);
 axonn_status axonn_rt_norm_stats_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                       int64_t tokens, int64_t local,
                                       int32_t rms, axonn_real *stats);

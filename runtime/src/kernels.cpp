@@ -300,6 +300,48 @@ axonn_status axonn_rt_rms_norm(axonn_rt *rt, const axonn_real *x, const axonn_re
   return AXONN_OK;
 }
 
+// One token at a time: its sum is normalized while still in cache, with
+// the arithmetic of axonn_rt_add and the norm (the same results).
+axonn_status axonn_rt_residual_layer_norm(axonn_rt *rt, const axonn_real *x,
+                                          const axonn_real *residual,
+                                          const axonn_real *scale,
+                                          const axonn_real *bias,
+                                          int64_t tokens, int64_t width,
+                                          double eps, axonn_real *sum,
+                                          axonn_real *y) {
+  AXONN_TRACE(rt, "residual_layer_norm", "compute");
+  (void)rt;
+  for (int64_t r = 0; r < tokens; ++r) {
+    axonn_real *row = sum + r * width;
+    for (int64_t j = 0; j < width; ++j)
+      row[j] = x[r * width + j] + residual[r * width + j];
+    double mean, inv;
+    layerMoments(row, width, nullptr, width, eps, &mean, &inv);
+    for (int64_t j = 0; j < width; ++j)
+      y[r * width + j] = axonn_real((row[j] - mean) * inv * scale[j] + bias[j]);
+  }
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_residual_rms_norm(axonn_rt *rt, const axonn_real *x,
+                                        const axonn_real *residual,
+                                        const axonn_real *scale,
+                                        int64_t tokens, int64_t width,
+                                        double eps, axonn_real *sum,
+                                        axonn_real *y) {
+  AXONN_TRACE(rt, "residual_rms_norm", "compute");
+  (void)rt;
+  for (int64_t r = 0; r < tokens; ++r) {
+    axonn_real *row = sum + r * width;
+    for (int64_t j = 0; j < width; ++j)
+      row[j] = x[r * width + j] + residual[r * width + j];
+    double inv = rmsInverse(row, width, nullptr, width, eps);
+    for (int64_t j = 0; j < width; ++j)
+      y[r * width + j] = axonn_real(row[j] * inv * scale[j]);
+  }
+  return AXONN_OK;
+}
+
 axonn_status axonn_rt_norm_stats(axonn_rt *rt, const axonn_real *x, int64_t tokens,
                                  int64_t local, int32_t rms, axonn_real *stats) {
   AXONN_TRACE(rt, "norm_stats", "compute");

@@ -313,6 +313,19 @@ LogicalResult FunctionLowering::lower(Operation *op) {
               i64(n.getWidth().value_or(local)),
               f64(n.getEpsilon().convertToDouble()), p(n.getResult())});
       })
+      .Case([&](ResidualNormOp n) {
+        int64_t width = shapeOf(n.getInput()).back();
+        SmallVector<Value> args = {p(n.getInput()), p(n.getResidual()),
+                                   p(n.getScale())};
+        if (!n.getRms())
+          args.push_back(p(n.getBias()));
+        args.append({i64(tokensOf(n.getInput())), i64(width),
+                     f64(n.getEpsilon().convertToDouble()), p(n.getSum()),
+                     p(n.getResult())});
+        call(n.getRms() ? "axonn_rt_residual_rms_norm"
+                        : "axonn_rt_residual_layer_norm",
+             args);
+      })
       .Case([&](NormStatsOp n) {
         call("axonn_rt_norm_stats",
              {p(n.getInput()), i64(tokensOf(n.getInput())),

@@ -1055,3 +1055,27 @@ func.func @f(%qkv: tensor<1x1x96xf32>, %p: tensor<i32>) {
   %0 = axonn.cached_attention %qkv, %k, %k at %p heads 4 kv_heads 4 : tensor<1x1x96xf32>, tensor<1x4x16x8xf32>, tensor<i32> -> tensor<1x1x32xf32>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>) {
+  // expected-error @+1 {{'axonn.residual_norm' op 'rms' takes no bias}}
+  %s, %y = axonn.residual_norm %x, %x, %g, %b eps 1.0e-5 rms : tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8x16xf32>, %g: tensor<16xf32>) {
+  // expected-error @+1 {{'axonn.residual_norm' op a layer norm needs a bias ('rms' for an RMS norm)}}
+  %s, %y = axonn.residual_norm %x, %x, %g eps 1.0e-5 : tensor<2x8x16xf32>, tensor<16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%x: tensor<2x8x16xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{'axonn.residual_norm' op scale shape must be 16, got 8}}
+  %s, %y = axonn.residual_norm %x, %x, %g eps 1.0e-5 rms : tensor<2x8x16xf32>, tensor<8xf32>
+  return
+}

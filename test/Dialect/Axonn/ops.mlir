@@ -206,3 +206,17 @@ func.func @decode_step(%tokens: tensor<1x1xi32>, %wte: tensor<100x32xf32>,
   %o = "test.project"(%a) : (tensor<1x1x64xf32>) -> tensor<1x1x32xf32>
   return %o : tensor<1x1x32xf32>
 }
+
+// -----
+
+// A residual addition fused with the norm of its sum.
+// CHECK-LABEL: func.func @residual_norm
+func.func @residual_norm(%x: tensor<2x8x16xf32>, %r: tensor<2x8x16xf32>, %g: tensor<16xf32>, %b: tensor<16xf32>,
+                         %xb: tensor<2x8x16xbf16>, %rb: tensor<2x8x16xbf16>, %gb: tensor<16xbf16>)
+    -> (tensor<2x8x16xf32>, tensor<2x8x16xbf16>) {
+  // CHECK: %{{.*}}, %{{.*}} = axonn.residual_norm %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-05 : tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>
+  %s, %y = axonn.residual_norm %x, %r, %g, %b eps 1.0e-5 : tensor<2x8x16xf32>, tensor<16xf32>, tensor<16xf32>
+  // CHECK: %{{.*}}, %{{.*}} = axonn.residual_norm %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-06 rms : tensor<2x8x16xbf16>, tensor<16xbf16>
+  %s2, %y2 = axonn.residual_norm %xb, %rb, %gb eps 1.0e-6 rms : tensor<2x8x16xbf16>, tensor<16xbf16>
+  return %y, %y2 : tensor<2x8x16xf32>, tensor<2x8x16xbf16>
+}

@@ -176,6 +176,15 @@ LogicalResult RMSNormOp::verify() {
   return verifyNormStatsOperand(*this, getInput(), getStats(), getWidth(), 1);
 }
 
+LogicalResult ResidualNormOp::verify() {
+  if (getRms() == static_cast<bool>(getBias()))
+    return emitOpError() << (getRms() ? "'rms' takes no bias"
+                                      : "a layer norm needs a bias ('rms' "
+                                        "for an RMS norm)");
+  return verifyNorm(getOperation(), getInput(), getScale(), getBias(),
+                    getEpsilon().convertToDouble());
+}
+
 LogicalResult LinearOp::verify() {
   Operation *op = getOperation();
   if (failed(verifyRank(op, getWeight(), "weight", 2,

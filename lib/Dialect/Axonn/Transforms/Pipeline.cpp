@@ -48,6 +48,11 @@ struct TrainingPipelineOptions
       *this, "bucket-bytes",
       llvm::cl::desc("Bytes of gradients per reduction bucket"),
       llvm::cl::init(26214400)};
+  Option<bool> fuse{
+      *this, "fuse",
+      llvm::cl::desc("Fuse residual additions with their norms "
+                     "(--axonn-fuse-residual-norm)"),
+      llvm::cl::init(true)};
 };
 
 void buildTrainingPipeline(OpPassManager &pm,
@@ -73,6 +78,8 @@ void buildTrainingPipeline(OpPassManager &pm,
   overlap.keepGatheredWeights = options.keepGatheredWeights;
   overlap.bucketBytes = options.bucketBytes;
   pm.addPass(createScheduleOverlapPass(overlap));
+  if (options.fuse)
+    pm.addPass(createFuseResidualNormPass());
   pm.addPass(createPlanMemoryPass());
 }
 
@@ -82,6 +89,7 @@ void mlir::axonn::registerTrainingPipeline() {
   PassPipelineRegistration<TrainingPipelineOptions>(
       "axonn-training-pipeline",
       "Compile model-level IR to the per-rank training step: plan, build "
-      "the step, shard, insert collectives, schedule overlap, plan memory",
+      "the step, shard, insert collectives, schedule overlap, fuse residual "
+      "norms, plan memory",
       buildTrainingPipeline);
 }

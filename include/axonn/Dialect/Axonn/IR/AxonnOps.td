@@ -129,6 +129,37 @@ def Axonn_RMSNormOp : Axonn_Op<"rms_norm",
   let hasVerifier = 1;
 }
 
+def Axonn_ResidualNormOp : Axonn_Op<"residual_norm",
+    [Pure, AllTypesMatch<["input", "residual", "sum", "result"]>]> {
+  let summary = "A residual addition and the norm of its sum, in one pass";
+  let description = [{
+    `sum = input + residual`, and `result` the layer norm of `sum` with
+    `scale` and `bias` or, with `rms`, its RMS norm with `scale` (no bias):
+    what `axonn.add` followed by `axonn.layer_norm` / `axonn.rms_norm`
+    computes, with the sum read once. `--axonn-fuse-residual-norm` makes it
+    from that pair in per-rank IR when the norm's features are whole (no
+    `stats`).
+
+    ```mlir
+    %h, %y = axonn.residual_norm %x, %attn, %g, %b eps 1.0e-05
+        : tensor<8x1024x768xf32>, tensor<768xf32>, tensor<768xf32>
+    %h2, %y2 = axonn.residual_norm %x2, %mlp, %g2 eps 1.0e-05 rms
+        : tensor<8x1024x4096xbf16>, tensor<4096xbf16>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$input, Axonn_FloatTensor:$residual,
+                       Axonn_FloatTensor:$scale,
+                       Optional<Axonn_FloatTensor>:$bias, F64Attr:$epsilon,
+                       UnitAttr:$rms);
+  let results = (outs Axonn_FloatTensor:$sum, Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $residual `,` $scale (`,` $bias^)? `eps`
+    custom<ShortF64>($epsilon) (`rms` $rms^)? attr-dict `:` type($input) `,`
+    type($scale) (`,` type($bias)^)?
+  }];
+  let hasVerifier = 1;
+}
+
 def Axonn_LinearOp : Axonn_Op<"linear", [Pure]> {
   let summary = "Y = X W^T (+ b)";
   let description = [{

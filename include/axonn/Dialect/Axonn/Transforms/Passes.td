@@ -356,6 +356,22 @@ def ScheduleOverlapPass : Pass<"axonn-schedule-overlap", "ModuleOp"> {
                            "::mlir::func::FuncDialect"];
 }
 
+def FuseResidualNormPass : Pass<"axonn-fuse-residual-norm", "ModuleOp"> {
+  let summary = "Fuse each residual addition with the norm of its sum";
+  let description = [{
+    In per-rank IR, an `axonn.add` whose sum an `axonn.layer_norm` or
+    `axonn.rms_norm` normalizes over whole features (no `stats`) becomes one
+    `axonn.residual_norm` that returns both the sum and the normalized
+    value, so that the kernel reads the sum once. The fused op takes the
+    norm's place when nothing between the two uses the sum, else the
+    addition's when the norm's scale and bias are already defined there;
+    otherwise the pair is left as it is. Runs after
+    `--axonn-schedule-overlap` and before `--axonn-plan-memory` in the
+    training pipeline; `fuse=false` on the pipeline leaves it out.
+  }];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect"];
+}
+
 def PlanMemoryPass : Pass<"axonn-plan-memory", "ModuleOp"> {
   let summary = "Assign every temporary of the step a workspace offset";
   let description = [{
