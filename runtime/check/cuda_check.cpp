@@ -376,24 +376,38 @@ void checkAll(Api &cuda, Api &cpu) {
       return {{"cached_attention", all}};
     });
   }
-  // The tiled forward (head dimensions 32, 64, 128): more than one tile of
-  // queries and keys, grouped heads, rotary, causal and not.
+  // The tiled forward and backward (head dimensions 32, 64, 128): more
+  // than one tile of queries and keys, grouped heads, rotary, causal and
+  // not.
   for (int64_t d : {int64_t(32), int64_t(64), int64_t(128)}) {
     const int64_t batch = 2, seq = 150, heads = 4, kv = 2;
     const int64_t f = (heads + 2 * kv) * d, width = heads * d;
-    auto qkv = random(batch * seq * f, 0.5);
+    auto qkv = random(batch * seq * f, 0.5),
+         dout = random(batch * seq * width);
     check(cuda, cpu, [&](Run &r) -> Outputs {
       auto &a = r.api;
-      float *pq = r.in(qkv);
+      float *pq = r.in(qkv), *pd = r.in(dout);
       float *o = r.out(batch * seq * width), *on = r.out(batch * seq * width);
+      float *dq = r.out(batch * seq * f), *dqn = r.out(batch * seq * f);
       r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o),
            "attention");
       r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on),
            "attention");
-      return {{"attention tiled (d " + std::to_string(d) + ", causal, rope)",
+      r.ok(a.attention_grad(a.rt, pd, pq, batch, seq, heads, kv, d, 1,
+                            10000.0, dq),
+           "attention_grad");
+      r.ok(a.attention_grad(a.rt, pd, pq, batch, seq, heads, kv, d, 0, 0.0,
+                            dqn),
+           "attention_grad");
+      std::string tag = " (d " + std::to_string(d);
+      return {{"attention tiled" + tag + ", causal, rope)",
                r.read(o, batch * seq * width)},
-              {"attention tiled (d " + std::to_string(d) + ", full)",
-               r.read(on, batch * seq * width)}};
+              {"attention tiled" + tag + ", full)",
+               r.read(on, batch * seq * width)},
+              {"attention_grad tiled" + tag + ", causal, rope)",
+               r.read(dq, batch * seq * f)},
+              {"attention_grad tiled" + tag + ", full)",
+               r.read(dqn, batch * seq * f)}};
     });
   }
   // Wide heads (dimension 160: the loops over it stride), no rotary,

@@ -3,8 +3,10 @@
 // The ops of the axonn dialect on the GPU, queued on the rank's compute
 // stream, with the semantics of the CPU backend (runtime/src/kernels.cpp):
 // GEMMs through cuBLASLt (bias in the epilogue, algorithms tuned per
-// shape), attention tiled for the usual head dimensions (one block per
-// query row otherwise, and in the backward), one block per row for norms
+// shape), attention tiled for the usual head dimensions 32, 64 and 128
+// (FlashAttention-style: online softmax forward; a backward in two
+// kernels, dQ per query tile and dK/dV per key tile, from recomputed
+// statistics) and one block per query row otherwise, one block per row for norms
 // and softmax statistics, elementwise kernels for the rest. Every sum runs
 // in a fixed order (no atomics), norms and losses in double.
 //
@@ -13,8 +15,8 @@
 // src/bf16_twins.cpp). fp32 GEMMs round their inputs to bf16 on the tensor
 // cores and accumulate in fp32 unless AXONN_GEMM_PRECISION says fp32 or
 // tf32 (the kernel check runs fp32, then bf16); bf16 GEMMs take their
-// operands as they are. A fused flash attention backward comes next
-// (issue 7).
+// operands as they are. The attention kernels are SIMT (no tensor cores)
+// and spill registers at head dimension 128.
 #ifndef AXONN_RT_NATIVE_BF16_KERNELS
 #error "the CUDA kernels define bf16 twins: build with AXONN_RT_NATIVE_BF16_KERNELS"
 #endif
@@ -946,6 +948,278 @@ axonn_status launchTiled(axonn_rt *rt, const float *qkv, int64_t batch,
   return AXONN_OK;
 }
 
+/// Rotates a head vector held in registers back (the inverse of the
+/// rotate-half RoPE at `position`), in place.
+template <int D>
+__device__ void rotateBack(float (&x)[D], int64_t position, double base) {
+  if (base <= 0)
+    return;
+  constexpr int half = D / 2;
+#pragma unroll
+  for (int p = 0; p < half; ++p) {
+    double angle = double(position) * pow(base, -2.0 * double(p) / double(D));
+    double c = cos(angle), sn = sin(angle);
+    double a = x[p], b = x[p + half];
+    x[p] = float(a * c + b * sn);
+    x[p + half] = float(b * c - a * sn);
+  }
+}
+
+/// Keys (rotated) and values t0 ... t0 + kTile - 1 of group g into shared
+/// tiles (zeros past the sequence). Every thread of the block calls it.
+template <int D>
+__device__ void loadKeyValueTile(const float *base, int64_t f,
+                                 const QKVLayout &layout, int64_t g,
+                                 int64_t t0, int64_t seq, double ropeBase,
+                                 float *kTileBuf, float *vTileBuf) {
+  __syncthreads();
+  for (int64_t e = threadIdx.x; e < int64_t(kTile) * D; e += blockDim.x) {
+    int64_t r = e / D, i = e % D, t = t0 + r;
+    float kv = 0, vv = 0;
+    if (t < seq) {
+      kv = rotated(base + t * f + layout.k(g), i, D, t, ropeBase, false);
+      vv = base[t * f + layout.v(g) + i];
+    }
+    kTileBuf[e] = kv;
+    vTileBuf[e] = vv;
+  }
+  __syncthreads();
+}
+
+/// Attention backward in tiles, first kernel (FlashAttention-2's order of
+/// work without atomics): a thread per query of a kTile-query tile of one
+/// head. Pass 1 recomputes the softmax statistics and O online, giving the
+/// log-sum-exp and delta = dO . O of the query; pass 2 accumulates
+/// dQ = sum_t P (dO . v_t - delta) k_t / sqrt(D). Both go through the K
+/// and V tiles in shared memory (kTile x D each); each thread's dO waits
+/// there too (transposed: a warp reads consecutive words), which leaves q
+/// and one accumulator in registers. lse and delta go to
+/// [batch, heads, seq] for the key kernel.
+template <int D>
+__global__ void attentionGradQueryKernel(const float *dout, const float *qkv,
+                                         int64_t seq, QKVLayout layout,
+                                         int32_t causal, double ropeBase,
+                                         float *dqkv, float *lse,
+                                         float *delta) {
+  extern __shared__ float shared[];
+  float *kTileBuf = shared, *vTileBuf = shared + kTile * D;
+  float *dOT = vTileBuf + kTile * D; // [D][kTile]
+  int64_t h = blockIdx.y, b = blockIdx.z, g = layout.group(h);
+  int64_t f = layout.features(), width = layout.heads * D;
+  int64_t first = int64_t(blockIdx.x) * kTile, s = first + threadIdx.x;
+  bool active = s < seq;
+  const float *base = qkv + b * seq * f;
+  float scale = float(1 / sqrt(double(D)));
+  float q[D], acc[D];
+#pragma unroll
+  for (int i = 0; i < D; ++i) {
+    q[i] = active ? rotated(base + s * f + layout.q(h), i, D, s, ropeBase,
+                            false) *
+                        scale
+                  : 0.0f;
+    dOT[i * kTile + threadIdx.x] =
+        active ? dout[(b * seq + s) * width + h * D + i] : 0.0f;
+    acc[i] = 0;
+  }
+  int64_t tileEnd = first + kTile < seq ? first + kTile : seq;
+  int64_t lastKey = causal ? tileEnd - 1 : seq - 1;
+  int64_t limit = causal ? s + 1 : seq;
+  // Pass 1: statistics and O, as the tiled forward computes them.
+  float running = -INFINITY, sum = 0;
+  for (int64_t t0 = 0; t0 <= lastKey; t0 += kTile) {
+    loadKeyValueTile<D>(base, f, layout, g, t0, seq, ropeBase, kTileBuf,
+                        vTileBuf);
+    if (!active)
+      continue;
+    int64_t end = t0 + kTile < limit ? t0 + kTile : limit;
+    for (int64_t t = t0; t < end; ++t) {
+      const float *k = kTileBuf + (t - t0) * D;
+      float score = 0;
+#pragma unroll
+      for (int i = 0; i < D; ++i)
+        score += q[i] * k[i];
+      if (score > running) {
+        float correction = expf(running - score);
+        sum *= correction;
+#pragma unroll
+        for (int i = 0; i < D; ++i)
+          acc[i] *= correction;
+        running = score;
+      }
+      float p = expf(score - running);
+      sum += p;
+      const float *v = vTileBuf + (t - t0) * D;
+#pragma unroll
+      for (int i = 0; i < D; ++i)
+        acc[i] += p * v[i];
+    }
+  }
+  float logSumExp = running + logf(sum), di = 0;
+#pragma unroll
+  for (int i = 0; i < D; ++i) {
+    di += dOT[i * kTile + threadIdx.x] * (acc[i] / sum);
+    acc[i] = 0;
+  }
+  // Pass 2: dQ.
+  for (int64_t t0 = 0; t0 <= lastKey; t0 += kTile) {
+    loadKeyValueTile<D>(base, f, layout, g, t0, seq, ropeBase, kTileBuf,
+                        vTileBuf);
+    if (!active)
+      continue;
+    int64_t end = t0 + kTile < limit ? t0 + kTile : limit;
+    for (int64_t t = t0; t < end; ++t) {
+      const float *k = kTileBuf + (t - t0) * D, *v = vTileBuf + (t - t0) * D;
+      float score = 0, dp = 0;
+#pragma unroll
+      for (int i = 0; i < D; ++i) {
+        score += q[i] * k[i];
+        dp += dOT[i * kTile + threadIdx.x] * v[i];
+      }
+      float ds = expf(score - logSumExp) * (dp - di);
+#pragma unroll
+      for (int i = 0; i < D; ++i)
+        acc[i] += ds * k[i];
+    }
+  }
+  if (!active)
+    return;
+  lse[(b * layout.heads + h) * seq + s] = logSumExp;
+  delta[(b * layout.heads + h) * seq + s] = di;
+#pragma unroll
+  for (int i = 0; i < D; ++i)
+    acc[i] *= scale;
+  rotateBack<D>(acc, s, ropeBase);
+  float *row = dqkv + (b * seq + s) * f + layout.q(h);
+#pragma unroll
+  for (int i = 0; i < D; ++i)
+    row[i] = acc[i];
+}
+
+/// Attention backward in tiles, second kernel: a thread per key of a
+/// kTile-key tile of one KV head, its dK and dV accumulators in registers
+/// and its k (rotated) and v in shared memory (transposed: a warp reads
+/// consecutive words); the queries (rotated, scaled) and dO of every head of the
+/// group stream through shared memory a tile at a time, in a fixed order
+/// (no atomics): dV = sum_s P dO_s, dK = sum_s P (dO_s . v - delta_s) q_s
+/// / sqrt(D), from the query kernel's lse and delta.
+template <int D>
+__global__ void attentionGradKeyTiledKernel(const float *dout,
+                                            const float *qkv, int64_t seq,
+                                            QKVLayout layout, int32_t causal,
+                                            double ropeBase, const float *lse,
+                                            const float *delta, float *dqkv) {
+  extern __shared__ float shared[];
+  float *qTile = shared, *dOTile = shared + kTile * D;
+  float *kT = dOTile + kTile * D, *vT = kT + kTile * D; // [D][kTile]
+  float *lseTile = vT + kTile * D, *deltaTile = lseTile + kTile;
+  int64_t g = blockIdx.y, b = blockIdx.z;
+  int64_t f = layout.features(), width = layout.heads * D;
+  int64_t first = int64_t(blockIdx.x) * kTile, t = first + threadIdx.x;
+  bool active = t < seq;
+  const float *base = qkv + b * seq * f;
+  float scale = float(1 / sqrt(double(D)));
+  float dk[D], dv[D];
+#pragma unroll
+  for (int i = 0; i < D; ++i) {
+    kT[i * kTile + threadIdx.x] =
+        active ? rotated(base + t * f + layout.k(g), i, D, t, ropeBase, false)
+               : 0.0f;
+    vT[i * kTile + threadIdx.x] = active ? base[t * f + layout.v(g) + i] : 0.0f;
+    dk[i] = 0;
+    dv[i] = 0;
+  }
+  // Causal: queries before the tile's first key see none of its keys.
+  int64_t firstQuery = causal ? first : 0;
+  for (int64_t j = 0; j < layout.perGroup; ++j) {
+    int64_t h = g * layout.perGroup + j;
+    const float *headLse = lse + (b * layout.heads + h) * seq;
+    const float *headDelta = delta + (b * layout.heads + h) * seq;
+    for (int64_t s0 = firstQuery; s0 < seq; s0 += kTile) {
+      __syncthreads();
+      for (int64_t e = threadIdx.x; e < int64_t(kTile) * D; e += blockDim.x) {
+        int64_t r = e / D, i = e % D, s = s0 + r;
+        float qv = 0, ov = 0;
+        if (s < seq) {
+          qv = rotated(base + s * f + layout.q(h), i, D, s, ropeBase, false) *
+               scale;
+          ov = dout[(b * seq + s) * width + h * D + i];
+        }
+        qTile[e] = qv;
+        dOTile[e] = ov;
+      }
+      for (int64_t r = threadIdx.x; r < kTile; r += blockDim.x) {
+        int64_t s = s0 + r;
+        lseTile[r] = s < seq ? headLse[s] : 0.0f;
+        deltaTile[r] = s < seq ? headDelta[s] : 0.0f;
+      }
+      __syncthreads();
+      if (!active)
+        continue;
+      int64_t start = causal && t > s0 ? t : s0;
+      int64_t end = s0 + kTile < seq ? s0 + kTile : seq;
+      for (int64_t s = start; s < end; ++s) {
+        const float *qs = qTile + (s - s0) * D, *dos = dOTile + (s - s0) * D;
+        float score = 0, dp = 0;
+#pragma unroll
+        for (int i = 0; i < D; ++i) {
+          score += qs[i] * kT[i * kTile + threadIdx.x];
+          dp += dos[i] * vT[i * kTile + threadIdx.x];
+        }
+        float p = expf(score - lseTile[s - s0]);
+        float ds = p * (dp - deltaTile[s - s0]);
+#pragma unroll
+        for (int i = 0; i < D; ++i) {
+          dv[i] += p * dos[i];
+          dk[i] += ds * qs[i];
+        }
+      }
+    }
+  }
+  if (!active)
+    return;
+  rotateBack<D>(dk, t, ropeBase);
+  float *row = dqkv + (b * seq + t) * f;
+#pragma unroll
+  for (int i = 0; i < D; ++i) {
+    row[layout.k(g) + i] = dk[i];
+    row[layout.v(g) + i] = dv[i];
+  }
+}
+
+/// Launches the tiled backward for head dimension D.
+template <int D>
+axonn_status launchTiledGrad(axonn_rt *rt, const float *dout,
+                             const float *qkv, int64_t batch, int64_t seq,
+                             const QKVLayout &layout, int32_t causal,
+                             double ropeBase, float *dqkv) {
+  // lse and delta of every query of every head: [batch, heads, seq] each.
+  int64_t rows = batch * layout.heads * seq;
+  void *buffer = nullptr;
+  if (axonn_status s = scratch(rt, size_t(2 * rows) * sizeof(float), &buffer))
+    return s;
+  float *lse = static_cast<float *>(buffer), *delta = lse + rows;
+  unsigned tiles = unsigned((seq + kTile - 1) / kTile);
+  size_t queryShared = size_t(3 * kTile * D) * sizeof(float);
+  if (axonn_status s = sharedMemory(rt, attentionGradQueryKernel<D>,
+                                    queryShared, "attention_grad", seq))
+    return s;
+  attentionGradQueryKernel<D>
+      <<<dim3(tiles, unsigned(layout.heads), unsigned(batch)), kTile,
+         queryShared, streamOf(rt)>>>(dout, qkv, seq, layout, causal,
+                                      ropeBase, dqkv, lse, delta);
+  AXONN_LAUNCHED(rt);
+  size_t keyShared = size_t(4 * kTile * D + 2 * kTile) * sizeof(float);
+  if (axonn_status s = sharedMemory(rt, attentionGradKeyTiledKernel<D>,
+                                    keyShared, "attention_grad", seq))
+    return s;
+  attentionGradKeyTiledKernel<D>
+      <<<dim3(tiles, unsigned(layout.kvHeads), unsigned(batch)), kTile,
+         keyShared, streamOf(rt)>>>(dout, qkv, seq, layout, causal, ropeBase,
+                                    lse, delta, dqkv);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
 /// Backward, first half, one block per (query, head, batch): the row's
 /// probabilities P and score gradients dS = P (dP - rowsum(dP P)) scale go
 /// to `probs` and `grads` ([batch, heads, seq, seq]); dQ of the query
@@ -1655,6 +1929,27 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
   if (seq == 0 || batch == 0)
     return AXONN_OK;
   QKVLayout layout(heads, kvHeads, headDim);
+  // Tiled for the usual head dimensions (AXONN_ATTENTION=rows: the row
+  // kernels, which store P and dS).
+  static const bool rowsOnly = [] {
+    const char *choice = std::getenv("AXONN_ATTENTION");
+    return choice && std::string(choice) == "rows";
+  }();
+  if (!rowsOnly) {
+    switch (headDim) {
+    case 32:
+      return launchTiledGrad<32>(rt, dout, qkv, batch, seq, layout, causal,
+                                 ropeBase, dqkv);
+    case 64:
+      return launchTiledGrad<64>(rt, dout, qkv, batch, seq, layout, causal,
+                                 ropeBase, dqkv);
+    case 128:
+      return launchTiledGrad<128>(rt, dout, qkv, batch, seq, layout, causal,
+                                  ropeBase, dqkv);
+    default:
+      break;
+    }
+  }
   // The rows of P and dS of every head: [batch, heads, seq, seq] each.
   int64_t rows = batch * heads * seq * seq;
   void *buffer = nullptr;
