@@ -951,7 +951,8 @@ axonn_status launchTiled(axonn_rt *rt, const float *qkv, int64_t batch,
 /// Rotates a head vector held in registers back (the inverse of the
 /// rotate-half RoPE at `position`), in place.
 template <int D>
-__device__ void rotateBack(float (&x)[D], int64_t position, double base) {
+__device__ __forceinline__ void rotateBack(float (&x)[D], int64_t position,
+                                           double base) {
   if (base <= 0)
     return;
   constexpr int half = D / 2;
@@ -1186,7 +1187,22 @@ __global__ void attentionGradKeyTiledKernel(const float *dout,
   }
 }
 
-/// Launches the tiled backward for head dimension D.
+/// Shared memory of the tiled backward's kernels for head dimension D.
+template <int D> constexpr size_t tiledGradQueryShared() {
+  return size_t(3 * kTile * D) * sizeof(float);
+}
+template <int D> constexpr size_t tiledGradKeyShared() {
+  return size_t(4 * kTile * D + 2 * kTile) * sizeof(float);
+}
+
+/// Whether both kernels of the tiled backward fit this GPU's shared
+/// memory (head dimension 128 needs 129 KiB: not on sm_86/sm_89).
+template <int D> bool tiledGradFits(axonn_rt *rt) {
+  size_t most = state(rt).prop.sharedMemPerBlockOptin;
+  return tiledGradQueryShared<D>() <= most && tiledGradKeyShared<D>() <= most;
+}
+
+/// Launches the tiled backward for head dimension D (tiledGradFits<D>).
 template <int D>
 axonn_status launchTiledGrad(axonn_rt *rt, const float *dout,
                              const float *qkv, int64_t batch, int64_t seq,
@@ -1199,7 +1215,7 @@ axonn_status launchTiledGrad(axonn_rt *rt, const float *dout,
     return s;
   float *lse = static_cast<float *>(buffer), *delta = lse + rows;
   unsigned tiles = unsigned((seq + kTile - 1) / kTile);
-  size_t queryShared = size_t(3 * kTile * D) * sizeof(float);
+  size_t queryShared = tiledGradQueryShared<D>();
   if (axonn_status s = sharedMemory(rt, attentionGradQueryKernel<D>,
                                     queryShared, "attention_grad", seq))
     return s;
@@ -1208,7 +1224,7 @@ axonn_status launchTiledGrad(axonn_rt *rt, const float *dout,
          queryShared, streamOf(rt)>>>(dout, qkv, seq, layout, causal,
                                       ropeBase, dqkv, lse, delta);
   AXONN_LAUNCHED(rt);
-  size_t keyShared = size_t(4 * kTile * D + 2 * kTile) * sizeof(float);
+  size_t keyShared = tiledGradKeyShared<D>();
   if (axonn_status s = sharedMemory(rt, attentionGradKeyTiledKernel<D>,
                                     keyShared, "attention_grad", seq))
     return s;
@@ -1929,26 +1945,22 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
   if (seq == 0 || batch == 0)
     return AXONN_OK;
   QKVLayout layout(heads, kvHeads, headDim);
-  // Tiled for the usual head dimensions (AXONN_ATTENTION=rows: the row
-  // kernels, which store P and dS).
+  // Tiled for the usual head dimensions where their shared memory fits
+  // (AXONN_ATTENTION=rows: the row kernels, which store P and dS).
   static const bool rowsOnly = [] {
     const char *choice = std::getenv("AXONN_ATTENTION");
     return choice && std::string(choice) == "rows";
   }();
   if (!rowsOnly) {
-    switch (headDim) {
-    case 32:
+    if (headDim == 32 && tiledGradFits<32>(rt))
       return launchTiledGrad<32>(rt, dout, qkv, batch, seq, layout, causal,
                                  ropeBase, dqkv);
-    case 64:
+    if (headDim == 64 && tiledGradFits<64>(rt))
       return launchTiledGrad<64>(rt, dout, qkv, batch, seq, layout, causal,
                                  ropeBase, dqkv);
-    case 128:
+    if (headDim == 128 && tiledGradFits<128>(rt))
       return launchTiledGrad<128>(rt, dout, qkv, batch, seq, layout, causal,
                                   ropeBase, dqkv);
-    default:
-      break;
-    }
   }
   // The rows of P and dS of every head: [batch, heads, seq, seq] each.
   int64_t rows = batch * heads * seq * seq;
