@@ -79,6 +79,10 @@ run() {
     echo "tiled attention failed the check: the rest of the run uses AXONN_ATTENTION=rows"
     export AXONN_ATTENTION=rows
   fi
+  if grep -q '^FAIL *linear_gelu' "$out/check.txt"; then
+    echo "the GELU epilogue failed the check: the rest of the run uses AXONN_GELU_EPILOGUE=0"
+    export AXONN_GELU_EPILOGUE=0
+  fi
 
   echo "== the tiny model: $TINY_STEPS steps on the GPU against the CPU run"
   c++ -o "$out/tiny-gpt" "$BUNDLE/tiny-gpt.o" "${libs[@]}" || failed=1

@@ -258,6 +258,22 @@ TEST_F(RuntimeBf16Test, Linear) {
   expectRounded(tDb, db, "linear_grad_bias");
 }
 
+TEST_F(RuntimeBf16Test, LinearGelu) {
+  const int64_t rows = 12, n = 24, k = 16;
+  Bf16s x = random(rows * k), w = random(n * k), b = random(n);
+  Floats pre(rows * n), y(rows * n);
+  Bf16s tPre(pre.size()), tY(y.size());
+  ASSERT_EQ(axonn_rt_linear_gelu(rt, widen(x).data(), widen(w).data(),
+                                 widen(b).data(), rows, n, k, 1, pre.data(),
+                                 y.data()),
+            AXONN_OK);
+  ASSERT_EQ(axonn_rt_linear_gelu_bf16(rt, x.data(), w.data(), b.data(), rows,
+                                      n, k, 1, tPre.data(), tY.data()),
+            AXONN_OK);
+  expectRounded(tPre, pre, "linear_gelu pre");
+  expectRounded(tY, y, "linear_gelu");
+}
+
 TEST_F(RuntimeBf16Test, Attention) {
   const int64_t batch = 2, seq = 6, heads = 4, kv = 2, d = 8;
   const int64_t f = (heads + 2 * kv) * d, width = heads * d;

@@ -219,6 +219,28 @@ TEST_F(RuntimeKernelsTest, ResidualNormsEqualAddThenNorm) {
   EXPECT_EQ(fused, y);
 }
 
+// axonn.linear_gelu is axonn.linear then axonn.gelu, bit for bit.
+TEST_F(RuntimeKernelsTest, LinearGeluEqualsLinearThenGelu) {
+  const int64_t rows = 12, n = 24, k = 16;
+  auto x = f32(random({rows, k})), w = f32(random({n, k})),
+       b = f32(random({n}));
+  for (int32_t approximation : {0, 1}) {
+    std::vector<float> y(size_t(rows * n)), g(y.size()), pre(y.size()),
+        fused(y.size());
+    ASSERT_EQ(axonn_rt_linear(rt, x.data(), w.data(), b.data(), none, rows, n,
+                              k, y.data()),
+              AXONN_OK);
+    ASSERT_EQ(axonn_rt_gelu(rt, y.data(), rows * n, approximation, g.data()),
+              AXONN_OK);
+    ASSERT_EQ(axonn_rt_linear_gelu(rt, x.data(), w.data(), b.data(), rows, n,
+                                   k, approximation, pre.data(),
+                                   fused.data()),
+              AXONN_OK);
+    EXPECT_EQ(pre, y);
+    EXPECT_EQ(fused, g);
+  }
+}
+
 TEST_F(RuntimeKernelsTest, Linear) {
   HostTensor x = random({2, 3, 8}), w = random({5, 8}), b = random({5}),
              dy = random({2, 3, 5});

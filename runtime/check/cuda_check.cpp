@@ -47,6 +47,7 @@ double tolerance = kTolerance;
   X(norm_stats) X(norm_grad_stats) X(layer_norm_grad) X(rms_norm_grad)         \
   X(residual_layer_norm) X(residual_rms_norm)                                  \
   X(linear) X(linear_grad_input) X(linear_grad_weight) X(linear_grad_bias)     \
+  X(linear_gelu) X(linear_gelu_bf16)                                           \
   X(attention) X(attention_grad) X(cached_attention) X(gelu) X(gelu_grad)      \
   X(swiglu) X(swiglu_grad) X(add) X(logits_max) X(softmax_sums)                \
   X(cross_entropy) X(cross_entropy_grad) X(goldfish_mask)                      \
@@ -579,10 +580,15 @@ void checkBf16(Api &cuda, Api &cpu) {
            "linear_grad_weight");
       r.ok(a.linear_grad_bias_bf16(a.rt, pdy, rows, n, db),
            "linear_grad_bias");
+      axonn_bf16 *pre = r.outBf16(rows * n), *gy = r.outBf16(rows * n);
+      r.ok(a.linear_gelu_bf16(a.rt, px, pw, pb, rows, n, k, 1, pre, gy),
+           "linear_gelu");
       return {{"linear_bf16 (bias)", r.read(y, rows * n)},
               {"linear_grad_input_bf16", r.read(dx, rows * k)},
               {"linear_grad_weight_bf16", r.read(dw, n * k)},
-              {"linear_grad_bias_bf16", r.read(db, n)}};
+              {"linear_grad_bias_bf16", r.read(db, n)},
+              {"linear_gelu_bf16 pre", r.read(pre, rows * n)},
+              {"linear_gelu_bf16", r.read(gy, rows * n)}};
     });
   }
   {
@@ -756,7 +762,19 @@ void checkLinear(Api &cuda, Api &cpu, const char *label) {
     r.ok(a.linear_grad_weight(a.rt, pdy, px, rows, n, k, dw),
          "linear_grad_weight");
     r.ok(a.linear_grad_bias(a.rt, pdy, rows, n, db), "linear_grad_bias");
+    // With the GELU: n = 40 is a multiple of 8, so the tanh form runs in
+    // the GEMM's epilogue; the exact form runs as a GEMM and a kernel.
+    float *pre = r.out(rows * n), *gt = r.out(rows * n),
+          *pre0 = r.out(rows * n), *ge = r.out(rows * n);
+    r.ok(a.linear_gelu(a.rt, px, pw, pb, rows, n, k, 1, pre, gt),
+         "linear_gelu");
+    r.ok(a.linear_gelu(a.rt, px, pw, nullptr, rows, n, k, 0, pre0, ge),
+         "linear_gelu");
     return {{"linear (bias)" + tag, r.read(y, rows * n)},
+            {"linear_gelu pre (bias, tanh)" + tag, r.read(pre, rows * n)},
+            {"linear_gelu (bias, tanh)" + tag, r.read(gt, rows * n)},
+            {"linear_gelu pre (erf)" + tag, r.read(pre0, rows * n)},
+            {"linear_gelu (erf)" + tag, r.read(ge, rows * n)},
             {"linear" + tag, r.read(y0, rows * n)},
             {"linear_grad_input" + tag, r.read(dx, rows * k)},
             {"linear_grad_weight" + tag, r.read(dw, n * k)},

@@ -211,8 +211,8 @@ cublasStatus_t formulate(State &s, Formulation &f, cudaDataType_t type,
                          int64_t rows, int64_t cols, int64_t xRows,
                          int64_t xCols, int64_t ldx, int64_t yRows,
                          int64_t yCols, int64_t ldy, int64_t ldd,
-                         const void *bias, int wanted, uint32_t alignX,
-                         uint32_t alignY, uint32_t alignD) {
+                         const void *bias, void *aux, int wanted,
+                         uint32_t alignX, uint32_t alignY, uint32_t alignD) {
   cublasOperation_t opX = transX ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opY = transY ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasStatus_t st;
@@ -228,12 +228,22 @@ cublasStatus_t formulate(State &s, Formulation &f, cudaDataType_t type,
                                      sizeof(opX)));
   TRY(cublasLtMatmulDescSetAttribute(f.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opY,
                                      sizeof(opY)));
-  if (bias) {
-    cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+  // Epilogues: the bias (a D-typed vector along the rows of D), and the
+  // GELU (tanh form) with its input kept in `aux` (laid out like D).
+  cublasLtEpilogue_t epilogue =
+      aux ? (bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX)
+          : (bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
+  if (epilogue != CUBLASLT_EPILOGUE_DEFAULT)
     TRY(cublasLtMatmulDescSetAttribute(f.desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                        &epilogue, sizeof(epilogue)));
+  if (bias)
     TRY(cublasLtMatmulDescSetAttribute(
         f.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+  if (aux) {
+    TRY(cublasLtMatmulDescSetAttribute(
+        f.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof(aux)));
+    TRY(cublasLtMatmulDescSetAttribute(
+        f.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ldd, sizeof(ldd)));
   }
   TRY(cublasLtMatrixLayoutCreate(&f.a, type, xRows, xCols, ldx));
   TRY(cublasLtMatrixLayoutCreate(&f.b, type, yRows, yCols, ldy));
@@ -316,10 +326,17 @@ uint32_t alignmentOf(const void *p) {
   return a;
 }
 
+/// GELU of `count` values of `type` (defined with the elementwise kernels).
+axonn_status applyGelu(axonn_rt *rt, cudaDataType_t type, const void *x,
+                       int64_t count, void *y);
+
+/// With `aux`: C = GELU(product + bias) (tanh form) and aux = product +
+/// bias, in the epilogue where cuBLASLt has an algorithm for it (else as
+/// a GEMM into aux and a GELU kernel).
 axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                   int64_t m, int64_t n, int64_t k, const void *A, int64_t lda,
                   const void *B, int64_t ldb, void *C, int64_t ldc,
-                  const void *bias) {
+                  const void *bias, void *aux = nullptr) {
   State &s = state(rt);
   const size_t elementBytes = type == CUDA_R_16BF ? 2 : 4;
   if (m == 0 || n == 0)
@@ -337,10 +354,20 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
   // Column-major: C[m, n] = op(A) op(B).
   forms[0].A = A;
   forms[0].B = B;
-  AXONN_CUBLAS(rt, formulate(s, forms[0], type, CUBLASLT_ORDER_COL, transA,
-                             transB, m, n, transA ? k : m, transA ? m : k, lda,
-                             transB ? n : k, transB ? k : n, ldb, ldc, bias,
-                             wanted, alignA, alignB, alignC));
+  cublasStatus_t formed =
+      formulate(s, forms[0], type, CUBLASLT_ORDER_COL, transA, transB, m, n,
+                transA ? k : m, transA ? m : k, lda, transB ? n : k,
+                transB ? k : n, ldb, ldc, bias, aux, wanted, alignA, alignB,
+                alignC);
+  if (aux && (formed != CUBLAS_STATUS_SUCCESS || forms[0].found == 0)) {
+    // No epilogue algorithm for this shape: the product, then the GELU.
+    cudaGetLastError();
+    if (axonn_status st = gemm(rt, type, transA, transB, m, n, k, A, lda, B,
+                               ldb, aux, ldc, bias))
+      return st;
+    return applyGelu(rt, type, aux, ldc * (n - 1) + m, C);
+  }
+  AXONN_CUBLAS(rt, formed);
   if (forms[0].found == 0)
     return rt->fail(AXONN_ERR_CUBLAS,
                     "cublasLtMatmulAlgoGetHeuristic found no algorithm for "
@@ -348,13 +375,13 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                     (long long)m, (long long)n, (long long)k);
   // Row-major transposed product: C^T[n, m] = op'(B^T) op'(A^T), where
   // the row-major view of B's memory is B^T (as stored) and likewise A.
-  if (s.gemmTuning && !bias) {
+  if (s.gemmTuning && !bias && !aux) {
     forms[1].A = B;
     forms[1].B = A;
     (void)formulate(s, forms[1], type, CUBLASLT_ORDER_ROW, transB, transA, n, m,
                     transB ? k : n, transB ? n : k, ldb, transA ? m : k,
-                    transA ? k : m, lda, ldc, nullptr, wanted, alignB, alignA,
-                    alignC);
+                    transA ? k : m, lda, ldc, nullptr, nullptr, wanted, alignB,
+                    alignA, alignC);
     cudaGetLastError();
   }
   float one = 1.0f, zero = 0.0f;
@@ -375,7 +402,7 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
   if (s.gemmTuning && candidates > 1) {
     char shape[192];
     std::snprintf(shape, sizeof(shape),
-                  "%s%s%c%c m %lld n %lld k %lld%s align %u %u %u",
+                  "%s%s%c%c m %lld n %lld k %lld%s%s align %u %u %u",
                   s.gemmKeyPrefix.c_str(),
                   // fp32 tensors at the chosen precision; bf16 tensors
                   // are the same GEMM whatever AXONN_GEMM_PRECISION says.
@@ -383,7 +410,8 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                                       : (s.gemmPrecision + " ").c_str(),
                   transA ? 'T' : 'N',
                   transB ? 'T' : 'N', (long long)m, (long long)n,
-                  (long long)k, bias ? " bias" : "", alignA, alignB, alignC);
+                  (long long)k, bias ? " bias" : "", aux ? " gelu" : "", alignA,
+                  alignB, alignC);
     std::string key = shape;
     auto known = s.gemmChoice.find(key);
     // The reference copy costs an m x n buffer: very large products (an
@@ -1455,6 +1483,29 @@ __global__ void addKernel(const T *a, const T *b, int64_t count, T *out) {
   GRID_STRIDE(i, count) store(out[i], toFloat(a[i]) + toFloat(b[i]));
 }
 
+axonn_status applyGelu(axonn_rt *rt, cudaDataType_t type, const void *x,
+                       int64_t count, void *y) {
+  if (type == CUDA_R_16BF)
+    geluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+        static_cast<const uint16_t *>(x), count, 1, static_cast<uint16_t *>(y));
+  else
+    geluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+        static_cast<const float *>(x), count, 1, static_cast<float *>(y));
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+/// The GELU epilogue: tanh form only, and an aux leading dimension
+/// divisible by 8 (cuBLASLt's rule); AXONN_GELU_EPILOGUE=0 turns it off.
+bool geluEpilogue(int32_t approximation, int64_t n) {
+  static const bool allowed = [] {
+    const char *v = std::getenv("AXONN_GELU_EPILOGUE");
+    return !(v && std::string(v) == "0");
+  }();
+  return allowed && approximation == 1 && n % 8 == 0;
+}
+
+
 //--- Cross-entropy ------------------------------------------------------------
 
 __global__ void logitsMaxKernel(const float *logits, int64_t rows,
@@ -1813,6 +1864,21 @@ axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,
   return gemm(rt, CUDA_R_32F, true, false, n, rows, k, w, k, x, k, y, n, b);
 }
 
+// pre = x w^T + bias and y = GELU(pre): the GEMM's epilogue where it can.
+axonn_status axonn_rt_linear_gelu(axonn_rt *rt, const float *x, const float *w,
+                                  const float *bias, int64_t rows, int64_t n,
+                                  int64_t k, int32_t approximation, float *pre,
+                                  float *y) {
+  AXONN_GPU_TRACE(rt, "linear_gelu", "compute");
+  if (geluEpilogue(approximation, n))
+    return gemm(rt, CUDA_R_32F, true, false, n, rows, k, w, k, x, k, y, n,
+                bias, pre);
+  if (axonn_status st = gemm(rt, CUDA_R_32F, true, false, n, rows, k, w, k, x,
+                             k, pre, n, bias))
+    return st;
+  return axonn_rt_gelu(rt, pre, rows * n, approximation, y);
+}
+
 // dx[rows, k] = dy[rows, n] w[n, k]: column-major dx^T = w^T dy^T.
 axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const float *dy,
                                         const float *w, int64_t rows,
@@ -1850,6 +1916,22 @@ axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,
   AXONN_GPU_TRACE(rt, "linear", "compute");
   const axonn_bf16 *b = bias && rt->addsOnce(onceOver) ? bias : nullptr;
   return gemm(rt, CUDA_R_16BF, true, false, n, rows, k, w, k, x, k, y, n, b);
+}
+
+axonn_status axonn_rt_linear_gelu_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                       const axonn_bf16 *w,
+                                       const axonn_bf16 *bias, int64_t rows,
+                                       int64_t n, int64_t k,
+                                       int32_t approximation, axonn_bf16 *pre,
+                                       axonn_bf16 *y) {
+  AXONN_GPU_TRACE(rt, "linear_gelu", "compute");
+  if (geluEpilogue(approximation, n))
+    return gemm(rt, CUDA_R_16BF, true, false, n, rows, k, w, k, x, k, y, n,
+                bias, pre);
+  if (axonn_status st = gemm(rt, CUDA_R_16BF, true, false, n, rows, k, w, k,
+                             x, k, pre, n, bias))
+    return st;
+  return axonn_rt_gelu_bf16(rt, pre, rows * n, approximation, y);
 }
 
 axonn_status axonn_rt_linear_grad_input_bf16(axonn_rt *rt,

@@ -22,8 +22,8 @@
  * and master weights). Kernels compute in fp32 (the fp64 build: fp64) and
  * round their bf16 results to nearest even.
  *
- * Stability: version 3 of the ABI (2 lacked the bf16 twins and the
- * residual norms; 1 the memory calls, cached attention and the embedding's
+ * Stability: version 3 of the ABI (2 lacked the bf16 twins, the residual
+ * norms and linear_gelu; 1 the memory calls, cached attention and the embedding's
  * start position).
  *===----------------------------------------------------------------------===*/
 
@@ -300,6 +300,13 @@ axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const axonn_real *dy,
 axonn_status axonn_rt_linear(axonn_rt *rt, const axonn_real *x, const axonn_real *w,
                              const axonn_real *bias, axonn_axes once_over,
                              int64_t rows, int64_t n, int64_t k, axonn_real *y);
+/* pre = x w^T (+ bias, if not null) and y = GELU(pre) with `approximation`
+ * as for axonn_rt_gelu (axonn.linear_gelu). */
+axonn_status axonn_rt_linear_gelu(axonn_rt *rt, const axonn_real *x,
+                                  const axonn_real *w, const axonn_real *bias,
+                                  int64_t rows, int64_t n, int64_t k,
+                                  int32_t approximation, axonn_real *pre,
+                                  axonn_real *y);
 /* dx[rows, k] = dy[rows, n] w[n, k]. */
 axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const axonn_real *dy,
                                         const axonn_real *w, int64_t rows,
@@ -519,6 +526,12 @@ axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                   const axonn_bf16 *w, const axonn_bf16 *bias,
                                   axonn_axes once_over, int64_t rows,
                                   int64_t n, int64_t k, axonn_bf16 *y);
+axonn_status axonn_rt_linear_gelu_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                       const axonn_bf16 *w,
+                                       const axonn_bf16 *bias, int64_t rows,
+                                       int64_t n, int64_t k,
+                                       int32_t approximation, axonn_bf16 *pre,
+                                       axonn_bf16 *y);
 axonn_status axonn_rt_linear_grad_input_bf16(axonn_rt *rt,
                                              const axonn_bf16 *dy,
                                              const axonn_bf16 *w, int64_t rows,

@@ -258,6 +258,22 @@ axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,
   AXONN_WIDENED(w, axonn_rt_linear(rt, xw, ww, b, onceOver, rows, n, k, yw));
 }
 
+axonn_status axonn_rt_linear_gelu_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                       const axonn_bf16 *weight,
+                                       const axonn_bf16 *bias, int64_t rows,
+                                       int64_t n, int64_t k,
+                                       int32_t approximation, axonn_bf16 *pre,
+                                       axonn_bf16 *y) {
+  Widened w(rt);
+  const axonn_real *xw = w.in(x, rows * k);
+  const axonn_real *ww = w.in(weight, n * k);
+  const axonn_real *b = w.in(bias, n);
+  axonn_real *pw = w.out(pre, rows * n);
+  axonn_real *yw = w.out(y, rows * n);
+  AXONN_WIDENED(w, axonn_rt_linear_gelu(rt, xw, ww, b, rows, n, k,
+                                        approximation, pw, yw));
+}
+
 axonn_status axonn_rt_linear_grad_input_bf16(axonn_rt *rt,
                                              const axonn_bf16 *dy,
                                              const axonn_bf16 *weight,

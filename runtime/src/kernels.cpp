@@ -480,6 +480,18 @@ axonn_status axonn_rt_linear(axonn_rt *rt, const axonn_real *x, const axonn_real
   return AXONN_OK;
 }
 
+// The linear layer, then the GELU of its result: the same bits as the two
+// calls.
+axonn_status axonn_rt_linear_gelu(axonn_rt *rt, const axonn_real *x,
+                                  const axonn_real *w, const axonn_real *bias,
+                                  int64_t rows, int64_t n, int64_t k,
+                                  int32_t approximation, axonn_real *pre,
+                                  axonn_real *y) {
+  if (axonn_status s = axonn_rt_linear(rt, x, w, bias, 0, rows, n, k, pre))
+    return s;
+  return axonn_rt_gelu(rt, pre, rows * n, approximation, y);
+}
+
 axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const axonn_real *dy,
                                         const axonn_real *w, int64_t rows, int64_t n,
                                         int64_t k, axonn_real *dx) {

@@ -363,6 +363,14 @@ LogicalResult FunctionLowering::lower(Operation *op) {
               axes(l.getOnceOver()), i64(numElements(l.getInput()) / w[1]),
               i64(w[0]), i64(w[1]), p(l.getResult())});
       })
+      .Case([&](LinearGeluOp l) {
+        ArrayRef<int64_t> w = shapeOf(l.getWeight());
+        call("axonn_rt_linear_gelu",
+             {p(l.getInput()), p(l.getWeight()), p(l.getBias()),
+              i64(numElements(l.getInput()) / w[1]), i64(w[0]), i64(w[1]),
+              i32(l.getApproximation() == GeluApproximation::tanh),
+              p(l.getPre()), p(l.getResult())});
+      })
       .Case([&](LinearGradInputOp l) {
         ArrayRef<int64_t> w = shapeOf(l.getWeight());
         call("axonn_rt_linear_grad_input",

@@ -1079,3 +1079,11 @@ func.func @f(%x: tensor<2x8x16xf32>, %g: tensor<8xf32>) {
   %s, %y = axonn.residual_norm %x, %x, %g eps 1.0e-5 rms : tensor<2x8x16xf32>, tensor<8xf32>
   return
 }
+
+// -----
+
+func.func @f(%x: tensor<2x8x16xf32>, %w: tensor<64x32xf32>) {
+  // expected-error @+1 {{'axonn.linear_gelu' op input has 16 features but the weight expects 32 (weight is [out, in] = 64x32)}}
+  %pre, %h = axonn.linear_gelu %x, %w tanh : (tensor<2x8x16xf32>, tensor<64x32xf32>) -> (tensor<2x8x64xf32>, tensor<2x8x64xf32>)
+  return
+}

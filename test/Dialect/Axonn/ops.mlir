@@ -220,3 +220,13 @@ func.func @residual_norm(%x: tensor<2x8x16xf32>, %r: tensor<2x8x16xf32>, %g: ten
   %s2, %y2 = axonn.residual_norm %xb, %rb, %gb eps 1.0e-6 rms : tensor<2x8x16xbf16>, tensor<16xbf16>
   return %y, %y2 : tensor<2x8x16xf32>, tensor<2x8x16xbf16>
 }
+
+// -----
+
+// A linear layer with the GELU of its result.
+// CHECK-LABEL: func.func @linear_gelu
+func.func @linear_gelu(%x: tensor<2x8x16xf32>, %w: tensor<64x16xf32>, %b: tensor<64xf32>) -> tensor<2x8x64xf32> {
+  // CHECK: %{{.*}}, %{{.*}} = axonn.linear_gelu %{{.*}}, %{{.*}} bias %{{.*}} tanh : (tensor<2x8x16xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<2x8x64xf32>, tensor<2x8x64xf32>)
+  %pre, %h = axonn.linear_gelu %x, %w bias %b tanh : (tensor<2x8x16xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<2x8x64xf32>, tensor<2x8x64xf32>)
+  return %h : tensor<2x8x64xf32>
+}

@@ -185,28 +185,37 @@ LogicalResult ResidualNormOp::verify() {
                     getEpsilon().convertToDouble());
 }
 
-LogicalResult LinearOp::verify() {
-  Operation *op = getOperation();
-  if (failed(verifyRank(op, getWeight(), "weight", 2,
+/// Y = X W^T (+ b): the operands' and the result's shapes.
+static LogicalResult verifyLinear(Operation *op, Value inputValue,
+                                  Value weight, Value bias, Value result) {
+  if (failed(verifyRank(op, weight, "weight", 2,
                         "[out_features, in_features]")) ||
-      failed(verifySameElementType(
-          op, {getInput(), getWeight(), getBias(), getResult()})))
+      failed(verifySameElementType(op, {inputValue, weight, bias, result})))
     return failure();
-  ArrayRef<int64_t> input = getInput().getType().getShape();
+  ArrayRef<int64_t> input = tensorOf(inputValue).getShape();
+  ArrayRef<int64_t> w = tensorOf(weight).getShape();
   if (input.empty())
-    return emitOpError() << "input must have at least one dimension";
-  if (input.back() != getInFeatures())
-    return emitOpError() << "input has " << input.back()
-                         << " features but the weight expects "
-                         << getInFeatures() << " (weight is [out, in] = "
-                         << formatShape(getWeight().getType().getShape())
-                         << ")";
-  if (getBias() &&
-      failed(verifyShape(op, getBias(), "bias", {getOutFeatures()})))
+    return op->emitOpError() << "input must have at least one dimension";
+  if (input.back() != w[1])
+    return op->emitOpError()
+           << "input has " << input.back()
+           << " features but the weight expects " << w[1]
+           << " (weight is [out, in] = " << formatShape(w) << ")";
+  if (bias && failed(verifyShape(op, bias, "bias", {w[0]})))
     return failure();
   SmallVector<int64_t> expected(input.drop_back());
-  expected.push_back(getOutFeatures());
-  return verifyShape(op, getResult(), "result", expected);
+  expected.push_back(w[0]);
+  return verifyShape(op, result, "result", expected);
+}
+
+LogicalResult LinearOp::verify() {
+  return verifyLinear(getOperation(), getInput(), getWeight(), getBias(),
+                      getResult());
+}
+
+LogicalResult LinearGeluOp::verify() {
+  return verifyLinear(getOperation(), getInput(), getWeight(), getBias(),
+                      getPre());
 }
 
 int64_t AttentionOp::getHeadDim() {

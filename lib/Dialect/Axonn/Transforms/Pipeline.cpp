@@ -50,8 +50,9 @@ struct TrainingPipelineOptions
       llvm::cl::init(26214400)};
   Option<bool> fuse{
       *this, "fuse",
-      llvm::cl::desc("Fuse residual additions with their norms "
-                     "(--axonn-fuse-residual-norm)"),
+      llvm::cl::desc("Fuse residual additions with their norms and GELUs "
+                     "with their linear layers (--axonn-fuse-residual-norm, "
+                     "--axonn-fuse-linear-gelu)"),
       llvm::cl::init(true)};
 };
 
@@ -78,8 +79,10 @@ void buildTrainingPipeline(OpPassManager &pm,
   overlap.keepGatheredWeights = options.keepGatheredWeights;
   overlap.bucketBytes = options.bucketBytes;
   pm.addPass(createScheduleOverlapPass(overlap));
-  if (options.fuse)
+  if (options.fuse) {
     pm.addPass(createFuseResidualNormPass());
+    pm.addPass(createFuseLinearGeluPass());
+  }
   pm.addPass(createPlanMemoryPass());
 }
 
@@ -90,6 +93,6 @@ void mlir::axonn::registerTrainingPipeline() {
       "axonn-training-pipeline",
       "Compile model-level IR to the per-rank training step: plan, build "
       "the step, shard, insert collectives, schedule overlap, fuse residual "
-      "norms, plan memory",
+      "norms and linear GELUs, plan memory",
       buildTrainingPipeline);
 }

@@ -197,6 +197,35 @@ def Axonn_LinearOp : Axonn_Op<"linear", [Pure]> {
   }];
 }
 
+def Axonn_LinearGeluOp : Axonn_Op<"linear_gelu", [Pure,
+    AllTypesMatch<["pre", "result"]>]> {
+  let summary = "GELU(X W^T + b), with the pre-activation";
+  let description = [{
+    What `axonn.linear` followed by `axonn.gelu` computes: `pre` is the
+    linear layer's result (the GELU's gradient reads it) and `result` its
+    GELU with `approximation`. `--axonn-fuse-linear-gelu` makes it in
+    per-rank IR from a linear layer whose whole result (no partial sums:
+    no `once_over`) goes to a GELU; the CUDA backend computes both in the
+    GEMM's epilogue (tanh form).
+
+    ```mlir
+    %pre, %h = axonn.linear_gelu %x, %w bias %b tanh
+        : (tensor<8x1024x768xf32>, tensor<3072x768xf32>, tensor<3072xf32>)
+        -> (tensor<8x1024x3072xf32>, tensor<8x1024x3072xf32>)
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$input, Axonn_FloatTensor:$weight,
+                       Optional<Axonn_FloatTensor>:$bias,
+                       UnitAttr:$transposed,
+                       Axonn_GeluApproximation:$approximation);
+  let results = (outs Axonn_FloatTensor:$pre, Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`bias` $bias^)? (`transposed` $transposed^)?
+    $approximation attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Axonn_AttentionOp : Axonn_Op<"attention", [Pure]> {
   let summary = "Multi-head self-attention with grouped KV heads";
   let description = [{

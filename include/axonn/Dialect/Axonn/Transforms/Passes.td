@@ -372,6 +372,19 @@ def FuseResidualNormPass : Pass<"axonn-fuse-residual-norm", "ModuleOp"> {
   let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
+def FuseLinearGeluPass : Pass<"axonn-fuse-linear-gelu", "ModuleOp"> {
+  let summary = "Fuse each GELU with the linear layer it follows";
+  let description = [{
+    In per-rank IR, an `axonn.gelu` of the whole result of an
+    `axonn.linear` (no partial sums, so no `once_over`) becomes, with the
+    linear layer, one `axonn.linear_gelu` at the layer's place; its `pre`
+    result keeps the layer's other uses (the GELU's gradient). Runs with
+    `--axonn-fuse-residual-norm` in the training pipeline (`fuse=false`
+    leaves both out).
+  }];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect"];
+}
+
 def PlanMemoryPass : Pass<"axonn-plan-memory", "ModuleOp"> {
   let summary = "Assign every temporary of the step a workspace offset";
   let description = [{

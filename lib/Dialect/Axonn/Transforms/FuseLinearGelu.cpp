@@ -1,0 +1,49 @@
+//===- FuseLinearGelu.cpp - --axonn-fuse-linear-gelu ----------------------===//
+//
+// linear (whole result) + gelu -> axonn.linear_gelu, whose GEMM applies
+// the GELU in its epilogue and keeps the pre-activation for the backward.
+//
+//===----------------------------------------------------------------------===//
+
+#include "axonn/Dialect/Axonn/IR/AxonnOps.h"
+#include "axonn/Dialect/Axonn/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::axonn {
+#define GEN_PASS_DEF_FUSELINEARGELUPASS
+#include "axonn/Dialect/Axonn/Transforms/Passes.h.inc"
+} // namespace mlir::axonn
+
+namespace mlir::axonn {
+namespace {
+
+struct FuseLinearGeluPass : impl::FuseLinearGeluPassBase<FuseLinearGeluPass> {
+  void runOnOperation() override {
+    SmallVector<GeluOp> gelus;
+    getOperation().walk([&](GeluOp gelu) { gelus.push_back(gelu); });
+    for (GeluOp gelu : gelus) {
+      auto linear = gelu.getInput().getDefiningOp<LinearOp>();
+      // Partial sums (once_over) must be reduced before the GELU.
+      if (!linear || linear.getOnceOver() ||
+          linear->getBlock() != gelu->getBlock())
+        continue;
+      // At the layer: the GELU's only operand is the layer's result.
+      OpBuilder builder(linear);
+      auto fused = LinearGeluOp::create(
+          builder, linear.getLoc(), linear.getResult().getType(),
+          gelu.getResult().getType(), linear.getInput(), linear.getWeight(),
+          linear.getBias(), linear.getTransposed(), gelu.getApproximation());
+      // Annotations of the two ops (buffers) are not carried over: memory
+      // is planned after this pass.
+      linear.getResult().replaceAllUsesWith(fused.getPre());
+      gelu.getResult().replaceAllUsesWith(fused.getResult());
+      gelu.erase();
+      linear.erase();
+    }
+  }
+};
+
+} // namespace
+} // namespace mlir::axonn
