@@ -359,14 +359,22 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                 transA ? k : m, transA ? m : k, lda, transB ? n : k,
                 transB ? k : n, ldb, ldc, bias, aux, wanted, alignA, alignB,
                 alignC);
-  if (aux && (formed != CUBLAS_STATUS_SUCCESS || forms[0].found == 0)) {
-    // No epilogue algorithm for this shape: the product, then the GELU.
-    cudaGetLastError();
+  // Without an epilogue algorithm for this shape (none found, or the one
+  // found refuses to run): the product into aux, then the GELU kernel.
+  // Callers pass ldc == m, so the GELU covers exactly the m x n values.
+  auto unfused = [&]() -> axonn_status {
     if (axonn_status st = gemm(rt, type, transA, transB, m, n, k, A, lda, B,
                                ldb, aux, ldc, bias))
       return st;
     return applyGelu(rt, type, aux, ldc * (n - 1) + m, C);
-  }
+  };
+  auto refused = [](cublasStatus_t st) {
+    return st == CUBLAS_STATUS_NOT_SUPPORTED ||
+           st == CUBLAS_STATUS_INVALID_VALUE;
+  };
+  if (aux && (refused(formed) ||
+              (formed == CUBLAS_STATUS_SUCCESS && forms[0].found == 0)))
+    return unfused();
   AXONN_CUBLAS(rt, formed);
   if (forms[0].found == 0)
     return rt->fail(AXONN_ERR_CUBLAS,
@@ -402,7 +410,7 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
   if (s.gemmTuning && candidates > 1) {
     char shape[192];
     std::snprintf(shape, sizeof(shape),
-                  "%s%s%c%c m %lld n %lld k %lld%s%s align %u %u %u",
+                  "%s%s%c%c m %lld n %lld k %lld%s%s align %u %u %u%s",
                   s.gemmKeyPrefix.c_str(),
                   // fp32 tensors at the chosen precision; bf16 tensors
                   // are the same GEMM whatever AXONN_GEMM_PRECISION says.
@@ -411,7 +419,8 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                   transA ? 'T' : 'N',
                   transB ? 'T' : 'N', (long long)m, (long long)n,
                   (long long)k, bias ? " bias" : "", aux ? " gelu" : "", alignA,
-                  alignB, alignC);
+                  alignB, alignC,
+                  aux ? (" " + std::to_string(alignmentOf(aux))).c_str() : "");
     std::string key = shape;
     auto known = s.gemmChoice.find(key);
     // The reference copy costs an m x n buffer: very large products (an
@@ -425,7 +434,10 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                     AXONN_OK ||
                 (cudaGetLastError(), false))) {
       // The reference result: the heuristic's first choice.
-      AXONN_CUBLAS(rt, matmul(0));
+      cublasStatus_t first = matmul(0);
+      if (aux && refused(first))
+        return unfused();
+      AXONN_CUBLAS(rt, first);
       char *reference = static_cast<char *>(buffer);
       // The difference after the reference copy, 256-byte aligned.
       float *difference = reinterpret_cast<float *>(
@@ -495,7 +507,10 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
       }
     }
   }
-  AXONN_CUBLAS(rt, matmul(choice));
+  cublasStatus_t ran = matmul(choice);
+  if (aux && refused(ran))
+    return unfused();
+  AXONN_CUBLAS(rt, ran);
   return AXONN_OK;
 }
 
