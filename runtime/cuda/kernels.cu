@@ -893,14 +893,68 @@ __global__ void attentionKernel(const float *qkv, int64_t seq, QKVLayout layout,
   }
 }
 
+/// Rows per tile of the tiled attention kernels (and threads per block).
+constexpr int kTile = 64;
+
+/// Keys (rotated) and values t0 ... t0 + kTile - 1 of group g into shared
+/// tiles (zeros past the sequence). Every thread of the block calls it.
+template <int D>
+__device__ void loadKeyValueTile(const float *base, int64_t f,
+                                 const QKVLayout &layout, int64_t g,
+                                 int64_t t0, int64_t seq, double ropeBase,
+                                 float *kTileBuf, float *vTileBuf) {
+  __syncthreads();
+  for (int64_t e = threadIdx.x; e < int64_t(kTile) * D; e += blockDim.x) {
+    int64_t r = e / D, i = e % D, t = t0 + r;
+    float kv = 0, vv = 0;
+    if (t < seq) {
+      kv = rotated(base + t * f + layout.k(g), i, D, t, ropeBase, false);
+      vv = base[t * f + layout.v(g) + i];
+    }
+    kTileBuf[e] = kv;
+    vTileBuf[e] = vv;
+  }
+  __syncthreads();
+}
+
+/// Online softmax over the keys t0 ... end - 1 of the tiles (FlashAttention's
+/// running maximum and sum): the scores q . k_t (q already scaled) update
+/// `running`, `sum` and the unnormalized output `o`.
+template <int D>
+__device__ __forceinline__ void softmaxTile(const float (&q)[D],
+                                            const float *kTileBuf,
+                                            const float *vTileBuf, int64_t t0,
+                                            int64_t end, float &running,
+                                            float &sum, float (&o)[D]) {
+  for (int64_t t = t0; t < end; ++t) {
+    const float *k = kTileBuf + (t - t0) * D;
+    float score = 0;
+#pragma unroll
+    for (int i = 0; i < D; ++i)
+      score += q[i] * k[i];
+    if (score > running) {
+      float correction = expf(running - score);
+      sum *= correction;
+#pragma unroll
+      for (int i = 0; i < D; ++i)
+        o[i] *= correction;
+      running = score;
+    }
+    float p = expf(score - running);
+    sum += p;
+    const float *v = vTileBuf + (t - t0) * D;
+#pragma unroll
+    for (int i = 0; i < D; ++i)
+      o[i] += p * v[i];
+  }
+}
+
 /// Attention forward in tiles, for head dimensions known at compile time:
 /// a block of kTile threads per (query tile, head, batch), a thread per
 /// query holding its q (rotated) and output accumulator in registers; the
 /// keys and values stream through shared memory kTile at a time, with the
 /// softmax computed online (a running maximum and sum, as in
 /// FlashAttention). Shared: K and V tiles, kTile x D each.
-constexpr int kTile = 64;
-
 template <int D>
 __global__ void attentionTiledKernel(const float *qkv, int64_t seq,
                                      QKVLayout layout, int32_t causal,
@@ -925,45 +979,13 @@ __global__ void attentionTiledKernel(const float *qkv, int64_t seq,
   float running = -INFINITY, sum = 0;
   int64_t tileEnd = first + kTile < seq ? first + kTile : seq;
   int64_t lastKey = causal ? tileEnd - 1 : seq - 1;
+  int64_t limit = causal ? s + 1 : seq;
   for (int64_t t0 = 0; t0 <= lastKey; t0 += kTile) {
-    // The tile's keys (rotated) and values, a row per thread.
-    __syncthreads();
-    for (int64_t e = threadIdx.x; e < int64_t(kTile) * D; e += blockDim.x) {
-      int64_t r = e / D, i = e % D, t = t0 + r;
-      float kv = 0, vv = 0;
-      if (t < seq) {
-        kv = rotated(base + t * f + layout.k(g), i, D, t, ropeBase, false);
-        vv = base[t * f + layout.v(g) + i];
-      }
-      kTileBuf[e] = kv;
-      vTileBuf[e] = vv;
-    }
-    __syncthreads();
-    if (!active)
-      continue;
-    int64_t limit = causal ? s + 1 : seq;
-    int64_t end = t0 + kTile < limit ? t0 + kTile : limit;
-    for (int64_t t = t0; t < end; ++t) {
-      const float *k = kTileBuf + (t - t0) * D;
-      float score = 0;
-#pragma unroll
-      for (int i = 0; i < D; ++i)
-        score += q[i] * k[i];
-      if (score > running) {
-        float correction = expf(running - score);
-        sum *= correction;
-#pragma unroll
-        for (int i = 0; i < D; ++i)
-          o[i] *= correction;
-        running = score;
-      }
-      float p = expf(score - running);
-      sum += p;
-      const float *v = vTileBuf + (t - t0) * D;
-#pragma unroll
-      for (int i = 0; i < D; ++i)
-        o[i] += p * v[i];
-    }
+    loadKeyValueTile<D>(base, f, layout, g, t0, seq, ropeBase, kTileBuf,
+                        vTileBuf);
+    if (active)
+      softmaxTile<D>(q, kTileBuf, vTileBuf, t0,
+                     t0 + kTile < limit ? t0 + kTile : limit, running, sum, o);
   }
   if (!active)
     return;
@@ -1009,27 +1031,6 @@ __device__ __forceinline__ void rotateBack(float (&x)[D], int64_t position,
   }
 }
 
-/// Keys (rotated) and values t0 ... t0 + kTile - 1 of group g into shared
-/// tiles (zeros past the sequence). Every thread of the block calls it.
-template <int D>
-__device__ void loadKeyValueTile(const float *base, int64_t f,
-                                 const QKVLayout &layout, int64_t g,
-                                 int64_t t0, int64_t seq, double ropeBase,
-                                 float *kTileBuf, float *vTileBuf) {
-  __syncthreads();
-  for (int64_t e = threadIdx.x; e < int64_t(kTile) * D; e += blockDim.x) {
-    int64_t r = e / D, i = e % D, t = t0 + r;
-    float kv = 0, vv = 0;
-    if (t < seq) {
-      kv = rotated(base + t * f + layout.k(g), i, D, t, ropeBase, false);
-      vv = base[t * f + layout.v(g) + i];
-    }
-    kTileBuf[e] = kv;
-    vTileBuf[e] = vv;
-  }
-  __syncthreads();
-}
-
 /// Attention backward in tiles, first kernel (FlashAttention-2's order of
 /// work without atomics): a thread per query of a kTile-query tile of one
 /// head. Pass 1 recomputes the softmax statistics and O online, giving the
@@ -1073,30 +1074,10 @@ __global__ void attentionGradQueryKernel(const float *dout, const float *qkv,
   for (int64_t t0 = 0; t0 <= lastKey; t0 += kTile) {
     loadKeyValueTile<D>(base, f, layout, g, t0, seq, ropeBase, kTileBuf,
                         vTileBuf);
-    if (!active)
-      continue;
-    int64_t end = t0 + kTile < limit ? t0 + kTile : limit;
-    for (int64_t t = t0; t < end; ++t) {
-      const float *k = kTileBuf + (t - t0) * D;
-      float score = 0;
-#pragma unroll
-      for (int i = 0; i < D; ++i)
-        score += q[i] * k[i];
-      if (score > running) {
-        float correction = expf(running - score);
-        sum *= correction;
-#pragma unroll
-        for (int i = 0; i < D; ++i)
-          acc[i] *= correction;
-        running = score;
-      }
-      float p = expf(score - running);
-      sum += p;
-      const float *v = vTileBuf + (t - t0) * D;
-#pragma unroll
-      for (int i = 0; i < D; ++i)
-        acc[i] += p * v[i];
-    }
+    if (active)
+      softmaxTile<D>(q, kTileBuf, vTileBuf, t0,
+                     t0 + kTile < limit ? t0 + kTile : limit, running, sum,
+                     acc);
   }
   float logSumExp = running + logf(sum), di = 0;
 #pragma unroll
