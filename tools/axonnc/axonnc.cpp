@@ -292,6 +292,14 @@ int main(int argc, char **argv) {
     elementType = BFloat16Type::get(&context);
   else if (!dtype.empty())
     return fail("--dtype must be float32 or bfloat16, not '" + dtype + "'");
+  // Gradient checks compare the math in fp64: a bfloat16 spec is checked
+  // as float32 (its program is the same but for storage).
+  if (gradientCheck) {
+    if (dtype == "bfloat16")
+      return fail("--gradient-check checks the fp32 program in fp64; drop "
+                  "--dtype=bfloat16");
+    elementType = Float32Type::get(&context);
+  }
   OwningOpRef<ModuleOp> module =
       axonn::importModelSpec(sourceMgr, &context, elementType);
   if (!module)
