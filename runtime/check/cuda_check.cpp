@@ -61,6 +61,7 @@ double tolerance = kTolerance;
   X(attention_grad_bf16) X(gelu_bf16) X(gelu_grad_bf16) X(swiglu_bf16)         \
   X(swiglu_grad_bf16) X(add_bf16)                                              \
   X(logits_max_bf16) X(softmax_sums_bf16) X(cross_entropy_grad_bf16)           \
+  X(cross_entropy_grad_masked_bf16)                                            \
   X(sum_squares_bf16) X(adamw_bf16) X(all_reduce_start_bf16)                   \
   X(all_gather_start_bf16) X(reduce_scatter_start_bf16)
 
@@ -685,6 +686,15 @@ void checkBf16(Api &cuda, Api &cpu) {
       r.ok(a.cross_entropy_grad_bf16(a.rt, pl, max, sums, t, tokens, vocab,
                                      none, 60, tokens, dl),
            "cross_entropy_grad");
+      float *keep = r.out(tokens), *count = r.out(1);
+      axonn_bf16 *mdl = r.outBf16(tokens * vocab);
+      r.ok(a.goldfish_mask(a.rt, t, 2, tokens / 2, AXONN_GOLDFISH_STATIC, 4,
+                           1, keep, count),
+           "goldfish_mask");
+      r.ok(a.cross_entropy_grad_masked_bf16(a.rt, pl, max, sums, t, keep,
+                                            count, tokens, vocab, none, 60,
+                                            mdl),
+           "cross_entropy_grad_masked");
       return {{"gelu_bf16 (tanh)", r.read(g, 2 * n)},
               {"gelu_grad_bf16 (erf)", r.read(gg, 2 * n)},
               {"swiglu_bf16", r.read(sw, n)},
@@ -692,7 +702,8 @@ void checkBf16(Api &cuda, Api &cpu) {
               {"add_bf16", r.read(sum, 2 * n)},
               {"logits_max_bf16 (fp32)", r.read(max, tokens)},
               {"softmax_sums_bf16 (fp32)", r.read(sums, tokens * 2)},
-              {"cross_entropy_grad_bf16", r.read(dl, tokens * vocab)}};
+              {"cross_entropy_grad_bf16", r.read(dl, tokens * vocab)},
+              {"cross_entropy_grad_masked_bf16", r.read(mdl, tokens * vocab)}};
     });
   }
   {

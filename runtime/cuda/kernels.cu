@@ -1504,29 +1504,34 @@ bool geluEpilogue(int32_t approximation, int64_t n) {
 
 //--- Cross-entropy ------------------------------------------------------------
 
-__global__ void logitsMaxKernel(const float *logits, int64_t rows,
-                                int64_t real, float *max) {
+// The cross-entropy kernels read logits and write their gradient in fp32
+// or bf16 storage (T); statistics are fp32.
+template <typename T>
+__global__ void logitsMaxKernel(const T *logits, int64_t rows, int64_t real,
+                                float *max) {
   int64_t t = blockIdx.x;
   float m = -INFINITY;
   for (int64_t v = threadIdx.x; v < real; v += blockDim.x)
-    m = fmaxf(m, logits[t * rows + v]);
+    m = fmaxf(m, toFloat(logits[t * rows + v]));
   m = blockMax(m);
   if (threadIdx.x == 0)
     max[t] = m;
 }
 
-__global__ void softmaxSumsKernel(const float *logits, const float *max,
+template <typename T>
+__global__ void softmaxSumsKernel(const T *logits, const float *max,
                                   const int32_t *targets, int64_t rows,
                                   int64_t real, int64_t offset, float *sums) {
   int64_t t = blockIdx.x;
   double sum = 0;
   for (int64_t v = threadIdx.x; v < real; v += blockDim.x)
-    sum += exp(double(logits[t * rows + v]) - max[t]);
+    sum += exp(double(toFloat(logits[t * rows + v])) - max[t]);
   sum = blockSum(sum);
   if (threadIdx.x == 0) {
     int64_t row = int64_t(targets[t]) - offset;
     sums[t * 2] = float(sum);
-    sums[t * 2 + 1] = row >= 0 && row < real ? logits[t * rows + row] : 0.0f;
+    sums[t * 2 + 1] =
+        row >= 0 && row < real ? toFloat(logits[t * rows + row]) : 0.0f;
   }
 }
 
@@ -1547,24 +1552,26 @@ __global__ void crossEntropyKernel(const float *max, const float *sums,
   }
 }
 
-__global__ void crossEntropyGradKernel(const float *logits, const float *max,
+template <typename T>
+__global__ void crossEntropyGradKernel(const T *logits, const float *max,
                                        const float *sums,
                                        const int32_t *targets,
                                        const float *keep, const float *count,
                                        int64_t tokens, int64_t rows,
                                        int64_t real, int64_t offset,
-                                       double globalTokens, float *dlogits) {
+                                       double globalTokens, T *dlogits) {
   double n = count ? double(*count) : globalTokens;
   GRID_STRIDE(e, tokens * rows) {
     int64_t t = e / rows, v = e % rows;
     if (v >= real || (keep && keep[t] == 0) || n <= 0) {
-      dlogits[e] = 0;
+      store(dlogits[e], 0.0f);
       continue;
     }
-    double g = exp(double(logits[e]) - max[t]) / (double(sums[t * 2]) * n);
+    double g = exp(double(toFloat(logits[e])) - max[t]) /
+               (double(sums[t * 2]) * n);
     if (v == int64_t(targets[t]) - offset)
       g -= 1 / n;
-    dlogits[e] = float(g);
+    store(dlogits[e], float(g));
   }
 }
 
@@ -2280,6 +2287,70 @@ axonn_status axonn_rt_cross_entropy_grad_masked(
     const int32_t *targets, const float *keep, const float *count,
     int64_t tokens, int64_t rows, axonn_axes vocabAxes, int64_t vocabSize,
     float *dlogits) {
+  AXONN_GPU_TRACE(rt, "cross_entropy_grad_masked", "compute");
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
+                           streamOf(rt)>>>(
+      logits, max, sums, targets, keep, count, tokens, rows,
+      realRows(rows, offset, vocabSize), offset, 0.0, dlogits);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+// The cross-entropy in bf16 storage, natively: the logits and their
+// gradient are the large tensors of a step (src/bf16_twins.cpp leaves
+// these to the backend: AXONN_RT_NATIVE_BF16_KERNELS).
+axonn_status axonn_rt_logits_max_bf16(axonn_rt *rt, const axonn_bf16 *logits,
+                                      int64_t tokens, int64_t rows,
+                                      axonn_axes vocabAxes, int64_t vocabSize,
+                                      float *max) {
+  AXONN_GPU_TRACE(rt, "logits_max", "compute");
+  int64_t real = realRows(rows, vocabOffset(rt, vocabAxes, rows), vocabSize);
+  if (tokens == 0)
+    return AXONN_OK;
+  logitsMaxKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      logits, rows, real, max);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_softmax_sums_bf16(axonn_rt *rt, const axonn_bf16 *logits,
+                                        const float *max,
+                                        const int32_t *targets, int64_t tokens,
+                                        int64_t rows, axonn_axes vocabAxes,
+                                        int64_t vocabSize, float *sums) {
+  AXONN_GPU_TRACE(rt, "softmax_sums", "compute");
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  if (tokens == 0)
+    return AXONN_OK;
+  softmaxSumsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      logits, max, targets, rows, realRows(rows, offset, vocabSize), offset,
+      sums);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cross_entropy_grad_bf16(
+    axonn_rt *rt, const axonn_bf16 *logits, const float *max,
+    const float *sums, const int32_t *targets, int64_t tokens, int64_t rows,
+    axonn_axes vocabAxes, int64_t vocabSize, int64_t globalTokens,
+    axonn_bf16 *dlogits) {
+  AXONN_GPU_TRACE(rt, "cross_entropy_grad", "compute");
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
+                           streamOf(rt)>>>(
+      logits, max, sums, targets, nullptr, nullptr, tokens, rows,
+      realRows(rows, offset, vocabSize), offset, double(globalTokens),
+      dlogits);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_cross_entropy_grad_masked_bf16(
+    axonn_rt *rt, const axonn_bf16 *logits, const float *max,
+    const float *sums, const int32_t *targets, const float *keep,
+    const float *count, int64_t tokens, int64_t rows, axonn_axes vocabAxes,
+    int64_t vocabSize, axonn_bf16 *dlogits) {
   AXONN_GPU_TRACE(rt, "cross_entropy_grad_masked", "compute");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,

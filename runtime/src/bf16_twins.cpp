@@ -7,7 +7,7 @@
 // fp32. Both backends link this file; the collectives' twins are each
 // backend's own (both reduce bf16 in fp32), and a
 // backend that defines AXONN_RT_NATIVE_BF16_KERNELS (CUDA) has its own
-// twins of the linear layers and the elementwise ops.
+// twins of the linear layers, the elementwise ops and the cross-entropy.
 //
 //===----------------------------------------------------------------------===//
 
@@ -406,6 +406,7 @@ axonn_status axonn_rt_add_bf16(axonn_rt *rt, const axonn_bf16 *a,
 
 #endif // AXONN_RT_NATIVE_BF16_KERNELS
 
+#ifndef AXONN_RT_NATIVE_BF16_KERNELS
 axonn_status axonn_rt_logits_max_bf16(axonn_rt *rt, const axonn_bf16 *logits,
                                       int64_t tokens, int64_t rows,
                                       axonn_axes vocabAxes, int64_t vocabSize,
@@ -452,6 +453,8 @@ axonn_status axonn_rt_cross_entropy_grad_masked_bf16(
                        rt, l, max, sums, targets, keep, count, tokens, rows,
                        vocabAxes, vocabSize, d));
 }
+
+#endif // AXONN_RT_NATIVE_BF16_KERNELS
 
 axonn_status axonn_rt_sum_squares_bf16(axonn_rt *rt, const axonn_bf16 *grad,
                                        int64_t size, double scale,
