@@ -56,7 +56,8 @@ double tolerance = kTolerance;
   X(reduce_scatter_start) X(wait) X(peak_allocated)                          \
   X(embedding_bf16) X(layer_norm_bf16) X(rms_norm_grad_bf16)                   \
   X(norm_stats_bf16) X(linear_bf16) X(linear_grad_input_bf16)                  \
-  X(residual_layer_norm_bf16) X(residual_rms_norm_bf16)                        \
+  X(residual_layer_norm_bf16) X(residual_rms_norm_bf16) X(rms_norm_bf16)       \
+  X(layer_norm_grad_bf16) X(norm_grad_stats_bf16)                              \
   X(linear_grad_weight_bf16) X(linear_grad_bias_bf16) X(attention_bf16)        \
   X(attention_grad_bf16) X(gelu_bf16) X(gelu_grad_bf16) X(swiglu_bf16)         \
   X(swiglu_grad_bf16) X(add_bf16)                                              \
@@ -627,7 +628,25 @@ void checkBf16(Api &cuda, Api &cpu) {
       r.ok(a.embedding_bf16(a.rt, tk, tokens, tokens, pt, rows, 8, nullptr, 0,
                             nullptr, none, none, emb),
            "embedding");
+      axonn_bf16 *rms = r.outBf16(tokens * local),
+                 *ldx = r.outBf16(tokens * local), *ldg = r.outBf16(local),
+                 *ldb = r.outBf16(local);
+      float *gstats = r.out(tokens * 4);
+      r.ok(a.rms_norm_bf16(a.rt, px, ps, stats, tokens, local, local, 1e-5,
+                           rms),
+           "rms_norm");
+      r.ok(a.layer_norm_grad_bf16(a.rt, pdy, px, ps, nullptr, tokens, local,
+                                  local, 1e-5, ldx, ldg, ldb),
+           "layer_norm_grad");
+      r.ok(a.norm_grad_stats_bf16(a.rt, pdy, px, ps, tokens, local, 0,
+                                  gstats),
+           "norm_grad_stats");
       return {{"layer_norm_bf16", r.read(ln, tokens * local)},
+              {"rms_norm_bf16 (stats)", r.read(rms, tokens * local)},
+              {"layer_norm_grad_bf16 dx", r.read(ldx, tokens * local)},
+              {"layer_norm_grad_bf16 dscale", r.read(ldg, local)},
+              {"layer_norm_grad_bf16 dbias", r.read(ldb, local)},
+              {"norm_grad_stats_bf16 (fp32)", r.read(gstats, tokens * 4)},
               {"norm_stats_bf16 (rms, fp32)", r.read(stats, tokens)},
               {"residual_layer_norm_bf16 sum", r.read(rs, tokens * local)},
               {"residual_layer_norm_bf16", r.read(rn, tokens * local)},

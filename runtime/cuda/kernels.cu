@@ -580,9 +580,13 @@ __global__ void positionGradKernel(const float *grad, int64_t count,
 }
 
 /// Mean and 1/sqrt(var + eps) of a row (or from global sums).
-__device__ void layerMoments(const float *row, int64_t local,
-                             const float *stats, int64_t width, double eps,
-                             double *mean, double *inv) {
+// The norm kernels take fp32 or bf16 storage (T) for the model's tensors;
+// statistics are fp32, moments double, arithmetic double as before.
+
+template <typename T>
+__device__ void layerMoments(const T *row, int64_t local, const float *stats,
+                             int64_t width, double eps, double *mean,
+                             double *inv) {
   double m, var;
   if (stats) {
     m = double(stats[0]) / width;
@@ -590,11 +594,11 @@ __device__ void layerMoments(const float *row, int64_t local,
   } else {
     double sum = 0;
     for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
-      sum += row[j];
+      sum += toFloat(row[j]);
     m = blockSum(sum) / double(local);
     double squares = 0;
     for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
-      double d = row[j] - m;
+      double d = toFloat(row[j]) - m;
       squares += d * d;
     }
     var = blockSum(squares) / double(local);
@@ -603,80 +607,93 @@ __device__ void layerMoments(const float *row, int64_t local,
   *inv = 1 / sqrt(var + eps);
 }
 
-__device__ double rmsInverse(const float *row, int64_t local,
-                             const float *stats, int64_t width, double eps) {
+template <typename T>
+__device__ double rmsInverse(const T *row, int64_t local, const float *stats,
+                             int64_t width, double eps) {
   double square;
   if (stats) {
     square = stats[0];
   } else {
     width = local;
     double sum = 0;
-    for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
-      sum += double(row[j]) * row[j];
+    for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
+      double v = toFloat(row[j]);
+      sum += v * v;
+    }
     square = blockSum(sum);
   }
   return 1 / sqrt(square / width + eps);
 }
 
-__global__ void layerNormKernel(const float *x, const float *scale,
-                                const float *bias, const float *stats,
-                                int64_t local, int64_t width, double eps,
-                                float *y) {
+template <typename T>
+__global__ void layerNormKernel(const T *x, const T *scale, const T *bias,
+                                const float *stats, int64_t local,
+                                int64_t width, double eps, T *y) {
   int64_t r = blockIdx.x;
-  const float *row = x + r * local;
+  const T *row = x + r * local;
   double mean, inv;
   layerMoments(row, local, stats ? stats + r * 2 : nullptr, width, eps, &mean,
                &inv);
   for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
-    y[r * local + j] = float((row[j] - mean) * inv * scale[j] + bias[j]);
+    store(y[r * local + j],
+          float((toFloat(row[j]) - mean) * inv * toFloat(scale[j]) +
+                toFloat(bias[j])));
 }
 
-__global__ void rmsNormKernel(const float *x, const float *scale,
-                              const float *stats, int64_t local, int64_t width,
-                              double eps, float *y) {
+template <typename T>
+__global__ void rmsNormKernel(const T *x, const T *scale, const float *stats,
+                              int64_t local, int64_t width, double eps, T *y) {
   int64_t r = blockIdx.x;
-  const float *row = x + r * local;
+  const T *row = x + r * local;
   double inv = rmsInverse(row, local, stats ? stats + r : nullptr, width, eps);
   for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
-    y[r * local + j] = float(row[j] * inv * scale[j]);
+    store(y[r * local + j],
+          float(toFloat(row[j]) * inv * toFloat(scale[j])));
 }
 
 /// One block per token: the residual sum is written, then normalized from
-/// global memory the block has just written (visible after the barrier).
-__global__ void residualLayerNormKernel(const float *x, const float *residual,
-                                        const float *scale, const float *bias,
-                                        int64_t width, double eps, float *sum,
-                                        float *y) {
+/// global memory the block has just written (visible after the barrier;
+/// in bf16 the rounded sum, as the two unfused kernels would).
+template <typename T>
+__global__ void residualLayerNormKernel(const T *x, const T *residual,
+                                        const T *scale, const T *bias,
+                                        int64_t width, double eps, T *sum,
+                                        T *y) {
   int64_t r = blockIdx.x;
-  float *row = sum + r * width;
+  T *row = sum + r * width;
   for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
-    row[j] = x[r * width + j] + residual[r * width + j];
+    store(row[j], toFloat(x[r * width + j]) + toFloat(residual[r * width + j]));
   __syncthreads();
   double mean, inv;
   layerMoments(row, width, nullptr, width, eps, &mean, &inv);
   for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
-    y[r * width + j] = float((row[j] - mean) * inv * scale[j] + bias[j]);
+    store(y[r * width + j],
+          float((toFloat(row[j]) - mean) * inv * toFloat(scale[j]) +
+                toFloat(bias[j])));
 }
 
-__global__ void residualRmsNormKernel(const float *x, const float *residual,
-                                      const float *scale, int64_t width,
-                                      double eps, float *sum, float *y) {
+template <typename T>
+__global__ void residualRmsNormKernel(const T *x, const T *residual,
+                                      const T *scale, int64_t width,
+                                      double eps, T *sum, T *y) {
   int64_t r = blockIdx.x;
-  float *row = sum + r * width;
+  T *row = sum + r * width;
   for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
-    row[j] = x[r * width + j] + residual[r * width + j];
+    store(row[j], toFloat(x[r * width + j]) + toFloat(residual[r * width + j]));
   __syncthreads();
   double inv = rmsInverse(row, width, nullptr, width, eps);
   for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
-    y[r * width + j] = float(row[j] * inv * scale[j]);
+    store(y[r * width + j],
+          float(toFloat(row[j]) * inv * toFloat(scale[j])));
 }
 
-__global__ void normStatsKernel(const float *x, int64_t local, int32_t rms,
+template <typename T>
+__global__ void normStatsKernel(const T *x, int64_t local, int32_t rms,
                                 float *stats) {
   int64_t r = blockIdx.x;
   double sum = 0, squares = 0;
   for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
-    double v = x[r * local + j];
+    double v = toFloat(x[r * local + j]);
     sum += v;
     squares += v * v;
   }
@@ -692,14 +709,15 @@ __global__ void normStatsKernel(const float *x, int64_t local, int32_t rms,
   }
 }
 
-__global__ void normGradStatsKernel(const float *dy, const float *x,
-                                    const float *scale, int64_t local,
-                                    int32_t rms, float *stats) {
+template <typename T>
+__global__ void normGradStatsKernel(const T *dy, const T *x, const T *scale,
+                                    int64_t local, int32_t rms,
+                                    float *stats) {
   int64_t r = blockIdx.x;
   double s[4] = {0, 0, 0, 0};
   for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
-    double v = x[r * local + j];
-    double g = double(dy[r * local + j]) * scale[j];
+    double v = toFloat(x[r * local + j]);
+    double g = double(toFloat(dy[r * local + j])) * toFloat(scale[j]);
     s[0] += v;
     s[1] += v * v;
     s[2] += g;
@@ -720,18 +738,20 @@ __global__ void normGradStatsKernel(const float *dy, const float *x,
 
 /// dx of a layer norm, one block per row; the row's mean and inverse go to
 /// `moments` for the parameter gradients.
-__global__ void layerNormGradKernel(const float *dy, const float *x,
-                                    const float *scale, const float *stats,
-                                    int64_t local, int64_t width, double eps,
-                                    float *dx, double *moments) {
+template <typename T>
+__global__ void layerNormGradKernel(const T *dy, const T *x, const T *scale,
+                                    const float *stats, int64_t local,
+                                    int64_t width, double eps, T *dx,
+                                    double *moments) {
   int64_t r = blockIdx.x;
-  const float *row = x + r * local, *drow = dy + r * local;
+  const T *row = x + r * local, *drow = dy + r * local;
   const float *sums = stats ? stats + r * 4 : nullptr;
   double mean, inv;
   layerMoments(row, local, sums, width, eps, &mean, &inv);
   double a = 0, b = 0;
   for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
-    double xhat = (row[j] - mean) * inv, dxhat = double(drow[j]) * scale[j];
+    double xhat = (toFloat(row[j]) - mean) * inv,
+           dxhat = double(toFloat(drow[j])) * toFloat(scale[j]);
     a += dxhat;
     b += dxhat * xhat;
   }
@@ -743,8 +763,10 @@ __global__ void layerNormGradKernel(const float *dy, const float *x,
   meanDxhat /= width;
   meanDxhatXhat /= width;
   for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
-    double xhat = (row[j] - mean) * inv, dxhat = double(drow[j]) * scale[j];
-    dx[r * local + j] = float(inv * (dxhat - meanDxhat - xhat * meanDxhatXhat));
+    double xhat = (toFloat(row[j]) - mean) * inv,
+           dxhat = double(toFloat(drow[j])) * toFloat(scale[j]);
+    store(dx[r * local + j],
+          float(inv * (dxhat - meanDxhat - xhat * meanDxhatXhat)));
   }
   if (threadIdx.x == 0) {
     moments[r * 2] = mean;
@@ -752,53 +774,182 @@ __global__ void layerNormGradKernel(const float *dy, const float *x,
   }
 }
 
-__global__ void layerNormParamGradKernel(const float *dy, const float *x,
+template <typename T>
+__global__ void layerNormParamGradKernel(const T *dy, const T *x,
                                          const double *moments, int64_t tokens,
-                                         int64_t local, float *scaleGrad,
-                                         float *biasGrad) {
+                                         int64_t local, T *scaleGrad,
+                                         T *biasGrad) {
   GRID_STRIDE(j, local) {
     double dg = 0, db = 0;
     for (int64_t r = 0; r < tokens; ++r) {
-      double g = dy[r * local + j];
-      dg += g * (x[r * local + j] - moments[r * 2]) * moments[r * 2 + 1];
+      double g = toFloat(dy[r * local + j]);
+      dg += g * (toFloat(x[r * local + j]) - moments[r * 2]) *
+            moments[r * 2 + 1];
       db += g;
     }
-    scaleGrad[j] = float(dg);
-    biasGrad[j] = float(db);
+    store(scaleGrad[j], float(dg));
+    store(biasGrad[j], float(db));
   }
 }
 
-__global__ void rmsNormGradKernel(const float *dy, const float *x,
-                                  const float *scale, const float *stats,
-                                  int64_t local, int64_t width, double eps,
-                                  float *dx, double *inverses) {
+template <typename T>
+__global__ void rmsNormGradKernel(const T *dy, const T *x, const T *scale,
+                                  const float *stats, int64_t local,
+                                  int64_t width, double eps, T *dx,
+                                  double *inverses) {
   int64_t r = blockIdx.x;
-  const float *row = x + r * local, *drow = dy + r * local;
+  const T *row = x + r * local, *drow = dy + r * local;
   const float *sums = stats ? stats + r * 2 : nullptr;
   double inv = rmsInverse(row, local, sums, width, eps);
   int64_t w = sums ? width : local;
   double dot = 0;
   for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
-    dot += double(scale[j]) * drow[j] * row[j];
+    dot += double(toFloat(scale[j])) * toFloat(drow[j]) * toFloat(row[j]);
   dot = blockSum(dot);
   if (sums)
     dot = sums[1];
   for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
-    dx[r * local + j] = float(double(scale[j]) * drow[j] * inv -
-                              row[j] * inv * inv * inv * dot / w);
+    store(dx[r * local + j],
+          float(double(toFloat(scale[j])) * toFloat(drow[j]) * inv -
+                toFloat(row[j]) * inv * inv * inv * dot / w));
   if (threadIdx.x == 0)
     inverses[r] = inv;
 }
 
-__global__ void rmsNormParamGradKernel(const float *dy, const float *x,
+template <typename T>
+__global__ void rmsNormParamGradKernel(const T *dy, const T *x,
                                        const double *inverses, int64_t tokens,
-                                       int64_t local, float *scaleGrad) {
+                                       int64_t local, T *scaleGrad) {
   GRID_STRIDE(j, local) {
     double dg = 0;
     for (int64_t r = 0; r < tokens; ++r)
-      dg += double(dy[r * local + j]) * x[r * local + j] * inverses[r];
-    scaleGrad[j] = float(dg);
+      dg += double(toFloat(dy[r * local + j])) * toFloat(x[r * local + j]) *
+            inverses[r];
+    store(scaleGrad[j], float(dg));
   }
+}
+
+//--- The norms' launches, for both storage types ------------------------------
+
+template <typename T>
+axonn_status layerNorm(axonn_rt *rt, const T *x, const T *scale,
+                       const T *bias, const float *stats, int64_t tokens,
+                       int64_t local, int64_t width, double eps, T *y) {
+  AXONN_GPU_TRACE(rt, "layer_norm", "compute");
+  if (tokens == 0)
+    return AXONN_OK;
+  layerNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      x, scale, bias, stats, local, width, eps, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status residualLayerNorm(axonn_rt *rt, const T *x, const T *residual,
+                               const T *scale, const T *bias, int64_t tokens,
+                               int64_t width, double eps, T *sum, T *y) {
+  AXONN_GPU_TRACE(rt, "residual_layer_norm", "compute");
+  if (tokens == 0)
+    return AXONN_OK;
+  residualLayerNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      x, residual, scale, bias, width, eps, sum, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status residualRmsNorm(axonn_rt *rt, const T *x, const T *residual,
+                             const T *scale, int64_t tokens, int64_t width,
+                             double eps, T *sum, T *y) {
+  AXONN_GPU_TRACE(rt, "residual_rms_norm", "compute");
+  if (tokens == 0)
+    return AXONN_OK;
+  residualRmsNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      x, residual, scale, width, eps, sum, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status rmsNorm(axonn_rt *rt, const T *x, const T *scale,
+                     const float *stats, int64_t tokens, int64_t local,
+                     int64_t width, double eps, T *y) {
+  AXONN_GPU_TRACE(rt, "rms_norm", "compute");
+  if (tokens == 0)
+    return AXONN_OK;
+  rmsNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      x, scale, stats, local, width, eps, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status normStats(axonn_rt *rt, const T *x, int64_t tokens,
+                       int64_t local, int32_t rms, float *stats) {
+  AXONN_GPU_TRACE(rt, "norm_stats", "compute");
+  if (tokens == 0)
+    return AXONN_OK;
+  normStatsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(x, local,
+                                                                   rms, stats);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status normGradStats(axonn_rt *rt, const T *dy, const T *x,
+                           const T *scale, int64_t tokens, int64_t local,
+                           int32_t rms, float *stats) {
+  AXONN_GPU_TRACE(rt, "norm_grad_stats", "compute");
+  if (tokens == 0)
+    return AXONN_OK;
+  normGradStatsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      dy, x, scale, local, rms, stats);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status layerNormGrad(axonn_rt *rt, const T *dy, const T *x,
+                           const T *scale, const float *stats, int64_t tokens,
+                           int64_t local, int64_t width, double eps, T *dx,
+                           T *scaleGrad, T *biasGrad) {
+  AXONN_GPU_TRACE(rt, "layer_norm_grad", "compute");
+  void *moments = nullptr;
+  if (axonn_status s = scratch(rt, size_t(tokens * 2) * sizeof(double),
+                               &moments))
+    return s;
+  if (tokens > 0) {
+    layerNormGradKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+        dy, x, scale, stats, local, width, eps, dx,
+        static_cast<double *>(moments));
+    AXONN_LAUNCHED(rt);
+  }
+  layerNormParamGradKernel<<<blocksFor(local), kThreads, 0, streamOf(rt)>>>(
+      dy, x, static_cast<double *>(moments), tokens, local, scaleGrad,
+      biasGrad);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status rmsNormGrad(axonn_rt *rt, const T *dy, const T *x,
+                         const T *scale, const float *stats, int64_t tokens,
+                         int64_t local, int64_t width, double eps, T *dx,
+                         T *scaleGrad) {
+  AXONN_GPU_TRACE(rt, "rms_norm_grad", "compute");
+  void *inverses = nullptr;
+  if (axonn_status s = scratch(rt, size_t(tokens) * sizeof(double), &inverses))
+    return s;
+  if (tokens > 0) {
+    rmsNormGradKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+        dy, x, scale, stats, local, width, eps, dx,
+        static_cast<double *>(inverses));
+    AXONN_LAUNCHED(rt);
+  }
+  rmsNormParamGradKernel<<<blocksFor(local), kThreads, 0, streamOf(rt)>>>(
+      dy, x, static_cast<double *>(inverses), tokens, local, scaleGrad);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
 }
 
 template <typename T>
@@ -1738,13 +1889,7 @@ axonn_status axonn_rt_layer_norm(axonn_rt *rt, const float *x,
                                  const float *stats, int64_t tokens,
                                  int64_t local, int64_t width, double eps,
                                  float *y) {
-  AXONN_GPU_TRACE(rt, "layer_norm", "compute");
-  if (tokens == 0)
-    return AXONN_OK;
-  layerNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      x, scale, bias, stats, local, width, eps, y);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return layerNorm(rt, x, scale, bias, stats, tokens, local, width, eps, y);
 }
 
 axonn_status axonn_rt_residual_layer_norm(axonn_rt *rt, const float *x,
@@ -1753,13 +1898,8 @@ axonn_status axonn_rt_residual_layer_norm(axonn_rt *rt, const float *x,
                                           const float *bias, int64_t tokens,
                                           int64_t width, double eps,
                                           float *sum, float *y) {
-  AXONN_GPU_TRACE(rt, "residual_layer_norm", "compute");
-  if (tokens == 0)
-    return AXONN_OK;
-  residualLayerNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      x, residual, scale, bias, width, eps, sum, y);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return residualLayerNorm(rt, x, residual, scale, bias, tokens, width, eps,
+                           sum, y);
 }
 
 axonn_status axonn_rt_residual_rms_norm(axonn_rt *rt, const float *x,
@@ -1767,50 +1907,26 @@ axonn_status axonn_rt_residual_rms_norm(axonn_rt *rt, const float *x,
                                         const float *scale, int64_t tokens,
                                         int64_t width, double eps, float *sum,
                                         float *y) {
-  AXONN_GPU_TRACE(rt, "residual_rms_norm", "compute");
-  if (tokens == 0)
-    return AXONN_OK;
-  residualRmsNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      x, residual, scale, width, eps, sum, y);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return residualRmsNorm(rt, x, residual, scale, tokens, width, eps, sum, y);
 }
 
 axonn_status axonn_rt_rms_norm(axonn_rt *rt, const float *x,
                                const float *scale, const float *stats,
                                int64_t tokens, int64_t local, int64_t width,
                                double eps, float *y) {
-  AXONN_GPU_TRACE(rt, "rms_norm", "compute");
-  if (tokens == 0)
-    return AXONN_OK;
-  rmsNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      x, scale, stats, local, width, eps, y);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return rmsNorm(rt, x, scale, stats, tokens, local, width, eps, y);
 }
 
 axonn_status axonn_rt_norm_stats(axonn_rt *rt, const float *x, int64_t tokens,
                                  int64_t local, int32_t rms, float *stats) {
-  AXONN_GPU_TRACE(rt, "norm_stats", "compute");
-  if (tokens == 0)
-    return AXONN_OK;
-  normStatsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(x, local,
-                                                                   rms, stats);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return normStats(rt, x, tokens, local, rms, stats);
 }
 
 axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const float *dy,
                                       const float *x, const float *scale,
                                       int64_t tokens, int64_t local,
                                       int32_t rms, float *stats) {
-  AXONN_GPU_TRACE(rt, "norm_grad_stats", "compute");
-  if (tokens == 0)
-    return AXONN_OK;
-  normGradStatsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      dy, x, scale, local, rms, stats);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return normGradStats(rt, dy, x, scale, tokens, local, rms, stats);
 }
 
 axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const float *dy,
@@ -1819,22 +1935,8 @@ axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const float *dy,
                                       int64_t local, int64_t width, double eps,
                                       float *dx, float *scaleGrad,
                                       float *biasGrad) {
-  AXONN_GPU_TRACE(rt, "layer_norm_grad", "compute");
-  void *moments = nullptr;
-  if (axonn_status s = scratch(rt, size_t(tokens * 2) * sizeof(double),
-                               &moments))
-    return s;
-  if (tokens > 0) {
-    layerNormGradKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-        dy, x, scale, stats, local, width, eps, dx,
-        static_cast<double *>(moments));
-    AXONN_LAUNCHED(rt);
-  }
-  layerNormParamGradKernel<<<blocksFor(local), kThreads, 0, streamOf(rt)>>>(
-      dy, x, static_cast<double *>(moments), tokens, local, scaleGrad,
-      biasGrad);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return layerNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps, dx,
+                       scaleGrad, biasGrad);
 }
 
 axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
@@ -1842,20 +1944,76 @@ axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
                                     const float *stats, int64_t tokens,
                                     int64_t local, int64_t width, double eps,
                                     float *dx, float *scaleGrad) {
-  AXONN_GPU_TRACE(rt, "rms_norm_grad", "compute");
-  void *inverses = nullptr;
-  if (axonn_status s = scratch(rt, size_t(tokens) * sizeof(double), &inverses))
-    return s;
-  if (tokens > 0) {
-    rmsNormGradKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-        dy, x, scale, stats, local, width, eps, dx,
-        static_cast<double *>(inverses));
-    AXONN_LAUNCHED(rt);
-  }
-  rmsNormParamGradKernel<<<blocksFor(local), kThreads, 0, streamOf(rt)>>>(
-      dy, x, static_cast<double *>(inverses), tokens, local, scaleGrad);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return rmsNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps, dx,
+                     scaleGrad);
+}
+
+// The norms in bf16 storage, natively (src/bf16_twins.cpp leaves them to
+// the backend: AXONN_RT_NATIVE_BF16_KERNELS).
+axonn_status axonn_rt_layer_norm_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                      const axonn_bf16 *scale,
+                                      const axonn_bf16 *bias,
+                                      const float *stats, int64_t tokens,
+                                      int64_t local, int64_t width, double eps,
+                                      axonn_bf16 *y) {
+  return layerNorm(rt, x, scale, bias, stats, tokens, local, width, eps, y);
+}
+
+axonn_status axonn_rt_residual_layer_norm_bf16(
+    axonn_rt *rt, const axonn_bf16 *x, const axonn_bf16 *residual,
+    const axonn_bf16 *scale, const axonn_bf16 *bias, int64_t tokens,
+    int64_t width, double eps, axonn_bf16 *sum, axonn_bf16 *y) {
+  return residualLayerNorm(rt, x, residual, scale, bias, tokens, width, eps,
+                           sum, y);
+}
+
+axonn_status axonn_rt_residual_rms_norm_bf16(
+    axonn_rt *rt, const axonn_bf16 *x, const axonn_bf16 *residual,
+    const axonn_bf16 *scale, int64_t tokens, int64_t width, double eps,
+    axonn_bf16 *sum, axonn_bf16 *y) {
+  return residualRmsNorm(rt, x, residual, scale, tokens, width, eps, sum, y);
+}
+
+axonn_status axonn_rt_rms_norm_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                    const axonn_bf16 *scale,
+                                    const float *stats, int64_t tokens,
+                                    int64_t local, int64_t width, double eps,
+                                    axonn_bf16 *y) {
+  return rmsNorm(rt, x, scale, stats, tokens, local, width, eps, y);
+}
+
+axonn_status axonn_rt_norm_stats_bf16(axonn_rt *rt, const axonn_bf16 *x,
+                                      int64_t tokens, int64_t local,
+                                      int32_t rms, float *stats) {
+  return normStats(rt, x, tokens, local, rms, stats);
+}
+
+axonn_status axonn_rt_norm_grad_stats_bf16(axonn_rt *rt, const axonn_bf16 *dy,
+                                           const axonn_bf16 *x,
+                                           const axonn_bf16 *scale,
+                                           int64_t tokens, int64_t local,
+                                           int32_t rms, float *stats) {
+  return normGradStats(rt, dy, x, scale, tokens, local, rms, stats);
+}
+
+axonn_status axonn_rt_layer_norm_grad_bf16(
+    axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *x,
+    const axonn_bf16 *scale, const float *stats, int64_t tokens,
+    int64_t local, int64_t width, double eps, axonn_bf16 *dx,
+    axonn_bf16 *scaleGrad, axonn_bf16 *biasGrad) {
+  return layerNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps, dx,
+                       scaleGrad, biasGrad);
+}
+
+axonn_status axonn_rt_rms_norm_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
+                                         const axonn_bf16 *x,
+                                         const axonn_bf16 *scale,
+                                         const float *stats, int64_t tokens,
+                                         int64_t local, int64_t width,
+                                         double eps, axonn_bf16 *dx,
+                                         axonn_bf16 *scaleGrad) {
+  return rmsNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps, dx,
+                     scaleGrad);
 }
 
 // y[rows, n] = x[rows, k] w[n, k]^T: column-major y^T = w^T(T) x^T.

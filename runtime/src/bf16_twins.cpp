@@ -7,7 +7,8 @@
 // fp32. Both backends link this file; the collectives' twins are each
 // backend's own (both reduce bf16 in fp32), and a
 // backend that defines AXONN_RT_NATIVE_BF16_KERNELS (CUDA) has its own
-// twins of the linear layers, the elementwise ops and the cross-entropy.
+// twins of the norms, the linear layers, the elementwise ops and the
+// cross-entropy.
 //
 //===----------------------------------------------------------------------===//
 
@@ -131,6 +132,7 @@ axonn_status axonn_rt_position_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,
                                           p));
 }
 
+#ifndef AXONN_RT_NATIVE_BF16_KERNELS
 axonn_status axonn_rt_layer_norm_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                       const axonn_bf16 *scale,
                                       const axonn_bf16 *bias,
@@ -244,7 +246,6 @@ axonn_status axonn_rt_rms_norm_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
                                           width, epsilon, dxw, sg));
 }
 
-#ifndef AXONN_RT_NATIVE_BF16_KERNELS
 axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                   const axonn_bf16 *weight,
                                   const axonn_bf16 *bias, axonn_axes onceOver,
@@ -404,9 +405,6 @@ axonn_status axonn_rt_add_bf16(axonn_rt *rt, const axonn_bf16 *a,
   AXONN_WIDENED(w, axonn_rt_add(rt, aw, bw, count, o));
 }
 
-#endif // AXONN_RT_NATIVE_BF16_KERNELS
-
-#ifndef AXONN_RT_NATIVE_BF16_KERNELS
 axonn_status axonn_rt_logits_max_bf16(axonn_rt *rt, const axonn_bf16 *logits,
                                       int64_t tokens, int64_t rows,
                                       axonn_axes vocabAxes, int64_t vocabSize,
