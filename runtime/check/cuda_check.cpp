@@ -641,12 +641,32 @@ void checkBf16(Api &cuda, Api &cpu) {
       r.ok(a.norm_grad_stats_bf16(a.rt, pdy, px, ps, tokens, local, 0,
                                   gstats),
            "norm_grad_stats");
+      // The split-feature gradients, from statistics (of one rank here).
+      float *rstats = r.out(tokens * 2);
+      axonn_bf16 *sdx = r.outBf16(tokens * local), *sdg = r.outBf16(local),
+                 *sdb = r.outBf16(local), *srdx = r.outBf16(tokens * local),
+                 *srdg = r.outBf16(local);
+      r.ok(a.norm_grad_stats_bf16(a.rt, pdy, px, ps, tokens, local, 1,
+                                  rstats),
+           "norm_grad_stats");
+      r.ok(a.layer_norm_grad_bf16(a.rt, pdy, px, ps, gstats, tokens, local,
+                                  local, 1e-5, sdx, sdg, sdb),
+           "layer_norm_grad");
+      r.ok(a.rms_norm_grad_bf16(a.rt, pdy, px, ps, rstats, tokens, local,
+                                local, 1e-5, srdx, srdg),
+           "rms_norm_grad");
       return {{"layer_norm_bf16", r.read(ln, tokens * local)},
               {"rms_norm_bf16 (stats)", r.read(rms, tokens * local)},
               {"layer_norm_grad_bf16 dx", r.read(ldx, tokens * local)},
               {"layer_norm_grad_bf16 dscale", r.read(ldg, local)},
               {"layer_norm_grad_bf16 dbias", r.read(ldb, local)},
               {"norm_grad_stats_bf16 (fp32)", r.read(gstats, tokens * 4)},
+              {"norm_grad_stats_bf16 (rms, fp32)", r.read(rstats, tokens * 2)},
+              {"layer_norm_grad_bf16 dx (stats)", r.read(sdx, tokens * local)},
+              {"layer_norm_grad_bf16 dscale (stats)", r.read(sdg, local)},
+              {"layer_norm_grad_bf16 dbias (stats)", r.read(sdb, local)},
+              {"rms_norm_grad_bf16 dx (stats)", r.read(srdx, tokens * local)},
+              {"rms_norm_grad_bf16 dscale (stats)", r.read(srdg, local)},
               {"norm_stats_bf16 (rms, fp32)", r.read(stats, tokens)},
               {"residual_layer_norm_bf16 sum", r.read(rs, tokens * local)},
               {"residual_layer_norm_bf16", r.read(rn, tokens * local)},

@@ -579,10 +579,10 @@ __global__ void positionGradKernel(const float *grad, int64_t count,
   }
 }
 
-/// Mean and 1/sqrt(var + eps) of a row (or from global sums).
 // The norm kernels take fp32 or bf16 storage (T) for the model's tensors;
 // statistics are fp32, moments double, arithmetic double as before.
 
+/// Mean and 1/sqrt(var + eps) of a row (or from global sums).
 template <typename T>
 __device__ void layerMoments(const T *row, int64_t local, const float *stats,
                              int64_t width, double eps, double *mean,

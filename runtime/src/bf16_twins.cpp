@@ -161,33 +161,28 @@ axonn_status axonn_rt_rms_norm_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                      epsilon, yw));
 }
 
+// The residual norms normalize the stored (rounded) sum, as the two ops
+// they fuse do: the add's twin, then the norm's.
 axonn_status axonn_rt_residual_layer_norm_bf16(
     axonn_rt *rt, const axonn_bf16 *x, const axonn_bf16 *residual,
     const axonn_bf16 *scale, const axonn_bf16 *bias, int64_t tokens,
     int64_t width, double epsilon, axonn_bf16 *sum, axonn_bf16 *y) {
-  Widened w(rt);
-  const axonn_real *xw = w.in(x, tokens * width);
-  const axonn_real *rw = w.in(residual, tokens * width);
-  const axonn_real *s = w.in(scale, width);
-  const axonn_real *b = w.in(bias, width);
-  axonn_real *sw = w.out(sum, tokens * width);
-  axonn_real *yw = w.out(y, tokens * width);
-  AXONN_WIDENED(w, axonn_rt_residual_layer_norm(rt, xw, rw, s, b, tokens,
-                                                width, epsilon, sw, yw));
+  if (axonn_status s =
+          axonn_rt_add_bf16(rt, x, residual, tokens * width, sum))
+    return s;
+  return axonn_rt_layer_norm_bf16(rt, sum, scale, bias, nullptr, tokens,
+                                  width, width, epsilon, y);
 }
 
 axonn_status axonn_rt_residual_rms_norm_bf16(
     axonn_rt *rt, const axonn_bf16 *x, const axonn_bf16 *residual,
     const axonn_bf16 *scale, int64_t tokens, int64_t width, double epsilon,
     axonn_bf16 *sum, axonn_bf16 *y) {
-  Widened w(rt);
-  const axonn_real *xw = w.in(x, tokens * width);
-  const axonn_real *rw = w.in(residual, tokens * width);
-  const axonn_real *s = w.in(scale, width);
-  axonn_real *sw = w.out(sum, tokens * width);
-  axonn_real *yw = w.out(y, tokens * width);
-  AXONN_WIDENED(w, axonn_rt_residual_rms_norm(rt, xw, rw, s, tokens, width,
-                                              epsilon, sw, yw));
+  if (axonn_status s =
+          axonn_rt_add_bf16(rt, x, residual, tokens * width, sum))
+    return s;
+  return axonn_rt_rms_norm_bf16(rt, sum, scale, nullptr, tokens, width, width,
+                                epsilon, y);
 }
 
 axonn_status axonn_rt_norm_stats_bf16(axonn_rt *rt, const axonn_bf16 *x,
