@@ -1749,9 +1749,13 @@ __global__ void countKernel(const float *keep, int64_t n, float *count) {
 //--- Optimizer -------------------------------------------------------------------
 
 /// Partial sums of squares per block, in double.
-__global__ void squaresKernel(const float *x, int64_t n, double *partial) {
+template <typename T>
+__global__ void squaresKernel(const T *x, int64_t n, double *partial) {
   double sum = 0;
-  GRID_STRIDE(i, n) sum += double(x[i]) * x[i];
+  GRID_STRIDE(i, n) {
+    double v = toFloat(x[i]);
+    sum += v * v;
+  }
   sum = blockSum(sum);
   if (threadIdx.x == 0)
     partial[blockIdx.x] = sum;
@@ -1790,8 +1794,11 @@ struct AdamWArgs {
   int32_t schedule, decay;
 };
 
-__global__ void adamwKernel(float *param, const float *grad, float *m,
-                            float *v, float *master, int64_t count,
+/// AdamW on fp32 state; param and grad in fp32 or bf16 storage (T). With
+/// master weights the update runs on them and param is their rounding.
+template <typename T>
+__global__ void adamwKernel(T *param, const T *grad, float *m, float *v,
+                            float *master, int64_t count,
                             const int64_t *stepPtr, const float *norm,
                             AdamWArgs a) {
   int64_t step = *stepPtr;
@@ -1804,18 +1811,17 @@ __global__ void adamwKernel(float *param, const float *grad, float *m,
   float invRootC2 = float(1 / sqrt(1 - pow(a.beta2, t)));
   float decay = float(rate * (a.decay ? a.weightDecay : 0));
   float beta1 = float(a.beta1), beta2 = float(a.beta2), eps = float(a.eps);
-  float *weights = master ? master : param;
   GRID_STRIDE(i, count) {
-    float g = float(factor) * grad[i];
+    float g = float(factor) * toFloat(grad[i]);
     float mi = beta1 * m[i] + (1 - beta1) * g;
     float vi = beta2 * v[i] + (1 - beta2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    float p = weights[i];
+    float p = master ? master[i] : toFloat(param[i]);
     p -= stepSize * mi / (sqrtf(vi) * invRootC2 + eps) + decay * p;
-    weights[i] = p;
     if (master)
-      param[i] = p;
+      master[i] = p;
+    store(param[i], p);
   }
 }
 
@@ -2519,9 +2525,12 @@ axonn_status axonn_rt_cross_entropy_grad_masked_bf16(
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_sum_squares(axonn_rt *rt, const float *grad,
-                                  int64_t size, double scale, int32_t first,
-                                  float *result) {
+} // extern "C"
+
+namespace {
+template <typename T>
+axonn_status sumSquares(axonn_rt *rt, const T *grad, int64_t size,
+                        double scale, int32_t first, float *result) {
   AXONN_GPU_TRACE(rt, "sum_squares", "optimizer");
   int blocks = std::max(1, std::min(blocksFor(size), 1024));
   void *partial = nullptr;
@@ -2534,6 +2543,21 @@ axonn_status axonn_rt_sum_squares(axonn_rt *rt, const float *grad,
       static_cast<double *>(partial), blocks, scale, first, result);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
+}
+} // namespace
+
+extern "C" {
+
+axonn_status axonn_rt_sum_squares(axonn_rt *rt, const float *grad,
+                                  int64_t size, double scale, int32_t first,
+                                  float *result) {
+  return sumSquares(rt, grad, size, scale, first, result);
+}
+
+axonn_status axonn_rt_sum_squares_bf16(axonn_rt *rt, const axonn_bf16 *grad,
+                                       int64_t size, double scale,
+                                       int32_t first, float *result) {
+  return sumSquares(rt, grad, size, scale, first, result);
 }
 
 axonn_status axonn_rt_sqrt(axonn_rt *rt, const float *x, float *y) {
@@ -2551,6 +2575,30 @@ axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
                             int64_t warmupSteps, int64_t steps,
                             int32_t schedule, int32_t decay) {
   AXONN_GPU_TRACE(rt, "adamw", "optimizer");
+  AdamWArgs args{lr,          minLr,    beta1,       beta2, eps,
+                 weightDecay, gradClip, warmupSteps, steps, schedule,
+                 decay};
+  adamwKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+      param, grad, m, v, master, count, step, norm, args);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+// The optimizer in bf16 storage, natively (src/bf16_twins.cpp leaves it
+// to the backend: AXONN_RT_NATIVE_BF16_KERNELS).
+axonn_status axonn_rt_adamw_bf16(axonn_rt *rt, axonn_bf16 *param,
+                                 const axonn_bf16 *grad, float *m, float *v,
+                                 float *master, int64_t count,
+                                 const int64_t *step, const float *norm,
+                                 double lr, double minLr, double beta1,
+                                 double beta2, double eps, double weightDecay,
+                                 double gradClip, int64_t warmupSteps,
+                                 int64_t steps, int32_t schedule,
+                                 int32_t decay) {
+  AXONN_GPU_TRACE(rt, "adamw", "optimizer");
+  if (!master)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "adamw_bf16: bf16 parameters need fp32 master weights");
   AdamWArgs args{lr,          minLr,    beta1,       beta2, eps,
                  weightDecay, gradClip, warmupSteps, steps, schedule,
                  decay};

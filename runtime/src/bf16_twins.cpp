@@ -7,8 +7,8 @@
 // fp32. Both backends link this file; the collectives' twins are each
 // backend's own (both reduce bf16 in fp32), and a
 // backend that defines AXONN_RT_NATIVE_BF16_KERNELS (CUDA) has its own
-// twins of the norms, the linear layers, the elementwise ops and the
-// cross-entropy.
+// twins of the norms, the linear layers, the elementwise ops, the
+// cross-entropy and the optimizer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -449,6 +449,7 @@ axonn_status axonn_rt_cross_entropy_grad_masked_bf16(
 
 #endif // AXONN_RT_NATIVE_BF16_KERNELS
 
+#ifndef AXONN_RT_NATIVE_BF16_KERNELS
 axonn_status axonn_rt_sum_squares_bf16(axonn_rt *rt, const axonn_bf16 *grad,
                                        int64_t size, double scale,
                                        int32_t first, axonn_real *result) {
@@ -476,5 +477,6 @@ axonn_status axonn_rt_adamw_bf16(
                                   gradClip, warmupSteps, steps, schedule,
                                   decay));
 }
+#endif // AXONN_RT_NATIVE_BF16_KERNELS
 
 } // extern "C"
