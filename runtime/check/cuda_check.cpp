@@ -54,7 +54,8 @@ double tolerance = kTolerance;
   X(cross_entropy_masked) X(cross_entropy_grad_masked) X(sum_squares)          \
   X(sqrt) X(adamw) X(all_reduce_start) X(all_gather_start)                     \
   X(reduce_scatter_start) X(wait) X(peak_allocated)                          \
-  X(embedding_bf16) X(layer_norm_bf16) X(rms_norm_grad_bf16)                   \
+  X(embedding_bf16) X(embedding_grad_bf16) X(position_grad_bf16)               \
+  X(layer_norm_bf16) X(rms_norm_grad_bf16)                                     \
   X(norm_stats_bf16) X(linear_bf16) X(linear_grad_input_bf16)                  \
   X(residual_layer_norm_bf16) X(residual_rms_norm_bf16) X(rms_norm_bf16)       \
   X(layer_norm_grad_bf16) X(norm_grad_stats_bf16)                              \
@@ -628,6 +629,13 @@ void checkBf16(Api &cuda, Api &cpu) {
       r.ok(a.embedding_bf16(a.rt, tk, tokens, tokens, pt, rows, 8, nullptr, 0,
                             nullptr, none, none, emb),
            "embedding");
+      // Gradients of a [tokens, 8] output, with learned positions: the
+      // first 8 x 8 of dy as the output gradient.
+      axonn_bf16 *eg = r.outBf16(rows * 8), *pg = r.outBf16(tokens * 8);
+      r.ok(a.embedding_grad_bf16(a.rt, pdy, tk, tokens, rows, 8, none, eg),
+           "embedding_grad");
+      r.ok(a.position_grad_bf16(a.rt, pdy, tokens, 3, tokens, 8, pg),
+           "position_grad");
       axonn_bf16 *rms = r.outBf16(tokens * local),
                  *ldx = r.outBf16(tokens * local), *ldg = r.outBf16(local),
                  *ldb = r.outBf16(local);
@@ -674,7 +682,9 @@ void checkBf16(Api &cuda, Api &cpu) {
               {"residual_rms_norm_bf16", r.read(rn2, tokens * local)},
               {"rms_norm_grad_bf16 dx", r.read(dx, tokens * local)},
               {"rms_norm_grad_bf16 dscale", r.read(dg, local)},
-              {"embedding_bf16", r.read(emb, tokens * 8)}};
+              {"embedding_bf16", r.read(emb, tokens * 8)},
+              {"embedding_grad_bf16", r.read(eg, rows * 8)},
+              {"position_grad_bf16", r.read(pg, tokens * 8)}};
     });
   }
   {

@@ -518,65 +518,118 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
 // Kernels
 //===----------------------------------------------------------------------===//
 
+// The embedding kernels take fp32 or bf16 storage (T).
+template <typename T>
 __global__ void embeddingKernel(const int32_t *tokens, int64_t count,
-                                int64_t seq, const float *table, int64_t rows,
-                                int64_t width, const float *positions,
+                                int64_t seq, const T *table, int64_t rows,
+                                int64_t width, const T *positions,
                                 int64_t positionRows, const int32_t *startAt,
                                 int64_t offset, bool sliced, bool addPositions,
-                                float *out, int32_t *errors) {
+                                T *out, int32_t *errors) {
   int64_t start = startAt ? *startAt : 0;
   GRID_STRIDE(e, count * width) {
     int64_t i = e / width, j = e % width;
     int64_t token = tokens[i];
     if (!sliced && (token < 0 || token >= rows)) {
       *errors = kTokenOutsideVocabulary;
-      out[e] = 0;
+      store(out[e], 0.0f);
       continue;
     }
     int64_t row = token - offset;
-    float v = row >= 0 && row < rows ? table[row * width + j] : 0.0f;
+    float v = row >= 0 && row < rows ? toFloat(table[row * width + j]) : 0.0f;
     if (addPositions) {
       int64_t p = start + i % seq;
       if (p < 0 || p >= positionRows)
         *errors = kPositionOutsideTable;
       else
-        v += positions[p * width + j];
+        v += toFloat(positions[p * width + j]);
     }
-    out[e] = v;
+    store(out[e], v);
   }
 }
 
 /// One block per table row: the gradients of the tokens that look it up,
 /// added in token order (deterministic, unlike atomics: --resume stays
 /// bit for bit on the GPU too). Rows no token uses get zeros.
-__global__ void embeddingGradKernel(const float *grad, const int32_t *tokens,
+template <typename T>
+__global__ void embeddingGradKernel(const T *grad, const int32_t *tokens,
                                     int64_t count, int64_t rows, int64_t width,
-                                    int64_t offset, float *tableGrad) {
+                                    int64_t offset, T *tableGrad) {
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     int32_t token = int32_t(row + offset);
-    float *out = tableGrad + row * width;
-    for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
-      out[j] = 0;
-    // The token test is the same for the whole block: one pass over the
-    // tokens, each thread adding its columns, in token order.
-    for (int64_t i = 0; i < count; ++i)
-      if (tokens[i] == token)
-        for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
-          out[j] += grad[i * width + j];
+    T *out = tableGrad + row * width;
+    // Each thread adds its columns over the tokens, in token order, in
+    // fp32, and stores once.
+    for (int64_t j = threadIdx.x; j < width; j += blockDim.x) {
+      float acc = 0;
+      for (int64_t i = 0; i < count; ++i)
+        if (tokens[i] == token)
+          acc += toFloat(grad[i * width + j]);
+      store(out[j], acc);
+    }
   }
 }
 
-__global__ void positionGradKernel(const float *grad, int64_t count,
-                                   int64_t seq, int64_t positions,
-                                   int64_t width, float *out) {
+template <typename T>
+__global__ void positionGradKernel(const T *grad, int64_t count, int64_t seq,
+                                   int64_t positions, int64_t width, T *out) {
   GRID_STRIDE(e, positions * width) {
     int64_t p = e / width, j = e % width;
     double sum = 0;
     if (p < seq)
       for (int64_t i = p; i < count; i += seq)
-        sum += grad[i * width + j];
-    out[e] = float(sum);
+        sum += toFloat(grad[i * width + j]);
+    store(out[e], float(sum));
   }
+}
+
+template <typename T>
+axonn_status embedding(axonn_rt *rt, const int32_t *tokens, int64_t count,
+                       int64_t seq, const T *table, int64_t rows,
+                       int64_t width, const T *positions, int64_t positionRows,
+                       const int32_t *startAt, axonn_axes vocabAxes,
+                       axonn_axes onceOver, T *out) {
+  AXONN_GPU_TRACE(rt, "embedding", "compute");
+  if (!(tokens && table && out))
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "embedding: null pointer");
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  bool add = positions && rt->addsOnce(onceOver);
+  embeddingKernel<<<blocksFor(count * width), kThreads, 0, streamOf(rt)>>>(
+      tokens, count, seq, table, rows, width, positions, positionRows, startAt,
+      offset, axonn_axes_count(vocabAxes) > 0, add, out, state(rt).errors);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status embeddingGrad(axonn_rt *rt, const T *grad, const int32_t *tokens,
+                           int64_t count, int64_t rows, int64_t width,
+                           axonn_axes vocabAxes, T *tableGrad) {
+  AXONN_GPU_TRACE(rt, "embedding_grad", "compute");
+  if (rows == 0)
+    return AXONN_OK;
+  embeddingGradKernel<<<unsigned(std::min<int64_t>(rows, 65535)), kThreads, 0,
+                        streamOf(rt)>>>(grad, tokens, count, rows, width,
+                                        vocabOffset(rt, vocabAxes, rows),
+                                        tableGrad);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status positionGrad(axonn_rt *rt, const T *grad, int64_t count,
+                          int64_t seq, int64_t positions, int64_t width,
+                          T *positionsGrad) {
+  AXONN_GPU_TRACE(rt, "position_grad", "compute");
+  if (seq > positions)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "position_grad: %lld positions < seq %lld",
+                    (long long)positions, (long long)seq);
+  positionGradKernel<<<blocksFor(positions * width), kThreads, 0,
+                       streamOf(rt)>>>(grad, count, seq, positions, width,
+                                       positionsGrad);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
 }
 
 // The norm kernels take fp32 or bf16 storage (T) for the model's tensors;
@@ -1850,44 +1903,54 @@ axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
                                 const float *positions, int64_t positionRows,
                                 const int32_t *startAt, axonn_axes vocabAxes,
                                 axonn_axes onceOver, float *out) {
-  AXONN_GPU_TRACE(rt, "embedding", "compute");
-  CHECK_ARG(tokens && table && out, "embedding: null pointer");
-  int64_t offset = vocabOffset(rt, vocabAxes, rows);
-  bool add = positions && rt->addsOnce(onceOver);
-  embeddingKernel<<<blocksFor(count * width), kThreads, 0, streamOf(rt)>>>(
-      tokens, count, seq, table, rows, width, positions, positionRows, startAt,
-      offset, axonn_axes_count(vocabAxes) > 0, add, out, state(rt).errors);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return embedding(rt, tokens, count, seq, table, rows, width, positions,
+                   positionRows, startAt, vocabAxes, onceOver, out);
 }
 
 axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const float *grad,
                                      const int32_t *tokens, int64_t count,
                                      int64_t rows, int64_t width,
                                      axonn_axes vocabAxes, float *tableGrad) {
-  AXONN_GPU_TRACE(rt, "embedding_grad", "compute");
-  if (rows == 0)
-    return AXONN_OK;
-  embeddingGradKernel<<<unsigned(std::min<int64_t>(rows, 65535)), kThreads, 0,
-                        streamOf(rt)>>>(grad, tokens, count, rows, width,
-                                        vocabOffset(rt, vocabAxes, rows),
-                                        tableGrad);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return embeddingGrad(rt, grad, tokens, count, rows, width, vocabAxes,
+                       tableGrad);
 }
 
 axonn_status axonn_rt_position_grad(axonn_rt *rt, const float *grad,
                                     int64_t count, int64_t seq,
                                     int64_t positions, int64_t width,
                                     float *positionsGrad) {
-  AXONN_GPU_TRACE(rt, "position_grad", "compute");
-  CHECK_ARG(seq <= positions, "position_grad: %lld positions < seq %lld",
-            (long long)positions, (long long)seq);
-  positionGradKernel<<<blocksFor(positions * width), kThreads, 0,
-                       streamOf(rt)>>>(grad, count, seq, positions, width,
-                                       positionsGrad);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return positionGrad(rt, grad, count, seq, positions, width, positionsGrad);
+}
+
+// The embedding in bf16 storage, natively (src/bf16_twins.cpp leaves it
+// to the backend: AXONN_RT_NATIVE_BF16_KERNELS).
+axonn_status axonn_rt_embedding_bf16(axonn_rt *rt, const int32_t *tokens,
+                                     int64_t count, int64_t seq,
+                                     const axonn_bf16 *table, int64_t rows,
+                                     int64_t width,
+                                     const axonn_bf16 *positions,
+                                     int64_t positionRows,
+                                     const int32_t *startAt,
+                                     axonn_axes vocabAxes, axonn_axes onceOver,
+                                     axonn_bf16 *out) {
+  return embedding(rt, tokens, count, seq, table, rows, width, positions,
+                   positionRows, startAt, vocabAxes, onceOver, out);
+}
+
+axonn_status axonn_rt_embedding_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,
+                                          const int32_t *tokens, int64_t count,
+                                          int64_t rows, int64_t width,
+                                          axonn_axes vocabAxes,
+                                          axonn_bf16 *tableGrad) {
+  return embeddingGrad(rt, grad, tokens, count, rows, width, vocabAxes,
+                       tableGrad);
+}
+
+axonn_status axonn_rt_position_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,
+                                         int64_t count, int64_t seq,
+                                         int64_t positions, int64_t width,
+                                         axonn_bf16 *positionsGrad) {
+  return positionGrad(rt, grad, count, seq, positions, width, positionsGrad);
 }
 
 axonn_status axonn_rt_layer_norm(axonn_rt *rt, const float *x,

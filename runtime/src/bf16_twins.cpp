@@ -7,8 +7,7 @@
 // fp32. Both backends link this file; the collectives' twins are each
 // backend's own (both reduce bf16 in fp32), and a
 // backend that defines AXONN_RT_NATIVE_BF16_KERNELS (CUDA) has its own
-// twins of the norms, the linear layers, the elementwise ops, the
-// cross-entropy and the optimizer.
+// twins of everything but the attention.
 //
 //===----------------------------------------------------------------------===//
 
@@ -91,6 +90,7 @@ private:
 
 extern "C" {
 
+#ifndef AXONN_RT_NATIVE_BF16_KERNELS
 axonn_status axonn_rt_embedding_bf16(axonn_rt *rt, const int32_t *tokens,
                                      int64_t count, int64_t seq,
                                      const axonn_bf16 *table, int64_t rows,
@@ -132,7 +132,6 @@ axonn_status axonn_rt_position_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,
                                           p));
 }
 
-#ifndef AXONN_RT_NATIVE_BF16_KERNELS
 axonn_status axonn_rt_layer_norm_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                       const axonn_bf16 *scale,
                                       const axonn_bf16 *bias,
@@ -447,9 +446,6 @@ axonn_status axonn_rt_cross_entropy_grad_masked_bf16(
                        vocabAxes, vocabSize, d));
 }
 
-#endif // AXONN_RT_NATIVE_BF16_KERNELS
-
-#ifndef AXONN_RT_NATIVE_BF16_KERNELS
 axonn_status axonn_rt_sum_squares_bf16(axonn_rt *rt, const axonn_bf16 *grad,
                                        int64_t size, double scale,
                                        int32_t first, axonn_real *result) {
