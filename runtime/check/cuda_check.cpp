@@ -629,8 +629,8 @@ void checkBf16(Api &cuda, Api &cpu) {
       r.ok(a.embedding_bf16(a.rt, tk, tokens, tokens, pt, rows, 8, nullptr, 0,
                             nullptr, none, none, emb),
            "embedding");
-      // Gradients of a [tokens, 8] output, with learned positions: the
-      // first 8 x 8 of dy as the output gradient.
+      // Gradients of a [tokens, 8] output (the first tokens x 8 of dy), and
+      // of positions for a sequence of 3.
       axonn_bf16 *eg = r.outBf16(rows * 8), *pg = r.outBf16(tokens * 8);
       r.ok(a.embedding_grad_bf16(a.rt, pdy, tk, tokens, rows, 8, none, eg),
            "embedding_grad");
@@ -774,6 +774,8 @@ void checkBf16(Api &cuda, Api &cpu) {
                         0.9, 0.95, 1e-8, 0.1, 1.0, 5, 100, 2, 1),
            "adamw");
       return {{"sum_squares_bf16 (fp32)", r.read(squares, 1)},
+              {"adamw_bf16 m (fp32)", r.read(pm, n)},
+              {"adamw_bf16 v (fp32)", r.read(pv, n)},
               {"adamw_bf16 param", r.read(p, n)},
               {"adamw_bf16 master (fp32)", r.read(pmaster, n)}};
     });

@@ -1,22 +1,23 @@
-//===- kernels.cu - the CUDA backend's kernels (fp32) ---------------------===//
+//===- kernels.cu - the CUDA backend's kernels ----------------------------===//
 //
 // The ops of the axonn dialect on the GPU, queued on the rank's compute
 // stream, with the semantics of the CPU backend (runtime/src/kernels.cpp):
-// GEMMs through cuBLASLt (bias in the epilogue, algorithms tuned per
-// shape), attention tiled for the usual head dimensions 32, 64 and 128
-// (FlashAttention-style: online softmax forward; a backward in two
+// GEMMs through cuBLASLt (bias and GELU in the epilogue, algorithms tuned
+// per shape), attention tiled for the usual head dimensions 32, 64 and
+// 128 (FlashAttention-style: online softmax forward; a backward in two
 // kernels, dQ per query tile and dK/dV per key tile, from recomputed
-// statistics) and one block per query row otherwise, one block per row for norms
-// and softmax statistics, elementwise kernels for the rest. Every sum runs
-// in a fixed order (no atomics), norms and losses in double.
+// statistics) and one block per query row otherwise, one block per row
+// for norms and softmax statistics, elementwise kernels for the rest.
+// Every sum runs in a fixed order (no atomics), norms and losses in
+// double.
 //
-// Storage is fp32, or bf16 for the linear layers and elementwise ops (the
-// other bf16 ops reach the fp32 kernels through the twins of
-// src/bf16_twins.cpp). fp32 GEMMs round their inputs to bf16 on the tensor
-// cores and accumulate in fp32 unless AXONN_GEMM_PRECISION says fp32 or
-// tf32 (the kernel check runs fp32, then bf16); bf16 GEMMs take their
-// operands as they are. The attention kernels are SIMT (no tensor cores)
-// and spill registers at head dimension 128.
+// Storage is fp32 or bf16 (the kernels are templated on it; bf16 attention
+// reaches the fp32 kernels through the twins of src/bf16_twins.cpp). fp32
+// GEMMs round their inputs to bf16 on the tensor cores and accumulate in
+// fp32 unless AXONN_GEMM_PRECISION says fp32 or tf32 (the kernel check
+// runs fp32, then bf16); bf16 GEMMs take their operands as they are. The
+// attention kernels are SIMT (no tensor cores) and spill registers at
+// head dimension 128.
 #ifndef AXONN_RT_NATIVE_BF16_KERNELS
 #error "the CUDA kernels define bf16 twins: build with AXONN_RT_NATIVE_BF16_KERNELS"
 #endif
@@ -558,14 +559,26 @@ __global__ void embeddingGradKernel(const T *grad, const int32_t *tokens,
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     int32_t token = int32_t(row + offset);
     T *out = tableGrad + row * width;
-    // Each thread adds its columns over the tokens, in token order, in
-    // fp32, and stores once.
-    for (int64_t j = threadIdx.x; j < width; j += blockDim.x) {
-      float acc = 0;
+    // Each thread adds up to kColumns of its columns over the tokens, in
+    // token order, in fp32 registers, and stores once: one pass over the
+    // tokens per kColumns x blockDim columns.
+    constexpr int kColumns = 8;
+    for (int64_t j0 = 0; j0 < width; j0 += int64_t(kColumns) * blockDim.x) {
+      float acc[kColumns] = {};
       for (int64_t i = 0; i < count; ++i)
         if (tokens[i] == token)
-          acc += toFloat(grad[i * width + j]);
-      store(out[j], acc);
+#pragma unroll
+          for (int c = 0; c < kColumns; ++c) {
+            int64_t j = j0 + threadIdx.x + int64_t(c) * blockDim.x;
+            if (j < width)
+              acc[c] += toFloat(grad[i * width + j]);
+          }
+#pragma unroll
+      for (int c = 0; c < kColumns; ++c) {
+        int64_t j = j0 + threadIdx.x + int64_t(c) * blockDim.x;
+        if (j < width)
+          store(out[j], acc[c]);
+      }
     }
   }
 }
