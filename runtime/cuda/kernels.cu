@@ -1891,6 +1891,192 @@ __global__ void adamwKernel(T *param, const T *grad, float *m, float *v,
   }
 }
 
+//--- Host launches for both storage types (float, or axonn_bf16 bits) -------
+
+template <typename T> constexpr cudaDataType_t cudaTypeOf();
+template <> constexpr cudaDataType_t cudaTypeOf<float>() { return CUDA_R_32F; }
+template <> constexpr cudaDataType_t cudaTypeOf<uint16_t>() {
+  return CUDA_R_16BF;
+}
+
+template <typename T>
+axonn_status gelu(axonn_rt *rt, const T *x, int64_t count,
+                  int32_t approximation, T *y) {
+  AXONN_GPU_TRACE(rt, "gelu", "compute");
+  geluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+      x, count, approximation == 1, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status geluGrad(axonn_rt *rt, const T *dy, const T *x, int64_t count,
+                      int32_t approximation, T *dx) {
+  AXONN_GPU_TRACE(rt, "gelu_grad", "compute");
+  geluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+      dy, x, count, approximation == 1, dx);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status swiglu(axonn_rt *rt, const T *x, int64_t count, T *y) {
+  AXONN_GPU_TRACE(rt, "swiglu", "compute");
+  swigluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(x, count, y);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status swigluGrad(axonn_rt *rt, const T *dy, const T *x, int64_t count,
+                        T *dx) {
+  AXONN_GPU_TRACE(rt, "swiglu_grad", "compute");
+  swigluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(dy, x,
+                                                                    count, dx);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status add(axonn_rt *rt, const T *a, const T *b, int64_t count, T *out) {
+  AXONN_GPU_TRACE(rt, "add", "compute");
+  addKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(a, b, count, out);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+// y[rows, n] = x[rows, k] w[n, k]^T: column-major y^T = w^T(T) x^T.
+template <typename T>
+axonn_status linear(axonn_rt *rt, const T *x, const T *w, const T *bias,
+                    axonn_axes onceOver, int64_t rows, int64_t n, int64_t k,
+                    T *y) {
+  AXONN_GPU_TRACE(rt, "linear", "compute");
+  const T *b = bias && rt->addsOnce(onceOver) ? bias : nullptr;
+  return gemm(rt, cudaTypeOf<T>(), true, false, n, rows, k, w, k, x, k, y, n,
+              b);
+}
+
+// pre = x w^T + bias and y = GELU(pre): the GEMM's epilogue where it can.
+template <typename T>
+axonn_status linearGelu(axonn_rt *rt, const T *x, const T *w, const T *bias,
+                        int64_t rows, int64_t n, int64_t k,
+                        int32_t approximation, T *pre, T *y) {
+  AXONN_GPU_TRACE(rt, "linear_gelu", "compute");
+  if (geluEpilogue(approximation, n))
+    return gemm(rt, cudaTypeOf<T>(), true, false, n, rows, k, w, k, x, k, y, n,
+                bias, pre);
+  if (axonn_status st = gemm(rt, cudaTypeOf<T>(), true, false, n, rows, k, w,
+                             k, x, k, pre, n, bias))
+    return st;
+  return gelu(rt, pre, rows * n, approximation, y);
+}
+
+// dx[rows, k] = dy[rows, n] w[n, k]: column-major dx^T = w^T dy^T.
+template <typename T>
+axonn_status linearGradInput(axonn_rt *rt, const T *dy, const T *w,
+                             int64_t rows, int64_t n, int64_t k, T *dx) {
+  AXONN_GPU_TRACE(rt, "linear_grad_input", "compute");
+  return gemm(rt, cudaTypeOf<T>(), false, false, k, rows, n, w, k, dy, n, dx,
+              k, nullptr);
+}
+
+// dw[n, k] = dy^T x: column-major dw^T[k, n] = x^T dy.
+template <typename T>
+axonn_status linearGradWeight(axonn_rt *rt, const T *dy, const T *x,
+                              int64_t rows, int64_t n, int64_t k, T *dw) {
+  AXONN_GPU_TRACE(rt, "linear_grad_weight", "compute");
+  return gemm(rt, cudaTypeOf<T>(), false, true, k, n, rows, x, k, dy, n, dw,
+              k, nullptr);
+}
+
+template <typename T>
+axonn_status linearGradBias(axonn_rt *rt, const T *dy, int64_t rows,
+                            int64_t n, T *db) {
+  AXONN_GPU_TRACE(rt, "linear_grad_bias", "compute");
+  columnSumKernel<<<blocksFor(n), kThreads, 0, streamOf(rt)>>>(dy, rows, n,
+                                                               db);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status logitsMax(axonn_rt *rt, const T *logits, int64_t tokens,
+                       int64_t rows, axonn_axes vocabAxes, int64_t vocabSize,
+                       float *max) {
+  AXONN_GPU_TRACE(rt, "logits_max", "compute");
+  int64_t real = realRows(rows, vocabOffset(rt, vocabAxes, rows), vocabSize);
+  if (tokens == 0)
+    return AXONN_OK;
+  logitsMaxKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      logits, rows, real, max);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status softmaxSums(axonn_rt *rt, const T *logits, const float *max,
+                         const int32_t *targets, int64_t tokens, int64_t rows,
+                         axonn_axes vocabAxes, int64_t vocabSize,
+                         float *sums) {
+  AXONN_GPU_TRACE(rt, "softmax_sums", "compute");
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  if (tokens == 0)
+    return AXONN_OK;
+  softmaxSumsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      logits, max, targets, rows, realRows(rows, offset, vocabSize), offset,
+      sums);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+/// The cross-entropy's gradient over globalTokens tokens, or with the
+/// Goldfish mask (keep, count) over the kept ones.
+template <typename T>
+axonn_status crossEntropyGrad(axonn_rt *rt, const char *name, const T *logits,
+                              const float *max, const float *sums,
+                              const int32_t *targets, const float *keep,
+                              const float *count, int64_t tokens,
+                              int64_t rows, axonn_axes vocabAxes,
+                              int64_t vocabSize, double globalTokens,
+                              T *dlogits) {
+  AXONN_GPU_TRACE(rt, name, "compute");
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
+                           streamOf(rt)>>>(
+      logits, max, sums, targets, keep, count, tokens, rows,
+      realRows(rows, offset, vocabSize), offset, globalTokens, dlogits);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status sumSquares(axonn_rt *rt, const T *grad, int64_t size,
+                        double scale, int32_t first, float *result) {
+  AXONN_GPU_TRACE(rt, "sum_squares", "optimizer");
+  int blocks = std::max(1, std::min(blocksFor(size), 1024));
+  void *partial = nullptr;
+  if (axonn_status s = scratch(rt, size_t(blocks) * sizeof(double), &partial))
+    return s;
+  squaresKernel<<<blocks, kThreads, 0, streamOf(rt)>>>(
+      grad, size, static_cast<double *>(partial));
+  AXONN_LAUNCHED(rt);
+  finishSquaresKernel<<<1, 1024, 0, streamOf(rt)>>>(
+      static_cast<double *>(partial), blocks, scale, first, result);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status adamw(axonn_rt *rt, T *param, const T *grad, float *m, float *v,
+                   float *master, int64_t count, const int64_t *step,
+                   const float *norm, const AdamWArgs &args) {
+  AXONN_GPU_TRACE(rt, "adamw", "optimizer");
+  adamwKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+      param, grad, m, v, master, count, step, norm, args);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
 } // namespace
 
 #define CHECK_ARG(cond, ...)                                                   \
@@ -2098,55 +2284,34 @@ axonn_status axonn_rt_rms_norm_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
                      scaleGrad);
 }
 
-// y[rows, n] = x[rows, k] w[n, k]^T: column-major y^T = w^T(T) x^T.
 axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,
                              const float *bias, axonn_axes onceOver,
                              int64_t rows, int64_t n, int64_t k, float *y) {
-  AXONN_GPU_TRACE(rt, "linear", "compute");
-  const float *b = bias && rt->addsOnce(onceOver) ? bias : nullptr;
-  return gemm(rt, CUDA_R_32F, true, false, n, rows, k, w, k, x, k, y, n, b);
+  return linear(rt, x, w, bias, onceOver, rows, n, k, y);
 }
 
-// pre = x w^T + bias and y = GELU(pre): the GEMM's epilogue where it can.
 axonn_status axonn_rt_linear_gelu(axonn_rt *rt, const float *x, const float *w,
                                   const float *bias, int64_t rows, int64_t n,
                                   int64_t k, int32_t approximation, float *pre,
                                   float *y) {
-  AXONN_GPU_TRACE(rt, "linear_gelu", "compute");
-  if (geluEpilogue(approximation, n))
-    return gemm(rt, CUDA_R_32F, true, false, n, rows, k, w, k, x, k, y, n,
-                bias, pre);
-  if (axonn_status st = gemm(rt, CUDA_R_32F, true, false, n, rows, k, w, k, x,
-                             k, pre, n, bias))
-    return st;
-  return axonn_rt_gelu(rt, pre, rows * n, approximation, y);
+  return linearGelu(rt, x, w, bias, rows, n, k, approximation, pre, y);
 }
 
-// dx[rows, k] = dy[rows, n] w[n, k]: column-major dx^T = w^T dy^T.
 axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const float *dy,
                                         const float *w, int64_t rows,
                                         int64_t n, int64_t k, float *dx) {
-  AXONN_GPU_TRACE(rt, "linear_grad_input", "compute");
-  return gemm(rt, CUDA_R_32F, false, false, k, rows, n, w, k, dy, n, dx, k,
-              nullptr);
+  return linearGradInput(rt, dy, w, rows, n, k, dx);
 }
 
-// dw[n, k] = dy^T x: column-major dw^T[k, n] = x^T dy.
 axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const float *dy,
                                          const float *x, int64_t rows,
                                          int64_t n, int64_t k, float *dw) {
-  AXONN_GPU_TRACE(rt, "linear_grad_weight", "compute");
-  return gemm(rt, CUDA_R_32F, false, true, k, n, rows, x, k, dy, n, dw, k,
-              nullptr);
+  return linearGradWeight(rt, dy, x, rows, n, k, dw);
 }
 
 axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const float *dy,
                                        int64_t rows, int64_t n, float *db) {
-  AXONN_GPU_TRACE(rt, "linear_grad_bias", "compute");
-  columnSumKernel<<<blocksFor(n), kThreads, 0, streamOf(rt)>>>(dy, rows, n,
-                                                               db);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return linearGradBias(rt, dy, rows, n, db);
 }
 
 // The linear layers in bf16 storage, natively: cuBLASLt takes bf16
@@ -2156,9 +2321,7 @@ axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                   const axonn_bf16 *w, const axonn_bf16 *bias,
                                   axonn_axes onceOver, int64_t rows, int64_t n,
                                   int64_t k, axonn_bf16 *y) {
-  AXONN_GPU_TRACE(rt, "linear", "compute");
-  const axonn_bf16 *b = bias && rt->addsOnce(onceOver) ? bias : nullptr;
-  return gemm(rt, CUDA_R_16BF, true, false, n, rows, k, w, k, x, k, y, n, b);
+  return linear(rt, x, w, bias, onceOver, rows, n, k, y);
 }
 
 axonn_status axonn_rt_linear_gelu_bf16(axonn_rt *rt, const axonn_bf16 *x,
@@ -2167,14 +2330,7 @@ axonn_status axonn_rt_linear_gelu_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                        int64_t n, int64_t k,
                                        int32_t approximation, axonn_bf16 *pre,
                                        axonn_bf16 *y) {
-  AXONN_GPU_TRACE(rt, "linear_gelu", "compute");
-  if (geluEpilogue(approximation, n))
-    return gemm(rt, CUDA_R_16BF, true, false, n, rows, k, w, k, x, k, y, n,
-                bias, pre);
-  if (axonn_status st = gemm(rt, CUDA_R_16BF, true, false, n, rows, k, w, k,
-                             x, k, pre, n, bias))
-    return st;
-  return axonn_rt_gelu_bf16(rt, pre, rows * n, approximation, y);
+  return linearGelu(rt, x, w, bias, rows, n, k, approximation, pre, y);
 }
 
 axonn_status axonn_rt_linear_grad_input_bf16(axonn_rt *rt,
@@ -2182,9 +2338,7 @@ axonn_status axonn_rt_linear_grad_input_bf16(axonn_rt *rt,
                                              const axonn_bf16 *w, int64_t rows,
                                              int64_t n, int64_t k,
                                              axonn_bf16 *dx) {
-  AXONN_GPU_TRACE(rt, "linear_grad_input", "compute");
-  return gemm(rt, CUDA_R_16BF, false, false, k, rows, n, w, k, dy, n, dx, k,
-              nullptr);
+  return linearGradInput(rt, dy, w, rows, n, k, dx);
 }
 
 axonn_status axonn_rt_linear_grad_weight_bf16(axonn_rt *rt,
@@ -2192,19 +2346,13 @@ axonn_status axonn_rt_linear_grad_weight_bf16(axonn_rt *rt,
                                               const axonn_bf16 *x,
                                               int64_t rows, int64_t n,
                                               int64_t k, axonn_bf16 *dw) {
-  AXONN_GPU_TRACE(rt, "linear_grad_weight", "compute");
-  return gemm(rt, CUDA_R_16BF, false, true, k, n, rows, x, k, dy, n, dw, k,
-              nullptr);
+  return linearGradWeight(rt, dy, x, rows, n, k, dw);
 }
 
 axonn_status axonn_rt_linear_grad_bias_bf16(axonn_rt *rt, const axonn_bf16 *dy,
                                             int64_t rows, int64_t n,
                                             axonn_bf16 *db) {
-  AXONN_GPU_TRACE(rt, "linear_grad_bias", "compute");
-  columnSumKernel<<<blocksFor(n), kThreads, 0, streamOf(rt)>>>(dy, rows, n,
-                                                               db);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return linearGradBias(rt, dy, rows, n, db);
 }
 
 static axonn_status checkHeads(axonn_rt *rt, int64_t heads, int64_t kvHeads,
@@ -2344,46 +2492,28 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const float *qkv,
 
 axonn_status axonn_rt_gelu(axonn_rt *rt, const float *x, int64_t count,
                            int32_t approximation, float *y) {
-  AXONN_GPU_TRACE(rt, "gelu", "compute");
-  geluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
-      x, count, approximation == 1, y);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return gelu(rt, x, count, approximation, y);
 }
 
 axonn_status axonn_rt_gelu_grad(axonn_rt *rt, const float *dy, const float *x,
                                 int64_t count, int32_t approximation,
                                 float *dx) {
-  AXONN_GPU_TRACE(rt, "gelu_grad", "compute");
-  geluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
-      dy, x, count, approximation == 1, dx);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return geluGrad(rt, dy, x, count, approximation, dx);
 }
 
 axonn_status axonn_rt_swiglu(axonn_rt *rt, const float *x, int64_t count,
                              float *y) {
-  AXONN_GPU_TRACE(rt, "swiglu", "compute");
-  swigluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(x, count, y);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return swiglu(rt, x, count, y);
 }
 
 axonn_status axonn_rt_swiglu_grad(axonn_rt *rt, const float *dy,
                                   const float *x, int64_t count, float *dx) {
-  AXONN_GPU_TRACE(rt, "swiglu_grad", "compute");
-  swigluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(dy, x,
-                                                                    count, dx);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return swigluGrad(rt, dy, x, count, dx);
 }
 
 axonn_status axonn_rt_add(axonn_rt *rt, const float *a, const float *b,
                           int64_t count, float *out) {
-  AXONN_GPU_TRACE(rt, "add", "compute");
-  addKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(a, b, count, out);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return add(rt, a, b, count, out);
 }
 
 // The elementwise ops in bf16 storage, natively (src/bf16_twins.cpp
@@ -2391,62 +2521,37 @@ axonn_status axonn_rt_add(axonn_rt *rt, const float *a, const float *b,
 axonn_status axonn_rt_gelu_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                 int64_t count, int32_t approximation,
                                 axonn_bf16 *y) {
-  AXONN_GPU_TRACE(rt, "gelu", "compute");
-  geluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
-      x, count, approximation == 1, y);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return gelu(rt, x, count, approximation, y);
 }
 
 axonn_status axonn_rt_gelu_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
                                      const axonn_bf16 *x, int64_t count,
                                      int32_t approximation, axonn_bf16 *dx) {
-  AXONN_GPU_TRACE(rt, "gelu_grad", "compute");
-  geluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
-      dy, x, count, approximation == 1, dx);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return geluGrad(rt, dy, x, count, approximation, dx);
 }
 
 axonn_status axonn_rt_swiglu_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                   int64_t count, axonn_bf16 *y) {
-  AXONN_GPU_TRACE(rt, "swiglu", "compute");
-  swigluKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(x, count, y);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return swiglu(rt, x, count, y);
 }
 
 axonn_status axonn_rt_swiglu_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
                                        const axonn_bf16 *x, int64_t count,
                                        axonn_bf16 *dx) {
-  AXONN_GPU_TRACE(rt, "swiglu_grad", "compute");
-  swigluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(dy, x,
-                                                                    count, dx);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return swigluGrad(rt, dy, x, count, dx);
 }
 
 axonn_status axonn_rt_add_bf16(axonn_rt *rt, const axonn_bf16 *a,
                                const axonn_bf16 *b, int64_t count,
                                axonn_bf16 *out) {
-  AXONN_GPU_TRACE(rt, "add", "compute");
-  addKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(a, b, count, out);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return add(rt, a, b, count, out);
 }
 
 axonn_status axonn_rt_logits_max(axonn_rt *rt, const float *logits,
                                  int64_t tokens, int64_t rows,
                                  axonn_axes vocabAxes, int64_t vocabSize,
                                  float *max) {
-  AXONN_GPU_TRACE(rt, "logits_max", "compute");
-  int64_t real = realRows(rows, vocabOffset(rt, vocabAxes, rows), vocabSize);
-  if (tokens == 0)
-    return AXONN_OK;
-  logitsMaxKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      logits, rows, real, max);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return logitsMax(rt, logits, tokens, rows, vocabAxes, vocabSize, max);
 }
 
 axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *logits,
@@ -2454,15 +2559,8 @@ axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *logits,
                                    int64_t tokens, int64_t rows,
                                    axonn_axes vocabAxes, int64_t vocabSize,
                                    float *sums) {
-  AXONN_GPU_TRACE(rt, "softmax_sums", "compute");
-  int64_t offset = vocabOffset(rt, vocabAxes, rows);
-  if (tokens == 0)
-    return AXONN_OK;
-  softmaxSumsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      logits, max, targets, rows, realRows(rows, offset, vocabSize), offset,
-      sums);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return softmaxSums(rt, logits, max, targets, tokens, rows, vocabAxes,
+                     vocabSize, sums);
 }
 
 axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const float *max,
@@ -2479,15 +2577,9 @@ axonn_status axonn_rt_cross_entropy_grad(
     axonn_rt *rt, const float *logits, const float *max, const float *sums,
     const int32_t *targets, int64_t tokens, int64_t rows, axonn_axes vocabAxes,
     int64_t vocabSize, int64_t globalTokens, float *dlogits) {
-  AXONN_GPU_TRACE(rt, "cross_entropy_grad", "compute");
-  int64_t offset = vocabOffset(rt, vocabAxes, rows);
-  crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
-                           streamOf(rt)>>>(
-      logits, max, sums, targets, nullptr, nullptr, tokens, rows,
-      realRows(rows, offset, vocabSize), offset, double(globalTokens),
-      dlogits);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return crossEntropyGrad(rt, "cross_entropy_grad", logits, max, sums,
+                          targets, nullptr, nullptr, tokens, rows, vocabAxes,
+                          vocabSize, double(globalTokens), dlogits);
 }
 
 axonn_status axonn_rt_goldfish_mask(axonn_rt *rt, const int32_t *targets,
@@ -2527,14 +2619,9 @@ axonn_status axonn_rt_cross_entropy_grad_masked(
     const int32_t *targets, const float *keep, const float *count,
     int64_t tokens, int64_t rows, axonn_axes vocabAxes, int64_t vocabSize,
     float *dlogits) {
-  AXONN_GPU_TRACE(rt, "cross_entropy_grad_masked", "compute");
-  int64_t offset = vocabOffset(rt, vocabAxes, rows);
-  crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
-                           streamOf(rt)>>>(
-      logits, max, sums, targets, keep, count, tokens, rows,
-      realRows(rows, offset, vocabSize), offset, 0.0, dlogits);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return crossEntropyGrad(rt, "cross_entropy_grad_masked", logits, max, sums,
+                          targets, keep, count, tokens, rows, vocabAxes,
+                          vocabSize, 0.0, dlogits);
 }
 
 // The cross-entropy in bf16 storage, natively: the logits and their
@@ -2544,14 +2631,7 @@ axonn_status axonn_rt_logits_max_bf16(axonn_rt *rt, const axonn_bf16 *logits,
                                       int64_t tokens, int64_t rows,
                                       axonn_axes vocabAxes, int64_t vocabSize,
                                       float *max) {
-  AXONN_GPU_TRACE(rt, "logits_max", "compute");
-  int64_t real = realRows(rows, vocabOffset(rt, vocabAxes, rows), vocabSize);
-  if (tokens == 0)
-    return AXONN_OK;
-  logitsMaxKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      logits, rows, real, max);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return logitsMax(rt, logits, tokens, rows, vocabAxes, vocabSize, max);
 }
 
 axonn_status axonn_rt_softmax_sums_bf16(axonn_rt *rt, const axonn_bf16 *logits,
@@ -2559,15 +2639,8 @@ axonn_status axonn_rt_softmax_sums_bf16(axonn_rt *rt, const axonn_bf16 *logits,
                                         const int32_t *targets, int64_t tokens,
                                         int64_t rows, axonn_axes vocabAxes,
                                         int64_t vocabSize, float *sums) {
-  AXONN_GPU_TRACE(rt, "softmax_sums", "compute");
-  int64_t offset = vocabOffset(rt, vocabAxes, rows);
-  if (tokens == 0)
-    return AXONN_OK;
-  softmaxSumsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      logits, max, targets, rows, realRows(rows, offset, vocabSize), offset,
-      sums);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return softmaxSums(rt, logits, max, targets, tokens, rows, vocabAxes,
+                     vocabSize, sums);
 }
 
 axonn_status axonn_rt_cross_entropy_grad_bf16(
@@ -2575,15 +2648,9 @@ axonn_status axonn_rt_cross_entropy_grad_bf16(
     const float *sums, const int32_t *targets, int64_t tokens, int64_t rows,
     axonn_axes vocabAxes, int64_t vocabSize, int64_t globalTokens,
     axonn_bf16 *dlogits) {
-  AXONN_GPU_TRACE(rt, "cross_entropy_grad", "compute");
-  int64_t offset = vocabOffset(rt, vocabAxes, rows);
-  crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
-                           streamOf(rt)>>>(
-      logits, max, sums, targets, nullptr, nullptr, tokens, rows,
-      realRows(rows, offset, vocabSize), offset, double(globalTokens),
-      dlogits);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return crossEntropyGrad(rt, "cross_entropy_grad", logits, max, sums,
+                          targets, nullptr, nullptr, tokens, rows, vocabAxes,
+                          vocabSize, double(globalTokens), dlogits);
 }
 
 axonn_status axonn_rt_cross_entropy_grad_masked_bf16(
@@ -2591,38 +2658,10 @@ axonn_status axonn_rt_cross_entropy_grad_masked_bf16(
     const float *sums, const int32_t *targets, const float *keep,
     const float *count, int64_t tokens, int64_t rows, axonn_axes vocabAxes,
     int64_t vocabSize, axonn_bf16 *dlogits) {
-  AXONN_GPU_TRACE(rt, "cross_entropy_grad_masked", "compute");
-  int64_t offset = vocabOffset(rt, vocabAxes, rows);
-  crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
-                           streamOf(rt)>>>(
-      logits, max, sums, targets, keep, count, tokens, rows,
-      realRows(rows, offset, vocabSize), offset, 0.0, dlogits);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return crossEntropyGrad(rt, "cross_entropy_grad_masked", logits, max, sums,
+                          targets, keep, count, tokens, rows, vocabAxes,
+                          vocabSize, 0.0, dlogits);
 }
-
-} // extern "C"
-
-namespace {
-template <typename T>
-axonn_status sumSquares(axonn_rt *rt, const T *grad, int64_t size,
-                        double scale, int32_t first, float *result) {
-  AXONN_GPU_TRACE(rt, "sum_squares", "optimizer");
-  int blocks = std::max(1, std::min(blocksFor(size), 1024));
-  void *partial = nullptr;
-  if (axonn_status s = scratch(rt, size_t(blocks) * sizeof(double), &partial))
-    return s;
-  squaresKernel<<<blocks, kThreads, 0, streamOf(rt)>>>(
-      grad, size, static_cast<double *>(partial));
-  AXONN_LAUNCHED(rt);
-  finishSquaresKernel<<<1, 1024, 0, streamOf(rt)>>>(
-      static_cast<double *>(partial), blocks, scale, first, result);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
-}
-} // namespace
-
-extern "C" {
 
 axonn_status axonn_rt_sum_squares(axonn_rt *rt, const float *grad,
                                   int64_t size, double scale, int32_t first,
@@ -2650,14 +2689,9 @@ axonn_status axonn_rt_adamw(axonn_rt *rt, float *param, const float *grad,
                             double eps, double weightDecay, double gradClip,
                             int64_t warmupSteps, int64_t steps,
                             int32_t schedule, int32_t decay) {
-  AXONN_GPU_TRACE(rt, "adamw", "optimizer");
-  AdamWArgs args{lr,          minLr,    beta1,       beta2, eps,
-                 weightDecay, gradClip, warmupSteps, steps, schedule,
-                 decay};
-  adamwKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
-      param, grad, m, v, master, count, step, norm, args);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return adamw(rt, param, grad, m, v, master, count, step, norm,
+               AdamWArgs{lr, minLr, beta1, beta2, eps, weightDecay, gradClip,
+                         warmupSteps, steps, schedule, decay});
 }
 
 // The optimizer in bf16 storage, natively (src/bf16_twins.cpp leaves it
@@ -2671,17 +2705,12 @@ axonn_status axonn_rt_adamw_bf16(axonn_rt *rt, axonn_bf16 *param,
                                  double gradClip, int64_t warmupSteps,
                                  int64_t steps, int32_t schedule,
                                  int32_t decay) {
-  AXONN_GPU_TRACE(rt, "adamw", "optimizer");
   if (!master)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                     "adamw_bf16: bf16 parameters need fp32 master weights");
-  AdamWArgs args{lr,          minLr,    beta1,       beta2, eps,
-                 weightDecay, gradClip, warmupSteps, steps, schedule,
-                 decay};
-  adamwKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
-      param, grad, m, v, master, count, step, norm, args);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return adamw(rt, param, grad, m, v, master, count, step, norm,
+               AdamWArgs{lr, minLr, beta1, beta2, eps, weightDecay, gradClip,
+                         warmupSteps, steps, schedule, decay});
 }
 
 } // extern "C"
