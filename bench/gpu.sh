@@ -73,11 +73,15 @@ run() {
   echo "== every kernel against the CPU kernels"
   "$out/build/axonn-rt-cuda-check" "$out/build/libaxonn_rt_reference.so" \
       | tee "$out/check.txt" || failed=1
-  # A tiled attention kernel that fails the check must not spoil the
-  # training and benchmark runs: they fall back to the row kernels.
-  if grep -q '^FAIL *attention' "$out/check.txt"; then
+  # Attention kernels that fail the check must not spoil the training and
+  # benchmark runs: they fall back from the tensor cores to the SIMT tiles,
+  # and from those to the row kernels.
+  if grep -Eq '^FAIL *attention(_grad)? tiled' "$out/check.txt"; then
     echo "tiled attention failed the check: the rest of the run uses AXONN_ATTENTION=rows"
     export AXONN_ATTENTION=rows
+  elif grep -Eq '^FAIL *attention(_grad)?(_bf16)? (mma|\(d)' "$out/check.txt"; then
+    echo "tensor-core attention failed the check: the rest of the run uses AXONN_ATTENTION=tiled"
+    export AXONN_ATTENTION=tiled
   fi
   if grep -q '^FAIL *linear_gelu.*tanh' "$out/check.txt"; then
     echo "the GELU epilogue failed the check: the rest of the run uses AXONN_GELU_EPILOGUE=0"

@@ -226,6 +226,7 @@ using Outputs = std::vector<std::pair<std::string, std::vector<float>>>;
 void checkLinear(Api &cuda, Api &cpu, const char *label);
 void checkGeluEpilogue(Api &cuda, Api &cpu, const char *label);
 void checkBf16(Api &cuda, Api &cpu);
+void checkAttentionTiles(Api &cuda, Api &cpu, const char *kernels);
 
 void checkAll(Api &cuda, Api &cpu) {
   const axonn_axes none = 0;
@@ -382,40 +383,7 @@ void checkAll(Api &cuda, Api &cpu) {
       return {{"cached_attention", all}};
     });
   }
-  // The tiled forward and backward (head dimensions 32, 64, 128): more
-  // than one tile of queries and keys, grouped heads, rotary, causal and
-  // not.
-  for (int64_t d : {int64_t(32), int64_t(64), int64_t(128)}) {
-    const int64_t batch = 2, seq = 150, heads = 4, kv = 2;
-    const int64_t f = (heads + 2 * kv) * d, width = heads * d;
-    auto qkv = random(batch * seq * f, 0.5),
-         dout = random(batch * seq * width);
-    check(cuda, cpu, [&](Run &r) -> Outputs {
-      auto &a = r.api;
-      float *pq = r.in(qkv), *pd = r.in(dout);
-      float *o = r.out(batch * seq * width), *on = r.out(batch * seq * width);
-      float *dq = r.out(batch * seq * f), *dqn = r.out(batch * seq * f);
-      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o),
-           "attention");
-      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on),
-           "attention");
-      r.ok(a.attention_grad(a.rt, pd, pq, batch, seq, heads, kv, d, 1,
-                            10000.0, dq),
-           "attention_grad");
-      r.ok(a.attention_grad(a.rt, pd, pq, batch, seq, heads, kv, d, 0, 0.0,
-                            dqn),
-           "attention_grad");
-      std::string tag = " (d " + std::to_string(d);
-      return {{"attention tiled" + tag + ", causal, rope)",
-               r.read(o, batch * seq * width)},
-              {"attention tiled" + tag + ", full)",
-               r.read(on, batch * seq * width)},
-              {"attention_grad tiled" + tag + ", causal, rope)",
-               r.read(dq, batch * seq * f)},
-              {"attention_grad tiled" + tag + ", full)",
-               r.read(dqn, batch * seq * f)}};
-    });
-  }
+  checkAttentionTiles(cuda, cpu, "tiled");
   // Wide heads (dimension 160: the loops over it stride), no rotary,
   // not causal.
   {
@@ -687,8 +655,10 @@ void checkBf16(Api &cuda, Api &cpu) {
               {"position_grad_bf16", r.read(pg, tokens * 8)}};
     });
   }
-  {
-    const int64_t batch = 2, seq = 150, heads = 4, kv = 2, d = 64;
+  // Attention in bf16 (on the tensor cores on a GPU): every tiled head
+  // dimension, causal with RoPE and full.
+  for (int64_t d : {int64_t(32), int64_t(64), int64_t(128)}) {
+    const int64_t batch = 2, seq = 150, heads = 4, kv = 2;
     const int64_t f = (heads + 2 * kv) * d, width = heads * d;
     auto qkv = random(batch * seq * f, 0.5),
          dout = random(batch * seq * width);
@@ -696,15 +666,28 @@ void checkBf16(Api &cuda, Api &cpu) {
       auto &a = r.api;
       axonn_bf16 *pq = r.inBf16(qkv), *pd = r.inBf16(dout);
       axonn_bf16 *o = r.outBf16(batch * seq * width),
-                 *dq = r.outBf16(batch * seq * f);
+                 *on = r.outBf16(batch * seq * width),
+                 *dq = r.outBf16(batch * seq * f),
+                 *dqn = r.outBf16(batch * seq * f);
       r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o),
+           "attention");
+      r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on),
            "attention");
       r.ok(a.attention_grad_bf16(a.rt, pd, pq, batch, seq, heads, kv, d, 1,
                                  10000.0, dq),
            "attention_grad");
-      return {{"attention_bf16 (d 64, causal, rope)",
+      r.ok(a.attention_grad_bf16(a.rt, pd, pq, batch, seq, heads, kv, d, 0,
+                                 0.0, dqn),
+           "attention_grad");
+      std::string tag = " (d " + std::to_string(d);
+      return {{"attention_bf16" + tag + ", causal, rope)",
                r.read(o, batch * seq * width)},
-              {"attention_grad_bf16", r.read(dq, batch * seq * f)}};
+              {"attention_bf16" + tag + ", full)",
+               r.read(on, batch * seq * width)},
+              {"attention_grad_bf16" + tag + ", causal, rope)",
+               r.read(dq, batch * seq * f)},
+              {"attention_grad_bf16" + tag + ", full)",
+               r.read(dqn, batch * seq * f)}};
     });
   }
   {
@@ -811,6 +794,44 @@ void checkBf16(Api &cuda, Api &cpu) {
 /// epilogue runs it), with and without a bias. cuBLASLt's tanh is
 /// approximate: its GELU output is held to 1e-3 (its input to the pass's
 /// tolerance).
+/// The tiled forward and backward (head dimensions 32, 64, 128): more than
+/// one tile of queries and keys, a partial last tile, grouped heads,
+/// rotary, causal and not. fp32 storage runs the SIMT kernels ("tiled")
+/// with fp32 GEMMs and the tensor-core kernels ("mma") with bf16 GEMMs.
+void checkAttentionTiles(Api &cuda, Api &cpu, const char *kernels) {
+  for (int64_t d : {int64_t(32), int64_t(64), int64_t(128)}) {
+    const int64_t batch = 2, seq = 150, heads = 4, kv = 2;
+    const int64_t f = (heads + 2 * kv) * d, width = heads * d;
+    auto qkv = random(batch * seq * f, 0.5),
+         dout = random(batch * seq * width);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      float *pq = r.in(qkv), *pd = r.in(dout);
+      float *o = r.out(batch * seq * width), *on = r.out(batch * seq * width);
+      float *dq = r.out(batch * seq * f), *dqn = r.out(batch * seq * f);
+      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o),
+           "attention");
+      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on),
+           "attention");
+      r.ok(a.attention_grad(a.rt, pd, pq, batch, seq, heads, kv, d, 1,
+                            10000.0, dq),
+           "attention_grad");
+      r.ok(a.attention_grad(a.rt, pd, pq, batch, seq, heads, kv, d, 0, 0.0,
+                            dqn),
+           "attention_grad");
+      std::string tag = " " + std::string(kernels) + " (d " + std::to_string(d);
+      return {{"attention" + tag + ", causal, rope)",
+               r.read(o, batch * seq * width)},
+              {"attention" + tag + ", full)",
+               r.read(on, batch * seq * width)},
+              {"attention_grad" + tag + ", causal, rope)",
+               r.read(dq, batch * seq * f)},
+              {"attention_grad" + tag + ", full)",
+               r.read(dqn, batch * seq * f)}};
+    });
+  }
+}
+
 void checkGeluEpilogue(Api &cuda, Api &cpu, const char *label) {
   const int64_t rows = 48, n = 40, k = 72;
   auto x = random(rows * k), w = random(n * k), b = random(n);
@@ -931,6 +952,7 @@ int main(int argc, char **argv) {
   tolerance = 1e-2;
   checkLinear(cuda, cpu, " (bf16 GEMM, 1e-2)");
   checkGeluEpilogue(cuda, cpu, " (bf16 GEMM, 1e-2)");
+  checkAttentionTiles(cuda, cpu, "mma");
 #endif
   std::printf("axonn-rt-cuda-check: %d of %d outputs within tolerance\n",
               checks - failures, checks);

@@ -3,29 +3,29 @@
 // The ops of the axonn dialect on the GPU, queued on the rank's compute
 // stream, with the semantics of the CPU backend (runtime/src/kernels.cpp):
 // GEMMs through cuBLASLt (bias and GELU in the epilogue, algorithms tuned
-// per shape), attention tiled for the usual head dimensions 32, 64 and
-// 128 (FlashAttention-style: online softmax forward; a backward in two
-// kernels, dQ per query tile and dK/dV per key tile, from recomputed
-// statistics) and one block per query row otherwise, one block per row
+// per shape), attention on the tensor cores where attention_mma.cu applies
+// and otherwise on the CUDA cores: tiled for the usual head dimensions 32,
+// 64 and 128 (FlashAttention-style: online softmax forward; a backward in
+// two kernels, dQ per query tile and dK/dV per key tile, from recomputed
+// statistics) and one block per query row otherwise; one block per row
 // for norms and softmax statistics, elementwise kernels for the rest.
 // Every sum runs in a fixed order (no atomics), norms and losses in
 // double.
 //
 // Storage is fp32 or bf16 (the kernels are templated on it; bf16 attention
-// reaches the fp32 kernels through the twins of src/bf16_twins.cpp). fp32
-// GEMMs round their inputs to bf16 on the tensor cores and accumulate in
-// fp32 unless AXONN_GEMM_PRECISION says fp32 or tf32 (the kernel check
-// runs fp32, then bf16); bf16 GEMMs take their operands as they are. The
-// attention kernels are SIMT (no tensor cores) and spill registers at
-// head dimension 128.
+// that the tensor-core kernels do not take reaches the fp32 kernels
+// through the twins of src/bf16_twins.cpp). fp32 GEMMs round their inputs
+// to bf16 on the tensor cores and accumulate in fp32 unless
+// AXONN_GEMM_PRECISION says fp32 or tf32 (the kernel check runs fp32, then
+// bf16); bf16 GEMMs take their operands as they are. The SIMT attention
+// kernels spill registers at head dimension 128.
 #ifndef AXONN_RT_NATIVE_BF16_KERNELS
 #error "the CUDA kernels define bf16 twins: build with AXONN_RT_NATIVE_BF16_KERNELS"
 #endif
 //
 //===----------------------------------------------------------------------===//
 
-#include "cuda_internal.h"
-#include "../src/kernel_common.h"
+#include "device.cuh"
 
 #include <sys/stat.h>
 
@@ -40,38 +40,6 @@ using namespace axonn::cuda;
 using axonn::QKVLayout;
 
 namespace {
-
-constexpr int kThreads = 256;
-
-/// Blocks for a grid-stride loop over `count` (at least one: a grid of
-/// none is a launch error).
-int blocksFor(int64_t count) {
-  return int(std::max<int64_t>(
-      1, std::min<int64_t>((count + kThreads - 1) / kThreads, 65535 * 8)));
-}
-
-/// Lets `kernel` use `bytes` of dynamic shared memory (above 48 KiB needs
-/// the opt-in), or fails naming what asked for it.
-template <typename Kernel>
-axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
-                          const char *what, int64_t length) {
-  if (bytes <= 48 * 1024)
-    return AXONN_OK;
-  if (bytes > state(rt).prop.sharedMemPerBlockOptin)
-    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
-                    "%s: %zu bytes of shared memory for length %lld, more "
-                    "than the GPU's %zu",
-                    what, bytes, (long long)length,
-                    size_t(state(rt).prop.sharedMemPerBlockOptin));
-  AXONN_CUDA(rt, cudaFuncSetAttribute(
-                     kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                     int(bytes)));
-  return AXONN_OK;
-}
-
-#define GRID_STRIDE(i, count)                                                  \
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;             \
-       i < (count); i += int64_t(blockDim.x) * gridDim.x)
 
 /// Block-wide sum of a double (blockDim.x a multiple of 32, at most 1024).
 __device__ double blockSum(double v) {
@@ -115,8 +83,6 @@ __device__ float blockMax(float v) {
   __syncthreads();
   return total;
 }
-
-cudaStream_t streamOf(axonn_rt *rt) { return state(rt).compute; }
 
 int64_t vocabOffset(const axonn_rt *rt, axonn_axes axes, int64_t rows) {
   return rt->groupIndex(axes) * rows;
@@ -275,19 +241,6 @@ cublasStatus_t formulate(State &s, Formulation &f, cudaDataType_t type,
   if (st != CUBLAS_STATUS_SUCCESS)
     f.found = 0;
   return st;
-}
-
-__device__ inline float toFloat(float x) { return x; }
-__device__ inline float toFloat(uint16_t x) {
-  return __uint_as_float(uint32_t(x) << 16);
-}
-/// Stores an fp32 result: as it is, or rounded to bf16 (nearest even).
-__device__ inline void store(float &out, float v) { out = v; }
-__device__ inline void store(uint16_t &out, float v) {
-  uint32_t bits = __float_as_uint(v);
-  out = (bits & 0x7fffffffu) > 0x7f800000u
-            ? uint16_t((bits >> 16) | 0x40u)
-            : uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
 /// max |x - y| / max |y| over n values, into *out (one block).
@@ -1030,20 +983,6 @@ __global__ void columnSumKernel(const T *dy, int64_t rows, int64_t n,
 }
 
 //--- Attention ---------------------------------------------------------------
-
-/// Element i of a head vector at `position` after rotate-half RoPE
-/// (inverse: the transposed rotation), read from `x` (dim elements).
-__device__ float rotated(const float *x, int64_t i, int64_t dim,
-                         int64_t position, double base, bool inverse) {
-  int64_t half = dim / 2;
-  if (base <= 0 || i >= 2 * half)
-    return x[i];
-  int64_t p = i % half;
-  double angle = double(position) * pow(base, -2.0 * double(p) / double(dim));
-  double c = cos(angle), s = inverse ? -sin(angle) : sin(angle);
-  double a = x[p], b = x[p + half];
-  return float(i < half ? a * c - b * s : b * c + a * s);
-}
 
 /// scores[t] = q . k_t * scale for t = 0 ... last, one warp per key (its
 /// lanes split the head dimension, so that reads of a key row coalesce).
@@ -2374,13 +2313,16 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
   if (seq == 0 || batch == 0)
     return AXONN_OK;
   QKVLayout layout(heads, kvHeads, headDim);
-  // Tiled for the usual head dimensions (AXONN_ATTENTION=rows: always the
-  // row kernel), one block per query row otherwise.
-  static const bool rows = [] {
-    const char *choice = std::getenv("AXONN_ATTENTION");
-    return choice && std::string(choice) == "rows";
-  }();
-  if (!rows) {
+  // On the tensor cores where they apply, tiled for the usual head
+  // dimensions, one block per query row otherwise (AXONN_ATTENTION).
+  AttentionKernels kernels;
+  if (axonn_status s = attentionKernels(rt, &kernels))
+    return s;
+  if (kernels == AttentionKernels::Mma &&
+      mmaAttentionApplies(rt, false, headDim))
+    return mmaAttention(rt, false, qkv, batch, seq, layout, causal, ropeBase,
+                        out);
+  if (kernels != AttentionKernels::Rows) {
     switch (headDim) {
     case 32:
       return launchTiled<32>(rt, qkv, batch, seq, layout, causal, ropeBase,
@@ -2418,13 +2360,17 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
   if (seq == 0 || batch == 0)
     return AXONN_OK;
   QKVLayout layout(heads, kvHeads, headDim);
-  // Tiled for the usual head dimensions where their shared memory fits
-  // (AXONN_ATTENTION=rows: the row kernels, which store P and dS).
-  static const bool rowsOnly = [] {
-    const char *choice = std::getenv("AXONN_ATTENTION");
-    return choice && std::string(choice) == "rows";
-  }();
-  if (!rowsOnly) {
+  // On the tensor cores where they apply, tiled for the usual head
+  // dimensions where their shared memory fits, else the row kernels, which
+  // store P and dS (AXONN_ATTENTION).
+  AttentionKernels kernels;
+  if (axonn_status s = attentionKernels(rt, &kernels))
+    return s;
+  if (kernels == AttentionKernels::Mma &&
+      mmaAttentionApplies(rt, false, headDim))
+    return mmaAttentionGrad(rt, false, dout, qkv, batch, seq, layout, causal,
+                            ropeBase, dqkv);
+  if (kernels != AttentionKernels::Rows) {
     if (headDim == 32 && tiledGradFits<32>(rt))
       return launchTiledGrad<32>(rt, dout, qkv, batch, seq, layout, causal,
                                  ropeBase, dqkv);
@@ -2457,6 +2403,52 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
                                            ropeBase, probs, grads, dqkv);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
+}
+
+axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
+                                     int64_t batch, int64_t seq, int64_t heads,
+                                     int64_t kvHeads, int64_t headDim,
+                                     int32_t causal, double ropeBase,
+                                     axonn_bf16 *out) {
+  AttentionKernels kernels;
+  if (axonn_status s = attentionKernels(rt, &kernels))
+    return s;
+  if (kernels != AttentionKernels::Mma ||
+      !mmaAttentionApplies(rt, true, headDim))
+    return axonn::widenedAttention(rt, qkv, batch, seq, heads, kvHeads,
+                                   headDim, causal, ropeBase, out);
+  AXONN_GPU_TRACE(rt, "attention", "compute");
+  if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
+    return s;
+  if (seq == 0 || batch == 0)
+    return AXONN_OK;
+  return mmaAttention(rt, true, qkv, batch, seq,
+                      QKVLayout(heads, kvHeads, headDim), causal, ropeBase,
+                      out);
+}
+
+axonn_status axonn_rt_attention_grad_bf16(axonn_rt *rt, const axonn_bf16 *dout,
+                                          const axonn_bf16 *qkv, int64_t batch,
+                                          int64_t seq, int64_t heads,
+                                          int64_t kvHeads, int64_t headDim,
+                                          int32_t causal, double ropeBase,
+                                          axonn_bf16 *dqkv) {
+  AttentionKernels kernels;
+  if (axonn_status s = attentionKernels(rt, &kernels))
+    return s;
+  if (kernels != AttentionKernels::Mma ||
+      !mmaAttentionApplies(rt, true, headDim))
+    return axonn::widenedAttentionGrad(rt, dout, qkv, batch, seq, heads,
+                                       kvHeads, headDim, causal, ropeBase,
+                                       dqkv);
+  AXONN_GPU_TRACE(rt, "attention_grad", "compute");
+  if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
+    return s;
+  if (seq == 0 || batch == 0)
+    return AXONN_OK;
+  return mmaAttentionGrad(rt, true, dout, qkv, batch, seq,
+                          QKVLayout(heads, kvHeads, headDim), causal, ropeBase,
+                          dqkv);
 }
 
 axonn_status axonn_rt_cached_attention(axonn_rt *rt, const float *qkv,

@@ -5,9 +5,10 @@
 // back to bf16. The arithmetic is the fp32 kernel's; only storage is bf16,
 // which is what a program trained in bf16 needs to be checked against
 // fp32. Both backends link this file; the collectives' twins are each
-// backend's own (both reduce bf16 in fp32), and a
-// backend that defines AXONN_RT_NATIVE_BF16_KERNELS (CUDA) has its own
-// twins of everything but the attention.
+// backend's own (both reduce bf16 in fp32). A backend that defines
+// AXONN_RT_NATIVE_BF16_KERNELS (CUDA) has its own twins of everything but
+// the cached attention, and calls the widened attention below where its
+// own does not apply.
 //
 //===----------------------------------------------------------------------===//
 
@@ -87,6 +88,36 @@ private:
       return axonn_s_;                                                         \
     return (w).finish(call);                                                   \
   } while (0)
+
+axonn_status axonn::widenedAttention(axonn_rt *rt, const axonn_bf16 *qkv,
+                                     int64_t batch, int64_t seq, int64_t heads,
+                                     int64_t kvHeads, int64_t headDim,
+                                     int32_t causal, double ropeBase,
+                                     axonn_bf16 *out) {
+  Widened w(rt);
+  int64_t tokens = batch * seq;
+  const axonn_real *q = w.in(qkv, tokens * (heads + 2 * kvHeads) * headDim);
+  axonn_real *o = w.out(out, tokens * heads * headDim);
+  AXONN_WIDENED(w, axonn_rt_attention(rt, q, batch, seq, heads, kvHeads,
+                                      headDim, causal, ropeBase, o));
+}
+
+axonn_status axonn::widenedAttentionGrad(axonn_rt *rt, const axonn_bf16 *dout,
+                                          const axonn_bf16 *qkv, int64_t batch,
+                                          int64_t seq, int64_t heads,
+                                          int64_t kvHeads, int64_t headDim,
+                                          int32_t causal, double ropeBase,
+                                          axonn_bf16 *dqkv) {
+  Widened w(rt);
+  int64_t tokens = batch * seq;
+  int64_t width = (heads + 2 * kvHeads) * headDim;
+  const axonn_real *d = w.in(dout, tokens * heads * headDim);
+  const axonn_real *q = w.in(qkv, tokens * width);
+  axonn_real *dq = w.out(dqkv, tokens * width);
+  AXONN_WIDENED(w, axonn_rt_attention_grad(rt, d, q, batch, seq, heads,
+                                           kvHeads, headDim, causal, ropeBase,
+                                           dq));
+}
 
 extern "C" {
 
@@ -302,20 +333,25 @@ axonn_status axonn_rt_linear_grad_bias_bf16(axonn_rt *rt, const axonn_bf16 *dy,
   AXONN_WIDENED(w, axonn_rt_linear_grad_bias(rt, d, rows, n, dbw));
 }
 
-#endif // AXONN_RT_NATIVE_BF16_KERNELS
-
 axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
                                      int64_t batch, int64_t seq, int64_t heads,
                                      int64_t kvHeads, int64_t headDim,
                                      int32_t causal, double ropeBase,
                                      axonn_bf16 *out) {
-  Widened w(rt);
-  int64_t tokens = batch * seq;
-  const axonn_real *q = w.in(qkv, tokens * (heads + 2 * kvHeads) * headDim);
-  axonn_real *o = w.out(out, tokens * heads * headDim);
-  AXONN_WIDENED(w, axonn_rt_attention(rt, q, batch, seq, heads, kvHeads,
-                                      headDim, causal, ropeBase, o));
+  return axonn::widenedAttention(rt, qkv, batch, seq, heads, kvHeads, headDim,
+                                 causal, ropeBase, out);
 }
+
+axonn_status axonn_rt_attention_grad_bf16(axonn_rt *rt, const axonn_bf16 *dout,
+                                          const axonn_bf16 *qkv, int64_t batch,
+                                          int64_t seq, int64_t heads,
+                                          int64_t kvHeads, int64_t headDim,
+                                          int32_t causal, double ropeBase,
+                                          axonn_bf16 *dqkv) {
+  return axonn::widenedAttentionGrad(rt, dout, qkv, batch, seq, heads, kvHeads,
+                                     headDim, causal, ropeBase, dqkv);
+}
+#endif // AXONN_RT_NATIVE_BF16_KERNELS
 
 axonn_status axonn_rt_cached_attention_bf16(
     axonn_rt *rt, const axonn_bf16 *qkv, int64_t batch, int64_t seq,
@@ -332,23 +368,6 @@ axonn_status axonn_rt_cached_attention_bf16(
   AXONN_WIDENED(w, axonn_rt_cached_attention(rt, q, batch, seq, heads,
                                              kvHeads, headDim, ropeBase, k, v,
                                              capacity, startAt, o));
-}
-
-axonn_status axonn_rt_attention_grad_bf16(axonn_rt *rt, const axonn_bf16 *dout,
-                                          const axonn_bf16 *qkv, int64_t batch,
-                                          int64_t seq, int64_t heads,
-                                          int64_t kvHeads, int64_t headDim,
-                                          int32_t causal, double ropeBase,
-                                          axonn_bf16 *dqkv) {
-  Widened w(rt);
-  int64_t tokens = batch * seq;
-  int64_t width = (heads + 2 * kvHeads) * headDim;
-  const axonn_real *d = w.in(dout, tokens * heads * headDim);
-  const axonn_real *q = w.in(qkv, tokens * width);
-  axonn_real *dq = w.out(dqkv, tokens * width);
-  AXONN_WIDENED(w, axonn_rt_attention_grad(rt, d, q, batch, seq, heads,
-                                           kvHeads, headDim, causal, ropeBase,
-                                           dq));
 }
 
 #ifndef AXONN_RT_NATIVE_BF16_KERNELS

@@ -113,6 +113,18 @@ axonn_status narrow(axonn_rt *rt, const axonn_real *in, int64_t count,
 /// Bytes the backend holds outside axonn_rt_alloc at most (CUDA: its
 /// stream-ordered pool), for axonn_rt_peak_allocated.
 int64_t backendPoolPeak(const axonn_rt *rt);
+/// The bf16 attention over the fp32 kernels (widened copies, as every
+/// generic twin): axonn_rt_attention_bf16 and axonn_rt_attention_grad_bf16
+/// on the CPU, and on CUDA where its tensor-core kernels do not apply.
+axonn_status widenedAttention(axonn_rt *rt, const axonn_bf16 *qkv,
+                              int64_t batch, int64_t seq, int64_t heads,
+                              int64_t kvHeads, int64_t headDim, int32_t causal,
+                              double ropeBase, axonn_bf16 *out);
+axonn_status widenedAttentionGrad(axonn_rt *rt, const axonn_bf16 *dout,
+                                  const axonn_bf16 *qkv, int64_t batch,
+                                  int64_t seq, int64_t heads, int64_t kvHeads,
+                                  int64_t headDim, int32_t causal,
+                                  double ropeBase, axonn_bf16 *dqkv);
 } // namespace axonn
 
 namespace axonn {

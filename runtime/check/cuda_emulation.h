@@ -1,0 +1,205 @@
+//===- cuda_emulation.h - CUDA kernel source run on the CPU -----*- C++ -*-===//
+//
+// Just enough of CUDA to run the tensor-core attention's kernels
+// (cuda/attention_mma.cuh) on a machine without a GPU, so that a test can
+// check their indexing, masking, tiling and synchronization against the
+// CPU backend:
+//
+// - a block's threads are std::threads (one block at a time); its dynamic
+//   shared memory is one array, `axonn::cuda::mma::shared`;
+// - __syncthreads and __syncwarp are barriers over the block and the warp;
+//   __shfl_xor_sync exchanges through memory between two warp barriers;
+// - a WMMA fragment holds the whole 16 x 16 tile in every lane:
+//   load_matrix_sync reads it as the layout says, mma_sync multiplies in
+//   fp32 (products of bf16 values are exact there), store_matrix_sync
+//   writes from lane 0, so that a lane that reads a stored tile before a
+//   __syncwarp may see old values, as on a GPU;
+// - bf16 is its bits, rounded to nearest even.
+//
+// Only what those kernels use is here; it is not a CUDA implementation.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AXONN_CHECK_CUDA_EMULATION_H
+#define AXONN_CHECK_CUDA_EMULATION_H
+
+#define AXONN_CUDA_EMULATION 1
+
+#include <algorithm>
+#include <array>
+#include <barrier>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__
+#define __align__(n)
+
+using std::max;
+using std::min;
+
+struct Dim3 {
+  unsigned x = 0, y = 0, z = 0;
+};
+inline thread_local Dim3 threadIdx, blockIdx;
+inline Dim3 blockDim, gridDim;
+
+struct uint4 {
+  uint32_t x, y, z, w;
+};
+
+inline float __uint_as_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+inline uint32_t __float_as_uint(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+
+struct __nv_bfloat16 {
+  uint16_t bits;
+};
+inline __nv_bfloat16 __float2bfloat16_rn(float v) {
+  uint32_t bits = __float_as_uint(v);
+  uint16_t b = (bits & 0x7fffffffu) > 0x7f800000u
+                   ? uint16_t((bits >> 16) | 0x40u)
+                   : uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  return {b};
+}
+inline float __bfloat162float(__nv_bfloat16 b) {
+  return __uint_as_float(uint32_t(b.bits) << 16);
+}
+
+namespace axonn::emulation {
+
+/// The barriers and shuffle slots of the block running now.
+struct Block {
+  explicit Block(unsigned threads) : all(threads), slots((threads + 31) / 32) {
+    for (unsigned w = 0; w < (threads + 31) / 32; ++w)
+      warps.push_back(std::make_unique<std::barrier<>>(32));
+  }
+  std::barrier<> all;
+  std::vector<std::unique_ptr<std::barrier<>>> warps;
+  std::vector<std::array<float, 32>> slots;
+};
+inline Block *block = nullptr;
+
+/// Runs kernel(args...) over `grid` blocks of `threads` threads (a
+/// multiple of 32), one block after another.
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), Dim3 grid, unsigned threads,
+            Args... args) {
+  blockDim = {threads, 1, 1};
+  gridDim = grid;
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x) {
+        Block b(threads);
+        block = &b;
+        std::vector<std::thread> team;
+        for (unsigned t = 0; t < threads; ++t)
+          team.emplace_back([=] {
+            threadIdx = {t, 0, 0};
+            blockIdx = {x, y, z};
+            kernel(args...);
+          });
+        for (std::thread &t : team)
+          t.join();
+        block = nullptr;
+      }
+}
+
+} // namespace axonn::emulation
+
+inline void __syncthreads() { axonn::emulation::block->all.arrive_and_wait(); }
+inline void __syncwarp(unsigned = 0xffffffffu) {
+  axonn::emulation::block->warps[threadIdx.x / 32]->arrive_and_wait();
+}
+inline float __shfl_xor_sync(unsigned, float v, int mask) {
+  auto &slots = axonn::emulation::block->slots[threadIdx.x / 32];
+  unsigned lane = threadIdx.x % 32;
+  slots[lane] = v;
+  __syncwarp();
+  float other = slots[lane ^ unsigned(mask)];
+  __syncwarp();
+  return other;
+}
+
+namespace nvcuda::wmma {
+
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+
+/// The whole tile, (row, column) of the matrix it stands for, in every
+/// lane.
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+struct fragment {
+  float x[16][16];
+};
+
+inline float valueOf(float v) { return v; }
+inline float valueOf(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename Use, typename T, typename Layout>
+void load_matrix_sync(fragment<Use, 16, 16, 16, T, Layout> &f, const T *p,
+                      unsigned ld) {
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j)
+      f.x[i][j] = valueOf(std::is_same_v<Layout, row_major> ? p[i * ld + j]
+                                                            : p[j * ld + i]);
+}
+
+inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float> &f,
+                             const float *p, unsigned ld, layout_t layout) {
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j)
+      f.x[i][j] = layout == mem_row_major ? p[i * ld + j] : p[j * ld + i];
+}
+
+inline void store_matrix_sync(float *p,
+                              const fragment<accumulator, 16, 16, 16, float> &f,
+                              unsigned ld, layout_t layout) {
+  if (threadIdx.x % 32 != 0)
+    return;
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 16; ++j)
+      (layout == mem_row_major ? p[i * ld + j] : p[j * ld + i]) = f.x[i][j];
+}
+
+inline void fill_fragment(fragment<accumulator, 16, 16, 16, float> &f,
+                          float v) {
+  for (auto &row : f.x)
+    for (float &e : row)
+      e = v;
+}
+
+template <typename A, typename B>
+void mma_sync(fragment<accumulator, 16, 16, 16, float> &d, const A &a,
+              const B &b, const fragment<accumulator, 16, 16, 16, float> &c) {
+  fragment<accumulator, 16, 16, 16, float> r = c;
+  for (int i = 0; i < 16; ++i)
+    for (int k = 0; k < 16; ++k)
+      for (int j = 0; j < 16; ++j)
+        r.x[i][j] += a.x[i][k] * b.x[k][j];
+  d = r;
+}
+
+} // namespace nvcuda::wmma
+
+#endif // AXONN_CHECK_CUDA_EMULATION_H

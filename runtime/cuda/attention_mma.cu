@@ -1,0 +1,241 @@
+//===- attention_mma.cu - attention on the tensor cores -------------------===//
+//
+// FlashAttention-2's algorithm on the tensor cores (WMMA: bf16 operands,
+// fp32 accumulation) for head dimensions 32, 64 and 128 on sm_80 and newer,
+// in three steps:
+//
+//   pack      the queries (rotated, times 1/sqrt(D)), keys (rotated),
+//             values and, for the backward, dO into [batch, head, padded
+//             sequence, D] bf16, the sequence padded with zero rows to whole
+//             64-row tiles, so that the kernels read aligned rows;
+//   forward   a block of four warps per 64 queries of a head, 16 rows a
+//             warp: per 64-key tile S = Q K^T, the softmax online in fp32
+//             (a running maximum and sum per row), O += P V;
+//   backward  dQ per query tile from recomputed statistics (which it keeps,
+//             lse and delta = dO . O, for the next kernel), then dK and dV
+//             per key tile over the queries of every head of its group, in
+//             a fixed order (no atomics).
+//
+// A warp's products go through shared memory (the WMMA fragments' layout
+// is opaque): S and dP are stored there, and each lane owns half of one of
+// the warp's 16 rows (its even or odd columns) for the softmax, so a row's
+// maximum and sum take one shuffle. P and dS enter the second products
+// rounded to bf16, as in FlashAttention.
+//
+// The kernels serve bf16 storage, and fp32 storage while the GEMMs round
+// their inputs to bf16 (AXONN_GEMM_PRECISION=bf16, the default);
+// AXONN_ATTENTION=tiled or rows selects the fp32 SIMT kernels of
+// kernels.cu instead.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attention_mma.cuh"
+#include "device.cuh"
+
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+namespace axonn::cuda {
+namespace {
+
+using namespace mma;
+
+/// Packs `part` (see packKernel) into dst.
+template <typename T>
+axonn_status pack(axonn_rt *rt, const T *src, int part, int64_t batch,
+                  int64_t seq, const QKVLayout &layout, double ropeBase,
+                  bf16 *dst) {
+  int64_t padded = paddedLength(seq);
+  int64_t heads = part == 0 || part == 3 ? layout.heads : layout.kvHeads;
+  float scale = part == 0 ? float(1 / sqrt(double(layout.dim))) : 1.0f;
+  packKernel<T><<<blocksFor(batch * heads * padded * layout.dim), kThreads, 0,
+                  streamOf(rt)>>>(src, part, batch, seq, padded, layout,
+                                  ropeBase, scale, dst);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+/// The packed operands in scratch: q, k, v and (backward) dO, then (the
+/// backward) lse and delta.
+struct Packed {
+  bf16 *q, *k, *v, *dO;
+  float *lse, *delta;
+};
+
+axonn_status packedScratch(axonn_rt *rt, int64_t batch, int64_t seq,
+                           const QKVLayout &layout, bool backward, Packed &p) {
+  int64_t padded = paddedLength(seq);
+  size_t queries = size_t(batch * layout.heads * padded * layout.dim);
+  size_t keys = size_t(batch * layout.kvHeads * padded * layout.dim);
+  size_t rows = size_t(batch * layout.heads * padded);
+  size_t bytes =
+      (queries + 2 * keys + (backward ? queries : 0)) * sizeof(bf16) +
+      (backward ? 2 * rows * sizeof(float) : 0);
+  void *buffer = nullptr;
+  if (axonn_status s = scratch(rt, bytes, &buffer))
+    return s;
+  p.q = static_cast<bf16 *>(buffer);
+  p.k = p.q + queries;
+  p.v = p.k + keys;
+  p.dO = backward ? p.v + keys : nullptr;
+  p.lse = backward ? reinterpret_cast<float *>(p.dO + queries) : nullptr;
+  p.delta = backward ? p.lse + rows : nullptr;
+  return AXONN_OK;
+}
+
+template <int D, typename T>
+axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
+                     const QKVLayout &layout, int32_t causal, double ropeBase,
+                     T *out) {
+  Packed p;
+  if (axonn_status s = packedScratch(rt, batch, seq, layout, false, p))
+    return s;
+  for (auto [part, dst] : {std::pair<int, bf16 *>{0, p.q}, {1, p.k}, {2, p.v}})
+    if (axonn_status s = pack(rt, qkv, part, batch, seq, layout, ropeBase, dst))
+      return s;
+  int64_t padded = paddedLength(seq);
+  constexpr size_t bytes = forwardShared<D>();
+  if (axonn_status s =
+          sharedMemory(rt, mmaForwardKernel<D, T>, bytes, "attention", seq))
+    return s;
+  mmaForwardKernel<D, T><<<dim3(unsigned(padded / kTileRows),
+                                unsigned(layout.heads), unsigned(batch)),
+                           kBlock, bytes, streamOf(rt)>>>(
+      p.q, p.k, p.v, seq, padded, layout, causal, out);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <int D, typename T>
+axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, int64_t batch,
+                      int64_t seq, const QKVLayout &layout, int32_t causal,
+                      double ropeBase, T *dqkv) {
+  Packed p;
+  if (axonn_status s = packedScratch(rt, batch, seq, layout, true, p))
+    return s;
+  for (auto [part, dst] : {std::pair<int, bf16 *>{0, p.q}, {1, p.k}, {2, p.v}})
+    if (axonn_status s = pack(rt, qkv, part, batch, seq, layout, ropeBase, dst))
+      return s;
+  if (axonn_status s = pack(rt, dout, 3, batch, seq, layout, ropeBase, p.dO))
+    return s;
+  int64_t padded = paddedLength(seq);
+  unsigned tiles = unsigned(padded / kTileRows);
+  constexpr size_t queryBytes = gradQueryShared<D>();
+  if (axonn_status s = sharedMemory(rt, mmaGradQueryKernel<D, T>, queryBytes,
+                                    "attention_grad", seq))
+    return s;
+  mmaGradQueryKernel<D, T>
+      <<<dim3(tiles, unsigned(layout.heads), unsigned(batch)), kBlock,
+         queryBytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded, layout,
+                                     causal, ropeBase, p.lse, p.delta, dqkv);
+  AXONN_LAUNCHED(rt);
+  constexpr size_t keyBytes = gradKeyShared<D>();
+  if (axonn_status s = sharedMemory(rt, mmaGradKeyKernel<D, T>, keyBytes,
+                                    "attention_grad", seq))
+    return s;
+  mmaGradKeyKernel<D, T>
+      <<<dim3(tiles, unsigned(layout.kvHeads), unsigned(batch)), kBlock,
+         keyBytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded, layout,
+                                   causal, ropeBase, p.lse, p.delta, dqkv);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status forwardFor(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
+                        const QKVLayout &layout, int32_t causal,
+                        double ropeBase, T *out) {
+  switch (layout.dim) {
+  case 32:
+    return forward<32>(rt, qkv, batch, seq, layout, causal, ropeBase, out);
+  case 64:
+    return forward<64>(rt, qkv, batch, seq, layout, causal, ropeBase, out);
+  default:
+    return forward<128>(rt, qkv, batch, seq, layout, causal, ropeBase, out);
+  }
+}
+
+template <typename T>
+axonn_status backwardFor(axonn_rt *rt, const T *dout, const T *qkv,
+                         int64_t batch, int64_t seq, const QKVLayout &layout,
+                         int32_t causal, double ropeBase, T *dqkv) {
+  switch (layout.dim) {
+  case 32:
+    return backward<32>(rt, dout, qkv, batch, seq, layout, causal, ropeBase,
+                        dqkv);
+  case 64:
+    return backward<64>(rt, dout, qkv, batch, seq, layout, causal, ropeBase,
+                        dqkv);
+  default:
+    return backward<128>(rt, dout, qkv, batch, seq, layout, causal, ropeBase,
+                         dqkv);
+  }
+}
+
+} // namespace
+
+axonn_status attentionKernels(axonn_rt *rt, AttentionKernels *out) {
+  const char *choice = std::getenv("AXONN_ATTENTION");
+  std::string c = choice ? choice : "";
+  if (c.empty() || c == "mma")
+    *out = AttentionKernels::Mma;
+  else if (c == "tiled")
+    *out = AttentionKernels::Tiled;
+  else if (c == "rows")
+    *out = AttentionKernels::Rows;
+  else
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "AXONN_ATTENTION=%s: expected mma, tiled or rows",
+                    c.c_str());
+  return AXONN_OK;
+}
+
+bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
+  const State &s = state(rt);
+  if (s.prop.major < 8 || (!bf16Storage && s.gemmPrecision != "bf16"))
+    return false;
+  size_t most = s.prop.sharedMemPerBlockOptin, need = 0;
+  switch (headDim) {
+  case 32:
+    need = std::max(
+        {forwardShared<32>(), gradQueryShared<32>(), gradKeyShared<32>()});
+    break;
+  case 64:
+    need = std::max(
+        {forwardShared<64>(), gradQueryShared<64>(), gradKeyShared<64>()});
+    break;
+  case 128:
+    need = std::max(
+        {forwardShared<128>(), gradQueryShared<128>(), gradKeyShared<128>()});
+    break;
+  default:
+    return false;
+  }
+  return need <= most;
+}
+
+axonn_status mmaAttention(axonn_rt *rt, bool bf16Storage, const void *qkv,
+                          int64_t batch, int64_t seq, const QKVLayout &layout,
+                          int32_t causal, double ropeBase, void *out) {
+  if (bf16Storage)
+    return forwardFor(rt, static_cast<const uint16_t *>(qkv), batch, seq,
+                      layout, causal, ropeBase, static_cast<uint16_t *>(out));
+  return forwardFor(rt, static_cast<const float *>(qkv), batch, seq, layout,
+                    causal, ropeBase, static_cast<float *>(out));
+}
+
+axonn_status mmaAttentionGrad(axonn_rt *rt, bool bf16Storage, const void *dout,
+                              const void *qkv, int64_t batch, int64_t seq,
+                              const QKVLayout &layout, int32_t causal,
+                              double ropeBase, void *dqkv) {
+  if (bf16Storage)
+    return backwardFor(rt, static_cast<const uint16_t *>(dout),
+                       static_cast<const uint16_t *>(qkv), batch, seq, layout,
+                       causal, ropeBase, static_cast<uint16_t *>(dqkv));
+  return backwardFor(rt, static_cast<const float *>(dout),
+                     static_cast<const float *>(qkv), batch, seq, layout,
+                     causal, ropeBase, static_cast<float *>(dqkv));
+}
+
+} // namespace axonn::cuda

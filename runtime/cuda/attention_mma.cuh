@@ -1,0 +1,520 @@
+//===- attention_mma.cuh - the tensor-core attention kernels ----*- CUDA
+//-*-===//
+//
+// The device code of attention_mma.cu (which describes the algorithm):
+// plain CUDA with WMMA, which check/attention_mma_emulation.cpp also
+// compiles for the host against an emulation of the tensor-core and warp
+// operations (check/cuda_emulation.h).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AXONN_CUDA_ATTENTION_MMA_CUH
+#define AXONN_CUDA_ATTENTION_MMA_CUH
+
+#include "elements.cuh"
+
+#ifndef AXONN_CUDA_EMULATION
+#include <cuda_bf16.h>
+#include <mma.h>
+#endif
+
+namespace axonn::cuda::mma {
+
+using bf16 = __nv_bfloat16;
+namespace wmma = nvcuda::wmma;
+
+constexpr int kTileRows = 64; // queries (keys) per block and per tile
+constexpr int kWarpRows = 16; // rows of a warp
+constexpr int kWarps = kTileRows / kWarpRows;
+constexpr int kBlock = 32 * kWarps;
+/// Row strides in shared memory, padded against bank conflicts (multiples
+/// of 8 bf16 or 4 floats, as WMMA needs).
+constexpr int kScoreLd = kTileRows + 4; // fp32 scores of a warp's rows
+constexpr int kProbLd = kTileRows + 8;  // bf16 probabilities
+constexpr float kLog2e = 1.4426950408889634f;
+
+template <int D> struct Dims {
+  static constexpr int tileLd = D + 8; // bf16 tiles of 64 rows
+  /// The fp32 work rows of a warp: O, dP, or a result on its way out.
+  static constexpr int workLd = D + 4 > kScoreLd ? D + 4 : kScoreLd;
+};
+
+__host__ __device__ constexpr size_t aligned(size_t bytes) {
+  return (bytes + 127) / 128 * 128;
+}
+template <int D> __host__ __device__ constexpr size_t tileBytes() {
+  return aligned(size_t(kTileRows) * Dims<D>::tileLd * sizeof(bf16));
+}
+template <int D> __host__ __device__ constexpr size_t workBytes() {
+  return aligned(size_t(kWarpRows) * Dims<D>::workLd * sizeof(float));
+}
+constexpr size_t kScoreBytes = aligned(kWarpRows * kScoreLd * sizeof(float));
+constexpr size_t kProbBytes = aligned(kWarpRows * kProbLd * sizeof(bf16));
+constexpr size_t kRowBytes = aligned(kTileRows * sizeof(float));
+
+/// Dynamic shared memory of each kernel (the carving in the kernels takes
+/// the pieces in this order).
+template <int D> constexpr size_t forwardShared() {
+  return 3 * tileBytes<D>() +
+         kWarps * (kScoreBytes + workBytes<D>() + kProbBytes + kRowBytes);
+}
+template <int D> constexpr size_t gradQueryShared() {
+  return 4 * tileBytes<D>() +
+         kWarps * (kScoreBytes + workBytes<D>() + kProbBytes);
+}
+template <int D> constexpr size_t gradKeyShared() {
+  return 4 * tileBytes<D>() + 2 * kRowBytes +
+         kWarps * (kScoreBytes + workBytes<D>() + 2 * kProbBytes);
+}
+
+/// Consecutive 128-byte aligned pieces of the dynamic shared memory.
+struct Carver {
+  unsigned char *at;
+  template <typename T> __device__ T *take(size_t bytes) {
+    T *p = reinterpret_cast<T *>(at);
+    at += bytes;
+    return p;
+  }
+};
+
+using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major>;
+/// B given as rows of its transpose (the keys of S = Q K^T).
+using FragBt =
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major>;
+using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major>;
+using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+
+/// Packs one part of qkv (or of dout) into [batch, heads, padded, D] bf16:
+/// part 0 the queries (rotated, times `scale`), 1 the keys (rotated), 2 the
+/// values, 3 dO (`src` is dout, [batch, seq, heads * D]). Rows past the
+/// sequence are zeros.
+template <typename T>
+__global__ void packKernel(const T *src, int part, int64_t batch, int64_t seq,
+                           int64_t padded, QKVLayout layout, double ropeBase,
+                           float scale, bf16 *dst) {
+  int64_t d = layout.dim, f = layout.features();
+  int64_t heads = part == 0 || part == 3 ? layout.heads : layout.kvHeads;
+  GRID_STRIDE(e, batch * heads * padded * d) {
+    int64_t i = e % d, s = (e / d) % padded, h = (e / d / padded) % heads,
+            b = e / d / padded / heads;
+    float v = 0;
+    if (s < seq && part == 3)
+      v = toFloat(src[(b * seq + s) * layout.heads * d + h * d + i]);
+    else if (s < seq) {
+      const T *row = src + (b * seq + s) * f;
+      if (part == 0)
+        v = rotated(row + layout.q(h), i, d, s, ropeBase, false) * scale;
+      else if (part == 1)
+        v = rotated(row + layout.k(h), i, d, s, ropeBase, false);
+      else
+        v = toFloat(row[layout.v(h) + i]);
+    }
+    dst[e] = __float2bfloat16_rn(v);
+  }
+}
+
+/// 64 packed rows (D each) into a shared tile (row stride tileLd), 16 bytes
+/// a thread at a time. Every thread of the block calls it.
+template <int D> __device__ void loadTile(const bf16 *src, bf16 *tile) {
+  constexpr int pieces = D / 8;
+  for (int e = threadIdx.x; e < kTileRows * pieces; e += kBlock) {
+    int r = e / pieces, c = e % pieces;
+    *reinterpret_cast<uint4 *>(tile + r * Dims<D>::tileLd + c * 8) =
+        *reinterpret_cast<const uint4 *>(src + int64_t(r) * D + c * 8);
+  }
+}
+
+/// out (16 x 64 fp32, row stride ld) = a (16 rows of a tile) times the
+/// transpose of `rows` (a 64-row tile), the first `blocks` 16-column
+/// blocks only (the caller masks the rest). One warp.
+template <int D>
+__device__ void productT(const bf16 *a, const bf16 *rows, int blocks,
+                         float *out, int ld) {
+  for (int n = 0; n < blocks; ++n) {
+    FragC c;
+    wmma::fill_fragment(c, 0.0f);
+#pragma unroll
+    for (int kk = 0; kk < D / 16; ++kk) {
+      FragA fa;
+      FragBt fb;
+      wmma::load_matrix_sync(fa, a + kk * 16, Dims<D>::tileLd);
+      wmma::load_matrix_sync(fb, rows + n * 16 * Dims<D>::tileLd + kk * 16,
+                             Dims<D>::tileLd);
+      wmma::mma_sync(c, fa, fb, c);
+    }
+    wmma::store_matrix_sync(out + n * 16, c, ld, wmma::mem_row_major);
+  }
+}
+
+/// acc (16 x D) += p (16 x 64 bf16, row stride kProbLd) times `rows` (a
+/// 64-row tile), over the first `steps` 16-row blocks of the tile. One
+/// warp.
+template <int D>
+__device__ void productAccumulate(const bf16 *p, const bf16 *rows, int steps,
+                                  FragC (&acc)[D / 16]) {
+  for (int kk = 0; kk < steps; ++kk) {
+    FragA fa;
+    wmma::load_matrix_sync(fa, p + kk * 16, kProbLd);
+#pragma unroll
+    for (int n = 0; n < D / 16; ++n) {
+      FragB fb;
+      wmma::load_matrix_sync(fb, rows + kk * 16 * Dims<D>::tileLd + n * 16,
+                             Dims<D>::tileLd);
+      wmma::mma_sync(acc[n], fa, fb, acc[n]);
+    }
+  }
+}
+
+/// The row (of a warp's 16) and column parity a lane owns.
+__device__ __forceinline__ int ownRow() { return threadIdx.x % 32 % 16; }
+__device__ __forceinline__ int ownParity() { return threadIdx.x % 32 / 16; }
+
+/// The running softmax of a lane's row: its maximum and sum so far.
+struct RowSoftmax {
+  float max = -INFINITY, sum = 0;
+};
+
+/// One tile of the online softmax of a warp's rows: the scores of row
+/// `row` (the lane's) against keys t0 ... t0 + 63 (masked past the sequence
+/// and, causal, past the row) become probabilities (bf16, relative to the
+/// new running maximum) in `probs`; returns the factor that rescales what
+/// was accumulated before.
+__device__ float softmaxTile(const float *scores, bf16 *probs, int64_t row,
+                             int64_t t0, int64_t seq, bool causal,
+                             RowSoftmax &state) {
+  int r = ownRow(), parity = ownParity();
+  float s[kTileRows / 2], top = -INFINITY;
+#pragma unroll
+  for (int j = 0; j < kTileRows / 2; ++j) {
+    int c = parity + 2 * j;
+    int64_t t = t0 + c;
+    bool ok = t < seq && (!causal || t <= row);
+    s[j] = ok ? scores[r * kScoreLd + c] : -INFINITY;
+    top = fmaxf(top, s[j]);
+  }
+  top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, 16));
+  float next = fmaxf(state.max, top);
+  float shift = next == -INFINITY ? 0.0f : next;
+  float sum = 0;
+#pragma unroll
+  for (int j = 0; j < kTileRows / 2; ++j) {
+    bf16 p = __float2bfloat16_rn(exp2f((s[j] - shift) * kLog2e));
+    probs[r * kProbLd + parity + 2 * j] = p;
+    sum += __bfloat162float(p);
+  }
+  sum += __shfl_xor_sync(0xffffffffu, sum, 16);
+  float correction = exp2f((state.max - shift) * kLog2e);
+  state.sum = state.sum * correction + sum;
+  state.max = next;
+  return correction;
+}
+
+/// The forward over keys 0 ... keyEnd - 1 for a warp's 16 query rows from
+/// `row0` (their tile rows `q`): leaves the unnormalized output in `out`
+/// (16 x D, row stride workLd) and the lane's row statistics in `state`.
+/// Every thread of the block calls it (it loads the K and V tiles).
+template <int D>
+__device__ void
+forwardRows(const bf16 *q, const bf16 *kHead, const bf16 *vHead, bf16 *kTile,
+            bf16 *vTile, int64_t row0, int64_t keyEnd, int64_t seq, bool causal,
+            float *scores, bf16 *probs, float *out, RowSoftmax &state) {
+  constexpr int ld = Dims<D>::workLd;
+  int r = ownRow(), parity = ownParity();
+  for (int c = parity; c < D; c += 2)
+    out[r * ld + c] = 0;
+  for (int64_t t0 = 0; t0 < keyEnd; t0 += kTileRows) {
+    __syncthreads();
+    loadTile<D>(kHead + t0 * D, kTile);
+    loadTile<D>(vHead + t0 * D, vTile);
+    __syncthreads();
+    // Causal: the 16-key blocks past the warp's last row are all masked.
+    int blocks = kTileRows / 16;
+    if (causal)
+      blocks = min(blocks, int((row0 + kWarpRows - 1 - t0) / 16) + 1);
+    productT<D>(q, kTile, blocks, scores, kScoreLd);
+    __syncwarp();
+    float correction =
+        softmaxTile(scores, probs, row0 + r, t0, seq, causal, state);
+    for (int c = parity; c < D; c += 2)
+      out[r * ld + c] *= correction;
+    __syncwarp();
+    FragC o[D / 16];
+#pragma unroll
+    for (int n = 0; n < D / 16; ++n)
+      wmma::load_matrix_sync(o[n], out + n * 16, ld, wmma::mem_row_major);
+    productAccumulate<D>(probs, vTile, blocks, o);
+#pragma unroll
+    for (int n = 0; n < D / 16; ++n)
+      wmma::store_matrix_sync(out + n * 16, o[n], ld, wmma::mem_row_major);
+    __syncwarp();
+  }
+}
+
+/// Packed row offsets of head h (of `heads`) of batch b.
+__device__ __forceinline__ int64_t headRows(int64_t b, int64_t heads, int64_t h,
+                                            int64_t padded) {
+  return (b * heads + h) * padded;
+}
+
+/// Forward: a block per (64 queries, head, batch). Writes out [batch, seq,
+/// heads * D] in the storage type T.
+template <int D, typename T>
+__global__ void __launch_bounds__(kBlock)
+    mmaForwardKernel(const bf16 *q, const bf16 *k, const bf16 *v, int64_t seq,
+                     int64_t padded, QKVLayout layout, int32_t causal, T *out) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();
+#else
+  extern __shared__ __align__(128) unsigned char shared[];
+  constexpr int ld = Dims<D>::workLd;
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  int64_t h = blockIdx.y, b = blockIdx.z, g = layout.group(h);
+  int64_t first = int64_t(blockIdx.x) * kTileRows,
+          row0 = first + warp * kWarpRows;
+  Carver carve{shared};
+  bf16 *qTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *kTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *vTile = carve.take<bf16>(tileBytes<D>());
+  carve.at += warp * (kScoreBytes + workBytes<D>() + kProbBytes + kRowBytes);
+  float *scores = carve.take<float>(kScoreBytes);
+  float *work = carve.take<float>(workBytes<D>());
+  bf16 *probs = carve.take<bf16>(kProbBytes);
+  float *inverse = carve.take<float>(kRowBytes);
+
+  loadTile<D>(q + (headRows(b, layout.heads, h, padded) + first) * D, qTile);
+  int64_t keyEnd = causal && first + kTileRows < seq ? first + kTileRows : seq;
+  RowSoftmax state;
+  forwardRows<D>(qTile + warp * kWarpRows * Dims<D>::tileLd,
+                 k + headRows(b, layout.kvHeads, g, padded) * D,
+                 v + headRows(b, layout.kvHeads, g, padded) * D, kTile, vTile,
+                 row0, keyEnd, seq, causal, scores, probs, work, state);
+  if (ownParity() == 0)
+    inverse[ownRow()] = 1 / state.sum;
+  __syncwarp();
+  for (int e = lane; e < kWarpRows * D; e += 32) {
+    int r = e / D, i = e % D;
+    int64_t s = row0 + r;
+    if (s < seq)
+      store(out[(b * seq + s) * layout.heads * D + h * D + i],
+            work[r * ld + i] * inverse[r]);
+  }
+#endif
+}
+
+/// Backward, first kernel: a block per (64 queries, head, batch). Pass 1
+/// recomputes the forward, giving each row's log-sum-exp and delta = dO .
+/// O (kept in lse and delta, [batch, heads, padded], for the key kernel);
+/// pass 2 accumulates dQ = sum over keys of dS K, dS = P (dO . v - delta),
+/// and writes it (times 1/sqrt(D), rotated back) into dqkv.
+template <int D, typename T>
+__global__ void __launch_bounds__(kBlock)
+    mmaGradQueryKernel(const bf16 *q, const bf16 *k, const bf16 *v,
+                       const bf16 *dO, int64_t seq, int64_t padded,
+                       QKVLayout layout, int32_t causal, double ropeBase,
+                       float *lse, float *delta, T *dqkv) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();
+#else
+  extern __shared__ __align__(128) unsigned char shared[];
+  constexpr int ld = Dims<D>::workLd, tileLd = Dims<D>::tileLd;
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  int r = ownRow(), parity = ownParity();
+  int64_t h = blockIdx.y, b = blockIdx.z, g = layout.group(h);
+  int64_t first = int64_t(blockIdx.x) * kTileRows,
+          row0 = first + warp * kWarpRows, row = row0 + r;
+  Carver carve{shared};
+  bf16 *qTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *dOTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *kTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *vTile = carve.take<bf16>(tileBytes<D>());
+  carve.at += warp * (kScoreBytes + workBytes<D>() + kProbBytes);
+  float *scores = carve.take<float>(kScoreBytes);
+  float *work = carve.take<float>(workBytes<D>());
+  bf16 *probs = carve.take<bf16>(kProbBytes);
+
+  int64_t queryRows = headRows(b, layout.heads, h, padded);
+  const bf16 *kHead = k + headRows(b, layout.kvHeads, g, padded) * D;
+  const bf16 *vHead = v + headRows(b, layout.kvHeads, g, padded) * D;
+  loadTile<D>(q + (queryRows + first) * D, qTile);
+  loadTile<D>(dO + (queryRows + first) * D, dOTile);
+  const bf16 *qRows = qTile + warp * kWarpRows * tileLd;
+  const bf16 *dORows = dOTile + warp * kWarpRows * tileLd;
+  int64_t keyEnd = causal && first + kTileRows < seq ? first + kTileRows : seq;
+
+  // Pass 1: the statistics and O, as the forward computes them.
+  RowSoftmax state;
+  forwardRows<D>(qRows, kHead, vHead, kTile, vTile, row0, keyEnd, seq, causal,
+                 scores, probs, work, state);
+  float dot = 0;
+  for (int c = parity; c < D; c += 2)
+    dot += __bfloat162float(dORows[r * tileLd + c]) * work[r * ld + c];
+  dot += __shfl_xor_sync(0xffffffffu, dot, 16);
+  float rowDelta = dot / state.sum;
+  float rowLse = state.max + logf(state.sum);
+  if (parity == 0) {
+    lse[queryRows + row] = rowLse;
+    delta[queryRows + row] = rowDelta;
+  }
+
+  // Pass 2: dQ.
+  FragC dq[D / 16];
+#pragma unroll
+  for (int n = 0; n < D / 16; ++n)
+    wmma::fill_fragment(dq[n], 0.0f);
+  for (int64_t t0 = 0; t0 < keyEnd; t0 += kTileRows) {
+    __syncthreads();
+    loadTile<D>(kHead + t0 * D, kTile);
+    loadTile<D>(vHead + t0 * D, vTile);
+    __syncthreads();
+    int blocks = kTileRows / 16;
+    if (causal)
+      blocks = min(blocks, int((row0 + kWarpRows - 1 - t0) / 16) + 1);
+    productT<D>(qRows, kTile, blocks, scores, kScoreLd);
+    productT<D>(dORows, vTile, blocks, work, ld);
+    __syncwarp();
+#pragma unroll 8
+    for (int j = 0; j < kTileRows / 2; ++j) {
+      int c = parity + 2 * j;
+      int64_t t = t0 + c;
+      bool ok = t < seq && (!causal || t <= row);
+      float p = ok ? exp2f((scores[r * kScoreLd + c] - rowLse) * kLog2e) : 0;
+      probs[r * kProbLd + c] =
+          __float2bfloat16_rn(ok ? p * (work[r * ld + c] - rowDelta) : 0.0f);
+    }
+    __syncwarp();
+    productAccumulate<D>(probs, kTile, blocks, dq);
+  }
+#pragma unroll
+  for (int n = 0; n < D / 16; ++n)
+    wmma::store_matrix_sync(work + n * 16, dq[n], ld, wmma::mem_row_major);
+  __syncwarp();
+  float scale = float(1 / sqrt(double(D)));
+  int64_t f = layout.features();
+  for (int e = lane; e < kWarpRows * D; e += 32) {
+    int rr = e / D, i = e % D;
+    int64_t s = row0 + rr;
+    if (s < seq)
+      store(dqkv[(b * seq + s) * f + layout.q(h) + i],
+            rotated(work + rr * ld, i, D, s, ropeBase, true) * scale);
+  }
+#endif
+}
+
+/// Writes a warp's 16 result rows (work, row stride workLd; rows from
+/// `row0`, rotated back if `rotate`) into column `offset` of dqkv.
+template <int D, typename T>
+__device__ void writeRows(const float *work, int64_t row0, int64_t seq,
+                          int64_t b, int64_t f, int64_t offset, bool rotate,
+                          double ropeBase, T *dqkv) {
+  constexpr int ld = Dims<D>::workLd;
+  for (int e = threadIdx.x % 32; e < kWarpRows * D; e += 32) {
+    int r = e / D, i = e % D;
+    int64_t s = row0 + r;
+    if (s < seq)
+      store(dqkv[(b * seq + s) * f + offset + i],
+            rotate ? rotated(work + r * ld, i, D, s, ropeBase, true)
+                   : work[r * ld + i]);
+  }
+}
+
+/// Backward, second kernel: a block per (64 keys, KV head, batch), 16 keys
+/// a warp, its dK and dV in fragments; the queries and dO of every head of
+/// the group stream through shared memory a tile at a time, in a fixed
+/// order: dV += P^T dO, dK += dS^T Q (Q packed times 1/sqrt(D)), with P and
+/// dS from the query kernel's lse and delta.
+template <int D, typename T>
+__global__ void __launch_bounds__(kBlock)
+    mmaGradKeyKernel(const bf16 *q, const bf16 *k, const bf16 *v,
+                     const bf16 *dO, int64_t seq, int64_t padded,
+                     QKVLayout layout, int32_t causal, double ropeBase,
+                     const float *lse, const float *delta, T *dqkv) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();
+#else
+  extern __shared__ __align__(128) unsigned char shared[];
+  constexpr int ld = Dims<D>::workLd, tileLd = Dims<D>::tileLd;
+  int warp = threadIdx.x / 32;
+  int r = ownRow(), parity = ownParity();
+  int64_t g = blockIdx.y, b = blockIdx.z;
+  int64_t first = int64_t(blockIdx.x) * kTileRows,
+          key0 = first + warp * kWarpRows, key = key0 + r;
+  Carver carve{shared};
+  bf16 *kTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *vTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *qTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *dOTile = carve.take<bf16>(tileBytes<D>());
+  float *lseTile = carve.take<float>(kRowBytes);
+  float *deltaTile = carve.take<float>(kRowBytes);
+  carve.at += warp * (kScoreBytes + workBytes<D>() + 2 * kProbBytes);
+  float *scores = carve.take<float>(kScoreBytes);
+  float *work = carve.take<float>(workBytes<D>());
+  bf16 *probs = carve.take<bf16>(kProbBytes);
+  bf16 *grads = carve.take<bf16>(kProbBytes);
+
+  int64_t keyRows = headRows(b, layout.kvHeads, g, padded) + first;
+  loadTile<D>(k + keyRows * D, kTile);
+  loadTile<D>(v + keyRows * D, vTile);
+  const bf16 *kRows = kTile + warp * kWarpRows * tileLd;
+  const bf16 *vRows = vTile + warp * kWarpRows * tileLd;
+  FragC dk[D / 16], dv[D / 16];
+#pragma unroll
+  for (int n = 0; n < D / 16; ++n) {
+    wmma::fill_fragment(dk[n], 0.0f);
+    wmma::fill_fragment(dv[n], 0.0f);
+  }
+  // Causal: the queries before the block's first key see none of its keys.
+  int64_t firstQuery = causal ? first : 0;
+  for (int64_t j = 0; j < layout.perGroup; ++j) {
+    int64_t h = g * layout.perGroup + j;
+    int64_t queryRows = headRows(b, layout.heads, h, padded);
+    for (int64_t s0 = firstQuery; s0 < seq; s0 += kTileRows) {
+      __syncthreads();
+      loadTile<D>(q + (queryRows + s0) * D, qTile);
+      loadTile<D>(dO + (queryRows + s0) * D, dOTile);
+      for (int e = threadIdx.x; e < kTileRows; e += kBlock) {
+        lseTile[e] = lse[queryRows + s0 + e];
+        deltaTile[e] = delta[queryRows + s0 + e];
+      }
+      __syncthreads();
+      productT<D>(kRows, qTile, kTileRows / 16, scores, kScoreLd);
+      productT<D>(vRows, dOTile, kTileRows / 16, work, ld);
+      __syncwarp();
+#pragma unroll 8
+      for (int jj = 0; jj < kTileRows / 2; ++jj) {
+        int c = parity + 2 * jj;
+        int64_t s = s0 + c;
+        bool ok = s < seq && key < seq && (!causal || s >= key);
+        float p =
+            ok ? exp2f((scores[r * kScoreLd + c] - lseTile[c]) * kLog2e) : 0.0f;
+        probs[r * kProbLd + c] = __float2bfloat16_rn(p);
+        grads[r * kProbLd + c] = __float2bfloat16_rn(
+            ok ? p * (work[r * ld + c] - deltaTile[c]) : 0.0f);
+      }
+      __syncwarp();
+      productAccumulate<D>(probs, dOTile, kTileRows / 16, dv);
+      productAccumulate<D>(grads, qTile, kTileRows / 16, dk);
+    }
+  }
+  int64_t f = layout.features();
+#pragma unroll
+  for (int n = 0; n < D / 16; ++n)
+    wmma::store_matrix_sync(work + n * 16, dk[n], ld, wmma::mem_row_major);
+  __syncwarp();
+  writeRows<D>(work, key0, seq, b, f, layout.k(g), true, ropeBase, dqkv);
+  __syncwarp();
+#pragma unroll
+  for (int n = 0; n < D / 16; ++n)
+    wmma::store_matrix_sync(work + n * 16, dv[n], ld, wmma::mem_row_major);
+  __syncwarp();
+  writeRows<D>(work, key0, seq, b, f, layout.v(g), false, ropeBase, dqkv);
+#endif
+}
+
+/// The sequence length padded to whole tiles.
+inline int64_t paddedLength(int64_t seq) {
+  return (seq + kTileRows - 1) / kTileRows * kTileRows;
+}
+
+} // namespace axonn::cuda::mma
+
+#endif // AXONN_CUDA_ATTENTION_MMA_CUH

@@ -1,0 +1,73 @@
+//===- device.cuh - what the CUDA backend's kernel files share --*- CUDA
+//-*-===//
+//
+// Launch helpers and the element-level pieces (elements.cuh) that
+// kernels.cu and attention_mma.cu both use.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AXONN_CUDA_DEVICE_CUH
+#define AXONN_CUDA_DEVICE_CUH
+
+#include "cuda_internal.h"
+#include "elements.cuh"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace axonn::cuda {
+
+constexpr int kThreads = 256;
+
+/// Blocks for a grid-stride loop over `count` (at least one: a grid of
+/// none is a launch error).
+inline int blocksFor(int64_t count) {
+  return int(std::max<int64_t>(
+      1, std::min<int64_t>((count + kThreads - 1) / kThreads, 65535 * 8)));
+}
+
+/// Lets `kernel` use `bytes` of dynamic shared memory (above 48 KiB needs
+/// the opt-in), or fails naming what asked for it.
+template <typename Kernel>
+axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
+                          const char *what, int64_t length) {
+  if (bytes <= 48 * 1024)
+    return AXONN_OK;
+  if (bytes > state(rt).prop.sharedMemPerBlockOptin)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "%s: %zu bytes of shared memory for length %lld, more "
+                    "than the GPU's %zu",
+                    what, bytes, (long long)length,
+                    size_t(state(rt).prop.sharedMemPerBlockOptin));
+  AXONN_CUDA(
+      rt, cudaFuncSetAttribute(
+              kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  return AXONN_OK;
+}
+
+inline cudaStream_t streamOf(axonn_rt *rt) { return state(rt).compute; }
+
+/// The attention kernels AXONN_ATTENTION chooses: mma (the default: on
+/// the tensor cores where they apply, attention_mma.cu), tiled (the fp32
+/// SIMT kernels tiled for head dimensions 32, 64 and 128) or rows (a block
+/// per query row); anything else fails.
+enum class AttentionKernels { Mma, Tiled, Rows };
+axonn_status attentionKernels(axonn_rt *rt, AttentionKernels *out);
+
+/// Whether the tensor-core attention takes a call: head dimension 32, 64
+/// or 128 on sm_80 or newer where its shared memory fits, with bf16
+/// storage, or fp32 storage while AXONN_GEMM_PRECISION is bf16.
+bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim);
+/// axonn_rt_attention(_bf16) and axonn_rt_attention_grad(_bf16) on the
+/// tensor cores, in the storage type (bf16Storage: axonn_bf16, else fp32).
+axonn_status mmaAttention(axonn_rt *rt, bool bf16Storage, const void *qkv,
+                          int64_t batch, int64_t seq, const QKVLayout &layout,
+                          int32_t causal, double ropeBase, void *out);
+axonn_status mmaAttentionGrad(axonn_rt *rt, bool bf16Storage, const void *dout,
+                              const void *qkv, int64_t batch, int64_t seq,
+                              const QKVLayout &layout, int32_t causal,
+                              double ropeBase, void *dqkv);
+
+} // namespace axonn::cuda
+
+#endif // AXONN_CUDA_DEVICE_CUH

@@ -1,0 +1,58 @@
+//===- elements.cuh - element-level device code the kernels share -*- CUDA
+//-*-===//
+//
+// Storage conversions, the rotary embedding and the grid-stride loop: plain
+// device code, which check/attention_mma_emulation.cpp also compiles for
+// the host (with check/cuda_emulation.h).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AXONN_CUDA_ELEMENTS_CUH
+#define AXONN_CUDA_ELEMENTS_CUH
+
+#include "../src/kernel_common.h"
+
+#include <cmath>
+#include <cstdint>
+
+namespace axonn::cuda {
+
+using axonn::QKVLayout;
+
+#define GRID_STRIDE(i, count)                                                  \
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;             \
+       i < (count); i += int64_t(blockDim.x) * gridDim.x)
+
+// Storage is fp32 (float) or bf16 (uint16_t, the bits of axonn_bf16).
+__device__ inline float toFloat(float x) { return x; }
+__device__ inline float toFloat(uint16_t x) {
+  return __uint_as_float(uint32_t(x) << 16);
+}
+/// Stores an fp32 result: as it is, or rounded to bf16 (nearest even).
+__device__ inline void store(float &out, float v) { out = v; }
+__device__ inline void store(uint16_t &out, float v) {
+  uint32_t bits = __float_as_uint(v);
+  out = (bits & 0x7fffffffu) > 0x7f800000u
+            ? uint16_t((bits >> 16) | 0x40u)
+            : uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+/// Element i of a head vector at `position` after rotate-half RoPE
+/// (inverse: the transposed rotation), read from `x` (dim elements), in
+/// double as the CPU backend computes it.
+template <typename T>
+__device__ float rotated(const T *x, int64_t i, int64_t dim, int64_t position,
+                         double base, bool inverse) {
+  int64_t half = dim / 2;
+  if (base <= 0 || i >= 2 * half)
+    return toFloat(x[i]);
+  int64_t p = i % half;
+  double angle = double(position) * pow(base, -2.0 * double(p) / double(dim));
+  double c = cos(angle), s = inverse ? -sin(angle) : sin(angle);
+  double a = toFloat(x[p]), b = toFloat(x[p + half]);
+  return float(i < half ? a * c - b * s : b * c + a * s);
+}
+
+} // namespace axonn::cuda
+
+#endif // AXONN_CUDA_ELEMENTS_CUH

@@ -1,0 +1,238 @@
+//===- AttentionMmaEmulationTest.cpp - tensor-core attention on the CPU ---===//
+//
+// Runs the CUDA backend's tensor-core attention kernels
+// (runtime/cuda/attention_mma.cuh) on the CPU through an emulation of the
+// tensor-core and warp operations (runtime/check/cuda_emulation.h), in the
+// order attention_mma.cu launches them, and compares their results with the
+// CPU backend's attention. Their operands are bf16, so the tolerance is the
+// kernel check's for bf16: 1e-2 of the largest reference magnitude.
+//
+// This checks the kernels' indexing, tiling, masking (causal, the padded
+// sequence), grouped heads, RoPE and the barriers they need, on machines
+// without a GPU; the kernel check (axonn-rt-cuda-check) checks them on one.
+//
+//===----------------------------------------------------------------------===//
+
+#include "../runtime/check/cuda_emulation.h"
+#include "../runtime/cuda/attention_mma.cuh"
+
+#include "TestRuntime.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <random>
+#include <string>
+
+namespace axonn::cuda::mma {
+alignas(128) unsigned char shared[256 * 1024];
+} // namespace axonn::cuda::mma
+
+namespace {
+
+using namespace axonn::cuda::mma;
+using axonn::QKVLayout;
+using axonn::emulation::launch;
+
+struct Shape {
+  int64_t batch, seq, heads, kvHeads, dim;
+  int32_t causal;
+  double ropeBase;
+};
+
+std::string describe(const Shape &s) {
+  return "batch " + std::to_string(s.batch) + ", seq " + std::to_string(s.seq) +
+         ", " + std::to_string(s.heads) + "/" + std::to_string(s.kvHeads) +
+         " heads of " + std::to_string(s.dim) +
+         (s.causal ? ", causal" : ", full") + (s.ropeBase > 0 ? ", rope" : "");
+}
+
+std::vector<float> random(size_t n, double scale, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, scale);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = float(normal(rng));
+  return v;
+}
+
+/// max |got - want| / max |want|.
+double relativeDifference(const std::vector<float> &got,
+                          const std::vector<float> &want) {
+  double most = 0, worst = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    most = std::max(most, double(std::fabs(want[i])));
+    worst = std::max(worst, double(std::fabs(got[i] - want[i])));
+  }
+  return most > 0 ? worst / most : worst;
+}
+
+/// The packed operands, as attention_mma.cu lays them out.
+struct Packed {
+  std::vector<bf16> q, k, v, dO;
+  std::vector<float> lse, delta;
+};
+
+template <typename T>
+Packed pack(const Shape &s, const std::vector<T> &qkv,
+            const std::vector<T> *dout) {
+  QKVLayout layout(s.heads, s.kvHeads, s.dim);
+  int64_t padded = paddedLength(s.seq);
+  Packed p;
+  p.q.resize(size_t(s.batch * s.heads * padded * s.dim));
+  p.k.resize(size_t(s.batch * s.kvHeads * padded * s.dim));
+  p.v.resize(p.k.size());
+  float scale = float(1 / std::sqrt(double(s.dim)));
+  for (auto [part, dst] :
+       {std::pair<int, std::vector<bf16> *>{0, &p.q}, {1, &p.k}, {2, &p.v}})
+    launch(packKernel<T>, {1, 1, 1}, 256, qkv.data(), part, s.batch, s.seq,
+           padded, layout, s.ropeBase, part == 0 ? scale : 1.0f, dst->data());
+  if (dout) {
+    p.dO.resize(p.q.size());
+    launch(packKernel<T>, {1, 1, 1}, 256, dout->data(), 3, s.batch, s.seq,
+           padded, layout, s.ropeBase, 1.0f, p.dO.data());
+    p.lse.resize(size_t(s.batch * s.heads * padded));
+    p.delta.resize(p.lse.size());
+  }
+  return p;
+}
+
+template <int D, typename T>
+std::vector<T> forwardOn(const Shape &s, const std::vector<T> &qkv) {
+  static_assert(forwardShared<D>() <= sizeof(shared));
+  QKVLayout layout(s.heads, s.kvHeads, s.dim);
+  int64_t padded = paddedLength(s.seq);
+  Packed p = pack<T>(s, qkv, nullptr);
+  std::vector<T> out(size_t(s.batch * s.seq * s.heads * s.dim));
+  launch(mmaForwardKernel<D, T>,
+         {unsigned(padded / kTileRows), unsigned(s.heads), unsigned(s.batch)},
+         kBlock, static_cast<const bf16 *>(p.q.data()),
+         static_cast<const bf16 *>(p.k.data()),
+         static_cast<const bf16 *>(p.v.data()), s.seq, padded, layout, s.causal,
+         out.data());
+  return out;
+}
+
+template <int D, typename T>
+std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
+                          const std::vector<T> &dout, T poison) {
+  static_assert(gradQueryShared<D>() <= sizeof(shared) &&
+                gradKeyShared<D>() <= sizeof(shared));
+  QKVLayout layout(s.heads, s.kvHeads, s.dim);
+  int64_t padded = paddedLength(s.seq);
+  Packed p = pack(s, qkv, &dout);
+  // Poison: every element the kernels leave alone keeps it.
+  std::vector<T> dqkv(qkv.size(), poison);
+  unsigned tiles = unsigned(padded / kTileRows);
+  launch(mmaGradQueryKernel<D, T>,
+         {tiles, unsigned(s.heads), unsigned(s.batch)}, kBlock,
+         static_cast<const bf16 *>(p.q.data()),
+         static_cast<const bf16 *>(p.k.data()),
+         static_cast<const bf16 *>(p.v.data()),
+         static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout,
+         s.causal, s.ropeBase, p.lse.data(), p.delta.data(), dqkv.data());
+  launch(mmaGradKeyKernel<D, T>,
+         {tiles, unsigned(s.kvHeads), unsigned(s.batch)}, kBlock,
+         static_cast<const bf16 *>(p.q.data()),
+         static_cast<const bf16 *>(p.k.data()),
+         static_cast<const bf16 *>(p.v.data()),
+         static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout,
+         s.causal, s.ropeBase, static_cast<const float *>(p.lse.data()),
+         static_cast<const float *>(p.delta.data()), dqkv.data());
+  return dqkv;
+}
+
+std::vector<float> widened(const std::vector<axonn_bf16> &v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    out[i] = axonn_bf16_to_float(v[i]);
+  return out;
+}
+
+std::vector<axonn_bf16> narrowed(const std::vector<float> &v) {
+  std::vector<axonn_bf16> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    out[i] = axonn_bf16_from_float(v[i]);
+  return out;
+}
+
+/// The kernels against the CPU backend for one shape: fp32 storage, or
+/// bf16 storage (against the CPU's bf16 attention).
+template <int D> void checkShape(const Shape &s, bool bf16Storage = false) {
+  SCOPED_TRACE(describe(s) + (bf16Storage ? ", bf16 storage" : ""));
+  ASSERT_EQ(s.dim, D);
+  int64_t f = (s.heads + 2 * s.kvHeads) * s.dim;
+  auto qkv = random(size_t(s.batch * s.seq * f), 0.5, 11 + s.seq);
+  auto dout = random(size_t(s.batch * s.seq * s.heads * s.dim), 1.0, 7);
+  axonn_rt *rt = testRuntime();
+  ASSERT_NE(rt, nullptr);
+  std::vector<float> want, wantGrad, got, gotGrad;
+  if (!bf16Storage) {
+    want.resize(dout.size());
+    wantGrad.resize(qkv.size());
+    ASSERT_EQ(axonn_rt_attention(rt, qkv.data(), s.batch, s.seq, s.heads,
+                                 s.kvHeads, s.dim, s.causal, s.ropeBase,
+                                 want.data()),
+              AXONN_OK);
+    ASSERT_EQ(axonn_rt_attention_grad(rt, dout.data(), qkv.data(), s.batch,
+                                      s.seq, s.heads, s.kvHeads, s.dim,
+                                      s.causal, s.ropeBase, wantGrad.data()),
+              AXONN_OK);
+    got = forwardOn<D>(s, qkv);
+    gotGrad = backwardOn<D>(s, qkv, dout, float(NAN));
+  } else {
+    auto q16 = narrowed(qkv), d16 = narrowed(dout);
+    std::vector<axonn_bf16> o16(dout.size()), g16(qkv.size());
+    ASSERT_EQ(axonn_rt_attention_bf16(rt, q16.data(), s.batch, s.seq, s.heads,
+                                      s.kvHeads, s.dim, s.causal, s.ropeBase,
+                                      o16.data()),
+              AXONN_OK);
+    ASSERT_EQ(axonn_rt_attention_grad_bf16(rt, d16.data(), q16.data(), s.batch,
+                                           s.seq, s.heads, s.kvHeads, s.dim,
+                                           s.causal, s.ropeBase, g16.data()),
+              AXONN_OK);
+    want = widened(o16);
+    wantGrad = widened(g16);
+    got = widened(forwardOn<D>(s, q16));
+    gotGrad =
+        widened(backwardOn<D>(s, q16, d16, axonn_bf16_from_float(float(NAN))));
+  }
+  for (float x : gotGrad)
+    ASSERT_FALSE(std::isnan(x)) << "an element of dqkv was not written";
+  double forwardError = relativeDifference(got, want),
+         backwardError = relativeDifference(gotGrad, wantGrad);
+  std::printf("%s%s: attention %.2e, attention_grad %.2e\n",
+              describe(s).c_str(), bf16Storage ? ", bf16 storage" : "",
+              forwardError, backwardError);
+  EXPECT_LT(forwardError, 1e-2) << "attention";
+  EXPECT_LT(backwardError, 1e-2) << "attention_grad";
+  // The tolerance is tight enough to see a missing piece: the same check
+  // fails against an output with one head dropped.
+  std::vector<float> dropped = want;
+  for (int64_t t = 0; t < s.batch * s.seq; ++t)
+    for (int64_t i = 0; i < s.dim; ++i)
+      dropped[size_t(t * s.heads * s.dim + i)] = 0;
+  EXPECT_GT(relativeDifference(dropped, want), 1e-2);
+}
+
+// More than one tile of queries and keys with a partial last tile (seq not
+// a multiple of 64), grouped heads, causal with RoPE and full without.
+TEST(AttentionMmaEmulation, HeadDim64) {
+  checkShape<64>({2, 100, 4, 2, 64, 1, 10000.0});
+  checkShape<64>({1, 70, 2, 2, 64, 0, 0.0});
+}
+
+TEST(AttentionMmaEmulation, Bf16Storage) {
+  checkShape<64>({1, 100, 4, 2, 64, 1, 10000.0}, true);
+}
+
+TEST(AttentionMmaEmulation, HeadDim32) {
+  checkShape<32>({1, 130, 4, 1, 32, 1, 10000.0});
+}
+
+TEST(AttentionMmaEmulation, HeadDim128) {
+  checkShape<128>({1, 65, 2, 1, 128, 1, 500000.0});
+  checkShape<128>({1, 64, 1, 1, 128, 0, 10000.0});
+}
+
+} // namespace
