@@ -10,7 +10,9 @@
 #                                   CPU kernels, train the tiny model and
 #                                   compare its losses with the CPU run,
 #                                   benchmark GPT-2 124M and a 1.5B-shaped
-#                                   GPT-2 against PyTorch
+#                                   GPT-2 against PyTorch, time the
+#                                   attention kernels, and break a 124M
+#                                   step down by kernel (from --trace)
 #
 # BUNDLE defaults to build/gpu-bundle (ignored by git; the device tool
 # carries it: carry=["build/gpu-bundle"]). `run` prints a summary table and
@@ -88,6 +90,10 @@ run() {
     export AXONN_GELU_EPILOGUE=0
   fi
 
+  echo "== the attention kernels' speed (GPT-2 124M's shape)"
+  timeout 90 "$out/build/axonn-rt-attention-bench" | tee "$out/attention.txt"
+  [ "${PIPESTATUS[0]}" = 0 ] || failed=1
+
   echo "== the tiny model: $TINY_STEPS steps on the GPU against the CPU run"
   c++ -o "$out/tiny-gpt" "$BUNDLE/tiny-gpt.o" "${libs[@]}" || failed=1
   AXONN_GEMM_PRECISION=fp32 "$out/tiny-gpt" --data "$BUNDLE/data" \
@@ -124,6 +130,16 @@ run() {
     cat "$out/$m-torch.json"
   done
 
+  echo "== where a step of GPT-2 124M (bf16) goes (--trace, steps 2-4)"
+  if timeout 90 "$out/gpt2-124m-gpu-bf16" --data "$BUNDLE/data" --steps 4 \
+      --trace "$out/trace" --trace-steps 4 > "$out/trace.log" 2>&1; then
+    python3 "$HERE/trace_summary.py" "$out/trace/trace-rank-0.json" 12 \
+        | tee "$out/breakdown.txt"
+  else
+    tail -5 "$out/trace.log"
+    failed=1
+  fi
+
   python3 - "$out" "$gpu" "$(( $(date +%s) - started ))" "${MODELS[@]}" <<'PY' | tee "$BUNDLE/results.md"
 import json, re, sys
 out, gpu, seconds, models = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
@@ -157,6 +173,12 @@ def text(name):
 print("kernel check: " + text("check.txt").splitlines()[-1])
 print("tiny model vs CPU: " + text("tiny-fp32.txt") + "; " + text("tiny.txt")
       + "; " + text("tiny-bf16.txt"))
+print()
+print(text("attention.txt"))
+print()
+print("GPT-2 124M (bf16), time per kernel:")
+print(text("breakdown.txt"))
+print()
 print("wall time: %s s, build included" % seconds)
 PY
   return $failed

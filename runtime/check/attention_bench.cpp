@@ -1,0 +1,154 @@
+//===- attention_bench.cpp - the attention kernels' speed on a GPU
+//---------===//
+//
+//   axonn-rt-attention-bench [batch seq heads kv_heads head_dim]
+//
+// Times axonn_rt_attention and axonn_rt_attention_grad (causal, RoPE) on
+// the backend it is linked with (the CUDA one), for each set of kernels
+// AXONN_ATTENTION chooses and both storage types: the median of 10 calls
+// after 2 warm-ups, and TFLOP/s by FlashAttention's count (forward 4 B H
+// S^2 D / 2 for the causal half; backward 2.5 times that). Default shape:
+// GPT-2 124M's (8 x 1024, 12 heads of 64). A benchmark, not a test: it
+// prints figures and exits 0 unless a call fails (77 without a GPU).
+//
+//===----------------------------------------------------------------------===//
+
+#include "axonn_rt.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+namespace {
+
+axonn_rt *rt = nullptr;
+
+void check(axonn_status s, const char *what) {
+  if (s != AXONN_OK) {
+    std::fprintf(stderr, "axonn-rt-attention-bench: %s: %s\n", what,
+                 axonn_rt_last_error(rt));
+    std::exit(1);
+  }
+}
+
+/// The median milliseconds of `call` (10 runs after 2 warm-ups).
+template <typename Call> double median(Call call) {
+  std::vector<double> ms;
+  for (int i = 0; i < 12; ++i) {
+    check(axonn_rt_synchronize(rt), "synchronize");
+    auto begin = std::chrono::steady_clock::now();
+    call();
+    check(axonn_rt_synchronize(rt), "synchronize");
+    auto end = std::chrono::steady_clock::now();
+    if (i >= 2)
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(end - begin).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("axonn-rt-attention-bench: no GPU; skipped\n");
+    return 77;
+  }
+  int64_t batch = 8, seq = 1024, heads = 12, kv = 12, d = 64;
+  if (argc == 6) {
+    batch = std::atoll(argv[1]);
+    seq = std::atoll(argv[2]);
+    heads = std::atoll(argv[3]);
+    kv = std::atoll(argv[4]);
+    d = std::atoll(argv[5]);
+  } else if (argc != 1) {
+    std::fprintf(stderr, "usage: axonn-rt-attention-bench [batch seq heads "
+                         "kv_heads head_dim]\n");
+    return 2;
+  }
+  int64_t grid[4] = {1, 1, 1, 1};
+  if (axonn_rt_create(grid, &rt) != AXONN_OK) {
+    std::fprintf(stderr, "axonn-rt-attention-bench: cannot start: %s\n",
+                 rt ? axonn_rt_last_error(rt) : "");
+    return 1;
+  }
+  int64_t f = (heads + 2 * kv) * d, width = heads * d;
+  int64_t in = batch * seq * f, outCount = batch * seq * width;
+  // Random inputs, in both storage types.
+  std::mt19937_64 rng(7);
+  std::normal_distribution<float> normal(0.0f, 0.5f);
+  std::vector<float> hostQkv(static_cast<size_t>(in)),
+      hostOut(static_cast<size_t>(outCount));
+  for (float &x : hostQkv)
+    x = normal(rng);
+  for (float &x : hostOut)
+    x = normal(rng);
+  void *qkv32, *dout32, *out32, *dqkv32, *qkv16, *dout16, *out16, *dqkv16;
+  check(axonn_rt_alloc(rt, in * 4, AXONN_MEMORY_SHARED, &qkv32), "alloc");
+  check(axonn_rt_alloc(rt, outCount * 4, AXONN_MEMORY_SHARED, &dout32),
+        "alloc");
+  check(axonn_rt_alloc(rt, outCount * 4, AXONN_MEMORY_DEVICE, &out32), "alloc");
+  check(axonn_rt_alloc(rt, in * 4, AXONN_MEMORY_DEVICE, &dqkv32), "alloc");
+  check(axonn_rt_alloc(rt, in * 2, AXONN_MEMORY_SHARED, &qkv16), "alloc");
+  check(axonn_rt_alloc(rt, outCount * 2, AXONN_MEMORY_SHARED, &dout16),
+        "alloc");
+  check(axonn_rt_alloc(rt, outCount * 2, AXONN_MEMORY_DEVICE, &out16), "alloc");
+  check(axonn_rt_alloc(rt, in * 2, AXONN_MEMORY_DEVICE, &dqkv16), "alloc");
+  for (int64_t i = 0; i < in; ++i) {
+    static_cast<float *>(qkv32)[i] = hostQkv[size_t(i)];
+    static_cast<axonn_bf16 *>(qkv16)[i] =
+        axonn_bf16_from_float(hostQkv[size_t(i)]);
+  }
+  for (int64_t i = 0; i < outCount; ++i) {
+    static_cast<float *>(dout32)[i] = hostOut[size_t(i)];
+    static_cast<axonn_bf16 *>(dout16)[i] =
+        axonn_bf16_from_float(hostOut[size_t(i)]);
+  }
+  double flops = 4.0 * batch * heads * double(seq) * seq * d / 2;
+  cudaDeviceProp prop;
+  cudaGetDeviceProperties(&prop, 0);
+  std::printf("attention on %s: batch %lld, seq %lld, %lld heads (%lld KV) "
+              "of %lld, causal, RoPE\n",
+              prop.name, (long long)batch, (long long)seq, (long long)heads,
+              (long long)kv, (long long)d);
+  std::printf("| kernels | storage | forward ms | TFLOP/s | backward ms | "
+              "TFLOP/s |\n|---|---|---|---|---|---|\n");
+  for (const char *kernels : {"mma", "tiled"})
+    for (bool bf16 : {true, false}) {
+      setenv("AXONN_ATTENTION", kernels, 1);
+      double forward = median([&] {
+        check(
+            bf16 ? axonn_rt_attention_bf16(rt, static_cast<axonn_bf16 *>(qkv16),
+                                           batch, seq, heads, kv, d, 1, 10000.0,
+                                           static_cast<axonn_bf16 *>(out16))
+                 : axonn_rt_attention(rt, static_cast<float *>(qkv32), batch,
+                                      seq, heads, kv, d, 1, 10000.0,
+                                      static_cast<float *>(out32)),
+            "attention");
+      });
+      double backward = median([&] {
+        check(bf16 ? axonn_rt_attention_grad_bf16(
+                         rt, static_cast<axonn_bf16 *>(dout16),
+                         static_cast<axonn_bf16 *>(qkv16), batch, seq, heads,
+                         kv, d, 1, 10000.0, static_cast<axonn_bf16 *>(dqkv16))
+                   : axonn_rt_attention_grad(rt, static_cast<float *>(dout32),
+                                             static_cast<float *>(qkv32), batch,
+                                             seq, heads, kv, d, 1, 10000.0,
+                                             static_cast<float *>(dqkv32)),
+              "attention_grad");
+      });
+      std::printf("| %s | %s | %.3f | %.1f | %.3f | %.1f |\n", kernels,
+                  bf16 ? "bf16" : "fp32", forward, flops / forward / 1e9,
+                  backward, 2.5 * flops / backward / 1e9);
+      std::fflush(stdout);
+    }
+  axonn_rt_destroy(rt);
+  return 0;
+}
