@@ -195,6 +195,18 @@ bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
   const State &s = state(rt);
   if (s.prop.major < 8 || (!bf16Storage && s.gemmPrecision != "bf16"))
     return false;
+  // Built for sm_80 or newer: code for older GPUs only (a JIT from their
+  // PTX) would trap in the kernels.
+  static const bool built = [] {
+    cudaFuncAttributes attributes;
+    bool ok = cudaFuncGetAttributes(&attributes, mmaForwardKernel<64, float>) ==
+                  cudaSuccess &&
+              attributes.ptxVersion >= 80 && attributes.binaryVersion >= 80;
+    cudaGetLastError();
+    return ok;
+  }();
+  if (!built)
+    return false;
   size_t most = s.prop.sharedMemPerBlockOptin, need = 0;
   switch (headDim) {
   case 32:

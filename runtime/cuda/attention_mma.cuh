@@ -51,12 +51,13 @@ template <int D> __host__ __device__ constexpr size_t workBytes() {
 constexpr size_t kScoreBytes = aligned(kWarpRows * kScoreLd * sizeof(float));
 constexpr size_t kProbBytes = aligned(kWarpRows * kProbLd * sizeof(bf16));
 constexpr size_t kRowBytes = aligned(kTileRows * sizeof(float));
+constexpr size_t kWarpRowBytes = aligned(kWarpRows * sizeof(float));
 
 /// Dynamic shared memory of each kernel (the carving in the kernels takes
 /// the pieces in this order).
 template <int D> constexpr size_t forwardShared() {
   return 3 * tileBytes<D>() +
-         kWarps * (kScoreBytes + workBytes<D>() + kProbBytes + kRowBytes);
+         kWarps * (kScoreBytes + workBytes<D>() + kProbBytes + kWarpRowBytes);
 }
 template <int D> constexpr size_t gradQueryShared() {
   return 4 * tileBytes<D>() +
@@ -125,34 +126,37 @@ template <int D> __device__ void loadTile(const bf16 *src, bf16 *tile) {
 }
 
 /// out (16 x 64 fp32, row stride ld) = a (16 rows of a tile) times the
-/// transpose of `rows` (a 64-row tile), the first `blocks` 16-column
-/// blocks only (the caller masks the rest). One warp.
+/// transpose of `rows` (a 64-row tile), 16-column blocks `first` ...
+/// `end` - 1 only (the caller masks the rest). One warp.
 template <int D>
-__device__ void productT(const bf16 *a, const bf16 *rows, int blocks,
+__device__ void productT(const bf16 *a, const bf16 *rows, int first, int end,
                          float *out, int ld) {
-  for (int n = 0; n < blocks; ++n) {
+  // a's fragments stay in registers for every column block.
+  FragA fa[D / 16];
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk)
+    wmma::load_matrix_sync(fa[kk], a + kk * 16, Dims<D>::tileLd);
+  for (int n = first; n < end; ++n) {
     FragC c;
     wmma::fill_fragment(c, 0.0f);
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
-      FragA fa;
       FragBt fb;
-      wmma::load_matrix_sync(fa, a + kk * 16, Dims<D>::tileLd);
       wmma::load_matrix_sync(fb, rows + n * 16 * Dims<D>::tileLd + kk * 16,
                              Dims<D>::tileLd);
-      wmma::mma_sync(c, fa, fb, c);
+      wmma::mma_sync(c, fa[kk], fb, c);
     }
     wmma::store_matrix_sync(out + n * 16, c, ld, wmma::mem_row_major);
   }
 }
 
 /// acc (16 x D) += p (16 x 64 bf16, row stride kProbLd) times `rows` (a
-/// 64-row tile), over the first `steps` 16-row blocks of the tile. One
-/// warp.
+/// 64-row tile), over its 16-row blocks `first` ... `end` - 1 (where p
+/// is not all zeros). One warp.
 template <int D>
-__device__ void productAccumulate(const bf16 *p, const bf16 *rows, int steps,
-                                  FragC (&acc)[D / 16]) {
-  for (int kk = 0; kk < steps; ++kk) {
+__device__ void productAccumulate(const bf16 *p, const bf16 *rows, int first,
+                                  int end, FragC (&acc)[D / 16]) {
+  for (int kk = first; kk < end; ++kk) {
     FragA fa;
     wmma::load_matrix_sync(fa, p + kk * 16, kProbLd);
 #pragma unroll
@@ -231,7 +235,7 @@ forwardRows(const bf16 *q, const bf16 *kHead, const bf16 *vHead, bf16 *kTile,
     int blocks = kTileRows / 16;
     if (causal)
       blocks = min(blocks, int((row0 + kWarpRows - 1 - t0) / 16) + 1);
-    productT<D>(q, kTile, blocks, scores, kScoreLd);
+    productT<D>(q, kTile, 0, blocks, scores, kScoreLd);
     __syncwarp();
     float correction =
         softmaxTile(scores, probs, row0 + r, t0, seq, causal, state);
@@ -242,7 +246,7 @@ forwardRows(const bf16 *q, const bf16 *kHead, const bf16 *vHead, bf16 *kTile,
 #pragma unroll
     for (int n = 0; n < D / 16; ++n)
       wmma::load_matrix_sync(o[n], out + n * 16, ld, wmma::mem_row_major);
-    productAccumulate<D>(probs, vTile, blocks, o);
+    productAccumulate<D>(probs, vTile, 0, blocks, o);
 #pragma unroll
     for (int n = 0; n < D / 16; ++n)
       wmma::store_matrix_sync(out + n * 16, o[n], ld, wmma::mem_row_major);
@@ -275,11 +279,12 @@ __global__ void __launch_bounds__(kBlock)
   bf16 *qTile = carve.take<bf16>(tileBytes<D>());
   bf16 *kTile = carve.take<bf16>(tileBytes<D>());
   bf16 *vTile = carve.take<bf16>(tileBytes<D>());
-  carve.at += warp * (kScoreBytes + workBytes<D>() + kProbBytes + kRowBytes);
+  carve.at +=
+      warp * (kScoreBytes + workBytes<D>() + kProbBytes + kWarpRowBytes);
   float *scores = carve.take<float>(kScoreBytes);
   float *work = carve.take<float>(workBytes<D>());
   bf16 *probs = carve.take<bf16>(kProbBytes);
-  float *inverse = carve.take<float>(kRowBytes);
+  float *inverse = carve.take<float>(kWarpRowBytes);
 
   loadTile<D>(q + (headRows(b, layout.heads, h, padded) + first) * D, qTile);
   int64_t keyEnd = causal && first + kTileRows < seq ? first + kTileRows : seq;
@@ -369,8 +374,8 @@ __global__ void __launch_bounds__(kBlock)
     int blocks = kTileRows / 16;
     if (causal)
       blocks = min(blocks, int((row0 + kWarpRows - 1 - t0) / 16) + 1);
-    productT<D>(qRows, kTile, blocks, scores, kScoreLd);
-    productT<D>(dORows, vTile, blocks, work, ld);
+    productT<D>(qRows, kTile, 0, blocks, scores, kScoreLd);
+    productT<D>(dORows, vTile, 0, blocks, work, ld);
     __syncwarp();
 #pragma unroll 8
     for (int j = 0; j < kTileRows / 2; ++j) {
@@ -382,7 +387,7 @@ __global__ void __launch_bounds__(kBlock)
           __float2bfloat16_rn(ok ? p * (work[r * ld + c] - rowDelta) : 0.0f);
     }
     __syncwarp();
-    productAccumulate<D>(probs, kTile, blocks, dq);
+    productAccumulate<D>(probs, kTile, 0, blocks, dq);
   }
 #pragma unroll
   for (int n = 0; n < D / 16; ++n)
@@ -476,8 +481,13 @@ __global__ void __launch_bounds__(kBlock)
         deltaTile[e] = delta[queryRows + s0 + e];
       }
       __syncthreads();
-      productT<D>(kRows, qTile, kTileRows / 16, scores, kScoreLd);
-      productT<D>(vRows, dOTile, kTileRows / 16, work, ld);
+      // Causal: the 16-query blocks before the warp's first key are all
+      // masked (on the diagonal tile).
+      int blocks = kTileRows / 16, skipped = 0;
+      if (causal && key0 > s0)
+        skipped = min(blocks, int((key0 - s0) / 16));
+      productT<D>(kRows, qTile, skipped, blocks, scores, kScoreLd);
+      productT<D>(vRows, dOTile, skipped, blocks, work, ld);
       __syncwarp();
 #pragma unroll 8
       for (int jj = 0; jj < kTileRows / 2; ++jj) {
@@ -491,8 +501,8 @@ __global__ void __launch_bounds__(kBlock)
             ok ? p * (work[r * ld + c] - deltaTile[c]) : 0.0f);
       }
       __syncwarp();
-      productAccumulate<D>(probs, dOTile, kTileRows / 16, dv);
-      productAccumulate<D>(grads, qTile, kTileRows / 16, dk);
+      productAccumulate<D>(probs, dOTile, skipped, blocks, dv);
+      productAccumulate<D>(grads, qTile, skipped, blocks, dk);
     }
   }
   int64_t f = layout.features();

@@ -2294,12 +2294,18 @@ axonn_status axonn_rt_linear_grad_bias_bf16(axonn_rt *rt, const axonn_bf16 *dy,
   return linearGradBias(rt, dy, rows, n, db);
 }
 
-static axonn_status checkHeads(axonn_rt *rt, int64_t heads, int64_t kvHeads,
-                               int64_t headDim) {
-  CHECK_ARG(kvHeads > 0 && heads % kvHeads == 0 && headDim <= 256,
+static axonn_status checkHeads(axonn_rt *rt, int64_t batch, int64_t heads,
+                               int64_t kvHeads, int64_t headDim) {
+  CHECK_ARG(kvHeads > 0 && heads >= kvHeads && heads % kvHeads == 0 &&
+                headDim <= 256,
             "attention: %lld heads, %lld KV heads of dimension %lld (the "
             "CUDA kernels take at most 256)",
             (long long)heads, (long long)kvHeads, (long long)headDim);
+  // Heads and sequences are grid dimensions (y and z) of the kernels.
+  CHECK_ARG(heads <= 65535 && batch <= 65535,
+            "attention: %lld heads over %lld sequences (the CUDA kernels "
+            "take at most 65535 of each)",
+            (long long)heads, (long long)batch);
   return AXONN_OK;
 }
 
@@ -2308,7 +2314,7 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
                                 int64_t headDim, int32_t causal,
                                 double ropeBase, float *out) {
   AXONN_GPU_TRACE(rt, "attention", "compute");
-  if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
+  if (axonn_status s = checkHeads(rt, batch, heads, kvHeads, headDim))
     return s;
   if (seq == 0 || batch == 0)
     return AXONN_OK;
@@ -2355,7 +2361,7 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
                                      int32_t causal, double ropeBase,
                                      float *dqkv) {
   AXONN_GPU_TRACE(rt, "attention_grad", "compute");
-  if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
+  if (axonn_status s = checkHeads(rt, batch, heads, kvHeads, headDim))
     return s;
   if (seq == 0 || batch == 0)
     return AXONN_OK;
@@ -2418,7 +2424,7 @@ axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
     return axonn::widenedAttention(rt, qkv, batch, seq, heads, kvHeads,
                                    headDim, causal, ropeBase, out);
   AXONN_GPU_TRACE(rt, "attention", "compute");
-  if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
+  if (axonn_status s = checkHeads(rt, batch, heads, kvHeads, headDim))
     return s;
   if (seq == 0 || batch == 0)
     return AXONN_OK;
@@ -2442,7 +2448,7 @@ axonn_status axonn_rt_attention_grad_bf16(axonn_rt *rt, const axonn_bf16 *dout,
                                        kvHeads, headDim, causal, ropeBase,
                                        dqkv);
   AXONN_GPU_TRACE(rt, "attention_grad", "compute");
-  if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
+  if (axonn_status s = checkHeads(rt, batch, heads, kvHeads, headDim))
     return s;
   if (seq == 0 || batch == 0)
     return AXONN_OK;
@@ -2459,7 +2465,7 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const float *qkv,
                                        int64_t capacity,
                                        const int32_t *startAt, float *out) {
   AXONN_GPU_TRACE(rt, "cached_attention", "compute");
-  if (axonn_status s = checkHeads(rt, heads, kvHeads, headDim))
+  if (axonn_status s = checkHeads(rt, batch, heads, kvHeads, headDim))
     return s;
   CHECK_ARG(startAt && kCache && vCache, "cached_attention: null pointer");
   if (seq == 0 || batch == 0)
