@@ -275,6 +275,22 @@ TEST_F(RuntimeBf16Test, LinearGelu) {
   expectRounded(tY, y, "linear_gelu");
 }
 
+TEST_F(RuntimeBf16Test, LinearGradInputGelu) {
+  const int64_t rows = 12, n = 24, k = 16;
+  Bf16s dy = random(rows * n), w = random(n * k), pre = random(rows * k);
+  Floats dx(rows * k);
+  Bf16s tDx(dx.size());
+  ASSERT_EQ(axonn_rt_linear_grad_input_gelu(rt, widen(dy).data(),
+                                            widen(w).data(), widen(pre).data(),
+                                            rows, n, k, 1, dx.data()),
+            AXONN_OK);
+  ASSERT_EQ(axonn_rt_linear_grad_input_gelu_bf16(rt, dy.data(), w.data(),
+                                                 pre.data(), rows, n, k, 1,
+                                                 tDx.data()),
+            AXONN_OK);
+  expectRounded(tDx, dx, "linear_grad_input_gelu");
+}
+
 TEST_F(RuntimeBf16Test, Attention) {
   const int64_t batch = 2, seq = 6, heads = 4, kv = 2, d = 8;
   const int64_t f = (heads + 2 * kv) * d, width = heads * d;

@@ -241,6 +241,30 @@ TEST_F(RuntimeKernelsTest, LinearGeluEqualsLinearThenGelu) {
   }
 }
 
+// axonn.linear_grad_input_gelu is axonn.linear_grad_input then
+// axonn.gelu_grad, bit for bit.
+TEST_F(RuntimeKernelsTest, LinearGradInputGeluEqualsTheTwoCalls) {
+  const int64_t rows = 12, n = 24, k = 16;
+  auto dy = f32(random({rows, n})), w = f32(random({n, k})),
+       pre = f32(random({rows, k}));
+  for (int32_t approximation : {0, 1}) {
+    std::vector<float> dh(size_t(rows * k)), want(dh.size()),
+        fused(dh.size());
+    ASSERT_EQ(axonn_rt_linear_grad_input(rt, dy.data(), w.data(), rows, n, k,
+                                         dh.data()),
+              AXONN_OK);
+    ASSERT_EQ(axonn_rt_gelu_grad(rt, dh.data(), pre.data(), rows * k,
+                                 approximation, want.data()),
+              AXONN_OK);
+    ASSERT_EQ(axonn_rt_linear_grad_input_gelu(rt, dy.data(), w.data(),
+                                              pre.data(), rows, n, k,
+                                              approximation, fused.data()),
+              AXONN_OK);
+    EXPECT_EQ(fused, want);
+    EXPECT_NE(fused, dh); // the GELU's derivative did something
+  }
+}
+
 TEST_F(RuntimeKernelsTest, Linear) {
   HostTensor x = random({2, 3, 8}), w = random({5, 8}), b = random({5}),
              dy = random({2, 3, 5});

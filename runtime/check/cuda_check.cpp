@@ -47,7 +47,8 @@ double tolerance = kTolerance;
   X(norm_stats) X(norm_grad_stats) X(layer_norm_grad) X(rms_norm_grad)         \
   X(residual_layer_norm) X(residual_rms_norm)                                  \
   X(linear) X(linear_grad_input) X(linear_grad_weight) X(linear_grad_bias)     \
-  X(linear_gelu) X(linear_gelu_bf16)                                           \
+  X(linear_gelu) X(linear_gelu_bf16) X(linear_grad_input_gelu)                 \
+  X(linear_grad_input_gelu_bf16)                                               \
   X(attention) X(attention_grad) X(cached_attention) X(gelu) X(gelu_grad)      \
   X(swiglu) X(swiglu_grad) X(add) X(logits_max) X(softmax_sums)                \
   X(cross_entropy) X(cross_entropy_grad) X(goldfish_mask)                      \
@@ -556,12 +557,18 @@ void checkBf16(Api &cuda, Api &cpu) {
       axonn_bf16 *pre = r.outBf16(rows * n), *gy = r.outBf16(rows * n);
       r.ok(a.linear_gelu_bf16(a.rt, px, pw, pb, rows, n, k, 1, pre, gy),
            "linear_gelu");
+      // The input gradient through a GELU whose pre-activation is x.
+      axonn_bf16 *gdx = r.outBf16(rows * k);
+      r.ok(a.linear_grad_input_gelu_bf16(a.rt, pdy, pw, px, rows, n, k, 1,
+                                         gdx),
+           "linear_grad_input_gelu");
       return {{"linear_bf16 (bias)", r.read(y, rows * n)},
               {"linear_grad_input_bf16", r.read(dx, rows * k)},
               {"linear_grad_weight_bf16", r.read(dw, n * k)},
               {"linear_grad_bias_bf16", r.read(db, n)},
               {"linear_gelu_bf16 pre", r.read(pre, rows * n)},
-              {"linear_gelu_bf16", r.read(gy, rows * n)}};
+              {"linear_gelu_bf16", r.read(gy, rows * n)},
+              {"linear_grad_input_gelu_bf16", r.read(gdx, rows * k)}};
     });
   }
   {
@@ -854,6 +861,29 @@ void checkGeluEpilogue(Api &cuda, Api &cpu, const char *label) {
     compare(("linear_gelu pre" + form + tag).c_str(), pre[0], pre[1]);
     tolerance = std::max(pass, 1e-3);
     compare(("linear_gelu" + form + tag).c_str(), gelu[0], gelu[1]);
+    tolerance = pass;
+  }
+  // The GELU's gradient in the input gradient's epilogue (DGELU, tanh),
+  // and after the GEMM (erf).
+  auto dy = random(rows * n), pre = random(rows * k);
+  for (int32_t approximation : {1, 0}) {
+    std::vector<float> dx[2];
+    Api *apis[2] = {&cuda, &cpu};
+    for (int i = 0; i < 2; ++i) {
+      Run r(*apis[i]);
+      auto &a = r.api;
+      float *pdy = r.in(dy), *pw = r.in(w), *pp = r.in(pre);
+      float *pdx = r.out(rows * k);
+      r.ok(a.linear_grad_input_gelu(a.rt, pdy, pw, pp, rows, n, k,
+                                    approximation, pdx),
+           "linear_grad_input_gelu");
+      dx[i] = r.read(pdx, rows * k);
+    }
+    tolerance = approximation ? std::max(pass, 1e-3) : pass;
+    compare(("linear_grad_input_gelu" +
+             std::string(approximation ? " (tanh)" : " (erf)") + tag)
+                .c_str(),
+            dx[0], dx[1]);
     tolerance = pass;
   }
 }

@@ -178,7 +178,8 @@ cublasStatus_t formulate(State &s, Formulation &f, cudaDataType_t type,
                          int64_t rows, int64_t cols, int64_t xRows,
                          int64_t xCols, int64_t ldx, int64_t yRows,
                          int64_t yCols, int64_t ldy, int64_t ldd,
-                         const void *bias, void *aux, int wanted,
+                         const void *bias, void *aux, bool geluGrad,
+                         int wanted,
                          uint32_t alignX, uint32_t alignY, uint32_t alignD) {
   cublasOperation_t opX = transX ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opY = transY ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -195,11 +196,13 @@ cublasStatus_t formulate(State &s, Formulation &f, cudaDataType_t type,
                                      sizeof(opX)));
   TRY(cublasLtMatmulDescSetAttribute(f.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opY,
                                      sizeof(opY)));
-  // Epilogues: the bias (a D-typed vector along the rows of D), and the
-  // GELU (tanh form) with its input kept in `aux` (laid out like D).
+  // Epilogues: the bias (a D-typed vector along the rows of D); the GELU
+  // (tanh form) with its input kept in `aux` (laid out like D); or, with
+  // geluGrad, the product times the GELU's derivative at `aux`.
   cublasLtEpilogue_t epilogue =
-      aux ? (bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX)
-          : (bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
+      aux && geluGrad ? CUBLASLT_EPILOGUE_DGELU
+      : aux ? (bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX)
+            : (bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
   if (epilogue != CUBLASLT_EPILOGUE_DEFAULT)
     TRY(cublasLtMatmulDescSetAttribute(f.desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                        &epilogue, sizeof(epilogue)));
@@ -283,14 +286,19 @@ uint32_t alignmentOf(const void *p) {
 /// GELU of `count` values of `type` (defined with the elementwise kernels).
 axonn_status applyGelu(axonn_rt *rt, cudaDataType_t type, const void *x,
                        int64_t count, void *y);
+axonn_status applyGeluGrad(axonn_rt *rt, cudaDataType_t type, const void *dy,
+                           const void *x, int64_t count, void *dx);
 
 /// With `aux`: C = GELU(product + bias) (tanh form) and aux = product +
 /// bias, in the epilogue where cuBLASLt has an algorithm for it (else as
-/// a GEMM into aux and a GELU kernel).
+/// a GEMM into aux and a GELU kernel). With `aux` and geluGrad (no bias):
+/// C = product * GELU'(aux) (tanh form), aux read only, in the epilogue
+/// where it can be (else a GEMM into C and the GELU gradient kernel).
 axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                   int64_t m, int64_t n, int64_t k, const void *A, int64_t lda,
                   const void *B, int64_t ldb, void *C, int64_t ldc,
-                  const void *bias, void *aux = nullptr) {
+                  const void *bias, void *aux = nullptr,
+                  bool geluGrad = false) {
   State &s = state(rt);
   const size_t elementBytes = type == CUDA_R_16BF ? 2 : 4;
   if (m == 0 || n == 0)
@@ -311,12 +319,19 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
   cublasStatus_t formed =
       formulate(s, forms[0], type, CUBLASLT_ORDER_COL, transA, transB, m, n,
                 transA ? k : m, transA ? m : k, lda, transB ? n : k,
-                transB ? k : n, ldb, ldc, bias, aux, wanted, alignA, alignB,
-                alignC);
+                transB ? k : n, ldb, ldc, bias, aux, geluGrad, wanted, alignA,
+                alignB, alignC);
   // Without an epilogue algorithm for this shape (none found, or the one
-  // found refuses to run): the product into aux, then the GELU kernel.
-  // Callers pass ldc == m, so the GELU covers exactly the m x n values.
+  // found refuses to run): the product into aux, then the GELU kernel (or
+  // the product into C, then the GELU's gradient in place). Callers pass
+  // ldc == m, so the kernel covers exactly the m x n values.
   auto unfused = [&]() -> axonn_status {
+    if (geluGrad) {
+      if (axonn_status st = gemm(rt, type, transA, transB, m, n, k, A, lda, B,
+                                 ldb, C, ldc, bias))
+        return st;
+      return applyGeluGrad(rt, type, C, aux, ldc * (n - 1) + m, C);
+    }
     if (axonn_status st = gemm(rt, type, transA, transB, m, n, k, A, lda, B,
                                ldb, aux, ldc, bias))
       return st;
@@ -342,8 +357,8 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
     forms[1].B = A;
     (void)formulate(s, forms[1], type, CUBLASLT_ORDER_ROW, transB, transA, n, m,
                     transB ? k : n, transB ? n : k, ldb, transA ? m : k,
-                    transA ? k : m, lda, ldc, nullptr, nullptr, wanted, alignB,
-                    alignA, alignC);
+                    transA ? k : m, lda, ldc, nullptr, nullptr, false, wanted,
+                    alignB, alignA, alignC);
     cudaGetLastError();
   }
   float one = 1.0f, zero = 0.0f;
@@ -372,7 +387,8 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                                       : (s.gemmPrecision + " ").c_str(),
                   transA ? 'T' : 'N',
                   transB ? 'T' : 'N', (long long)m, (long long)n,
-                  (long long)k, bias ? " bias" : "", aux ? " gelu" : "", alignA,
+                  (long long)k, bias ? " bias" : "",
+                  aux ? (geluGrad ? " dgelu" : " gelu") : "", alignA,
                   alignB, alignC,
                   aux ? (" " + std::to_string(alignmentOf(aux))).c_str() : "");
     std::string key = shape;
@@ -1647,6 +1663,20 @@ axonn_status applyGelu(axonn_rt *rt, cudaDataType_t type, const void *x,
   return AXONN_OK;
 }
 
+axonn_status applyGeluGrad(axonn_rt *rt, cudaDataType_t type, const void *dy,
+                           const void *x, int64_t count, void *dx) {
+  if (type == CUDA_R_16BF)
+    geluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+        static_cast<const uint16_t *>(dy), static_cast<const uint16_t *>(x),
+        count, 1, static_cast<uint16_t *>(dx));
+  else
+    geluGradKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+        static_cast<const float *>(dy), static_cast<const float *>(x), count, 1,
+        static_cast<float *>(dx));
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
 /// The GELU epilogue: tanh form only, and an aux leading dimension
 /// divisible by 8 (cuBLASLt's rule); AXONN_GELU_EPILOGUE=0 turns it off.
 bool geluEpilogue(int32_t approximation, int64_t n) {
@@ -1917,6 +1947,22 @@ axonn_status linearGradInput(axonn_rt *rt, const T *dy, const T *w,
   AXONN_GPU_TRACE(rt, "linear_grad_input", "compute");
   return gemm(rt, cudaTypeOf<T>(), false, false, k, rows, n, w, k, dy, n, dx,
               k, nullptr);
+}
+
+// dx = (dy w) * GELU'(pre): the GEMM's DGELU epilogue (tanh form), or
+// the GEMM and the GELU gradient kernel in place.
+template <typename T>
+axonn_status linearGradInputGelu(axonn_rt *rt, const T *dy, const T *w,
+                                 const T *pre, int64_t rows, int64_t n,
+                                 int64_t k, int32_t approximation, T *dx) {
+  AXONN_GPU_TRACE(rt, "linear_grad_input_gelu", "compute");
+  if (geluEpilogue(approximation, k))
+    return gemm(rt, cudaTypeOf<T>(), false, false, k, rows, n, w, k, dy, n, dx,
+                k, nullptr, const_cast<T *>(pre), true);
+  if (axonn_status st = gemm(rt, cudaTypeOf<T>(), false, false, k, rows, n, w,
+                             k, dy, n, dx, k, nullptr))
+    return st;
+  return geluGrad(rt, dx, pre, rows * k, approximation, dx);
 }
 
 // dw[n, k] = dy^T x: column-major dw^T[k, n] = x^T dy.
@@ -2242,6 +2288,14 @@ axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const float *dy,
   return linearGradInput(rt, dy, w, rows, n, k, dx);
 }
 
+axonn_status axonn_rt_linear_grad_input_gelu(axonn_rt *rt, const float *dy,
+                                             const float *w, const float *pre,
+                                             int64_t rows, int64_t n,
+                                             int64_t k, int32_t approximation,
+                                             float *dx) {
+  return linearGradInputGelu(rt, dy, w, pre, rows, n, k, approximation, dx);
+}
+
 axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const float *dy,
                                          const float *x, int64_t rows,
                                          int64_t n, int64_t k, float *dw) {
@@ -2278,6 +2332,13 @@ axonn_status axonn_rt_linear_grad_input_bf16(axonn_rt *rt,
                                              int64_t n, int64_t k,
                                              axonn_bf16 *dx) {
   return linearGradInput(rt, dy, w, rows, n, k, dx);
+}
+
+axonn_status axonn_rt_linear_grad_input_gelu_bf16(
+    axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *w,
+    const axonn_bf16 *pre, int64_t rows, int64_t n, int64_t k,
+    int32_t approximation, axonn_bf16 *dx) {
+  return linearGradInputGelu(rt, dy, w, pre, rows, n, k, approximation, dx);
 }
 
 axonn_status axonn_rt_linear_grad_weight_bf16(axonn_rt *rt,

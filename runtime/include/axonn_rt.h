@@ -22,9 +22,9 @@
  * and master weights). Kernels compute in fp32 (the fp64 build: fp64) and
  * round their bf16 results to nearest even.
  *
- * Stability: version 3 of the ABI (2 lacked the bf16 twins, the residual
- * norms and linear_gelu; 1 the memory calls, cached attention and the embedding's
- * start position).
+ * Stability: version 4 of the ABI (3 lacked linear_grad_input_gelu; 2 the
+ * bf16 twins, the residual norms and linear_gelu; 1 the memory calls,
+ * cached attention and the embedding's start position).
  *===----------------------------------------------------------------------===*/
 
 #ifndef AXONN_RT_H
@@ -37,7 +37,7 @@
 extern "C" {
 #endif
 
-#define AXONN_RT_ABI_VERSION 3
+#define AXONN_RT_ABI_VERSION 4
 
 /* Result of every runtime call. */
 typedef enum axonn_status {
@@ -311,6 +311,16 @@ axonn_status axonn_rt_linear_gelu(axonn_rt *rt, const axonn_real *x,
 axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const axonn_real *dy,
                                         const axonn_real *w, int64_t rows,
                                         int64_t n, int64_t k, axonn_real *dx);
+/* dx[rows, k] = (dy[rows, n] w[n, k]) * GELU'(pre[rows, k]), `approximation`
+ * as for axonn_rt_gelu (axonn.linear_grad_input_gelu: the gradient of the
+ * pre-activation of a GELU whose output fed the linear layer). */
+axonn_status axonn_rt_linear_grad_input_gelu(axonn_rt *rt,
+                                             const axonn_real *dy,
+                                             const axonn_real *w,
+                                             const axonn_real *pre,
+                                             int64_t rows, int64_t n,
+                                             int64_t k, int32_t approximation,
+                                             axonn_real *dx);
 /* dw[n, k] = dy[rows, n]^T x[rows, k]. */
 axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const axonn_real *dy,
                                          const axonn_real *x, int64_t rows,
@@ -537,6 +547,10 @@ axonn_status axonn_rt_linear_grad_input_bf16(axonn_rt *rt,
                                              const axonn_bf16 *w, int64_t rows,
                                              int64_t n, int64_t k,
                                              axonn_bf16 *dx);
+axonn_status axonn_rt_linear_grad_input_gelu_bf16(
+    axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *w,
+    const axonn_bf16 *pre, int64_t rows, int64_t n, int64_t k,
+    int32_t approximation, axonn_bf16 *dx);
 axonn_status axonn_rt_linear_grad_weight_bf16(axonn_rt *rt,
                                               const axonn_bf16 *dy,
                                               const axonn_bf16 *x,

@@ -312,6 +312,19 @@ axonn_status axonn_rt_linear_grad_input_bf16(axonn_rt *rt,
   AXONN_WIDENED(w, axonn_rt_linear_grad_input(rt, d, ww, rows, n, k, dxw));
 }
 
+axonn_status axonn_rt_linear_grad_input_gelu_bf16(
+    axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *weight,
+    const axonn_bf16 *pre, int64_t rows, int64_t n, int64_t k,
+    int32_t approximation, axonn_bf16 *dx) {
+  Widened w(rt);
+  const axonn_real *d = w.in(dy, rows * n);
+  const axonn_real *ww = w.in(weight, n * k);
+  const axonn_real *p = w.in(pre, rows * k);
+  axonn_real *dxw = w.out(dx, rows * k);
+  AXONN_WIDENED(w, axonn_rt_linear_grad_input_gelu(rt, d, ww, p, rows, n, k,
+                                                   approximation, dxw));
+}
+
 axonn_status axonn_rt_linear_grad_weight_bf16(axonn_rt *rt,
                                               const axonn_bf16 *dy,
                                               const axonn_bf16 *x,

@@ -502,6 +502,20 @@ axonn_status axonn_rt_linear_grad_input(axonn_rt *rt, const axonn_real *dy,
   return AXONN_OK;
 }
 
+// The input gradient, then the GELU's gradient over it in place: the same
+// bits as the two calls.
+axonn_status axonn_rt_linear_grad_input_gelu(axonn_rt *rt,
+                                             const axonn_real *dy,
+                                             const axonn_real *w,
+                                             const axonn_real *pre,
+                                             int64_t rows, int64_t n,
+                                             int64_t k, int32_t approximation,
+                                             axonn_real *dx) {
+  if (axonn_status s = axonn_rt_linear_grad_input(rt, dy, w, rows, n, k, dx))
+    return s;
+  return axonn_rt_gelu_grad(rt, dx, pre, rows * k, approximation, dx);
+}
+
 axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const axonn_real *dy,
                                          const axonn_real *x, int64_t rows,
                                          int64_t n, int64_t k, axonn_real *dw) {

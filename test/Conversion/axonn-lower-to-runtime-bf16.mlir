@@ -38,3 +38,14 @@ func.func @half(%x: tensor<4x8xf16>) -> tensor<4x8xf16> {
   %y = axonn.gelu %x tanh : tensor<4x8xf16>
   return %y : tensor<4x8xf16>
 }
+
+// -----
+
+// The input gradient through a GELU (axonn.linear_grad_input_gelu): dy
+// [4, 6], w [6, 8], pre [4, 8]; rows 4, n 6, k 8, tanh (1).
+// CHECK-LABEL: func.func @axonn_backward(
+// CHECK: call @axonn_rt_linear_grad_input_gelu_bf16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c4_i64, %c6_i64, %c8_i64, %c1_i32, %{{.*}})
+func.func @backward(%dy: tensor<4x6xbf16>, %w: tensor<6x8xbf16>, %pre: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
+  %d = axonn.linear_grad_input_gelu %dy, %w, %pre tanh : (tensor<4x6xbf16>, tensor<6x8xbf16>, tensor<4x8xbf16>) -> tensor<4x8xbf16>
+  return %d : tensor<4x8xbf16>
+}

@@ -1,7 +1,9 @@
 // --axonn-fuse-linear-gelu: a GELU of a linear layer's whole result becomes,
 // with the layer, one axonn.linear_gelu at the layer's place; the layer's
 // other uses (the GELU's gradient) read its `pre` result. A layer with
-// partial sums (once_over) is left as it is.
+// partial sums (once_over) is left as it is. In the backward, a GELU
+// gradient of an input gradient read by nothing else becomes, with it, one
+// axonn.linear_grad_input_gelu at the GELU gradient's place.
 // RUN: axonn-opt %s --split-input-file --axonn-fuse-linear-gelu | FileCheck %s
 
 // CHECK-LABEL: func.func @mlp_up
@@ -37,5 +39,47 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 1, z = 1, data = 1>} {
     %y = axonn.linear %x, %w bias %b {once_over = #axonn.axes<x>} : (tensor<2x8x16xf32>, tensor<64x16xf32>, tensor<64xf32>) -> tensor<2x8x64xf32>
     %h = axonn.gelu %y tanh : tensor<2x8x64xf32>
     return %h : tensor<2x8x64xf32>
+  }
+}
+
+// -----
+
+// The backward: dy W, then the GELU's derivative at pre.
+// CHECK-LABEL: func.func @mlp_down_grad
+// CHECK-SAME: (%[[DY:.*]]: tensor<2x8x16xf32>, %[[W:.*]]: tensor<16x64xf32>, %[[PRE:.*]]: tensor<2x8x64xf32>)
+// CHECK-NEXT: %[[D:.*]] = axonn.linear_grad_input_gelu %[[DY]], %[[W]], %[[PRE]] transposed tanh : (tensor<2x8x16xf32>, tensor<16x64xf32>, tensor<2x8x64xf32>) -> tensor<2x8x64xf32>
+// CHECK-NEXT: return %[[D]]
+func.func @mlp_down_grad(%dy: tensor<2x8x16xf32>, %w: tensor<16x64xf32>, %pre: tensor<2x8x64xf32>) -> tensor<2x8x64xf32> {
+  %dh = axonn.linear_grad_input %dy, %w transposed : (tensor<2x8x16xf32>, tensor<16x64xf32>) -> tensor<2x8x64xf32>
+  %d = axonn.gelu_grad %dh, %pre tanh : tensor<2x8x64xf32>
+  return %d : tensor<2x8x64xf32>
+}
+
+// -----
+
+// The input gradient has another use: left as it is.
+// CHECK-LABEL: func.func @shared_grad
+// CHECK-NOT: axonn.linear_grad_input_gelu
+// CHECK: axonn.linear_grad_input
+// CHECK: axonn.gelu_grad
+func.func @shared_grad(%dy: tensor<2x8x16xf32>, %w: tensor<16x64xf32>, %pre: tensor<2x8x64xf32>) -> (tensor<2x8x64xf32>, tensor<2x8x64xf32>) {
+  %dh = axonn.linear_grad_input %dy, %w : (tensor<2x8x16xf32>, tensor<16x64xf32>) -> tensor<2x8x64xf32>
+  %d = axonn.gelu_grad %dh, %pre none : tensor<2x8x64xf32>
+  return %d, %dh : tensor<2x8x64xf32>, tensor<2x8x64xf32>
+}
+
+// -----
+
+// Partial sums of the input gradient: reduced before the GELU's gradient,
+// which reads the collective's result, not the GEMM's.
+// CHECK-LABEL: func.func @partial_grad
+// CHECK-NOT: axonn.linear_grad_input_gelu
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 1, z = 1, data = 1>} {
+  func.func @partial_grad(%dy: tensor<2x8x16xf32>, %w: tensor<16x64xf32>, %pre: tensor<2x8x64xf32>) -> tensor<2x8x64xf32> {
+    %dh = axonn.linear_grad_input %dy, %w : (tensor<2x8x16xf32>, tensor<16x64xf32>) -> tensor<2x8x64xf32>
+    %h = axonn.all_reduce_start sum %dh over [x] : tensor<2x8x64xf32> -> !axonn.handle<tensor<2x8x64xf32>>
+    %r = axonn.wait %h : !axonn.handle<tensor<2x8x64xf32>>
+    %d = axonn.gelu_grad %r, %pre tanh : tensor<2x8x64xf32>
+    return %d : tensor<2x8x64xf32>
   }
 }

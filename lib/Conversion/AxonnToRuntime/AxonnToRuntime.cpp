@@ -378,6 +378,14 @@ LogicalResult FunctionLowering::lower(Operation *op) {
               i64(numElements(l.getGrad()) / w[0]), i64(w[0]), i64(w[1]),
               p(l.getResult())});
       })
+      .Case([&](LinearGradInputGeluOp l) {
+        ArrayRef<int64_t> w = shapeOf(l.getWeight());
+        call("axonn_rt_linear_grad_input_gelu",
+             {p(l.getGrad()), p(l.getWeight()), p(l.getPre()),
+              i64(numElements(l.getGrad()) / w[0]), i64(w[0]), i64(w[1]),
+              i32(l.getApproximation() == GeluApproximation::tanh),
+              p(l.getResult())});
+      })
       .Case([&](LinearGradWeightOp l) {
         ArrayRef<int64_t> dw = shapeOf(l.getResult());
         call("axonn_rt_linear_grad_weight",

@@ -1087,3 +1087,19 @@ func.func @f(%x: tensor<2x8x16xf32>, %w: tensor<64x32xf32>) {
   %pre, %h = axonn.linear_gelu %x, %w tanh : (tensor<2x8x16xf32>, tensor<64x32xf32>) -> (tensor<2x8x64xf32>, tensor<2x8x64xf32>)
   return
 }
+
+// -----
+
+func.func @f(%dy: tensor<2x8x32xf32>, %w: tensor<64x16xf32>, %pre: tensor<2x8x16xf32>) {
+  // expected-error @+1 {{'axonn.linear_grad_input_gelu' op grad must end in the weight's 64 out-features, got shape 2x8x32}}
+  %d = axonn.linear_grad_input_gelu %dy, %w, %pre tanh : (tensor<2x8x32xf32>, tensor<64x16xf32>, tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dy: tensor<2x8x64xf32>, %w: tensor<64x16xf32>, %pre: tensor<2x8x32xf32>) {
+  // expected-error @+1 {{'axonn.linear_grad_input_gelu' op failed to verify that all of {pre, result} have same type}}
+  %d = axonn.linear_grad_input_gelu %dy, %w, %pre tanh : (tensor<2x8x64xf32>, tensor<64x16xf32>, tensor<2x8x32xf32>) -> tensor<2x8x16xf32>
+  return
+}

@@ -230,3 +230,10 @@ func.func @linear_gelu(%x: tensor<2x8x16xf32>, %w: tensor<64x16xf32>, %b: tensor
   %pre, %h = axonn.linear_gelu %x, %w bias %b tanh : (tensor<2x8x16xf32>, tensor<64x16xf32>, tensor<64xf32>) -> (tensor<2x8x64xf32>, tensor<2x8x64xf32>)
   return %h : tensor<2x8x64xf32>
 }
+
+// CHECK-LABEL: func.func @linear_grad_input_gelu
+func.func @linear_grad_input_gelu(%dy: tensor<2x8x64xf32>, %w: tensor<64x16xf32>, %pre: tensor<2x8x16xf32>) -> tensor<2x8x16xf32> {
+  // CHECK: axonn.linear_grad_input_gelu %{{.*}}, %{{.*}}, %{{.*}} none : (tensor<2x8x64xf32>, tensor<64x16xf32>, tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  %d = axonn.linear_grad_input_gelu %dy, %w, %pre none : (tensor<2x8x64xf32>, tensor<64x16xf32>, tensor<2x8x16xf32>) -> tensor<2x8x16xf32>
+  return %d : tensor<2x8x16xf32>
+}

@@ -420,20 +420,35 @@ LogicalResult RMSNormGradOp::verify() {
   return verifyNormStatsOperand(*this, getInput(), getStats(), getWidth(), 2);
 }
 
-LogicalResult LinearGradInputOp::verify() {
-  Operation *op = getOperation();
-  if (failed(verifyRank(op, getWeight(), "weight", 2,
+/// Shared by linear_grad_input and linear_grad_input_gelu: `grad` [..., n],
+/// `weight` [n, k], `result` [..., k].
+static LogicalResult verifyLinearGradInput(Operation *op,
+                                           TypedValue<RankedTensorType> grad,
+                                           TypedValue<RankedTensorType> weight,
+                                           TypedValue<RankedTensorType> result) {
+  if (failed(verifyRank(op, weight, "weight", 2,
                         "[out_features, in_features]")) ||
-      failed(verifySameElementType(op, {getGrad(), getWeight(), getResult()})))
+      failed(verifySameElementType(op, {grad, weight, result})))
     return failure();
-  ArrayRef<int64_t> grad = getGrad().getType().getShape();
-  int64_t n = getWeight().getType().getDimSize(0);
-  if (grad.empty() || grad.back() != n)
-    return emitOpError() << "grad must end in the weight's " << n
-                         << " out-features, got shape " << formatShape(grad);
-  SmallVector<int64_t> expected(grad.drop_back());
-  expected.push_back(getWeight().getType().getDimSize(1));
-  return verifyShape(op, getResult(), "result", expected);
+  ArrayRef<int64_t> shape = grad.getType().getShape();
+  int64_t n = weight.getType().getDimSize(0);
+  if (shape.empty() || shape.back() != n)
+    return op->emitOpError()
+           << "grad must end in the weight's " << n
+           << " out-features, got shape " << formatShape(shape);
+  SmallVector<int64_t> expected(shape.drop_back());
+  expected.push_back(weight.getType().getDimSize(1));
+  return verifyShape(op, result, "result", expected);
+}
+
+LogicalResult LinearGradInputOp::verify() {
+  return verifyLinearGradInput(getOperation(), getGrad(), getWeight(),
+                               getResult());
+}
+
+LogicalResult LinearGradInputGeluOp::verify() {
+  return verifyLinearGradInput(getOperation(), getGrad(), getWeight(),
+                               getResult());
 }
 
 LogicalResult LinearGradWeightOp::verify() {

@@ -1,7 +1,9 @@
 //===- FuseLinearGelu.cpp - --axonn-fuse-linear-gelu ----------------------===//
 //
 // linear (whole result) + gelu -> axonn.linear_gelu, whose GEMM applies
-// the GELU in its epilogue and keeps the pre-activation for the backward.
+// the GELU in its epilogue and keeps the pre-activation for the backward;
+// linear_grad_input (its only use) + gelu_grad ->
+// axonn.linear_grad_input_gelu, whose GEMM applies the GELU's derivative.
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,6 +43,26 @@ struct FuseLinearGeluPass : impl::FuseLinearGeluPassBase<FuseLinearGeluPass> {
       gelu.getResult().replaceAllUsesWith(fused.getResult());
       gelu.erase();
       linear.erase();
+    }
+    // The backward: the input gradient of the layer after the GELU, read
+    // only by the GELU's gradient (a partial sum would reach it through a
+    // collective, not directly).
+    SmallVector<GeluGradOp> grads;
+    getOperation().walk([&](GeluGradOp grad) { grads.push_back(grad); });
+    for (GeluGradOp grad : grads) {
+      auto input = grad.getGrad().getDefiningOp<LinearGradInputOp>();
+      if (!input || !input.getResult().hasOneUse() ||
+          input->getBlock() != grad->getBlock())
+        continue;
+      // At the GELU gradient's place, where `pre` is defined too.
+      OpBuilder builder(grad);
+      auto fused = LinearGradInputGeluOp::create(
+          builder, grad.getLoc(), grad.getResult().getType(), input.getGrad(),
+          input.getWeight(), grad.getInput(), input.getTransposed(),
+          grad.getApproximation());
+      grad.getResult().replaceAllUsesWith(fused.getResult());
+      grad.erase();
+      input.erase();
     }
   }
 };

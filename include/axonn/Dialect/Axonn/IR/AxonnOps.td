@@ -512,6 +512,36 @@ def Axonn_LinearGradInputOp : Axonn_Op<"linear_grad_input", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Axonn_LinearGradInputGeluOp : Axonn_Op<"linear_grad_input_gelu", [Pure,
+    AllTypesMatch<["pre", "result"]>]> {
+  let summary = "dX = (dY W) * GELU'(pre) for Y = GELU(pre) W^T";
+  let description = [{
+    What `axonn.linear_grad_input` followed by `axonn.gelu_grad` computes:
+    the input gradient of a linear layer whose input was `GELU(pre)`,
+    times the GELU's derivative at `pre` (`approximation` as for
+    `axonn.gelu`), that is the gradient of `pre`. `grad` is `[..., n]`,
+    `weight` `[n, k]`, `pre` and the result `[..., k]`.
+    `--axonn-fuse-linear-gelu` makes it in per-rank IR from a
+    `linear_grad_input` whose only use is the `grad` of a `gelu_grad`; the
+    CUDA backend computes it in the GEMM's epilogue (DGELU, tanh form).
+
+    ```mlir
+    %dpre = axonn.linear_grad_input_gelu %dy, %w, %pre tanh
+        : (tensor<8x1024x768xf32>, tensor<768x3072xf32>, tensor<8x1024x3072xf32>)
+        -> tensor<8x1024x3072xf32>
+    ```
+  }];
+  let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$weight,
+                       Axonn_FloatTensor:$pre, UnitAttr:$transposed,
+                       Axonn_GeluApproximation:$approximation);
+  let results = (outs Axonn_FloatTensor:$result);
+  let assemblyFormat = [{
+    $grad `,` $weight `,` $pre (`transposed` $transposed^)? $approximation
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def Axonn_LinearGradWeightOp : Axonn_Op<"linear_grad_weight", [Pure]> {
   let summary = "dW = dY^T X for Y = X W^T";
   let description = [{

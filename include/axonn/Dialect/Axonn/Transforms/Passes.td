@@ -373,12 +373,15 @@ def FuseResidualNormPass : Pass<"axonn-fuse-residual-norm", "ModuleOp"> {
 }
 
 def FuseLinearGeluPass : Pass<"axonn-fuse-linear-gelu", "ModuleOp"> {
-  let summary = "Fuse each GELU with the linear layer it follows";
+  let summary = "Fuse each GELU with the linear layer it follows, and its gradient with the next layer's";
   let description = [{
     In per-rank IR, an `axonn.gelu` of the whole result of an
     `axonn.linear` (no partial sums, so no `once_over`) becomes, with the
     linear layer, one `axonn.linear_gelu` at the layer's place; its `pre`
-    result keeps the layer's other uses (the GELU's gradient). Runs with
+    result keeps the layer's other uses (the GELU's gradient). In the
+    backward, an `axonn.gelu_grad` whose gradient operand is an
+    `axonn.linear_grad_input` read by nothing else becomes, with it, one
+    `axonn.linear_grad_input_gelu` at the GELU gradient's place. Runs with
     `--axonn-fuse-residual-norm` in the training pipeline (`fuse=false`
     leaves both out).
   }];
