@@ -67,10 +67,13 @@ double relativeDifference(const std::vector<float> &got,
   return most > 0 ? worst / most : worst;
 }
 
-/// The packed operands, as attention_mma.cu lays them out.
+/// The packed operands, as attention_mma.cu lays them out, and the rotary
+/// table.
 struct Packed {
   std::vector<bf16> q, k, v, dO;
   std::vector<float> lse, delta;
+  std::vector<float2> table;
+  const float2 *rope() const { return table.empty() ? nullptr : table.data(); }
 };
 
 template <typename T>
@@ -83,14 +86,19 @@ Packed pack(const Shape &s, const std::vector<T> &qkv,
   p.k.resize(size_t(s.batch * s.kvHeads * padded * s.dim));
   p.v.resize(p.k.size());
   float scale = float(1 / std::sqrt(double(s.dim)));
+  if (s.ropeBase > 0) {
+    p.table.resize(size_t(s.seq * (s.dim / 2)));
+    launch(ropeTableKernel, {1, 1, 1}, 256, s.seq, s.dim, s.ropeBase,
+           p.table.data());
+  }
   for (auto [part, dst] :
        {std::pair<int, std::vector<bf16> *>{0, &p.q}, {1, &p.k}, {2, &p.v}})
     launch(packKernel<T>, {1, 1, 1}, 256, qkv.data(), part, s.batch, s.seq,
-           padded, layout, s.ropeBase, part == 0 ? scale : 1.0f, dst->data());
+           padded, layout, p.rope(), part == 0 ? scale : 1.0f, dst->data());
   if (dout) {
     p.dO.resize(p.q.size());
     launch(packKernel<T>, {1, 1, 1}, 256, dout->data(), 3, s.batch, s.seq,
-           padded, layout, s.ropeBase, 1.0f, p.dO.data());
+           padded, layout, p.rope(), 1.0f, p.dO.data());
     p.lse.resize(size_t(s.batch * s.heads * padded));
     p.delta.resize(p.lse.size());
   }
@@ -130,14 +138,14 @@ std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
          static_cast<const bf16 *>(p.k.data()),
          static_cast<const bf16 *>(p.v.data()),
          static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout,
-         s.causal, s.ropeBase, p.lse.data(), p.delta.data(), dqkv.data());
+         s.causal, p.rope(), p.lse.data(), p.delta.data(), dqkv.data());
   launch(mmaGradKeyKernel<D, T>,
          {tiles, unsigned(s.kvHeads), unsigned(s.batch)}, kBlock,
          static_cast<const bf16 *>(p.q.data()),
          static_cast<const bf16 *>(p.k.data()),
          static_cast<const bf16 *>(p.v.data()),
          static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout,
-         s.causal, s.ropeBase, static_cast<const float *>(p.lse.data()),
+         s.causal, p.rope(), static_cast<const float *>(p.lse.data()),
          static_cast<const float *>(p.delta.data()), dqkv.data());
   return dqkv;
 }

@@ -56,6 +56,10 @@ inline Dim3 blockDim, gridDim;
 struct uint4 {
   uint32_t x, y, z, w;
 };
+struct float2 {
+  float x, y;
+};
+inline float2 make_float2(float x, float y) { return {x, y}; }
 
 inline float __uint_as_float(uint32_t u) {
   float f;

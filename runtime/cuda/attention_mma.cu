@@ -7,7 +7,9 @@
 //   pack      the queries (rotated, times 1/sqrt(D)), keys (rotated),
 //             values and, for the backward, dO into [batch, head, padded
 //             sequence, D] bf16, the sequence padded with zero rows to whole
-//             64-row tiles, so that the kernels read aligned rows;
+//             64-row tiles, so that the kernels read aligned rows (the
+//             rotation's cosines and sines come from a table made once per
+//             call, [seq, D/2], in double rounded to float);
 //   forward   a block of four warps per 64 queries of a head, 16 rows a
 //             warp: per 64-key tile S = Q K^T, the softmax online in fp32
 //             (a running maximum and sum per row), O += P V;
@@ -44,34 +46,38 @@ using namespace mma;
 /// Packs `part` (see packKernel) into dst.
 template <typename T>
 axonn_status pack(axonn_rt *rt, const T *src, int part, int64_t batch,
-                  int64_t seq, const QKVLayout &layout, double ropeBase,
+                  int64_t seq, const QKVLayout &layout, const float2 *rope,
                   bf16 *dst) {
   int64_t padded = paddedLength(seq);
   int64_t heads = part == 0 || part == 3 ? layout.heads : layout.kvHeads;
   float scale = part == 0 ? float(1 / sqrt(double(layout.dim))) : 1.0f;
   packKernel<T><<<blocksFor(batch * heads * padded * layout.dim), kThreads, 0,
-                  streamOf(rt)>>>(src, part, batch, seq, padded, layout,
-                                  ropeBase, scale, dst);
+                  streamOf(rt)>>>(src, part, batch, seq, padded, layout, rope,
+                                  scale, dst);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
 
 /// The packed operands in scratch: q, k, v and (backward) dO, then (the
-/// backward) lse and delta.
+/// backward) lse and delta, then the rotary table (with RoPE).
 struct Packed {
   bf16 *q, *k, *v, *dO;
   float *lse, *delta;
+  float2 *rope;
 };
 
 axonn_status packedScratch(axonn_rt *rt, int64_t batch, int64_t seq,
-                           const QKVLayout &layout, bool backward, Packed &p) {
+                           const QKVLayout &layout, bool backward,
+                           double ropeBase, Packed &p) {
   int64_t padded = paddedLength(seq);
   size_t queries = size_t(batch * layout.heads * padded * layout.dim);
   size_t keys = size_t(batch * layout.kvHeads * padded * layout.dim);
   size_t rows = size_t(batch * layout.heads * padded);
-  size_t bytes =
+  size_t tableEntries = ropeBase > 0 ? size_t(seq * (layout.dim / 2)) : 0;
+  size_t packedBytes =
       (queries + 2 * keys + (backward ? queries : 0)) * sizeof(bf16) +
       (backward ? 2 * rows * sizeof(float) : 0);
+  size_t bytes = packedBytes + tableEntries * sizeof(float2);
   void *buffer = nullptr;
   if (axonn_status s = scratch(rt, bytes, &buffer))
     return s;
@@ -81,6 +87,15 @@ axonn_status packedScratch(axonn_rt *rt, int64_t batch, int64_t seq,
   p.dO = backward ? p.v + keys : nullptr;
   p.lse = backward ? reinterpret_cast<float *>(p.dO + queries) : nullptr;
   p.delta = backward ? p.lse + rows : nullptr;
+  p.rope = nullptr;
+  if (tableEntries) {
+    // (8-byte aligned: every piece before it is a multiple of 8 bytes)
+    p.rope =
+        reinterpret_cast<float2 *>(static_cast<char *>(buffer) + packedBytes);
+    ropeTableKernel<<<blocksFor(int64_t(tableEntries)), kThreads, 0,
+                      streamOf(rt)>>>(seq, layout.dim, ropeBase, p.rope);
+    AXONN_LAUNCHED(rt);
+  }
   return AXONN_OK;
 }
 
@@ -89,10 +104,11 @@ axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
                      const QKVLayout &layout, int32_t causal, double ropeBase,
                      T *out) {
   Packed p;
-  if (axonn_status s = packedScratch(rt, batch, seq, layout, false, p))
+  if (axonn_status s =
+          packedScratch(rt, batch, seq, layout, false, ropeBase, p))
     return s;
   for (auto [part, dst] : {std::pair<int, bf16 *>{0, p.q}, {1, p.k}, {2, p.v}})
-    if (axonn_status s = pack(rt, qkv, part, batch, seq, layout, ropeBase, dst))
+    if (axonn_status s = pack(rt, qkv, part, batch, seq, layout, p.rope, dst))
       return s;
   int64_t padded = paddedLength(seq);
   constexpr size_t bytes = forwardShared<D>();
@@ -112,12 +128,12 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, int64_t batch,
                       int64_t seq, const QKVLayout &layout, int32_t causal,
                       double ropeBase, T *dqkv) {
   Packed p;
-  if (axonn_status s = packedScratch(rt, batch, seq, layout, true, p))
+  if (axonn_status s = packedScratch(rt, batch, seq, layout, true, ropeBase, p))
     return s;
   for (auto [part, dst] : {std::pair<int, bf16 *>{0, p.q}, {1, p.k}, {2, p.v}})
-    if (axonn_status s = pack(rt, qkv, part, batch, seq, layout, ropeBase, dst))
+    if (axonn_status s = pack(rt, qkv, part, batch, seq, layout, p.rope, dst))
       return s;
-  if (axonn_status s = pack(rt, dout, 3, batch, seq, layout, ropeBase, p.dO))
+  if (axonn_status s = pack(rt, dout, 3, batch, seq, layout, p.rope, p.dO))
     return s;
   int64_t padded = paddedLength(seq);
   unsigned tiles = unsigned(padded / kTileRows);
@@ -128,7 +144,7 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, int64_t batch,
   mmaGradQueryKernel<D, T>
       <<<dim3(tiles, unsigned(layout.heads), unsigned(batch)), kBlock,
          queryBytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded, layout,
-                                     causal, ropeBase, p.lse, p.delta, dqkv);
+                                     causal, p.rope, p.lse, p.delta, dqkv);
   AXONN_LAUNCHED(rt);
   constexpr size_t keyBytes = gradKeyShared<D>();
   if (axonn_status s = sharedMemory(rt, mmaGradKeyKernel<D, T>, keyBytes,
@@ -137,7 +153,7 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, int64_t batch,
   mmaGradKeyKernel<D, T>
       <<<dim3(tiles, unsigned(layout.kvHeads), unsigned(batch)), kBlock,
          keyBytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded, layout,
-                                   causal, ropeBase, p.lse, p.delta, dqkv);
+                                   causal, p.rope, p.lse, p.delta, dqkv);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }

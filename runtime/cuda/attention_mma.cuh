@@ -85,13 +85,45 @@ using FragBt =
 using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major>;
 using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
+/// The rotary embedding's cosines and sines: (cos, sin) of the angle of
+/// position s and pair p at table[s * D/2 + p], computed in double as the
+/// CPU backend computes them, once per call rather than per element.
+__global__ void ropeTableKernel(int64_t seq, int64_t d, double base,
+                                float2 *table) {
+  GRID_STRIDE(e, seq * (d / 2)) {
+    int64_t s = e / (d / 2), p = e % (d / 2);
+    double angle = double(s) * pow(base, -2.0 * double(p) / double(d));
+    table[e] = make_float2(float(cos(angle)), float(sin(angle)));
+  }
+}
+
+/// Element i of a head vector (d elements at x) after rotate-half RoPE by
+/// the table's row of its position (inverse: the transposed rotation); as
+/// it is without a table.
+template <typename T>
+__device__ float rotatedBy(const T *x, int64_t i, int64_t d, const float2 *row,
+                           bool inverse) {
+  if (!row)
+    return toFloat(x[i]);
+  int64_t half = d / 2, p = i % half;
+  float c = row[p].x, sn = inverse ? -row[p].y : row[p].y;
+  float a = toFloat(x[p]), b = toFloat(x[p + half]);
+  return i < half ? a * c - b * sn : b * c + a * sn;
+}
+
+/// The table's row of `position`, or null without rotary embedding.
+__device__ __forceinline__ const float2 *ropeRow(const float2 *rope,
+                                                 int64_t position, int64_t d) {
+  return rope ? rope + position * (d / 2) : nullptr;
+}
+
 /// Packs one part of qkv (or of dout) into [batch, heads, padded, D] bf16:
 /// part 0 the queries (rotated, times `scale`), 1 the keys (rotated), 2 the
 /// values, 3 dO (`src` is dout, [batch, seq, heads * D]). Rows past the
 /// sequence are zeros.
 template <typename T>
 __global__ void packKernel(const T *src, int part, int64_t batch, int64_t seq,
-                           int64_t padded, QKVLayout layout, double ropeBase,
+                           int64_t padded, QKVLayout layout, const float2 *rope,
                            float scale, bf16 *dst) {
   int64_t d = layout.dim, f = layout.features();
   int64_t heads = part == 0 || part == 3 ? layout.heads : layout.kvHeads;
@@ -104,9 +136,10 @@ __global__ void packKernel(const T *src, int part, int64_t batch, int64_t seq,
     else if (s < seq) {
       const T *row = src + (b * seq + s) * f;
       if (part == 0)
-        v = rotated(row + layout.q(h), i, d, s, ropeBase, false) * scale;
+        v = rotatedBy(row + layout.q(h), i, d, ropeRow(rope, s, d), false) *
+            scale;
       else if (part == 1)
-        v = rotated(row + layout.k(h), i, d, s, ropeBase, false);
+        v = rotatedBy(row + layout.k(h), i, d, ropeRow(rope, s, d), false);
       else
         v = toFloat(row[layout.v(h) + i]);
     }
@@ -315,7 +348,7 @@ template <int D, typename T>
 __global__ void __launch_bounds__(kBlock)
     mmaGradQueryKernel(const bf16 *q, const bf16 *k, const bf16 *v,
                        const bf16 *dO, int64_t seq, int64_t padded,
-                       QKVLayout layout, int32_t causal, double ropeBase,
+                       QKVLayout layout, int32_t causal, const float2 *rope,
                        float *lse, float *delta, T *dqkv) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();
@@ -400,7 +433,7 @@ __global__ void __launch_bounds__(kBlock)
     int64_t s = row0 + rr;
     if (s < seq)
       store(dqkv[(b * seq + s) * f + layout.q(h) + i],
-            rotated(work + rr * ld, i, D, s, ropeBase, true) * scale);
+            rotatedBy(work + rr * ld, i, D, ropeRow(rope, s, D), true) * scale);
   }
 #endif
 }
@@ -410,14 +443,14 @@ __global__ void __launch_bounds__(kBlock)
 template <int D, typename T>
 __device__ void writeRows(const float *work, int64_t row0, int64_t seq,
                           int64_t b, int64_t f, int64_t offset, bool rotate,
-                          double ropeBase, T *dqkv) {
+                          const float2 *rope, T *dqkv) {
   constexpr int ld = Dims<D>::workLd;
   for (int e = threadIdx.x % 32; e < kWarpRows * D; e += 32) {
     int r = e / D, i = e % D;
     int64_t s = row0 + r;
     if (s < seq)
       store(dqkv[(b * seq + s) * f + offset + i],
-            rotate ? rotated(work + r * ld, i, D, s, ropeBase, true)
+            rotate ? rotatedBy(work + r * ld, i, D, ropeRow(rope, s, D), true)
                    : work[r * ld + i]);
   }
 }
@@ -431,7 +464,7 @@ template <int D, typename T>
 __global__ void __launch_bounds__(kBlock)
     mmaGradKeyKernel(const bf16 *q, const bf16 *k, const bf16 *v,
                      const bf16 *dO, int64_t seq, int64_t padded,
-                     QKVLayout layout, int32_t causal, double ropeBase,
+                     QKVLayout layout, int32_t causal, const float2 *rope,
                      const float *lse, const float *delta, T *dqkv) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();
@@ -510,13 +543,13 @@ __global__ void __launch_bounds__(kBlock)
   for (int n = 0; n < D / 16; ++n)
     wmma::store_matrix_sync(work + n * 16, dk[n], ld, wmma::mem_row_major);
   __syncwarp();
-  writeRows<D>(work, key0, seq, b, f, layout.k(g), true, ropeBase, dqkv);
+  writeRows<D>(work, key0, seq, b, f, layout.k(g), true, rope, dqkv);
   __syncwarp();
 #pragma unroll
   for (int n = 0; n < D / 16; ++n)
     wmma::store_matrix_sync(work + n * 16, dv[n], ld, wmma::mem_row_major);
   __syncwarp();
-  writeRows<D>(work, key0, seq, b, f, layout.v(g), false, ropeBase, dqkv);
+  writeRows<D>(work, key0, seq, b, f, layout.v(g), false, rope, dqkv);
 #endif
 }
 
