@@ -25,6 +25,11 @@ ROOT=$(cd "$HERE/.." && pwd)
 MODE=${1:-}
 BUNDLE=$(realpath -m "${2:-$ROOT/build/gpu-bundle}")
 TINY_STEPS=50
+# The tiny models whose GPU losses are checked against the CPU's: the
+# tiny GPT (head dimension 16: the SIMT attention) and a GPT with heads of
+# 64 and a sequence of 100 (the tensor-core attention, a partial tile).
+TINY=(tiny-gpt:$ROOT/examples/models/tiny-gpt.json
+      tiny-gpt-d64:$HERE/models/tiny-gpt-d64.json)
 # -bf16: the same spec compiled with --dtype=bfloat16 (bf16 storage, fp32
 # master weights), against the same PyTorch run.
 MODELS=(gpt2-124m-gpu gpt2-124m-gpu-bf16 gpt2-1.5b-gpu)
@@ -35,16 +40,20 @@ prepare() {
   local cluster=$ROOT/examples/clusters/dgx-h100.json
   rm -rf "$BUNDLE" && mkdir -p "$BUNDLE"
   "$build/bin/axonn-data" --output "$BUNDLE/data" /usr/share/common-licenses/* > /dev/null
-  # The tiny model: an object for the GPU, and the CPU run's losses.
-  "$build/bin/axonnc" "$ROOT/examples/models/tiny-gpt.json" --gpus 1 \
-      --cluster "$cluster" --emit=obj -o "$BUNDLE/tiny-gpt.o"
-  "$build/bin/axonnc" "$ROOT/examples/models/tiny-gpt.json" --gpus 1 \
-      --cluster "$cluster" --dtype=bfloat16 --emit=obj -o "$BUNDLE/tiny-gpt-bf16.o"
-  "$build/bin/axonnc" "$ROOT/examples/models/tiny-gpt.json" --gpus 1 \
-      --cluster "$cluster" -o "$BUNDLE/tiny-gpt-cpu"
-  OPENBLAS_NUM_THREADS=1 "$BUNDLE/tiny-gpt-cpu" --data "$BUNDLE/data" \
-      --steps $TINY_STEPS --print-losses | grep '^step' > "$BUNDLE/tiny-gpt-cpu.txt"
-  rm "$BUNDLE/tiny-gpt-cpu"
+  # The tiny models: objects for the GPU (fp32 and bf16 storage), and the
+  # CPU run's losses.
+  for t in "${TINY[@]}"; do
+    local name=${t%%:*} spec=${t#*:}
+    "$build/bin/axonnc" "$spec" --gpus 1 --cluster "$cluster" --emit=obj \
+        -o "$BUNDLE/$name.o"
+    "$build/bin/axonnc" "$spec" --gpus 1 --cluster "$cluster" \
+        --dtype=bfloat16 --emit=obj -o "$BUNDLE/$name-bf16.o"
+    "$build/bin/axonnc" "$spec" --gpus 1 --cluster "$cluster" \
+        -o "$BUNDLE/$name-cpu"
+    OPENBLAS_NUM_THREADS=1 "$BUNDLE/$name-cpu" --data "$BUNDLE/data" \
+        --steps $TINY_STEPS --print-losses | grep '^step' > "$BUNDLE/$name-cpu.txt"
+    rm "$BUNDLE/$name-cpu"
+  done
   for m in "${MODELS[@]}"; do
     local spec=${m%-bf16} dtype=float32
     [ "$spec" != "$m" ] && dtype=bfloat16
@@ -94,21 +103,24 @@ run() {
   timeout 90 "$out/build/axonn-rt-attention-bench" | tee "$out/attention.txt"
   [ "${PIPESTATUS[0]}" = 0 ] || failed=1
 
-  echo "== the tiny model: $TINY_STEPS steps on the GPU against the CPU run"
-  c++ -o "$out/tiny-gpt" "$BUNDLE/tiny-gpt.o" "${libs[@]}" || failed=1
-  AXONN_GEMM_PRECISION=fp32 "$out/tiny-gpt" --data "$BUNDLE/data" \
-      --steps $TINY_STEPS --print-losses | grep '^step' > "$out/tiny-gpt-fp32.txt" || failed=1
-  "$out/tiny-gpt" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
-      | grep '^step' > "$out/tiny-gpt-gpu.txt" || failed=1
-  { echo -n "fp32 GEMMs: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/tiny-gpt-fp32.txt" \
-      "$BUNDLE/tiny-gpt-cpu.txt" 1e-3 0.02; } | tee "$out/tiny-fp32.txt" || failed=1
-  { echo -n "bf16 GEMMs: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/tiny-gpt-gpu.txt" \
-      "$BUNDLE/tiny-gpt-cpu.txt" 0.05 0.02; } | tee "$out/tiny.txt" || failed=1
-  c++ -o "$out/tiny-gpt-bf16" "$BUNDLE/tiny-gpt-bf16.o" "${libs[@]}" || failed=1
-  "$out/tiny-gpt-bf16" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
-      | grep '^step' > "$out/tiny-gpt-bf16.txt" || failed=1
-  { echo -n "bf16 storage: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/tiny-gpt-bf16.txt" \
-      "$BUNDLE/tiny-gpt-cpu.txt" 0.05 0.02; } | tee "$out/tiny-bf16.txt" || failed=1
+  for t in "${TINY[@]}"; do
+    local name=${t%%:*}
+    echo "== $name: $TINY_STEPS steps on the GPU against the CPU run"
+    c++ -o "$out/$name" "$BUNDLE/$name.o" "${libs[@]}" || failed=1
+    AXONN_GEMM_PRECISION=fp32 "$out/$name" --data "$BUNDLE/data" \
+        --steps $TINY_STEPS --print-losses | grep '^step' > "$out/$name-fp32.txt" || failed=1
+    "$out/$name" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
+        | grep '^step' > "$out/$name-gpu.txt" || failed=1
+    { echo -n "fp32 GEMMs: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/$name-fp32.txt" \
+        "$BUNDLE/$name-cpu.txt" 1e-3 0.02; } | tee "$out/$name-vs-fp32.txt" || failed=1
+    { echo -n "bf16 GEMMs: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/$name-gpu.txt" \
+        "$BUNDLE/$name-cpu.txt" 0.05 0.02; } | tee "$out/$name-vs-gpu.txt" || failed=1
+    c++ -o "$out/$name-bf16" "$BUNDLE/$name-bf16.o" "${libs[@]}" || failed=1
+    "$out/$name-bf16" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
+        | grep '^step' > "$out/$name-bf16.txt" || failed=1
+    { echo -n "bf16 storage: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/$name-bf16.txt" \
+        "$BUNDLE/$name-cpu.txt" 0.05 0.02; } | tee "$out/$name-vs-bf16.txt" || failed=1
+  done
 
   echo "== benchmarks: axonn and PyTorch (bf16, torch.compile, SDPA)"
   local peak=989 # dense bf16 TFLOP/s of an H100 SXM / H200 (MFU denominator)
@@ -171,8 +183,10 @@ def text(name):
     except OSError:
         return "(missing)"
 print("kernel check: " + text("check.txt").splitlines()[-1])
-print("tiny model vs CPU: " + text("tiny-fp32.txt") + "; " + text("tiny.txt")
-      + "; " + text("tiny-bf16.txt"))
+for name, what in (("tiny-gpt", "SIMT attention"),
+                   ("tiny-gpt-d64", "tensor-core attention")):
+    print("%s (%s) vs CPU: %s; %s; %s" % (name, what, text(name + "-vs-fp32.txt"),
+          text(name + "-vs-gpu.txt"), text(name + "-vs-bf16.txt")))
 print()
 print(text("attention.txt"))
 print()
