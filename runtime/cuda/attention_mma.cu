@@ -208,7 +208,8 @@ axonn_status attentionKernels(axonn_rt *rt, AttentionKernels *out) {
 }
 
 bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
-  const State &s = state(rt);
+  State &s = state(rt);
+  loadGemmSettings(s); // the precision, even before the first GEMM
   if (s.prop.major < 8 || (!bf16Storage && s.gemmPrecision != "bf16"))
     return false;
   // Built for sm_80 or newer: code for older GPUs only (a JIT from their

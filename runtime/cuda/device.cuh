@@ -47,6 +47,10 @@ axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
 
 inline cudaStream_t streamOf(axonn_rt *rt) { return state(rt).compute; }
 
+/// Reads the GEMM settings (AXONN_GEMM_PRECISION, tuning, its cache) once,
+/// before the first GEMM or whatever depends on them.
+void loadGemmSettings(State &s);
+
 /// The attention kernels AXONN_ATTENTION chooses: mma (the default: on
 /// the tensor cores where they apply, attention_mma.cu), tiled (the fp32
 /// SIMT kernels tiled for head dimensions 32, 64 and 128) or rows (a block

@@ -132,6 +132,15 @@ void loadGemmCache(State &s) {
   }
 }
 
+} // namespace
+
+void axonn::cuda::loadGemmSettings(State &s) {
+  if (!s.gemmCacheLoaded)
+    loadGemmCache(s);
+}
+
+namespace {
+
 /// Appends a choice to the cache file (best effort: tuning again later is
 /// the only cost of a cache that cannot be written).
 void saveGemmChoice(const State &s, const std::string &key, int choice) {
@@ -307,8 +316,7 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                     "GEMM with an empty inner dimension (%lldx%lld)",
                     (long long)m, (long long)n);
-  if (!s.gemmCacheLoaded)
-    loadGemmCache(s);
+  loadGemmSettings(s);
   int wanted = s.gemmTuning ? Formulation::kCandidates : 1;
   uint32_t alignA = alignmentOf(A), alignB = alignmentOf(B),
            alignC = alignmentOf(C);
