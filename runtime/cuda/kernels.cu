@@ -310,6 +310,10 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                   bool geluGrad = false) {
   State &s = state(rt);
   const size_t elementBytes = type == CUDA_R_16BF ? 2 : 4;
+  if (geluGrad && (!aux || bias))
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "GEMM with the GELU's gradient needs its input (aux) and "
+                    "no bias");
   if (m == 0 || n == 0)
     return AXONN_OK;
   if (k == 0)

@@ -42,10 +42,20 @@ func.func @half(%x: tensor<4x8xf16>) -> tensor<4x8xf16> {
 // -----
 
 // The input gradient through a GELU (axonn.linear_grad_input_gelu): dy
-// [4, 6], w [6, 8], pre [4, 8]; rows 4, n 6, k 8, tanh (1).
+// [4, 6], w [6, 8], pre [4, 8] (arguments 0, 1, 2); rows 4, n 6, k 8; tanh
+// is 1, the exact GELU 0.
 // CHECK-LABEL: func.func @axonn_backward(
-// CHECK: call @axonn_rt_linear_grad_input_gelu_bf16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %c4_i64, %c6_i64, %c8_i64, %c1_i32, %{{.*}})
-func.func @backward(%dy: tensor<4x6xbf16>, %w: tensor<6x8xbf16>, %pre: tensor<4x8xbf16>) -> tensor<4x8xbf16> {
+// CHECK-SAME: %[[RT:[a-z0-9]+]]: !llvm.ptr, %[[ARGS:[a-z0-9]+]]: !llvm.ptr,
+// CHECK: %[[P0:.*]] = llvm.getelementptr %[[ARGS]][0]
+// CHECK-NEXT: %[[DY:.*]] = llvm.load %[[P0]]
+// CHECK: %[[P1:.*]] = llvm.getelementptr %[[ARGS]][1]
+// CHECK-NEXT: %[[W:.*]] = llvm.load %[[P1]]
+// CHECK: %[[P2:.*]] = llvm.getelementptr %[[ARGS]][2]
+// CHECK-NEXT: %[[PRE:.*]] = llvm.load %[[P2]]
+// CHECK: call @axonn_rt_linear_grad_input_gelu_bf16(%[[RT]], %[[DY]], %[[W]], %[[PRE]], %c4_i64, %c6_i64, %c8_i64, %c1_i32, %{{.*}})
+// CHECK: call @axonn_rt_linear_grad_input_gelu_bf16(%[[RT]], %[[DY]], %[[W]], %[[PRE]], %c4_i64, %c6_i64, %c8_i64, %c0_i32, %{{.*}})
+func.func @backward(%dy: tensor<4x6xbf16>, %w: tensor<6x8xbf16>, %pre: tensor<4x8xbf16>) -> (tensor<4x8xbf16>, tensor<4x8xbf16>) {
   %d = axonn.linear_grad_input_gelu %dy, %w, %pre tanh : (tensor<4x6xbf16>, tensor<6x8xbf16>, tensor<4x8xbf16>) -> tensor<4x8xbf16>
-  return %d : tensor<4x8xbf16>
+  %e = axonn.linear_grad_input_gelu %dy, %w, %pre none : (tensor<4x6xbf16>, tensor<6x8xbf16>, tensor<4x8xbf16>) -> tensor<4x8xbf16>
+  return %d, %e : tensor<4x8xbf16>, tensor<4x8xbf16>
 }

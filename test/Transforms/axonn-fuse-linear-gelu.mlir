@@ -57,10 +57,25 @@ func.func @mlp_down_grad(%dy: tensor<2x8x16xf32>, %w: tensor<16x64xf32>, %pre: t
 
 // -----
 
+// The exact GELU, and `pre` made between the two ops (as a full recompute
+// rebuilds it): the fused op goes where the GELU's gradient was, after it.
+// CHECK-LABEL: func.func @recomputed_pre
+// CHECK-NEXT: %[[PRE:.*]] = axonn.linear
+// CHECK-NEXT: %[[D:.*]] = axonn.linear_grad_input_gelu %{{.*}}, %{{.*}}, %[[PRE]] none
+// CHECK-NEXT: return %[[D]]
+func.func @recomputed_pre(%dy: tensor<2x8x16xf32>, %w: tensor<16x64xf32>, %x: tensor<2x8x16xf32>, %w1: tensor<64x16xf32>) -> tensor<2x8x64xf32> {
+  %dh = axonn.linear_grad_input %dy, %w : (tensor<2x8x16xf32>, tensor<16x64xf32>) -> tensor<2x8x64xf32>
+  %pre = axonn.linear %x, %w1 : (tensor<2x8x16xf32>, tensor<64x16xf32>) -> tensor<2x8x64xf32>
+  %d = axonn.gelu_grad %dh, %pre none : tensor<2x8x64xf32>
+  return %d : tensor<2x8x64xf32>
+}
+
+// -----
+
 // The input gradient has another use: left as it is.
 // CHECK-LABEL: func.func @shared_grad
 // CHECK-NOT: axonn.linear_grad_input_gelu
-// CHECK: axonn.linear_grad_input
+// CHECK: axonn.linear_grad_input %
 // CHECK: axonn.gelu_grad
 func.func @shared_grad(%dy: tensor<2x8x16xf32>, %w: tensor<16x64xf32>, %pre: tensor<2x8x64xf32>) -> (tensor<2x8x64xf32>, tensor<2x8x64xf32>) {
   %dh = axonn.linear_grad_input %dy, %w : (tensor<2x8x16xf32>, tensor<16x64xf32>) -> tensor<2x8x64xf32>

@@ -96,7 +96,8 @@ inline std::string layerOf(Operation *collective) {
   std::optional<std::string> name;
   if (def)
     name = TypeSwitch<Operation *, std::optional<std::string>>(def)
-               .Case<LinearOp, LinearGradInputOp>(
+               .Case<LinearOp, LinearGeluOp, LinearGradInputOp,
+                     LinearGradInputGeluOp>(
                    [](auto op) { return paramOf(op.getWeight()); })
                .Case([](EmbeddingOp op) { return paramOf(op.getTable()); })
                .Case<NormStatsOp, NormGradStatsOp>(
@@ -130,7 +131,8 @@ inline int64_t elementsOf(Type type) {
 }
 
 inline bool isBackward(Operation *op) {
-  return isa<LinearGradInputOp, LinearGradWeightOp, LinearGradBiasOp,
+  return isa<LinearGradInputOp, LinearGradInputGeluOp, LinearGradWeightOp,
+             LinearGradBiasOp,
              AttentionGradOp, LayerNormGradOp, RMSNormGradOp, NormGradStatsOp,
              GeluGradOp, SwiGLUGradOp, EmbeddingGradOp, PositionGradOp,
              CrossEntropyGradOp, LMHeadLossGradOp>(op);
