@@ -929,6 +929,67 @@ LogicalResult Evaluator::run(Operation *op) {
         set(op.getResult(), std::move(sum));
         return success();
       })
+      // The fused ops of per-rank IR: what their unfused pairs compute.
+      .Case([&](ResidualNormOp op) {
+        HostTensor sum = get(op.getInput());
+        const HostTensor &residual = get(op.getResidual()),
+                         &g = get(op.getScale());
+        for (int64_t i = 0; i < sum.size(); ++i)
+          sum.data[i] += residual.data[i];
+        double eps = op.getEpsilon().convertToDouble();
+        int64_t local = sum.width(), rows = sum.size() / local;
+        HostTensor y = zerosLike(op.getResult());
+        for (int64_t r = 0; r < rows; ++r) {
+          const double *row = &sum.data[r * local];
+          if (op.getRms()) {
+            double inv = rmsInverse(row, local, nullptr, local, eps);
+            for (int64_t j = 0; j < local; ++j)
+              y.data[r * local + j] = row[j] * inv * g.data[j];
+            continue;
+          }
+          const HostTensor &b = get(op.getBias());
+          auto [mean, inv] =
+              layerNormMoments(row, local, nullptr, local, eps);
+          for (int64_t j = 0; j < local; ++j)
+            y.data[r * local + j] =
+                (row[j] - mean) * inv * g.data[j] + b.data[j];
+        }
+        set(op.getSum(), std::move(sum));
+        set(op.getResult(), std::move(y));
+        return success();
+      })
+      .Case([&](LinearGeluOp op) {
+        const HostTensor &x = get(op.getInput()), &w = get(op.getWeight());
+        int64_t n = w.shape[0], k = w.shape[1], rows = x.size() / k;
+        HostTensor pre = zerosLike(op.getPre()), y = zerosLike(op.getResult());
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t o = 0; o < n; ++o) {
+            double sum = op.getBias() ? get(op.getBias()).data[o] : 0;
+            for (int64_t i = 0; i < k; ++i)
+              sum += x.data[r * k + i] * w.data[o * k + i];
+            pre.data[r * n + o] = sum;
+            y.data[r * n + o] = gelu(sum, op.getApproximation());
+          }
+        set(op.getPre(), std::move(pre));
+        set(op.getResult(), std::move(y));
+        return success();
+      })
+      .Case([&](LinearGradInputGeluOp op) {
+        const HostTensor &dy = get(op.getGrad()), &w = get(op.getWeight()),
+                         &pre = get(op.getPre());
+        int64_t n = w.shape[0], k = w.shape[1], rows = dy.size() / n;
+        HostTensor dx = zerosLike(op.getResult());
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t i = 0; i < k; ++i) {
+            double sum = 0;
+            for (int64_t o = 0; o < n; ++o)
+              sum += dy.data[r * n + o] * w.data[o * k + i];
+            dx.data[r * k + i] =
+                sum * geluDerivative(pre.data[r * k + i], op.getApproximation());
+          }
+        set(op.getResult(), std::move(dx));
+        return success();
+      })
       .Case([&](LMHeadLossOp op) { return lmHeadLoss(op); })
       .Case([&](EmbeddingGradOp op) { return embeddingGrad(op); })
       .Case([&](PositionGradOp op) { return positionGrad(op), success(); })

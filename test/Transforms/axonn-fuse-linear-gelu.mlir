@@ -5,6 +5,13 @@
 // gradient of an input gradient read by nothing else becomes, with it, one
 // axonn.linear_grad_input_gelu at the GELU gradient's place.
 // RUN: axonn-opt %s --split-input-file --axonn-fuse-linear-gelu | FileCheck %s
+// The fused program computes what the unfused one does: every rank of the
+// tiny GPT's step, fused, in fp64 lockstep against the sharded step
+// (--axonn-test-spmd): on 1x1x1x2 both fusions happen (2 of each kind a
+// step), on 2x2x1x1 partial sums keep the backward's apart.
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x1x1x2" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-linear-gelu" -o /dev/null | FileCheck %s --check-prefix=SPMD
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=4 grid=2x2x1x1" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-linear-gelu" -o /dev/null | FileCheck %s --check-prefix=SPMD
+// SPMD: results on {{[24]}} ranks, max relative error {{.*}}: ok
 
 // CHECK-LABEL: func.func @mlp_up
 // CHECK-SAME: (%[[X:.*]]: tensor<2x8x16xf32>, %[[W:.*]]: tensor<64x16xf32>, %[[B:.*]]: tensor<64xf32>, %[[D:.*]]: tensor<2x8x64xf32>)

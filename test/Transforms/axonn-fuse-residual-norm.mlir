@@ -4,6 +4,12 @@
 // parameters are defined there; norms over split features (stats) and
 // pairs that cannot be placed stay as they are.
 // RUN: axonn-opt %s --split-input-file --axonn-fuse-residual-norm | FileCheck %s
+// The fused program computes what the unfused one does: every rank of the
+// tiny GPT's (layer norms) and tiny Llama's (RMS norms) step, fused, in
+// fp64 lockstep against the sharded step (--axonn-test-spmd).
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x1x1x2" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-residual-norm" -o /dev/null | FileCheck %s --check-prefix=SPMD
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-llama.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x1x1x2" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-residual-norm" -o /dev/null | FileCheck %s --check-prefix=SPMD
+// SPMD: results on 2 ranks, max relative error {{.*}}: ok
 
 // CHECK-LABEL: func.func @at_the_norm
 // CHECK-SAME: (%[[X:.*]]: tensor<2x8x16xf32>, %[[R:.*]]: tensor<2x8x16xf32>, %[[G:.*]]: tensor<16xf32>, %[[B:.*]]: tensor<16xf32>)
