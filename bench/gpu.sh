@@ -99,9 +99,12 @@ run() {
     export AXONN_GELU_EPILOGUE=0
   fi
 
-  echo "== the attention kernels' speed (GPT-2 124M's shape)"
-  timeout 90 "$out/build/axonn-rt-attention-bench" | tee "$out/attention.txt"
-  [ "${PIPESTATUS[0]}" = 0 ] || failed=1
+  echo "== the attention kernels' speed (GPT-2 124M's shape; a Llama-like one)"
+  : > "$out/attention.txt"
+  for shape in "8 1024 12 12 64" "2 2048 32 8 128"; do
+    timeout 90 "$out/build/axonn-rt-attention-bench" $shape | tee -a "$out/attention.txt"
+    [ "${PIPESTATUS[0]}" = 0 ] || failed=1
+  done
 
   for t in "${TINY[@]}"; do
     local name=${t%%:*}
