@@ -1,10 +1,9 @@
-//===- attention_mma.cuh - the tensor-core attention kernels ----*- CUDA
-//-*-===//
+//===- attention_mma.cuh - the tensor-core attention kernels -*- CUDA -*-===//
 //
 // The device code of attention_mma.cu (which describes the algorithm):
-// plain CUDA with WMMA, which check/attention_mma_emulation.cpp also
+// plain CUDA with WMMA, which unittests/AttentionMmaEmulationTest.cpp also
 // compiles for the host against an emulation of the tensor-core and warp
-// operations (check/cuda_emulation.h).
+// operations (runtime/check/cuda_emulation.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -88,8 +87,9 @@ using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 /// The rotary embedding's cosines and sines: (cos, sin) of the angle of
 /// position s and pair p at table[s * D/2 + p], computed in double as the
 /// CPU backend computes them, once per call rather than per element.
-__global__ void ropeTableKernel(int64_t seq, int64_t d, double base,
-                                float2 *table) {
+/// (static: a kernel that is not a template, in a header)
+static __global__ void ropeTableKernel(int64_t seq, int64_t d, double base,
+                                       float2 *table) {
   GRID_STRIDE(e, seq * (d / 2)) {
     int64_t s = e / (d / 2), p = e % (d / 2);
     double angle = double(s) * pow(base, -2.0 * double(p) / double(d));

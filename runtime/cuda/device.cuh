@@ -1,5 +1,4 @@
-//===- device.cuh - what the CUDA backend's kernel files share --*- CUDA
-//-*-===//
+//===- device.cuh - what the CUDA kernel files share -----------*- CUDA -*-===//
 //
 // Launch helpers and the element-level pieces (elements.cuh) that
 // kernels.cu and attention_mma.cu both use.

@@ -1,9 +1,8 @@
-//===- elements.cuh - element-level device code the kernels share -*- CUDA
-//-*-===//
+//===- elements.cuh - element-level code the kernels share -----*- CUDA -*-===//
 //
 // Storage conversions, the rotary embedding and the grid-stride loop: plain
-// device code, which check/attention_mma_emulation.cpp also compiles for
-// the host (with check/cuda_emulation.h).
+// device code, which unittests/AttentionMmaEmulationTest.cpp also compiles
+// for the host (with runtime/check/cuda_emulation.h).
 //
 //===----------------------------------------------------------------------===//
 
