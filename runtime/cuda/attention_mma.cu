@@ -34,6 +34,8 @@
 #include "attention_mma.cuh"
 #include "device.cuh"
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -207,11 +209,37 @@ axonn_status attentionKernels(axonn_rt *rt, AttentionKernels *out) {
   return AXONN_OK;
 }
 
+namespace {
+
+/// Says once per process (on rank 0) why the attention leaves the tensor
+/// cores when the user did not ask for it: a slowdown should not be
+/// silent.
+void noteOnce(axonn_rt *rt, bool &said, const char *format, ...) {
+  if (said || rt->rank != 0)
+    return;
+  said = true;
+  char text[256];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(text, sizeof(text), format, args);
+  va_end(args);
+  std::fprintf(stderr, "axonn: attention runs on the CUDA cores: %s\n", text);
+}
+
+} // namespace
+
 bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
   State &s = state(rt);
   loadGemmSettings(s); // the precision, even before the first GEMM
-  if (s.prop.major < 8 || (!bf16Storage && s.gemmPrecision != "bf16"))
+  // fp32 or tf32 GEMMs ask for fp32 attention too: no note.
+  if (!bf16Storage && s.gemmPrecision != "bf16")
     return false;
+  static bool oldGpu = false, oldBuild = false, oddHeads = false,
+              smallShared = false;
+  if (s.prop.major < 8) {
+    noteOnce(rt, oldGpu, "%s is older than sm_80", s.prop.name);
+    return false;
+  }
   // Built for sm_80 or newer: code for older GPUs only (a JIT from their
   // PTX) would trap in the kernels.
   static const bool built = [] {
@@ -222,8 +250,12 @@ bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
     cudaGetLastError();
     return ok;
   }();
-  if (!built)
+  if (!built) {
+    noteOnce(rt, oldBuild,
+             "the runtime was built without sm_80 code "
+             "(CMAKE_CUDA_ARCHITECTURES)");
     return false;
+  }
   size_t most = s.prop.sharedMemPerBlockOptin, need = 0;
   switch (headDim) {
   case 32:
@@ -239,9 +271,19 @@ bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
         {forwardShared<128>(), gradQueryShared<128>(), gradKeyShared<128>()});
     break;
   default:
+    noteOnce(rt, oddHeads,
+             "heads of %lld (the tensor-core kernels take 32, 64 and 128)",
+             (long long)headDim);
     return false;
   }
-  return need <= most;
+  if (need > most) {
+    noteOnce(rt, smallShared,
+             "heads of %lld need %zu bytes of shared memory a block, %s has "
+             "%zu",
+             (long long)headDim, need, s.prop.name, most);
+    return false;
+  }
+  return true;
 }
 
 axonn_status mmaAttention(axonn_rt *rt, bool bf16Storage, const void *qkv,
