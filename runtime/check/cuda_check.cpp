@@ -797,10 +797,6 @@ void checkBf16(Api &cuda, Api &cpu) {
   }
 }
 
-/// The GELU epilogue (tanh form; n = 40 is a multiple of 8, so the GEMM's
-/// epilogue runs it), with and without a bias. cuBLASLt's tanh is
-/// approximate: its GELU output is held to 1e-3 (its input to the pass's
-/// tolerance).
 /// The tiled forward and backward (head dimensions 32, 64, 128): more than
 /// one tile of queries and keys, a partial last tile, grouped heads,
 /// rotary, causal and not. fp32 storage runs the SIMT kernels ("tiled")
@@ -839,6 +835,11 @@ void checkAttentionTiles(Api &cuda, Api &cpu, const char *kernels) {
   }
 }
 
+/// The GELU epilogue (tanh form; n = 40 is a multiple of 8, so the GEMM's
+/// epilogue runs it), with and without a bias, and the GELU's gradient in
+/// the input gradient's epilogue (DGELU; k = 72). cuBLASLt's tanh is
+/// approximate: what it computes is held to 1e-3 (the GELU's input to the
+/// pass's tolerance).
 void checkGeluEpilogue(Api &cuda, Api &cpu, const char *label) {
   const int64_t rows = 48, n = 40, k = 72;
   auto x = random(rows * k), w = random(n * k), b = random(n);

@@ -246,6 +246,26 @@ __device__ float softmaxTile(const float *scores, bf16 *probs, int64_t row,
   return correction;
 }
 
+/// K and V rows t0 ... t0 + 63 into their tiles, between barriers (every
+/// thread of the block calls it).
+template <int D>
+__device__ void loadKeyValueTiles(const bf16 *kHead, const bf16 *vHead,
+                                  int64_t t0, bf16 *kTile, bf16 *vTile) {
+  __syncthreads();
+  loadTile<D>(kHead + t0 * D, kTile);
+  loadTile<D>(vHead + t0 * D, vTile);
+  __syncthreads();
+}
+
+/// The 16-key blocks of the tile at t0 that a warp's rows from row0 see:
+/// causal, the blocks past its last row are all masked.
+__device__ __forceinline__ int visibleBlocks(int64_t row0, int64_t t0,
+                                             bool causal) {
+  int blocks = kTileRows / 16;
+  return causal ? min(blocks, int((row0 + kWarpRows - 1 - t0) / 16) + 1)
+                : blocks;
+}
+
 /// The forward over keys 0 ... keyEnd - 1 for a warp's 16 query rows from
 /// `row0` (their tile rows `q`): leaves the unnormalized output in `out`
 /// (16 x D, row stride workLd) and the lane's row statistics in `state`.
@@ -260,14 +280,8 @@ forwardRows(const bf16 *q, const bf16 *kHead, const bf16 *vHead, bf16 *kTile,
   for (int c = parity; c < D; c += 2)
     out[r * ld + c] = 0;
   for (int64_t t0 = 0; t0 < keyEnd; t0 += kTileRows) {
-    __syncthreads();
-    loadTile<D>(kHead + t0 * D, kTile);
-    loadTile<D>(vHead + t0 * D, vTile);
-    __syncthreads();
-    // Causal: the 16-key blocks past the warp's last row are all masked.
-    int blocks = kTileRows / 16;
-    if (causal)
-      blocks = min(blocks, int((row0 + kWarpRows - 1 - t0) / 16) + 1);
+    loadKeyValueTiles<D>(kHead, vHead, t0, kTile, vTile);
+    int blocks = visibleBlocks(row0, t0, causal);
     productT<D>(q, kTile, 0, blocks, scores, kScoreLd);
     __syncwarp();
     float correction =
@@ -400,13 +414,8 @@ __global__ void __launch_bounds__(kBlock)
   for (int n = 0; n < D / 16; ++n)
     wmma::fill_fragment(dq[n], 0.0f);
   for (int64_t t0 = 0; t0 < keyEnd; t0 += kTileRows) {
-    __syncthreads();
-    loadTile<D>(kHead + t0 * D, kTile);
-    loadTile<D>(vHead + t0 * D, vTile);
-    __syncthreads();
-    int blocks = kTileRows / 16;
-    if (causal)
-      blocks = min(blocks, int((row0 + kWarpRows - 1 - t0) / 16) + 1);
+    loadKeyValueTiles<D>(kHead, vHead, t0, kTile, vTile);
+    int blocks = visibleBlocks(row0, t0, causal);
     productT<D>(qRows, kTile, 0, blocks, scores, kScoreLd);
     productT<D>(dORows, vTile, 0, blocks, work, ld);
     __syncwarp();
