@@ -353,6 +353,30 @@ __global__ void __launch_bounds__(kBlock)
 #endif
 }
 
+/// Writes a warp's 16 result rows, held in `acc`, into column `offset` of
+/// dqkv (rows from row0, those before seq): times `scale`, and rotated back
+/// by the RoPE table (null: as they are). `work` (16 x D, row stride
+/// workLd) stages them. One warp.
+template <int D, typename T>
+__device__ void writeResult(const FragC (&acc)[D / 16], float *work,
+                            int64_t row0, int64_t seq, int64_t b, int64_t f,
+                            int64_t offset, const float2 *rope, float scale,
+                            T *dqkv) {
+  constexpr int ld = Dims<D>::workLd;
+  __syncwarp(); // every lane is done reading `work`
+#pragma unroll
+  for (int n = 0; n < D / 16; ++n)
+    wmma::store_matrix_sync(work + n * 16, acc[n], ld, wmma::mem_row_major);
+  __syncwarp();
+  for (int e = threadIdx.x % 32; e < kWarpRows * D; e += 32) {
+    int r = e / D, i = e % D;
+    int64_t s = row0 + r;
+    if (s < seq)
+      store(dqkv[(b * seq + s) * f + offset + i],
+            rotatedBy(work + r * ld, i, D, ropeRow(rope, s, D), true) * scale);
+  }
+}
+
 /// Backward, first kernel: a block per (64 queries, head, batch). Pass 1
 /// recomputes the forward, giving each row's log-sum-exp and delta = dO .
 /// O (kept in lse and delta, [batch, heads, padded], for the key kernel);
@@ -369,7 +393,7 @@ __global__ void __launch_bounds__(kBlock)
 #else
   extern __shared__ __align__(128) unsigned char shared[];
   constexpr int ld = Dims<D>::workLd, tileLd = Dims<D>::tileLd;
-  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  int warp = threadIdx.x / 32;
   int r = ownRow(), parity = ownParity();
   int64_t h = blockIdx.y, b = blockIdx.z, g = layout.group(h);
   int64_t first = int64_t(blockIdx.x) * kTileRows,
@@ -431,37 +455,9 @@ __global__ void __launch_bounds__(kBlock)
     __syncwarp();
     productAccumulate<D>(probs, kTile, 0, blocks, dq);
   }
-#pragma unroll
-  for (int n = 0; n < D / 16; ++n)
-    wmma::store_matrix_sync(work + n * 16, dq[n], ld, wmma::mem_row_major);
-  __syncwarp();
-  float scale = float(1 / sqrt(double(D)));
-  int64_t f = layout.features();
-  for (int e = lane; e < kWarpRows * D; e += 32) {
-    int rr = e / D, i = e % D;
-    int64_t s = row0 + rr;
-    if (s < seq)
-      store(dqkv[(b * seq + s) * f + layout.q(h) + i],
-            rotatedBy(work + rr * ld, i, D, ropeRow(rope, s, D), true) * scale);
-  }
+  writeResult<D>(dq, work, row0, seq, b, layout.features(), layout.q(h), rope,
+                 float(1 / sqrt(double(D))), dqkv);
 #endif
-}
-
-/// Writes a warp's 16 result rows (work, row stride workLd; rows from
-/// `row0`, rotated back if `rotate`) into column `offset` of dqkv.
-template <int D, typename T>
-__device__ void writeRows(const float *work, int64_t row0, int64_t seq,
-                          int64_t b, int64_t f, int64_t offset, bool rotate,
-                          const float2 *rope, T *dqkv) {
-  constexpr int ld = Dims<D>::workLd;
-  for (int e = threadIdx.x % 32; e < kWarpRows * D; e += 32) {
-    int r = e / D, i = e % D;
-    int64_t s = row0 + r;
-    if (s < seq)
-      store(dqkv[(b * seq + s) * f + offset + i],
-            rotate ? rotatedBy(work + r * ld, i, D, ropeRow(rope, s, D), true)
-                   : work[r * ld + i]);
-  }
 }
 
 /// Backward, second kernel: a block per (64 keys, KV head, batch), 16 keys
@@ -548,17 +544,8 @@ __global__ void __launch_bounds__(kBlock)
     }
   }
   int64_t f = layout.features();
-#pragma unroll
-  for (int n = 0; n < D / 16; ++n)
-    wmma::store_matrix_sync(work + n * 16, dk[n], ld, wmma::mem_row_major);
-  __syncwarp();
-  writeRows<D>(work, key0, seq, b, f, layout.k(g), true, rope, dqkv);
-  __syncwarp();
-#pragma unroll
-  for (int n = 0; n < D / 16; ++n)
-    wmma::store_matrix_sync(work + n * 16, dv[n], ld, wmma::mem_row_major);
-  __syncwarp();
-  writeRows<D>(work, key0, seq, b, f, layout.v(g), false, rope, dqkv);
+  writeResult<D>(dk, work, key0, seq, b, f, layout.k(g), rope, 1.0f, dqkv);
+  writeResult<D>(dv, work, key0, seq, b, f, layout.v(g), nullptr, 1.0f, dqkv);
 #endif
 }
 
