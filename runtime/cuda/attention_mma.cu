@@ -38,6 +38,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace axonn::cuda {
@@ -160,35 +161,56 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, int64_t batch,
   return AXONN_OK;
 }
 
+/// Calls f with the head dimension as a constant
+/// (std::integral_constant<int, D>) when the kernels take it (32, 64 or
+/// 128); false for any other.
+template <typename F> bool forHeadDim(int64_t dim, F &&f) {
+  switch (dim) {
+  case 32:
+    f(std::integral_constant<int, 32>());
+    return true;
+  case 64:
+    f(std::integral_constant<int, 64>());
+    return true;
+  case 128:
+    f(std::integral_constant<int, 128>());
+    return true;
+  default:
+    return false;
+  }
+}
+
+axonn_status unsupportedHeads(axonn_rt *rt, int64_t headDim) {
+  return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                  "attention: the tensor-core kernels take heads of 32, 64 "
+                  "or 128, not %lld",
+                  (long long)headDim);
+}
+
 template <typename T>
 axonn_status forwardFor(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
                         const QKVLayout &layout, int32_t causal,
                         double ropeBase, T *out) {
-  switch (layout.dim) {
-  case 32:
-    return forward<32>(rt, qkv, batch, seq, layout, causal, ropeBase, out);
-  case 64:
-    return forward<64>(rt, qkv, batch, seq, layout, causal, ropeBase, out);
-  default:
-    return forward<128>(rt, qkv, batch, seq, layout, causal, ropeBase, out);
-  }
+  axonn_status status = AXONN_OK;
+  if (!forHeadDim(layout.dim, [&](auto d) {
+        status = forward<decltype(d)::value>(rt, qkv, batch, seq, layout,
+                                             causal, ropeBase, out);
+      }))
+    return unsupportedHeads(rt, layout.dim);
+  return status;
 }
 
 template <typename T>
 axonn_status backwardFor(axonn_rt *rt, const T *dout, const T *qkv,
                          int64_t batch, int64_t seq, const QKVLayout &layout,
                          int32_t causal, double ropeBase, T *dqkv) {
-  switch (layout.dim) {
-  case 32:
-    return backward<32>(rt, dout, qkv, batch, seq, layout, causal, ropeBase,
-                        dqkv);
-  case 64:
-    return backward<64>(rt, dout, qkv, batch, seq, layout, causal, ropeBase,
-                        dqkv);
-  default:
-    return backward<128>(rt, dout, qkv, batch, seq, layout, causal, ropeBase,
-                         dqkv);
-  }
+  axonn_status status = AXONN_OK;
+  if (!forHeadDim(layout.dim, [&](auto d) {
+        status = backward<decltype(d)::value>(rt, dout, qkv, batch, seq, layout,
+                                              causal, ropeBase, dqkv);
+      }))
+    return unsupportedHeads(rt, layout.dim);
+  return status;
 }
 
 } // namespace
@@ -257,20 +279,11 @@ bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
     return false;
   }
   size_t most = s.prop.sharedMemPerBlockOptin, need = 0;
-  switch (headDim) {
-  case 32:
-    need = std::max(
-        {forwardShared<32>(), gradQueryShared<32>(), gradKeyShared<32>()});
-    break;
-  case 64:
-    need = std::max(
-        {forwardShared<64>(), gradQueryShared<64>(), gradKeyShared<64>()});
-    break;
-  case 128:
-    need = std::max(
-        {forwardShared<128>(), gradQueryShared<128>(), gradKeyShared<128>()});
-    break;
-  default:
+  if (!forHeadDim(headDim, [&](auto d) {
+        constexpr int D = decltype(d)::value;
+        need = std::max(
+            {forwardShared<D>(), gradQueryShared<D>(), gradKeyShared<D>()});
+      })) {
     noteOnce(rt, oddHeads,
              "heads of %lld (the tensor-core kernels take 32, 64 and 128)",
              (long long)headDim);
