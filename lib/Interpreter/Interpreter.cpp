@@ -338,6 +338,25 @@ static double rmsInverse(const double *row, int64_t local, const double *stats,
   return 1 / std::sqrt(square / width + eps);
 }
 
+/// One row of a layer norm with scale g and bias b (its statistics from
+/// `sums` when not null, as layerNormMoments takes them).
+static void layerNormRow(const double *row, int64_t local, const double *sums,
+                         int64_t width, double eps, const HostTensor &g,
+                         const HostTensor &b, double *out) {
+  auto [mean, inv] = layerNormMoments(row, local, sums, width, eps);
+  for (int64_t j = 0; j < local; ++j)
+    out[j] = (row[j] - mean) * inv * g.data[j] + b.data[j];
+}
+
+/// One row of an RMS norm with scale g (as rmsInverse takes `sums`).
+static void rmsNormRow(const double *row, int64_t local, const double *sums,
+                       int64_t width, double eps, const HostTensor &g,
+                       double *out) {
+  double inv = rmsInverse(row, local, sums, width, eps);
+  for (int64_t j = 0; j < local; ++j)
+    out[j] = row[j] * inv * g.data[j];
+}
+
 void Evaluator::layerNorm(LayerNormOp op) {
   const HostTensor &x = get(op.getInput()), &g = get(op.getScale()),
                    &b = get(op.getBias());
@@ -346,13 +365,10 @@ void Evaluator::layerNorm(LayerNormOp op) {
   int64_t local = x.width(), rows = x.size() / local;
   int64_t width = op.getWidth().value_or(local);
   HostTensor y = zerosLike(op.getResult());
-  for (int64_t r = 0; r < rows; ++r) {
-    const double *row = &x.data[r * local];
-    auto [mean, inv] = layerNormMoments(
-        row, local, stats ? &stats->data[r * 2] : nullptr, width, eps);
-    for (int64_t j = 0; j < local; ++j)
-      y.data[r * local + j] = (row[j] - mean) * inv * g.data[j] + b.data[j];
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    layerNormRow(&x.data[r * local], local,
+                 stats ? &stats->data[r * 2] : nullptr, width, eps, g, b,
+                 &y.data[r * local]);
   set(op.getResult(), std::move(y));
 }
 
@@ -363,13 +379,9 @@ void Evaluator::rmsNorm(RMSNormOp op) {
   int64_t local = x.width(), rows = x.size() / local;
   int64_t width = op.getWidth().value_or(local);
   HostTensor y = zerosLike(op.getResult());
-  for (int64_t r = 0; r < rows; ++r) {
-    const double *row = &x.data[r * local];
-    double inv =
-        rmsInverse(row, local, stats ? &stats->data[r] : nullptr, width, eps);
-    for (int64_t j = 0; j < local; ++j)
-      y.data[r * local + j] = row[j] * inv * g.data[j];
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    rmsNormRow(&x.data[r * local], local, stats ? &stats->data[r] : nullptr,
+               width, eps, g, &y.data[r * local]);
   set(op.getResult(), std::move(y));
 }
 
@@ -416,21 +428,41 @@ void Evaluator::normGradStats(NormGradStatsOp op) {
   set(op.getStats(), std::move(stats));
 }
 
-LogicalResult Evaluator::linear(LinearOp op) {
-  const HostTensor &x = get(op.getInput()), &w = get(op.getWeight());
-  FailureOr<bool> bias = addsOnce(op, op.getOnceOver());
-  if (failed(bias))
-    return failure();
+/// x [rows, k] w [n, k]^T (+ bias [n]), shaped like `result`.
+static HostTensor linearProduct(const HostTensor &x, const HostTensor &w,
+                                const HostTensor *bias, Value result) {
   int64_t n = w.shape[0], k = w.shape[1], rows = x.size() / k;
-  HostTensor y = zerosLike(op.getResult());
+  HostTensor y = zerosLike(result);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t o = 0; o < n; ++o) {
-      double sum = op.getBias() && *bias ? get(op.getBias()).data[o] : 0;
+      double sum = bias ? bias->data[o] : 0;
       for (int64_t i = 0; i < k; ++i)
         sum += x.data[r * k + i] * w.data[o * k + i];
       y.data[r * n + o] = sum;
     }
-  set(op.getResult(), std::move(y));
+  return y;
+}
+
+/// dy [rows, n] w [n, k], shaped like `result`.
+static HostTensor inputGradient(const HostTensor &dy, const HostTensor &w,
+                                Value result) {
+  int64_t n = w.shape[0], k = w.shape[1], rows = dy.size() / n;
+  HostTensor dx = zerosLike(result);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < n; ++o)
+      for (int64_t i = 0; i < k; ++i)
+        dx.data[r * k + i] += dy.data[r * n + o] * w.data[o * k + i];
+  return dx;
+}
+
+LogicalResult Evaluator::linear(LinearOp op) {
+  FailureOr<bool> bias = addsOnce(op, op.getOnceOver());
+  if (failed(bias))
+    return failure();
+  set(op.getResult(),
+      linearProduct(get(op.getInput()), get(op.getWeight()),
+                    op.getBias() && *bias ? &get(op.getBias()) : nullptr,
+                    op.getResult()));
   return success();
 }
 
@@ -638,14 +670,8 @@ void Evaluator::rmsNormGrad(RMSNormGradOp op) {
 }
 
 void Evaluator::linearGradInput(LinearGradInputOp op) {
-  const HostTensor &dy = get(op.getGrad()), &w = get(op.getWeight());
-  int64_t n = w.shape[0], k = w.shape[1], rows = dy.size() / n;
-  HostTensor dx = zerosLike(op.getResult());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t o = 0; o < n; ++o)
-      for (int64_t i = 0; i < k; ++i)
-        dx.data[r * k + i] += dy.data[r * n + o] * w.data[o * k + i];
-  set(op.getResult(), std::move(dx));
+  set(op.getResult(),
+      inputGradient(get(op.getGrad()), get(op.getWeight()), op.getResult()));
 }
 
 void Evaluator::linearGradWeight(LinearGradWeightOp op) {
@@ -941,52 +967,33 @@ LogicalResult Evaluator::run(Operation *op) {
         HostTensor y = zerosLike(op.getResult());
         for (int64_t r = 0; r < rows; ++r) {
           const double *row = &sum.data[r * local];
-          if (op.getRms()) {
-            double inv = rmsInverse(row, local, nullptr, local, eps);
-            for (int64_t j = 0; j < local; ++j)
-              y.data[r * local + j] = row[j] * inv * g.data[j];
-            continue;
-          }
-          const HostTensor &b = get(op.getBias());
-          auto [mean, inv] =
-              layerNormMoments(row, local, nullptr, local, eps);
-          for (int64_t j = 0; j < local; ++j)
-            y.data[r * local + j] =
-                (row[j] - mean) * inv * g.data[j] + b.data[j];
+          if (op.getRms())
+            rmsNormRow(row, local, nullptr, local, eps, g, &y.data[r * local]);
+          else
+            layerNormRow(row, local, nullptr, local, eps, g, get(op.getBias()),
+                         &y.data[r * local]);
         }
         set(op.getSum(), std::move(sum));
         set(op.getResult(), std::move(y));
         return success();
       })
       .Case([&](LinearGeluOp op) {
-        const HostTensor &x = get(op.getInput()), &w = get(op.getWeight());
-        int64_t n = w.shape[0], k = w.shape[1], rows = x.size() / k;
-        HostTensor pre = zerosLike(op.getPre()), y = zerosLike(op.getResult());
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t o = 0; o < n; ++o) {
-            double sum = op.getBias() ? get(op.getBias()).data[o] : 0;
-            for (int64_t i = 0; i < k; ++i)
-              sum += x.data[r * k + i] * w.data[o * k + i];
-            pre.data[r * n + o] = sum;
-            y.data[r * n + o] = gelu(sum, op.getApproximation());
-          }
+        HostTensor pre = linearProduct(
+            get(op.getInput()), get(op.getWeight()),
+            op.getBias() ? &get(op.getBias()) : nullptr, op.getPre());
+        HostTensor y = pre;
+        for (double &v : y.data)
+          v = gelu(v, op.getApproximation());
         set(op.getPre(), std::move(pre));
         set(op.getResult(), std::move(y));
         return success();
       })
       .Case([&](LinearGradInputGeluOp op) {
-        const HostTensor &dy = get(op.getGrad()), &w = get(op.getWeight()),
-                         &pre = get(op.getPre());
-        int64_t n = w.shape[0], k = w.shape[1], rows = dy.size() / n;
-        HostTensor dx = zerosLike(op.getResult());
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t i = 0; i < k; ++i) {
-            double sum = 0;
-            for (int64_t o = 0; o < n; ++o)
-              sum += dy.data[r * n + o] * w.data[o * k + i];
-            dx.data[r * k + i] =
-                sum * geluDerivative(pre.data[r * k + i], op.getApproximation());
-          }
+        const HostTensor &pre = get(op.getPre());
+        HostTensor dx = inputGradient(get(op.getGrad()), get(op.getWeight()),
+                                      op.getResult());
+        for (int64_t i = 0; i < dx.size(); ++i)
+          dx.data[i] *= geluDerivative(pre.data[i], op.getApproximation());
         set(op.getResult(), std::move(dx));
         return success();
       })
