@@ -878,81 +878,64 @@ __global__ void rmsNormParamGradKernel(const T *dy, const T *x,
 
 //--- The norms' launches, for both storage types ------------------------------
 
-template <typename T>
-axonn_status layerNorm(axonn_rt *rt, const T *x, const T *scale,
-                       const T *bias, const float *stats, int64_t tokens,
-                       int64_t local, int64_t width, double eps, T *y) {
-  AXONN_GPU_TRACE(rt, "layer_norm", "compute");
+/// Launches `kernel` with a block per token (nothing for none), traced as
+/// `name`: the norms' and their statistics' launches.
+template <typename... Params, typename... Args>
+axonn_status perToken(axonn_rt *rt, const char *name, int64_t tokens,
+                      void (*kernel)(Params...), Args... args) {
+  AXONN_GPU_TRACE(rt, name, "compute");
   if (tokens == 0)
     return AXONN_OK;
-  layerNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      x, scale, bias, stats, local, width, eps, y);
+  kernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(args...);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
+}
+
+template <typename T>
+axonn_status layerNorm(axonn_rt *rt, const T *x, const T *scale, const T *bias,
+                       const float *stats, int64_t tokens, int64_t local,
+                       int64_t width, double eps, T *y) {
+  return perToken(rt, "layer_norm", tokens, layerNormKernel<T>, x, scale, bias,
+                  stats, local, width, eps, y);
 }
 
 template <typename T>
 axonn_status residualLayerNorm(axonn_rt *rt, const T *x, const T *residual,
                                const T *scale, const T *bias, int64_t tokens,
                                int64_t width, double eps, T *sum, T *y) {
-  AXONN_GPU_TRACE(rt, "residual_layer_norm", "compute");
-  if (tokens == 0)
-    return AXONN_OK;
-  residualLayerNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      x, residual, scale, bias, width, eps, sum, y);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return perToken(rt, "residual_layer_norm", tokens, residualLayerNormKernel<T>,
+                  x, residual, scale, bias, width, eps, sum, y);
 }
 
 template <typename T>
 axonn_status residualRmsNorm(axonn_rt *rt, const T *x, const T *residual,
                              const T *scale, int64_t tokens, int64_t width,
                              double eps, T *sum, T *y) {
-  AXONN_GPU_TRACE(rt, "residual_rms_norm", "compute");
-  if (tokens == 0)
-    return AXONN_OK;
-  residualRmsNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      x, residual, scale, width, eps, sum, y);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return perToken(rt, "residual_rms_norm", tokens, residualRmsNormKernel<T>, x,
+                  residual, scale, width, eps, sum, y);
 }
 
 template <typename T>
 axonn_status rmsNorm(axonn_rt *rt, const T *x, const T *scale,
                      const float *stats, int64_t tokens, int64_t local,
                      int64_t width, double eps, T *y) {
-  AXONN_GPU_TRACE(rt, "rms_norm", "compute");
-  if (tokens == 0)
-    return AXONN_OK;
-  rmsNormKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      x, scale, stats, local, width, eps, y);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return perToken(rt, "rms_norm", tokens, rmsNormKernel<T>, x, scale, stats,
+                  local, width, eps, y);
 }
 
 template <typename T>
-axonn_status normStats(axonn_rt *rt, const T *x, int64_t tokens,
-                       int64_t local, int32_t rms, float *stats) {
-  AXONN_GPU_TRACE(rt, "norm_stats", "compute");
-  if (tokens == 0)
-    return AXONN_OK;
-  normStatsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(x, local,
-                                                                   rms, stats);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+axonn_status normStats(axonn_rt *rt, const T *x, int64_t tokens, int64_t local,
+                       int32_t rms, float *stats) {
+  return perToken(rt, "norm_stats", tokens, normStatsKernel<T>, x, local, rms,
+                  stats);
 }
 
 template <typename T>
 axonn_status normGradStats(axonn_rt *rt, const T *dy, const T *x,
                            const T *scale, int64_t tokens, int64_t local,
                            int32_t rms, float *stats) {
-  AXONN_GPU_TRACE(rt, "norm_grad_stats", "compute");
-  if (tokens == 0)
-    return AXONN_OK;
-  normGradStatsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      dy, x, scale, local, rms, stats);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return perToken(rt, "norm_grad_stats", tokens, normGradStatsKernel<T>, dy, x,
+                  scale, local, rms, stats);
 }
 
 template <typename T>
@@ -962,8 +945,8 @@ axonn_status layerNormGrad(axonn_rt *rt, const T *dy, const T *x,
                            T *scaleGrad, T *biasGrad) {
   AXONN_GPU_TRACE(rt, "layer_norm_grad", "compute");
   void *moments = nullptr;
-  if (axonn_status s = scratch(rt, size_t(tokens * 2) * sizeof(double),
-                               &moments))
+  if (axonn_status s =
+          scratch(rt, size_t(tokens * 2) * sizeof(double), &moments))
     return s;
   if (tokens > 0) {
     layerNormGradKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
@@ -979,10 +962,9 @@ axonn_status layerNormGrad(axonn_rt *rt, const T *dy, const T *x,
 }
 
 template <typename T>
-axonn_status rmsNormGrad(axonn_rt *rt, const T *dy, const T *x,
-                         const T *scale, const float *stats, int64_t tokens,
-                         int64_t local, int64_t width, double eps, T *dx,
-                         T *scaleGrad) {
+axonn_status rmsNormGrad(axonn_rt *rt, const T *dy, const T *x, const T *scale,
+                         const float *stats, int64_t tokens, int64_t local,
+                         int64_t width, double eps, T *dx, T *scaleGrad) {
   AXONN_GPU_TRACE(rt, "rms_norm_grad", "compute");
   void *inverses = nullptr;
   if (axonn_status s = scratch(rt, size_t(tokens) * sizeof(double), &inverses))
