@@ -76,7 +76,7 @@ struct Packed {
   const float2 *rope() const { return table.empty() ? nullptr : table.data(); }
 };
 
-template <typename T>
+template <int D, typename T>
 Packed pack(const Shape &s, const std::vector<T> &qkv,
             const std::vector<T> *dout) {
   QKVLayout layout(s.heads, s.kvHeads, s.dim);
@@ -93,12 +93,15 @@ Packed pack(const Shape &s, const std::vector<T> &qkv,
   }
   for (auto [part, dst] :
        {std::pair<int, std::vector<bf16> *>{0, &p.q}, {1, &p.k}, {2, &p.v}})
-    launch(packKernel<T>, {1, 1, 1}, 256, qkv.data(), part, s.batch, s.seq,
-           padded, layout, p.rope(), part == 0 ? scale : 1.0f, dst->data());
+    launch(packKernel<D, T>,
+           {1, unsigned(part == 0 ? s.heads : s.kvHeads), unsigned(s.batch)},
+           256, qkv.data(), part, s.seq, padded, layout, p.rope(),
+           part == 0 ? scale : 1.0f, dst->data());
   if (dout) {
     p.dO.resize(p.q.size());
-    launch(packKernel<T>, {1, 1, 1}, 256, dout->data(), 3, s.batch, s.seq,
-           padded, layout, p.rope(), 1.0f, p.dO.data());
+    launch(packKernel<D, T>, {1, unsigned(s.heads), unsigned(s.batch)}, 256,
+           dout->data(), 3, s.seq, padded, layout, p.rope(), 1.0f,
+           p.dO.data());
     p.lse.resize(size_t(s.batch * s.heads * padded));
     p.delta.resize(p.lse.size());
   }
@@ -110,7 +113,7 @@ std::vector<T> forwardOn(const Shape &s, const std::vector<T> &qkv) {
   static_assert(forwardShared<D>() <= sizeof(shared));
   QKVLayout layout(s.heads, s.kvHeads, s.dim);
   int64_t padded = paddedLength(s.seq);
-  Packed p = pack<T>(s, qkv, nullptr);
+  Packed p = pack<D, T>(s, qkv, nullptr);
   std::vector<T> out(size_t(s.batch * s.seq * s.heads * s.dim));
   launch(mmaForwardKernel<D, T>,
          {unsigned(padded / kTileRows), unsigned(s.heads), unsigned(s.batch)},
@@ -128,7 +131,7 @@ std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
                 gradKeyShared<D>() <= sizeof(shared));
   QKVLayout layout(s.heads, s.kvHeads, s.dim);
   int64_t padded = paddedLength(s.seq);
-  Packed p = pack(s, qkv, &dout);
+  Packed p = pack<D>(s, qkv, &dout);
   // Poison: every element the kernels leave alone keeps it.
   std::vector<T> dqkv(qkv.size(), poison);
   unsigned tiles = unsigned(padded / kTileRows);

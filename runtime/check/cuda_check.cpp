@@ -252,6 +252,24 @@ void checkAll(Api &cuda, Api &cpu) {
               {"position_grad", r.read(dp, 72)}};
     });
   }
+  // The embedding's gradient at a larger size: rows shared by many tokens,
+  // rows no token uses, a width above a block's threads, and a vocabulary
+  // slice (over x) that some tokens fall outside of.
+  {
+    const int64_t count = 4000, rows = 700, width = 300;
+    auto tokens = randomTokens(size_t(count), 800);
+    auto grad = random(size_t(count * width));
+    int32_t axes[1] = {AXONN_AXIS_X};
+    axonn_axes x1 = axonn_axes_make(1, axes);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      float *dt = r.out(rows * width), *g = r.in(grad);
+      int32_t *tk = r.in(tokens);
+      r.ok(r.api.embedding_grad(r.api.rt, g, tk, count, rows, width, x1, dt),
+           "embedding_grad");
+      return {{"embedding_grad (4000 tokens, sliced)",
+               r.read(dt, rows * width)}};
+    });
+  }
   // Norms, with and without split-feature statistics.
   {
     const int64_t tokens = 6, local = 40;

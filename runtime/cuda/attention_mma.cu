@@ -47,16 +47,17 @@ namespace {
 using namespace mma;
 
 /// Packs `part` (see packKernel) into dst.
-template <typename T>
+template <int D, typename T>
 axonn_status pack(axonn_rt *rt, const T *src, int part, int64_t batch,
                   int64_t seq, const QKVLayout &layout, const float2 *rope,
                   bf16 *dst) {
   int64_t padded = paddedLength(seq);
   int64_t heads = part == 0 || part == 3 ? layout.heads : layout.kvHeads;
-  float scale = part == 0 ? float(1 / sqrt(double(layout.dim))) : 1.0f;
-  packKernel<T><<<blocksFor(batch * heads * padded * layout.dim), kThreads, 0,
-                  streamOf(rt)>>>(src, part, batch, seq, padded, layout, rope,
-                                  scale, dst);
+  float scale = part == 0 ? float(1 / sqrt(double(D))) : 1.0f;
+  packKernel<D, T><<<dim3(unsigned(blocksFor(padded * D)), unsigned(heads),
+                          unsigned(batch)),
+                     kThreads, 0, streamOf(rt)>>>(src, part, seq, padded,
+                                                  layout, rope, scale, dst);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
@@ -111,7 +112,7 @@ axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
           packedScratch(rt, batch, seq, layout, false, ropeBase, p))
     return s;
   for (auto [part, dst] : {std::pair<int, bf16 *>{0, p.q}, {1, p.k}, {2, p.v}})
-    if (axonn_status s = pack(rt, qkv, part, batch, seq, layout, p.rope, dst))
+    if (axonn_status s = pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
       return s;
   int64_t padded = paddedLength(seq);
   constexpr size_t bytes = forwardShared<D>();
@@ -134,9 +135,9 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, int64_t batch,
   if (axonn_status s = packedScratch(rt, batch, seq, layout, true, ropeBase, p))
     return s;
   for (auto [part, dst] : {std::pair<int, bf16 *>{0, p.q}, {1, p.k}, {2, p.v}})
-    if (axonn_status s = pack(rt, qkv, part, batch, seq, layout, p.rope, dst))
+    if (axonn_status s = pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
       return s;
-  if (axonn_status s = pack(rt, dout, 3, batch, seq, layout, p.rope, p.dO))
+  if (axonn_status s = pack<D>(rt, dout, 3, batch, seq, layout, p.rope, p.dO))
     return s;
   int64_t padded = paddedLength(seq);
   unsigned tiles = unsigned(padded / kTileRows);

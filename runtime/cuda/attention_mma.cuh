@@ -120,30 +120,32 @@ __device__ __forceinline__ const float2 *ropeRow(const float2 *rope,
 /// Packs one part of qkv (or of dout) into [batch, heads, padded, D] bf16:
 /// part 0 the queries (rotated, times `scale`), 1 the keys (rotated), 2 the
 /// values, 3 dO (`src` is dout, [batch, seq, heads * D]). Rows past the
-/// sequence are zeros.
-template <typename T>
-__global__ void packKernel(const T *src, int part, int64_t batch, int64_t seq,
+/// sequence are zeros. The grid's y and z are the head and the batch
+/// entry, its x strides over the head's padded * D elements (D a constant:
+/// no index division per element).
+template <int D, typename T>
+__global__ void packKernel(const T *src, int part, int64_t seq,
                            int64_t padded, QKVLayout layout, const float2 *rope,
                            float scale, bf16 *dst) {
-  int64_t d = layout.dim, f = layout.features();
-  int64_t heads = part == 0 || part == 3 ? layout.heads : layout.kvHeads;
-  GRID_STRIDE(e, batch * heads * padded * d) {
-    int64_t i = e % d, s = (e / d) % padded, h = (e / d / padded) % heads,
-            b = e / d / padded / heads;
+  int64_t f = layout.features(), h = blockIdx.y, b = blockIdx.z;
+  bf16 *head = dst + (b * gridDim.y + h) * padded * D;
+  GRID_STRIDE(e, padded * D) {
+    int64_t s = e / D;
+    int i = int(e % D);
     float v = 0;
     if (s < seq && part == 3)
-      v = toFloat(src[(b * seq + s) * layout.heads * d + h * d + i]);
+      v = toFloat(src[(b * seq + s) * layout.heads * D + h * D + i]);
     else if (s < seq) {
       const T *row = src + (b * seq + s) * f;
       if (part == 0)
-        v = rotatedBy(row + layout.q(h), i, d, ropeRow(rope, s, d), false) *
+        v = rotatedBy(row + layout.q(h), i, D, ropeRow(rope, s, D), false) *
             scale;
       else if (part == 1)
-        v = rotatedBy(row + layout.k(h), i, d, ropeRow(rope, s, d), false);
+        v = rotatedBy(row + layout.k(h), i, D, ropeRow(rope, s, D), false);
       else
         v = toFloat(row[layout.v(h) + i]);
     }
-    dst[e] = __float2bfloat16_rn(v);
+    head[e] = __float2bfloat16_rn(v);
   }
 }
 

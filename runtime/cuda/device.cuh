@@ -46,6 +46,19 @@ axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
 
 inline cudaStream_t streamOf(axonn_rt *rt) { return state(rt).compute; }
 
+/// The local tokens grouped by table row (token_groups.cu): keys[p] is a
+/// row (or `rows` for a token outside the slice, sorted last) and
+/// positions[p] the token's position, in ascending row order and, within a
+/// row, ascending position; count entries each, in scratch (valid until
+/// the next use of scratch).
+struct TokenGroups {
+  const uint32_t *keys;
+  const int32_t *positions;
+};
+axonn_status groupTokensByRow(axonn_rt *rt, const int32_t *tokens,
+                              int64_t count, int64_t rows, int64_t offset,
+                              TokenGroups *out);
+
 /// Reads the GEMM settings (AXONN_GEMM_PRECISION, tuning, its cache) once,
 /// before the first GEMM or whatever depends on them.
 void loadGemmSettings(State &s);

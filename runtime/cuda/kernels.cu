@@ -530,36 +530,28 @@ __global__ void embeddingKernel(const int32_t *tokens, int64_t count,
   }
 }
 
-/// One block per table row: the gradients of the tokens that look it up,
-/// added in token order (deterministic, unlike atomics: --resume stays
-/// bit for bit on the GPU too). Rows no token uses get zeros.
+/// The rows' gradients from the tokens grouped by row (groupTokensByRow):
+/// a block per group, which starts where the row changes, adds the
+/// gradients of its positions in position order in fp32 and stores them
+/// (deterministic, unlike atomics: --resume stays bit for bit on the GPU
+/// too). Rows no token uses keep the zeros stored before.
 template <typename T>
-__global__ void embeddingGradKernel(const T *grad, const int32_t *tokens,
-                                    int64_t count, int64_t rows, int64_t width,
-                                    int64_t offset, T *tableGrad) {
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    int32_t token = int32_t(row + offset);
-    T *out = tableGrad + row * width;
-    // Each thread adds up to kColumns of its columns over the tokens, in
-    // token order, in fp32 registers, and stores once: one pass over the
-    // tokens per kColumns x blockDim columns.
-    constexpr int kColumns = 8;
-    for (int64_t j0 = 0; j0 < width; j0 += int64_t(kColumns) * blockDim.x) {
-      float acc[kColumns] = {};
-      for (int64_t i = 0; i < count; ++i)
-        if (tokens[i] == token)
-#pragma unroll
-          for (int c = 0; c < kColumns; ++c) {
-            int64_t j = j0 + threadIdx.x + int64_t(c) * blockDim.x;
-            if (j < width)
-              acc[c] += toFloat(grad[i * width + j]);
-          }
-#pragma unroll
-      for (int c = 0; c < kColumns; ++c) {
-        int64_t j = j0 + threadIdx.x + int64_t(c) * blockDim.x;
-        if (j < width)
-          store(out[j], acc[c]);
-      }
+__global__ void embeddingGradKernel(const T *grad, const uint32_t *keys,
+                                    const int32_t *positions, int64_t count,
+                                    int64_t rows, int64_t width,
+                                    T *tableGrad) {
+  for (int64_t p = blockIdx.x; p < count; p += gridDim.x) {
+    uint32_t row = keys[p];
+    if (row >= rows || (p > 0 && keys[p - 1] == row))
+      continue;
+    int64_t end = p + 1;
+    while (end < count && keys[end] == row)
+      ++end;
+    for (int64_t j = threadIdx.x; j < width; j += blockDim.x) {
+      float acc = 0;
+      for (int64_t q = p; q < end; ++q)
+        acc += toFloat(grad[int64_t(positions[q]) * width + j]);
+      store(tableGrad[row * width + j], acc);
     }
   }
 }
@@ -602,10 +594,18 @@ axonn_status embeddingGrad(axonn_rt *rt, const T *grad, const int32_t *tokens,
   AXONN_GPU_TRACE(rt, "embedding_grad", "compute");
   if (rows == 0)
     return AXONN_OK;
-  embeddingGradKernel<<<unsigned(std::min<int64_t>(rows, 65535)), kThreads, 0,
-                        streamOf(rt)>>>(grad, tokens, count, rows, width,
+  AXONN_CUDA(rt, cudaMemsetAsync(tableGrad, 0, size_t(rows * width) * sizeof(T),
+                                 streamOf(rt)));
+  if (count == 0)
+    return AXONN_OK;
+  TokenGroups groups;
+  if (axonn_status s = groupTokensByRow(rt, tokens, count, rows,
                                         vocabOffset(rt, vocabAxes, rows),
-                                        tableGrad);
+                                        &groups))
+    return s;
+  embeddingGradKernel<<<unsigned(std::min<int64_t>(count, 65535)), kThreads, 0,
+                        streamOf(rt)>>>(grad, groups.keys, groups.positions,
+                                        count, rows, width, tableGrad);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
@@ -1703,9 +1703,12 @@ __global__ void softmaxSumsKernel(const T *logits, const float *max,
                                   const int32_t *targets, int64_t rows,
                                   int64_t real, int64_t offset, float *sums) {
   int64_t t = blockIdx.x;
+  const T *row = logits + t * rows;
+  float m = max[t];
+  // exp in fp32 (as the CPU backend), the sum in double.
   double sum = 0;
   for (int64_t v = threadIdx.x; v < real; v += blockDim.x)
-    sum += exp(double(toFloat(logits[t * rows + v])) - max[t]);
+    sum += double(expf(toFloat(row[v]) - m));
   sum = blockSum(sum);
   if (threadIdx.x == 0) {
     int64_t row = int64_t(targets[t]) - offset;
@@ -1732,6 +1735,9 @@ __global__ void crossEntropyKernel(const float *max, const float *sums,
   }
 }
 
+/// A block per token (its statistics read once, no index division per
+/// element): dlogits = softmax / n, minus 1 / n at the target, in fp32 as
+/// the CPU backend; zero past the real rows and for dropped tokens.
 template <typename T>
 __global__ void crossEntropyGradKernel(const T *logits, const float *max,
                                        const float *sums,
@@ -1741,17 +1747,19 @@ __global__ void crossEntropyGradKernel(const T *logits, const float *max,
                                        int64_t real, int64_t offset,
                                        double globalTokens, T *dlogits) {
   double n = count ? double(*count) : globalTokens;
-  GRID_STRIDE(e, tokens * rows) {
-    int64_t t = e / rows, v = e % rows;
-    if (v >= real || (keep && keep[t] == 0) || n <= 0) {
-      store(dlogits[e], 0.0f);
-      continue;
+  for (int64_t t = blockIdx.x; t < tokens; t += gridDim.x) {
+    const T *row = logits + t * rows;
+    T *out = dlogits + t * rows;
+    bool dropped = (keep && keep[t] == 0) || n <= 0;
+    int64_t end = dropped ? 0 : real, target = int64_t(targets[t]) - offset;
+    float m = max[t], scale = float(1 / (double(sums[t * 2]) * n)),
+          one = float(1 / n);
+    for (int64_t v = threadIdx.x; v < end; v += blockDim.x) {
+      float g = expf(toFloat(row[v]) - m) * scale;
+      store(out[v], v == target ? g - one : g);
     }
-    double g = exp(double(toFloat(logits[e])) - max[t]) /
-               (double(sums[t * 2]) * n);
-    if (v == int64_t(targets[t]) - offset)
-      g -= 1 / n;
-    store(dlogits[e], float(g));
+    for (int64_t v = end + threadIdx.x; v < rows; v += blockDim.x)
+      store(out[v], 0.0f);
   }
 }
 
@@ -2020,8 +2028,10 @@ axonn_status crossEntropyGrad(axonn_rt *rt, const char *name, const T *logits,
                               T *dlogits) {
   AXONN_GPU_TRACE(rt, name, "compute");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
-  crossEntropyGradKernel<<<blocksFor(tokens * rows), kThreads, 0,
-                           streamOf(rt)>>>(
+  if (tokens == 0)
+    return AXONN_OK;
+  crossEntropyGradKernel<<<unsigned(std::min<int64_t>(tokens, INT32_MAX)),
+                           kThreads, 0, streamOf(rt)>>>(
       logits, max, sums, targets, keep, count, tokens, rows,
       realRows(rows, offset, vocabSize), offset, globalTokens, dlogits);
   AXONN_LAUNCHED(rt);
