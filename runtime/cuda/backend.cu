@@ -78,7 +78,10 @@ axonn_status scratch(axonn_rt *rt, size_t bytes, void **ptr) {
     AXONN_CUDA(rt, cudaStreamSynchronize(s.compute));
     if (s.scratch)
       AXONN_CUDA(rt, cudaFree(s.scratch));
+    // No scratch until the allocation succeeds: a failed growth must not
+    // leave a size that later, smaller requests would take as granted.
     s.scratch = nullptr;
+    s.scratchBytes = 0;
     size_t size = std::max(bytes, size_t(1) << 20);
     AXONN_CUDA(rt, cudaMalloc(&s.scratch, size));
     s.scratchBytes = size;

@@ -25,18 +25,22 @@ inline int blocksFor(int64_t count) {
       1, std::min<int64_t>((count + kThreads - 1) / kThreads, 65535 * 8)));
 }
 
-/// Lets `kernel` use `bytes` of dynamic shared memory (above 48 KiB needs
-/// the opt-in), or fails naming what asked for it.
+/// Lets `kernel` use `bytes` of dynamic shared memory (when that and the
+/// kernel's static shared memory pass 48 KiB, through the opt-in), or
+/// fails naming what asked for it.
 template <typename Kernel>
 axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
                           const char *what, int64_t length) {
-  if (bytes <= 48 * 1024)
+  cudaFuncAttributes attributes;
+  AXONN_CUDA(rt, cudaFuncGetAttributes(&attributes, kernel));
+  size_t fixed = attributes.sharedSizeBytes;
+  if (bytes + fixed <= 48 * 1024)
     return AXONN_OK;
-  if (bytes > state(rt).prop.sharedMemPerBlockOptin)
+  if (bytes + fixed > state(rt).prop.sharedMemPerBlockOptin)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
-                    "%s: %zu bytes of shared memory for length %lld, more "
-                    "than the GPU's %zu",
-                    what, bytes, (long long)length,
+                    "%s: %zu bytes of shared memory for length %lld (and "
+                    "%zu of the kernel's own), more than the GPU's %zu",
+                    what, bytes, (long long)length, fixed,
                     size_t(state(rt).prop.sharedMemPerBlockOptin));
   AXONN_CUDA(
       rt, cudaFuncSetAttribute(

@@ -821,23 +821,125 @@ __global__ void layerNormGradKernel(const T *dy, const T *x, const T *scale,
   }
 }
 
-template <typename T>
-__global__ void layerNormParamGradKernel(const T *dy, const T *x,
-                                         const double *moments, int64_t tokens,
-                                         int64_t local, T *scaleGrad,
-                                         T *biasGrad) {
-  GRID_STRIDE(j, local) {
-    double dg = 0, db = 0;
-    for (int64_t r = 0; r < tokens; ++r) {
-      double g = toFloat(dy[r * local + j]);
-      dg += g * (toFloat(x[r * local + j]) - moments[r * 2]) *
-            moments[r * 2 + 1];
-      db += g;
+//--- Sums over rows, per column ------------------------------------------------
+
+// The parameter gradients of norms and biases add a term per column over
+// every token. One thread per column walking all the rows leaves most of
+// the GPU idle (768 columns: 3 blocks) and waits on memory for each row;
+// instead, in two stages with a fixed order (deterministic, no atomics):
+// a block per 32 columns and chunk of rows adds each column's terms over
+// its chunk (8 lanes of rows, then the lanes in order) into a partial sum,
+// then a thread per column adds the chunks' partials in order. Sums are in
+// double.
+
+constexpr int kSumColumns = 32, kSumLanes = 8;
+
+/// How a column sum splits the rows: `chunks` of `chunkRows` rows.
+struct RowChunks {
+  int64_t chunks, chunkRows;
+  explicit RowChunks(int64_t rows) {
+    chunks = std::clamp<int64_t>((rows + 255) / 256, 1, 1024);
+    chunkRows = std::max<int64_t>(1, (rows + chunks - 1) / chunks);
+  }
+};
+
+/// partial[(k * chunks + chunk) * n + j] = sum over the chunk's rows r of
+/// term k of (r, j), for the K terms that `term` adds into acc.
+template <int K, typename Term>
+__global__ void columnPartialsKernel(Term term, int64_t rows, int64_t n,
+                                     int64_t chunkRows, double *partial) {
+  __shared__ double lanes[K][kSumLanes][kSumColumns];
+  int tx = threadIdx.x % kSumColumns, ty = threadIdx.x / kSumColumns;
+  int64_t j = int64_t(blockIdx.x) * kSumColumns + tx, chunk = blockIdx.y;
+  int64_t first = chunk * chunkRows, end = min(rows, first + chunkRows);
+  double acc[K] = {};
+  if (j < n)
+    for (int64_t r = first + ty; r < end; r += kSumLanes)
+      term(r, j, n, acc);
+#pragma unroll
+  for (int k = 0; k < K; ++k)
+    lanes[k][ty][tx] = acc[k];
+  __syncthreads();
+  if (ty == 0 && j < n)
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      double sum = 0;
+      for (int l = 0; l < kSumLanes; ++l)
+        sum += lanes[k][l][tx];
+      partial[(k * gridDim.y + chunk) * n + j] = sum;
     }
-    store(scaleGrad[j], float(dg));
-    store(biasGrad[j], float(db));
+}
+
+/// out_k[j] = the sum over chunks of partial k of column j.
+template <int K, typename T>
+__global__ void columnFinishKernel(const double *partial, int64_t chunks,
+                                   int64_t n, T *out0, T *out1) {
+  GRID_STRIDE(j, n) {
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      double sum = 0;
+      for (int64_t c = 0; c < chunks; ++c)
+        sum += partial[(k * chunks + c) * n + j];
+      store((k == 0 ? out0 : out1)[j], float(sum));
+    }
   }
 }
+
+/// The column sums of `term` (K of 1 or 2 terms) over rows into out0 (and
+/// out1), with `partial` scratch of columnSumBytes(K, rows, n).
+template <int K, typename Term, typename T>
+axonn_status columnSums(axonn_rt *rt, Term term, int64_t rows, int64_t n,
+                        double *partial, T *out0, T *out1) {
+  static_assert(kSumColumns * kSumLanes == kThreads);
+  if (n == 0)
+    return AXONN_OK;
+  RowChunks split(rows);
+  columnPartialsKernel<K><<<dim3(unsigned((n + kSumColumns - 1) / kSumColumns),
+                                 unsigned(split.chunks)),
+                            kThreads, 0, streamOf(rt)>>>(term, rows, n,
+                                                         split.chunkRows,
+                                                         partial);
+  AXONN_LAUNCHED(rt);
+  columnFinishKernel<K><<<blocksFor(n), kThreads, 0, streamOf(rt)>>>(
+      partial, split.chunks, n, out0, out1);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+size_t columnSumBytes(int K, int64_t rows, int64_t n) {
+  return size_t(K * RowChunks(rows).chunks * n) * sizeof(double);
+}
+
+/// The terms: a bias's gradient (dy), a layer norm's scale and bias
+/// gradients (dy xhat, dy) and an RMS norm's scale gradient (dy x inv).
+template <typename T> struct BiasTerm {
+  const T *dy;
+  __device__ void operator()(int64_t r, int64_t j, int64_t n,
+                             double *acc) const {
+    acc[0] += toFloat(dy[r * n + j]);
+  }
+};
+
+template <typename T> struct LayerNormTerm {
+  const T *dy, *x;
+  const double *moments;
+  __device__ void operator()(int64_t r, int64_t j, int64_t n,
+                             double *acc) const {
+    double g = toFloat(dy[r * n + j]);
+    acc[0] += g * (toFloat(x[r * n + j]) - moments[r * 2]) * moments[r * 2 + 1];
+    acc[1] += g;
+  }
+};
+
+template <typename T> struct RmsNormTerm {
+  const T *dy, *x;
+  const double *inverses;
+  __device__ void operator()(int64_t r, int64_t j, int64_t n,
+                             double *acc) const {
+    acc[0] += double(toFloat(dy[r * n + j])) * toFloat(x[r * n + j]) *
+              inverses[r];
+  }
+};
 
 template <typename T>
 __global__ void rmsNormGradKernel(const T *dy, const T *x, const T *scale,
@@ -861,19 +963,6 @@ __global__ void rmsNormGradKernel(const T *dy, const T *x, const T *scale,
                 toFloat(row[j]) * inv * inv * inv * dot / w));
   if (threadIdx.x == 0)
     inverses[r] = inv;
-}
-
-template <typename T>
-__global__ void rmsNormParamGradKernel(const T *dy, const T *x,
-                                       const double *inverses, int64_t tokens,
-                                       int64_t local, T *scaleGrad) {
-  GRID_STRIDE(j, local) {
-    double dg = 0;
-    for (int64_t r = 0; r < tokens; ++r)
-      dg += double(toFloat(dy[r * local + j])) * toFloat(x[r * local + j]) *
-            inverses[r];
-    store(scaleGrad[j], float(dg));
-  }
 }
 
 //--- The norms' launches, for both storage types ------------------------------
@@ -944,21 +1033,21 @@ axonn_status layerNormGrad(axonn_rt *rt, const T *dy, const T *x,
                            int64_t local, int64_t width, double eps, T *dx,
                            T *scaleGrad, T *biasGrad) {
   AXONN_GPU_TRACE(rt, "layer_norm_grad", "compute");
-  void *moments = nullptr;
-  if (axonn_status s =
-          scratch(rt, size_t(tokens * 2) * sizeof(double), &moments))
+  // Scratch: the rows' moments, then the column sums' partials.
+  void *buffer = nullptr;
+  if (axonn_status s = scratch(rt,
+                               size_t(tokens * 2) * sizeof(double) +
+                                   columnSumBytes(2, tokens, local),
+                               &buffer))
     return s;
+  auto *moments = static_cast<double *>(buffer);
   if (tokens > 0) {
     layerNormGradKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-        dy, x, scale, stats, local, width, eps, dx,
-        static_cast<double *>(moments));
+        dy, x, scale, stats, local, width, eps, dx, moments);
     AXONN_LAUNCHED(rt);
   }
-  layerNormParamGradKernel<<<blocksFor(local), kThreads, 0, streamOf(rt)>>>(
-      dy, x, static_cast<double *>(moments), tokens, local, scaleGrad,
-      biasGrad);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  return columnSums<2>(rt, LayerNormTerm<T>{dy, x, moments}, tokens, local,
+                       moments + tokens * 2, scaleGrad, biasGrad);
 }
 
 template <typename T>
@@ -966,30 +1055,22 @@ axonn_status rmsNormGrad(axonn_rt *rt, const T *dy, const T *x, const T *scale,
                          const float *stats, int64_t tokens, int64_t local,
                          int64_t width, double eps, T *dx, T *scaleGrad) {
   AXONN_GPU_TRACE(rt, "rms_norm_grad", "compute");
-  void *inverses = nullptr;
-  if (axonn_status s = scratch(rt, size_t(tokens) * sizeof(double), &inverses))
+  // Scratch: the rows' inverses, then the column sums' partials.
+  void *buffer = nullptr;
+  if (axonn_status s =
+          scratch(rt,
+                  size_t(tokens) * sizeof(double) +
+                      columnSumBytes(1, tokens, local),
+                  &buffer))
     return s;
+  auto *inverses = static_cast<double *>(buffer);
   if (tokens > 0) {
     rmsNormGradKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-        dy, x, scale, stats, local, width, eps, dx,
-        static_cast<double *>(inverses));
+        dy, x, scale, stats, local, width, eps, dx, inverses);
     AXONN_LAUNCHED(rt);
   }
-  rmsNormParamGradKernel<<<blocksFor(local), kThreads, 0, streamOf(rt)>>>(
-      dy, x, static_cast<double *>(inverses), tokens, local, scaleGrad);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
-}
-
-template <typename T>
-__global__ void columnSumKernel(const T *dy, int64_t rows, int64_t n,
-                                T *out) {
-  GRID_STRIDE(o, n) {
-    double sum = 0;
-    for (int64_t r = 0; r < rows; ++r)
-      sum += toFloat(dy[r * n + o]);
-    store(out[o], float(sum));
-  }
+  return columnSums<1>(rt, RmsNormTerm<T>{dy, x, inverses}, tokens, local,
+                       inverses + tokens, scaleGrad, scaleGrad);
 }
 
 //--- Attention ---------------------------------------------------------------
@@ -1980,10 +2061,11 @@ template <typename T>
 axonn_status linearGradBias(axonn_rt *rt, const T *dy, int64_t rows,
                             int64_t n, T *db) {
   AXONN_GPU_TRACE(rt, "linear_grad_bias", "compute");
-  columnSumKernel<<<blocksFor(n), kThreads, 0, streamOf(rt)>>>(dy, rows, n,
-                                                               db);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  void *partial = nullptr;
+  if (axonn_status s = scratch(rt, columnSumBytes(1, rows, n), &partial))
+    return s;
+  return columnSums<1>(rt, BiasTerm<T>{dy}, rows, n,
+                       static_cast<double *>(partial), db, db);
 }
 
 template <typename T>
@@ -2060,7 +2142,11 @@ axonn_status adamw(axonn_rt *rt, T *param, const T *grad, float *m, float *v,
                    float *master, int64_t count, const int64_t *step,
                    const float *norm, const AdamWArgs &args) {
   AXONN_GPU_TRACE(rt, "adamw", "optimizer");
-  adamwKernel<<<blocksFor(count), kThreads, 0, streamOf(rt)>>>(
+  // A few waves of blocks, each thread over many elements: the step's
+  // scalars (the schedule's cosine, the bias corrections' powers, in
+  // double) are worked out once per thread, not once per element.
+  adamwKernel<<<std::min(blocksFor(count), 4096), kThreads, 0,
+                streamOf(rt)>>>(
       param, grad, m, v, master, count, step, norm, args);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
