@@ -270,6 +270,33 @@ void checkAll(Api &cuda, Api &cpu) {
                r.read(dt, rows * width)}};
     });
   }
+  // The parameter gradients' column sums at a size that splits the rows
+  // into several chunks (the last one short) and the columns into several
+  // blocks (the last one partial).
+  {
+    const int64_t tokens = 1000, local = 100;
+    auto x = random(tokens * local, 2.0), dy = random(tokens * local);
+    auto scale = random(local);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      float *px = r.in(x), *pdy = r.in(dy), *ps = r.in(scale);
+      float *dx = r.out(tokens * local), *dg = r.out(local), *db = r.out(local);
+      float *rdx = r.out(tokens * local), *rdg = r.out(local);
+      float *bias = r.out(local);
+      auto &a = r.api;
+      r.ok(a.layer_norm_grad(a.rt, pdy, px, ps, nullptr, tokens, local, local,
+                             1e-5, dx, dg, db),
+           "layer_norm_grad");
+      r.ok(a.rms_norm_grad(a.rt, pdy, px, ps, nullptr, tokens, local, local,
+                           1e-5, rdx, rdg),
+           "rms_norm_grad");
+      r.ok(a.linear_grad_bias(a.rt, pdy, tokens, local, bias),
+           "linear_grad_bias");
+      return {{"layer_norm_grad dscale (1000 rows)", r.read(dg, local)},
+              {"layer_norm_grad dbias (1000 rows)", r.read(db, local)},
+              {"rms_norm_grad dscale (1000 rows)", r.read(rdg, local)},
+              {"linear_grad_bias (1000 rows)", r.read(bias, local)}};
+    });
+  }
   // Norms, with and without split-feature statistics.
   {
     const int64_t tokens = 6, local = 40;
