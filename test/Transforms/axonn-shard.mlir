@@ -101,6 +101,8 @@
 // RUN: axonn-translate --import-model-spec %S/Inputs/odd-vocab-gpt.json | axonn-opt --axonn-build-training-step --axonn-test-gradients -o /dev/null | FileCheck %s --check-prefix=SAME-LOSS
 // RUN: axonn-translate --import-model-spec %S/Inputs/odd-vocab-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2x2" --axonn-build-training-step --axonn-shard --axonn-test-gradients -o /dev/null | FileCheck %s --check-prefix=SAME-LOSS
 // RUN: axonn-translate --import-model-spec %S/Inputs/odd-vocab-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=8 grid=1x2x4x1" --axonn-build-training-step --axonn-shard --axonn-test-gradients -o /dev/null | FileCheck %s --check-prefix=SAME-LOSS
+// RUN: axonn-translate --import-model-spec %S/Inputs/odd-vocab-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=1" --axonn-build-training-step --axonn-shard=vocab-multiple=8 --axonn-test-gradients -o /dev/null | FileCheck %s --check-prefix=SAME-LOSS
+// RUN: axonn-translate --import-model-spec %S/Inputs/odd-vocab-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=8 grid=1x2x4x1" --axonn-build-training-step --axonn-shard=vocab-multiple=8 --axonn-test-gradients -o /dev/null | FileCheck %s --check-prefix=SAME-LOSS
 // SAME-LOSS: loss 3.918350 (@train_step), 3.918350 (@forward)
 // SAME-LOSS: max relative error {{.*}} (tolerance 1.0E-06): ok
 
@@ -131,3 +133,16 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>, axon
     return %loss : tensor<f32>
   }
 }
+
+// vocab-multiple pads every slice to a multiple of its rows, on one rank
+// too (50 -> 56), and over y x z = 8 (50 -> 64: slices of 8).
+// RUN: axonn-translate --import-model-spec %S/Inputs/odd-vocab-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=1" --axonn-build-training-step --axonn-shard=vocab-multiple=8 | FileCheck %s --check-prefix=MULT1
+// MULT1-LABEL: func.func @train_step(
+// MULT1-SAME: tensor<56x16xf32, #axonn.layout<{{\[\[}}], []]>> {{{.*}}axonn.param = "transformer.wte.weight"}
+// MULT1: axonn.lm_head_loss {{.*}} {vocab_size = 50 : i64}
+// MULT1: axonn.embedding_grad {{.*}} -> tensor<56x16xf32,
+// RUN: axonn-translate --import-model-spec %S/Inputs/odd-vocab-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=8 grid=1x2x4x1" --axonn-build-training-step --axonn-shard=vocab-multiple=8 | FileCheck %s --check-prefix=MULT8
+// MULT8-LABEL: func.func @train_step(
+// MULT8-SAME: tensor<64x16xf32, #axonn.layout<{{\[\[}}y], []], storage = [z]>> {{{.*}}axonn.param = "transformer.wte.weight"}
+// RUN: axonn-translate --import-model-spec %S/Inputs/odd-vocab-gpt.json | not axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=1" --axonn-build-training-step --axonn-shard=vocab-multiple=0 2>&1 | FileCheck %s --check-prefix=MULT0
+// MULT0: error: --axonn-shard: vocab-multiple=0 must be at least 1

@@ -48,6 +48,11 @@ struct TrainingPipelineOptions
       *this, "bucket-bytes",
       llvm::cl::desc("Bytes of gradients per reduction bucket"),
       llvm::cl::init(26214400)};
+  Option<int64_t> vocabMultiple{
+      *this, "vocab-multiple",
+      llvm::cl::desc("Pad the vocabulary so each rank's slice has a "
+                     "multiple of this many rows (aligned GEMM rows)"),
+      llvm::cl::init(8)};
   Option<bool> fuse{
       *this, "fuse",
       llvm::cl::desc("Fuse residual additions with their norms and GELUs "
@@ -72,7 +77,9 @@ void buildTrainingPipeline(OpPassManager &pm,
   if (options.recompute == "selective")
     step.recompute = "selective";
   pm.addPass(createBuildTrainingStepPass(step));
-  pm.addPass(createShardPass());
+  ShardPassOptions shard;
+  shard.vocabMultiple = options.vocabMultiple;
+  pm.addPass(createShardPass(shard));
   pm.addPass(createInsertCollectivesPass());
   ScheduleOverlapPassOptions overlap;
   overlap.prefetch = options.prefetch;

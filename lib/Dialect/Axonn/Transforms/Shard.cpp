@@ -38,8 +38,9 @@ struct OpLayouts {
 
 class Sharder {
 public:
-  Sharder(func::FuncOp func, GridAttr grid)
-      : func(func), grid(grid), ctx(func.getContext()), builder(ctx) {}
+  Sharder(func::FuncOp func, GridAttr grid, int64_t rowMultiple)
+      : func(func), grid(grid), rowMultiple(rowMultiple),
+        ctx(func.getContext()), builder(ctx) {}
 
   LogicalResult run();
 
@@ -138,6 +139,8 @@ private:
 
   func::FuncOp func;
   GridAttr grid;
+  /// Rows each vocabulary slice is padded to a multiple of.
+  int64_t rowMultiple;
   MLIRContext *ctx;
   OpBuilder builder;
   llvm::DenseMap<Value, LayoutAttr> layouts;
@@ -169,9 +172,10 @@ std::string Sharder::describe(Value value) {
 //===----------------------------------------------------------------------===//
 
 /// The vocabulary splits over y and its rows over z; a vocabulary that does
-/// not divide is padded with rows the loss ignores (`vocab_size`).
+/// not divide (or whose slices are not a multiple of rowMultiple rows) is
+/// padded with rows the loss ignores (`vocab_size`).
 LogicalResult Sharder::padVocabulary() {
-  int64_t multiple = grid.getGroupSize({Axis::y, Axis::z});
+  int64_t multiple = grid.getGroupSize({Axis::y, Axis::z}) * rowMultiple;
   if (multiple == 1)
     return success();
   llvm::SmallDenseMap<Value, int64_t> padded; // table -> padded rows
@@ -610,6 +614,7 @@ LogicalResult Sharder::run() {
 }
 
 struct ShardPass : impl::ShardPassBase<ShardPass> {
+  using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto grid = module->getAttrOfType<GridAttr>(AxonnDialect::kGridAttrName);
@@ -619,8 +624,14 @@ struct ShardPass : impl::ShardPassBase<ShardPass> {
              "--axonn-plan first or set it";
       return signalPassFailure();
     }
+    if (vocabMultiple < 1) {
+      module.emitError() << "--axonn-shard: vocab-multiple="
+                         << int64_t(vocabMultiple)
+                         << " must be at least 1";
+      return signalPassFailure();
+    }
     for (auto func : module.getOps<func::FuncOp>())
-      if (failed(Sharder(func, grid).run()))
+      if (failed(Sharder(func, grid, vocabMultiple).run()))
         return signalPassFailure();
   }
 };

@@ -191,10 +191,21 @@ def ShardPass : Pass<"axonn-shard", "ModuleOp"> {
     rows that `axonn.lm_head_loss` ignores (`vocab_size`). Grid axes of size
     1 are left out of layouts.
 
+    With `vocab-multiple=N`, the vocabulary is also padded so that every
+    rank's slice has a multiple of `N` rows: the LM head's logits then have
+    a leading dimension that keeps rows aligned for the GPU's GEMMs (an odd
+    one, 50257 for GPT-2, leaves cuBLASLt only its unaligned kernels). The
+    training pipeline asks for 8.
+
     Errors, at the offending op: a module without a grid, a dimension the
     grid does not divide, heads that do not divide over `y`, and a layout
     already on a type (forced by the user) that contradicts the algorithm.
   }];
+  let options = [
+    Option<"vocabMultiple", "vocab-multiple", "int64_t", /*default=*/"1",
+           "Pad the vocabulary so each rank's slice has a multiple of this "
+           "many rows">,
+  ];
   let dependentDialects = ["::mlir::axonn::AxonnDialect",
                            "::mlir::func::FuncDialect"];
 }
