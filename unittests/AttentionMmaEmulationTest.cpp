@@ -108,25 +108,35 @@ Packed pack(const Shape &s, const std::vector<T> &qkv,
   return p;
 }
 
+/// The forward's output and each row's log-sum-exp ([batch, seq, heads]).
+template <typename T> struct Forward {
+  std::vector<T> out;
+  std::vector<float> lse;
+};
+
 template <int D, typename T>
-std::vector<T> forwardOn(const Shape &s, const std::vector<T> &qkv) {
+Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv) {
   static_assert(forwardShared<D>() <= sizeof(shared));
   QKVLayout layout(s.heads, s.kvHeads, s.dim);
   int64_t padded = paddedLength(s.seq);
   Packed p = pack<D, T>(s, qkv, nullptr);
-  std::vector<T> out(size_t(s.batch * s.seq * s.heads * s.dim));
+  Forward<T> f;
+  f.out.resize(size_t(s.batch * s.seq * s.heads * s.dim));
+  f.lse.assign(size_t(s.batch * s.seq * s.heads), float(NAN));
   launch(mmaForwardKernel<D, T>,
          {unsigned(padded / kTileRows), unsigned(s.heads), unsigned(s.batch)},
          kBlock, static_cast<const bf16 *>(p.q.data()),
          static_cast<const bf16 *>(p.k.data()),
          static_cast<const bf16 *>(p.v.data()), s.seq, padded, layout, s.causal,
-         out.data());
-  return out;
+         f.out.data(), f.lse.data());
+  return f;
 }
 
+/// The backward from the forward's results, as attention_mma.cu runs it.
 template <int D, typename T>
 std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
-                          const std::vector<T> &dout, T poison) {
+                          const std::vector<T> &dout, const Forward<T> &fwd,
+                          T poison) {
   static_assert(gradQueryShared<D>() <= sizeof(shared) &&
                 gradKeyShared<D>() <= sizeof(shared));
   QKVLayout layout(s.heads, s.kvHeads, s.dim);
@@ -135,13 +145,18 @@ std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
   // Poison: every element the kernels leave alone keeps it.
   std::vector<T> dqkv(qkv.size(), poison);
   unsigned tiles = unsigned(padded / kTileRows);
+  int64_t rows = s.batch * s.heads * padded;
+  launch(rowStatsKernel<D, T>, {unsigned((rows + 7) / 8), 1, 1}, 256,
+         dout.data(), fwd.out.data(), fwd.lse.data(), s.batch, s.seq, padded,
+         s.heads, p.lse.data(), p.delta.data());
   launch(mmaGradQueryKernel<D, T>,
          {tiles, unsigned(s.heads), unsigned(s.batch)}, kBlock,
          static_cast<const bf16 *>(p.q.data()),
          static_cast<const bf16 *>(p.k.data()),
          static_cast<const bf16 *>(p.v.data()),
          static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout,
-         s.causal, p.rope(), p.lse.data(), p.delta.data(), dqkv.data());
+         s.causal, p.rope(), static_cast<const float *>(p.lse.data()),
+         static_cast<const float *>(p.delta.data()), dqkv.data());
   launch(mmaGradKeyKernel<D, T>,
          {tiles, unsigned(s.kvHeads), unsigned(s.batch)}, kBlock,
          static_cast<const bf16 *>(p.q.data()),
@@ -177,45 +192,56 @@ template <int D> void checkShape(const Shape &s, bool bf16Storage = false) {
   auto dout = random(size_t(s.batch * s.seq * s.heads * s.dim), 1.0, 7);
   axonn_rt *rt = testRuntime();
   ASSERT_NE(rt, nullptr);
-  std::vector<float> want, wantGrad, got, gotGrad;
+  std::vector<float> want, wantGrad, got, gotGrad, gotLse;
+  std::vector<float> wantLse(size_t(s.batch * s.seq * s.heads));
   if (!bf16Storage) {
     want.resize(dout.size());
     wantGrad.resize(qkv.size());
     ASSERT_EQ(axonn_rt_attention(rt, qkv.data(), s.batch, s.seq, s.heads,
                                  s.kvHeads, s.dim, s.causal, s.ropeBase,
-                                 want.data()),
+                                 want.data(), wantLse.data()),
               AXONN_OK);
-    ASSERT_EQ(axonn_rt_attention_grad(rt, dout.data(), qkv.data(), s.batch,
-                                      s.seq, s.heads, s.kvHeads, s.dim,
-                                      s.causal, s.ropeBase, wantGrad.data()),
+    ASSERT_EQ(axonn_rt_attention_grad(rt, dout.data(), qkv.data(), want.data(),
+                                      wantLse.data(), s.batch, s.seq, s.heads,
+                                      s.kvHeads, s.dim, s.causal, s.ropeBase,
+                                      wantGrad.data()),
               AXONN_OK);
-    got = forwardOn<D>(s, qkv);
-    gotGrad = backwardOn<D>(s, qkv, dout, float(NAN));
+    Forward<float> fwd = forwardOn<D>(s, qkv);
+    got = fwd.out;
+    gotLse = fwd.lse;
+    gotGrad = backwardOn<D>(s, qkv, dout, fwd, float(NAN));
   } else {
     auto q16 = narrowed(qkv), d16 = narrowed(dout);
     std::vector<axonn_bf16> o16(dout.size()), g16(qkv.size());
     ASSERT_EQ(axonn_rt_attention_bf16(rt, q16.data(), s.batch, s.seq, s.heads,
                                       s.kvHeads, s.dim, s.causal, s.ropeBase,
-                                      o16.data()),
+                                      o16.data(), wantLse.data()),
               AXONN_OK);
-    ASSERT_EQ(axonn_rt_attention_grad_bf16(rt, d16.data(), q16.data(), s.batch,
-                                           s.seq, s.heads, s.kvHeads, s.dim,
-                                           s.causal, s.ropeBase, g16.data()),
+    ASSERT_EQ(axonn_rt_attention_grad_bf16(
+                  rt, d16.data(), q16.data(), o16.data(), wantLse.data(),
+                  s.batch, s.seq, s.heads, s.kvHeads, s.dim, s.causal,
+                  s.ropeBase, g16.data()),
               AXONN_OK);
     want = widened(o16);
     wantGrad = widened(g16);
-    got = widened(forwardOn<D>(s, q16));
-    gotGrad =
-        widened(backwardOn<D>(s, q16, d16, axonn_bf16_from_float(float(NAN))));
+    Forward<axonn_bf16> fwd = forwardOn<D>(s, q16);
+    got = widened(fwd.out);
+    gotLse = fwd.lse;
+    gotGrad = widened(
+        backwardOn<D>(s, q16, d16, fwd, axonn_bf16_from_float(float(NAN))));
   }
+  for (float x : gotLse)
+    ASSERT_FALSE(std::isnan(x)) << "an element of lse was not written";
   for (float x : gotGrad)
     ASSERT_FALSE(std::isnan(x)) << "an element of dqkv was not written";
   double forwardError = relativeDifference(got, want),
+         lseError = relativeDifference(gotLse, wantLse),
          backwardError = relativeDifference(gotGrad, wantGrad);
-  std::printf("%s%s: attention %.2e, attention_grad %.2e\n",
+  std::printf("%s%s: attention %.2e, lse %.2e, attention_grad %.2e\n",
               describe(s).c_str(), bf16Storage ? ", bf16 storage" : "",
-              forwardError, backwardError);
+              forwardError, lseError, backwardError);
   EXPECT_LT(forwardError, 1e-2) << "attention";
+  EXPECT_LT(lseError, 1e-2) << "attention lse";
   EXPECT_LT(backwardError, 1e-2) << "attention_grad";
   // The tolerance is tight enough to see a missing piece: the same check
   // fails against an output with one head dropped.

@@ -297,20 +297,23 @@ TEST_F(RuntimeBf16Test, Attention) {
   Bf16s qkv = random(batch * seq * f), dout = random(batch * seq * width);
   Floats o(batch * seq * width), dq(batch * seq * f);
   Bf16s tO(o.size()), tDq(dq.size());
+  Floats lse(batch * seq * heads), tLse(lse.size());
   ASSERT_EQ(axonn_rt_attention(rt, widen(qkv).data(), batch, seq, heads, kv, d,
-                               1, 10000.0, o.data()),
+                               1, 10000.0, o.data(), lse.data()),
             AXONN_OK);
   ASSERT_EQ(axonn_rt_attention_bf16(rt, qkv.data(), batch, seq, heads, kv, d,
-                                    1, 10000.0, tO.data()),
+                                    1, 10000.0, tO.data(), tLse.data()),
             AXONN_OK);
   expectRounded(tO, o, "attention");
+  // The statistics stay fp32: the same values.
+  EXPECT_EQ(tLse, lse);
   ASSERT_EQ(axonn_rt_attention_grad(rt, widen(dout).data(), widen(qkv).data(),
-                                    batch, seq, heads, kv, d, 1, 10000.0,
-                                    dq.data()),
+                                    o.data(), lse.data(), batch, seq, heads,
+                                    kv, d, 1, 10000.0, dq.data()),
             AXONN_OK);
-  ASSERT_EQ(axonn_rt_attention_grad_bf16(rt, dout.data(), qkv.data(), batch,
-                                         seq, heads, kv, d, 1, 10000.0,
-                                         tDq.data()),
+  ASSERT_EQ(axonn_rt_attention_grad_bf16(rt, dout.data(), qkv.data(),
+                                         tO.data(), tLse.data(), batch, seq,
+                                         heads, kv, d, 1, 10000.0, tDq.data()),
             AXONN_OK);
   expectRounded(tDq, dq, "attention_grad");
   // The cache: a prefill of all six tokens; the caches are updated in

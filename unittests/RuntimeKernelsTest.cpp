@@ -294,22 +294,24 @@ TEST_F(RuntimeKernelsTest, AttentionGroupedRotary) {
   // 4 query heads sharing 2 KV heads of dimension 4: (4 + 4) * 4 = 32.
   HostTensor qkv = random({2, 6, 32}), dout = random({2, 6, 16});
   auto want = reference(R"(
-    func.func @f(%qkv: tensor<2x6x32xf32>, %dy: tensor<2x6x16xf32>) -> (tensor<2x6x16xf32>, tensor<2x6x32xf32>) {
-      %0 = axonn.attention %qkv heads 4 kv_heads 2 causal rope 10000.0 : tensor<2x6x32xf32> -> tensor<2x6x16xf32>
-      %1 = axonn.attention_grad %dy, %qkv heads 4 kv_heads 2 causal rope 10000.0 : tensor<2x6x16xf32>, tensor<2x6x32xf32>
-      return %0, %1 : tensor<2x6x16xf32>, tensor<2x6x32xf32>
+    func.func @f(%qkv: tensor<2x6x32xf32>, %dy: tensor<2x6x16xf32>) -> (tensor<2x6x16xf32>, tensor<2x6x4xf32>, tensor<2x6x32xf32>) {
+      %0, %lse = axonn.attention %qkv heads 4 kv_heads 2 causal rope 10000.0 : tensor<2x6x32xf32> -> tensor<2x6x16xf32>, tensor<2x6x4xf32>
+      %1 = axonn.attention_grad %dy, %qkv, %0, %lse heads 4 kv_heads 2 causal rope 10000.0 : tensor<2x6x16xf32>, tensor<2x6x32xf32>, tensor<2x6x4xf32>
+      return %0, %lse, %1 : tensor<2x6x16xf32>, tensor<2x6x4xf32>, tensor<2x6x32xf32>
     })",
                         {qkv, dout});
   auto qf = f32(qkv), df = f32(dout);
-  std::vector<float> out(192), dqkv(384);
-  ASSERT_EQ(
-      axonn_rt_attention(rt, qf.data(), 2, 6, 4, 2, 4, 1, 10000.0, out.data()),
-      AXONN_OK);
-  ASSERT_EQ(axonn_rt_attention_grad(rt, df.data(), qf.data(), 2, 6, 4, 2, 4, 1,
-                                    10000.0, dqkv.data()),
+  std::vector<float> out(192), lse(48), dqkv(384);
+  ASSERT_EQ(axonn_rt_attention(rt, qf.data(), 2, 6, 4, 2, 4, 1, 10000.0,
+                               out.data(), lse.data()),
+            AXONN_OK);
+  ASSERT_EQ(axonn_rt_attention_grad(rt, df.data(), qf.data(), out.data(),
+                                    lse.data(), 2, 6, 4, 2, 4, 1, 10000.0,
+                                    dqkv.data()),
             AXONN_OK);
   expectClose(want[0], out, "attention");
-  expectClose(want[1], dqkv, "attention_grad");
+  expectClose(want[1], lse, "attention lse");
+  expectClose(want[2], dqkv, "attention_grad");
 }
 
 TEST_F(RuntimeKernelsTest, CachedAttentionEqualsFullAttention) {

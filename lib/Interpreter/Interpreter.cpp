@@ -115,6 +115,7 @@ struct AttentionState {
   bool causal;
   std::optional<double> rope;
   std::vector<double> q, k, probs; // q: [B, H, S, d]; k: [B, KV, S, d]
+  std::vector<double> lse;         // [B, S, H]: log of each row's sum
 
   AttentionState(const HostTensor &qkv, int64_t heads, int64_t kvHeads,
                  bool causal, std::optional<double> rope)
@@ -141,6 +142,7 @@ struct AttentionState {
         }
       }
     probs.assign(batch * heads * seq * seq, 0);
+    lse.assign(batch * seq * heads, 0);
     double scale = 1 / std::sqrt(double(d));
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t h = 0; h < heads; ++h)
@@ -160,6 +162,7 @@ struct AttentionState {
             sum += (p[t] = std::exp(p[t] - maximum));
           for (int64_t t = 0; t <= last; ++t)
             p[t] /= sum;
+          lse[(b * seq + s) * heads + h] = maximum + std::log(sum);
         }
   }
 
@@ -491,6 +494,11 @@ void Evaluator::attention(AttentionOp op) {
         }
       }
   set(op.getResult(), std::move(out));
+  if (Value lse = op.getLse()) {
+    HostTensor stats = zerosLike(lse);
+    stats.data = state.lse;
+    set(lse, std::move(stats));
+  }
 }
 
 /// Logits of the LM head for row r: hidden[r] . W[v] for the first `vocab`

@@ -90,7 +90,10 @@ int main(int argc, char **argv) {
     x = normal(rng);
   for (float &x : hostOut)
     x = normal(rng);
-  void *qkv32, *dout32, *out32, *dqkv32, *qkv16, *dout16, *out16, *dqkv16;
+  void *qkv32, *dout32, *out32, *dqkv32, *qkv16, *dout16, *out16, *dqkv16,
+      *lse;
+  check(axonn_rt_alloc(rt, batch * seq * heads * 4, AXONN_MEMORY_DEVICE, &lse),
+        "alloc");
   check(axonn_rt_alloc(rt, in * 4, AXONN_MEMORY_SHARED, &qkv32), "alloc");
   check(axonn_rt_alloc(rt, outCount * 4, AXONN_MEMORY_SHARED, &dout32),
         "alloc");
@@ -127,21 +130,27 @@ int main(int argc, char **argv) {
         check(
             bf16 ? axonn_rt_attention_bf16(rt, static_cast<axonn_bf16 *>(qkv16),
                                            batch, seq, heads, kv, d, 1, 10000.0,
-                                           static_cast<axonn_bf16 *>(out16))
+                                           static_cast<axonn_bf16 *>(out16),
+                                           static_cast<float *>(lse))
                  : axonn_rt_attention(rt, static_cast<float *>(qkv32), batch,
                                       seq, heads, kv, d, 1, 10000.0,
-                                      static_cast<float *>(out32)),
+                                      static_cast<float *>(out32),
+                                      static_cast<float *>(lse)),
             "attention");
       });
       double backward = median([&] {
         check(bf16 ? axonn_rt_attention_grad_bf16(
                          rt, static_cast<axonn_bf16 *>(dout16),
-                         static_cast<axonn_bf16 *>(qkv16), batch, seq, heads,
-                         kv, d, 1, 10000.0, static_cast<axonn_bf16 *>(dqkv16))
-                   : axonn_rt_attention_grad(rt, static_cast<float *>(dout32),
-                                             static_cast<float *>(qkv32), batch,
-                                             seq, heads, kv, d, 1, 10000.0,
-                                             static_cast<float *>(dqkv32)),
+                         static_cast<axonn_bf16 *>(qkv16),
+                         static_cast<axonn_bf16 *>(out16),
+                         static_cast<float *>(lse), batch, seq, heads, kv, d, 1,
+                         10000.0, static_cast<axonn_bf16 *>(dqkv16))
+                   : axonn_rt_attention_grad(
+                         rt, static_cast<float *>(dout32),
+                         static_cast<float *>(qkv32),
+                         static_cast<float *>(out32),
+                         static_cast<float *>(lse), batch, seq, heads, kv, d, 1,
+                         10000.0, static_cast<float *>(dqkv32)),
               "attention_grad");
       });
       std::printf("| %s | %s | %.3f | %.1f | %.3f | %.1f |\n", kernels,

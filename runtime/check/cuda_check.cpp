@@ -390,15 +390,18 @@ void checkAll(Api &cuda, Api &cpu) {
       float *pq = r.in(qkv), *pd = r.in(dout);
       float *o = r.out(batch * seq * width), *dq = r.out(batch * seq * f);
       float *on = r.out(batch * seq * width);
-      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o),
+      float *lse = r.out(batch * seq * heads), *lsen = r.out(batch * seq * heads);
+      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o, lse),
            "attention");
-      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on),
+      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on, lsen),
            "attention");
-      r.ok(a.attention_grad(a.rt, pd, pq, batch, seq, heads, kv, d, 1,
+      r.ok(a.attention_grad(a.rt, pd, pq, o, lse, batch, seq, heads, kv, d, 1,
                             10000.0, dq),
            "attention_grad");
       return {{"attention (causal, rope)", r.read(o, batch * seq * width)},
+              {"attention lse (causal, rope)", r.read(lse, batch * seq * heads)},
               {"attention (full)", r.read(on, batch * seq * width)},
+              {"attention lse (full)", r.read(lsen, batch * seq * heads)},
               {"attention_grad", r.read(dq, batch * seq * f)}};
     });
     check(cuda, cpu, [&](Run &r) -> Outputs {
@@ -440,12 +443,14 @@ void checkAll(Api &cuda, Api &cpu) {
       auto &a = r.api;
       float *pq = r.in(qkv), *pd = r.in(dout);
       float *o = r.out(batch * seq * width), *dq = r.out(batch * seq * f);
-      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, o),
+      float *lse = r.out(batch * seq * heads);
+      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, o, lse),
            "attention");
-      r.ok(a.attention_grad(a.rt, pd, pq, batch, seq, heads, kv, d, 0, 0.0,
-                            dq),
+      r.ok(a.attention_grad(a.rt, pd, pq, o, lse, batch, seq, heads, kv, d, 0,
+                            0.0, dq),
            "attention_grad");
       return {{"attention (d 160, full)", r.read(o, batch * seq * width)},
+              {"attention lse (d 160, full)", r.read(lse, batch * seq * heads)},
               {"attention_grad (d 160, full)", r.read(dq, batch * seq * f)}};
     });
   }
@@ -721,19 +726,24 @@ void checkBf16(Api &cuda, Api &cpu) {
                  *on = r.outBf16(batch * seq * width),
                  *dq = r.outBf16(batch * seq * f),
                  *dqn = r.outBf16(batch * seq * f);
-      r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o),
+      float *lse = r.out(batch * seq * heads), *lsen = r.out(batch * seq * heads);
+      r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o,
+                            lse),
            "attention");
-      r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on),
+      r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on,
+                            lsen),
            "attention");
-      r.ok(a.attention_grad_bf16(a.rt, pd, pq, batch, seq, heads, kv, d, 1,
-                                 10000.0, dq),
+      r.ok(a.attention_grad_bf16(a.rt, pd, pq, o, lse, batch, seq, heads, kv,
+                                 d, 1, 10000.0, dq),
            "attention_grad");
-      r.ok(a.attention_grad_bf16(a.rt, pd, pq, batch, seq, heads, kv, d, 0,
-                                 0.0, dqn),
+      r.ok(a.attention_grad_bf16(a.rt, pd, pq, on, lsen, batch, seq, heads, kv,
+                                 d, 0, 0.0, dqn),
            "attention_grad");
       std::string tag = " (d " + std::to_string(d);
       return {{"attention_bf16" + tag + ", causal, rope)",
                r.read(o, batch * seq * width)},
+              {"attention_bf16 lse" + tag + ", causal, rope)",
+               r.read(lse, batch * seq * heads)},
               {"attention_bf16" + tag + ", full)",
                r.read(on, batch * seq * width)},
               {"attention_grad_bf16" + tag + ", causal, rope)",
@@ -857,19 +867,22 @@ void checkAttentionTiles(Api &cuda, Api &cpu, const char *kernels) {
       float *pq = r.in(qkv), *pd = r.in(dout);
       float *o = r.out(batch * seq * width), *on = r.out(batch * seq * width);
       float *dq = r.out(batch * seq * f), *dqn = r.out(batch * seq * f);
-      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o),
+      float *lse = r.out(batch * seq * heads), *lsen = r.out(batch * seq * heads);
+      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o, lse),
            "attention");
-      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on),
+      r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on, lsen),
            "attention");
-      r.ok(a.attention_grad(a.rt, pd, pq, batch, seq, heads, kv, d, 1,
+      r.ok(a.attention_grad(a.rt, pd, pq, o, lse, batch, seq, heads, kv, d, 1,
                             10000.0, dq),
            "attention_grad");
-      r.ok(a.attention_grad(a.rt, pd, pq, batch, seq, heads, kv, d, 0, 0.0,
-                            dqn),
+      r.ok(a.attention_grad(a.rt, pd, pq, on, lsen, batch, seq, heads, kv, d, 0,
+                            0.0, dqn),
            "attention_grad");
       std::string tag = " " + std::string(kernels) + " (d " + std::to_string(d);
       return {{"attention" + tag + ", causal, rope)",
                r.read(o, batch * seq * width)},
+              {"attention lse" + tag + ", causal, rope)",
+               r.read(lse, batch * seq * heads)},
               {"attention" + tag + ", full)",
                r.read(on, batch * seq * width)},
               {"attention_grad" + tag + ", causal, rope)",

@@ -13,10 +13,12 @@
 //   forward   a block of four warps per 64 queries of a head, 16 rows a
 //             warp: per 64-key tile S = Q K^T, the softmax online in fp32
 //             (a running maximum and sum per row), O += P V;
-//   backward  dQ per query tile from recomputed statistics (which it keeps,
-//             lse and delta = dO . O, for the next kernel), then dK and dV
-//             per key tile over the queries of every head of its group, in
-//             a fixed order (no atomics).
+//   backward  from the forward's statistics (its log-sum-exp per row, a
+//             result of the forward) and delta = dO . O (from the forward's
+//             output), packed by row: dQ per query tile, then dK and dV per
+//             key tile over the queries of every head of its group, in a
+//             fixed order (no atomics): seven tile products where
+//             recomputing the statistics took nine.
 //
 // A warp's products go through shared memory (the WMMA fragments' layout
 // is opaque): S and dP are stored there, and each lane owns half of one of
@@ -106,7 +108,7 @@ axonn_status packedScratch(axonn_rt *rt, int64_t batch, int64_t seq,
 template <int D, typename T>
 axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
                      const QKVLayout &layout, int32_t causal, double ropeBase,
-                     T *out) {
+                     T *out, float *lse) {
   Packed p;
   if (axonn_status s =
           packedScratch(rt, batch, seq, layout, false, ropeBase, p))
@@ -122,15 +124,19 @@ axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
   mmaForwardKernel<D, T><<<dim3(unsigned(padded / kTileRows),
                                 unsigned(layout.heads), unsigned(batch)),
                            kBlock, bytes, streamOf(rt)>>>(
-      p.q, p.k, p.v, seq, padded, layout, causal, out);
+      p.q, p.k, p.v, seq, padded, layout, causal, out, lse);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
 
 template <int D, typename T>
-axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, int64_t batch,
-                      int64_t seq, const QKVLayout &layout, int32_t causal,
-                      double ropeBase, T *dqkv) {
+axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
+                      const float *lse, int64_t batch, int64_t seq,
+                      const QKVLayout &layout, int32_t causal, double ropeBase,
+                      T *dqkv) {
+  if (!out || !lse)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "attention_grad: the forward's out and lse are needed");
   Packed p;
   if (axonn_status s = packedScratch(rt, batch, seq, layout, true, ropeBase, p))
     return s;
@@ -141,6 +147,13 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, int64_t batch,
     return s;
   int64_t padded = paddedLength(seq);
   unsigned tiles = unsigned(padded / kTileRows);
+  // The rows' statistics in the packed order, a warp (of 8 a block) each.
+  int64_t rows = batch * layout.heads * padded;
+  rowStatsKernel<D, T><<<unsigned(std::min<int64_t>((rows + 7) / 8, 65535 * 8)),
+                         256, 0, streamOf(rt)>>>(dout, out, lse, batch, seq,
+                                                 padded, layout.heads, p.lse,
+                                                 p.delta);
+  AXONN_LAUNCHED(rt);
   constexpr size_t queryBytes = gradQueryShared<D>();
   if (axonn_status s = sharedMemory(rt, mmaGradQueryKernel<D, T>, queryBytes,
                                     "attention_grad", seq))
@@ -191,11 +204,11 @@ axonn_status unsupportedHeads(axonn_rt *rt, int64_t headDim) {
 template <typename T>
 axonn_status forwardFor(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
                         const QKVLayout &layout, int32_t causal,
-                        double ropeBase, T *out) {
+                        double ropeBase, T *out, float *lse) {
   axonn_status status = AXONN_OK;
   if (!forHeadDim(layout.dim, [&](auto d) {
         status = forward<decltype(d)::value>(rt, qkv, batch, seq, layout,
-                                             causal, ropeBase, out);
+                                             causal, ropeBase, out, lse);
       }))
     return unsupportedHeads(rt, layout.dim);
   return status;
@@ -203,12 +216,14 @@ axonn_status forwardFor(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
 
 template <typename T>
 axonn_status backwardFor(axonn_rt *rt, const T *dout, const T *qkv,
-                         int64_t batch, int64_t seq, const QKVLayout &layout,
-                         int32_t causal, double ropeBase, T *dqkv) {
+                         const T *out, const float *lse, int64_t batch,
+                         int64_t seq, const QKVLayout &layout, int32_t causal,
+                         double ropeBase, T *dqkv) {
   axonn_status status = AXONN_OK;
   if (!forHeadDim(layout.dim, [&](auto d) {
-        status = backward<decltype(d)::value>(rt, dout, qkv, batch, seq, layout,
-                                              causal, ropeBase, dqkv);
+        status = backward<decltype(d)::value>(rt, dout, qkv, out, lse, batch,
+                                              seq, layout, causal, ropeBase,
+                                              dqkv);
       }))
     return unsupportedHeads(rt, layout.dim);
   return status;
@@ -302,24 +317,30 @@ bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
 
 axonn_status mmaAttention(axonn_rt *rt, bool bf16Storage, const void *qkv,
                           int64_t batch, int64_t seq, const QKVLayout &layout,
-                          int32_t causal, double ropeBase, void *out) {
+                          int32_t causal, double ropeBase, void *out,
+                          float *lse) {
   if (bf16Storage)
     return forwardFor(rt, static_cast<const uint16_t *>(qkv), batch, seq,
-                      layout, causal, ropeBase, static_cast<uint16_t *>(out));
+                      layout, causal, ropeBase, static_cast<uint16_t *>(out),
+                      lse);
   return forwardFor(rt, static_cast<const float *>(qkv), batch, seq, layout,
-                    causal, ropeBase, static_cast<float *>(out));
+                    causal, ropeBase, static_cast<float *>(out), lse);
 }
 
 axonn_status mmaAttentionGrad(axonn_rt *rt, bool bf16Storage, const void *dout,
-                              const void *qkv, int64_t batch, int64_t seq,
+                              const void *qkv, const void *out,
+                              const float *lse, int64_t batch, int64_t seq,
                               const QKVLayout &layout, int32_t causal,
                               double ropeBase, void *dqkv) {
   if (bf16Storage)
     return backwardFor(rt, static_cast<const uint16_t *>(dout),
-                       static_cast<const uint16_t *>(qkv), batch, seq, layout,
-                       causal, ropeBase, static_cast<uint16_t *>(dqkv));
+                       static_cast<const uint16_t *>(qkv),
+                       static_cast<const uint16_t *>(out), lse, batch, seq,
+                       layout, causal, ropeBase,
+                       static_cast<uint16_t *>(dqkv));
   return backwardFor(rt, static_cast<const float *>(dout),
-                     static_cast<const float *>(qkv), batch, seq, layout,
+                     static_cast<const float *>(qkv),
+                     static_cast<const float *>(out), lse, batch, seq, layout,
                      causal, ropeBase, static_cast<float *>(dqkv));
 }
 

@@ -310,11 +310,13 @@ __device__ __forceinline__ int64_t headRows(int64_t b, int64_t heads, int64_t h,
 }
 
 /// Forward: a block per (64 queries, head, batch). Writes out [batch, seq,
-/// heads * D] in the storage type T.
+/// heads * D] in the storage type T and, if lse is not null, each row's
+/// log-sum-exp into lse [batch, seq, heads].
 template <int D, typename T>
 __global__ void __launch_bounds__(kBlock)
     mmaForwardKernel(const bf16 *q, const bf16 *k, const bf16 *v, int64_t seq,
-                     int64_t padded, QKVLayout layout, int32_t causal, T *out) {
+                     int64_t padded, QKVLayout layout, int32_t causal, T *out,
+                     float *lse) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();
 #else
@@ -342,8 +344,12 @@ __global__ void __launch_bounds__(kBlock)
                  k + headRows(b, layout.kvHeads, g, padded) * D,
                  v + headRows(b, layout.kvHeads, g, padded) * D, kTile, vTile,
                  row0, keyEnd, seq, causal, scores, probs, work, state);
-  if (ownParity() == 0)
+  if (ownParity() == 0) {
     inverse[ownRow()] = 1 / state.sum;
+    int64_t s = row0 + ownRow();
+    if (lse && s < seq)
+      lse[(b * seq + s) * layout.heads + h] = state.max + logf(state.sum);
+  }
   __syncwarp();
   for (int e = lane; e < kWarpRows * D; e += 32) {
     int r = e / D, i = e % D;
@@ -379,17 +385,49 @@ __device__ void writeResult(const FragC (&acc)[D / 16], float *work,
   }
 }
 
-/// Backward, first kernel: a block per (64 queries, head, batch). Pass 1
-/// recomputes the forward, giving each row's log-sum-exp and delta = dO .
-/// O (kept in lse and delta, [batch, heads, padded], for the key kernel);
-/// pass 2 accumulates dQ = sum over keys of dS K, dS = P (dO . v - delta),
-/// and writes it (times 1/sqrt(D), rotated back) into dqkv.
+/// Backward, before the two kernels: each row's statistics in the packed
+/// order [batch, heads, padded], from the forward's: lse (from lse [batch,
+/// seq, heads]) and delta = dO . O (from dout and out [batch, seq, heads *
+/// D], in fp32). A warp per row; rows past the sequence get zeros.
+template <int D, typename T>
+__global__ void rowStatsKernel(const T *dout, const T *out, const float *lse,
+                               int64_t batch, int64_t seq, int64_t padded,
+                               int64_t heads, float *lsePacked,
+                               float *deltaPacked) {
+  int lane = threadIdx.x % 32;
+  int64_t warps = int64_t(gridDim.x) * (blockDim.x / 32);
+  for (int64_t row = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+       row < batch * heads * padded; row += warps) {
+    int64_t s = row % padded, h = row / padded % heads, b = row / padded / heads;
+    float dot = 0, rowLse = 0;
+    if (s < seq) {
+      const T *o = out + (b * seq + s) * heads * D + h * D;
+      const T *dO = dout + (b * seq + s) * heads * D + h * D;
+#pragma unroll
+      for (int i = lane; i < D; i += 32)
+        dot += toFloat(dO[i]) * toFloat(o[i]);
+      rowLse = lse[(b * seq + s) * heads + h];
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+      dot += __shfl_xor_sync(0xffffffffu, dot, o);
+    if (lane == 0) {
+      lsePacked[row] = rowLse;
+      deltaPacked[row] = dot;
+    }
+  }
+}
+
+/// Backward, first kernel: a block per (64 queries, head, batch): dQ = sum
+/// over keys of dS K, dS = P (dO . v - delta), with P from the forward's
+/// log-sum-exp (lse and delta packed by rowStatsKernel), written (times
+/// 1/sqrt(D), rotated back) into dqkv.
 template <int D, typename T>
 __global__ void __launch_bounds__(kBlock)
     mmaGradQueryKernel(const bf16 *q, const bf16 *k, const bf16 *v,
                        const bf16 *dO, int64_t seq, int64_t padded,
                        QKVLayout layout, int32_t causal, const float2 *rope,
-                       float *lse, float *delta, T *dqkv) {
+                       const float *lse, const float *delta, T *dqkv) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();
 #else
@@ -418,23 +456,8 @@ __global__ void __launch_bounds__(kBlock)
   const bf16 *qRows = qTile + warp * kWarpRows * tileLd;
   const bf16 *dORows = dOTile + warp * kWarpRows * tileLd;
   int64_t keyEnd = causal && first + kTileRows < seq ? first + kTileRows : seq;
+  float rowLse = lse[queryRows + row], rowDelta = delta[queryRows + row];
 
-  // Pass 1: the statistics and O, as the forward computes them.
-  RowSoftmax state;
-  forwardRows<D>(qRows, kHead, vHead, kTile, vTile, row0, keyEnd, seq, causal,
-                 scores, probs, work, state);
-  float dot = 0;
-  for (int c = parity; c < D; c += 2)
-    dot += __bfloat162float(dORows[r * tileLd + c]) * work[r * ld + c];
-  dot += __shfl_xor_sync(0xffffffffu, dot, 16);
-  float rowDelta = dot / state.sum;
-  float rowLse = state.max + logf(state.sum);
-  if (parity == 0) {
-    lse[queryRows + row] = rowLse;
-    delta[queryRows + row] = rowDelta;
-  }
-
-  // Pass 2: dQ.
   FragC dq[D / 16];
 #pragma unroll
   for (int n = 0; n < D / 16; ++n)
@@ -466,7 +489,7 @@ __global__ void __launch_bounds__(kBlock)
 /// a warp, its dK and dV in fragments; the queries and dO of every head of
 /// the group stream through shared memory a tile at a time, in a fixed
 /// order: dV += P^T dO, dK += dS^T Q (Q packed times 1/sqrt(D)), with P and
-/// dS from the query kernel's lse and delta.
+/// dS from the packed lse and delta.
 template <int D, typename T>
 __global__ void __launch_bounds__(kBlock)
     mmaGradKeyKernel(const bf16 *q, const bf16 *k, const bf16 *v,

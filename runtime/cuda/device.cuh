@@ -80,11 +80,15 @@ axonn_status attentionKernels(axonn_rt *rt, AttentionKernels *out);
 bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim);
 /// axonn_rt_attention(_bf16) and axonn_rt_attention_grad(_bf16) on the
 /// tensor cores, in the storage type (bf16Storage: axonn_bf16, else fp32).
+/// lse (if not null) as axonn_rt_attention's; the backward reads the
+/// forward's out and lse.
 axonn_status mmaAttention(axonn_rt *rt, bool bf16Storage, const void *qkv,
                           int64_t batch, int64_t seq, const QKVLayout &layout,
-                          int32_t causal, double ropeBase, void *out);
+                          int32_t causal, double ropeBase, void *out,
+                          float *lse);
 axonn_status mmaAttentionGrad(axonn_rt *rt, bool bf16Storage, const void *dout,
-                              const void *qkv, int64_t batch, int64_t seq,
+                              const void *qkv, const void *out,
+                              const float *lse, int64_t batch, int64_t seq,
                               const QKVLayout &layout, int32_t causal,
                               double ropeBase, void *dqkv);
 

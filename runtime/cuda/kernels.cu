@@ -1097,9 +1097,9 @@ __device__ void scoreRow(const float *base, int64_t f, const QKVLayout &layout,
   __syncthreads();
 }
 
-/// Softmax of scores[0 ... last] in place; returns nothing, every thread
-/// sees the result after the call.
-__device__ void softmaxRow(float *scores, int64_t last) {
+/// Softmax of scores[0 ... last] in place; every thread sees the result
+/// after the call, and gets the scores' log-sum-exp.
+__device__ float softmaxRow(float *scores, int64_t last) {
   float m = -INFINITY;
   for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
     m = fmaxf(m, scores[t]);
@@ -1114,12 +1114,15 @@ __device__ void softmaxRow(float *scores, int64_t last) {
   for (int64_t t = threadIdx.x; t <= last; t += blockDim.x)
     scores[t] *= inverse;
   __syncthreads();
+  return m + float(log(sum));
 }
 
 /// One block per (query, head, batch): scores over the keys up to the
-/// query, softmax, weighted values. Shared: scores [seq] then q [dim].
+/// query, softmax, weighted values (and the log-sum-exp into lse, if not
+/// null). Shared: scores [seq] then q [dim].
 __global__ void attentionKernel(const float *qkv, int64_t seq, QKVLayout layout,
-                                int32_t causal, double ropeBase, float *out) {
+                                int32_t causal, double ropeBase, float *out,
+                                float *lse) {
   extern __shared__ float shared[];
   int64_t s = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
   int64_t d = layout.dim, f = layout.features(), g = layout.group(h);
@@ -1131,7 +1134,9 @@ __global__ void attentionKernel(const float *qkv, int64_t seq, QKVLayout layout,
   int64_t last = causal ? s : seq - 1;
   scoreRow(base, f, layout, g, q, last, ropeBase, float(1 / sqrt(double(d))),
            scores);
-  softmaxRow(scores, last);
+  float rowLse = softmaxRow(scores, last);
+  if (lse && threadIdx.x == 0)
+    lse[(b * seq + s) * layout.heads + h] = rowLse;
   for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
     float o = 0;
     for (int64_t t = 0; t <= last; ++t)
@@ -1205,7 +1210,8 @@ __device__ __forceinline__ void softmaxTile(const float (&q)[D],
 template <int D>
 __global__ void attentionTiledKernel(const float *qkv, int64_t seq,
                                      QKVLayout layout, int32_t causal,
-                                     double ropeBase, float *out) {
+                                     double ropeBase, float *out,
+                                     float *lse) {
   extern __shared__ float shared[];
   float *kTileBuf = shared, *vTileBuf = shared + kTile * D;
   int64_t h = blockIdx.y, b = blockIdx.z, g = layout.group(h);
@@ -1240,13 +1246,15 @@ __global__ void attentionTiledKernel(const float *qkv, int64_t seq,
 #pragma unroll
   for (int i = 0; i < D; ++i)
     row[i] = o[i] / sum;
+  if (lse)
+    lse[(b * seq + s) * layout.heads + h] = running + logf(sum);
 }
 
 /// Launches the tiled kernel for head dimension D.
 template <int D>
 axonn_status launchTiled(axonn_rt *rt, const float *qkv, int64_t batch,
                          int64_t seq, const QKVLayout &layout, int32_t causal,
-                         double ropeBase, float *out) {
+                         double ropeBase, float *out, float *lse) {
   size_t shared = size_t(2 * kTile * D) * sizeof(float);
   if (axonn_status s = sharedMemory(rt, attentionTiledKernel<D>, shared,
                                     "attention", seq))
@@ -1255,7 +1263,7 @@ axonn_status launchTiled(axonn_rt *rt, const float *qkv, int64_t batch,
       <<<dim3(unsigned((seq + kTile - 1) / kTile), unsigned(layout.heads),
               unsigned(batch)),
          kTile, shared, streamOf(rt)>>>(qkv, seq, layout, causal, ropeBase,
-                                        out);
+                                        out, lse);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
@@ -2463,7 +2471,7 @@ static axonn_status checkHeads(axonn_rt *rt, int64_t batch, int64_t heads,
 axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
                                 int64_t seq, int64_t heads, int64_t kvHeads,
                                 int64_t headDim, int32_t causal,
-                                double ropeBase, float *out) {
+                                double ropeBase, float *out, float *lse) {
   AXONN_GPU_TRACE(rt, "attention", "compute");
   if (axonn_status s = checkHeads(rt, batch, heads, kvHeads, headDim))
     return s;
@@ -2478,18 +2486,18 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
   if (kernels == AttentionKernels::Mma &&
       mmaAttentionApplies(rt, false, headDim))
     return mmaAttention(rt, false, qkv, batch, seq, layout, causal, ropeBase,
-                        out);
+                        out, lse);
   if (kernels != AttentionKernels::Rows) {
     switch (headDim) {
     case 32:
       return launchTiled<32>(rt, qkv, batch, seq, layout, causal, ropeBase,
-                             out);
+                             out, lse);
     case 64:
       return launchTiled<64>(rt, qkv, batch, seq, layout, causal, ropeBase,
-                             out);
+                             out, lse);
     case 128:
       return launchTiled<128>(rt, qkv, batch, seq, layout, causal, ropeBase,
-                              out);
+                              out, lse);
     default:
       break;
     }
@@ -2500,13 +2508,16 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
     return s;
   attentionKernel<<<dim3(unsigned(seq), unsigned(heads), unsigned(batch)),
                     128, shared, streamOf(rt)>>>(qkv, seq, layout, causal,
-                                                 ropeBase, out);
+                                                 ropeBase, out, lse);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
 
+// The tensor-core kernels read the forward's out and lse; the SIMT ones
+// recompute the softmax statistics.
 axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
-                                     const float *qkv, int64_t batch,
+                                     const float *qkv, const float *out,
+                                     const float *lse, int64_t batch,
                                      int64_t seq, int64_t heads,
                                      int64_t kvHeads, int64_t headDim,
                                      int32_t causal, double ropeBase,
@@ -2525,8 +2536,8 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
     return s;
   if (kernels == AttentionKernels::Mma &&
       mmaAttentionApplies(rt, false, headDim))
-    return mmaAttentionGrad(rt, false, dout, qkv, batch, seq, layout, causal,
-                            ropeBase, dqkv);
+    return mmaAttentionGrad(rt, false, dout, qkv, out, lse, batch, seq,
+                            layout, causal, ropeBase, dqkv);
   if (kernels != AttentionKernels::Rows) {
     if (headDim == 32 && tiledGradFits<32>(rt))
       return launchTiledGrad<32>(rt, dout, qkv, batch, seq, layout, causal,
@@ -2566,14 +2577,14 @@ axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
                                      int64_t batch, int64_t seq, int64_t heads,
                                      int64_t kvHeads, int64_t headDim,
                                      int32_t causal, double ropeBase,
-                                     axonn_bf16 *out) {
+                                     axonn_bf16 *out, float *lse) {
   AttentionKernels kernels;
   if (axonn_status s = attentionKernels(rt, &kernels))
     return s;
   if (kernels != AttentionKernels::Mma ||
       !mmaAttentionApplies(rt, true, headDim))
     return axonn::widenedAttention(rt, qkv, batch, seq, heads, kvHeads,
-                                   headDim, causal, ropeBase, out);
+                                   headDim, causal, ropeBase, out, lse);
   AXONN_GPU_TRACE(rt, "attention", "compute");
   if (axonn_status s = checkHeads(rt, batch, heads, kvHeads, headDim))
     return s;
@@ -2581,29 +2592,28 @@ axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
     return AXONN_OK;
   return mmaAttention(rt, true, qkv, batch, seq,
                       QKVLayout(heads, kvHeads, headDim), causal, ropeBase,
-                      out);
+                      out, lse);
 }
 
-axonn_status axonn_rt_attention_grad_bf16(axonn_rt *rt, const axonn_bf16 *dout,
-                                          const axonn_bf16 *qkv, int64_t batch,
-                                          int64_t seq, int64_t heads,
-                                          int64_t kvHeads, int64_t headDim,
-                                          int32_t causal, double ropeBase,
-                                          axonn_bf16 *dqkv) {
+axonn_status axonn_rt_attention_grad_bf16(
+    axonn_rt *rt, const axonn_bf16 *dout, const axonn_bf16 *qkv,
+    const axonn_bf16 *out, const float *lse, int64_t batch, int64_t seq,
+    int64_t heads, int64_t kvHeads, int64_t headDim, int32_t causal,
+    double ropeBase, axonn_bf16 *dqkv) {
   AttentionKernels kernels;
   if (axonn_status s = attentionKernels(rt, &kernels))
     return s;
   if (kernels != AttentionKernels::Mma ||
       !mmaAttentionApplies(rt, true, headDim))
-    return axonn::widenedAttentionGrad(rt, dout, qkv, batch, seq, heads,
-                                       kvHeads, headDim, causal, ropeBase,
-                                       dqkv);
+    return axonn::widenedAttentionGrad(rt, dout, qkv, out, lse, batch, seq,
+                                       heads, kvHeads, headDim, causal,
+                                       ropeBase, dqkv);
   AXONN_GPU_TRACE(rt, "attention_grad", "compute");
   if (axonn_status s = checkHeads(rt, batch, heads, kvHeads, headDim))
     return s;
   if (seq == 0 || batch == 0)
     return AXONN_OK;
-  return mmaAttentionGrad(rt, true, dout, qkv, batch, seq,
+  return mmaAttentionGrad(rt, true, dout, qkv, out, lse, batch, seq,
                           QKVLayout(heads, kvHeads, headDim), causal, ropeBase,
                           dqkv);
 }

@@ -22,9 +22,10 @@
  * and master weights). Kernels compute in fp32 (the fp64 build: fp64) and
  * round their bf16 results to nearest even.
  *
- * Stability: version 4 of the ABI (3 lacked linear_grad_input_gelu; 2 the
- * bf16 twins, the residual norms and linear_gelu; 1 the memory calls,
- * cached attention and the embedding's start position).
+ * Stability: version 5 of the ABI (4 lacked attention's lse and
+ * attention_grad's out and lse; 3 linear_grad_input_gelu; 2 the bf16
+ * twins, the residual norms and linear_gelu; 1 the memory calls, cached
+ * attention and the embedding's start position).
  *===----------------------------------------------------------------------===*/
 
 #ifndef AXONN_RT_H
@@ -37,7 +38,7 @@
 extern "C" {
 #endif
 
-#define AXONN_RT_ABI_VERSION 4
+#define AXONN_RT_ABI_VERSION 5
 
 /* Result of every runtime call. */
 typedef enum axonn_status {
@@ -331,11 +332,14 @@ axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const axonn_real *dy,
 
 /* Causal (or not) attention with grouped KV heads on qkv [batch, seq,
  * (heads + 2 kv_heads) d] in the grouped layout of axonn.attention;
- * rope_base 0 means no rotary embedding. out is [batch, seq, heads d]. */
+ * rope_base 0 means no rotary embedding. out is [batch, seq, heads d];
+ * lse (if not null) [batch, seq, heads] receives each query row's log of
+ * the sum over its visible keys of exp(q . k / sqrt(d)). */
 axonn_status axonn_rt_attention(axonn_rt *rt, const axonn_real *qkv, int64_t batch,
                                 int64_t seq, int64_t heads, int64_t kv_heads,
                                 int64_t head_dim, int32_t causal,
-                                double rope_base, axonn_real *out);
+                                double rope_base, axonn_real *out,
+                                axonn_real *lse);
 /* Attention of `seq` new tokens at positions *start_at ... over a key/value
  * cache (decoding): k_cache and v_cache are [batch, kv_heads, capacity,
  * head_dim]; the new keys (rotated) and values are written at rows
@@ -349,8 +353,12 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const axonn_real *qkv,
                                        axonn_real *v_cache, int64_t capacity,
                                        const int32_t *start_at,
                                        axonn_real *out);
+/* dqkv from dout; out and lse are the forward's results for this qkv
+ * (the backward reads them rather than recomputing the softmax). */
 axonn_status axonn_rt_attention_grad(axonn_rt *rt, const axonn_real *dout,
-                                     const axonn_real *qkv, int64_t batch,
+                                     const axonn_real *qkv,
+                                     const axonn_real *out,
+                                     const axonn_real *lse, int64_t batch,
                                      int64_t seq, int64_t heads,
                                      int64_t kv_heads, int64_t head_dim,
                                      int32_t causal, double rope_base,
@@ -563,14 +571,16 @@ axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
                                      int64_t batch, int64_t seq, int64_t heads,
                                      int64_t kv_heads, int64_t head_dim,
                                      int32_t causal, double rope_base,
-                                     axonn_bf16 *out);
+                                     axonn_bf16 *out, axonn_real *lse);
 axonn_status axonn_rt_cached_attention_bf16(
     axonn_rt *rt, const axonn_bf16 *qkv, int64_t batch, int64_t seq,
     int64_t heads, int64_t kv_heads, int64_t head_dim, double rope_base,
     axonn_bf16 *k_cache, axonn_bf16 *v_cache, int64_t capacity,
     const int32_t *start_at, axonn_bf16 *out);
 axonn_status axonn_rt_attention_grad_bf16(axonn_rt *rt, const axonn_bf16 *dout,
-                                          const axonn_bf16 *qkv, int64_t batch,
+                                          const axonn_bf16 *qkv,
+                                          const axonn_bf16 *out,
+                                          const axonn_real *lse, int64_t batch,
                                           int64_t seq, int64_t heads,
                                           int64_t kv_heads, int64_t head_dim,
                                           int32_t causal, double rope_base,

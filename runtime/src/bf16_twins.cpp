@@ -93,28 +93,28 @@ axonn_status axonn::widenedAttention(axonn_rt *rt, const axonn_bf16 *qkv,
                                      int64_t batch, int64_t seq, int64_t heads,
                                      int64_t kvHeads, int64_t headDim,
                                      int32_t causal, double ropeBase,
-                                     axonn_bf16 *out) {
+                                     axonn_bf16 *out, axonn_real *lse) {
   Widened w(rt);
   int64_t tokens = batch * seq;
   const axonn_real *q = w.in(qkv, tokens * (heads + 2 * kvHeads) * headDim);
   axonn_real *o = w.out(out, tokens * heads * headDim);
   AXONN_WIDENED(w, axonn_rt_attention(rt, q, batch, seq, heads, kvHeads,
-                                      headDim, causal, ropeBase, o));
+                                      headDim, causal, ropeBase, o, lse));
 }
 
-axonn_status axonn::widenedAttentionGrad(axonn_rt *rt, const axonn_bf16 *dout,
-                                          const axonn_bf16 *qkv, int64_t batch,
-                                          int64_t seq, int64_t heads,
-                                          int64_t kvHeads, int64_t headDim,
-                                          int32_t causal, double ropeBase,
-                                          axonn_bf16 *dqkv) {
+axonn_status axonn::widenedAttentionGrad(
+    axonn_rt *rt, const axonn_bf16 *dout, const axonn_bf16 *qkv,
+    const axonn_bf16 *out, const axonn_real *lse, int64_t batch, int64_t seq,
+    int64_t heads, int64_t kvHeads, int64_t headDim, int32_t causal,
+    double ropeBase, axonn_bf16 *dqkv) {
   Widened w(rt);
   int64_t tokens = batch * seq;
   int64_t width = (heads + 2 * kvHeads) * headDim;
   const axonn_real *d = w.in(dout, tokens * heads * headDim);
   const axonn_real *q = w.in(qkv, tokens * width);
+  const axonn_real *o = w.in(out, tokens * heads * headDim);
   axonn_real *dq = w.out(dqkv, tokens * width);
-  AXONN_WIDENED(w, axonn_rt_attention_grad(rt, d, q, batch, seq, heads,
+  AXONN_WIDENED(w, axonn_rt_attention_grad(rt, d, q, o, lse, batch, seq, heads,
                                            kvHeads, headDim, causal, ropeBase,
                                            dq));
 }
@@ -350,19 +350,19 @@ axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
                                      int64_t batch, int64_t seq, int64_t heads,
                                      int64_t kvHeads, int64_t headDim,
                                      int32_t causal, double ropeBase,
-                                     axonn_bf16 *out) {
+                                     axonn_bf16 *out, axonn_real *lse) {
   return axonn::widenedAttention(rt, qkv, batch, seq, heads, kvHeads, headDim,
-                                 causal, ropeBase, out);
+                                 causal, ropeBase, out, lse);
 }
 
-axonn_status axonn_rt_attention_grad_bf16(axonn_rt *rt, const axonn_bf16 *dout,
-                                          const axonn_bf16 *qkv, int64_t batch,
-                                          int64_t seq, int64_t heads,
-                                          int64_t kvHeads, int64_t headDim,
-                                          int32_t causal, double ropeBase,
-                                          axonn_bf16 *dqkv) {
-  return axonn::widenedAttentionGrad(rt, dout, qkv, batch, seq, heads, kvHeads,
-                                     headDim, causal, ropeBase, dqkv);
+axonn_status axonn_rt_attention_grad_bf16(
+    axonn_rt *rt, const axonn_bf16 *dout, const axonn_bf16 *qkv,
+    const axonn_bf16 *out, const axonn_real *lse, int64_t batch, int64_t seq,
+    int64_t heads, int64_t kvHeads, int64_t headDim, int32_t causal,
+    double ropeBase, axonn_bf16 *dqkv) {
+  return axonn::widenedAttentionGrad(rt, dout, qkv, out, lse, batch, seq,
+                                     heads, kvHeads, headDim, causal, ropeBase,
+                                     dqkv);
 }
 #endif // AXONN_RT_NATIVE_BF16_KERNELS
 

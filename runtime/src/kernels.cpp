@@ -118,6 +118,8 @@ void rotate(axonn_real *x, int64_t dim, int64_t position, double base,
 /// and the softmax probabilities [seq, seq].
 struct HeadState {
   std::vector<axonn_real> q, k, v, p;
+  /// Each row's log-sum-exp of its scaled scores.
+  std::vector<double> lse;
 };
 
 /// x[t] = exp(x[t] - max); returns the sum in double.
@@ -127,8 +129,9 @@ AXONN_CLONES double expInPlace(axonn_real *x, int64_t n, axonn_real max) {
   return axonn::fast::sum(n, [&](int64_t t) { return x[t]; });
 }
 
-/// Softmax over row[0 ... last] in place, zeros after it up to width.
-void softmaxPrefix(axonn_real *row, int64_t last, int64_t width) {
+/// Softmax over row[0 ... last] in place, zeros after it up to width;
+/// returns the log-sum-exp of the row's scores.
+double softmaxPrefix(axonn_real *row, int64_t last, int64_t width) {
   double maximum = -INFINITY;
   for (int64_t t = 0; t <= last; ++t)
     maximum = std::max(maximum, double(row[t]));
@@ -137,6 +140,7 @@ void softmaxPrefix(axonn_real *row, int64_t last, int64_t width) {
     row[t] = axonn_real(row[t] / sum);
   for (int64_t t = last + 1; t < width; ++t)
     row[t] = 0;
+  return double(axonn_real(maximum)) + std::log(sum);
 }
 
 void headForward(const axonn_real *qkv, int64_t seq, const QKVLayout &layout,
@@ -161,8 +165,10 @@ void headForward(const axonn_real *qkv, int64_t seq, const QKVLayout &layout,
   AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, int(seq), int(seq),
               int(d), scale, st.q.data(), int(d), st.k.data(), int(d), 0.0f,
               st.p.data(), int(seq));
+  st.lse.resize(size_t(seq));
   for (int64_t s = 0; s < seq; ++s)
-    softmaxPrefix(&st.p[size_t(s * seq)], causal ? s : seq - 1, seq);
+    st.lse[size_t(s)] =
+        softmaxPrefix(&st.p[size_t(s * seq)], causal ? s : seq - 1, seq);
 }
 
 } // namespace
@@ -546,7 +552,8 @@ axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const axonn_real *dy,
 axonn_status axonn_rt_attention(axonn_rt *rt, const axonn_real *qkv, int64_t batch,
                                 int64_t seq, int64_t heads, int64_t kvHeads,
                                 int64_t headDim, int32_t causal,
-                                double ropeBase, axonn_real *out) {
+                                double ropeBase, axonn_real *out,
+                                axonn_real *lse) {
   AXONN_TRACE(rt, "attention", "compute");
   AXONN_CHECK(kvHeads > 0 && heads % kvHeads == 0,
               "attention: %lld heads, %lld KV heads", (long long)heads,
@@ -561,8 +568,11 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const axonn_real *qkv, int64_t bat
       AXONN_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(seq), int(d),
                   int(seq), 1.0f, st.p.data(), int(seq), st.v.data(), int(d),
                   0.0f, o.data(), int(d));
-      for (int64_t s = 0; s < seq; ++s)
+      for (int64_t s = 0; s < seq; ++s) {
         std::copy_n(&o[size_t(s * d)], d, out + (b * seq + s) * width + h * d);
+        if (lse)
+          lse[(b * seq + s) * heads + h] = axonn_real(st.lse[size_t(s)]);
+      }
     }
   return AXONN_OK;
 }
@@ -628,12 +638,18 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const axonn_real *qkv,
   return AXONN_OK;
 }
 
+// The CPU backend keeps the whole probability matrix of a head: it
+// recomputes it (one product) rather than reading `out` and `lse`.
 axonn_status axonn_rt_attention_grad(axonn_rt *rt, const axonn_real *dout,
-                                     const axonn_real *qkv, int64_t batch,
+                                     const axonn_real *qkv,
+                                     const axonn_real *out,
+                                     const axonn_real *lse, int64_t batch,
                                      int64_t seq, int64_t heads,
                                      int64_t kvHeads, int64_t headDim,
                                      int32_t causal, double ropeBase,
                                      axonn_real *dqkv) {
+  (void)out;
+  (void)lse;
   AXONN_TRACE(rt, "attention_grad", "compute");
   AXONN_CHECK(kvHeads > 0 && heads % kvHeads == 0,
               "attention_grad: %lld heads, %lld KV heads", (long long)heads,

@@ -119,9 +119,11 @@ int64_t backendPoolPeak(const axonn_rt *rt);
 axonn_status widenedAttention(axonn_rt *rt, const axonn_bf16 *qkv,
                               int64_t batch, int64_t seq, int64_t heads,
                               int64_t kvHeads, int64_t headDim, int32_t causal,
-                              double ropeBase, axonn_bf16 *out);
+                              double ropeBase, axonn_bf16 *out,
+                              axonn_real *lse);
 axonn_status widenedAttentionGrad(axonn_rt *rt, const axonn_bf16 *dout,
-                                  const axonn_bf16 *qkv, int64_t batch,
+                                  const axonn_bf16 *qkv, const axonn_bf16 *out,
+                                  const axonn_real *lse, int64_t batch,
                                   int64_t seq, int64_t heads, int64_t kvHeads,
                                   int64_t headDim, int32_t causal,
                                   double ropeBase, axonn_bf16 *dqkv);

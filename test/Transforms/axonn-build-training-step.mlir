@@ -24,7 +24,8 @@
 // CHECK: %[[X:.*]] = axonn.embedding %[[TOK]], %[[WTE]]
 // CHECK: %[[N1:.*]] = axonn.rms_norm %[[X]]
 // CHECK: %[[QKV:.*]] = axonn.linear %[[N1]], %[[WQKV:arg4]] :
-// CHECK: %[[ATT:.*]] = axonn.attention %[[QKV]]
+// In the training step, attention also gives its softmax statistics (lse).
+// CHECK: %[[ATT:[^,]*]], %[[LSE:.*]] = axonn.attention %[[QKV]]
 // CHECK: %[[O:.*]] = axonn.linear %[[ATT]], %[[WO:arg5]] transposed
 // CHECK: %[[R:.*]] = axonn.add %[[X]], %[[O]]
 // CHECK: %[[N2:.*]] = axonn.rms_norm %[[R]]
@@ -48,7 +49,7 @@
 // CHECK-NEXT: %[[DR:.*]] = axonn.add %[[DR2]], %[[DRN]]
 // CHECK-NEXT: %[[DATT:.*]] = axonn.linear_grad_input %[[DR]], %[[WO]] transposed
 // CHECK-NEXT: %[[DWO:.*]] = axonn.linear_grad_weight %[[DR]], %[[ATT]] transposed
-// CHECK-NEXT: %[[DQKV:.*]] = axonn.attention_grad %[[DATT]], %[[QKV]] heads 4 kv_heads 4 causal
+// CHECK-NEXT: %[[DQKV:.*]] = axonn.attention_grad %[[DATT]], %[[QKV]], %[[ATT]], %[[LSE]] heads 4 kv_heads 4 causal
 // CHECK-NEXT: %[[DN1:.*]] = axonn.linear_grad_input %[[DQKV]], %[[WQKV]] :
 // CHECK-NEXT: %[[DWQKV:.*]] = axonn.linear_grad_weight %[[DQKV]], %[[N1]] :
 // CHECK-NEXT: %[[DXN:.*]], %[[DNORM1:.*]] = axonn.rms_norm_grad %[[DN1]], %[[X]], %arg3
@@ -80,8 +81,9 @@
 // SELECTIVE: axonn.lm_head_loss_grad
 // SELECTIVE: %[[G2:.*]] = axonn.gelu %[[U]] tanh
 // SELECTIVE-NEXT: axonn.linear_grad_weight %{{.*}}, %[[G2]] transposed
-// SELECTIVE: %[[A2:.*]] = axonn.attention %{{.*}} heads 4
+// SELECTIVE: %[[A2:[^,]*]], %[[L2:.*]] = axonn.attention %{{.*}} heads 4
 // SELECTIVE-NEXT: axonn.linear_grad_weight %{{.*}}, %[[A2]] transposed
+// SELECTIVE-NEXT: axonn.attention_grad %{{.*}}, %{{.*}}, %[[A2]], %[[L2]]
 
 // Full recompute keeps each layer's input (the embedding output here) and
 // rebuilds the layer before its backward; the layer's output is kept too.

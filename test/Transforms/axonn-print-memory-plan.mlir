@@ -16,9 +16,9 @@
 // CHECK-NEXT:   inputs                               768 B        0.001 MiB
 // CHECK-NEXT:   workspace at its peak (after 'axonn.cross_entropy_grad'):
 // CHECK-NEXT:     gradients                            0 B        0.000 MiB
-// CHECK-NEXT:     activations                     345088 B        0.329 MiB
+// CHECK-NEXT:     activations                     346112 B        0.330 MiB
 // CHECK-NEXT:     communication buffers            16384 B        0.016 MiB
-// CHECK-NEXT:     fragmentation                    35840 B        0.034 MiB
+// CHECK-NEXT:     fragmentation                    34816 B        0.033 MiB
 // CHECK-NEXT:   workspace                         397312 B        0.379 MiB
 // CHECK-NEXT:   total                             599296 B        0.572 MiB
 // CHECK-NEXT:   planner predicted                 777216 B        0.741 MiB  (plan / predicted = 0.77)
@@ -30,9 +30,9 @@
 // FULL-LABEL: memory plan of @train_step (bytes per rank)
 // FULL: workspace at its peak (after 'axonn.gelu_grad'):
 // FULL-NEXT:     gradients                       118016 B
-// FULL-NEXT:     activations                     172288 B
-// FULL: total                             517376 B
-// FULL-NEXT: planner predicted                 662016 B        0.631 MiB  (plan / predicted = 0.78)
+// FULL-NEXT:     activations                     172800 B
+// FULL: total                             525568 B
+// FULL-NEXT: planner predicted                 662016 B        0.631 MiB  (plan / predicted = 0.79)
 
 // Without a plan on the module, there is no prediction to print.
 // RUN: axonn-opt %s --axonn-print-memory-plan -o /dev/null | FileCheck %s --check-prefix=BARE

@@ -29,7 +29,7 @@
 // CHECK-NEXT: %[[QKVP:.*]] = axonn.linear %[[H]], %[[WQKVG]] : {{.*}} -> tensor<8x16x64xf32, #axonn.layout<{{\[\[}}z, data], [], [y]], partial = [x]>>
 // CHECK-NEXT: %[[QKV:.*]] = axonn.reshard %[[QKVP]] : {{.*}} -> tensor<8x16x64xf32, #axonn.layout<{{\[\[}}z, data], [], [y]]>>
 // Heads over y: attention needs no communication.
-// CHECK-NEXT: %[[ATT:.*]] = axonn.attention %[[QKV]] heads 4 kv_heads 2 causal : tensor<8x16x64xf32, #axonn.layout<{{\[\[}}z, data], [], [y]]>> -> tensor<8x16x32xf32, #axonn.layout<{{\[\[}}z, data], [], [y]]>>
+// CHECK-NEXT: %[[ATT:[^,]*]], %{{.*}} = axonn.attention %[[QKV]] heads 4 kv_heads 2 causal : tensor<8x16x64xf32, #axonn.layout<{{\[\[}}z, data], [], [y]]>> -> tensor<8x16x32xf32, #axonn.layout<{{\[\[}}z, data], [], [y]]>>, tensor<8x16x4xf32, #axonn.layout<{{\[\[}}z, data], [], [y]]>>
 // A transposed linear takes that layout as it is; its output is partial over
 // y, and adds to the residual stream (also partial over y) before the one
 // reduction over y.
@@ -61,7 +61,7 @@
 // CHECK: %[[DX:.*]] = axonn.linear_grad_input %{{.*}}, %{{.*}} : (tensor<8x16x128xf32, {{.*}}) -> tensor<8x16x32xf32, #axonn.layout<{{\[\[}}z, data], [], [x]], partial = [y]>>
 // CHECK-NEXT: axonn.reshard %[[DX]] : {{.*}} -> tensor<8x16x32xf32, #axonn.layout<{{\[\[}}z, data], [], [x]]>>
 // CHECK-NEXT: %[[DWUP:.*]] = axonn.linear_grad_weight {{.*}} -> tensor<128x32xf32, #axonn.layout<{{\[\[}}y], [x]], partial = [z, data]>>
-// CHECK: axonn.attention_grad %{{.*}}, %[[QKV]] heads 4 kv_heads 2 causal
+// CHECK: axonn.attention_grad %{{.*}}, %[[QKV]], %[[ATT]], %{{.*}} heads 4 kv_heads 2 causal
 // The tied table's two gradients add up while partial, then one
 // reduce-scatter.
 // CHECK: %[[DEMB:.*]] = axonn.embedding_grad %{{.*}}, %[[TOK]] : {{.*}} -> tensor<64x32xf32, #axonn.layout<{{\[\[}}y], [x]], partial = [z, data]>>

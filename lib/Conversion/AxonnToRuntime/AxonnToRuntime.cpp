@@ -202,6 +202,8 @@ bool alwaysF32(Operation *op, Value v) {
         return v == c.getMax() || v == c.getSums() || v == c.getKeep() ||
                v == c.getCount();
       })
+      .Case<AttentionOp, AttentionGradOp>(
+          [&](auto a) { return v == a.getLse(); })
       .Case([&](SumSquaresOp s) { return v == s.getResult(); })
       .Case([&](AdamWOp a) {
         return v == a.getM() || v == a.getV() || v == a.getMaster() ||
@@ -405,7 +407,7 @@ LogicalResult FunctionLowering::lower(Operation *op) {
              {p(a.getQkv()), i64(qkv[0]), i64(qkv[1]), i64(a.getHeads()),
               i64(a.getKvHeads()), i64(a.getHeadDim()), i32(a.getCausal()),
               f64(a.getRope() ? a.getRope()->convertToDouble() : 0.0),
-              p(a.getResult())});
+              p(a.getResult()), p(a.getLse())});
       })
       .Case([&](CachedAttentionOp a) {
         ArrayRef<int64_t> qkv = shapeOf(a.getQkv());
@@ -422,7 +424,8 @@ LogicalResult FunctionLowering::lower(Operation *op) {
         ArrayRef<int64_t> qkv = shapeOf(a.getQkv());
         int64_t headDim = qkv[2] / (a.getHeads() + 2 * a.getKvHeads());
         call("axonn_rt_attention_grad",
-             {p(a.getGrad()), p(a.getQkv()), i64(qkv[0]), i64(qkv[1]),
+             {p(a.getGrad()), p(a.getQkv()), p(a.getOut()), p(a.getLse()),
+              i64(qkv[0]), i64(qkv[1]),
               i64(a.getHeads()), i64(a.getKvHeads()), i64(headDim),
               i32(a.getCausal()),
               f64(a.getRope() ? a.getRope()->convertToDouble() : 0.0),

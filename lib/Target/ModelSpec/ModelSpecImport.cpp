@@ -873,8 +873,9 @@ OwningOpRef<ModuleOp> Importer::build(const ModelConfig &m,
     FloatAttr rope =
         m.ropeTheta ? b.getF64FloatAttr(*m.ropeTheta) : FloatAttr();
     Value a = AttentionOp::create(b, named(attn + "attention"),
-                                  actType(attnWidth), qkv, m.heads, m.kvHeads,
-                                  /*causal=*/true, rope);
+                                  actType(attnWidth), /*lse=*/Type(), qkv,
+                                  m.heads, m.kvHeads, /*causal=*/true, rope)
+                  .getResult();
     Value o = linear(a, attn + (gpt2 ? "c_proj" : "o_proj"), m.hidden,
                      attnWidth, m.attentionBias, true, residualStd);
     x = AddOp::create(b, named(layer + "residual_attn"), x.getType(), x, o);

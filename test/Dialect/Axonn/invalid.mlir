@@ -782,9 +782,25 @@ func.func @f(%dy: tensor<f32>) {
 
 // -----
 
-func.func @f(%dout: tensor<2x16x64xf32>, %qkv: tensor<2x16x96xf32>) {
+func.func @f(%dout: tensor<2x16x64xf32>, %qkv: tensor<2x16x96xf32>, %lse: tensor<2x16x4xf32>) {
   // expected-error @+1 {{'axonn.attention_grad' op grad shape must be 2x16x32, got 2x16x64}}
-  %0 = axonn.attention_grad %dout, %qkv heads 4 kv_heads 4 causal : tensor<2x16x64xf32>, tensor<2x16x96xf32>
+  %0 = axonn.attention_grad %dout, %qkv, %dout, %lse heads 4 kv_heads 4 causal : tensor<2x16x64xf32>, tensor<2x16x96xf32>, tensor<2x16x4xf32>
+  return
+}
+
+// -----
+
+func.func @f(%dout: tensor<2x16x32xf32>, %qkv: tensor<2x16x96xf32>, %lse: tensor<2x16x2xf32>) {
+  // expected-error @+1 {{'axonn.attention_grad' op lse shape must be 2x16x4, got 2x16x2}}
+  %0 = axonn.attention_grad %dout, %qkv, %dout, %lse heads 4 kv_heads 4 causal : tensor<2x16x32xf32>, tensor<2x16x96xf32>, tensor<2x16x2xf32>
+  return
+}
+
+// -----
+
+func.func @f(%qkv: tensor<2x16x96xf32>) {
+  // expected-error @+1 {{'axonn.attention' op lse shape must be 2x16x4, got 16x2x4}}
+  %0, %1 = axonn.attention %qkv heads 4 kv_heads 4 causal : tensor<2x16x96xf32> -> tensor<2x16x32xf32>, tensor<16x2x4xf32>
   return
 }
 

@@ -19,6 +19,9 @@ func.func @gpt_block(%tokens: tensor<2x16xi32>, %targets: tensor<2x16xi32>,
   %qkv = axonn.linear %h, %wqkv bias %bqkv : (tensor<2x16x32xf32>, tensor<96x32xf32>, tensor<96xf32>) -> tensor<2x16x96xf32>
   // CHECK: %[[A:.*]] = axonn.attention %[[QKV]] heads 4 kv_heads 4 causal : tensor<2x16x96xf32> -> tensor<2x16x32xf32>
   %a = axonn.attention %qkv heads 4 kv_heads 4 causal : tensor<2x16x96xf32> -> tensor<2x16x32xf32>
+  // With its statistics (for the backward): one per query row and head.
+  // CHECK: %{{.*}}, %{{.*}} = axonn.attention %[[QKV]] heads 4 kv_heads 4 causal : tensor<2x16x96xf32> -> tensor<2x16x32xf32>, tensor<2x16x4xf32>
+  %a2, %a2lse = axonn.attention %qkv heads 4 kv_heads 4 causal : tensor<2x16x96xf32> -> tensor<2x16x32xf32>, tensor<2x16x4xf32>
   // CHECK: %[[O:.*]] = axonn.linear %[[A]], %{{.*}} transposed : (tensor<2x16x32xf32>, tensor<32x32xf32>) -> tensor<2x16x32xf32>
   %o = axonn.linear %a, %wo transposed : (tensor<2x16x32xf32>, tensor<32x32xf32>) -> tensor<2x16x32xf32>
   // CHECK: %[[R:.*]] = axonn.add %[[X]], %[[O]] : tensor<2x16x32xf32>
@@ -115,7 +118,8 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>} {
 // CHECK-LABEL: func.func @backward
 func.func @backward(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x32xf32>, %g: tensor<32xf32>,
                     %tokens: tensor<2x16xi32>, %qkv: tensor<2x16x64xf32>, %gu: tensor<2x16x64xf32>,
-                    %w: tensor<100x32xf32>, %step: tensor<i64>) {
+                    %w: tensor<100x32xf32>, %step: tensor<i64>,
+                    %o: tensor<2x16x32xf32>, %lse: tensor<2x16x2xf32>) {
   // CHECK: axonn.embedding_grad %{{.*}}, %{{.*}} : (tensor<2x16x32xf32>, tensor<2x16xi32>) -> tensor<100x32xf32>
   %0 = axonn.embedding_grad %dy, %tokens : (tensor<2x16x32xf32>, tensor<2x16xi32>) -> tensor<100x32xf32>
   // CHECK: axonn.position_grad %{{.*}} : tensor<2x16x32xf32> -> tensor<64x32xf32>
@@ -132,8 +136,8 @@ func.func @backward(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x32xf32>, %g: tenso
   // CHECK: axonn.linear_grad_bias %{{.*}} transposed : tensor<2x16x32xf32> -> tensor<32xf32>
   %6 = axonn.linear_grad_bias %dy transposed : tensor<2x16x32xf32> -> tensor<32xf32>
   // 2 query heads sharing 1 KV head of dimension 16: (2 + 2) * 16 = 64.
-  // CHECK: axonn.attention_grad %{{.*}}, %{{.*}} heads 2 kv_heads 1 causal rope 10000.0 : tensor<2x16x32xf32>, tensor<2x16x64xf32>
-  %7 = axonn.attention_grad %dy, %qkv heads 2 kv_heads 1 causal rope 10000.0 : tensor<2x16x32xf32>, tensor<2x16x64xf32>
+  // CHECK: axonn.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} heads 2 kv_heads 1 causal rope 10000.0 : tensor<2x16x32xf32>, tensor<2x16x64xf32>, tensor<2x16x2xf32>
+  %7 = axonn.attention_grad %dy, %qkv, %o, %lse heads 2 kv_heads 1 causal rope 10000.0 : tensor<2x16x32xf32>, tensor<2x16x64xf32>, tensor<2x16x2xf32>
   // CHECK: axonn.gelu_grad %{{.*}}, %{{.*}} tanh : tensor<2x16x32xf32>
   %8 = axonn.gelu_grad %dy, %x tanh : tensor<2x16x32xf32>
   // CHECK: axonn.swiglu_grad %{{.*}}, %{{.*}} : tensor<2x16x32xf32>, tensor<2x16x64xf32>

@@ -258,7 +258,7 @@ LogicalResult checkOp(Operation *op) {
       })
       .Case([&](LinearOp op) { return checkLinear(c, op); })
       .Case([&](AttentionOp op) {
-        return checkSameAsInput(c, op.getQkv(), "qkv", op.getResult());
+        return checkSameAsInput(c, op.getQkv(), "qkv", op->getResults());
       })
       .Case([&](GeluOp op) {
         return checkSameAsInput(c, op.getInput(), "input", op.getResult());
@@ -355,8 +355,9 @@ LogicalResult checkOp(Operation *op) {
                               {c.split(op.getGrad(), -1)});
       })
       .Case([&](AttentionGradOp op) {
-        return checkSameAsInput(c, op.getQkv(), "qkv",
-                                {op.getGrad(), op.getResult()});
+        return checkSameAsInput(
+            c, op.getQkv(), "qkv",
+            {op.getGrad(), op.getOut(), op.getLse(), op.getResult()});
       })
       .Case([&](GeluGradOp op) {
         return checkSameAsInput(c, op.getInput(), "input",

@@ -251,9 +251,20 @@ static LogicalResult verifyAttention(Operation *op, Value qkvValue,
                      {qkv[0], qkv[1], heads * (qkv[2] / slots)});
 }
 
+/// The softmax statistics of attention: [B, S, H] for qkv [B, S, ...].
+static LogicalResult verifyAttentionLse(Operation *op, Value qkv, Value lse,
+                                        int64_t heads) {
+  ArrayRef<int64_t> shape = tensorOf(qkv).getShape();
+  return verifyShape(op, lse, "lse", {shape[0], shape[1], heads});
+}
+
 LogicalResult AttentionOp::verify() {
-  return verifyAttention(*this, getQkv(), getResult(), "result", getHeads(),
-                         getKvHeads(), getRope());
+  if (failed(verifyAttention(*this, getQkv(), getResult(), "result",
+                             getHeads(), getKvHeads(), getRope())))
+    return failure();
+  if (Value lse = getLse())
+    return verifyAttentionLse(*this, getQkv(), lse, getHeads());
+  return success();
 }
 
 LogicalResult CachedAttentionOp::verify() {
@@ -285,8 +296,10 @@ LogicalResult CachedAttentionOp::verify() {
 }
 
 LogicalResult AttentionGradOp::verify() {
-  return verifyAttention(*this, getQkv(), getGrad(), "grad", getHeads(),
-                         getKvHeads(), getRope());
+  if (failed(verifyAttention(*this, getQkv(), getGrad(), "grad", getHeads(),
+                             getKvHeads(), getRope())))
+    return failure();
+  return verifyAttentionLse(*this, getQkv(), getLse(), getHeads());
 }
 
 LogicalResult SwiGLUOp::verify() {

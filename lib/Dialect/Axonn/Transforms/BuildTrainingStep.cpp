@@ -162,7 +162,10 @@ LogicalResult Autodiff::backprop(Operation *op) {
     return success();
   }
 
-  Value dy = op->getNumResults() == 1 ? gradient(op->getResult(0)) : Value();
+  // (Attention's second result, its statistics, has no gradient.)
+  Value dy = op->getNumResults() == 1 || isa<AttentionOp>(op)
+                 ? gradient(op->getResult(0))
+                 : Value();
   if (!dy)
     return success(); // nothing downstream of this op reaches the loss
 
@@ -211,10 +214,16 @@ LogicalResult Autodiff::backprop(Operation *op) {
     return success();
   }
   if (auto attention = dyn_cast<AttentionOp>(op)) {
+    // The forward's output and statistics spare the backward the softmax
+    // (cloneForTraining asked for them).
+    if (!attention.getLse())
+      return op->emitOpError() << "has no softmax statistics (lse) for its "
+                                  "gradient";
     Value qkv = saved(attention.getQkv());
     accumulate(attention.getQkv(),
                AttentionGradOp::create(
                    builder, loc, qkv.getType(), dy, qkv,
+                   saved(attention.getResult()), saved(attention.getLse()),
                    attention.getHeadsAttr(), attention.getKvHeadsAttr(),
                    attention.getCausalAttr(), attention.getRopeAttr()));
     return success();
@@ -239,6 +248,26 @@ LogicalResult Autodiff::backprop(Operation *op) {
   }
   return op->emitOpError() << "has no gradient rule in "
                               "--axonn-build-training-step";
+}
+
+/// Clones a forward op into the training step; attention also gives its
+/// softmax statistics there (lse), which its gradient reads.
+Operation *cloneForTraining(OpBuilder &builder, Operation &op,
+                            IRMapping &mapping) {
+  auto attention = dyn_cast<AttentionOp>(op);
+  if (!attention || attention.getLse())
+    return builder.clone(op, mapping);
+  RankedTensorType qkv = attention.getQkv().getType();
+  auto lse = RankedTensorType::get(
+      {qkv.getDimSize(0), qkv.getDimSize(1), int64_t(attention.getHeads())},
+      builder.getF32Type());
+  OperationState state(op.getLoc(), op.getName());
+  state.addOperands(mapping.lookup(attention.getQkv()));
+  state.addTypes({attention.getResult().getType(), lse});
+  state.addAttributes(op.getAttrs());
+  Operation *copy = builder.create(state);
+  mapping.map(attention.getResult(), copy->getResult(0));
+  return copy;
 }
 
 struct BuildTrainingStepPass
@@ -348,7 +377,7 @@ struct BuildTrainingStepPass
       mapping.map(arg, entry->getArgument(i));
     SmallVector<Operation *> forwardOps;
     for (Operation &op : body.without_terminator())
-      forwardOps.push_back(builder.clone(op, mapping));
+      forwardOps.push_back(cloneForTraining(builder, op, mapping));
     Value loss = mapping.lookup(ret.getOperand(0));
 
     // Backward.

@@ -321,7 +321,11 @@ FailureOr<OpLayouts> Sharder::rule(Operation *op) {
             return op.emitOpError()
                    << name << " = " << count << " cannot be split over the "
                    << gy << " ranks of y (attention heads go over y)";
-        return OpLayouts{{activation(y)}, {activation(y)}};
+        // The output and (with lse) its statistics, heads over y alike.
+        OpLayouts layouts{{activation(y)}, {activation(y)}};
+        if (op.getLse())
+          layouts.results.push_back(activation(y));
+        return layouts;
       })
       .Case([&](GeluOp op) -> FailureOr<OpLayouts> {
         LayoutAttr l = sameFeatures(op.getInput());
@@ -374,7 +378,9 @@ FailureOr<OpLayouts> Sharder::rule(Operation *op) {
         return OpLayouts{{activation(out)}, {vector(out, tokenAxes)}};
       })
       .Case([&](AttentionGradOp) -> FailureOr<OpLayouts> {
-        return OpLayouts{{activation(y), activation(y)}, {activation(y)}};
+        return OpLayouts{
+            {activation(y), activation(y), activation(y), activation(y)},
+            {activation(y)}};
       })
       .Case([&](GeluGradOp op) -> FailureOr<OpLayouts> {
         LayoutAttr l = sameFeatures(op.getInput());

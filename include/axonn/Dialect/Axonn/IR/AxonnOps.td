@@ -245,9 +245,18 @@ def Axonn_AttentionOp : Axonn_Op<"attention", [Pure]> {
     `i + d/2` of each head rotate by the angle `s * theta^(-2i/d)` (`d`
     must be even).
 
+    With a second result, `lse` (`[B, S, H]` f32), the op also gives each
+    query row's softmax statistic: the log of the sum over its visible keys
+    of exp(q k^T / sqrt(d)). The training step asks for it, and
+    `axonn.attention_grad` reads it (with the output) instead of
+    recomputing the softmax.
+
     ```mlir
     %o = axonn.attention %qkv heads 32 kv_heads 8 causal rope 5.0e+05
         : tensor<1x8192x6144xbf16> -> tensor<1x8192x4096xbf16>
+    %o2, %lse = axonn.attention %qkv heads 12 kv_heads 12 causal
+        : tensor<8x1024x2304xbf16> -> tensor<8x1024x768xbf16>,
+          tensor<8x1024x12xf32>
     ```
   }];
   let arguments = (ins Axonn_FloatTensor:$qkv,
@@ -255,10 +264,12 @@ def Axonn_AttentionOp : Axonn_Op<"attention", [Pure]> {
                        ConfinedAttr<I64Attr, [IntPositive]>:$kv_heads,
                        UnitAttr:$causal,
                        OptionalAttr<F64Attr>:$rope);
-  let results = (outs Axonn_FloatTensor:$result);
+  let results = (outs Axonn_FloatTensor:$result,
+                      Optional<Axonn_F32Tensor>:$lse);
   let assemblyFormat = [{
     $qkv `heads` $heads `kv_heads` $kv_heads (`causal` $causal^)?
-    (`rope` custom<ShortF64>($rope)^)? attr-dict `:` type($qkv) `->` type($result)
+    (`rope` custom<ShortF64>($rope)^)? attr-dict `:` type($qkv) `->`
+    type($result) (`,` type($lse)^)?
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -580,27 +591,31 @@ def Axonn_LinearGradBiasOp : Axonn_Op<"linear_grad_bias", [Pure]> {
 }
 
 def Axonn_AttentionGradOp : Axonn_Op<"attention_grad", [Pure,
-    AllTypesMatch<["qkv", "result"]>]> {
+    AllTypesMatch<["qkv", "result"]>, AllTypesMatch<["grad", "out"]>]> {
   let summary = "Gradient of axonn.attention with respect to its qkv input";
   let description = [{
     `grad` is the gradient of the attention output `[B, S, H * d]`; `qkv`
-    the attention input; the attributes are those of the forward op.
+    the attention input; `out` and `lse` the forward's output and
+    statistics (the results of `axonn.attention` with `lse`); the
+    attributes are those of the forward op.
 
     ```mlir
-    %dqkv = axonn.attention_grad %dout, %qkv heads 12 kv_heads 12 causal
-        : tensor<8x1024x768xf32>, tensor<8x1024x2304xf32>
+    %dqkv = axonn.attention_grad %dout, %qkv, %o, %lse heads 12 kv_heads 12
+        causal : tensor<8x1024x768xf32>, tensor<8x1024x2304xf32>,
+        tensor<8x1024x12xf32>
     ```
   }];
   let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$qkv,
+                       Axonn_FloatTensor:$out, Axonn_F32Tensor:$lse,
                        ConfinedAttr<I64Attr, [IntPositive]>:$heads,
                        ConfinedAttr<I64Attr, [IntPositive]>:$kv_heads,
                        UnitAttr:$causal,
                        OptionalAttr<F64Attr>:$rope);
   let results = (outs Axonn_FloatTensor:$result);
   let assemblyFormat = [{
-    $grad `,` $qkv `heads` $heads `kv_heads` $kv_heads (`causal` $causal^)?
-    (`rope` custom<ShortF64>($rope)^)? attr-dict `:` type($grad) `,`
-    type($qkv)
+    $grad `,` $qkv `,` $out `,` $lse `heads` $heads `kv_heads` $kv_heads
+    (`causal` $causal^)? (`rope` custom<ShortF64>($rope)^)? attr-dict `:`
+    type($grad) `,` type($qkv) `,` type($lse)
   }];
   let hasVerifier = 1;
 }
