@@ -87,10 +87,10 @@ run() {
   # Attention kernels that fail the check must not spoil the training and
   # benchmark runs: they fall back from the tensor cores to the SIMT tiles,
   # and from those to the row kernels.
-  if grep -Eq '^FAIL *attention(_grad)? tiled' "$out/check.txt"; then
+  if grep -Eq '^FAIL *attention(_grad)?( lse)? tiled' "$out/check.txt"; then
     echo "tiled attention failed the check: the rest of the run uses AXONN_ATTENTION=rows"
     export AXONN_ATTENTION=rows
-  elif grep -Eq '^FAIL *attention(_grad)?(_bf16)? (mma|\(d)' "$out/check.txt"; then
+  elif grep -Eq '^FAIL *attention(_grad)?(_bf16)?( lse)? (mma|\(d)' "$out/check.txt"; then
     echo "tensor-core attention failed the check: the rest of the run uses AXONN_ATTENTION=tiled"
     export AXONN_ATTENTION=tiled
   fi
