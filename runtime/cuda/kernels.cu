@@ -255,13 +255,15 @@ cublasStatus_t formulate(State &s, Formulation &f, cudaDataType_t type,
   return st;
 }
 
-/// max |x - y| / max |y| over n values, into *out (one block).
+/// max |x - y| and max |y| over n values, into out[0] and out[1] (zeroed
+/// before): per block, then across blocks by an atomic maximum on the
+/// bits (non-negative floats order as their bits; a maximum does not
+/// depend on the order). NaN counts as infinitely far.
 template <typename T>
-__global__ void relativeDifferenceKernel(const T *x, const T *y, int64_t n,
-                                         float *out) {
+__global__ void differenceKernel(const T *x, const T *y, int64_t n,
+                                 float *out) {
   float diff = 0, scale = 0;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    // NaN must not hide (fmaxf drops it): count it as infinitely far.
+  GRID_STRIDE(i, n) {
     float xi = toFloat(x[i]), yi = toFloat(y[i]);
     float d = fabsf(xi - yi), r = fabsf(yi);
     diff = fmaxf(diff, d != d ? INFINITY : d);
@@ -269,9 +271,10 @@ __global__ void relativeDifferenceKernel(const T *x, const T *y, int64_t n,
   }
   diff = blockMax(diff);
   scale = blockMax(scale);
-  // A reference of zeros or non-finite values validates nothing: -1.
-  if (threadIdx.x == 0)
-    *out = scale > 0 && scale < INFINITY ? diff / scale : -1.0f;
+  if (threadIdx.x == 0) {
+    atomicMax(reinterpret_cast<int *>(out), __float_as_int(diff));
+    atomicMax(reinterpret_cast<int *>(out + 1), __float_as_int(scale));
+  }
 }
 
 /// C[m, n] = op(A) op(B) (+ bias[m] per column), column-major, all of
@@ -437,22 +440,30 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
           if (matmul(candidate) != CUBLAS_STATUS_SUCCESS)
             continue;
           // Another algorithm or formulation must give the same product.
+          int blocks = std::min(blocksFor(int64_t(elements)), 1024);
+          if (cudaMemsetAsync(difference, 0, 2 * sizeof(float), s.compute) !=
+              cudaSuccess)
+            continue;
           if (type == CUDA_R_16BF)
-            relativeDifferenceKernel<<<1, 256, 0, s.compute>>>(
+            differenceKernel<<<blocks, kThreads, 0, s.compute>>>(
                 static_cast<const uint16_t *>(C),
                 reinterpret_cast<const uint16_t *>(reference),
                 int64_t(elements), difference);
           else
-            relativeDifferenceKernel<<<1, 256, 0, s.compute>>>(
+            differenceKernel<<<blocks, kThreads, 0, s.compute>>>(
                 static_cast<const float *>(C),
                 reinterpret_cast<const float *>(reference), int64_t(elements),
                 difference);
-          float relative = INFINITY;
-          if (cudaMemcpyAsync(&relative, difference, sizeof(float),
+          float maxima[2] = {INFINITY, 0};
+          if (cudaMemcpyAsync(maxima, difference, sizeof(maxima),
                               cudaMemcpyDeviceToHost,
                               s.compute) != cudaSuccess ||
               cudaStreamSynchronize(s.compute) != cudaSuccess)
             continue;
+          // A reference of zeros or non-finite values validates nothing.
+          float relative = maxima[1] > 0 && maxima[1] < INFINITY
+                               ? maxima[0] / maxima[1]
+                               : -1.0f;
           if (relative < 0) {
             // Nothing to validate against: keep the heuristic's choice,
             // and do not remember it.
@@ -1887,6 +1898,20 @@ __global__ void squaresKernel(const T *x, int64_t n, double *partial) {
     partial[blockIdx.x] = sum;
 }
 
+/// The whole sum of a small gradient in one block of 1024 threads.
+template <typename T>
+__global__ void smallSquaresKernel(const T *x, int64_t n, double scale,
+                                   int32_t first, float *result) {
+  double sum = 0;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    double v = toFloat(x[i]);
+    sum += v * v;
+  }
+  sum = blockSum(sum);
+  if (threadIdx.x == 0)
+    *result = float((first ? 0.0 : double(*result)) + scale * sum);
+}
+
 __global__ void finishSquaresKernel(const double *partial, int blocks,
                                     double scale, int32_t first,
                                     float *result) {
@@ -2132,6 +2157,14 @@ template <typename T>
 axonn_status sumSquares(axonn_rt *rt, const T *grad, int64_t size,
                         double scale, int32_t first, float *result) {
   AXONN_GPU_TRACE(rt, "sum_squares", "optimizer");
+  // Biases and norm scales (most of a model's tensors, few of its
+  // elements): one launch, not two.
+  if (size <= 64 * 1024) {
+    smallSquaresKernel<<<1, 1024, 0, streamOf(rt)>>>(grad, size, scale, first,
+                                                     result);
+    AXONN_LAUNCHED(rt);
+    return AXONN_OK;
+  }
   int blocks = std::max(1, std::min(blocksFor(size), 1024));
   void *partial = nullptr;
   if (axonn_status s = scratch(rt, size_t(blocks) * sizeof(double), &partial))
