@@ -520,24 +520,21 @@ __global__ void embeddingKernel(const int32_t *tokens, int64_t count,
                                 int64_t offset, bool sliced, bool addPositions,
                                 T *out, int32_t *errors) {
   int64_t start = startAt ? *startAt : 0;
-  GRID_STRIDE(e, count * width) {
-    int64_t i = e / width, j = e % width;
-    int64_t token = tokens[i];
-    if (!sliced && (token < 0 || token >= rows)) {
-      *errors = kTokenOutsideVocabulary;
-      store(out[e], 0.0f);
-      continue;
-    }
-    int64_t row = token - offset;
-    float v = row >= 0 && row < rows ? toFloat(table[row * width + j]) : 0.0f;
-    if (addPositions) {
-      int64_t p = start + i % seq;
-      if (p < 0 || p >= positionRows)
-        *errors = kPositionOutsideTable;
-      else
+  // A block per token (its id and position read once), threads over the
+  // row.
+  for (int64_t i = blockIdx.x; i < count; i += gridDim.x) {
+    int64_t token = tokens[i], row = token - offset, p = start + i % seq;
+    bool bad = !sliced && (token < 0 || token >= rows);
+    bool badPosition = addPositions && (p < 0 || p >= positionRows);
+    if (threadIdx.x == 0 && (bad || badPosition))
+      *errors = bad ? kTokenOutsideVocabulary : kPositionOutsideTable;
+    bool real = !bad && row >= 0 && row < rows;
+    for (int64_t j = threadIdx.x; j < width; j += blockDim.x) {
+      float v = real ? toFloat(table[row * width + j]) : 0.0f;
+      if (!bad && addPositions && !badPosition)
         v += toFloat(positions[p * width + j]);
+      store(out[i * width + j], v);
     }
-    store(out[e], v);
   }
 }
 
@@ -591,7 +588,10 @@ axonn_status embedding(axonn_rt *rt, const int32_t *tokens, int64_t count,
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "embedding: null pointer");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   bool add = positions && rt->addsOnce(onceOver);
-  embeddingKernel<<<blocksFor(count * width), kThreads, 0, streamOf(rt)>>>(
+  if (count == 0)
+    return AXONN_OK;
+  embeddingKernel<<<unsigned(std::min<int64_t>(count, INT32_MAX)), kThreads, 0,
+                    streamOf(rt)>>>(
       tokens, count, seq, table, rows, width, positions, positionRows, startAt,
       offset, axonn_axes_count(vocabAxes) > 0, add, out, state(rt).errors);
   AXONN_LAUNCHED(rt);
