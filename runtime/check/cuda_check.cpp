@@ -53,7 +53,9 @@ double tolerance = kTolerance;
   X(swiglu) X(swiglu_grad) X(add) X(logits_max) X(softmax_sums)                \
   X(cross_entropy) X(cross_entropy_grad) X(goldfish_mask)                      \
   X(cross_entropy_masked) X(cross_entropy_grad_masked) X(sum_squares)          \
-  X(sqrt) X(adamw) X(all_reduce_start) X(all_gather_start)                     \
+  X(sqrt) X(adamw) X(sum_squares_group) X(adamw_group)                        \
+  X(sum_squares_group_bf16) X(adamw_group_bf16)                                \
+  X(all_reduce_start) X(all_gather_start)                                      \
   X(reduce_scatter_start) X(wait) X(peak_allocated)                          \
   X(embedding_bf16) X(embedding_grad_bf16) X(position_grad_bf16)               \
   X(layer_norm_bf16) X(rms_norm_grad_bf16)                                     \
@@ -527,6 +529,74 @@ void checkAll(Api &cuda, Api &cpu) {
     });
   }
   // Optimizer: norm, AdamW with fp32 master weights and clipping.
+  // The grouped optimizer calls: three tensors (one over several chunks of
+  // the GPU's table, two small), with and without decay, fp32 and bf16
+  // storage (with master weights).
+  {
+    const std::vector<int64_t> sizes = {150000, 768, 3};
+    std::vector<std::vector<float>> grads, params, ms, vs;
+    for (int64_t n : sizes) {
+      grads.push_back(random(size_t(n)));
+      params.push_back(random(size_t(n)));
+      ms.push_back(random(size_t(n), 0.1));
+      vs.push_back(random(size_t(n), 0.1));
+      for (float &x : vs.back())
+        x = std::fabs(x);
+    }
+    const std::vector<double> scales = {1.0, 0.5, 0.25};
+    const std::vector<int32_t> decay = {1, 0, 1};
+    for (bool bf16 : {false, true})
+      check(cuda, cpu, [&](Run &r) -> Outputs {
+        auto &a = r.api;
+        std::vector<float *> g, p, m, v, master;
+        std::vector<axonn_bf16 *> g16, p16;
+        for (size_t t = 0; t < sizes.size(); ++t) {
+          g.push_back(r.in(grads[t]));
+          p.push_back(r.in(params[t]));
+          m.push_back(r.in(ms[t]));
+          v.push_back(r.in(vs[t]));
+          master.push_back(r.in(params[t]));
+          g16.push_back(r.inBf16(grads[t]));
+          p16.push_back(r.inBf16(params[t]));
+        }
+        float *squares = r.out(1), *norm = r.out(1);
+        int64_t *step = static_cast<int64_t *>(r.raw(sizeof(int64_t)));
+        *step = 4;
+        int64_t n = int64_t(sizes.size());
+        const axonn_bf16 *const *cg16 = g16.data();
+        if (bf16)
+          r.ok(a.sum_squares_group_bf16(a.rt, n, cg16, sizes.data(),
+                                        scales.data(), squares),
+               "sum_squares_group");
+        else
+          r.ok(a.sum_squares_group(a.rt, n, g.data(), sizes.data(),
+                                   scales.data(), squares),
+               "sum_squares_group");
+        r.ok(a.sqrt(a.rt, squares, norm), "sqrt");
+        if (bf16)
+          r.ok(a.adamw_group_bf16(a.rt, n, p16.data(), cg16, m.data(),
+                                  v.data(), master.data(), sizes.data(),
+                                  decay.data(), step, norm, 1e-3, 1e-4, 0.9,
+                                  0.95, 1e-8, 0.1, 1.0, 5, 100, 2),
+               "adamw_group");
+        else
+          r.ok(a.adamw_group(a.rt, n, p.data(), g.data(), m.data(), v.data(),
+                             nullptr, sizes.data(), decay.data(), step, norm,
+                             1e-3, 1e-4, 0.9, 0.95, 1e-8, 0.1, 1.0, 5, 100, 2),
+               "adamw_group");
+        std::string tag = bf16 ? "_bf16" : "";
+        Outputs out = {{"sum_squares_group" + tag, r.read(squares, 1)}};
+        for (size_t t = 0; t < sizes.size(); ++t) {
+          std::string which = " (tensor " + std::to_string(t) + ")";
+          out.push_back({"adamw_group" + tag + " param" + which,
+                         bf16 ? r.read(p16[t], size_t(sizes[t]))
+                              : r.read(p[t], size_t(sizes[t]))});
+          out.push_back({"adamw_group" + tag + " v" + which,
+                         r.read(v[t], size_t(sizes[t]))});
+        }
+        return out;
+      });
+  }
   // A large gradient and update: the two-stage sum of squares, and more
   // elements than AdamW's grid has threads (each thread takes several).
   {

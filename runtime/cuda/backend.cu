@@ -226,6 +226,8 @@ void backendStop(axonn_rt *rt) {
     cublasLtDestroy(s->lt);
   cudaFree(s->ltWorkspace);
   cudaFree(s->scratch);
+  for (auto &[content, table] : s->tables)
+    cudaFree(table);
   cudaFree(s->errors);
   if (s->compute)
     cudaStreamDestroy(s->compute);

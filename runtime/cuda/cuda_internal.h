@@ -64,6 +64,9 @@ struct State {
   /// Scratch for reductions and staging, grown on demand.
   void *scratch = nullptr;
   size_t scratchBytes = 0;
+  /// Device copies of the grouped optimizer calls' tables, by content
+  /// (the same tensors every step: copied once).
+  std::map<std::string, void *> tables;
   /// Groups by axis set (bit 31: the all-gathers' own).
   std::map<uint32_t, Group> groups;
   /// Tracing: spans on the GPU's streams, placed on the host clock by a

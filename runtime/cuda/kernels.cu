@@ -35,6 +35,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <type_traits>
 
 using namespace axonn::cuda;
 using axonn::QKVLayout;
@@ -1945,25 +1946,29 @@ struct AdamWArgs {
   int32_t schedule, decay;
 };
 
-/// AdamW on fp32 state; param and grad in fp32 or bf16 storage (T). With
-/// master weights the update runs on them and param is their rounding.
-template <typename T>
-__global__ void adamwKernel(T *param, const T *grad, float *m, float *v,
-                            float *master, int64_t count,
-                            const int64_t *stepPtr, const float *norm,
-                            AdamWArgs a) {
-  int64_t step = *stepPtr;
-  double rate =
-      learningRate(a.lr, a.minLr, a.warmup, a.steps, a.schedule, step);
-  double factor =
-      a.gradClip > 0 ? fmin(1.0, a.gradClip / (double(*norm) + 1e-6)) : 1.0;
-  double t = double(step + 1);
-  float stepSize = float(rate / (1 - pow(a.beta1, t)));
-  float invRootC2 = float(1 / sqrt(1 - pow(a.beta2, t)));
-  float decay = float(rate * (a.decay ? a.weightDecay : 0));
-  float beta1 = float(a.beta1), beta2 = float(a.beta2), eps = float(a.eps);
-  GRID_STRIDE(i, count) {
-    float g = float(factor) * toFloat(grad[i]);
+/// The step's scalars of AdamW, from the schedule at *stepPtr and the
+/// gradient norm (in double, then rounded as the update uses them).
+struct AdamWStep {
+  float factor, stepSize, invRootC2, decay, beta1, beta2, eps;
+  __device__ AdamWStep(const AdamWArgs &a, int64_t step, float norm,
+                       bool decays) {
+    double rate =
+        learningRate(a.lr, a.minLr, a.warmup, a.steps, a.schedule, step);
+    factor = float(a.gradClip > 0 ? fmin(1.0, a.gradClip / (double(norm) + 1e-6))
+                                  : 1.0);
+    double t = double(step + 1);
+    stepSize = float(rate / (1 - pow(a.beta1, t)));
+    invRootC2 = float(1 / sqrt(1 - pow(a.beta2, t)));
+    decay = float(rate * (decays ? a.weightDecay : 0));
+    beta1 = float(a.beta1);
+    beta2 = float(a.beta2);
+    eps = float(a.eps);
+  }
+  /// Element i's update.
+  template <typename T>
+  __device__ void apply(T *param, const T *grad, float *m, float *v,
+                        float *master, int64_t i) const {
+    float g = factor * toFloat(grad[i]);
     float mi = beta1 * m[i] + (1 - beta1) * g;
     float vi = beta2 * v[i] + (1 - beta2) * g * g;
     m[i] = mi;
@@ -1974,6 +1979,83 @@ __global__ void adamwKernel(T *param, const T *grad, float *m, float *v,
       master[i] = p;
     store(param[i], p);
   }
+};
+
+/// AdamW on fp32 state; param and grad in fp32 or bf16 storage (T). With
+/// master weights the update runs on them and param is their rounding.
+template <typename T>
+__global__ void adamwKernel(T *param, const T *grad, float *m, float *v,
+                            float *master, int64_t count,
+                            const int64_t *stepPtr, const float *norm,
+                            AdamWArgs a) {
+  AdamWStep step(a, *stepPtr, *norm, a.decay);
+  GRID_STRIDE(i, count)
+  step.apply(param, grad, m, v, master, i);
+}
+
+//--- Grouped sums of squares and AdamW ------------------------------------------
+
+/// A piece of one tensor of a group: its elements [begin, end).
+struct Chunk {
+  int64_t tensor, begin, end;
+};
+
+/// One tensor of an AdamW group (param and grad of the storage type).
+struct AdamWTensor {
+  void *param;
+  const void *grad;
+  float *m, *v, *master;
+  int64_t decay;
+};
+
+/// A block per chunk (striding over them): AdamW on the chunk's elements,
+/// the step's scalars worked out once per chunk.
+template <typename T>
+__global__ void adamwGroupKernel(const AdamWTensor *tensors,
+                                 const Chunk *chunks, int64_t count,
+                                 const int64_t *stepPtr, const float *norm,
+                                 AdamWArgs a) {
+  for (int64_t c = blockIdx.x; c < count; c += gridDim.x) {
+    Chunk chunk = chunks[c];
+    AdamWTensor t = tensors[chunk.tensor];
+    AdamWStep step(a, *stepPtr, *norm, t.decay != 0);
+    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x)
+      step.apply(static_cast<T *>(t.param), static_cast<const T *>(t.grad),
+                 t.m, t.v, t.master, i);
+  }
+}
+
+/// partial[c] = the sum of squares of chunk c of the gradients, a block
+/// per chunk (striding).
+template <typename T>
+__global__ void squaresGroupKernel(const void *const *grads,
+                                   const Chunk *chunks, int64_t count,
+                                   double *partial) {
+  for (int64_t c = blockIdx.x; c < count; c += gridDim.x) {
+    Chunk chunk = chunks[c];
+    const T *x = static_cast<const T *>(grads[chunk.tensor]);
+    double sum = 0;
+    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
+      double v = toFloat(x[i]);
+      sum += v * v;
+    }
+    sum = blockSum(sum);
+    if (threadIdx.x == 0)
+      partial[c] = sum;
+  }
+}
+
+/// *result = the sum over chunks of scales[tensor] * partial, in a fixed
+/// order (one block).
+__global__ void finishSquaresGroupKernel(const double *partial,
+                                         const Chunk *chunks, int64_t count,
+                                         const double *scales, float *result) {
+  double sum = 0;
+  for (int64_t c = threadIdx.x; c < count; c += blockDim.x)
+    sum += scales[chunks[c].tensor] * partial[c];
+  sum = blockSum(sum);
+  if (threadIdx.x == 0)
+    *result = float(sum);
 }
 
 //--- Host launches for both storage types (float, or axonn_bf16 bits) -------
@@ -2189,6 +2271,137 @@ axonn_status adamw(axonn_rt *rt, T *param, const T *grad, float *m, float *v,
   adamwKernel<<<std::min(blocksFor(count), 4096), kThreads, 0,
                 streamOf(rt)>>>(
       param, grad, m, v, master, count, step, norm, args);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+/// Elements per chunk of a group: a block's share.
+constexpr int64_t kChunkElements = 64 * 1024;
+
+/// The chunks of `tensors` tensors of counts[i] elements, in order.
+std::vector<Chunk> chunksOf(int64_t tensors, const int64_t *counts) {
+  std::vector<Chunk> chunks;
+  for (int64_t t = 0; t < tensors; ++t)
+    for (int64_t b = 0; b < counts[t]; b += kChunkElements)
+      chunks.push_back({t, b, std::min(counts[t], b + kChunkElements)});
+  return chunks;
+}
+
+/// A device copy of `content` (bytes), made once per distinct content and
+/// kept until the runtime ends: a step groups the same tensors every time.
+axonn_status deviceTable(axonn_rt *rt, const std::string &content,
+                         const void **out) {
+  State &s = state(rt);
+  auto it = s.tables.find(content);
+  if (it == s.tables.end()) {
+    void *table = nullptr;
+    AXONN_CUDA(rt, cudaMalloc(&table, std::max<size_t>(content.size(), 1)));
+    it = s.tables.emplace(content, table).first;
+    AXONN_CUDA(rt, cudaMemcpy(table, content.data(), content.size(),
+                              cudaMemcpyHostToDevice));
+  }
+  *out = it->second;
+  return AXONN_OK;
+}
+
+template <typename T> void append(std::string &bytes, const T &value) {
+  bytes.append(reinterpret_cast<const char *>(&value), sizeof(T));
+}
+
+/// The table of a group: `head` (one entry per tensor), then its chunks;
+/// returns the device copies of both.
+template <typename Entry>
+axonn_status groupTable(axonn_rt *rt, const std::vector<Entry> &head,
+                        const std::vector<Chunk> &chunks, const Entry **entries,
+                        const Chunk **chunkTable) {
+  std::string bytes;
+  for (const Entry &e : head)
+    append(bytes, e);
+  size_t chunkOffset = (bytes.size() + 15) / 16 * 16;
+  bytes.resize(chunkOffset);
+  for (const Chunk &c : chunks)
+    append(bytes, c);
+  const void *table = nullptr;
+  if (axonn_status s = deviceTable(rt, bytes, &table))
+    return s;
+  *entries = static_cast<const Entry *>(table);
+  *chunkTable = reinterpret_cast<const Chunk *>(
+      static_cast<const char *>(table) + chunkOffset);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status sumSquaresGroup(axonn_rt *rt, int64_t tensors,
+                             const T *const *grads, const int64_t *sizes,
+                             const double *scales, float *result) {
+  AXONN_GPU_TRACE(rt, "sum_squares", "optimizer");
+  std::vector<Chunk> chunks = chunksOf(tensors, sizes);
+  if (chunks.empty()) {
+    AXONN_CUDA(rt, cudaMemsetAsync(result, 0, sizeof(float), streamOf(rt)));
+    return AXONN_OK;
+  }
+  // The table: each gradient's pointer, then (16-byte aligned) the scales
+  // as a separate array for the finishing kernel, then the chunks.
+  std::vector<const void *> pointers(grads, grads + tensors);
+  std::string bytes;
+  for (const void *g : pointers)
+    append(bytes, g);
+  size_t scalesAt = (bytes.size() + 15) / 16 * 16;
+  bytes.resize(scalesAt);
+  for (int64_t t = 0; t < tensors; ++t)
+    append(bytes, scales[t]);
+  size_t chunksAt = (bytes.size() + 15) / 16 * 16;
+  bytes.resize(chunksAt);
+  for (const Chunk &c : chunks)
+    append(bytes, c);
+  const void *table = nullptr;
+  if (axonn_status s = deviceTable(rt, bytes, &table))
+    return s;
+  auto *base = static_cast<const char *>(table);
+  void *partial = nullptr;
+  int64_t count = int64_t(chunks.size());
+  if (axonn_status s = scratch(rt, size_t(count) * sizeof(double), &partial))
+    return s;
+  auto *chunkTable = reinterpret_cast<const Chunk *>(base + chunksAt);
+  squaresGroupKernel<T><<<unsigned(std::min<int64_t>(count, 65535)), kThreads,
+                          0, streamOf(rt)>>>(
+      reinterpret_cast<const void *const *>(base), chunkTable, count,
+      static_cast<double *>(partial));
+  AXONN_LAUNCHED(rt);
+  finishSquaresGroupKernel<<<1, 1024, 0, streamOf(rt)>>>(
+      static_cast<double *>(partial), chunkTable, count,
+      reinterpret_cast<const double *>(base + scalesAt), result);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
+template <typename T>
+axonn_status adamwGroup(axonn_rt *rt, int64_t tensors, T *const *params,
+                        const T *const *grads, float *const *m,
+                        float *const *v, float *const *master,
+                        const int64_t *counts, const int32_t *decay,
+                        const int64_t *step, const float *norm,
+                        const AdamWArgs &args) {
+  AXONN_GPU_TRACE(rt, "adamw", "optimizer");
+  std::vector<AdamWTensor> head;
+  for (int64_t t = 0; t < tensors; ++t) {
+    if (std::is_same_v<T, uint16_t> && !(master && master[t]))
+      return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                      "adamw_bf16: bf16 parameters need fp32 master weights");
+    head.push_back({params[t], grads[t], m[t], v[t],
+                    master ? master[t] : nullptr, int64_t(decay[t])});
+  }
+  std::vector<Chunk> chunks = chunksOf(tensors, counts);
+  if (chunks.empty())
+    return AXONN_OK;
+  const AdamWTensor *entries = nullptr;
+  const Chunk *chunkTable = nullptr;
+  if (axonn_status s = groupTable(rt, head, chunks, &entries, &chunkTable))
+    return s;
+  int64_t count = int64_t(chunks.size());
+  adamwGroupKernel<T><<<unsigned(std::min<int64_t>(count, 65535)), kThreads, 0,
+                        streamOf(rt)>>>(entries, chunkTable, count, step, norm,
+                                        args);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
@@ -2867,6 +3080,21 @@ axonn_status axonn_rt_sum_squares_bf16(axonn_rt *rt, const axonn_bf16 *grad,
   return sumSquares(rt, grad, size, scale, first, result);
 }
 
+axonn_status axonn_rt_sum_squares_group(axonn_rt *rt, int64_t tensors,
+                                        const float *const *grads,
+                                        const int64_t *sizes,
+                                        const double *scales, float *result) {
+  return sumSquaresGroup(rt, tensors, grads, sizes, scales, result);
+}
+
+axonn_status axonn_rt_sum_squares_group_bf16(axonn_rt *rt, int64_t tensors,
+                                             const axonn_bf16 *const *grads,
+                                             const int64_t *sizes,
+                                             const double *scales,
+                                             float *result) {
+  return sumSquaresGroup(rt, tensors, grads, sizes, scales, result);
+}
+
 axonn_status axonn_rt_sqrt(axonn_rt *rt, const float *x, float *y) {
   AXONN_GPU_TRACE(rt, "sqrt", "optimizer");
   sqrtKernel<<<1, 1, 0, streamOf(rt)>>>(x, y);
@@ -2903,6 +3131,32 @@ axonn_status axonn_rt_adamw_bf16(axonn_rt *rt, axonn_bf16 *param,
   return adamw(rt, param, grad, m, v, master, count, step, norm,
                AdamWArgs{lr, minLr, beta1, beta2, eps, weightDecay, gradClip,
                          warmupSteps, steps, schedule, decay});
+}
+
+axonn_status axonn_rt_adamw_group(
+    axonn_rt *rt, int64_t tensors, float *const *params,
+    const float *const *grads, float *const *m, float *const *v,
+    float *const *master, const int64_t *counts, const int32_t *decay,
+    const int64_t *step, const float *norm, double lr, double minLr,
+    double beta1, double beta2, double eps, double weightDecay,
+    double gradClip, int64_t warmupSteps, int64_t steps, int32_t schedule) {
+  return adamwGroup(rt, tensors, params, grads, m, v, master, counts, decay,
+                    step, norm,
+                    AdamWArgs{lr, minLr, beta1, beta2, eps, weightDecay,
+                              gradClip, warmupSteps, steps, schedule, 0});
+}
+
+axonn_status axonn_rt_adamw_group_bf16(
+    axonn_rt *rt, int64_t tensors, axonn_bf16 *const *params,
+    const axonn_bf16 *const *grads, float *const *m, float *const *v,
+    float *const *master, const int64_t *counts, const int32_t *decay,
+    const int64_t *step, const float *norm, double lr, double minLr,
+    double beta1, double beta2, double eps, double weightDecay,
+    double gradClip, int64_t warmupSteps, int64_t steps, int32_t schedule) {
+  return adamwGroup(rt, tensors, params, grads, m, v, master, counts, decay,
+                    step, norm,
+                    AdamWArgs{lr, minLr, beta1, beta2, eps, weightDecay,
+                              gradClip, warmupSteps, steps, schedule, 0});
 }
 
 } // extern "C"

@@ -22,10 +22,11 @@
  * and master weights). Kernels compute in fp32 (the fp64 build: fp64) and
  * round their bf16 results to nearest even.
  *
- * Stability: version 5 of the ABI (4 lacked attention's lse and
- * attention_grad's out and lse; 3 linear_grad_input_gelu; 2 the bf16
- * twins, the residual norms and linear_gelu; 1 the memory calls, cached
- * attention and the embedding's start position).
+ * Stability: version 6 of the ABI (5 lacked the grouped sum of squares
+ * and AdamW; 4 attention's lse and attention_grad's out and lse; 3
+ * linear_grad_input_gelu; 2 the bf16 twins, the residual norms and
+ * linear_gelu; 1 the memory calls, cached attention and the embedding's
+ * start position).
  *===----------------------------------------------------------------------===*/
 
 #ifndef AXONN_RT_H
@@ -38,7 +39,7 @@
 extern "C" {
 #endif
 
-#define AXONN_RT_ABI_VERSION 5
+#define AXONN_RT_ABI_VERSION 6
 
 /* Result of every runtime call. */
 typedef enum axonn_status {
@@ -407,6 +408,14 @@ axonn_status axonn_rt_sum_squares(axonn_rt *rt, const axonn_real *grad,
                                   int64_t size, double scale, int32_t first,
                                   axonn_real *result);
 axonn_status axonn_rt_sqrt(axonn_rt *rt, const axonn_real *x, axonn_real *y);
+/* The sum of squares of `tensors` gradients at once: result = sum over i
+ * of scales[i] * sum(grads[i]^2), grads[i] of sizes[i] elements (one or
+ * two launches on a GPU, not two per gradient). */
+axonn_status axonn_rt_sum_squares_group(axonn_rt *rt, int64_t tensors,
+                                        const axonn_real *const *grads,
+                                        const int64_t *sizes,
+                                        const double *scales,
+                                        axonn_real *result);
 
 /*--- Goldfish loss ----------------------------------------------------------*/
 
@@ -462,6 +471,18 @@ axonn_status axonn_rt_adamw(axonn_rt *rt, axonn_real *param, const axonn_real *g
                             double eps, double weight_decay, double grad_clip,
                             int64_t warmup_steps, int64_t steps,
                             int32_t schedule, int32_t decay);
+/* axonn_rt_adamw on `tensors` parameters at once (one launch on a GPU):
+ * the arrays hold each one's pointers and counts[i] its element count,
+ * decay[i] its decay flag; master is null (no master weights) or holds one
+ * per parameter. The hyper-parameters, step and norm are shared. */
+axonn_status axonn_rt_adamw_group(
+    axonn_rt *rt, int64_t tensors, axonn_real *const *params,
+    const axonn_real *const *grads, axonn_real *const *m,
+    axonn_real *const *v, axonn_real *const *master, const int64_t *counts,
+    const int32_t *decay, const int64_t *step, const axonn_real *norm,
+    double lr, double min_lr, double beta1, double beta2, double eps,
+    double weight_decay, double grad_clip, int64_t warmup_steps, int64_t steps,
+    int32_t schedule);
 /* The learning rate of the schedule at `step` (from 0). */
 double axonn_rt_learning_rate(const axonn_adamw_config *config, int64_t step);
 
@@ -621,6 +642,19 @@ axonn_status axonn_rt_cross_entropy_grad_masked_bf16(
 axonn_status axonn_rt_sum_squares_bf16(axonn_rt *rt, const axonn_bf16 *grad,
                                        int64_t size, double scale,
                                        int32_t first, axonn_real *result);
+axonn_status axonn_rt_sum_squares_group_bf16(axonn_rt *rt, int64_t tensors,
+                                             const axonn_bf16 *const *grads,
+                                             const int64_t *sizes,
+                                             const double *scales,
+                                             axonn_real *result);
+axonn_status axonn_rt_adamw_group_bf16(
+    axonn_rt *rt, int64_t tensors, axonn_bf16 *const *params,
+    const axonn_bf16 *const *grads, axonn_real *const *m,
+    axonn_real *const *v, axonn_real *const *master, const int64_t *counts,
+    const int32_t *decay, const int64_t *step, const axonn_real *norm,
+    double lr, double min_lr, double beta1, double beta2, double eps,
+    double weight_decay, double grad_clip, int64_t warmup_steps, int64_t steps,
+    int32_t schedule);
 /* The update runs on the fp32 master; param becomes its rounding. */
 axonn_status axonn_rt_adamw_bf16(
     axonn_rt *rt, axonn_bf16 *param, const axonn_bf16 *grad, axonn_real *m,

@@ -505,6 +505,37 @@ axonn_status axonn_rt_adamw_bf16(
                                   gradClip, warmupSteps, steps, schedule,
                                   decay));
 }
+
+axonn_status axonn_rt_sum_squares_group_bf16(axonn_rt *rt, int64_t tensors,
+                                             const axonn_bf16 *const *grads,
+                                             const int64_t *sizes,
+                                             const double *scales,
+                                             axonn_real *result) {
+  for (int64_t i = 0; i < tensors; ++i)
+    if (axonn_status s = axonn_rt_sum_squares_bf16(rt, grads[i], sizes[i],
+                                                   scales[i], i == 0, result))
+      return s;
+  if (tensors == 0)
+    *result = 0;
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_adamw_group_bf16(
+    axonn_rt *rt, int64_t tensors, axonn_bf16 *const *params,
+    const axonn_bf16 *const *grads, axonn_real *const *m,
+    axonn_real *const *v, axonn_real *const *master, const int64_t *counts,
+    const int32_t *decay, const int64_t *step, const axonn_real *norm,
+    double lr, double minLr, double beta1, double beta2, double eps,
+    double weightDecay, double gradClip, int64_t warmupSteps, int64_t steps,
+    int32_t schedule) {
+  for (int64_t i = 0; i < tensors; ++i)
+    if (axonn_status s = axonn_rt_adamw_bf16(
+            rt, params[i], grads[i], m[i], v[i], master ? master[i] : nullptr,
+            counts[i], step, norm, lr, minLr, beta1, beta2, eps, weightDecay,
+            gradClip, warmupSteps, steps, schedule, decay[i]))
+      return s;
+  return AXONN_OK;
+}
 #endif // AXONN_RT_NATIVE_BF16_KERNELS
 
 } // extern "C"

@@ -975,6 +975,21 @@ axonn_status axonn_rt_sum_squares(axonn_rt *rt, const axonn_real *grad, int64_t 
   return AXONN_OK;
 }
 
+// One gradient after another: the same bits as the calls one by one.
+axonn_status axonn_rt_sum_squares_group(axonn_rt *rt, int64_t tensors,
+                                        const axonn_real *const *grads,
+                                        const int64_t *sizes,
+                                        const double *scales,
+                                        axonn_real *result) {
+  for (int64_t i = 0; i < tensors; ++i)
+    if (axonn_status s = axonn_rt_sum_squares(rt, grads[i], sizes[i],
+                                              scales[i], i == 0, result))
+      return s;
+  if (tensors == 0)
+    *result = 0;
+  return AXONN_OK;
+}
+
 axonn_status axonn_rt_sqrt(axonn_rt *rt, const axonn_real *x, axonn_real *y) {
   AXONN_TRACE(rt, "sqrt", "optimizer");
   (void)rt;
@@ -1027,6 +1042,23 @@ axonn_status axonn_rt_adamw(axonn_rt *rt, axonn_real *param, const axonn_real *g
   adamwLoop(param, grad, m, v, master, count, axonn_real(factor), axonn_real(beta1),
             axonn_real(beta2), axonn_real(rate / correction1),
             axonn_real(1 / std::sqrt(correction2)), axonn_real(eps), axonn_real(rate * wd));
+  return AXONN_OK;
+}
+
+axonn_status axonn_rt_adamw_group(
+    axonn_rt *rt, int64_t tensors, axonn_real *const *params,
+    const axonn_real *const *grads, axonn_real *const *m,
+    axonn_real *const *v, axonn_real *const *master, const int64_t *counts,
+    const int32_t *decay, const int64_t *step, const axonn_real *norm,
+    double lr, double minLr, double beta1, double beta2, double eps,
+    double weightDecay, double gradClip, int64_t warmupSteps, int64_t steps,
+    int32_t schedule) {
+  for (int64_t i = 0; i < tensors; ++i)
+    if (axonn_status s = axonn_rt_adamw(
+            rt, params[i], grads[i], m[i], v[i], master ? master[i] : nullptr,
+            counts[i], step, norm, lr, minLr, beta1, beta2, eps, weightDecay,
+            gradClip, warmupSteps, steps, schedule, decay[i]))
+      return s;
   return AXONN_OK;
 }
 

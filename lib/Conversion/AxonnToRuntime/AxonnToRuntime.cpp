@@ -85,6 +85,20 @@ private:
       nullPointer = LLVM::ZeroOp::create(builder, loc, ptrType);
     return nullPointer;
   }
+  /// A stack array of `values` (all of type `element`) for a grouped call.
+  Value array(Type element, ArrayRef<Value> values) {
+    Value base = LLVM::AllocaOp::create(builder, loc, ptrType, element,
+                                        i64(std::max<int64_t>(values.size(), 1)));
+    for (auto [i, value] : llvm::enumerate(values)) {
+      Value slot = LLVM::GEPOp::create(builder, loc, ptrType, element, base,
+                                       ArrayRef<LLVM::GEPArg>{int32_t(i)});
+      LLVM::StoreOp::create(builder, loc, value, slot);
+    }
+    return base;
+  }
+  /// AdamW of consecutive parameters with the same hyper-parameters, step,
+  /// norm and storage type: one axonn_rt_adamw_group call.
+  LogicalResult lowerAdamWGroup(ArrayRef<AdamWOp> group);
   /// The declaration of a runtime entry point (all return a status).
   func::FuncOp declare(StringRef name, TypeRange arguments);
   /// Calls the runtime and returns from the function with the status if
@@ -258,6 +272,52 @@ LogicalResult FunctionLowering::checkTypes(Operation *op) {
                 "takes f32 programs only";
     twin = "_bf16";
   }
+  return success();
+}
+
+/// Whether two AdamW updates can share one grouped call: the same
+/// hyper-parameters, step, norm, storage type and master-weight use.
+static bool sameAdamWGroup(AdamWOp a, AdamWOp b) {
+  return a.getTraining() == b.getTraining() && a.getStep() == b.getStep() &&
+         a.getNorm() == b.getNorm() &&
+         getElementTypeOrSelf(a.getParam().getType()) ==
+             getElementTypeOrSelf(b.getParam().getType()) &&
+         bool(a.getMaster()) == bool(b.getMaster());
+}
+
+LogicalResult FunctionLowering::lowerAdamWGroup(ArrayRef<AdamWOp> group) {
+  AdamWOp first = group.front();
+  if (group.size() == 1)
+    return lower(first);
+  for (AdamWOp a : group)
+    if (failed(checkTypes(a)))
+      return failure();
+  loc = first.getLoc();
+  SmallVector<Value> params, grads, ms, vs, masters, counts, decays;
+  for (AdamWOp a : group) {
+    params.push_back(pointer(a.getParam()));
+    grads.push_back(pointer(a.getGrad()));
+    ms.push_back(pointer(a.getM()));
+    vs.push_back(pointer(a.getV()));
+    if (a.getMaster())
+      masters.push_back(pointer(a.getMaster()));
+    counts.push_back(i64(numElements(a.getParam())));
+    decays.push_back(i32(a.getDecay()));
+  }
+  TrainingAttr t = first.getTraining();
+  call("axonn_rt_adamw_group",
+       {i64(int64_t(group.size())), array(ptrType, params),
+        array(ptrType, grads), array(ptrType, ms), array(ptrType, vs),
+        masters.empty() ? null() : array(ptrType, masters),
+        array(builder.getI64Type(), counts),
+        array(builder.getI32Type(), decays), pointer(first.getStep()),
+        pointer(first.getNorm()), f64(t.getLr().convertToDouble()),
+        f64(t.getMinLr().convertToDouble()),
+        f64(t.getBeta1().convertToDouble()),
+        f64(t.getBeta2().convertToDouble()), f64(t.getEps().convertToDouble()),
+        f64(t.getWeightDecay().convertToDouble()),
+        f64(t.getGradClip().convertToDouble()), i64(t.getWarmupSteps()),
+        i64(t.getSteps()), i32(int32_t(t.getSchedule()))});
   return success();
 }
 
@@ -507,12 +567,25 @@ LogicalResult FunctionLowering::lower(Operation *op) {
               i64(goldfish.getH()), p(g.getKeep()), p(g.getCount())});
       })
       .Case([&](SumSquaresOp s) {
-        for (auto [i, pair] :
-             llvm::enumerate(llvm::zip_equal(s.getGrads(), s.getScales())))
+        if (s.getGrads().size() == 1) {
           call("axonn_rt_sum_squares",
-               {p(std::get<0>(pair)), i64(numElements(std::get<0>(pair))),
-                f64(cast<FloatAttr>(std::get<1>(pair)).getValueAsDouble()),
-                i32(i == 0), p(s.getResult())});
+               {p(s.getGrads()[0]), i64(numElements(s.getGrads()[0])),
+                f64(cast<FloatAttr>(s.getScales()[0]).getValueAsDouble()),
+                i32(1), p(s.getResult())});
+          return;
+        }
+        // Every gradient in one call (one or two launches on a GPU).
+        SmallVector<Value> grads, sizes, scales;
+        for (auto [grad, scale] :
+             llvm::zip_equal(s.getGrads(), s.getScales())) {
+          grads.push_back(p(grad));
+          sizes.push_back(i64(numElements(grad)));
+          scales.push_back(f64(cast<FloatAttr>(scale).getValueAsDouble()));
+        }
+        call("axonn_rt_sum_squares_group",
+             {i64(int64_t(grads.size())), array(ptrType, grads),
+              array(builder.getI64Type(), sizes),
+              array(builder.getF64Type(), scales), p(s.getResult())});
       })
       .Case([&](SqrtOp s) {
         call("axonn_rt_sqrt", {p(s.getInput()), p(s.getResult())});
@@ -761,9 +834,27 @@ LogicalResult FunctionLowering::run(llvm::json::Object &manifest) {
         ArrayRef<LLVM::GEPArg>{int32_t(arg.getArgNumber())});
     pointers[arg] = LLVM::LoadOp::create(builder, loc, ptrType, slot);
   }
-  for (Operation &op : body)
-    if (failed(lower(&op)))
+  for (auto it = body.begin(); it != body.end();) {
+    // Runs of AdamW with the same settings (every parameter's, on one GPU)
+    // go to the runtime as one group.
+    if (auto adamw = dyn_cast<AdamWOp>(&*it)) {
+      SmallVector<AdamWOp> group = {adamw};
+      auto next = std::next(it);
+      for (; next != body.end(); ++next) {
+        auto other = dyn_cast<AdamWOp>(&*next);
+        if (!other || !sameAdamWGroup(adamw, other))
+          break;
+        group.push_back(other);
+      }
+      if (failed(lowerAdamWGroup(group)))
+        return failure();
+      it = next;
+      continue;
+    }
+    if (failed(lower(&*it)))
       return failure();
+    ++it;
+  }
   // The block that followed the last call holds the return; drop the empty
   // tail blocks the call chain may leave.
   for (Block &block : llvm::make_early_inc_range(lowered.getBody()))
