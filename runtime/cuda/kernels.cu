@@ -1950,12 +1950,14 @@ struct AdamWArgs {
 /// gradient norm (in double, then rounded as the update uses them).
 struct AdamWStep {
   float factor, stepSize, invRootC2, decay, beta1, beta2, eps;
-  __device__ AdamWStep(const AdamWArgs &a, int64_t step, float norm,
+  /// (norm is read only when clipping is on, as on the CPU.)
+  __device__ AdamWStep(const AdamWArgs &a, int64_t step, const float *norm,
                        bool decays) {
     double rate =
         learningRate(a.lr, a.minLr, a.warmup, a.steps, a.schedule, step);
-    factor = float(a.gradClip > 0 ? fmin(1.0, a.gradClip / (double(norm) + 1e-6))
-                                  : 1.0);
+    factor =
+        float(a.gradClip > 0 ? fmin(1.0, a.gradClip / (double(*norm) + 1e-6))
+                             : 1.0);
     double t = double(step + 1);
     stepSize = float(rate / (1 - pow(a.beta1, t)));
     invRootC2 = float(1 / sqrt(1 - pow(a.beta2, t)));
@@ -1988,7 +1990,7 @@ __global__ void adamwKernel(T *param, const T *grad, float *m, float *v,
                             float *master, int64_t count,
                             const int64_t *stepPtr, const float *norm,
                             AdamWArgs a) {
-  AdamWStep step(a, *stepPtr, *norm, a.decay);
+  AdamWStep step(a, *stepPtr, norm, a.decay);
   GRID_STRIDE(i, count)
   step.apply(param, grad, m, v, master, i);
 }
@@ -2018,7 +2020,7 @@ __global__ void adamwGroupKernel(const AdamWTensor *tensors,
   for (int64_t c = blockIdx.x; c < count; c += gridDim.x) {
     Chunk chunk = chunks[c];
     AdamWTensor t = tensors[chunk.tensor];
-    AdamWStep step(a, *stepPtr, *norm, t.decay != 0);
+    AdamWStep step(a, *stepPtr, norm, t.decay != 0);
     for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x)
       step.apply(static_cast<T *>(t.param), static_cast<const T *>(t.grad),
                  t.m, t.v, t.master, i);
@@ -2297,8 +2299,16 @@ axonn_status deviceTable(axonn_rt *rt, const std::string &content,
     void *table = nullptr;
     AXONN_CUDA(rt, cudaMalloc(&table, std::max<size_t>(content.size(), 1)));
     it = s.tables.emplace(content, table).first;
-    AXONN_CUDA(rt, cudaMemcpy(table, content.data(), content.size(),
-                              cudaMemcpyHostToDevice));
+    // On the compute stream (which does not wait for the default one),
+    // from the map's own copy of the bytes, which outlives the transfer.
+    cudaError_t copied =
+        cudaMemcpyAsync(table, it->first.data(), it->first.size(),
+                        cudaMemcpyHostToDevice, streamOf(rt));
+    if (copied != cudaSuccess) {
+      s.tables.erase(it);
+      cudaFree(table);
+      AXONN_CUDA(rt, copied);
+    }
   }
   *out = it->second;
   return AXONN_OK;
