@@ -222,6 +222,7 @@ void backendStop(axonn_rt *rt) {
   }
   if (s->traceBase)
     cudaEventDestroy(s->traceBase);
+  s->gemmPlans.clear();
   if (s->lt)
     cublasLtDestroy(s->lt);
   cudaFree(s->ltWorkspace);

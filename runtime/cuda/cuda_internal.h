@@ -18,8 +18,10 @@
 #include <nccl.h>
 #endif
 
+#include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,37 @@ struct PendingSpan {
   int lane;
 };
 
+/// A GEMM's cuBLASLt setup (descriptor, layouts, the chosen algorithm),
+/// made and tuned at the first call of its shape and reused by the later
+/// ones, which then only set the bias and aux pointers.
+struct GemmPlan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  /// The transposed formulation (its operands are B and A).
+  bool swapped = false;
+  /// No epilogue algorithm: the GEMM and the GELU (gradient) kernel.
+  bool unfused = false;
+  GemmPlan() = default;
+  GemmPlan(const GemmPlan &) = delete;
+  GemmPlan &operator=(const GemmPlan &) = delete;
+  ~GemmPlan() {
+    if (c)
+      cublasLtMatrixLayoutDestroy(c);
+    if (b)
+      cublasLtMatrixLayoutDestroy(b);
+    if (a)
+      cublasLtMatrixLayoutDestroy(a);
+    if (desc)
+      cublasLtMatmulDescDestroy(desc);
+  }
+};
+
+/// What a GEMM's plan depends on: storage type, transposes, m, n, k, the
+/// leading dimensions, bias / aux / GELU-gradient use and the pointers'
+/// alignments.
+using GemmKey = std::array<int64_t, 16>;
+
 struct State {
   int device = -1;
   cudaDeviceProp prop{};
@@ -80,6 +113,8 @@ struct State {
   /// ~/.cache/axonn/gemm-tuning.txt); AXONN_GEMM_TUNING=0 takes the
   /// heuristic's first instead.
   std::map<std::string, int> gemmChoice;
+  /// The plans of the GEMMs called so far (freed before the handle).
+  std::map<GemmKey, std::unique_ptr<GemmPlan>> gemmPlans;
   /// The GEMMs' arithmetic on the fp32 tensors (AXONN_GEMM_PRECISION):
   /// bf16 (default: inputs rounded to bf16 on the tensor cores, fp32
   /// accumulation), tf32, or fp32 (exact; the kernel check uses it).

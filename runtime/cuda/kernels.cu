@@ -287,7 +287,10 @@ __global__ void differenceKernel(const T *x, const T *y, int64_t n,
 /// there). The first GEMM of each shape (m, n, k, transposes, bias: the
 /// phase of the layer it comes from) times up to eight algorithms of each
 /// and keeps the fastest whose result matches the heuristic's first
-/// choice (1e-2 relative, bf16's tolerance); see State::gemmChoice.
+/// choice (1e-2 relative, bf16's tolerance); see State::gemmChoice. The
+/// descriptors and the algorithm chosen then stay as the shape's plan
+/// (State::gemmPlans): later calls of the shape only set their pointers,
+/// with no heuristic query or descriptor work on the host.
 /// The largest power of two up to 256 that divides the address.
 uint32_t alignmentOf(const void *p) {
   uint32_t a = 256;
@@ -325,23 +328,23 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                     "GEMM with an empty inner dimension (%lldx%lld)",
                     (long long)m, (long long)n);
   loadGemmSettings(s);
-  int wanted = s.gemmTuning ? Formulation::kCandidates : 1;
   uint32_t alignA = alignmentOf(A), alignB = alignmentOf(B),
            alignC = alignmentOf(C);
-  Formulation forms[2];
-  // Column-major: C[m, n] = op(A) op(B).
-  forms[0].A = A;
-  forms[0].B = B;
-  cublasStatus_t formed =
-      formulate(s, forms[0], type, CUBLASLT_ORDER_COL, transA, transB, m, n,
-                transA ? k : m, transA ? m : k, lda, transB ? n : k,
-                transB ? k : n, ldb, ldc, bias, aux, geluGrad, wanted, alignA,
-                alignB, alignC);
+  uint32_t alignAux = aux ? alignmentOf(aux) : 0;
+  // The same GEMM as before (all but the pointers): its plan.
+  GemmKey key = {int64_t(type), transA, transB, m, n, k, lda, ldb, ldc,
+                 bias != nullptr, aux != nullptr, geluGrad, alignA, alignB,
+                 alignC, alignAux};
   // Without an epilogue algorithm for this shape (none found, or the one
   // found refuses to run): the product into aux, then the GELU kernel (or
   // the product into C, then the GELU's gradient in place). Callers pass
   // ldc == m, so the kernel covers exactly the m x n values.
   auto unfused = [&]() -> axonn_status {
+    if (!s.gemmPlans.count(key)) {
+      auto plan = std::make_unique<GemmPlan>();
+      plan->unfused = true;
+      s.gemmPlans[key] = std::move(plan);
+    }
     if (geluGrad) {
       if (axonn_status st = gemm(rt, type, transA, transB, m, n, k, A, lda, B,
                                  ldb, C, ldc, bias))
@@ -353,6 +356,37 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
       return st;
     return applyGelu(rt, type, aux, ldc * (n - 1) + m, C);
   };
+  float one = 1.0f, zero = 0.0f;
+  if (auto known = s.gemmPlans.find(key); known != s.gemmPlans.end()) {
+    GemmPlan &plan = *known->second;
+    if (plan.unfused)
+      return unfused();
+    if (bias)
+      AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
+                           plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                           sizeof(bias)));
+    if (aux)
+      AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
+                           plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
+                           &aux, sizeof(aux)));
+    AXONN_CUBLAS(rt, cublasLtMatmul(s.lt, plan.desc, &one,
+                                    plan.swapped ? B : A, plan.a,
+                                    plan.swapped ? A : B, plan.b, &zero, C,
+                                    plan.c, C, plan.c, &plan.algo,
+                                    s.ltWorkspace, s.ltWorkspaceBytes,
+                                    s.compute));
+    return AXONN_OK;
+  }
+  int wanted = s.gemmTuning ? Formulation::kCandidates : 1;
+  Formulation forms[2];
+  // Column-major: C[m, n] = op(A) op(B).
+  forms[0].A = A;
+  forms[0].B = B;
+  cublasStatus_t formed =
+      formulate(s, forms[0], type, CUBLASLT_ORDER_COL, transA, transB, m, n,
+                transA ? k : m, transA ? m : k, lda, transB ? n : k,
+                transB ? k : n, ldb, ldc, bias, aux, geluGrad, wanted, alignA,
+                alignB, alignC);
   auto refused = [](cublasStatus_t st) {
     return st == CUBLAS_STATUS_NOT_SUPPORTED ||
            st == CUBLAS_STATUS_INVALID_VALUE;
@@ -377,7 +411,6 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                     alignB, alignA, alignC);
     cudaGetLastError();
   }
-  float one = 1.0f, zero = 0.0f;
   auto matmul = [&](int choice) {
     Formulation &f = forms[choice / Formulation::kCandidates];
     int i = choice % Formulation::kCandidates;
@@ -391,6 +424,9 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                forms[choice / Formulation::kCandidates].found;
   };
   int choice = 0;
+  // A degenerate reference (zeros) validates no candidate: the heuristic's
+  // choice runs, and the shape is tuned again at its next call.
+  bool remember = true;
   int candidates = forms[0].found + forms[1].found;
   if (s.gemmTuning && candidates > 1) {
     char shape[192];
@@ -495,6 +531,7 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
       cudaGetLastError(); // a candidate that failed must not linger
       if (degenerate) {
         choice = 0;
+        remember = false;
       } else {
         s.gemmChoice[key] = choice;
         saveGemmChoice(s, key, choice);
@@ -505,6 +542,18 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
   if (aux && refused(ran))
     return unfused();
   AXONN_CUBLAS(rt, ran);
+  if (remember) {
+    // The chosen formulation's descriptors move into the plan.
+    Formulation &f = forms[choice / Formulation::kCandidates];
+    auto plan = std::make_unique<GemmPlan>();
+    plan->swapped = choice >= Formulation::kCandidates;
+    plan->algo = f.heuristic[choice % Formulation::kCandidates].algo;
+    std::swap(plan->desc, f.desc);
+    std::swap(plan->a, f.a);
+    std::swap(plan->b, f.b);
+    std::swap(plan->c, f.c);
+    s.gemmPlans[key] = std::move(plan);
+  }
   return AXONN_OK;
 }
 
