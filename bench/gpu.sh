@@ -66,7 +66,8 @@ prepare() {
 
 run() {
   local started=$(date +%s) failed=0
-  local out=$BUNDLE/run && mkdir -p "$out"
+  # (a run left from another machine would carry a foreign CMake cache)
+  local out=$BUNDLE/run && rm -rf "$out" && mkdir -p "$out"
   local cuda=${CUDA_HOME:-/usr/local/cuda}
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   local gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
