@@ -83,7 +83,7 @@ struct GemmPlan {
 /// What a GEMM's plan depends on: storage type, transposes, m, n, k, the
 /// leading dimensions, bias / aux / GELU-gradient use and the pointers'
 /// alignments.
-using GemmKey = std::array<int64_t, 16>;
+using GemmKey = std::array<int64_t, 17>;
 
 struct State {
   int device = -1;

@@ -330,11 +330,14 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
   loadGemmSettings(s);
   uint32_t alignA = alignmentOf(A), alignB = alignmentOf(B),
            alignC = alignmentOf(C);
-  uint32_t alignAux = aux ? alignmentOf(aux) : 0;
+  uint32_t alignAux = aux ? alignmentOf(aux) : 0,
+           alignBias = bias ? alignmentOf(bias) : 0;
   // The same GEMM as before (all but the pointers): its plan.
-  GemmKey key = {int64_t(type), transA, transB, m, n, k, lda, ldb, ldc,
-                 bias != nullptr, aux != nullptr, geluGrad, alignA, alignB,
-                 alignC, alignAux};
+  GemmKey key = {int64_t(type), transA,    transB,   m,
+                 n,             k,         lda,      ldb,
+                 ldc,           bias != nullptr,     aux != nullptr,
+                 geluGrad,      alignA,    alignB,   alignC,
+                 alignAux,      alignBias};
   // Without an epilogue algorithm for this shape (none found, or the one
   // found refuses to run): the product into aux, then the GELU kernel (or
   // the product into C, then the GELU's gradient in place). Callers pass
@@ -454,7 +457,9 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
     } else if (elements <= (size_t(1) << 26) &&
                (scratch(rt, elements * elementBytes + 512, &buffer) ==
                     AXONN_OK ||
-                (cudaGetLastError(), false))) {
+                // No room to tune now: the heuristic's choice, and the
+                // shape is tuned again at its next call.
+                (cudaGetLastError(), remember = false))) {
       // The reference result: the heuristic's first choice.
       cublasStatus_t first = matmul(0);
       if (aux && refused(first))
