@@ -406,13 +406,14 @@ TEST_F(RuntimeKernelsTest, CrossEntropyOverPaddedVocabulary) {
                         {h, w, t});
   auto hf = f32(h), wf = f32(w);
   auto ti = i32(t);
-  std::vector<float> logits(96), max(6), sums(12), loss(1), dlogits(96), dh(48),
-      dw(128);
+  std::vector<float> logits(96), max(6), partial(12), sums(12), loss(1),
+      dlogits(96), dh(48), dw(128);
   axonn_rt_linear(rt, hf.data(), wf.data(), nullptr, none, 6, 16, 8,
                   logits.data());
-  axonn_rt_logits_max(rt, logits.data(), 6, 16, none, 13, max.data());
-  axonn_rt_softmax_sums(rt, logits.data(), max.data(), ti.data(), 6, 16, none,
-                        13, sums.data());
+  axonn_rt_logits_max(rt, logits.data(), ti.data(), 6, 16, none, 13,
+                      max.data(), partial.data());
+  axonn_rt_softmax_sums(rt, partial.data(), max.data(), max.data(), 6,
+                        sums.data());
   axonn_rt_cross_entropy(rt, max.data(), sums.data(), 6, 6, loss.data());
   axonn_rt_cross_entropy_grad(rt, logits.data(), max.data(), sums.data(),
                               ti.data(), 6, 16, none, 13, 6, dlogits.data());
@@ -423,6 +424,35 @@ TEST_F(RuntimeKernelsTest, CrossEntropyOverPaddedVocabulary) {
   expectClose(want[0], loss, "cross-entropy");
   expectClose(want[1], dh, "hidden gradient");
   expectClose(want[2], dw, "head gradient");
+}
+
+TEST_F(RuntimeKernelsTest, SoftmaxStatisticsRescaled) {
+  // The one pass over the logits (13 real rows of 16), then its sums moved
+  // to a larger maximum (another slice's), against the interpreter's ops.
+  HostTensor l = random({2, 3, 16}, 3.0), t = tokens({2, 3}, 13);
+  HostTensor higher = random({2, 3}, 1.0);
+  for (double &x : higher.data)
+    x = std::abs(x) + 6.0;
+  auto want = reference(R"(
+    func.func @f(%l: tensor<2x3x16xf32>, %t: tensor<2x3xi32>, %g: tensor<2x3xf32>)
+        -> (tensor<2x3xf32>, tensor<2x3x2xf32>, tensor<2x3x2xf32>) {
+      %m, %p = axonn.logits_max %l, %t {vocab_size = 13} : tensor<2x3x16xf32>, tensor<2x3xi32> -> tensor<2x3xf32>, tensor<2x3x2xf32>
+      %s = axonn.softmax_sums %p, %m, %g : tensor<2x3x2xf32>, tensor<2x3xf32>
+      return %m, %p, %s : tensor<2x3xf32>, tensor<2x3x2xf32>, tensor<2x3x2xf32>
+    })",
+                        {l, t, higher});
+  auto lf = f32(l), gf = f32(higher);
+  auto ti = i32(t);
+  std::vector<float> max(6), partial(12), sums(12);
+  ASSERT_EQ(axonn_rt_logits_max(rt, lf.data(), ti.data(), 6, 16, none, 13,
+                                max.data(), partial.data()),
+            AXONN_OK);
+  ASSERT_EQ(axonn_rt_softmax_sums(rt, partial.data(), max.data(), gf.data(), 6,
+                                  sums.data()),
+            AXONN_OK);
+  expectClose(want[0], max, "logits_max");
+  expectClose(want[1], partial, "logits_max partial");
+  expectClose(want[2], sums, "softmax_sums");
 }
 
 TEST_F(RuntimeKernelsTest, AdamWWithClippingAndSchedule) {

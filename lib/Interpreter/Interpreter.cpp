@@ -231,7 +231,7 @@ private:
   /// Whether this rank adds a term that must count once over `axes`.
   FailureOr<bool> addsOnce(Operation *op, std::optional<AxesAttr> axes);
   LogicalResult logitsMax(LogitsMaxOp op);
-  LogicalResult softmaxSums(SoftmaxSumsOp op);
+  void softmaxSums(SoftmaxSumsOp op);
   void crossEntropy(CrossEntropyOp op);
   LogicalResult crossEntropyGrad(CrossEntropyGradOp op);
 
@@ -817,41 +817,42 @@ static int64_t realRows(int64_t localRows, int64_t offset,
 }
 
 LogicalResult Evaluator::logitsMax(LogitsMaxOp op) {
-  const HostTensor &logits = get(op.getLogits());
-  int64_t local = logits.width(), tokens = logits.size() / local;
-  FailureOr<int64_t> offset = vocabOffset(op, op.getVocabAxes(), local);
-  if (failed(offset))
-    return failure();
-  int64_t real = realRows(local, *offset, op.getVocabSize());
-  HostTensor max = zerosLike(op.getMax());
-  for (int64_t t = 0; t < tokens; ++t) {
-    double m = -INFINITY;
-    for (int64_t v = 0; v < real; ++v)
-      m = std::max(m, logits.data[t * local + v]);
-    max.data[t] = m;
-  }
-  set(op.getMax(), std::move(max));
-  return success();
-}
-
-LogicalResult Evaluator::softmaxSums(SoftmaxSumsOp op) {
-  const HostTensor &logits = get(op.getLogits()), &max = get(op.getMax()),
+  const HostTensor &logits = get(op.getLogits()),
                    &targets = get(op.getTargets());
   int64_t local = logits.width(), tokens = logits.size() / local;
   FailureOr<int64_t> offset = vocabOffset(op, op.getVocabAxes(), local);
   if (failed(offset))
     return failure();
   int64_t real = realRows(local, *offset, op.getVocabSize());
-  HostTensor sums = zerosLike(op.getSums());
+  HostTensor max = zerosLike(op.getMax()), partial = zerosLike(op.getPartial());
   for (int64_t t = 0; t < tokens; ++t) {
+    double m = -INFINITY;
     for (int64_t v = 0; v < real; ++v)
-      sums.data[t * 2] += std::exp(logits.data[t * local + v] - max.data[t]);
+      m = std::max(m, logits.data[t * local + v]);
+    max.data[t] = m;
+    for (int64_t v = 0; v < real; ++v)
+      partial.data[t * 2] += std::exp(logits.data[t * local + v] - m);
     int64_t row = static_cast<int64_t>(targets.data[t]) - *offset;
     if (row >= 0 && row < real)
-      sums.data[t * 2 + 1] = logits.data[t * local + row];
+      partial.data[t * 2 + 1] = logits.data[t * local + row];
+  }
+  set(op.getMax(), std::move(max));
+  set(op.getPartial(), std::move(partial));
+  return success();
+}
+
+void Evaluator::softmaxSums(SoftmaxSumsOp op) {
+  const HostTensor &partial = get(op.getPartial()),
+                   &local = get(op.getLocalMax()), &max = get(op.getMax());
+  HostTensor sums = zerosLike(op.getSums());
+  for (int64_t t = 0; t < max.size(); ++t) {
+    // A slice of padding only has no sum (and a maximum of -inf); a NaN
+    // stays NaN.
+    double p = partial.data[t * 2];
+    sums.data[t * 2] = p == 0 ? 0 : p * std::exp(local.data[t] - max.data[t]);
+    sums.data[t * 2 + 1] = partial.data[t * 2 + 1];
   }
   set(op.getSums(), std::move(sums));
-  return success();
 }
 
 void Evaluator::crossEntropy(CrossEntropyOp op) {
@@ -1053,7 +1054,7 @@ LogicalResult Evaluator::run(Operation *op) {
       .Case([&](NormStatsOp op) { return normStats(op), success(); })
       .Case([&](NormGradStatsOp op) { return normGradStats(op), success(); })
       .Case([&](LogitsMaxOp op) { return logitsMax(op); })
-      .Case([&](SoftmaxSumsOp op) { return softmaxSums(op); })
+      .Case([&](SoftmaxSumsOp op) { return softmaxSums(op), success(); })
       .Case([&](CrossEntropyOp op) { return crossEntropy(op), success(); })
       .Case([&](GoldfishMaskOp op) {
         const HostTensor &targets = get(op.getTargets());

@@ -65,7 +65,7 @@ double tolerance = kTolerance;
   X(linear_grad_weight_bf16) X(linear_grad_bias_bf16) X(attention_bf16)        \
   X(attention_grad_bf16) X(gelu_bf16) X(gelu_grad_bf16) X(swiglu_bf16)         \
   X(swiglu_grad_bf16) X(add_bf16)                                              \
-  X(logits_max_bf16) X(softmax_sums_bf16) X(cross_entropy_grad_bf16)           \
+  X(logits_max_bf16) X(cross_entropy_grad_bf16)                                \
   X(cross_entropy_grad_masked_bf16)                                            \
   X(sum_squares_bf16) X(adamw_bf16) X(all_reduce_start_bf16)                   \
   X(all_gather_start_bf16) X(reduce_scatter_start_bf16)
@@ -497,9 +497,18 @@ void checkAll(Api &cuda, Api &cpu) {
       float *max = r.out(tokens), *sums = r.out(tokens * 2), *loss = r.out(1),
             *dl = r.out(tokens * vocab), *keep = r.out(tokens),
             *count = r.out(1), *mloss = r.out(1),
-            *mdl = r.out(tokens * vocab), *skeep = r.out(tokens);
-      r.ok(a.logits_max(a.rt, l, tokens, vocab, none, 60, max), "logits_max");
-      r.ok(a.softmax_sums(a.rt, l, max, t, tokens, vocab, none, 60, sums),
+            *mdl = r.out(tokens * vocab), *skeep = r.out(tokens),
+            *partial = r.out(tokens * 2), *shifted = r.out(tokens),
+            *rescaled = r.out(tokens * 2);
+      r.ok(a.logits_max(a.rt, l, t, tokens, vocab, none, 60, max, partial),
+           "logits_max");
+      r.ok(a.softmax_sums(a.rt, partial, max, max, tokens, sums),
+           "softmax_sums");
+      // Against a larger maximum (another rank's), the sums shrink.
+      auto higher = r.read(max, size_t(tokens));
+      for (int64_t i = 0; i < tokens; ++i)
+        shifted[i] = higher[size_t(i)] + 0.5f * float(i % 3);
+      r.ok(a.softmax_sums(a.rt, partial, max, shifted, tokens, rescaled),
            "softmax_sums");
       r.ok(a.cross_entropy(a.rt, max, sums, tokens, tokens, loss),
            "cross_entropy");
@@ -518,7 +527,9 @@ void checkAll(Api &cuda, Api &cpu) {
                                        tokens, vocab, none, 60, mdl),
            "cross_entropy_grad_masked");
       return {{"logits_max", r.read(max, tokens)},
+              {"logits_max partial", r.read(partial, tokens * 2)},
               {"softmax_sums", r.read(sums, tokens * 2)},
+              {"softmax_sums (rescaled)", r.read(rescaled, tokens * 2)},
               {"cross_entropy", r.read(loss, 1)},
               {"cross_entropy_grad", r.read(dl, tokens * vocab)},
               {"goldfish_mask (hash)", r.read(keep, tokens)},
@@ -860,16 +871,17 @@ void checkBf16(Api &cuda, Api &cpu) {
                  *sw = r.outBf16(n), *sg = r.outBf16(2 * n),
                  *sum = r.outBf16(2 * n), *dl = r.outBf16(tokens * vocab);
       axonn_bf16 *pdy2 = r.inBf16(y);
-      float *max = r.out(tokens), *sums = r.out(tokens * 2);
+      float *max = r.out(tokens), *sums = r.out(tokens * 2),
+            *partial = r.out(tokens * 2);
       r.ok(a.gelu_bf16(a.rt, px, 2 * n, 1, g), "gelu");
       r.ok(a.gelu_grad_bf16(a.rt, pdy2, px, 2 * n, 0, gg), "gelu_grad");
       r.ok(a.swiglu_bf16(a.rt, px, n, sw), "swiglu");
       r.ok(a.swiglu_grad_bf16(a.rt, pdy, px, n, sg), "swiglu_grad");
       r.ok(a.add_bf16(a.rt, px, py, 2 * n, sum), "add");
-      r.ok(a.logits_max_bf16(a.rt, pl, tokens, vocab, none, 60, max),
+      r.ok(a.logits_max_bf16(a.rt, pl, t, tokens, vocab, none, 60, max,
+                             partial),
            "logits_max");
-      r.ok(a.softmax_sums_bf16(a.rt, pl, max, t, tokens, vocab, none, 60,
-                               sums),
+      r.ok(a.softmax_sums(a.rt, partial, max, max, tokens, sums),
            "softmax_sums");
       r.ok(a.cross_entropy_grad_bf16(a.rt, pl, max, sums, t, tokens, vocab,
                                      none, 60, tokens, dl),
@@ -889,7 +901,7 @@ void checkBf16(Api &cuda, Api &cpu) {
               {"swiglu_grad_bf16", r.read(sg, 2 * n)},
               {"add_bf16", r.read(sum, 2 * n)},
               {"logits_max_bf16 (fp32)", r.read(max, tokens)},
-              {"softmax_sums_bf16 (fp32)", r.read(sums, tokens * 2)},
+              {"softmax_sums of bf16 logits (fp32)", r.read(sums, tokens * 2)},
               {"cross_entropy_grad_bf16", r.read(dl, tokens * vocab)},
               {"cross_entropy_grad_masked_bf16", r.read(mdl, tokens * vocab)}};
     });

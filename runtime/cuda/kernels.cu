@@ -1841,35 +1841,47 @@ bool geluEpilogue(int32_t approximation, int64_t n) {
 
 // The cross-entropy kernels read logits and write their gradient in fp32
 // or bf16 storage (T); statistics are fp32.
+/// A block per token, one pass over its logits: each thread keeps a
+/// running maximum and its sum of exp relative to it (online softmax, exp
+/// in fp32), then the block combines them in double: max[t] and partial[t]
+/// = [sum of exp(logit - max), the target's logit or 0].
 template <typename T>
-__global__ void logitsMaxKernel(const T *logits, int64_t rows, int64_t real,
-                                float *max) {
-  int64_t t = blockIdx.x;
-  float m = -INFINITY;
-  for (int64_t v = threadIdx.x; v < real; v += blockDim.x)
-    m = fmaxf(m, toFloat(logits[t * rows + v]));
-  m = blockMax(m);
-  if (threadIdx.x == 0)
-    max[t] = m;
-}
-
-template <typename T>
-__global__ void softmaxSumsKernel(const T *logits, const float *max,
-                                  const int32_t *targets, int64_t rows,
-                                  int64_t real, int64_t offset, float *sums) {
+__global__ void logitsMaxKernel(const T *logits, const int32_t *targets,
+                                int64_t rows, int64_t real, int64_t offset,
+                                float *max, float *partial) {
   int64_t t = blockIdx.x;
   const T *row = logits + t * rows;
-  float m = max[t];
-  // exp in fp32 (as the CPU backend), the sum in double.
-  double sum = 0;
-  for (int64_t v = threadIdx.x; v < real; v += blockDim.x)
-    sum += double(expf(toFloat(row[v]) - m));
-  sum = blockSum(sum);
+  float m = -INFINITY, s = 0;
+  for (int64_t v = threadIdx.x; v < real; v += blockDim.x) {
+    float x = toFloat(row[v]);
+    if (x > m) {
+      s = s * expf(m - x) + 1.0f;
+      m = x;
+    } else {
+      s += expf(x - m);
+    }
+  }
+  float top = blockMax(m);
+  // (a thread with no rows adds nothing, nor does a slice of padding only;
+  // a NaN stays NaN)
+  double sum = blockSum(s == 0 ? 0.0 : double(s) * exp(double(m) - top));
   if (threadIdx.x == 0) {
-    int64_t row = int64_t(targets[t]) - offset;
-    sums[t * 2] = float(sum);
-    sums[t * 2 + 1] =
-        row >= 0 && row < real ? toFloat(logits[t * rows + row]) : 0.0f;
+    int64_t target = int64_t(targets[t]) - offset;
+    max[t] = top;
+    partial[t * 2] = float(sum);
+    partial[t * 2 + 1] =
+        target >= 0 && target < real ? toFloat(row[target]) : 0.0f;
+  }
+}
+
+/// sums = partial rescaled from the local maximum to the global one.
+__global__ void softmaxSumsKernel(const float *partial, const float *localMax,
+                                  const float *max, int64_t tokens,
+                                  float *sums) {
+  GRID_STRIDE(t, tokens) {
+    double p = partial[t * 2]; // (no sum: none; NaN stays NaN)
+    sums[t * 2] = float(p == 0 ? 0.0 : p * exp(double(localMax[t]) - max[t]));
+    sums[t * 2 + 1] = partial[t * 2 + 1];
   }
 }
 
@@ -2240,31 +2252,16 @@ axonn_status linearGradBias(axonn_rt *rt, const T *dy, int64_t rows,
 }
 
 template <typename T>
-axonn_status logitsMax(axonn_rt *rt, const T *logits, int64_t tokens,
-                       int64_t rows, axonn_axes vocabAxes, int64_t vocabSize,
-                       float *max) {
+axonn_status logitsMax(axonn_rt *rt, const T *logits, const int32_t *targets,
+                       int64_t tokens, int64_t rows, axonn_axes vocabAxes,
+                       int64_t vocabSize, float *max, float *partial) {
   AXONN_GPU_TRACE(rt, "logits_max", "compute");
-  int64_t real = realRows(rows, vocabOffset(rt, vocabAxes, rows), vocabSize);
-  if (tokens == 0)
-    return AXONN_OK;
-  logitsMaxKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      logits, rows, real, max);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
-}
-
-template <typename T>
-axonn_status softmaxSums(axonn_rt *rt, const T *logits, const float *max,
-                         const int32_t *targets, int64_t tokens, int64_t rows,
-                         axonn_axes vocabAxes, int64_t vocabSize,
-                         float *sums) {
-  AXONN_GPU_TRACE(rt, "softmax_sums", "compute");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
   if (tokens == 0)
     return AXONN_OK;
-  softmaxSumsKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-      logits, max, targets, rows, realRows(rows, offset, vocabSize), offset,
-      sums);
+  logitsMaxKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
+      logits, targets, rows, realRows(rows, offset, vocabSize), offset, max,
+      partial);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
@@ -3017,19 +3014,24 @@ axonn_status axonn_rt_add_bf16(axonn_rt *rt, const axonn_bf16 *a,
 }
 
 axonn_status axonn_rt_logits_max(axonn_rt *rt, const float *logits,
-                                 int64_t tokens, int64_t rows,
-                                 axonn_axes vocabAxes, int64_t vocabSize,
-                                 float *max) {
-  return logitsMax(rt, logits, tokens, rows, vocabAxes, vocabSize, max);
+                                 const int32_t *targets, int64_t tokens,
+                                 int64_t rows, axonn_axes vocabAxes,
+                                 int64_t vocabSize, float *max,
+                                 float *partial) {
+  return logitsMax(rt, logits, targets, tokens, rows, vocabAxes, vocabSize,
+                   max, partial);
 }
 
-axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *logits,
-                                   const float *max, const int32_t *targets,
-                                   int64_t tokens, int64_t rows,
-                                   axonn_axes vocabAxes, int64_t vocabSize,
-                                   float *sums) {
-  return softmaxSums(rt, logits, max, targets, tokens, rows, vocabAxes,
-                     vocabSize, sums);
+axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const float *partial,
+                                   const float *localMax, const float *max,
+                                   int64_t tokens, float *sums) {
+  AXONN_GPU_TRACE(rt, "softmax_sums", "compute");
+  if (tokens == 0)
+    return AXONN_OK;
+  softmaxSumsKernel<<<blocksFor(tokens), kThreads, 0, streamOf(rt)>>>(
+      partial, localMax, max, tokens, sums);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
 }
 
 axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const float *max,
@@ -3097,19 +3099,12 @@ axonn_status axonn_rt_cross_entropy_grad_masked(
 // gradient are the large tensors of a step (src/bf16_twins.cpp leaves
 // these to the backend: AXONN_RT_NATIVE_BF16_KERNELS).
 axonn_status axonn_rt_logits_max_bf16(axonn_rt *rt, const axonn_bf16 *logits,
-                                      int64_t tokens, int64_t rows,
-                                      axonn_axes vocabAxes, int64_t vocabSize,
-                                      float *max) {
-  return logitsMax(rt, logits, tokens, rows, vocabAxes, vocabSize, max);
-}
-
-axonn_status axonn_rt_softmax_sums_bf16(axonn_rt *rt, const axonn_bf16 *logits,
-                                        const float *max,
-                                        const int32_t *targets, int64_t tokens,
-                                        int64_t rows, axonn_axes vocabAxes,
-                                        int64_t vocabSize, float *sums) {
-  return softmaxSums(rt, logits, max, targets, tokens, rows, vocabAxes,
-                     vocabSize, sums);
+                                      const int32_t *targets, int64_t tokens,
+                                      int64_t rows, axonn_axes vocabAxes,
+                                      int64_t vocabSize, float *max,
+                                      float *partial) {
+  return logitsMax(rt, logits, targets, tokens, rows, vocabAxes, vocabSize,
+                   max, partial);
 }
 
 axonn_status axonn_rt_cross_entropy_grad_bf16(

@@ -22,8 +22,9 @@
  * and master weights). Kernels compute in fp32 (the fp64 build: fp64) and
  * round their bf16 results to nearest even.
  *
- * Stability: version 6 of the ABI (5 lacked the grouped sum of squares
- * and AdamW; 4 attention's lse and attention_grad's out and lse; 3
+ * Stability: version 7 of the ABI (6 had logits_max without the partial
+ * sums, and softmax_sums over the logits; 5 lacked the grouped sum of
+ * squares and AdamW; 4 attention's lse and attention_grad's out and lse; 3
  * linear_grad_input_gelu; 2 the bf16 twins, the residual norms and
  * linear_gelu; 1 the memory calls, cached attention and the embedding's
  * start position).
@@ -39,7 +40,7 @@
 extern "C" {
 #endif
 
-#define AXONN_RT_ABI_VERSION 6
+#define AXONN_RT_ABI_VERSION 7
 
 /* Result of every runtime call. */
 typedef enum axonn_status {
@@ -380,15 +381,19 @@ axonn_status axonn_rt_add(axonn_rt *rt, const axonn_real *a, const axonn_real *b
                           int64_t count, axonn_real *out);
 
 /* The vocabulary-parallel cross-entropy (logits [tokens, rows] of the local
- * vocabulary slice; vocab_size 0 means every row is real). */
+ * vocabulary slice; vocab_size 0 means every row is real). logits_max reads
+ * the logits once: per token, max = the maximum over the real rows and
+ * partial = [sum of exp(logit - max) over them, the target's logit if it
+ * is in this slice else 0]. softmax_sums rescales partial to the global
+ * maximum: sums = [partial[0] * exp(local_max - max), partial[1]]. */
 axonn_status axonn_rt_logits_max(axonn_rt *rt, const axonn_real *logits,
-                                 int64_t tokens, int64_t rows,
-                                 axonn_axes vocab_axes, int64_t vocab_size,
-                                 axonn_real *max);
-axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const axonn_real *logits,
-                                   const axonn_real *max, const int32_t *targets,
-                                   int64_t tokens, int64_t rows,
-                                   axonn_axes vocab_axes, int64_t vocab_size,
+                                 const int32_t *targets, int64_t tokens,
+                                 int64_t rows, axonn_axes vocab_axes,
+                                 int64_t vocab_size, axonn_real *max,
+                                 axonn_real *partial);
+axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const axonn_real *partial,
+                                   const axonn_real *local_max,
+                                   const axonn_real *max, int64_t tokens,
                                    axonn_real *sums);
 axonn_status axonn_rt_cross_entropy(axonn_rt *rt, const axonn_real *max,
                                     const axonn_real *sums, int64_t tokens,
@@ -621,14 +626,10 @@ axonn_status axonn_rt_add_bf16(axonn_rt *rt, const axonn_bf16 *a,
                                const axonn_bf16 *b, int64_t count,
                                axonn_bf16 *out);
 axonn_status axonn_rt_logits_max_bf16(axonn_rt *rt, const axonn_bf16 *logits,
-                                      int64_t tokens, int64_t rows,
-                                      axonn_axes vocab_axes,
-                                      int64_t vocab_size, axonn_real *max);
-axonn_status axonn_rt_softmax_sums_bf16(axonn_rt *rt, const axonn_bf16 *logits,
-                                        const axonn_real *max,
-                                        const int32_t *targets, int64_t tokens,
-                                        int64_t rows, axonn_axes vocab_axes,
-                                        int64_t vocab_size, axonn_real *sums);
+                                      const int32_t *targets, int64_t tokens,
+                                      int64_t rows, axonn_axes vocab_axes,
+                                      int64_t vocab_size, axonn_real *max,
+                                      axonn_real *partial);
 axonn_status axonn_rt_cross_entropy_grad_bf16(
     axonn_rt *rt, const axonn_bf16 *logits, const axonn_real *max,
     const axonn_real *sums, const int32_t *targets, int64_t tokens,

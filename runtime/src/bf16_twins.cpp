@@ -432,24 +432,14 @@ axonn_status axonn_rt_add_bf16(axonn_rt *rt, const axonn_bf16 *a,
 }
 
 axonn_status axonn_rt_logits_max_bf16(axonn_rt *rt, const axonn_bf16 *logits,
-                                      int64_t tokens, int64_t rows,
-                                      axonn_axes vocabAxes, int64_t vocabSize,
-                                      axonn_real *max) {
+                                      const int32_t *targets, int64_t tokens,
+                                      int64_t rows, axonn_axes vocabAxes,
+                                      int64_t vocabSize, axonn_real *max,
+                                      axonn_real *partial) {
   Widened w(rt);
   const axonn_real *l = w.in(logits, tokens * rows);
-  AXONN_WIDENED(w, axonn_rt_logits_max(rt, l, tokens, rows, vocabAxes,
-                                       vocabSize, max));
-}
-
-axonn_status axonn_rt_softmax_sums_bf16(axonn_rt *rt, const axonn_bf16 *logits,
-                                        const axonn_real *max,
-                                        const int32_t *targets, int64_t tokens,
-                                        int64_t rows, axonn_axes vocabAxes,
-                                        int64_t vocabSize, axonn_real *sums) {
-  Widened w(rt);
-  const axonn_real *l = w.in(logits, tokens * rows);
-  AXONN_WIDENED(w, axonn_rt_softmax_sums(rt, l, max, targets, tokens, rows,
-                                         vocabAxes, vocabSize, sums));
+  AXONN_WIDENED(w, axonn_rt_logits_max(rt, l, targets, tokens, rows,
+                                       vocabAxes, vocabSize, max, partial));
 }
 
 axonn_status axonn_rt_cross_entropy_grad_bf16(

@@ -817,34 +817,42 @@ AXONN_CLONES static void softmaxGrad(const axonn_real *x, int64_t n, axonn_real 
     g[v] = axonn::fast::exp(x[v] - max) * scale;
 }
 
+// A token's row is read from memory once: its maximum, then (the row in
+// cache) its sum relative to it.
 axonn_status axonn_rt_logits_max(axonn_rt *rt, const axonn_real *logits,
-                                 int64_t tokens, int64_t rows,
-                                 axonn_axes vocabAxes, int64_t vocabSize,
-                                 axonn_real *max) {
+                                 const int32_t *targets, int64_t tokens,
+                                 int64_t rows, axonn_axes vocabAxes,
+                                 int64_t vocabSize, axonn_real *max,
+                                 axonn_real *partial) {
   AXONN_TRACE(rt, "logits_max", "compute");
-  int64_t real = realRows(rows, vocabOffset(rt, vocabAxes, rows), vocabSize);
+  int64_t offset = vocabOffset(rt, vocabAxes, rows);
+  int64_t real = realRows(rows, offset, vocabSize);
   for (int64_t t = 0; t < tokens; ++t) {
+    const axonn_real *row = logits + t * rows;
     axonn_real m = -INFINITY;
     for (int64_t v = 0; v < real; ++v)
-      m = std::max(m, logits[t * rows + v]);
+      m = std::max(m, row[v]);
     max[t] = m;
+    int64_t target = int64_t(targets[t]) - offset;
+    partial[t * 2] = axonn_real(real > 0 ? sumExp(row, real, m) : 0.0);
+    partial[t * 2 + 1] = target >= 0 && target < real ? row[target] : 0.0f;
   }
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const axonn_real *logits,
-                                   const axonn_real *max, const int32_t *targets,
-                                   int64_t tokens, int64_t rows,
-                                   axonn_axes vocabAxes, int64_t vocabSize,
+axonn_status axonn_rt_softmax_sums(axonn_rt *rt, const axonn_real *partial,
+                                   const axonn_real *localMax,
+                                   const axonn_real *max, int64_t tokens,
                                    axonn_real *sums) {
   AXONN_TRACE(rt, "softmax_sums", "compute");
-  int64_t offset = vocabOffset(rt, vocabAxes, rows);
-  int64_t real = realRows(rows, offset, vocabSize);
+  (void)rt;
   for (int64_t t = 0; t < tokens; ++t) {
-    double sum = sumExp(logits + t * rows, real, max[t]);
-    int64_t row = int64_t(targets[t]) - offset;
-    sums[t * 2] = axonn_real(sum);
-    sums[t * 2 + 1] = row >= 0 && row < real ? logits[t * rows + row] : 0.0f;
+    // A slice of padding only has no sum (and a maximum of -inf); a NaN
+    // stays NaN.
+    double p = partial[t * 2];
+    sums[t * 2] =
+        axonn_real(p == 0 ? 0.0 : p * std::exp(double(localMax[t]) - max[t]));
+    sums[t * 2 + 1] = partial[t * 2 + 1];
   }
   return AXONN_OK;
 }

@@ -21,10 +21,10 @@ module attributes {axonn.grid = #axonn.grid<x = 1, y = 2, z = 1, data = 1>} {
     %qkv = axonn.linear %e, %wqkv : (tensor<2x8x8xf32>, tensor<24x8xf32>) -> tensor<2x8x24xf32>
     %a = axonn.attention %qkv heads 2 kv_heads 2 causal : tensor<2x8x24xf32> -> tensor<2x8x8xf32>
     %l = axonn.linear %a, %wte : (tensor<2x8x8xf32>, tensor<16x8xf32>) -> tensor<2x8x16xf32>
-    %m = axonn.logits_max %l {vocab_axes = #axonn.axes<y>} : tensor<2x8x16xf32> -> tensor<2x8xf32>
+    %m, %p = axonn.logits_max %l, %tgt {vocab_axes = #axonn.axes<y>} : tensor<2x8x16xf32>, tensor<2x8xi32> -> tensor<2x8xf32>, tensor<2x8x2xf32>
     %mh = axonn.all_reduce_start max %m over [y] : tensor<2x8xf32> -> !axonn.handle<tensor<2x8xf32>>
     %mr = axonn.wait %mh : !axonn.handle<tensor<2x8xf32>>
-    %s = axonn.softmax_sums %l, %mr, %tgt {vocab_axes = #axonn.axes<y>} : tensor<2x8x16xf32>, tensor<2x8xf32>, tensor<2x8xi32> -> tensor<2x8x2xf32>
+    %s = axonn.softmax_sums %p, %m, %mr : tensor<2x8x2xf32>, tensor<2x8xf32>
     %sh = axonn.all_reduce_start sum %s over [y] : tensor<2x8x2xf32> -> !axonn.handle<tensor<2x8x2xf32>>
     %sr = axonn.wait %sh : !axonn.handle<tensor<2x8x2xf32>>
     %c = axonn.cross_entropy %mr, %sr tokens 32 : tensor<2x8xf32>, tensor<2x8x2xf32> -> tensor<f32>

@@ -140,9 +140,11 @@
 // The loss: logits reduced over x, max over y, sums over y, mean over (z, data).
 // CHECK:      %[[L:.*]] = axonn.linear %{{.*}}, %{{.*}} : (tensor<2x16x16xf32>, tensor<32x16xf32>) -> tensor<2x16x32xf32>
 // CHECK-NEXT: %[[LR:.*]] = axonn.all_reduce sum %[[L]] over [x] : tensor<2x16x32xf32>
-// CHECK-NEXT: %[[M:.*]] = axonn.logits_max %[[LR]] {vocab_axes = #axonn.axes<y>} : tensor<2x16x32xf32> -> tensor<2x16xf32>
+// One pass over the logits gives the local maximum and the sums relative
+// to it; after the maximum's reduction they are rescaled to it.
+// CHECK-NEXT: %[[M:[^,]*]], %[[P:.*]] = axonn.logits_max %[[LR]], %[[TGT]] {vocab_axes = #axonn.axes<y>} : tensor<2x16x32xf32>, tensor<2x16xi32> -> tensor<2x16xf32>, tensor<2x16x2xf32>
 // CHECK-NEXT: %[[MR:.*]] = axonn.all_reduce max %[[M]] over [y] : tensor<2x16xf32>
-// CHECK-NEXT: %[[SS:.*]] = axonn.softmax_sums %[[LR]], %[[MR]], %[[TGT]] {vocab_axes = #axonn.axes<y>} : tensor<2x16x32xf32>, tensor<2x16xf32>, tensor<2x16xi32> -> tensor<2x16x2xf32>
+// CHECK-NEXT: %[[SS:.*]] = axonn.softmax_sums %[[P]], %[[M]], %[[MR]] : tensor<2x16x2xf32>, tensor<2x16xf32>
 // CHECK-NEXT: %[[SSR:.*]] = axonn.all_reduce sum %[[SS]] over [y] : tensor<2x16x2xf32>
 // CHECK-NEXT: %[[CE:.*]] = axonn.cross_entropy %[[MR]], %[[SSR]] tokens 128 : tensor<2x16xf32>, tensor<2x16x2xf32> -> tensor<f32>
 // CHECK-NEXT: %[[LOSS:.*]] = axonn.all_reduce sum %[[CE]] over [z, data] : tensor<f32>

@@ -208,9 +208,8 @@ bool alwaysF32(Operation *op, Value v) {
       .Case([&](NormGradStatsOp n) { return v == n.getStats(); })
       .Case<LayerNormOp, RMSNormOp, LayerNormGradOp, RMSNormGradOp>(
           [&](auto n) { return v == n.getStats(); })
-      .Case([&](LogitsMaxOp l) { return v == l.getMax(); })
-      .Case([&](SoftmaxSumsOp l) {
-        return v == l.getMax() || v == l.getSums();
+      .Case([&](LogitsMaxOp l) {
+        return v == l.getMax() || v == l.getPartial();
       })
       .Case([&](CrossEntropyGradOp c) {
         return v == c.getMax() || v == c.getSums() || v == c.getKeep() ||
@@ -224,7 +223,8 @@ bool alwaysF32(Operation *op, Value v) {
                v == a.getNorm() || v == a.getNewM() || v == a.getNewV() ||
                v == a.getNewMaster();
       })
-      .Case<CrossEntropyOp, GoldfishMaskOp, SqrtOp>([](auto) { return true; })
+      .Case<CrossEntropyOp, GoldfishMaskOp, SqrtOp, SoftmaxSumsOp>(
+          [](auto) { return true; })
       .Default([](Operation *) { return false; });
 }
 
@@ -521,16 +521,15 @@ LogicalResult FunctionLowering::lower(Operation *op) {
       .Case([&](LogitsMaxOp l) {
         ArrayRef<int64_t> s = shapeOf(l.getLogits());
         call("axonn_rt_logits_max",
-             {p(l.getLogits()), i64(s[0] * s[1]), i64(s[2]),
-              axes(l.getVocabAxes()), i64(l.getVocabSize().value_or(0)),
-              p(l.getMax())});
+             {p(l.getLogits()), p(l.getTargets()), i64(s[0] * s[1]),
+              i64(s[2]), axes(l.getVocabAxes()),
+              i64(l.getVocabSize().value_or(0)), p(l.getMax()),
+              p(l.getPartial())});
       })
       .Case([&](SoftmaxSumsOp l) {
-        ArrayRef<int64_t> s = shapeOf(l.getLogits());
         call("axonn_rt_softmax_sums",
-             {p(l.getLogits()), p(l.getMax()), p(l.getTargets()),
-              i64(s[0] * s[1]), i64(s[2]), axes(l.getVocabAxes()),
-              i64(l.getVocabSize().value_or(0)), p(l.getSums())});
+             {p(l.getPartial()), p(l.getLocalMax()), p(l.getMax()),
+              i64(numElements(l.getMax())), p(l.getSums())});
       })
       .Case([&](CrossEntropyOp c) {
         if (c.getKeep())
@@ -1106,9 +1105,9 @@ struct LowerToRuntimePass : impl::LowerToRuntimePassBase<LowerToRuntimePass> {
           rows *= gridAttr.getGroupSize(e.getVocabAxes()->getAxes());
         vocabRows = rows;
       }
-      if (auto s = dyn_cast<SoftmaxSumsOp>(op))
-        if (s.getVocabSize())
-          vocabSize = *s.getVocabSize();
+      if (auto m = dyn_cast<LogitsMaxOp>(op))
+        if (m.getVocabSize())
+          vocabSize = *m.getVocabSize();
     });
     llvm::json::Object functions;
     SmallVector<func::FuncOp> originals;

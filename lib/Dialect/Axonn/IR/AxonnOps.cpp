@@ -549,11 +549,16 @@ static LogicalResult verifyLogits(Operation *op, Value logits, Value max,
 }
 
 LogicalResult LogitsMaxOp::verify() {
-  return verifyLogits(*this, getLogits(), getMax(), Value(), Value());
+  return verifyLogits(*this, getLogits(), getMax(), getPartial(),
+                      getTargets());
 }
 
 LogicalResult SoftmaxSumsOp::verify() {
-  return verifyLogits(*this, getLogits(), getMax(), getSums(), getTargets());
+  Operation *op = getOperation();
+  if (failed(verifyRank(op, getMax(), "max", 2, "[batch, seq]")))
+    return failure();
+  ArrayRef<int64_t> shape = getMax().getType().getShape();
+  return verifyShape(op, getPartial(), "partial", {shape[0], shape[1], 2});
 }
 
 LogicalResult CrossEntropyGradOp::verify() {

@@ -220,15 +220,17 @@ LossPieces Lowering::lossPieces(Location loc, Value hidden, Value weight,
                        hidden, weight, Value(), false, AxesAttr())
           .getResult();
   logits = allReduce(loc, logits, features);
-  Value max =
-      LogitsMaxOp::create(builder, loc, RankedTensorType::get(tokenShape, f32),
-                          logits, optionalAxes(vocab), size)
-          .getResult();
-  max = allReduce(loc, max, vocab, ReductionKind::max);
-  Value sums =
-      SoftmaxSumsOp::create(builder, loc, RankedTensorType::get(sumShape, f32),
-                            logits, max, targets, optionalAxes(vocab), size)
-          .getResult();
+  // One pass over the logits: the local maximum and the local sums
+  // relative to it; after the maximum's reduction, the sums rescaled to
+  // the global one (no second pass) and reduced.
+  auto local = LogitsMaxOp::create(
+      builder, loc, RankedTensorType::get(tokenShape, f32),
+      RankedTensorType::get(sumShape, f32), logits, targets,
+      optionalAxes(vocab), size);
+  Value max = allReduce(loc, local.getMax(), vocab, ReductionKind::max);
+  Value sums = SoftmaxSumsOp::create(builder, loc, local.getPartial().getType(),
+                                     local.getPartial(), local.getMax(), max)
+                   .getResult();
   sums = allReduce(loc, sums, vocab);
   return {logits, max, sums};
 }

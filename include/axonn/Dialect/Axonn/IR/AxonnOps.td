@@ -792,50 +792,55 @@ def Axonn_NormGradStatsOp : Axonn_Op<"norm_grad_stats",
 }
 
 def Axonn_LogitsMaxOp : Axonn_Op<"logits_max", [Pure]> {
-  let summary = "Per-token maximum of local logits";
+  let summary = "Per-token maximum and local softmax sums of the logits";
   let description = [{
-    `logits` is `[B, S, V]` (the rank's vocabulary slice); the result is the
-    `[B, S]` maximum over the real rows (`vocab_axes`, `vocab_size` as for
-    `axonn.softmax_sums`), in f32. Reduced with `max` over the vocabulary
-    axes it is the global maximum.
+    `logits` is `[B, S, V]` (the rank's vocabulary slice) and `targets`
+    `[B, S]`. In one pass over the logits, per token: `max`, the maximum
+    over the real rows (the local rows are the slice of the vocabulary at
+    the rank's coordinate along `vocab_axes`, all of it without; rows at or
+    beyond `vocab_size` are padding and skipped), and `partial`, `[sum over
+    the local real rows of exp(logit - max), the target's logit if the
+    target is in this rank's slice else 0]`, in f32. `max` reduced with
+    `max` over the vocabulary axes is the global maximum, to which
+    `axonn.softmax_sums` rescales `partial`.
 
     ```mlir
-    %m = axonn.logits_max %l {vocab_axes = #axonn.axes<y>, vocab_size = 50257}
-        : tensor<4x1024x25136xf32> -> tensor<4x1024xf32>
+    %m, %p = axonn.logits_max %l, %t {vocab_axes = #axonn.axes<y>, vocab_size = 50257}
+        : tensor<4x1024x25136xf32>, tensor<4x1024xi32>
+        -> tensor<4x1024xf32>, tensor<4x1024x2xf32>
     ```
   }];
-  let arguments = (ins Axonn_FloatTensor:$logits,
+  let arguments = (ins Axonn_FloatTensor:$logits, Axonn_TokenTensor:$targets,
                        OptionalAttr<Axonn_AxesAttr>:$vocab_axes,
                        OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size);
-  let results = (outs Axonn_F32Tensor:$max);
-  let assemblyFormat = "$logits attr-dict `:` type($logits) `->` type($max)";
+  let results = (outs Axonn_F32Tensor:$max, Axonn_F32Tensor:$partial);
+  let assemblyFormat = [{
+    $logits `,` $targets attr-dict `:` type($logits) `,` type($targets) `->`
+    type($max) `,` type($partial)
+  }];
   let hasVerifier = 1;
 }
 
-def Axonn_SoftmaxSumsOp : Axonn_Op<"softmax_sums", [Pure]> {
+def Axonn_SoftmaxSumsOp : Axonn_Op<"softmax_sums", [Pure,
+    AllTypesMatch<["local_max", "max"]>, AllTypesMatch<["partial", "sums"]>]> {
   let summary = "Per-token sums of a vocabulary-parallel softmax";
   let description = [{
-    For each token: `[sum over local real rows of exp(logit - max), the
-    target's logit if the target is in this rank's slice else 0]`, in f32.
-    The local rows are the slice of the vocabulary at the rank's coordinate
-    along `vocab_axes` (all of it without); rows at or beyond `vocab_size`
-    are padding and skipped. Reduced with `sum` over the vocabulary axes they
-    give the softmax denominator and the target logit.
+    For each token, `axonn.logits_max`'s `partial` relative to the global
+    maximum `max` instead of the local one, `local_max`: `[partial[0] *
+    exp(local_max - max), partial[1]]`, in f32 (no pass over the logits).
+    Reduced with `sum` over the vocabulary axes they give the softmax
+    denominator and the target logit.
 
     ```mlir
-    %s = axonn.softmax_sums %l, %m, %t {vocab_axes = #axonn.axes<y>}
-        : tensor<4x1024x25136xf32>, tensor<4x1024xf32>, tensor<4x1024xi32>
-        -> tensor<4x1024x2xf32>
+    %s = axonn.softmax_sums %p, %m, %mr : tensor<4x1024x2xf32>, tensor<4x1024xf32>
     ```
   }];
-  let arguments = (ins Axonn_FloatTensor:$logits, Axonn_F32Tensor:$max,
-                       Axonn_TokenTensor:$targets,
-                       OptionalAttr<Axonn_AxesAttr>:$vocab_axes,
-                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$vocab_size);
+  let arguments = (ins Axonn_F32Tensor:$partial, Axonn_F32Tensor:$local_max,
+                       Axonn_F32Tensor:$max);
   let results = (outs Axonn_F32Tensor:$sums);
   let assemblyFormat = [{
-    $logits `,` $max `,` $targets attr-dict `:` type($logits) `,` type($max)
-    `,` type($targets) `->` type($sums)
+    $partial `,` $local_max `,` $max attr-dict `:` type($partial) `,`
+    type($max)
   }];
   let hasVerifier = 1;
 }
