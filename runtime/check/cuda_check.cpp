@@ -608,34 +608,12 @@ void checkAll(Api &cuda, Api &cpu) {
         return out;
       });
   }
-  // A large gradient and update: the two-stage sum of squares, and more
-  // elements than AdamW's grid has threads (each thread takes several).
-  {
-    const int64_t n = 1200000;
-    auto grad = random(n), param = random(n), m = random(n, 0.1),
-         v = random(n, 0.1);
-    for (float &x : v)
-      x = std::fabs(x);
-    check(cuda, cpu, [&](Run &r) -> Outputs {
-      auto &a = r.api;
-      float *g = r.in(grad), *p = r.in(param), *pm = r.in(m), *pv = r.in(v),
-            *squares = r.out(1), *norm = r.out(1);
-      int64_t *step = static_cast<int64_t *>(r.raw(sizeof(int64_t)));
-      *step = 3;
-      r.ok(a.sum_squares(a.rt, g, n, 1.0, 1, squares), "sum_squares");
-      r.ok(a.sqrt(a.rt, squares, norm), "sqrt");
-      r.ok(a.adamw(a.rt, p, g, pm, pv, nullptr, n, step, norm, 1e-3, 1e-4,
-                   0.9, 0.95, 1e-8, 0.1, 1.0, 5, 100, 2, 1),
-           "adamw");
-      return {{"sum_squares (1.2M)", r.read(squares, 1)},
-              {"adamw param (1.2M)", r.read(p, n)},
-              {"adamw v (1.2M)", r.read(pv, n)}};
-    });
-  }
-  {
-    const int64_t n = 5000;
-    auto grad = random(n), param = random(n), m = random(n, 0.1),
-         v = random(n, 0.1);
+  // The sum of squares (accumulated over two calls) and AdamW with master
+  // weights, small (one block) and large (the two-stage sum, and more
+  // elements than AdamW's grid has threads: each thread takes several).
+  for (int64_t n : {int64_t(5000), int64_t(1200000)}) {
+    auto grad = random(size_t(n)), param = random(size_t(n)),
+         m = random(size_t(n), 0.1), v = random(size_t(n), 0.1);
     for (float &x : v)
       x = std::fabs(x);
     check(cuda, cpu, [&](Run &r) -> Outputs {
@@ -650,11 +628,12 @@ void checkAll(Api &cuda, Api &cpu) {
       r.ok(a.adamw(a.rt, p, g, pm, pv, master, n, step, norm, 1e-3, 1e-4, 0.9,
                    0.95, 1e-8, 0.1, 1.0, 5, 100, 2, 1),
            "adamw");
-      return {{"sum_squares", r.read(squares, 1)},
-              {"sqrt", r.read(norm, 1)},
-              {"adamw param", r.read(p, n)},
-              {"adamw m", r.read(pm, n)},
-              {"adamw v", r.read(pv, n)}};
+      std::string tag = " (" + std::to_string(n) + ")";
+      return {{"sum_squares" + tag, r.read(squares, 1)},
+              {"sqrt" + tag, r.read(norm, 1)},
+              {"adamw param" + tag, r.read(p, size_t(n))},
+              {"adamw m" + tag, r.read(pm, size_t(n))},
+              {"adamw v" + tag, r.read(pv, size_t(n))}};
     });
   }
   // Collectives over a group of one (a copy), along an inner dimension.

@@ -54,21 +54,14 @@ struct PendingSpan {
   int lane;
 };
 
-/// A GEMM's cuBLASLt setup (descriptor, layouts, the chosen algorithm),
-/// made and tuned at the first call of its shape and reused by the later
-/// ones, which then only set the bias and aux pointers.
-struct GemmPlan {
+/// A cuBLASLt matmul descriptor and its three layouts, destroyed with it.
+struct MatmulHandles {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-  cublasLtMatmulAlgo_t algo{};
-  /// The transposed formulation (its operands are B and A).
-  bool swapped = false;
-  /// No epilogue algorithm: the GEMM and the GELU (gradient) kernel.
-  bool unfused = false;
-  GemmPlan() = default;
-  GemmPlan(const GemmPlan &) = delete;
-  GemmPlan &operator=(const GemmPlan &) = delete;
-  ~GemmPlan() {
+  MatmulHandles() = default;
+  MatmulHandles(const MatmulHandles &) = delete;
+  MatmulHandles &operator=(const MatmulHandles &) = delete;
+  ~MatmulHandles() {
     if (c)
       cublasLtMatrixLayoutDestroy(c);
     if (b)
@@ -78,6 +71,17 @@ struct GemmPlan {
     if (desc)
       cublasLtMatmulDescDestroy(desc);
   }
+};
+
+/// A GEMM's cuBLASLt setup (descriptor, layouts, the chosen algorithm),
+/// made and tuned at the first call of its shape and reused by the later
+/// ones, which then only set the bias and aux pointers.
+struct GemmPlan : MatmulHandles {
+  cublasLtMatmulAlgo_t algo{};
+  /// The transposed formulation (its operands are B and A).
+  bool swapped = false;
+  /// No epilogue algorithm: the GEMM and the GELU (gradient) kernel.
+  bool unfused = false;
 };
 
 /// What a GEMM's plan depends on: storage type, transposes, m, n, k, the

@@ -160,24 +160,11 @@ void saveGemmChoice(const State &s, const std::string &key, int choice) {
 
 /// One way to ask cuBLASLt for a GEMM: its descriptor, the three layouts
 /// and up to kCandidates algorithms from the heuristic.
-struct Formulation {
+struct Formulation : MatmulHandles {
   static constexpr int kCandidates = 8;
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
   const void *A = nullptr, *B = nullptr;
   cublasLtMatmulHeuristicResult_t heuristic[kCandidates] = {};
   int found = 0;
-
-  ~Formulation() {
-    if (c)
-      cublasLtMatrixLayoutDestroy(c);
-    if (b)
-      cublasLtMatrixLayoutDestroy(b);
-    if (a)
-      cublasLtMatrixLayoutDestroy(a);
-    if (desc)
-      cublasLtMatmulDescDestroy(desc);
-  }
 };
 
 /// Sets up `f` for D[rows, cols] = op(X) op(Y) in the given storage order,

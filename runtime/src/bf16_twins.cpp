@@ -501,13 +501,8 @@ axonn_status axonn_rt_sum_squares_group_bf16(axonn_rt *rt, int64_t tensors,
                                              const int64_t *sizes,
                                              const double *scales,
                                              axonn_real *result) {
-  for (int64_t i = 0; i < tensors; ++i)
-    if (axonn_status s = axonn_rt_sum_squares_bf16(rt, grads[i], sizes[i],
-                                                   scales[i], i == 0, result))
-      return s;
-  if (tensors == 0)
-    *result = 0;
-  return AXONN_OK;
+  return axonn::sumSquaresEach(axonn_rt_sum_squares_bf16, rt, tensors, grads,
+                               sizes, scales, result);
 }
 
 axonn_status axonn_rt_adamw_group_bf16(
@@ -518,13 +513,10 @@ axonn_status axonn_rt_adamw_group_bf16(
     double lr, double minLr, double beta1, double beta2, double eps,
     double weightDecay, double gradClip, int64_t warmupSteps, int64_t steps,
     int32_t schedule) {
-  for (int64_t i = 0; i < tensors; ++i)
-    if (axonn_status s = axonn_rt_adamw_bf16(
-            rt, params[i], grads[i], m[i], v[i], master ? master[i] : nullptr,
-            counts[i], step, norm, lr, minLr, beta1, beta2, eps, weightDecay,
-            gradClip, warmupSteps, steps, schedule, decay[i]))
-      return s;
-  return AXONN_OK;
+  return axonn::adamwEach(axonn_rt_adamw_bf16, rt, tensors, params, grads, m,
+                          v, master, counts, decay, step, norm,
+                          {lr, minLr, beta1, beta2, eps, weightDecay, gradClip,
+                           warmupSteps, steps, schedule});
 }
 #endif // AXONN_RT_NATIVE_BF16_KERNELS
 

@@ -152,4 +152,39 @@ private:
 #define AXONN_TRACE(rt, name, category)                                        \
   ::axonn::TraceScope axonnTraceScope_((rt), (name), (category))
 
+namespace axonn {
+/// The grouped optimizer calls as their single calls, one tensor after
+/// another (the CPU backend's and the generic bf16 twins'): the same bits
+/// as calling them one by one.
+template <typename Grad, typename Single>
+axonn_status sumSquaresEach(Single single, axonn_rt *rt, int64_t tensors,
+                            const Grad *const *grads, const int64_t *sizes,
+                            const double *scales, axonn_real *result) {
+  if (tensors == 0)
+    *result = 0;
+  for (int64_t i = 0; i < tensors; ++i)
+    if (axonn_status s =
+            single(rt, grads[i], sizes[i], scales[i], i == 0, result))
+      return s;
+  return AXONN_OK;
+}
+
+template <typename Param, typename Single>
+axonn_status adamwEach(Single single, axonn_rt *rt, int64_t tensors,
+                       Param *const *params, const Param *const *grads,
+                       axonn_real *const *m, axonn_real *const *v,
+                       axonn_real *const *master, const int64_t *counts,
+                       const int32_t *decay, const int64_t *step,
+                       const axonn_real *norm, const axonn_adamw_config &c) {
+  for (int64_t i = 0; i < tensors; ++i)
+    if (axonn_status s = single(
+            rt, params[i], grads[i], m[i], v[i], master ? master[i] : nullptr,
+            counts[i], step, norm, c.lr, c.min_lr, c.beta1, c.beta2, c.eps,
+            c.weight_decay, c.grad_clip, c.warmup_steps, c.steps, c.schedule,
+            decay[i]))
+      return s;
+  return AXONN_OK;
+}
+} // namespace axonn
+
 #endif // AXONN_RUNTIME_INTERNAL_H
