@@ -101,6 +101,9 @@ struct State {
   /// Scratch for reductions and staging, grown on demand.
   void *scratch = nullptr;
   size_t scratchBytes = 0;
+  /// Each kernel's static shared memory (for the dynamic opt-in), by
+  /// kernel, asked once.
+  std::map<const void *, size_t> staticShared;
   /// Device copies of the grouped optimizer calls' tables, by content
   /// (the same tensors every step: copied once).
   std::map<std::string, void *> tables;

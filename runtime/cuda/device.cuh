@@ -31,9 +31,18 @@ inline int blocksFor(int64_t count) {
 template <typename Kernel>
 axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
                           const char *what, int64_t length) {
-  cudaFuncAttributes attributes;
-  AXONN_CUDA(rt, cudaFuncGetAttributes(&attributes, kernel));
-  size_t fixed = attributes.sharedSizeBytes;
+  // The kernel's static shared memory, asked once per kernel.
+  auto &known = state(rt).staticShared;
+  auto it = known.find(reinterpret_cast<const void *>(kernel));
+  if (it == known.end()) {
+    cudaFuncAttributes attributes;
+    AXONN_CUDA(rt, cudaFuncGetAttributes(&attributes, kernel));
+    it = known
+             .emplace(reinterpret_cast<const void *>(kernel),
+                      size_t(attributes.sharedSizeBytes))
+             .first;
+  }
+  size_t fixed = it->second;
   if (bytes + fixed <= 48 * 1024)
     return AXONN_OK;
   if (bytes + fixed > state(rt).prop.sharedMemPerBlockOptin)

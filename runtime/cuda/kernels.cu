@@ -1940,14 +1940,24 @@ __global__ void countKernel(const float *keep, int64_t n, float *count) {
 //--- Optimizer -------------------------------------------------------------------
 
 /// Partial sums of squares per block, in double.
+/// A thread's share of the sum of squares of x: elements begin, begin +
+/// stride, ... before end, in double.
 template <typename T>
-__global__ void squaresKernel(const T *x, int64_t n, double *partial) {
+__device__ double squaresFrom(const T *x, int64_t begin, int64_t end,
+                              int64_t stride) {
   double sum = 0;
-  GRID_STRIDE(i, n) {
+  for (int64_t i = begin; i < end; i += stride) {
     double v = toFloat(x[i]);
     sum += v * v;
   }
-  sum = blockSum(sum);
+  return sum;
+}
+
+template <typename T>
+__global__ void squaresKernel(const T *x, int64_t n, double *partial) {
+  double sum = blockSum(squaresFrom(x, int64_t(blockIdx.x) * blockDim.x +
+                                           threadIdx.x,
+                                    n, int64_t(blockDim.x) * gridDim.x));
   if (threadIdx.x == 0)
     partial[blockIdx.x] = sum;
 }
@@ -1956,12 +1966,7 @@ __global__ void squaresKernel(const T *x, int64_t n, double *partial) {
 template <typename T>
 __global__ void smallSquaresKernel(const T *x, int64_t n, double scale,
                                    int32_t first, float *result) {
-  double sum = 0;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    double v = toFloat(x[i]);
-    sum += v * v;
-  }
-  sum = blockSum(sum);
+  double sum = blockSum(squaresFrom(x, threadIdx.x, n, blockDim.x));
   if (threadIdx.x == 0)
     *result = float((first ? 0.0 : double(*result)) + scale * sum);
 }
@@ -2089,12 +2094,8 @@ __global__ void squaresGroupKernel(const void *const *grads,
   for (int64_t c = blockIdx.x; c < count; c += gridDim.x) {
     Chunk chunk = chunks[c];
     const T *x = static_cast<const T *>(grads[chunk.tensor]);
-    double sum = 0;
-    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x) {
-      double v = toFloat(x[i]);
-      sum += v * v;
-    }
-    sum = blockSum(sum);
+    double sum = blockSum(
+        squaresFrom(x, chunk.begin + threadIdx.x, chunk.end, blockDim.x));
     if (threadIdx.x == 0)
       partial[c] = sum;
   }
