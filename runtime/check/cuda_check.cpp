@@ -272,36 +272,12 @@ void checkAll(Api &cuda, Api &cpu) {
                r.read(dt, rows * width)}};
     });
   }
-  // The parameter gradients' column sums at a size that splits the rows
-  // into several chunks (the last one short) and the columns into several
-  // blocks (the last one partial).
-  {
-    const int64_t tokens = 1000, local = 100;
-    auto x = random(tokens * local, 2.0), dy = random(tokens * local);
-    auto scale = random(local);
-    check(cuda, cpu, [&](Run &r) -> Outputs {
-      float *px = r.in(x), *pdy = r.in(dy), *ps = r.in(scale);
-      float *dx = r.out(tokens * local), *dg = r.out(local), *db = r.out(local);
-      float *rdx = r.out(tokens * local), *rdg = r.out(local);
-      float *bias = r.out(local);
-      auto &a = r.api;
-      r.ok(a.layer_norm_grad(a.rt, pdy, px, ps, nullptr, tokens, local, local,
-                             1e-5, dx, dg, db),
-           "layer_norm_grad");
-      r.ok(a.rms_norm_grad(a.rt, pdy, px, ps, nullptr, tokens, local, local,
-                           1e-5, rdx, rdg),
-           "rms_norm_grad");
-      r.ok(a.linear_grad_bias(a.rt, pdy, tokens, local, bias),
-           "linear_grad_bias");
-      return {{"layer_norm_grad dscale (1000 rows)", r.read(dg, local)},
-              {"layer_norm_grad dbias (1000 rows)", r.read(db, local)},
-              {"rms_norm_grad dscale (1000 rows)", r.read(rdg, local)},
-              {"linear_grad_bias (1000 rows)", r.read(bias, local)}};
-    });
-  }
-  // Norms, with and without split-feature statistics.
-  {
-    const int64_t tokens = 6, local = 40;
+  // Norms, with and without split-feature statistics, and the column sums
+  // of the parameter gradients (the bias's too): small, and at a size
+  // that splits the rows into several chunks (the last one short) and the
+  // columns into several blocks (the last one partial).
+  for (auto [tokens, local] :
+       {std::pair<int64_t, int64_t>{6, 40}, {1000, 100}}) {
     auto x = random(tokens * local, 2.0), dy = random(tokens * local);
     auto scale = random(local), bias = random(local);
     check(cuda, cpu, [&](Run &r) -> Outputs {
@@ -356,7 +332,10 @@ void checkAll(Api &cuda, Api &cpu) {
       r.ok(a.residual_rms_norm(a.rt, px, pr, ps, tokens, local, 1e-5, rsum2,
                                rrms),
            "residual_rms_norm");
-      return {{"layer_norm", r.read(ln, tokens * local)},
+      float *biasGrad = r.out(local);
+      r.ok(a.linear_grad_bias(a.rt, pdy, tokens, local, biasGrad),
+           "linear_grad_bias");
+      Outputs out = {{"layer_norm", r.read(ln, tokens * local)},
               {"residual_layer_norm sum", r.read(rsum, tokens * local)},
               {"residual_layer_norm", r.read(rln, tokens * local)},
               {"residual_rms_norm sum", r.read(rsum2, tokens * local)},
@@ -376,7 +355,13 @@ void checkAll(Api &cuda, Api &cpu) {
               {"layer_norm_grad dx (stats)", r.read(sdx, tokens * local)},
               {"layer_norm_grad dscale (stats)", r.read(sdg, local)},
               {"rms_norm_grad dx (stats)", r.read(srdx, tokens * local)},
-              {"rms_norm_grad dscale (stats)", r.read(srdg, local)}};
+              {"rms_norm_grad dscale (stats)", r.read(srdg, local)},
+              {"linear_grad_bias", r.read(biasGrad, local)}};
+      std::string shape =
+          " (" + std::to_string(tokens) + "x" + std::to_string(local) + ")";
+      for (auto &[name, values] : out)
+        name += shape;
+      return out;
     });
   }
   checkLinear(cuda, cpu, "");
