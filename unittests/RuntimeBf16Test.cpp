@@ -171,23 +171,22 @@ TEST_F(RuntimeBf16Test, Norms) {
   Bf16s tDx(n), tDg(local), tDb(local), tRdx(n), tRdg(local);
   ASSERT_EQ(axonn_rt_layer_norm_grad(rt, wdy.data(), wx.data(), ws.data(),
                                      nullptr, tokens, local, local, 1e-5,
-                                     dx.data(), dg.data(), db.data()),
+                                     nullptr, dx.data(), dg.data(), db.data()),
             AXONN_OK);
-  ASSERT_EQ(axonn_rt_layer_norm_grad_bf16(rt, dy.data(), x.data(),
-                                          scale.data(), nullptr, tokens, local,
-                                          local, 1e-5, tDx.data(), tDg.data(),
-                                          tDb.data()),
+  ASSERT_EQ(axonn_rt_layer_norm_grad_bf16(
+                rt, dy.data(), x.data(), scale.data(), nullptr, tokens, local,
+                local, 1e-5, nullptr, tDx.data(), tDg.data(), tDb.data()),
             AXONN_OK);
   expectRounded(tDx, dx, "layer_norm_grad dx");
   expectRounded(tDg, dg, "layer_norm_grad dscale");
   expectRounded(tDb, db, "layer_norm_grad dbias");
   ASSERT_EQ(axonn_rt_rms_norm_grad(rt, wdy.data(), wx.data(), ws.data(),
-                                   nullptr, tokens, local, local, 1e-5,
+                                   nullptr, tokens, local, local, 1e-5, nullptr,
                                    rdx.data(), rdg.data()),
             AXONN_OK);
   ASSERT_EQ(axonn_rt_rms_norm_grad_bf16(rt, dy.data(), x.data(), scale.data(),
                                         nullptr, tokens, local, local, 1e-5,
-                                        tRdx.data(), tRdg.data()),
+                                        nullptr, tRdx.data(), tRdg.data()),
             AXONN_OK);
   expectRounded(tRdx, rdx, "rms_norm_grad dx");
   expectRounded(tRdg, rdg, "rms_norm_grad dscale");

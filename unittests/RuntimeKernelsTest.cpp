@@ -149,12 +149,12 @@ TEST_F(RuntimeKernelsTest, Norms) {
                               1e-6, rms.data()),
             AXONN_OK);
   ASSERT_EQ(axonn_rt_layer_norm_grad(rt, dyf.data(), xf.data(), gf.data(),
-                                     nullptr, 12, 16, 16, 1e-5, dx.data(),
-                                     dg.data(), db.data()),
+                                     nullptr, 12, 16, 16, 1e-5, nullptr,
+                                     dx.data(), dg.data(), db.data()),
             AXONN_OK);
   ASSERT_EQ(axonn_rt_rms_norm_grad(rt, dyf.data(), xf.data(), gf.data(),
-                                   nullptr, 12, 16, 16, 1e-6, rdx.data(),
-                                   rdg.data()),
+                                   nullptr, 12, 16, 16, 1e-6, nullptr,
+                                   rdx.data(), rdg.data()),
             AXONN_OK);
   expectClose(want[0], ln, "layer_norm");
   expectClose(want[1], rms, "rms_norm");
@@ -179,14 +179,42 @@ TEST_F(RuntimeKernelsTest, Norms) {
   axonn_rt_rms_norm(rt, xf.data(), gf.data(), rstats.data(), 12, 16, 16, 1e-6,
                     rms2.data());
   axonn_rt_layer_norm_grad(rt, dyf.data(), xf.data(), gf.data(), gstats.data(),
-                           12, 16, 16, 1e-5, dx2.data(), dg2.data(),
+                           12, 16, 16, 1e-5, nullptr, dx2.data(), dg2.data(),
                            db2.data());
   axonn_rt_rms_norm_grad(rt, dyf.data(), xf.data(), gf.data(), rgstats.data(),
-                         12, 16, 16, 1e-6, rdx2.data(), rdg2.data());
+                         12, 16, 16, 1e-6, nullptr, rdx2.data(), rdg2.data());
   expectClose(want[0], ln2, "layer_norm with stats");
   expectClose(want[1], rms2, "rms_norm with stats");
   expectClose(want[2], dx2, "layer_norm_grad with stats");
   expectClose(want[5], rdx2, "rms_norm_grad with stats");
+}
+
+// With `accumulate`, the norms' input gradients add another gradient of x
+// (axonn.layer_norm_grad/rms_norm_grad ... accumulate), also in place.
+TEST_F(RuntimeKernelsTest, NormGradsAccumulate) {
+  HostTensor x = random({3, 4, 16}, 2.0, 0.5), g = random({16}, 0.1, 1.0),
+             dy = random({3, 4, 16}), other = random({3, 4, 16}, 3.0);
+  auto want = reference(R"(
+    func.func @f(%x: tensor<3x4x16xf32>, %g: tensor<16xf32>, %dy: tensor<3x4x16xf32>, %o: tensor<3x4x16xf32>)
+        -> (tensor<3x4x16xf32>, tensor<3x4x16xf32>) {
+      %0:3 = axonn.layer_norm_grad %dy, %x, %g eps 1.0e-05 accumulate %o : tensor<3x4x16xf32>, tensor<16xf32> -> tensor<16xf32>, tensor<16xf32>
+      %1:2 = axonn.rms_norm_grad %dy, %x, %g eps 1.0e-06 accumulate %o : tensor<3x4x16xf32>, tensor<16xf32> -> tensor<16xf32>
+      return %0#0, %1#0 : tensor<3x4x16xf32>, tensor<3x4x16xf32>
+    })",
+                        {x, g, dy, other});
+  auto xf = f32(x), gf = f32(g), dyf = f32(dy), of = f32(other);
+  std::vector<float> dx(192), dg(16), db(16), rdx = of, rdg(16);
+  ASSERT_EQ(axonn_rt_layer_norm_grad(rt, dyf.data(), xf.data(), gf.data(),
+                                     nullptr, 12, 16, 16, 1e-5, of.data(),
+                                     dx.data(), dg.data(), db.data()),
+            AXONN_OK);
+  // In place: the RMS norm's gradient added into `other`'s copy.
+  ASSERT_EQ(axonn_rt_rms_norm_grad(rt, dyf.data(), xf.data(), gf.data(),
+                                   nullptr, 12, 16, 16, 1e-6, rdx.data(),
+                                   rdx.data(), rdg.data()),
+            AXONN_OK);
+  expectClose(want[0], dx, "layer_norm_grad dx + accumulate");
+  expectClose(want[1], rdx, "rms_norm_grad dx + accumulate, in place");
 }
 
 // axonn.residual_norm is axonn.add then the norm: the fused kernels give

@@ -203,6 +203,15 @@ private:
   void set(Value value, HostTensor tensor) {
     values[value] = std::move(tensor);
   }
+  /// A norm's input gradient `dx` plus its op's `accumulate`, if any.
+  HostTensor accumulated(Value accumulate, HostTensor dx) {
+    if (accumulate) {
+      const HostTensor &other = get(accumulate);
+      for (size_t i = 0; i < dx.data.size(); ++i)
+        dx.data[i] += other.data[i];
+    }
+    return dx;
+  }
   LogicalResult checkTokens(Operation *op, const HostTensor &tokens,
                             int64_t vocab);
 
@@ -642,7 +651,7 @@ void Evaluator::layerNormGrad(LayerNormGradOp op) {
       dx.data[r * local + j] =
           inv * (dxhat[j] - meanDxhat - xhat[j] * meanDxhatXhat);
   }
-  set(op.getInputGrad(), std::move(dx));
+  set(op.getInputGrad(), accumulated(op.getAccumulate(), std::move(dx)));
   set(op.getScaleGrad(), std::move(dg));
   set(op.getBiasGrad(), std::move(db));
 }
@@ -673,7 +682,7 @@ void Evaluator::rmsNormGrad(RMSNormGradOp op) {
       dx.data[r * local + j] =
           g.data[j] * drow[j] * inv - row[j] * inv * inv * inv * dot / width;
   }
-  set(op.getInputGrad(), std::move(dx));
+  set(op.getInputGrad(), accumulated(op.getAccumulate(), std::move(dx)));
   set(op.getScaleGrad(), std::move(dg));
 }
 

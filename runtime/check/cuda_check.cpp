@@ -280,9 +280,10 @@ void checkAll(Api &cuda, Api &cpu) {
        {std::pair<int64_t, int64_t>{6, 40}, {1000, 100}}) {
     auto x = random(tokens * local, 2.0), dy = random(tokens * local);
     auto scale = random(local), bias = random(local);
+    auto other = random(tokens * local);
     check(cuda, cpu, [&](Run &r) -> Outputs {
       float *px = r.in(x), *pdy = r.in(dy), *ps = r.in(scale),
-            *pb = r.in(bias);
+            *pb = r.in(bias), *pother = r.in(other);
       float *ln = r.out(tokens * local), *rms = r.out(tokens * local);
       float *stats2 = r.out(tokens * 2), *stats1 = r.out(tokens);
       float *gstats4 = r.out(tokens * 4), *gstats2 = r.out(tokens * 2);
@@ -308,20 +309,21 @@ void checkAll(Api &cuda, Api &cpu) {
       r.ok(a.norm_grad_stats(a.rt, pdy, px, ps, tokens, local, 1, gstats2),
            "norm_grad_stats");
       r.ok(a.layer_norm_grad(a.rt, pdy, px, ps, nullptr, tokens, local, local,
-                             1e-5, dx, dg, db),
+                             1e-5, nullptr, dx, dg, db),
            "layer_norm_grad");
       r.ok(a.rms_norm_grad(a.rt, pdy, px, ps, nullptr, tokens, local, local,
-                           1e-5, rdx, rdg),
+                           1e-5, nullptr, rdx, rdg),
            "rms_norm_grad");
-      // The split-feature forms, from statistics (of one rank here).
+      // The split-feature forms, from statistics (of one rank here), adding
+      // another gradient of x.
       r.ok(a.rms_norm(a.rt, px, ps, stats1, tokens, local, local, 1e-5,
                       rmsStats),
            "rms_norm");
       r.ok(a.layer_norm_grad(a.rt, pdy, px, ps, gstats4, tokens, local, local,
-                             1e-5, sdx, sdg, sdb),
+                             1e-5, pother, sdx, sdg, sdb),
            "layer_norm_grad");
       r.ok(a.rms_norm_grad(a.rt, pdy, px, ps, gstats2, tokens, local, local,
-                           1e-5, srdx, srdg),
+                           1e-5, pother, srdx, srdg),
            "rms_norm_grad");
       float *pr = r.in(dy), *rsum = r.out(tokens * local),
             *rln = r.out(tokens * local), *rsum2 = r.out(tokens * local),
@@ -352,9 +354,11 @@ void checkAll(Api &cuda, Api &cpu) {
               {"rms_norm_grad dx", r.read(rdx, tokens * local)},
               {"rms_norm_grad dscale", r.read(rdg, local)},
               {"rms_norm (stats)", r.read(rmsStats, tokens * local)},
-              {"layer_norm_grad dx (stats)", r.read(sdx, tokens * local)},
+              {"layer_norm_grad dx (stats, accumulate)",
+               r.read(sdx, tokens * local)},
               {"layer_norm_grad dscale (stats)", r.read(sdg, local)},
-              {"rms_norm_grad dx (stats)", r.read(srdx, tokens * local)},
+              {"rms_norm_grad dx (stats, accumulate)",
+               r.read(srdx, tokens * local)},
               {"rms_norm_grad dscale (stats)", r.read(srdg, local)},
               {"linear_grad_bias", r.read(biasGrad, local)}};
       std::string shape =
@@ -693,7 +697,8 @@ void checkBf16(Api &cuda, Api &cpu) {
   {
     const int64_t tokens = 6, local = 40, rows = 11;
     auto x = random(tokens * local, 2.0), dy = random(tokens * local),
-         scale = random(local), bias = random(local), table = random(rows * 8);
+         scale = random(local), bias = random(local), table = random(rows * 8),
+         other = random(tokens * local);
     auto tokenIds = randomTokens(size_t(tokens), int32_t(rows));
     check(cuda, cpu, [&](Run &r) -> Outputs {
       auto &a = r.api;
@@ -718,7 +723,7 @@ void checkBf16(Api &cuda, Api &cpu) {
                                     rn2),
            "residual_rms_norm");
       r.ok(a.rms_norm_grad_bf16(a.rt, pdy, px, ps, nullptr, tokens, local,
-                                local, 1e-5, dx, dg),
+                                local, 1e-5, nullptr, dx, dg),
            "rms_norm_grad");
       r.ok(a.embedding_bf16(a.rt, tk, tokens, tokens, pt, rows, 8, nullptr, 0,
                             nullptr, none, none, emb),
@@ -738,24 +743,26 @@ void checkBf16(Api &cuda, Api &cpu) {
                            rms),
            "rms_norm");
       r.ok(a.layer_norm_grad_bf16(a.rt, pdy, px, ps, nullptr, tokens, local,
-                                  local, 1e-5, ldx, ldg, ldb),
+                                  local, 1e-5, nullptr, ldx, ldg, ldb),
            "layer_norm_grad");
       r.ok(a.norm_grad_stats_bf16(a.rt, pdy, px, ps, tokens, local, 0,
                                   gstats),
            "norm_grad_stats");
-      // The split-feature gradients, from statistics (of one rank here).
+      // The split-feature gradients, from statistics (of one rank here),
+      // adding another gradient of x: the layer norm's from `other`, the
+      // RMS norm's into it in place.
       float *rstats = r.out(tokens * 2);
-      axonn_bf16 *sdx = r.outBf16(tokens * local), *sdg = r.outBf16(local),
-                 *sdb = r.outBf16(local), *srdx = r.outBf16(tokens * local),
-                 *srdg = r.outBf16(local);
+      axonn_bf16 *pother = r.inBf16(other), *sdx = r.outBf16(tokens * local),
+                 *sdg = r.outBf16(local), *sdb = r.outBf16(local),
+                 *srdx = r.inBf16(other), *srdg = r.outBf16(local);
       r.ok(a.norm_grad_stats_bf16(a.rt, pdy, px, ps, tokens, local, 1,
                                   rstats),
            "norm_grad_stats");
       r.ok(a.layer_norm_grad_bf16(a.rt, pdy, px, ps, gstats, tokens, local,
-                                  local, 1e-5, sdx, sdg, sdb),
+                                  local, 1e-5, pother, sdx, sdg, sdb),
            "layer_norm_grad");
       r.ok(a.rms_norm_grad_bf16(a.rt, pdy, px, ps, rstats, tokens, local,
-                                local, 1e-5, srdx, srdg),
+                                local, 1e-5, srdx, srdx, srdg),
            "rms_norm_grad");
       return {{"layer_norm_bf16", r.read(ln, tokens * local)},
               {"rms_norm_bf16 (stats)", r.read(rms, tokens * local)},
@@ -764,10 +771,12 @@ void checkBf16(Api &cuda, Api &cpu) {
               {"layer_norm_grad_bf16 dbias", r.read(ldb, local)},
               {"norm_grad_stats_bf16 (fp32)", r.read(gstats, tokens * 4)},
               {"norm_grad_stats_bf16 (rms, fp32)", r.read(rstats, tokens * 2)},
-              {"layer_norm_grad_bf16 dx (stats)", r.read(sdx, tokens * local)},
+              {"layer_norm_grad_bf16 dx (stats, accumulate)",
+               r.read(sdx, tokens * local)},
               {"layer_norm_grad_bf16 dscale (stats)", r.read(sdg, local)},
               {"layer_norm_grad_bf16 dbias (stats)", r.read(sdb, local)},
-              {"rms_norm_grad_bf16 dx (stats)", r.read(srdx, tokens * local)},
+              {"rms_norm_grad_bf16 dx (stats, accumulate in place)",
+               r.read(srdx, tokens * local)},
               {"rms_norm_grad_bf16 dscale (stats)", r.read(srdg, local)},
               {"norm_stats_bf16 (rms, fp32)", r.read(stats, tokens)},
               {"residual_layer_norm_bf16 sum", r.read(rs, tokens * local)},

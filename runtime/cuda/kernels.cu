@@ -836,13 +836,20 @@ __global__ void normGradStatsKernel(const T *dy, const T *x, const T *scale,
   }
 }
 
-/// dx of a layer norm, one block per row; the row's mean and inverse go to
-/// `moments` for the parameter gradients.
+/// The value of `accumulate` (another gradient of the norm's input) at i,
+/// or 0 without one.
 template <typename T>
-__global__ void layerNormGradKernel(const T *dy, const T *x, const T *scale,
-                                    const float *stats, int64_t local,
-                                    int64_t width, double eps, T *dx,
-                                    double *moments) {
+__device__ inline double accumulated(const T *accumulate, int64_t i) {
+  return accumulate ? double(toFloat(accumulate[i])) : 0.0;
+}
+
+/// dx (plus `accumulate`) of a layer norm, one block per row; the row's mean
+/// and inverse go to `moments` for the parameter gradients.
+template <typename T>
+__global__ void
+layerNormGradKernel(const T *dy, const T *x, const T *scale, const float *stats,
+                    int64_t local, int64_t width, double eps,
+                    const T *accumulate, T *dx, double *moments) {
   int64_t r = blockIdx.x;
   const T *row = x + r * local, *drow = dy + r * local;
   const float *sums = stats ? stats + r * 4 : nullptr;
@@ -866,7 +873,8 @@ __global__ void layerNormGradKernel(const T *dy, const T *x, const T *scale,
     double xhat = (toFloat(row[j]) - mean) * inv,
            dxhat = double(toFloat(drow[j])) * toFloat(scale[j]);
     store(dx[r * local + j],
-          float(inv * (dxhat - meanDxhat - xhat * meanDxhatXhat)));
+          float(accumulated(accumulate, r * local + j) +
+                inv * (dxhat - meanDxhat - xhat * meanDxhatXhat)));
   }
   if (threadIdx.x == 0) {
     moments[r * 2] = mean;
@@ -995,10 +1003,10 @@ template <typename T> struct RmsNormTerm {
 };
 
 template <typename T>
-__global__ void rmsNormGradKernel(const T *dy, const T *x, const T *scale,
-                                  const float *stats, int64_t local,
-                                  int64_t width, double eps, T *dx,
-                                  double *inverses) {
+__global__ void
+rmsNormGradKernel(const T *dy, const T *x, const T *scale, const float *stats,
+                  int64_t local, int64_t width, double eps, const T *accumulate,
+                  T *dx, double *inverses) {
   int64_t r = blockIdx.x;
   const T *row = x + r * local, *drow = dy + r * local;
   const float *sums = stats ? stats + r * 2 : nullptr;
@@ -1012,7 +1020,8 @@ __global__ void rmsNormGradKernel(const T *dy, const T *x, const T *scale,
     dot = sums[1];
   for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
     store(dx[r * local + j],
-          float(double(toFloat(scale[j])) * toFloat(drow[j]) * inv -
+          float(accumulated(accumulate, r * local + j) +
+                double(toFloat(scale[j])) * toFloat(drow[j]) * inv -
                 toFloat(row[j]) * inv * inv * inv * dot / w));
   if (threadIdx.x == 0)
     inverses[r] = inv;
@@ -1083,8 +1092,9 @@ axonn_status normGradStats(axonn_rt *rt, const T *dy, const T *x,
 template <typename T>
 axonn_status layerNormGrad(axonn_rt *rt, const T *dy, const T *x,
                            const T *scale, const float *stats, int64_t tokens,
-                           int64_t local, int64_t width, double eps, T *dx,
-                           T *scaleGrad, T *biasGrad) {
+                           int64_t local, int64_t width, double eps,
+                           const T *accumulate, T *dx, T *scaleGrad,
+                           T *biasGrad) {
   AXONN_GPU_TRACE(rt, "layer_norm_grad", "compute");
   // Scratch: the rows' moments, then the column sums' partials.
   void *buffer = nullptr;
@@ -1096,7 +1106,7 @@ axonn_status layerNormGrad(axonn_rt *rt, const T *dy, const T *x,
   auto *moments = static_cast<double *>(buffer);
   if (tokens > 0) {
     layerNormGradKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-        dy, x, scale, stats, local, width, eps, dx, moments);
+        dy, x, scale, stats, local, width, eps, accumulate, dx, moments);
     AXONN_LAUNCHED(rt);
   }
   return columnSums<2>(rt, LayerNormTerm<T>{dy, x, moments}, tokens, local,
@@ -1106,7 +1116,8 @@ axonn_status layerNormGrad(axonn_rt *rt, const T *dy, const T *x,
 template <typename T>
 axonn_status rmsNormGrad(axonn_rt *rt, const T *dy, const T *x, const T *scale,
                          const float *stats, int64_t tokens, int64_t local,
-                         int64_t width, double eps, T *dx, T *scaleGrad) {
+                         int64_t width, double eps, const T *accumulate, T *dx,
+                         T *scaleGrad) {
   AXONN_GPU_TRACE(rt, "rms_norm_grad", "compute");
   // Scratch: the rows' inverses, then the column sums' partials.
   void *buffer = nullptr;
@@ -1119,7 +1130,7 @@ axonn_status rmsNormGrad(axonn_rt *rt, const T *dy, const T *x, const T *scale,
   auto *inverses = static_cast<double *>(buffer);
   if (tokens > 0) {
     rmsNormGradKernel<<<unsigned(tokens), kThreads, 0, streamOf(rt)>>>(
-        dy, x, scale, stats, local, width, eps, dx, inverses);
+        dy, x, scale, stats, local, width, eps, accumulate, dx, inverses);
     AXONN_LAUNCHED(rt);
   }
   return columnSums<1>(rt, RmsNormTerm<T>{dy, x, inverses}, tokens, local,
@@ -2579,19 +2590,20 @@ axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const float *dy,
                                       const float *x, const float *scale,
                                       const float *stats, int64_t tokens,
                                       int64_t local, int64_t width, double eps,
-                                      float *dx, float *scaleGrad,
-                                      float *biasGrad) {
-  return layerNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps, dx,
-                       scaleGrad, biasGrad);
+                                      const float *accumulate, float *dx,
+                                      float *scaleGrad, float *biasGrad) {
+  return layerNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps,
+                       accumulate, dx, scaleGrad, biasGrad);
 }
 
 axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const float *dy,
                                     const float *x, const float *scale,
                                     const float *stats, int64_t tokens,
                                     int64_t local, int64_t width, double eps,
-                                    float *dx, float *scaleGrad) {
-  return rmsNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps, dx,
-                     scaleGrad);
+                                    const float *accumulate, float *dx,
+                                    float *scaleGrad) {
+  return rmsNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps,
+                     accumulate, dx, scaleGrad);
 }
 
 // The norms in bf16 storage, natively (src/bf16_twins.cpp leaves them to
@@ -2644,22 +2656,20 @@ axonn_status axonn_rt_norm_grad_stats_bf16(axonn_rt *rt, const axonn_bf16 *dy,
 
 axonn_status axonn_rt_layer_norm_grad_bf16(
     axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *x,
-    const axonn_bf16 *scale, const float *stats, int64_t tokens,
-    int64_t local, int64_t width, double eps, axonn_bf16 *dx,
+    const axonn_bf16 *scale, const float *stats, int64_t tokens, int64_t local,
+    int64_t width, double eps, const axonn_bf16 *accumulate, axonn_bf16 *dx,
     axonn_bf16 *scaleGrad, axonn_bf16 *biasGrad) {
-  return layerNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps, dx,
-                       scaleGrad, biasGrad);
+  return layerNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps,
+                       accumulate, dx, scaleGrad, biasGrad);
 }
 
-axonn_status axonn_rt_rms_norm_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
-                                         const axonn_bf16 *x,
-                                         const axonn_bf16 *scale,
-                                         const float *stats, int64_t tokens,
-                                         int64_t local, int64_t width,
-                                         double eps, axonn_bf16 *dx,
-                                         axonn_bf16 *scaleGrad) {
-  return rmsNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps, dx,
-                     scaleGrad);
+axonn_status axonn_rt_rms_norm_grad_bf16(
+    axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *x,
+    const axonn_bf16 *scale, const float *stats, int64_t tokens, int64_t local,
+    int64_t width, double eps, const axonn_bf16 *accumulate, axonn_bf16 *dx,
+    axonn_bf16 *scaleGrad) {
+  return rmsNormGrad(rt, dy, x, scale, stats, tokens, local, width, eps,
+                     accumulate, dx, scaleGrad);
 }
 
 axonn_status axonn_rt_linear(axonn_rt *rt, const float *x, const float *w,

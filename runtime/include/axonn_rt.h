@@ -22,12 +22,12 @@
  * and master weights). Kernels compute in fp32 (the fp64 build: fp64) and
  * round their bf16 results to nearest even.
  *
- * Stability: version 7 of the ABI (6 had logits_max without the partial
- * sums, and softmax_sums over the logits; 5 lacked the grouped sum of
- * squares and AdamW; 4 attention's lse and attention_grad's out and lse; 3
- * linear_grad_input_gelu; 2 the bf16 twins, the residual norms and
- * linear_gelu; 1 the memory calls, cached attention and the embedding's
- * start position).
+ * Stability: version 8 of the ABI (7 lacked the norm gradients'
+ * accumulate; 6 had logits_max without the partial sums, and softmax_sums over
+ *the logits; 5 lacked the grouped sum of squares and AdamW; 4 attention's lse
+ *and attention_grad's out and lse; 3 linear_grad_input_gelu; 2 the bf16 twins,
+ *the residual norms and linear_gelu; 1 the memory calls, cached attention and
+ *the embedding's start position).
  *===----------------------------------------------------------------------===*/
 
 #ifndef AXONN_RT_H
@@ -40,7 +40,7 @@
 extern "C" {
 #endif
 
-#define AXONN_RT_ABI_VERSION 7
+#define AXONN_RT_ABI_VERSION 8
 
 /* Result of every runtime call. */
 typedef enum axonn_status {
@@ -285,18 +285,22 @@ axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const axonn_real *dy,
                                       const axonn_real *x, const axonn_real *scale,
                                       int64_t tokens, int64_t local,
                                       int32_t rms, axonn_real *stats);
-axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const axonn_real *dy,
-                                      const axonn_real *x, const axonn_real *scale,
-                                      const axonn_real *stats, int64_t tokens,
-                                      int64_t local, int64_t width,
-                                      double epsilon, axonn_real *dx,
-                                      axonn_real *scale_grad, axonn_real *bias_grad);
-axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const axonn_real *dy,
-                                    const axonn_real *x, const axonn_real *scale,
-                                    const axonn_real *stats, int64_t tokens,
-                                    int64_t local, int64_t width,
-                                    double epsilon, axonn_real *dx,
-                                    axonn_real *scale_grad);
+/* The gradients of a layer norm (dx, scale_grad, bias_grad) or RMS norm
+ * (dx, scale_grad) from dy; with `stats` ([tokens, 4] or [tokens, 2] sums
+ * of norm_grad_stats over all `width` features) the per-token sums come
+ * from it. dx = accumulate + the norm's input gradient when accumulate is
+ * not null (another gradient of x, added before rounding; it may be dx). */
+axonn_status axonn_rt_layer_norm_grad(
+    axonn_rt *rt, const axonn_real *dy, const axonn_real *x,
+    const axonn_real *scale, const axonn_real *stats, int64_t tokens,
+    int64_t local, int64_t width, double epsilon, const axonn_real *accumulate,
+    axonn_real *dx, axonn_real *scale_grad, axonn_real *bias_grad);
+axonn_status
+axonn_rt_rms_norm_grad(axonn_rt *rt, const axonn_real *dy, const axonn_real *x,
+                       const axonn_real *scale, const axonn_real *stats,
+                       int64_t tokens, int64_t local, int64_t width,
+                       double epsilon, const axonn_real *accumulate,
+                       axonn_real *dx, axonn_real *scale_grad);
 
 /* y[rows, n] = x[rows, k] w[n, k]^T (+ bias, if not null and this rank
  * adds it). */
@@ -556,16 +560,13 @@ axonn_status axonn_rt_norm_grad_stats_bf16(axonn_rt *rt, const axonn_bf16 *dy,
 axonn_status axonn_rt_layer_norm_grad_bf16(
     axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *x,
     const axonn_bf16 *scale, const axonn_real *stats, int64_t tokens,
-    int64_t local, int64_t width, double epsilon, axonn_bf16 *dx,
-    axonn_bf16 *scale_grad, axonn_bf16 *bias_grad);
-axonn_status axonn_rt_rms_norm_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
-                                         const axonn_bf16 *x,
-                                         const axonn_bf16 *scale,
-                                         const axonn_real *stats,
-                                         int64_t tokens, int64_t local,
-                                         int64_t width, double epsilon,
-                                         axonn_bf16 *dx,
-                                         axonn_bf16 *scale_grad);
+    int64_t local, int64_t width, double epsilon, const axonn_bf16 *accumulate,
+    axonn_bf16 *dx, axonn_bf16 *scale_grad, axonn_bf16 *bias_grad);
+axonn_status axonn_rt_rms_norm_grad_bf16(
+    axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *x,
+    const axonn_bf16 *scale, const axonn_real *stats, int64_t tokens,
+    int64_t local, int64_t width, double epsilon, const axonn_bf16 *accumulate,
+    axonn_bf16 *dx, axonn_bf16 *scale_grad);
 axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,
                                   const axonn_bf16 *w, const axonn_bf16 *bias,
                                   axonn_axes once_over, int64_t rows,

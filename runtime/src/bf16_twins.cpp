@@ -239,36 +239,34 @@ axonn_status axonn_rt_norm_grad_stats_bf16(axonn_rt *rt, const axonn_bf16 *dy,
 axonn_status axonn_rt_layer_norm_grad_bf16(
     axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *x,
     const axonn_bf16 *scale, const axonn_real *stats, int64_t tokens,
-    int64_t local, int64_t width, double epsilon, axonn_bf16 *dx,
-    axonn_bf16 *scaleGrad, axonn_bf16 *biasGrad) {
+    int64_t local, int64_t width, double epsilon, const axonn_bf16 *accumulate,
+    axonn_bf16 *dx, axonn_bf16 *scaleGrad, axonn_bf16 *biasGrad) {
   Widened w(rt);
   const axonn_real *d = w.in(dy, tokens * local);
   const axonn_real *xw = w.in(x, tokens * local);
   const axonn_real *s = w.in(scale, local);
+  const axonn_real *acc = w.in(accumulate, tokens * local); // null: null
   axonn_real *dxw = w.out(dx, tokens * local);
   axonn_real *sg = w.out(scaleGrad, local);
   axonn_real *bg = w.out(biasGrad, local);
-  AXONN_WIDENED(w, axonn_rt_layer_norm_grad(rt, d, xw, s, stats, tokens,
-                                            local, width, epsilon, dxw, sg,
-                                            bg));
+  AXONN_WIDENED(w, axonn_rt_layer_norm_grad(rt, d, xw, s, stats, tokens, local,
+                                            width, epsilon, acc, dxw, sg, bg));
 }
 
-axonn_status axonn_rt_rms_norm_grad_bf16(axonn_rt *rt, const axonn_bf16 *dy,
-                                         const axonn_bf16 *x,
-                                         const axonn_bf16 *scale,
-                                         const axonn_real *stats,
-                                         int64_t tokens, int64_t local,
-                                         int64_t width, double epsilon,
-                                         axonn_bf16 *dx,
-                                         axonn_bf16 *scaleGrad) {
+axonn_status axonn_rt_rms_norm_grad_bf16(
+    axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *x,
+    const axonn_bf16 *scale, const axonn_real *stats, int64_t tokens,
+    int64_t local, int64_t width, double epsilon, const axonn_bf16 *accumulate,
+    axonn_bf16 *dx, axonn_bf16 *scaleGrad) {
   Widened w(rt);
   const axonn_real *d = w.in(dy, tokens * local);
   const axonn_real *xw = w.in(x, tokens * local);
   const axonn_real *s = w.in(scale, local);
+  const axonn_real *acc = w.in(accumulate, tokens * local); // null: null
   axonn_real *dxw = w.out(dx, tokens * local);
   axonn_real *sg = w.out(scaleGrad, local);
   AXONN_WIDENED(w, axonn_rt_rms_norm_grad(rt, d, xw, s, stats, tokens, local,
-                                          width, epsilon, dxw, sg));
+                                          width, epsilon, acc, dxw, sg));
 }
 
 axonn_status axonn_rt_linear_bf16(axonn_rt *rt, const axonn_bf16 *x,

@@ -396,12 +396,11 @@ axonn_status axonn_rt_norm_grad_stats(axonn_rt *rt, const axonn_real *dy,
   return AXONN_OK;
 }
 
-axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const axonn_real *dy,
-                                      const axonn_real *x, const axonn_real *scale,
-                                      const axonn_real *stats, int64_t tokens,
-                                      int64_t local, int64_t width, double eps,
-                                      axonn_real *dx, axonn_real *scaleGrad,
-                                      axonn_real *biasGrad) {
+axonn_status axonn_rt_layer_norm_grad(
+    axonn_rt *rt, const axonn_real *dy, const axonn_real *x,
+    const axonn_real *scale, const axonn_real *stats, int64_t tokens,
+    int64_t local, int64_t width, double eps, const axonn_real *accumulate,
+    axonn_real *dx, axonn_real *scaleGrad, axonn_real *biasGrad) {
   AXONN_TRACE(rt, "layer_norm_grad", "compute");
   (void)rt;
   std::vector<double> dg(size_t(local), 0.0), db(size_t(local), 0.0);
@@ -430,8 +429,10 @@ axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const axonn_real *dy,
     meanDxhat /= width;
     meanDxhatXhat /= width;
     for (int64_t j = 0; j < local; ++j)
-      dx[r * local + j] = axonn_real(inv * (dxhat[size_t(j)] - meanDxhat -
-                                       xhat[size_t(j)] * meanDxhatXhat));
+      dx[r * local + j] =
+          axonn_real((accumulate ? double(accumulate[r * local + j]) : 0.0) +
+                     inv * (dxhat[size_t(j)] - meanDxhat -
+                            xhat[size_t(j)] * meanDxhatXhat));
   }
   for (int64_t j = 0; j < local; ++j) {
     scaleGrad[j] = axonn_real(dg[size_t(j)]);
@@ -441,9 +442,11 @@ axonn_status axonn_rt_layer_norm_grad(axonn_rt *rt, const axonn_real *dy,
 }
 
 axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const axonn_real *dy,
-                                    const axonn_real *x, const axonn_real *scale,
+                                    const axonn_real *x,
+                                    const axonn_real *scale,
                                     const axonn_real *stats, int64_t tokens,
                                     int64_t local, int64_t width, double eps,
+                                    const axonn_real *accumulate,
                                     axonn_real *dx, axonn_real *scaleGrad) {
   AXONN_TRACE(rt, "rms_norm_grad", "compute");
   (void)rt;
@@ -461,8 +464,10 @@ axonn_status axonn_rt_rms_norm_grad(axonn_rt *rt, const axonn_real *dy,
     if (sums)
       dot = sums[1];
     for (int64_t j = 0; j < local; ++j)
-      dx[r * local + j] = axonn_real(double(scale[j]) * drow[j] * inv -
-                                row[j] * inv * inv * inv * dot / w);
+      dx[r * local + j] =
+          axonn_real((accumulate ? double(accumulate[r * local + j]) : 0.0) +
+                     double(scale[j]) * drow[j] * inv -
+                     row[j] * inv * inv * inv * dot / w);
   }
   for (int64_t j = 0; j < local; ++j)
     scaleGrad[j] = axonn_real(dg[size_t(j)]);

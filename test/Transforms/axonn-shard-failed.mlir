@@ -135,3 +135,14 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 1, z = 1, data = 1>} {
     return %y : tensor<2x4x32xf32>
   }
 }
+
+// -----
+
+// A norm gradient with split-feature statistics is per-rank IR already.
+module attributes {axonn.grid = #axonn.grid<x = 1, y = 1, z = 1, data = 1>} {
+  func.func @f(%dy: tensor<2x8x16xf32> {axonn.param = "dy"}, %x: tensor<2x8x16xf32> {axonn.param = "x"}, %g: tensor<16xf32> {axonn.param = "g"}, %s: tensor<2x8x2xf32> {axonn.param = "s"}) -> tensor<2x8x16xf32> {
+    // expected-error @+1 {{'axonn.rms_norm_grad' op has split-feature statistics, which --axonn-insert-collectives makes after --axonn-shard}}
+    %dx, %dg = axonn.rms_norm_grad %dy, %x, %g eps 1.0e-05 stats %s width 16 : tensor<2x8x16xf32>, tensor<16xf32>, tensor<2x8x2xf32> -> tensor<16xf32>
+    return %dx : tensor<2x8x16xf32>
+  }
+}

@@ -406,8 +406,8 @@ LogicalResult FunctionLowering::lower(Operation *op) {
              {p(n.getGrad()), p(n.getInput()), p(n.getScale()), p(n.getStats()),
               i64(tokensOf(n.getInput())), i64(local),
               i64(n.getWidth().value_or(local)),
-              f64(n.getEpsilon().convertToDouble()), p(n.getInputGrad()),
-              p(n.getScaleGrad()), p(n.getBiasGrad())});
+              f64(n.getEpsilon().convertToDouble()), p(n.getAccumulate()),
+              p(n.getInputGrad()), p(n.getScaleGrad()), p(n.getBiasGrad())});
       })
       .Case([&](RMSNormGradOp n) {
         int64_t local = shapeOf(n.getInput()).back();
@@ -415,8 +415,8 @@ LogicalResult FunctionLowering::lower(Operation *op) {
              {p(n.getGrad()), p(n.getInput()), p(n.getScale()), p(n.getStats()),
               i64(tokensOf(n.getInput())), i64(local),
               i64(n.getWidth().value_or(local)),
-              f64(n.getEpsilon().convertToDouble()), p(n.getInputGrad()),
-              p(n.getScaleGrad())});
+              f64(n.getEpsilon().convertToDouble()), p(n.getAccumulate()),
+              p(n.getInputGrad()), p(n.getScaleGrad())});
       })
       .Case([&](LinearOp l) {
         ArrayRef<int64_t> w = shapeOf(l.getWeight());

@@ -128,6 +128,10 @@ func.func @backward(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x32xf32>, %g: tenso
   %2:3 = axonn.layer_norm_grad %dy, %x, %g eps 1.0e-5 : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>, tensor<32xf32>
   // CHECK: axonn.rms_norm_grad %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-06 : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>
   %3:2 = axonn.rms_norm_grad %dy, %x, %g eps 1.0e-6 : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  // CHECK: axonn.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-05 accumulate %{{.*}} : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>, tensor<32xf32>
+  %acc:3 = axonn.layer_norm_grad %dy, %x, %g eps 1.0e-5 accumulate %o : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>, tensor<32xf32>
+  // CHECK: axonn.rms_norm_grad %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-06 accumulate %{{.*}} : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>
+  %racc:2 = axonn.rms_norm_grad %dy, %x, %g eps 1.0e-6 accumulate %o : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>
   // CHECK: axonn.linear_grad_input %{{.*}}, %{{.*}} transposed : (tensor<2x16x32xf32>, tensor<32x32xf32>) -> tensor<2x16x32xf32>
   %wsq = "test.weight"() : () -> tensor<32x32xf32>
   %4 = axonn.linear_grad_input %dy, %wsq transposed : (tensor<2x16x32xf32>, tensor<32x32xf32>) -> tensor<2x16x32xf32>

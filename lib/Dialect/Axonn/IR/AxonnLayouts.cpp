@@ -172,6 +172,15 @@ LogicalResult checkNorm(const LayoutChecker &c, Value input, Value scale,
   return success();
 }
 
+/// A norm gradient's `accumulate` (if any) is laid out as the input
+/// gradient it is added to.
+LogicalResult checkAccumulate(const LayoutChecker &c, Value accumulate,
+                              Value inputGrad) {
+  if (!accumulate || !c.has({accumulate, inputGrad}))
+    return success();
+  return c.sameLayout(accumulate, "accumulate", inputGrad, "input_grad");
+}
+
 /// Normal and transposed linears alike: the weight's in-features split
 /// matches the input's features, its out-features split the result's, and
 /// the result is partial over the contracted features' axes.
@@ -296,7 +305,8 @@ LogicalResult checkOp(Operation *op) {
       .Case([&](LayerNormGradOp op) {
         if (failed(checkNorm(c, op.getInput(), op.getScale(), Value(),
                              op.getInputGrad())) ||
-            failed(c.notPartial(op.getGrad(), "grad")))
+            failed(c.notPartial(op.getGrad(), "grad")) ||
+            failed(checkAccumulate(c, op.getAccumulate(), op.getInputGrad())))
           return failure();
         if (!c.has({op.getScale()}))
           return success();
@@ -310,7 +320,8 @@ LogicalResult checkOp(Operation *op) {
       .Case([&](RMSNormGradOp op) {
         if (failed(checkNorm(c, op.getInput(), op.getScale(), Value(),
                              op.getInputGrad())) ||
-            failed(c.notPartial(op.getGrad(), "grad")))
+            failed(c.notPartial(op.getGrad(), "grad")) ||
+            failed(checkAccumulate(c, op.getAccumulate(), op.getInputGrad())))
           return failure();
         if (!c.has({op.getScale()}))
           return success();

@@ -184,7 +184,7 @@ LogicalResult Autodiff::backprop(Operation *op) {
     auto grad = LayerNormGradOp::create(
         builder, loc, input.getType(), norm.getScale().getType(),
         norm.getBias().getType(), dy, input, norm.getScale(),
-        norm.getEpsilonAttr(), Value(), IntegerAttr());
+        norm.getEpsilonAttr(), Value(), IntegerAttr(), Value());
     accumulate(norm.getInput(), grad.getInputGrad());
     accumulate(norm.getScale(), grad.getScaleGrad());
     accumulate(norm.getBias(), grad.getBiasGrad());
@@ -192,9 +192,10 @@ LogicalResult Autodiff::backprop(Operation *op) {
   }
   if (auto norm = dyn_cast<RMSNormOp>(op)) {
     Value input = saved(norm.getInput());
-    auto grad = RMSNormGradOp::create(
-        builder, loc, input.getType(), norm.getScale().getType(), dy, input,
-        norm.getScale(), norm.getEpsilonAttr(), Value(), IntegerAttr());
+    auto grad = RMSNormGradOp::create(builder, loc, input.getType(),
+                                      norm.getScale().getType(), dy, input,
+                                      norm.getScale(), norm.getEpsilonAttr(),
+                                      Value(), IntegerAttr(), Value());
     accumulate(norm.getInput(), grad.getInputGrad());
     accumulate(norm.getScale(), grad.getScaleGrad());
     return success();

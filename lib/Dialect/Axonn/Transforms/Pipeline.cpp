@@ -55,9 +55,10 @@ struct TrainingPipelineOptions
       llvm::cl::init(8)};
   Option<bool> fuse{
       *this, "fuse",
-      llvm::cl::desc("Fuse residual additions with their norms and GELUs "
-                     "with their linear layers (--axonn-fuse-residual-norm, "
-                     "--axonn-fuse-linear-gelu)"),
+      llvm::cl::desc("Fuse residual additions with their norms, GELUs "
+                     "with their linear layers, and gradient additions with "
+                     "the norms' gradients (--axonn-fuse-residual-norm, "
+                     "--axonn-fuse-linear-gelu, --axonn-fuse-norm-grad-add)"),
       llvm::cl::init(true)};
 };
 
@@ -89,6 +90,7 @@ void buildTrainingPipeline(OpPassManager &pm,
   if (options.fuse) {
     pm.addPass(createFuseResidualNormPass());
     pm.addPass(createFuseLinearGeluPass());
+    pm.addPass(createFuseNormGradAddPass());
   }
   pm.addPass(createPlanMemoryPass());
 }
@@ -100,6 +102,6 @@ void mlir::axonn::registerTrainingPipeline() {
       "axonn-training-pipeline",
       "Compile model-level IR to the per-rank training step: plan, build "
       "the step, shard, insert collectives, schedule overlap, fuse residual "
-      "norms and linear GELUs, plan memory",
+      "norms, linear GELUs and norm-gradient additions, plan memory",
       buildTrainingPipeline);
 }

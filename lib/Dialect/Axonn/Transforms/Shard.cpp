@@ -353,14 +353,28 @@ FailureOr<OpLayouts> Sharder::rule(Operation *op) {
       .Case([&](PositionGradOp) -> FailureOr<OpLayouts> {
         return OpLayouts{{activation(x)}, {layout({{}, {x}}, tokenAxes)}};
       })
-      .Case([&](LayerNormGradOp) -> FailureOr<OpLayouts> {
-        return OpLayouts{
+      .Case([&](LayerNormGradOp op) -> FailureOr<OpLayouts> {
+        OpLayouts l{
             {activation(x), activation(x), vector(x)},
             {activation(x), vector(x, tokenAxes), vector(x, tokenAxes)}};
+        if (op.getStats())
+          return op.emitOpError() << "has split-feature statistics, which "
+                                     "--axonn-insert-collectives makes after "
+                                     "--axonn-shard";
+        if (op.getAccumulate())
+          l.operands.push_back(activation(x));
+        return l;
       })
-      .Case([&](RMSNormGradOp) -> FailureOr<OpLayouts> {
-        return OpLayouts{{activation(x), activation(x), vector(x)},
-                         {activation(x), vector(x, tokenAxes)}};
+      .Case([&](RMSNormGradOp op) -> FailureOr<OpLayouts> {
+        OpLayouts l{{activation(x), activation(x), vector(x)},
+                    {activation(x), vector(x, tokenAxes)}};
+        if (op.getStats())
+          return op.emitOpError() << "has split-feature statistics, which "
+                                     "--axonn-insert-collectives makes after "
+                                     "--axonn-shard";
+        if (op.getAccumulate())
+          l.operands.push_back(activation(x));
+        return l;
       })
       .Case([&](LinearGradInputOp op) -> FailureOr<OpLayouts> {
         auto [out, in] = linearAxes(op.getTransposed());

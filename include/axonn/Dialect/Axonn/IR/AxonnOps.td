@@ -446,7 +446,9 @@ def Axonn_PositionGradOp : Axonn_Op<"position_grad", [Pure]> {
 }
 
 def Axonn_LayerNormGradOp : Axonn_Op<"layer_norm_grad", [Pure,
-    AllTypesMatch<["grad", "input", "input_grad"]>]> {
+    AttrSizedOperandSegments, AllTypesMatch<["grad", "input", "input_grad"]>,
+    OptionalTypesMatchWith<"accumulate has the input's type", "input",
+                           "accumulate", "$_self">]> {
   let summary = "Gradients of layer normalization";
   let description = [{
     Given the gradient of `axonn.layer_norm`'s result, its input and scale,
@@ -462,17 +464,23 @@ def Axonn_LayerNormGradOp : Axonn_Op<"layer_norm_grad", [Pure,
 
     Per rank, with split features, `stats` holds the four sums of
     `axonn.norm_grad_stats` over all `width` features.
+
+    With `accumulate` (another gradient of the input, of its type), the
+    input's gradient is `accumulate` plus the norm's, added before rounding
+    (`--axonn-fuse-norm-grad-add` makes it from an `axonn.add`).
   }];
   let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
                        Axonn_FloatTensor:$scale, F64Attr:$epsilon,
                        Optional<Axonn_F32Tensor>:$stats,
-                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$width);
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$width,
+                       Optional<Axonn_FloatTensor>:$accumulate);
   let results = (outs Axonn_FloatTensor:$input_grad,
                       Axonn_FloatTensor:$scale_grad,
                       Axonn_FloatTensor:$bias_grad);
   let assemblyFormat = [{
     $grad `,` $input `,` $scale `eps` custom<ShortF64>($epsilon)
-    (`stats` $stats^ `width` $width)? attr-dict `:`
+    (`stats` $stats^ `width` $width)? (`accumulate` $accumulate^)?
+    attr-dict `:`
     type($input) `,` type($scale) (`,` type($stats)^)? `->` type($scale_grad)
     `,` type($bias_grad)
   }];
@@ -480,23 +488,29 @@ def Axonn_LayerNormGradOp : Axonn_Op<"layer_norm_grad", [Pure,
 }
 
 def Axonn_RMSNormGradOp : Axonn_Op<"rms_norm_grad", [Pure,
-    AllTypesMatch<["grad", "input", "input_grad"]>]> {
+    AttrSizedOperandSegments, AllTypesMatch<["grad", "input", "input_grad"]>,
+    OptionalTypesMatchWith<"accumulate has the input's type", "input",
+                           "accumulate", "$_self">]> {
   let summary = "Gradients of RMS normalization";
   let description = [{
     ```mlir
     %dx, %dg = axonn.rms_norm_grad %dy, %x, %g eps 1.0e-05
         : tensor<8x4096x4096xf32>, tensor<4096xf32> -> tensor<4096xf32>
     ```
+
+    `stats` and `accumulate` as in `axonn.layer_norm_grad`.
   }];
   let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
                        Axonn_FloatTensor:$scale, F64Attr:$epsilon,
                        Optional<Axonn_F32Tensor>:$stats,
-                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$width);
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntPositive]>>:$width,
+                       Optional<Axonn_FloatTensor>:$accumulate);
   let results = (outs Axonn_FloatTensor:$input_grad,
                       Axonn_FloatTensor:$scale_grad);
   let assemblyFormat = [{
     $grad `,` $input `,` $scale `eps` custom<ShortF64>($epsilon)
-    (`stats` $stats^ `width` $width)? attr-dict `:`
+    (`stats` $stats^ `width` $width)? (`accumulate` $accumulate^)?
+    attr-dict `:`
     type($input) `,` type($scale) (`,` type($stats)^)? `->` type($scale_grad)
   }];
   let hasVerifier = 1;

@@ -399,6 +399,23 @@ def FuseLinearGeluPass : Pass<"axonn-fuse-linear-gelu", "ModuleOp"> {
   let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
+def FuseNormGradAddPass : Pass<"axonn-fuse-norm-grad-add", "ModuleOp"> {
+  let summary = "Fold the addition of a norm's input gradient into the norm's gradient";
+  let description = [{
+    In the backward, the residual stream's gradient is the sum of the next
+    block's and the norm's input gradient. An `axonn.add` of an
+    `axonn.layer_norm_grad` or `axonn.rms_norm_grad` input gradient read by
+    nothing else becomes that op with `accumulate` (the add's other
+    operand), so that the kernel adds it as it writes the gradient: a write
+    and a read of the activations fewer. The fused op takes the
+    norm gradient's place when the other operand is defined there, else the
+    addition's when nothing in between reads the norm's other results;
+    otherwise the pair is left as it is. Runs with the other fusions in the
+    training pipeline (`fuse=false` leaves it out).
+  }];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect"];
+}
+
 def PlanMemoryPass : Pass<"axonn-plan-memory", "ModuleOp"> {
   let summary = "Assign every temporary of the step a workspace offset";
   let description = [{
