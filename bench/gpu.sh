@@ -99,6 +99,10 @@ run() {
     echo "the GELU epilogue failed the check: the rest of the run uses AXONN_GELU_EPILOGUE=0"
     export AXONN_GELU_EPILOGUE=0
   fi
+  if grep -q '^FAIL *linear_grad_weight.*bias' "$out/check.txt"; then
+    echo "the bias-gradient epilogue failed the check: the rest of the run uses AXONN_BGRAD_EPILOGUE=0"
+    export AXONN_BGRAD_EPILOGUE=0
+  fi
 
   echo "== the attention kernels' speed (GPT-2 124M's shape; a Llama-like one)"
   : > "$out/attention.txt"

@@ -244,10 +244,10 @@ TEST_F(RuntimeBf16Test, Linear) {
             AXONN_OK);
   expectRounded(tDx, dx, "linear_grad_input");
   ASSERT_EQ(axonn_rt_linear_grad_weight(rt, widen(dy).data(), widen(x).data(),
-                                        rows, n, k, dw.data()),
+                                        rows, n, k, dw.data(), nullptr),
             AXONN_OK);
   ASSERT_EQ(axonn_rt_linear_grad_weight_bf16(rt, dy.data(), x.data(), rows, n,
-                                             k, tDw.data()),
+                                             k, tDw.data(), nullptr),
             AXONN_OK);
   expectRounded(tDw, dw, "linear_grad_weight");
   ASSERT_EQ(axonn_rt_linear_grad_bias(rt, widen(dy).data(), rows, n,

@@ -298,24 +298,33 @@ TEST_F(RuntimeKernelsTest, Linear) {
              dy = random({2, 3, 5});
   auto want = reference(R"(
     func.func @f(%x: tensor<2x3x8xf32>, %w: tensor<5x8xf32>, %b: tensor<5xf32>, %dy: tensor<2x3x5xf32>)
-        -> (tensor<2x3x5xf32>, tensor<2x3x8xf32>, tensor<5x8xf32>, tensor<5xf32>) {
+        -> (tensor<2x3x5xf32>, tensor<2x3x8xf32>, tensor<5x8xf32>, tensor<5xf32>, tensor<5x8xf32>, tensor<5xf32>) {
       %0 = axonn.linear %x, %w bias %b : (tensor<2x3x8xf32>, tensor<5x8xf32>, tensor<5xf32>) -> tensor<2x3x5xf32>
       %1 = axonn.linear_grad_input %dy, %w : (tensor<2x3x5xf32>, tensor<5x8xf32>) -> tensor<2x3x8xf32>
       %2 = axonn.linear_grad_weight %dy, %x : (tensor<2x3x5xf32>, tensor<2x3x8xf32>) -> tensor<5x8xf32>
       %3 = axonn.linear_grad_bias %dy : tensor<2x3x5xf32> -> tensor<5xf32>
-      return %0, %1, %2, %3 : tensor<2x3x5xf32>, tensor<2x3x8xf32>, tensor<5x8xf32>, tensor<5xf32>
+      %4:2 = axonn.linear_grad_weight %dy, %x : (tensor<2x3x5xf32>, tensor<2x3x8xf32>) -> (tensor<5x8xf32>, tensor<5xf32>)
+      return %0, %1, %2, %3, %4#0, %4#1 : tensor<2x3x5xf32>, tensor<2x3x8xf32>, tensor<5x8xf32>, tensor<5xf32>, tensor<5x8xf32>, tensor<5xf32>
     })",
                         {x, w, b, dy});
   auto xf = f32(x), wf = f32(w), bf = f32(b), dyf = f32(dy);
   std::vector<float> y(30), dx(48), dw(40), db(5);
   axonn_rt_linear(rt, xf.data(), wf.data(), bf.data(), none, 6, 5, 8, y.data());
   axonn_rt_linear_grad_input(rt, dyf.data(), wf.data(), 6, 5, 8, dx.data());
-  axonn_rt_linear_grad_weight(rt, dyf.data(), xf.data(), 6, 5, 8, dw.data());
+  axonn_rt_linear_grad_weight(rt, dyf.data(), xf.data(), 6, 5, 8, dw.data(),
+                              nullptr);
   axonn_rt_linear_grad_bias(rt, dyf.data(), 6, 5, db.data());
+  // The weight and bias gradients from one call.
+  std::vector<float> dw2(40), db2(5);
+  ASSERT_EQ(axonn_rt_linear_grad_weight(rt, dyf.data(), xf.data(), 6, 5, 8,
+                                        dw2.data(), db2.data()),
+            AXONN_OK);
   expectClose(want[0], y, "linear");
   expectClose(want[1], dx, "linear_grad_input");
   expectClose(want[2], dw, "linear_grad_weight");
   expectClose(want[3], db, "linear_grad_bias");
+  expectClose(want[4], dw2, "linear_grad_weight (with bias)");
+  expectClose(want[5], db2, "linear_grad_weight's bias");
 }
 
 TEST_F(RuntimeKernelsTest, AttentionGroupedRotary) {
@@ -448,7 +457,7 @@ TEST_F(RuntimeKernelsTest, CrossEntropyOverPaddedVocabulary) {
   axonn_rt_linear_grad_input(rt, dlogits.data(), wf.data(), 6, 16, 8,
                              dh.data());
   axonn_rt_linear_grad_weight(rt, dlogits.data(), hf.data(), 6, 16, 8,
-                              dw.data());
+                              dw.data(), nullptr);
   expectClose(want[0], loss, "cross-entropy");
   expectClose(want[1], dh, "hidden gradient");
   expectClose(want[2], dw, "head gradient");

@@ -691,6 +691,16 @@ void Evaluator::linearGradInput(LinearGradInputOp op) {
       inputGradient(get(op.getGrad()), get(op.getWeight()), op.getResult()));
 }
 
+/// The bias gradient of a linear layer: `dy` summed over all leading
+/// positions, shaped as `result`.
+static HostTensor biasGradient(const HostTensor &dy, Value result) {
+  int64_t n = dy.width();
+  HostTensor db = zerosLike(result);
+  for (int64_t i = 0; i < dy.size(); ++i)
+    db.data[i % n] += dy.data[i];
+  return db;
+}
+
 void Evaluator::linearGradWeight(LinearGradWeightOp op) {
   const HostTensor &dy = get(op.getGrad()), &x = get(op.getInput());
   int64_t n = dy.width(), k = x.width(), rows = dy.size() / n;
@@ -700,15 +710,12 @@ void Evaluator::linearGradWeight(LinearGradWeightOp op) {
       for (int64_t i = 0; i < k; ++i)
         dw.data[o * k + i] += dy.data[r * n + o] * x.data[r * k + i];
   set(op.getResult(), std::move(dw));
+  if (op.getBiasGrad())
+    set(op.getBiasGrad(), biasGradient(dy, op.getBiasGrad()));
 }
 
 void Evaluator::linearGradBias(LinearGradBiasOp op) {
-  const HostTensor &dy = get(op.getGrad());
-  int64_t n = dy.width();
-  HostTensor db = zerosLike(op.getResult());
-  for (int64_t i = 0; i < dy.size(); ++i)
-    db.data[i % n] += dy.data[i];
-  set(op.getResult(), std::move(db));
+  set(op.getResult(), biasGradient(get(op.getGrad()), op.getResult()));
 }
 
 void Evaluator::attentionGrad(AttentionGradOp op) {

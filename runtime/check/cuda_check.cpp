@@ -673,10 +673,20 @@ void checkBf16(Api &cuda, Api &cpu) {
       r.ok(a.linear_bf16(a.rt, px, pw, pb, none, rows, n, k, y), "linear");
       r.ok(a.linear_grad_input_bf16(a.rt, pdy, pw, rows, n, k, dx),
            "linear_grad_input");
-      r.ok(a.linear_grad_weight_bf16(a.rt, pdy, px, rows, n, k, dw),
+      r.ok(a.linear_grad_weight_bf16(a.rt, pdy, px, rows, n, k, dw, nullptr),
            "linear_grad_weight");
       r.ok(a.linear_grad_bias_bf16(a.rt, pdy, rows, n, db),
            "linear_grad_bias");
+      // The bias gradient with the weight's (the GEMM's epilogue on a GPU),
+      // and at an odd width (37: the epilogue may be refused, then the
+      // GEMM and the bias gradient's kernel).
+      axonn_bf16 *fdw = r.outBf16(n * k), *fdb = r.outBf16(n),
+                 *odw = r.outBf16(37 * k), *odb = r.outBf16(37);
+      r.ok(a.linear_grad_weight_bf16(a.rt, pdy, px, rows, n, k, fdw, fdb),
+           "linear_grad_weight");
+      // (40 rows of 37 and of k: within dy's and x's values.)
+      r.ok(a.linear_grad_weight_bf16(a.rt, pdy, px, 40, 37, k, odw, odb),
+           "linear_grad_weight");
       axonn_bf16 *pre = r.outBf16(rows * n), *gy = r.outBf16(rows * n);
       r.ok(a.linear_gelu_bf16(a.rt, px, pw, pb, rows, n, k, 1, pre, gy),
            "linear_gelu");
@@ -689,6 +699,11 @@ void checkBf16(Api &cuda, Api &cpu) {
               {"linear_grad_input_bf16", r.read(dx, rows * k)},
               {"linear_grad_weight_bf16", r.read(dw, n * k)},
               {"linear_grad_bias_bf16", r.read(db, n)},
+              {"linear_grad_weight_bf16 (with bias)", r.read(fdw, n * k)},
+              {"linear_grad_weight_bf16 bias", r.read(fdb, n)},
+              {"linear_grad_weight_bf16 (37 wide, with bias)",
+               r.read(odw, 37 * k)},
+              {"linear_grad_weight_bf16 bias (37 wide)", r.read(odb, 37)},
               {"linear_gelu_bf16 pre", r.read(pre, rows * n)},
               {"linear_gelu_bf16", r.read(gy, rows * n)},
               {"linear_grad_input_gelu_bf16", r.read(gdx, rows * k)}};
@@ -1042,9 +1057,13 @@ void checkLinear(Api &cuda, Api &cpu, const char *label) {
     r.ok(a.linear(a.rt, px, pw, nullptr, none, rows, n, k, y0), "linear");
     r.ok(a.linear_grad_input(a.rt, pdy, pw, rows, n, k, dx),
          "linear_grad_input");
-    r.ok(a.linear_grad_weight(a.rt, pdy, px, rows, n, k, dw),
+    r.ok(a.linear_grad_weight(a.rt, pdy, px, rows, n, k, dw, nullptr),
          "linear_grad_weight");
     r.ok(a.linear_grad_bias(a.rt, pdy, rows, n, db), "linear_grad_bias");
+    // The bias gradient with the weight's (the GEMM's epilogue on a GPU).
+    float *fdw = r.out(n * k), *fdb = r.out(n);
+    r.ok(a.linear_grad_weight(a.rt, pdy, px, rows, n, k, fdw, fdb),
+         "linear_grad_weight");
     // With the exact GELU: a GEMM and the GELU kernel.
     float *pre0 = r.out(rows * n), *ge = r.out(rows * n);
     r.ok(a.linear_gelu(a.rt, px, pw, nullptr, rows, n, k, 0, pre0, ge),
@@ -1055,7 +1074,9 @@ void checkLinear(Api &cuda, Api &cpu, const char *label) {
             {"linear" + tag, r.read(y0, rows * n)},
             {"linear_grad_input" + tag, r.read(dx, rows * k)},
             {"linear_grad_weight" + tag, r.read(dw, n * k)},
-            {"linear_grad_bias" + tag, r.read(db, n)}};
+            {"linear_grad_bias" + tag, r.read(db, n)},
+            {"linear_grad_weight (with bias)" + tag, r.read(fdw, n * k)},
+            {"linear_grad_weight bias" + tag, r.read(fdb, n)}};
   });
 }
 

@@ -80,14 +80,15 @@ struct GemmPlan : MatmulHandles {
   cublasLtMatmulAlgo_t algo{};
   /// The transposed formulation (its operands are B and A).
   bool swapped = false;
-  /// No epilogue algorithm: the GEMM and the GELU (gradient) kernel.
+  /// No epilogue algorithm: the GEMM and the GELU (gradient) or bias
+  /// gradient kernel.
   bool unfused = false;
 };
 
 /// What a GEMM's plan depends on: storage type, transposes, m, n, k, the
-/// leading dimensions, bias / aux / GELU-gradient use and the pointers'
-/// alignments.
-using GemmKey = std::array<int64_t, 17>;
+/// leading dimensions, bias / aux / GELU-gradient / bias-gradient use and
+/// the pointers' alignments.
+using GemmKey = std::array<int64_t, 18>;
 
 struct State {
   int device = -1;

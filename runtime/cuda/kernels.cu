@@ -176,8 +176,8 @@ cublasStatus_t formulate(State &s, Formulation &f, cudaDataType_t type,
                          int64_t xCols, int64_t ldx, int64_t yRows,
                          int64_t yCols, int64_t ldy, int64_t ldd,
                          const void *bias, void *aux, bool geluGrad,
-                         int wanted,
-                         uint32_t alignX, uint32_t alignY, uint32_t alignD) {
+                         void *biasGrad, int wanted, uint32_t alignX,
+                         uint32_t alignY, uint32_t alignD) {
   cublasOperation_t opX = transX ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t opY = transY ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasStatus_t st;
@@ -195,10 +195,14 @@ cublasStatus_t formulate(State &s, Formulation &f, cudaDataType_t type,
                                      sizeof(opY)));
   // Epilogues: the bias (a D-typed vector along the rows of D); the GELU
   // (tanh form) with its input kept in `aux` (laid out like D); or, with
-  // geluGrad, the product times the GELU's derivative at `aux`.
+  // geluGrad, the product times the GELU's derivative at `aux`; or the
+  // bias gradient: the sums of op(Y) over the inner dimension (a D-typed
+  // vector along the columns of D) into `biasGrad`.
   cublasLtEpilogue_t epilogue =
-      aux && geluGrad ? CUBLASLT_EPILOGUE_DGELU
-      : aux ? (bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX)
+      biasGrad          ? CUBLASLT_EPILOGUE_BGRADB
+      : aux && geluGrad ? CUBLASLT_EPILOGUE_DGELU
+      : aux             ? (bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS
+                                : CUBLASLT_EPILOGUE_GELU_AUX)
             : (bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
   if (epilogue != CUBLASLT_EPILOGUE_DEFAULT)
     TRY(cublasLtMatmulDescSetAttribute(f.desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
@@ -206,6 +210,15 @@ cublasStatus_t formulate(State &s, Formulation &f, cudaDataType_t type,
   if (bias)
     TRY(cublasLtMatmulDescSetAttribute(
         f.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+  if (biasGrad) {
+    cudaDataType_t biasType = type;
+    TRY(cublasLtMatmulDescSetAttribute(f.desc,
+                                       CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                       &biasGrad, sizeof(biasGrad)));
+    TRY(cublasLtMatmulDescSetAttribute(f.desc,
+                                       CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
+                                       &biasType, sizeof(biasType)));
+  }
   if (aux) {
     TRY(cublasLtMatmulDescSetAttribute(
         f.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof(aux)));
@@ -291,23 +304,35 @@ axonn_status applyGelu(axonn_rt *rt, cudaDataType_t type, const void *x,
                        int64_t count, void *y);
 axonn_status applyGeluGrad(axonn_rt *rt, cudaDataType_t type, const void *dy,
                            const void *x, int64_t count, void *dx);
+/// db[n] = the sums over rows of dy[rows, n] (defined with the bias
+/// gradient's kernels).
+axonn_status applyBiasGrad(axonn_rt *rt, cudaDataType_t type, const void *dy,
+                           int64_t rows, int64_t n, void *db);
 
 /// With `aux`: C = GELU(product + bias) (tanh form) and aux = product +
 /// bias, in the epilogue where cuBLASLt has an algorithm for it (else as
 /// a GEMM into aux and a GELU kernel). With `aux` and geluGrad (no bias):
 /// C = product * GELU'(aux) (tanh form), aux read only, in the epilogue
 /// where it can be (else a GEMM into C and the GELU gradient kernel).
+/// With `biasGrad` (op(B) = B^T, B stored [k, n] row-major: ldb == n, no
+/// bias or aux): also biasGrad[n] = B's column sums over k, in the BGRADB
+/// epilogue where cuBLASLt has an algorithm for it (else the GEMM and the
+/// bias gradient's kernel).
 axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                   int64_t m, int64_t n, int64_t k, const void *A, int64_t lda,
                   const void *B, int64_t ldb, void *C, int64_t ldc,
-                  const void *bias, void *aux = nullptr,
-                  bool geluGrad = false) {
+                  const void *bias, void *aux = nullptr, bool geluGrad = false,
+                  void *biasGrad = nullptr) {
   State &s = state(rt);
   const size_t elementBytes = type == CUDA_R_16BF ? 2 : 4;
   if (geluGrad && (!aux || bias))
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                     "GEMM with the GELU's gradient needs its input (aux) and "
                     "no bias");
+  if (biasGrad && (bias || aux || !transB || ldb != n))
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "GEMM with the bias gradient needs a transposed B of "
+                    "leading dimension n and no bias or aux");
   if (m == 0 || n == 0)
     return AXONN_OK;
   if (k == 0)
@@ -317,23 +342,32 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
   loadGemmSettings(s);
   uint32_t alignA = alignmentOf(A), alignB = alignmentOf(B),
            alignC = alignmentOf(C);
+  const void *vector = bias ? bias : biasGrad;
   uint32_t alignAux = aux ? alignmentOf(aux) : 0,
-           alignBias = bias ? alignmentOf(bias) : 0;
+           alignVector = vector ? alignmentOf(vector) : 0;
   // The same GEMM as before (all but the pointers): its plan.
-  GemmKey key = {int64_t(type), transA,    transB,   m,
-                 n,             k,         lda,      ldb,
-                 ldc,           bias != nullptr,     aux != nullptr,
-                 geluGrad,      alignA,    alignB,   alignC,
-                 alignAux,      alignBias};
+  // clang-format off
+  GemmKey key = {int64_t(type), transA, transB, m, n, k, lda, ldb, ldc,
+                 bias != nullptr, aux != nullptr, geluGrad,
+                 biasGrad != nullptr, alignA, alignB, alignC, alignAux,
+                 alignVector};
+  // clang-format on
   // Without an epilogue algorithm for this shape (none found, or the one
   // found refuses to run): the product into aux, then the GELU kernel (or
-  // the product into C, then the GELU's gradient in place). Callers pass
-  // ldc == m, so the kernel covers exactly the m x n values.
+  // the product into C, then the GELU's gradient in place; or the product,
+  // then the bias gradient's kernel). Callers pass ldc == m, so the kernel
+  // covers exactly the m x n values.
   auto unfused = [&]() -> axonn_status {
     if (!s.gemmPlans.count(key)) {
       auto plan = std::make_unique<GemmPlan>();
       plan->unfused = true;
       s.gemmPlans[key] = std::move(plan);
+    }
+    if (biasGrad) {
+      if (axonn_status st = gemm(rt, type, transA, transB, m, n, k, A, lda, B,
+                                 ldb, C, ldc, nullptr))
+        return st;
+      return applyBiasGrad(rt, type, B, k, n, biasGrad);
     }
     if (geluGrad) {
       if (axonn_status st = gemm(rt, type, transA, transB, m, n, k, A, lda, B,
@@ -351,10 +385,10 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
     GemmPlan &plan = *known->second;
     if (plan.unfused)
       return unfused();
-    if (bias)
+    if (vector)
       AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
-                           plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
-                           sizeof(bias)));
+                           plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                           &vector, sizeof(vector)));
     if (aux)
       AXONN_CUBLAS(rt, cublasLtMatmulDescSetAttribute(
                            plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER,
@@ -372,17 +406,17 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
   // Column-major: C[m, n] = op(A) op(B).
   forms[0].A = A;
   forms[0].B = B;
-  cublasStatus_t formed =
-      formulate(s, forms[0], type, CUBLASLT_ORDER_COL, transA, transB, m, n,
-                transA ? k : m, transA ? m : k, lda, transB ? n : k,
-                transB ? k : n, ldb, ldc, bias, aux, geluGrad, wanted, alignA,
-                alignB, alignC);
+  cublasStatus_t formed = formulate(
+      s, forms[0], type, CUBLASLT_ORDER_COL, transA, transB, m, n,
+      transA ? k : m, transA ? m : k, lda, transB ? n : k, transB ? k : n, ldb,
+      ldc, bias, aux, geluGrad, biasGrad, wanted, alignA, alignB, alignC);
   auto refused = [](cublasStatus_t st) {
     return st == CUBLAS_STATUS_NOT_SUPPORTED ||
            st == CUBLAS_STATUS_INVALID_VALUE;
   };
-  if (aux && (refused(formed) ||
-              (formed == CUBLAS_STATUS_SUCCESS && forms[0].found == 0)))
+  bool epilogue = aux || biasGrad; // with a fallback when refused
+  if (epilogue && (refused(formed) ||
+                   (formed == CUBLAS_STATUS_SUCCESS && forms[0].found == 0)))
     return unfused();
   AXONN_CUBLAS(rt, formed);
   if (forms[0].found == 0)
@@ -392,13 +426,13 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                     (long long)m, (long long)n, (long long)k);
   // Row-major transposed product: C^T[n, m] = op'(B^T) op'(A^T), where
   // the row-major view of B's memory is B^T (as stored) and likewise A.
-  if (s.gemmTuning && !bias && !aux) {
+  if (s.gemmTuning && !bias && !aux && !biasGrad) {
     forms[1].A = B;
     forms[1].B = A;
     (void)formulate(s, forms[1], type, CUBLASLT_ORDER_ROW, transB, transA, n, m,
                     transB ? k : n, transB ? n : k, ldb, transA ? m : k,
-                    transA ? k : m, lda, ldc, nullptr, nullptr, false, wanted,
-                    alignB, alignA, alignC);
+                    transA ? k : m, lda, ldc, nullptr, nullptr, false, nullptr,
+                    wanted, alignB, alignA, alignC);
     cudaGetLastError();
   }
   auto matmul = [&](int choice) {
@@ -420,19 +454,17 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
   int candidates = forms[0].found + forms[1].found;
   if (s.gemmTuning && candidates > 1) {
     char shape[192];
-    std::snprintf(shape, sizeof(shape),
-                  "%s%s%c%c m %lld n %lld k %lld%s%s align %u %u %u%s",
-                  s.gemmKeyPrefix.c_str(),
-                  // fp32 tensors at the chosen precision; bf16 tensors
-                  // are the same GEMM whatever AXONN_GEMM_PRECISION says.
-                  type == CUDA_R_16BF ? "bf16-storage "
-                                      : (s.gemmPrecision + " ").c_str(),
-                  transA ? 'T' : 'N',
-                  transB ? 'T' : 'N', (long long)m, (long long)n,
-                  (long long)k, bias ? " bias" : "",
-                  aux ? (geluGrad ? " dgelu" : " gelu") : "", alignA,
-                  alignB, alignC,
-                  aux ? (" " + std::to_string(alignmentOf(aux))).c_str() : "");
+    std::snprintf(
+        shape, sizeof(shape),
+        "%s%s%c%c m %lld n %lld k %lld%s%s align %u %u %u%s",
+        s.gemmKeyPrefix.c_str(),
+        // fp32 tensors at the chosen precision; bf16 tensors
+        // are the same GEMM whatever AXONN_GEMM_PRECISION says.
+        type == CUDA_R_16BF ? "bf16-storage " : (s.gemmPrecision + " ").c_str(),
+        transA ? 'T' : 'N', transB ? 'T' : 'N', (long long)m, (long long)n,
+        (long long)k, bias ? " bias" : (biasGrad ? " bgrad" : ""),
+        aux ? (geluGrad ? " dgelu" : " gelu") : "", alignA, alignB, alignC,
+        aux ? (" " + std::to_string(alignmentOf(aux))).c_str() : "");
     std::string key = shape;
     auto known = s.gemmChoice.find(key);
     // The reference copy costs an m x n buffer: very large products (an
@@ -449,7 +481,7 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
                 (cudaGetLastError(), remember = false))) {
       // The reference result: the heuristic's first choice.
       cublasStatus_t first = matmul(0);
-      if (aux && refused(first))
+      if (epilogue && refused(first))
         return unfused();
       AXONN_CUBLAS(rt, first);
       char *reference = static_cast<char *>(buffer);
@@ -531,7 +563,7 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
     }
   }
   cublasStatus_t ran = matmul(choice);
-  if (aux && refused(ran))
+  if (epilogue && refused(ran))
     return unfused();
   AXONN_CUBLAS(rt, ran);
   if (remember) {
@@ -2230,15 +2262,6 @@ axonn_status linearGradInputGelu(axonn_rt *rt, const T *dy, const T *w,
   return geluGrad(rt, dx, pre, rows * k, approximation, dx);
 }
 
-// dw[n, k] = dy^T x: column-major dw^T[k, n] = x^T dy.
-template <typename T>
-axonn_status linearGradWeight(axonn_rt *rt, const T *dy, const T *x,
-                              int64_t rows, int64_t n, int64_t k, T *dw) {
-  AXONN_GPU_TRACE(rt, "linear_grad_weight", "compute");
-  return gemm(rt, cudaTypeOf<T>(), false, true, k, n, rows, x, k, dy, n, dw,
-              k, nullptr);
-}
-
 template <typename T>
 axonn_status linearGradBias(axonn_rt *rt, const T *dy, int64_t rows,
                             int64_t n, T *db) {
@@ -2248,6 +2271,44 @@ axonn_status linearGradBias(axonn_rt *rt, const T *dy, int64_t rows,
     return s;
   return columnSums<1>(rt, BiasTerm<T>{dy}, rows, n,
                        static_cast<double *>(partial), db, db);
+}
+
+axonn_status applyBiasGrad(axonn_rt *rt, cudaDataType_t type, const void *dy,
+                           int64_t rows, int64_t n, void *db) {
+  if (type == CUDA_R_16BF)
+    return linearGradBias(rt, static_cast<const axonn_bf16 *>(dy), rows, n,
+                          static_cast<axonn_bf16 *>(db));
+  return linearGradBias(rt, static_cast<const float *>(dy), rows, n,
+                        static_cast<float *>(db));
+}
+
+/// The bias gradient in the weight gradient's GEMM (cuBLASLt's BGRADB
+/// epilogue, where it has an algorithm); AXONN_BGRAD_EPILOGUE=0 turns it
+/// off (the GEMM, then the bias gradient's kernel).
+bool biasGradEpilogue() {
+  static const bool allowed = [] {
+    const char *v = std::getenv("AXONN_BGRAD_EPILOGUE");
+    return !(v && std::string(v) == "0");
+  }();
+  return allowed;
+}
+
+// dw[n, k] = dy^T x: column-major dw^T[k, n] = x^T dy; db[n] (if not null)
+// = dy's column sums, the GEMM's op(B) summed over its inner dimension.
+template <typename T>
+axonn_status linearGradWeight(axonn_rt *rt, const T *dy, const T *x,
+                              int64_t rows, int64_t n, int64_t k, T *dw,
+                              T *db) {
+  {
+    AXONN_GPU_TRACE(rt, "linear_grad_weight", "compute");
+    if (db && biasGradEpilogue())
+      return gemm(rt, cudaTypeOf<T>(), false, true, k, n, rows, x, k, dy, n, dw,
+                  k, nullptr, nullptr, false, db);
+    if (axonn_status st = gemm(rt, cudaTypeOf<T>(), false, true, k, n, rows, x,
+                               k, dy, n, dw, k, nullptr))
+      return st;
+  }
+  return db ? linearGradBias(rt, dy, rows, n, db) : AXONN_OK;
 }
 
 template <typename T>
@@ -2701,8 +2762,9 @@ axonn_status axonn_rt_linear_grad_input_gelu(axonn_rt *rt, const float *dy,
 
 axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const float *dy,
                                          const float *x, int64_t rows,
-                                         int64_t n, int64_t k, float *dw) {
-  return linearGradWeight(rt, dy, x, rows, n, k, dw);
+                                         int64_t n, int64_t k, float *dw,
+                                         float *biasGrad) {
+  return linearGradWeight(rt, dy, x, rows, n, k, dw, biasGrad);
 }
 
 axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const float *dy,
@@ -2744,12 +2806,10 @@ axonn_status axonn_rt_linear_grad_input_gelu_bf16(
   return linearGradInputGelu(rt, dy, w, pre, rows, n, k, approximation, dx);
 }
 
-axonn_status axonn_rt_linear_grad_weight_bf16(axonn_rt *rt,
-                                              const axonn_bf16 *dy,
-                                              const axonn_bf16 *x,
-                                              int64_t rows, int64_t n,
-                                              int64_t k, axonn_bf16 *dw) {
-  return linearGradWeight(rt, dy, x, rows, n, k, dw);
+axonn_status axonn_rt_linear_grad_weight_bf16(
+    axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *x, int64_t rows,
+    int64_t n, int64_t k, axonn_bf16 *dw, axonn_bf16 *biasGrad) {
+  return linearGradWeight(rt, dy, x, rows, n, k, dw, biasGrad);
 }
 
 axonn_status axonn_rt_linear_grad_bias_bf16(axonn_rt *rt, const axonn_bf16 *dy,

@@ -23,11 +23,12 @@
  * round their bf16 results to nearest even.
  *
  * Stability: version 8 of the ABI (7 lacked the norm gradients'
- * accumulate; 6 had logits_max without the partial sums, and softmax_sums over
- *the logits; 5 lacked the grouped sum of squares and AdamW; 4 attention's lse
- *and attention_grad's out and lse; 3 linear_grad_input_gelu; 2 the bf16 twins,
- *the residual norms and linear_gelu; 1 the memory calls, cached attention and
- *the embedding's start position).
+ * accumulate and linear_grad_weight's bias_grad; 6 had logits_max without
+ * the partial sums, and softmax_sums over the logits; 5 lacked the grouped
+ * sum of squares and AdamW; 4 attention's lse and attention_grad's out and
+ * lse; 3 linear_grad_input_gelu; 2 the bf16 twins, the residual norms and
+ * linear_gelu; 1 the memory calls, cached attention and the embedding's
+ * start position).
  *===----------------------------------------------------------------------===*/
 
 #ifndef AXONN_RT_H
@@ -328,10 +329,13 @@ axonn_status axonn_rt_linear_grad_input_gelu(axonn_rt *rt,
                                              int64_t rows, int64_t n,
                                              int64_t k, int32_t approximation,
                                              axonn_real *dx);
-/* dw[n, k] = dy[rows, n]^T x[rows, k]. */
+/* dw[n, k] = dy[rows, n]^T x[rows, k], and, when bias_grad is not null,
+ * bias_grad[n] = sum over rows of dy (linear_grad_bias) from the same
+ * pass (on GPUs the GEMM's epilogue). */
 axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const axonn_real *dy,
                                          const axonn_real *x, int64_t rows,
-                                         int64_t n, int64_t k, axonn_real *dw);
+                                         int64_t n, int64_t k, axonn_real *dw,
+                                         axonn_real *bias_grad);
 /* db[n] = sum over rows of dy[rows, n]. */
 axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const axonn_real *dy,
                                        int64_t rows, int64_t n, axonn_real *db);
@@ -586,11 +590,9 @@ axonn_status axonn_rt_linear_grad_input_gelu_bf16(
     axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *w,
     const axonn_bf16 *pre, int64_t rows, int64_t n, int64_t k,
     int32_t approximation, axonn_bf16 *dx);
-axonn_status axonn_rt_linear_grad_weight_bf16(axonn_rt *rt,
-                                              const axonn_bf16 *dy,
-                                              const axonn_bf16 *x,
-                                              int64_t rows, int64_t n,
-                                              int64_t k, axonn_bf16 *dw);
+axonn_status axonn_rt_linear_grad_weight_bf16(
+    axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *x, int64_t rows,
+    int64_t n, int64_t k, axonn_bf16 *dw, axonn_bf16 *bias_grad);
 axonn_status axonn_rt_linear_grad_bias_bf16(axonn_rt *rt, const axonn_bf16 *dy,
                                             int64_t rows, int64_t n,
                                             axonn_bf16 *db);

@@ -323,16 +323,16 @@ axonn_status axonn_rt_linear_grad_input_gelu_bf16(
                                                    approximation, dxw));
 }
 
-axonn_status axonn_rt_linear_grad_weight_bf16(axonn_rt *rt,
-                                              const axonn_bf16 *dy,
-                                              const axonn_bf16 *x,
-                                              int64_t rows, int64_t n,
-                                              int64_t k, axonn_bf16 *dw) {
+axonn_status axonn_rt_linear_grad_weight_bf16(
+    axonn_rt *rt, const axonn_bf16 *dy, const axonn_bf16 *x, int64_t rows,
+    int64_t n, int64_t k, axonn_bf16 *dw, axonn_bf16 *biasGrad) {
   Widened w(rt);
   const axonn_real *d = w.in(dy, rows * n);
   const axonn_real *xw = w.in(x, rows * k);
   axonn_real *dww = w.out(dw, n * k);
-  AXONN_WIDENED(w, axonn_rt_linear_grad_weight(rt, d, xw, rows, n, k, dww));
+  axonn_real *dbw = w.out(biasGrad, n); // null: null
+  AXONN_WIDENED(w,
+                axonn_rt_linear_grad_weight(rt, d, xw, rows, n, k, dww, dbw));
 }
 
 axonn_status axonn_rt_linear_grad_bias_bf16(axonn_rt *rt, const axonn_bf16 *dy,

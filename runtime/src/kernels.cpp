@@ -529,12 +529,15 @@ axonn_status axonn_rt_linear_grad_input_gelu(axonn_rt *rt,
 
 axonn_status axonn_rt_linear_grad_weight(axonn_rt *rt, const axonn_real *dy,
                                          const axonn_real *x, int64_t rows,
-                                         int64_t n, int64_t k, axonn_real *dw) {
-  AXONN_TRACE(rt, "linear_grad_weight", "compute");
-  (void)rt;
-  AXONN_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, int(n), int(k),
-              int(rows), 1.0f, dy, int(n), x, int(k), 0.0f, dw, int(k));
-  return AXONN_OK;
+                                         int64_t n, int64_t k, axonn_real *dw,
+                                         axonn_real *biasGrad) {
+  {
+    AXONN_TRACE(rt, "linear_grad_weight", "compute");
+    AXONN_GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, int(n), int(k),
+               int(rows), 1.0f, dy, int(n), x, int(k), 0.0f, dw, int(k));
+  }
+  return biasGrad ? axonn_rt_linear_grad_bias(rt, dy, rows, n, biasGrad)
+                  : AXONN_OK;
 }
 
 axonn_status axonn_rt_linear_grad_bias(axonn_rt *rt, const axonn_real *dy,

@@ -453,7 +453,7 @@ LogicalResult FunctionLowering::lower(Operation *op) {
         call("axonn_rt_linear_grad_weight",
              {p(l.getGrad()), p(l.getInput()),
               i64(numElements(l.getGrad()) / dw[0]), i64(dw[0]), i64(dw[1]),
-              p(l.getResult())});
+              p(l.getResult()), p(l.getBiasGrad())});
       })
       .Case([&](LinearGradBiasOp l) {
         int64_t n = shapeOf(l.getResult())[0];

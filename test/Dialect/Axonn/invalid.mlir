@@ -774,6 +774,14 @@ func.func @f(%dy: tensor<2x8x48xf32>, %x: tensor<2x8x16xf32>) {
 
 // -----
 
+func.func @f(%dy: tensor<2x8x48xf32>, %x: tensor<2x8x16xf32>) {
+  // expected-error @+1 {{'axonn.linear_grad_weight' op bias_grad shape must be 48, got 16}}
+  %0:2 = axonn.linear_grad_weight %dy, %x : (tensor<2x8x48xf32>, tensor<2x8x16xf32>) -> (tensor<48x16xf32>, tensor<16xf32>)
+  return
+}
+
+// -----
+
 func.func @f(%dy: tensor<2x8x48xf32>) {
   // expected-error @+1 {{'axonn.linear_grad_bias' op result shape must be 48, got 8}}
   %0 = axonn.linear_grad_bias %dy : tensor<2x8x48xf32> -> tensor<8xf32>
@@ -1020,6 +1028,16 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 1>} {
   func.func @f(%dy: tensor<4x4x48xf32, #axonn.layout<[[z], [], [y]]>>, %x: tensor<4x4x32xf32, #axonn.layout<[[z], [], [x]]>>) {
     // expected-error @+1 {{'axonn.linear_grad_weight' op layouts are inconsistent: result must hold partial sums over exactly [z], has [data]}}
     %0 = axonn.linear_grad_weight %dy, %x : (tensor<4x4x48xf32, #axonn.layout<[[z], [], [y]]>>, tensor<4x4x32xf32, #axonn.layout<[[z], [], [x]]>>) -> tensor<48x32xf32, #axonn.layout<[[y], [x]], partial = [data]>>
+    return
+  }
+}
+
+// -----
+
+module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 1>} {
+  func.func @f(%dy: tensor<4x4x48xf32, #axonn.layout<[[z], [], [y]]>>, %x: tensor<4x4x32xf32, #axonn.layout<[[z], [], [x]]>>) {
+    // expected-error @+1 {{'axonn.linear_grad_weight' op layouts are inconsistent: bias_grad must hold partial sums over exactly [z], has [data]}}
+    %0:2 = axonn.linear_grad_weight %dy, %x : (tensor<4x4x48xf32, #axonn.layout<[[z], [], [y]]>>, tensor<4x4x32xf32, #axonn.layout<[[z], [], [x]]>>) -> (tensor<48x32xf32, #axonn.layout<[[y], [x]], partial = [z]>>, tensor<48xf32, #axonn.layout<[[y]], partial = [data]>>)
     return
   }
 }

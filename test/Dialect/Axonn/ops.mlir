@@ -137,6 +137,8 @@ func.func @backward(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x32xf32>, %g: tenso
   %4 = axonn.linear_grad_input %dy, %wsq transposed : (tensor<2x16x32xf32>, tensor<32x32xf32>) -> tensor<2x16x32xf32>
   // CHECK: axonn.linear_grad_weight %{{.*}}, %{{.*}} : (tensor<2x16x32xf32>, tensor<2x16x32xf32>) -> tensor<32x32xf32>
   %5 = axonn.linear_grad_weight %dy, %x : (tensor<2x16x32xf32>, tensor<2x16x32xf32>) -> tensor<32x32xf32>
+  // CHECK: axonn.linear_grad_weight %{{.*}}, %{{.*}} : (tensor<2x16x32xf32>, tensor<2x16x32xf32>) -> (tensor<32x32xf32>, tensor<32xf32>)
+  %wb:2 = axonn.linear_grad_weight %dy, %x : (tensor<2x16x32xf32>, tensor<2x16x32xf32>) -> (tensor<32x32xf32>, tensor<32xf32>)
   // CHECK: axonn.linear_grad_bias %{{.*}} transposed : tensor<2x16x32xf32> -> tensor<32xf32>
   %6 = axonn.linear_grad_bias %dy transposed : tensor<2x16x32xf32> -> tensor<32xf32>
   // 2 query heads sharing 1 KV head of dimension 16: (2 + 2) * 16 = 64.

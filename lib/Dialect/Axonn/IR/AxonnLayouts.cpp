@@ -354,8 +354,13 @@ LogicalResult checkOp(Operation *op) {
           return failure();
         if (!c.has({grad, input}))
           return success();
-        return checkParamGrad(c, op.getResult(), "result", grad,
-                              {c.split(grad, -1), c.split(input, -1)});
+        if (failed(checkParamGrad(c, op.getResult(), "result", grad,
+                                  {c.split(grad, -1), c.split(input, -1)})))
+          return failure();
+        if (!op.getBiasGrad())
+          return success();
+        return checkParamGrad(c, op.getBiasGrad(), "bias_grad", grad,
+                              {c.split(grad, -1)});
       })
       .Case([&](LinearGradBiasOp op) {
         if (failed(c.notPartial(op.getGrad(), "grad")))

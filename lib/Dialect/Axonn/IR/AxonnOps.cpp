@@ -477,7 +477,14 @@ LogicalResult LinearGradWeightOp::verify() {
     return emitOpError() << "grad " << formatShape(grad) << " and input "
                          << formatShape(input)
                          << " must share their leading dimensions";
-  return verifyShape(op, getResult(), "result", {grad.back(), input.back()});
+  if (failed(
+          verifyShape(op, getResult(), "result", {grad.back(), input.back()})))
+    return failure();
+  if (!getBiasGrad())
+    return success();
+  if (failed(verifySameElementType(op, {getGrad(), getBiasGrad()})))
+    return failure();
+  return verifyShape(op, getBiasGrad(), "bias_grad", {grad.back()});
 }
 
 LogicalResult LinearGradBiasOp::verify() {

@@ -205,10 +205,12 @@ LogicalResult Autodiff::backprop(Operation *op) {
     accumulate(linear.getInput(), LinearGradInputOp::create(
                                       builder, loc, linear.getInput().getType(),
                                       dy, linear.getWeight(), transposed));
-    accumulate(
-        linear.getWeight(),
-        LinearGradWeightOp::create(builder, loc, linear.getWeight().getType(),
-                                   dy, saved(linear.getInput()), transposed));
+    accumulate(linear.getWeight(),
+               LinearGradWeightOp::create(builder, loc,
+                                          linear.getWeight().getType(),
+                                          /*bias_grad=*/Type(), dy,
+                                          saved(linear.getInput()), transposed)
+                   .getResult());
     if (Value bias = linear.getBias())
       accumulate(bias, LinearGradBiasOp::create(builder, loc, bias.getType(),
                                                 dy, transposed));

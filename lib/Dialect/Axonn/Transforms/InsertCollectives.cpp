@@ -293,9 +293,9 @@ void Lowering::lowerLossGrad(LMHeadLossGradOp op) {
                                        localType(op.getHiddenGrad().getType()),
                                        dlogits, weight, false)
                  .getResult();
-  Value dw = LinearGradWeightOp::create(builder, loc,
-                                        localType(op.getWeightGrad().getType()),
-                                        dlogits, hidden, false)
+  Value dw = LinearGradWeightOp::create(
+                 builder, loc, localType(op.getWeightGrad().getType()),
+                 /*bias_grad=*/Type(), dlogits, hidden, false)
                  .getResult();
   replace(op.getHiddenGrad(), dh);
   replace(op.getWeightGrad(), dw);

@@ -56,9 +56,11 @@ struct TrainingPipelineOptions
   Option<bool> fuse{
       *this, "fuse",
       llvm::cl::desc("Fuse residual additions with their norms, GELUs "
-                     "with their linear layers, and gradient additions with "
-                     "the norms' gradients (--axonn-fuse-residual-norm, "
-                     "--axonn-fuse-linear-gelu, --axonn-fuse-norm-grad-add)"),
+                     "with their linear layers, bias gradients with weight "
+                     "gradients, and gradient additions with the norms' "
+                     "gradients (--axonn-fuse-residual-norm, "
+                     "--axonn-fuse-linear-gelu, --axonn-fuse-linear-grad-bias, "
+                     "--axonn-fuse-norm-grad-add)"),
       llvm::cl::init(true)};
 };
 
@@ -90,6 +92,7 @@ void buildTrainingPipeline(OpPassManager &pm,
   if (options.fuse) {
     pm.addPass(createFuseResidualNormPass());
     pm.addPass(createFuseLinearGeluPass());
+    pm.addPass(createFuseLinearGradBiasPass());
     pm.addPass(createFuseNormGradAddPass());
   }
   pm.addPass(createPlanMemoryPass());
@@ -102,6 +105,7 @@ void mlir::axonn::registerTrainingPipeline() {
       "axonn-training-pipeline",
       "Compile model-level IR to the per-rank training step: plan, build "
       "the step, shard, insert collectives, schedule overlap, fuse residual "
-      "norms, linear GELUs and norm-gradient additions, plan memory",
+      "norms, linear GELUs, bias gradients and norm-gradient additions, "
+      "plan memory",
       buildTrainingPipeline);
 }

@@ -383,8 +383,11 @@ FailureOr<OpLayouts> Sharder::rule(Operation *op) {
       })
       .Case([&](LinearGradWeightOp op) -> FailureOr<OpLayouts> {
         auto [out, in] = linearAxes(op.getTransposed());
-        return OpLayouts{{activation(out), activation(in)},
-                         {matrix(out, in, tokenAxes)}};
+        OpLayouts l{{activation(out), activation(in)},
+                    {matrix(out, in, tokenAxes)}};
+        if (op.getBiasGrad()) // as axonn.linear_grad_bias's result
+          l.results.push_back(vector(out, tokenAxes));
+        return l;
       })
       .Case([&](LinearGradBiasOp op) -> FailureOr<OpLayouts> {
         auto [out, in] = linearAxes(op.getTransposed());

@@ -577,10 +577,21 @@ def Axonn_LinearGradWeightOp : Axonn_Op<"linear_grad_weight", [Pure]> {
     %dw = axonn.linear_grad_weight %dy, %x
         : (tensor<8x1024x2304xf32>, tensor<8x1024x768xf32>) -> tensor<2304x768xf32>
     ```
+
+    With a second result `[n]`, also the bias gradient (what
+    `axonn.linear_grad_bias` of `grad` gives; `--axonn-fuse-linear-grad-bias`
+    makes it, and GPUs compute it in the GEMM's epilogue):
+
+    ```mlir
+    %dw, %db = axonn.linear_grad_weight %dy, %x
+        : (tensor<8x1024x2304xf32>, tensor<8x1024x768xf32>)
+        -> (tensor<2304x768xf32>, tensor<2304xf32>)
+    ```
   }];
   let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
                        UnitAttr:$transposed);
-  let results = (outs Axonn_FloatTensor:$result);
+  let results = (outs Axonn_FloatTensor:$result,
+                      Optional<Axonn_FloatTensor>:$bias_grad);
   let assemblyFormat = [{
     $grad `,` $input (`transposed` $transposed^)? attr-dict `:`
     functional-type(operands, results)

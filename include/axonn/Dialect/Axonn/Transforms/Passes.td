@@ -399,6 +399,23 @@ def FuseLinearGeluPass : Pass<"axonn-fuse-linear-gelu", "ModuleOp"> {
   let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
+def FuseLinearGradBiasPass : Pass<"axonn-fuse-linear-grad-bias", "ModuleOp"> {
+  let summary = "Compute each bias gradient with its layer's weight gradient";
+  let description = [{
+    An `axonn.linear_grad_bias` and an `axonn.linear_grad_weight` of the
+    same gradient become one `axonn.linear_grad_weight` with the bias
+    gradient as its second result: at the weight gradient's place when it
+    comes first; else at the bias gradient's when the weight gradient's
+    input is defined there, or at the weight gradient's when nothing before
+    it reads the bias gradient; otherwise the pair is left as it is. On
+    GPUs the weight gradient's GEMM sums the gradient's columns in its
+    epilogue as it reads them, instead of a kernel reading the whole
+    gradient again. Runs with the other fusions in the training pipeline
+    (`fuse=false` leaves it out).
+  }];
+  let dependentDialects = ["::mlir::axonn::AxonnDialect"];
+}
+
 def FuseNormGradAddPass : Pass<"axonn-fuse-norm-grad-add", "ModuleOp"> {
   let summary = "Fold the addition of a norm's input gradient into the norm's gradient";
   let description = [{
