@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Placement.h"
 #include "axonn/Dialect/Axonn/IR/AxonnOps.h"
 #include "axonn/Dialect/Axonn/Transforms/Passes.h"
 
@@ -21,15 +22,6 @@ namespace mlir::axonn {
 
 namespace mlir::axonn {
 namespace {
-
-/// Whether `value` is available before `op` in its block (an argument of
-/// the block, or defined by an earlier op).
-bool availableBefore(Value value, Operation *op) {
-  if (auto arg = dyn_cast<BlockArgument>(value))
-    return arg.getOwner() == op->getBlock();
-  Operation *def = value.getDefiningOp();
-  return def->getBlock() == op->getBlock() && def->isBeforeInBlock(op);
-}
 
 /// Where the fused op of `bias` and `weight` can go: at the weight
 /// gradient when it comes first; else at the bias gradient when the weight

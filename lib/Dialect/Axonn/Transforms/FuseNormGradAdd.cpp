@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Placement.h"
 #include "axonn/Dialect/Axonn/IR/AxonnOps.h"
 #include "axonn/Dialect/Axonn/Transforms/Passes.h"
 
@@ -19,15 +20,6 @@ namespace mlir::axonn {
 
 namespace mlir::axonn {
 namespace {
-
-/// Whether `value` is available before `op` in its block (an argument of
-/// the block, or defined by an earlier op).
-bool availableBefore(Value value, Operation *op) {
-  if (auto arg = dyn_cast<BlockArgument>(value))
-    return arg.getOwner() == op->getBlock();
-  Operation *def = value.getDefiningOp();
-  return def->getBlock() == op->getBlock() && def->isBeforeInBlock(op);
-}
 
 /// The norm gradient whose input gradient is `value`, if it is one without
 /// `accumulate` and `add` is its only reader.

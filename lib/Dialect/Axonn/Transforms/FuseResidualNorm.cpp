@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Placement.h"
 #include "axonn/Dialect/Axonn/IR/AxonnOps.h"
 #include "axonn/Dialect/Axonn/Transforms/Passes.h"
 
@@ -18,17 +19,6 @@ namespace mlir::axonn {
 
 namespace mlir::axonn {
 namespace {
-
-/// Whether `value` is available before `op` in its block (an argument of
-/// the block, or defined by an earlier op).
-bool availableBefore(Value value, Operation *op) {
-  if (!value)
-    return true;
-  if (auto arg = dyn_cast<BlockArgument>(value))
-    return arg.getOwner() == op->getBlock();
-  Operation *def = value.getDefiningOp();
-  return def->getBlock() == op->getBlock() && def->isBeforeInBlock(op);
-}
 
 /// Fuses `norm` (a layer or RMS norm of `add`'s sum); false if the pair
 /// cannot be placed.

@@ -353,29 +353,21 @@ FailureOr<OpLayouts> Sharder::rule(Operation *op) {
       .Case([&](PositionGradOp) -> FailureOr<OpLayouts> {
         return OpLayouts{{activation(x)}, {layout({{}, {x}}, tokenAxes)}};
       })
-      .Case([&](LayerNormGradOp op) -> FailureOr<OpLayouts> {
-        OpLayouts l{
-            {activation(x), activation(x), vector(x)},
-            {activation(x), vector(x, tokenAxes), vector(x, tokenAxes)}};
-        if (op.getStats())
-          return op.emitOpError() << "has split-feature statistics, which "
-                                     "--axonn-insert-collectives makes after "
-                                     "--axonn-shard";
-        if (op.getAccumulate())
-          l.operands.push_back(activation(x));
-        return l;
-      })
-      .Case([&](RMSNormGradOp op) -> FailureOr<OpLayouts> {
-        OpLayouts l{{activation(x), activation(x), vector(x)},
-                    {activation(x), vector(x, tokenAxes)}};
-        if (op.getStats())
-          return op.emitOpError() << "has split-feature statistics, which "
-                                     "--axonn-insert-collectives makes after "
-                                     "--axonn-shard";
-        if (op.getAccumulate())
-          l.operands.push_back(activation(x));
-        return l;
-      })
+      .Case<LayerNormGradOp, RMSNormGradOp>(
+          [&](auto op) -> FailureOr<OpLayouts> {
+            if (op.getStats())
+              return op.emitOpError()
+                     << "has split-feature statistics, which "
+                        "--axonn-insert-collectives makes after --axonn-shard";
+            // dx, the scale's gradient (and the bias's).
+            OpLayouts l{{activation(x), activation(x), vector(x)},
+                        {activation(x), vector(x, tokenAxes)}};
+            if (op->getNumResults() == 3)
+              l.results.push_back(vector(x, tokenAxes));
+            if (op.getAccumulate())
+              l.operands.push_back(activation(x));
+            return l;
+          })
       .Case([&](LinearGradInputOp op) -> FailureOr<OpLayouts> {
         auto [out, in] = linearAxes(op.getTransposed());
         return OpLayouts{{activation(out), matrix(out, in)},
