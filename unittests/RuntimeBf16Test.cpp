@@ -109,10 +109,10 @@ TEST_F(RuntimeBf16Test, EmbeddingAndGradients) {
             AXONN_OK);
   expectRounded(tOut, out, "embedding");
   ASSERT_EQ(axonn_rt_embedding_grad(rt, widen(grad).data(), tokens.data(),
-                                    count, rows, width, 0, dt.data()),
+                                    count, rows, width, 0, nullptr, dt.data()),
             AXONN_OK);
   ASSERT_EQ(axonn_rt_embedding_grad_bf16(rt, grad.data(), tokens.data(), count,
-                                         rows, width, 0, tDt.data()),
+                                         rows, width, 0, nullptr, tDt.data()),
             AXONN_OK);
   expectRounded(tDt, dt, "embedding_grad");
   ASSERT_EQ(axonn_rt_position_grad(rt, widen(grad).data(), count, seq,

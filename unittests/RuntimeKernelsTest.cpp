@@ -109,17 +109,24 @@ TEST_F(RuntimeKernelsTest, EmbeddingWithPositions) {
   // Its gradients.
   HostTensor dy = random({2, 5, 8});
   auto grads = reference(R"(
-    func.func @f(%dy: tensor<2x5x8xf32>, %t: tensor<2x5xi32>) -> (tensor<11x8xf32>, tensor<6x8xf32>) {
+    func.func @f(%dy: tensor<2x5x8xf32>, %t: tensor<2x5xi32>, %o: tensor<11x8xf32>) -> (tensor<11x8xf32>, tensor<6x8xf32>, tensor<11x8xf32>) {
       %0 = axonn.embedding_grad %dy, %t : (tensor<2x5x8xf32>, tensor<2x5xi32>) -> tensor<11x8xf32>
       %1 = axonn.position_grad %dy : tensor<2x5x8xf32> -> tensor<6x8xf32>
-      return %0, %1 : tensor<11x8xf32>, tensor<6x8xf32>
+      %2 = axonn.embedding_grad %dy, %t accumulate %o : (tensor<2x5x8xf32>, tensor<2x5xi32>, tensor<11x8xf32>) -> tensor<11x8xf32>
+      return %0, %1, %2 : tensor<11x8xf32>, tensor<6x8xf32>, tensor<11x8xf32>
     })",
-                         {dy, t});
+                         {dy, t, table});
   std::vector<float> dtable(88), dpos(48);
   auto dyf = f32(dy);
   ASSERT_EQ(axonn_rt_embedding_grad(rt, dyf.data(), ti.data(), 10, 11, 8, none,
-                                    dtable.data()),
+                                    nullptr, dtable.data()),
             AXONN_OK);
+  // Added to another gradient of the table, in place.
+  std::vector<float> summed = tf;
+  ASSERT_EQ(axonn_rt_embedding_grad(rt, dyf.data(), ti.data(), 10, 11, 8, none,
+                                    summed.data(), summed.data()),
+            AXONN_OK);
+  expectClose(grads[2], summed, "embedding_grad + accumulate, in place");
   ASSERT_EQ(axonn_rt_position_grad(rt, dyf.data(), 10, 5, 6, 8, dpos.data()),
             AXONN_OK);
   expectClose(grads[0], dtable, "embedding_grad");

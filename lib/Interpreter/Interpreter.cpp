@@ -586,7 +586,8 @@ LogicalResult Evaluator::lmHeadLoss(LMHeadLossOp op) {
 
 LogicalResult Evaluator::embeddingGrad(EmbeddingGradOp op) {
   const HostTensor &dy = get(op.getGrad()), &tokens = get(op.getTokens());
-  HostTensor table = zerosLike(op.getResult());
+  HostTensor table =
+      op.getAccumulate() ? get(op.getAccumulate()) : zerosLike(op.getResult());
   int64_t rows = table.shape[0], width = table.shape[1];
   FailureOr<int64_t> offset = vocabOffset(op, op.getVocabAxes(), rows);
   if (failed(offset))

@@ -245,7 +245,7 @@ void checkAll(Api &cuda, Api &cpu) {
       r.ok(r.api.embedding(r.api.rt, tk, 10, 5, t, 11, 8, p, 9, st, none,
                            none, out),
            "embedding");
-      r.ok(r.api.embedding_grad(r.api.rt, g, tk, 10, 11, 8, none, dt),
+      r.ok(r.api.embedding_grad(r.api.rt, g, tk, 10, 11, 8, none, nullptr, dt),
            "embedding_grad");
       r.ok(r.api.position_grad(r.api.rt, g, 10, 5, 9, 8, dp),
            "position_grad");
@@ -260,16 +260,28 @@ void checkAll(Api &cuda, Api &cpu) {
   {
     const int64_t count = 4000, rows = 700, width = 300;
     auto tokens = randomTokens(size_t(count), 800);
-    auto grad = random(size_t(count * width));
+    auto grad = random(size_t(count * width)), other = random(rows * width);
     int32_t axes[1] = {AXONN_AXIS_X};
     axonn_axes x1 = axonn_axes_make(1, axes);
     check(cuda, cpu, [&](Run &r) -> Outputs {
       float *dt = r.out(rows * width), *g = r.in(grad);
       int32_t *tk = r.in(tokens);
-      r.ok(r.api.embedding_grad(r.api.rt, g, tk, count, rows, width, x1, dt),
+      r.ok(r.api.embedding_grad(r.api.rt, g, tk, count, rows, width, x1,
+                                nullptr, dt),
            "embedding_grad");
-      return {{"embedding_grad (4000 tokens, sliced)",
-               r.read(dt, rows * width)}};
+      // Added to another gradient of the table (a tied LM head's), from it
+      // and in place.
+      float *po = r.in(other), *at = r.out(rows * width), *in = r.in(other);
+      r.ok(
+          r.api.embedding_grad(r.api.rt, g, tk, count, rows, width, x1, po, at),
+          "embedding_grad");
+      r.ok(
+          r.api.embedding_grad(r.api.rt, g, tk, count, rows, width, x1, in, in),
+          "embedding_grad");
+      return {
+          {"embedding_grad (4000 tokens, sliced)", r.read(dt, rows * width)},
+          {"embedding_grad (accumulate)", r.read(at, rows * width)},
+          {"embedding_grad (accumulate in place)", r.read(in, rows * width)}};
     });
   }
   // Norms, with and without split-feature statistics, and the column sums
@@ -746,7 +758,12 @@ void checkBf16(Api &cuda, Api &cpu) {
       // Gradients of a [tokens, 8] output (the first tokens x 8 of dy), and
       // of positions for a sequence of 3.
       axonn_bf16 *eg = r.outBf16(rows * 8), *pg = r.outBf16(tokens * 8);
-      r.ok(a.embedding_grad_bf16(a.rt, pdy, tk, tokens, rows, 8, none, eg),
+      r.ok(a.embedding_grad_bf16(a.rt, pdy, tk, tokens, rows, 8, none, nullptr,
+                                 eg),
+           "embedding_grad");
+      // Added to another gradient of the table, in place.
+      axonn_bf16 *ea = r.inBf16(table);
+      r.ok(a.embedding_grad_bf16(a.rt, pdy, tk, tokens, rows, 8, none, ea, ea),
            "embedding_grad");
       r.ok(a.position_grad_bf16(a.rt, pdy, tokens, 3, tokens, 8, pg),
            "position_grad");
@@ -779,30 +796,32 @@ void checkBf16(Api &cuda, Api &cpu) {
       r.ok(a.rms_norm_grad_bf16(a.rt, pdy, px, ps, rstats, tokens, local,
                                 local, 1e-5, srdx, srdx, srdg),
            "rms_norm_grad");
-      return {{"layer_norm_bf16", r.read(ln, tokens * local)},
-              {"rms_norm_bf16 (stats)", r.read(rms, tokens * local)},
-              {"layer_norm_grad_bf16 dx", r.read(ldx, tokens * local)},
-              {"layer_norm_grad_bf16 dscale", r.read(ldg, local)},
-              {"layer_norm_grad_bf16 dbias", r.read(ldb, local)},
-              {"norm_grad_stats_bf16 (fp32)", r.read(gstats, tokens * 4)},
-              {"norm_grad_stats_bf16 (rms, fp32)", r.read(rstats, tokens * 2)},
-              {"layer_norm_grad_bf16 dx (stats, accumulate)",
-               r.read(sdx, tokens * local)},
-              {"layer_norm_grad_bf16 dscale (stats)", r.read(sdg, local)},
-              {"layer_norm_grad_bf16 dbias (stats)", r.read(sdb, local)},
-              {"rms_norm_grad_bf16 dx (stats, accumulate in place)",
-               r.read(srdx, tokens * local)},
-              {"rms_norm_grad_bf16 dscale (stats)", r.read(srdg, local)},
-              {"norm_stats_bf16 (rms, fp32)", r.read(stats, tokens)},
-              {"residual_layer_norm_bf16 sum", r.read(rs, tokens * local)},
-              {"residual_layer_norm_bf16", r.read(rn, tokens * local)},
-              {"residual_rms_norm_bf16 sum", r.read(rs2, tokens * local)},
-              {"residual_rms_norm_bf16", r.read(rn2, tokens * local)},
-              {"rms_norm_grad_bf16 dx", r.read(dx, tokens * local)},
-              {"rms_norm_grad_bf16 dscale", r.read(dg, local)},
-              {"embedding_bf16", r.read(emb, tokens * 8)},
-              {"embedding_grad_bf16", r.read(eg, rows * 8)},
-              {"position_grad_bf16", r.read(pg, tokens * 8)}};
+      return {
+          {"layer_norm_bf16", r.read(ln, tokens * local)},
+          {"rms_norm_bf16 (stats)", r.read(rms, tokens * local)},
+          {"layer_norm_grad_bf16 dx", r.read(ldx, tokens * local)},
+          {"layer_norm_grad_bf16 dscale", r.read(ldg, local)},
+          {"layer_norm_grad_bf16 dbias", r.read(ldb, local)},
+          {"norm_grad_stats_bf16 (fp32)", r.read(gstats, tokens * 4)},
+          {"norm_grad_stats_bf16 (rms, fp32)", r.read(rstats, tokens * 2)},
+          {"layer_norm_grad_bf16 dx (stats, accumulate)",
+           r.read(sdx, tokens * local)},
+          {"layer_norm_grad_bf16 dscale (stats)", r.read(sdg, local)},
+          {"layer_norm_grad_bf16 dbias (stats)", r.read(sdb, local)},
+          {"rms_norm_grad_bf16 dx (stats, accumulate in place)",
+           r.read(srdx, tokens * local)},
+          {"rms_norm_grad_bf16 dscale (stats)", r.read(srdg, local)},
+          {"norm_stats_bf16 (rms, fp32)", r.read(stats, tokens)},
+          {"residual_layer_norm_bf16 sum", r.read(rs, tokens * local)},
+          {"residual_layer_norm_bf16", r.read(rn, tokens * local)},
+          {"residual_rms_norm_bf16 sum", r.read(rs2, tokens * local)},
+          {"residual_rms_norm_bf16", r.read(rn2, tokens * local)},
+          {"rms_norm_grad_bf16 dx", r.read(dx, tokens * local)},
+          {"rms_norm_grad_bf16 dscale", r.read(dg, local)},
+          {"embedding_bf16", r.read(emb, tokens * 8)},
+          {"embedding_grad_bf16", r.read(eg, rows * 8)},
+          {"embedding_grad_bf16 (accumulate in place)", r.read(ea, rows * 8)},
+          {"position_grad_bf16", r.read(pg, tokens * 8)}};
     });
   }
   // Attention in bf16 (on the tensor cores on a GPU): every tiled head

@@ -616,12 +616,13 @@ __global__ void embeddingKernel(const int32_t *tokens, int64_t count,
 /// a block per group, which starts where the row changes, adds the
 /// gradients of its positions in position order in fp32 and stores them
 /// (deterministic, unlike atomics: --resume stays bit for bit on the GPU
-/// too). Rows no token uses keep the zeros stored before.
+/// too). Rows no token uses keep the zeros (or the accumulated gradient)
+/// stored before; with `accumulate`, the sums start from what is stored.
 template <typename T>
 __global__ void embeddingGradKernel(const T *grad, const uint32_t *keys,
                                     const int32_t *positions, int64_t count,
                                     int64_t rows, int64_t width,
-                                    T *tableGrad) {
+                                    bool accumulate, T *tableGrad) {
   for (int64_t p = blockIdx.x; p < count; p += gridDim.x) {
     uint32_t row = keys[p];
     if (row >= rows || (p > 0 && keys[p - 1] == row))
@@ -630,7 +631,7 @@ __global__ void embeddingGradKernel(const T *grad, const uint32_t *keys,
     while (end < count && keys[end] == row)
       ++end;
     for (int64_t j = threadIdx.x; j < width; j += blockDim.x) {
-      float acc = 0;
+      float acc = accumulate ? toFloat(tableGrad[row * width + j]) : 0.0f;
       for (int64_t q = p; q < end; ++q)
         acc += toFloat(grad[int64_t(positions[q]) * width + j]);
       store(tableGrad[row * width + j], acc);
@@ -675,12 +676,17 @@ axonn_status embedding(axonn_rt *rt, const int32_t *tokens, int64_t count,
 template <typename T>
 axonn_status embeddingGrad(axonn_rt *rt, const T *grad, const int32_t *tokens,
                            int64_t count, int64_t rows, int64_t width,
-                           axonn_axes vocabAxes, T *tableGrad) {
+                           axonn_axes vocabAxes, const T *accumulate,
+                           T *tableGrad) {
   AXONN_GPU_TRACE(rt, "embedding_grad", "compute");
   if (rows == 0)
     return AXONN_OK;
-  AXONN_CUDA(rt, cudaMemsetAsync(tableGrad, 0, size_t(rows * width) * sizeof(T),
-                                 streamOf(rt)));
+  size_t bytes = size_t(rows * width) * sizeof(T);
+  if (!accumulate)
+    AXONN_CUDA(rt, cudaMemsetAsync(tableGrad, 0, bytes, streamOf(rt)));
+  else if (accumulate != tableGrad)
+    AXONN_CUDA(rt, cudaMemcpyAsync(tableGrad, accumulate, bytes,
+                                   cudaMemcpyDeviceToDevice, streamOf(rt)));
   if (count == 0)
     return AXONN_OK;
   TokenGroups groups;
@@ -690,7 +696,8 @@ axonn_status embeddingGrad(axonn_rt *rt, const T *grad, const int32_t *tokens,
     return s;
   embeddingGradKernel<<<unsigned(std::min<int64_t>(count, 65535)), kThreads, 0,
                         streamOf(rt)>>>(grad, groups.keys, groups.positions,
-                                        count, rows, width, tableGrad);
+                                        count, rows, width,
+                                        accumulate != nullptr, tableGrad);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
@@ -2559,9 +2566,11 @@ axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
 axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const float *grad,
                                      const int32_t *tokens, int64_t count,
                                      int64_t rows, int64_t width,
-                                     axonn_axes vocabAxes, float *tableGrad) {
+                                     axonn_axes vocabAxes,
+                                     const float *accumulate,
+                                     float *tableGrad) {
   return embeddingGrad(rt, grad, tokens, count, rows, width, vocabAxes,
-                       tableGrad);
+                       accumulate, tableGrad);
 }
 
 axonn_status axonn_rt_position_grad(axonn_rt *rt, const float *grad,
@@ -2590,9 +2599,10 @@ axonn_status axonn_rt_embedding_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,
                                           const int32_t *tokens, int64_t count,
                                           int64_t rows, int64_t width,
                                           axonn_axes vocabAxes,
+                                          const axonn_bf16 *accumulate,
                                           axonn_bf16 *tableGrad) {
   return embeddingGrad(rt, grad, tokens, count, rows, width, vocabAxes,
-                       tableGrad);
+                       accumulate, tableGrad);
 }
 
 axonn_status axonn_rt_position_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,

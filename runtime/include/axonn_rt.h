@@ -22,11 +22,11 @@
  * and master weights). Kernels compute in fp32 (the fp64 build: fp64) and
  * round their bf16 results to nearest even.
  *
- * Stability: version 8 of the ABI (7 lacked the norm gradients'
- * accumulate and linear_grad_weight's bias_grad; 6 had logits_max without
- * the partial sums, and softmax_sums over the logits; 5 lacked the grouped
- * sum of squares and AdamW; 4 attention's lse and attention_grad's out and
- * lse; 3 linear_grad_input_gelu; 2 the bf16 twins, the residual norms and
+ * Stability: version 8 of the ABI (7 lacked the norm and embedding
+ * gradients' accumulate and linear_grad_weight's bias_grad; 6 had logits_max
+ *without the partial sums, and softmax_sums over the logits; 5 lacked the
+ *grouped sum of squares and AdamW; 4 attention's lse and attention_grad's out
+ *and lse; 3 linear_grad_input_gelu; 2 the bf16 twins, the residual norms and
  * linear_gelu; 1 the memory calls, cached attention and the embedding's
  * start position).
  *===----------------------------------------------------------------------===*/
@@ -242,10 +242,14 @@ axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
                                 const int32_t *start_at,
                                 axonn_axes vocab_axes, axonn_axes once_over,
                                 axonn_real *out);
+/* table_grad[v] = the sum of grad over the tokens equal to v (this rank's
+ * slice of rows), plus accumulate[v] when accumulate is not null (another
+ * gradient of the table; it may be table_grad). */
 axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const axonn_real *grad,
                                      const int32_t *tokens,
                                      int64_t tokens_count, int64_t rows,
                                      int64_t width, axonn_axes vocab_axes,
+                                     const axonn_real *accumulate,
                                      axonn_real *table_grad);
 axonn_status axonn_rt_position_grad(axonn_rt *rt, const axonn_real *grad,
                                     int64_t tokens_count, int64_t seq,
@@ -529,6 +533,7 @@ axonn_status axonn_rt_embedding_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,
                                           const int32_t *tokens,
                                           int64_t tokens_count, int64_t rows,
                                           int64_t width, axonn_axes vocab_axes,
+                                          const axonn_bf16 *accumulate,
                                           axonn_bf16 *table_grad);
 axonn_status axonn_rt_position_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,
                                          int64_t tokens_count, int64_t seq,

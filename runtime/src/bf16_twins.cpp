@@ -144,12 +144,14 @@ axonn_status axonn_rt_embedding_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,
                                           const int32_t *tokens, int64_t count,
                                           int64_t rows, int64_t width,
                                           axonn_axes vocabAxes,
+                                          const axonn_bf16 *accumulate,
                                           axonn_bf16 *tableGrad) {
   Widened w(rt);
   const axonn_real *g = w.in(grad, count * width);
+  const axonn_real *acc = w.in(accumulate, rows * width); // null: null
   axonn_real *t = w.out(tableGrad, rows * width);
   AXONN_WIDENED(w, axonn_rt_embedding_grad(rt, g, tokens, count, rows, width,
-                                           vocabAxes, t));
+                                           vocabAxes, acc, t));
 }
 
 axonn_status axonn_rt_position_grad_bf16(axonn_rt *rt, const axonn_bf16 *grad,

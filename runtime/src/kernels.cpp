@@ -236,10 +236,15 @@ axonn_status axonn_rt_embedding(axonn_rt *rt, const int32_t *tokens,
 axonn_status axonn_rt_embedding_grad(axonn_rt *rt, const axonn_real *grad,
                                      const int32_t *tokens, int64_t count,
                                      int64_t rows, int64_t width,
-                                     axonn_axes vocabAxes, axonn_real *tableGrad) {
+                                     axonn_axes vocabAxes,
+                                     const axonn_real *accumulate,
+                                     axonn_real *tableGrad) {
   AXONN_TRACE(rt, "embedding_grad", "compute");
   int64_t offset = vocabOffset(rt, vocabAxes, rows);
-  std::fill_n(tableGrad, rows * width, 0.0f);
+  if (!accumulate)
+    std::fill_n(tableGrad, rows * width, axonn_real(0));
+  else if (accumulate != tableGrad)
+    std::copy_n(accumulate, rows * width, tableGrad);
   for (int64_t i = 0; i < count; ++i) {
     int64_t row = int64_t(tokens[i]) - offset;
     if (row < 0 || row >= rows)

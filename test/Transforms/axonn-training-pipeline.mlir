@@ -14,7 +14,7 @@
 // STAGES:      axonn.all_gather_start
 // STAGES:      IR Dump After FuseResidualNormPass (axonn-fuse-residual-norm)
 // STAGES:      IR Dump After FuseLinearGeluPass (axonn-fuse-linear-gelu)
-// STAGES:      IR Dump After FuseNormGradAddPass (axonn-fuse-norm-grad-add)
+// STAGES:      IR Dump After FuseGradAddPass (axonn-fuse-grad-add)
 // STAGES:      axonn.layer_norm_grad {{.*}} accumulate
 // STAGES:      IR Dump After PlanMemoryPass (axonn-plan-memory)
 // STAGES:      axonn.buffers

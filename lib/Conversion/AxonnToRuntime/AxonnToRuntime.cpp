@@ -350,7 +350,7 @@ LogicalResult FunctionLowering::lower(Operation *op) {
         call("axonn_rt_embedding_grad",
              {p(e.getGrad()), p(e.getTokens()), i64(numElements(e.getTokens())),
               i64(table[0]), i64(table[1]), axes(e.getVocabAxes()),
-              p(e.getResult())});
+              p(e.getAccumulate()), p(e.getResult())});
       })
       .Case([&](PositionGradOp e) {
         ArrayRef<int64_t> grad = shapeOf(e.getGrad());

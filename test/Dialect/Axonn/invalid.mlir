@@ -734,6 +734,14 @@ func.func @f(%dy: tensor<2x8x16xf32>, %x: tensor<2x8x16xf32>, %g: tensor<16xf32>
 
 // -----
 
+func.func @f(%dy: tensor<2x8x16xf32>, %t: tensor<2x8xi32>, %o: tensor<32x8xf32>) {
+  // expected-error @+1 {{'axonn.embedding_grad' op failed to verify that accumulate has the result's type}}
+  %0 = axonn.embedding_grad %dy, %t accumulate %o : (tensor<2x8x16xf32>, tensor<2x8xi32>, tensor<32x8xf32>) -> tensor<32x16xf32>
+  return
+}
+
+// -----
+
 func.func @f(%dy: tensor<2x8x16xf32>, %x: tensor<2x8x16xf32>, %g: tensor<16xf32>, %o: tensor<2x8x16xbf16>) {
   // expected-error @+1 {{'axonn.rms_norm_grad' op failed to verify that accumulate has the input's type}}
   %0:2 = "axonn.rms_norm_grad"(%dy, %x, %g, %o) <{epsilon = 1.0e-05 : f64, operandSegmentSizes = array<i32: 1, 1, 1, 0, 1>}> : (tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<16xf32>, tensor<2x8x16xbf16>) -> (tensor<2x8x16xf32>, tensor<16xf32>)

@@ -122,6 +122,8 @@ func.func @backward(%dy: tensor<2x16x32xf32>, %x: tensor<2x16x32xf32>, %g: tenso
                     %o: tensor<2x16x32xf32>, %lse: tensor<2x16x2xf32>) {
   // CHECK: axonn.embedding_grad %{{.*}}, %{{.*}} : (tensor<2x16x32xf32>, tensor<2x16xi32>) -> tensor<100x32xf32>
   %0 = axonn.embedding_grad %dy, %tokens : (tensor<2x16x32xf32>, tensor<2x16xi32>) -> tensor<100x32xf32>
+  // CHECK: axonn.embedding_grad %{{.*}}, %{{.*}} accumulate %{{.*}} : (tensor<2x16x32xf32>, tensor<2x16xi32>, tensor<100x32xf32>) -> tensor<100x32xf32>
+  %eacc = axonn.embedding_grad %dy, %tokens accumulate %0 : (tensor<2x16x32xf32>, tensor<2x16xi32>, tensor<100x32xf32>) -> tensor<100x32xf32>
   // CHECK: axonn.position_grad %{{.*}} : tensor<2x16x32xf32> -> tensor<64x32xf32>
   %1 = axonn.position_grad %dy : tensor<2x16x32xf32> -> tensor<64x32xf32>
   // CHECK: axonn.layer_norm_grad %{{.*}}, %{{.*}}, %{{.*}} eps 1.0e-05 : tensor<2x16x32xf32>, tensor<32xf32> -> tensor<32xf32>, tensor<32xf32>

@@ -172,13 +172,13 @@ LogicalResult checkNorm(const LayoutChecker &c, Value input, Value scale,
   return success();
 }
 
-/// A norm gradient's `accumulate` (if any) is laid out as the input
-/// gradient it is added to.
+/// An `accumulate` operand (if any) is laid out as the gradient it is
+/// added to (`sum`, named `sumName`).
 LogicalResult checkAccumulate(const LayoutChecker &c, Value accumulate,
-                              Value inputGrad) {
-  if (!accumulate || !c.has({accumulate, inputGrad}))
+                              Value sum, const char *sumName) {
+  if (!accumulate || !c.has({accumulate, sum}))
     return success();
-  return c.sameLayout(accumulate, "accumulate", inputGrad, "input_grad");
+  return c.sameLayout(accumulate, "accumulate", sum, sumName);
 }
 
 /// Normal and transposed linears alike: the weight's in-features split
@@ -285,7 +285,9 @@ LogicalResult checkOp(Operation *op) {
       .Case([&](EmbeddingGradOp op) {
         if (failed(c.notPartial(op.getGrad(), "grad")) ||
             failed(sameTokens(c, op.getGrad(), "grad", op.getTokens(), "tokens",
-                              true)))
+                              true)) ||
+            failed(checkAccumulate(c, op.getAccumulate(), op.getResult(),
+                                   "result")))
           return failure();
         if (!c.has({op.getGrad(), op.getResult()}))
           return success();
@@ -306,7 +308,8 @@ LogicalResult checkOp(Operation *op) {
         if (failed(checkNorm(c, op.getInput(), op.getScale(), Value(),
                              op.getInputGrad())) ||
             failed(c.notPartial(op.getGrad(), "grad")) ||
-            failed(checkAccumulate(c, op.getAccumulate(), op.getInputGrad())))
+            failed(checkAccumulate(c, op.getAccumulate(), op.getInputGrad(),
+                                   "input_grad")))
           return failure();
         if (!c.has({op.getScale()}))
           return success();
@@ -321,7 +324,8 @@ LogicalResult checkOp(Operation *op) {
         if (failed(checkNorm(c, op.getInput(), op.getScale(), Value(),
                              op.getInputGrad())) ||
             failed(c.notPartial(op.getGrad(), "grad")) ||
-            failed(checkAccumulate(c, op.getAccumulate(), op.getInputGrad())))
+            failed(checkAccumulate(c, op.getAccumulate(), op.getInputGrad(),
+                                   "input_grad")))
           return failure();
         if (!c.has({op.getScale()}))
           return success();

@@ -172,7 +172,7 @@ LogicalResult Autodiff::backprop(Operation *op) {
   if (auto e = dyn_cast<EmbeddingOp>(op)) {
     accumulate(e.getTable(),
                EmbeddingGradOp::create(builder, loc, e.getTable().getType(), dy,
-                                       e.getTokens(), AxesAttr()));
+                                       e.getTokens(), AxesAttr(), Value()));
     if (e.getPositions())
       accumulate(
           e.getPositions(),

@@ -60,7 +60,7 @@ struct TrainingPipelineOptions
                      "gradients, and gradient additions with the norms' "
                      "gradients (--axonn-fuse-residual-norm, "
                      "--axonn-fuse-linear-gelu, --axonn-fuse-linear-grad-bias, "
-                     "--axonn-fuse-norm-grad-add)"),
+                     "--axonn-fuse-grad-add)"),
       llvm::cl::init(true)};
 };
 
@@ -93,7 +93,7 @@ void buildTrainingPipeline(OpPassManager &pm,
     pm.addPass(createFuseResidualNormPass());
     pm.addPass(createFuseLinearGeluPass());
     pm.addPass(createFuseLinearGradBiasPass());
-    pm.addPass(createFuseNormGradAddPass());
+    pm.addPass(createFuseGradAddPass());
   }
   pm.addPass(createPlanMemoryPass());
 }

@@ -1,7 +1,7 @@
 //===- Placement.h - where a fused op may go ------------------------------===//
 //
 // Shared by the fusion passes (--axonn-fuse-residual-norm,
-// --axonn-fuse-linear-grad-bias, --axonn-fuse-norm-grad-add), which put
+// --axonn-fuse-linear-grad-bias, --axonn-fuse-grad-add), which put
 // the op replacing a pair at one of the pair's places.
 //
 //===----------------------------------------------------------------------===//

@@ -347,8 +347,11 @@ FailureOr<OpLayouts> Sharder::rule(Operation *op) {
       .Case([&](LMHeadLossOp) -> FailureOr<OpLayouts> {
         return OpLayouts{{activation(x), matrix(y, x), tokens()}, {scalar()}};
       })
-      .Case([&](EmbeddingGradOp) -> FailureOr<OpLayouts> {
-        return OpLayouts{{activation(x), tokens()}, {matrix(y, x, tokenAxes)}};
+      .Case([&](EmbeddingGradOp op) -> FailureOr<OpLayouts> {
+        OpLayouts l{{activation(x), tokens()}, {matrix(y, x, tokenAxes)}};
+        if (op.getAccumulate()) // laid out as the result it is added to
+          l.operands.push_back(matrix(y, x, tokenAxes));
+        return l;
       })
       .Case([&](PositionGradOp) -> FailureOr<OpLayouts> {
         return OpLayouts{{activation(x)}, {layout({{}, {x}}, tokenAxes)}};

@@ -405,7 +405,9 @@ def Axonn_LMHeadLossOp : Axonn_Op<"lm_head_loss", [Pure]> {
 // Backward ops
 //===----------------------------------------------------------------------===//
 
-def Axonn_EmbeddingGradOp : Axonn_Op<"embedding_grad", [Pure]> {
+def Axonn_EmbeddingGradOp : Axonn_Op<"embedding_grad", [Pure,
+    OptionalTypesMatchWith<"accumulate has the result's type", "result",
+                           "accumulate", "$_self">]> {
   let summary = "Gradient of a token embedding table (scatter-add)";
   let description = [{
     `result[v, :] = sum of grad[b, s, :] over the positions with
@@ -419,12 +421,18 @@ def Axonn_EmbeddingGradOp : Axonn_Op<"embedding_grad", [Pure]> {
     %dwte = axonn.embedding_grad %dx, %tokens
         : (tensor<8x1024x768xf32>, tensor<8x1024xi32>) -> tensor<50257x768xf32>
     ```
+
+    With `accumulate` (another gradient of the table, of the result's type:
+    a tied LM head's), the result is `accumulate` plus the scatter-add
+    (`--axonn-fuse-grad-add` makes it from an `axonn.add`).
   }];
   let arguments = (ins Axonn_FloatTensor:$grad, Axonn_TokenTensor:$tokens,
-                       OptionalAttr<Axonn_AxesAttr>:$vocab_axes);
+                       OptionalAttr<Axonn_AxesAttr>:$vocab_axes,
+                       Optional<Axonn_FloatTensor>:$accumulate);
   let results = (outs Axonn_FloatTensor:$result);
   let assemblyFormat = [{
-    $grad `,` $tokens attr-dict `:` functional-type(operands, results)
+    $grad `,` $tokens (`accumulate` $accumulate^)? attr-dict `:`
+    functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }
@@ -467,7 +475,7 @@ def Axonn_LayerNormGradOp : Axonn_Op<"layer_norm_grad", [Pure,
 
     With `accumulate` (another gradient of the input, of its type), the
     input's gradient is `accumulate` plus the norm's, added before rounding
-    (`--axonn-fuse-norm-grad-add` makes it from an `axonn.add`).
+    (`--axonn-fuse-grad-add` makes it from an `axonn.add`).
   }];
   let arguments = (ins Axonn_FloatTensor:$grad, Axonn_FloatTensor:$input,
                        Axonn_FloatTensor:$scale, F64Attr:$epsilon,

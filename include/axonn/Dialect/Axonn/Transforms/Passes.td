@@ -416,17 +416,18 @@ def FuseLinearGradBiasPass : Pass<"axonn-fuse-linear-grad-bias", "ModuleOp"> {
   let dependentDialects = ["::mlir::axonn::AxonnDialect"];
 }
 
-def FuseNormGradAddPass : Pass<"axonn-fuse-norm-grad-add", "ModuleOp"> {
-  let summary = "Fold the addition of a norm's input gradient into the norm's gradient";
+def FuseGradAddPass : Pass<"axonn-fuse-grad-add", "ModuleOp"> {
+  let summary = "Fold gradient additions into the ops that compute one of their operands";
   let description = [{
     In the backward, the residual stream's gradient is the sum of the next
-    block's and the norm's input gradient. An `axonn.add` of an
-    `axonn.layer_norm_grad` or `axonn.rms_norm_grad` input gradient read by
-    nothing else becomes that op with `accumulate` (the add's other
-    operand), so that the kernel adds it as it writes the gradient: a write
-    and a read of the activations fewer. The fused op takes the
-    norm gradient's place when the other operand is defined there, else the
-    addition's when nothing in between reads the norm's other results;
+    block's and a norm's input gradient, and a tied embedding's gradient
+    the sum of the LM head's and the embedding's. An `axonn.add` of an
+    `axonn.layer_norm_grad` or `axonn.rms_norm_grad` input gradient, or of
+    an `axonn.embedding_grad`, read by nothing else becomes that op with
+    `accumulate` (the add's other operand), so that its kernel adds it as
+    it writes the gradient: a write and a read fewer. The fused op takes
+    the producer's place when the other operand is defined there, else the
+    addition's when nothing in between reads the producer's other results;
     otherwise the pair is left as it is. Runs with the other fusions in the
     training pipeline (`fuse=false` leaves it out).
   }];

@@ -1,22 +1,29 @@
-// --axonn-fuse-norm-grad-add: an axonn.add of a norm gradient's input
-// gradient (read by nothing else) becomes that norm gradient with the
-// add's other operand as `accumulate`, at the norm gradient when the other
-// operand is defined there, else at the addition when nothing between reads
-// the norm's parameter gradients; other pairs stay as they are.
-// RUN: axonn-opt %s --split-input-file --axonn-fuse-norm-grad-add | FileCheck %s
+// --axonn-fuse-grad-add: an axonn.add of a gradient that its op can add
+// to as it writes it (a norm gradient's input gradient, an embedding
+// gradient), read by nothing else, becomes that op with the add's other
+// operand as `accumulate`: at the op when the other operand is defined
+// there, else at the addition when nothing between reads the op's other
+// results; other pairs stay as they are.
+// RUN: axonn-opt %s --split-input-file --axonn-fuse-grad-add | FileCheck %s
 // The fused program computes what the unfused one does: every rank of the
-// tiny GPT's (layer norms) and tiny Llama's (RMS norms) step, fused, in
-// fp64 lockstep against the sharded step (--axonn-test-spmd), on whole
-// features (data parallel) and on split ones (norms from statistics).
-// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x1x1x2" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-norm-grad-add" -o /dev/null | FileCheck %s --check-prefix=SPMD
-// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=2x1x1x1" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-norm-grad-add" -o /dev/null | FileCheck %s --check-prefix=SPMD
-// RUN: axonn-translate --import-model-spec %examples/models/tiny-llama.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=2x1x1x1" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-norm-grad-add" -o /dev/null | FileCheck %s --check-prefix=SPMD
-// SPMD: results on 2 ranks, max relative error {{.*}}: ok
-// Every such addition of the tiny GPT's step is fused (two per block).
-// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=1" --axonn-build-training-step --axonn-shard --axonn-insert-collectives --axonn-fuse-norm-grad-add | FileCheck %s --check-prefix=GPT
+// tiny GPT's (layer norms, tied embedding) and tiny Llama's (RMS norms)
+// step, fused, in fp64 lockstep against the sharded step
+// (--axonn-test-spmd), on whole features (data parallel), on split ones
+// (norms from statistics) and with the vocabulary split over y (the
+// embedding's two gradients partial sums).
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x1x1x2" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-grad-add" -o /dev/null | FileCheck %s --check-prefix=SPMD
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=2x1x1x1" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-grad-add" -o /dev/null | FileCheck %s --check-prefix=SPMD
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=4 grid=1x2x1x2" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-grad-add" -o /dev/null | FileCheck %s --check-prefix=SPMD
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-llama.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=2x1x1x1" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-grad-add" -o /dev/null | FileCheck %s --check-prefix=SPMD
+// SPMD: results on {{[24]}} ranks, max relative error {{.*}}: ok
+// Every such addition of the tiny GPT's step is fused: two per block, and
+// the tied embedding's.
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=1" --axonn-build-training-step --axonn-shard --axonn-insert-collectives --axonn-fuse-grad-add | FileCheck %s --check-prefix=GPT
 // GPT-LABEL: func.func @train_step
 // GPT-COUNT-4: axonn.layer_norm_grad {{.*}} accumulate
-// GPT-NOT: axonn.layer_norm_grad {{.*}} accumulate
+// GPT-NOT: axonn.add
+// GPT: axonn.embedding_grad {{.*}} accumulate
+// GPT-NOT: axonn.add
 // GPT: return
 
 // CHECK-LABEL: func.func @at_the_norm_grad
@@ -90,4 +97,17 @@ func.func @doubled(%dy: tensor<2x8x16xf32>, %x: tensor<2x8x16xf32>, %g: tensor<1
   %dx, %dg = axonn.rms_norm_grad %dy, %x, %g eps 1.0e-5 : tensor<2x8x16xf32>, tensor<16xf32> -> tensor<16xf32>
   %s = axonn.add %dx, %dx : tensor<2x8x16xf32>
   return %s : tensor<2x8x16xf32>
+}
+
+// -----
+
+// A tied embedding: its gradient accumulates the LM head's, made earlier.
+// CHECK-LABEL: func.func @tied_embedding
+// CHECK-SAME: (%[[DY:.*]]: tensor<2x8x16xf32>, %[[T:.*]]: tensor<2x8xi32>, %[[HEAD:.*]]: tensor<32x16xf32>)
+// CHECK-NEXT: %[[E:.*]] = axonn.embedding_grad %[[DY]], %[[T]] accumulate %[[HEAD]] : (tensor<2x8x16xf32>, tensor<2x8xi32>, tensor<32x16xf32>) -> tensor<32x16xf32>
+// CHECK-NEXT: return %[[E]]
+func.func @tied_embedding(%dy: tensor<2x8x16xf32>, %t: tensor<2x8xi32>, %head: tensor<32x16xf32>) -> tensor<32x16xf32> {
+  %e = axonn.embedding_grad %dy, %t : (tensor<2x8x16xf32>, tensor<2x8xi32>) -> tensor<32x16xf32>
+  %s = axonn.add %head, %e : tensor<32x16xf32>
+  return %s : tensor<32x16xf32>
 }
