@@ -57,8 +57,8 @@ struct TrainingPipelineOptions
       *this, "fuse",
       llvm::cl::desc("Fuse residual additions with their norms, GELUs "
                      "with their linear layers, bias gradients with weight "
-                     "gradients, and gradient additions with the norms' "
-                     "gradients (--axonn-fuse-residual-norm, "
+                     "gradients, and gradient additions with the norm or "
+                     "embedding gradients they add (--axonn-fuse-residual-norm, "
                      "--axonn-fuse-linear-gelu, --axonn-fuse-linear-grad-bias, "
                      "--axonn-fuse-grad-add)"),
       llvm::cl::init(true)};
@@ -105,7 +105,7 @@ void mlir::axonn::registerTrainingPipeline() {
       "axonn-training-pipeline",
       "Compile model-level IR to the per-rank training step: plan, build "
       "the step, shard, insert collectives, schedule overlap, fuse residual "
-      "norms, linear GELUs, bias gradients and norm-gradient additions, "
-      "plan memory",
+      "norms, linear GELUs, bias gradients and gradient additions, plan "
+      "memory",
       buildTrainingPipeline);
 }
