@@ -16,6 +16,11 @@
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=4 grid=1x2x1x2" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-grad-add" -o /dev/null | FileCheck %s --check-prefix=SPMD
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-llama.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=2x1x1x1" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-grad-add" -o /dev/null | FileCheck %s --check-prefix=SPMD
 // SPMD: results on {{[24]}} ranks, max relative error {{.*}}: ok
+// Fused on model-level IR, before --axonn-shard: its rules lay `accumulate`
+// out so that every rank's step still matches, on 2x2x2x2.
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2x2" --axonn-build-training-step --axonn-fuse-grad-add --axonn-shard --axonn-test-spmd -o /dev/null | FileCheck %s --check-prefix=SPMD16
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-llama.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2x2" --axonn-build-training-step --axonn-fuse-grad-add --axonn-shard --axonn-test-spmd -o /dev/null | FileCheck %s --check-prefix=SPMD16
+// SPMD16: results on 16 ranks, max relative error {{.*}}: ok
 // Every such addition of the tiny GPT's step is fused: two per block, and
 // the tied embedding's.
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=1" --axonn-build-training-step --axonn-shard --axonn-insert-collectives --axonn-fuse-grad-add | FileCheck %s --check-prefix=GPT

@@ -12,6 +12,10 @@
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=2 grid=1x1x1x2" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-linear-grad-bias" -o /dev/null | FileCheck %s --check-prefix=SPMD
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=8 grid=2x2x2x1" --axonn-build-training-step --axonn-shard --axonn-test-spmd=pipeline="axonn-insert-collectives,axonn-schedule-overlap,axonn-fuse-linear-grad-bias" -o /dev/null | FileCheck %s --check-prefix=SPMD
 // SPMD: results on {{[28]}} ranks, max relative error {{.*}}: ok
+// Fused on model-level IR, before --axonn-shard: its rules lay the bias
+// gradient result out so that every rank's step still matches, on 2x2x2x2.
+// RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2x2" --axonn-build-training-step --axonn-fuse-linear-grad-bias --axonn-shard --axonn-test-spmd -o /dev/null | FileCheck %s --check-prefix=SPMD16
+// SPMD16: results on 16 ranks, max relative error {{.*}}: ok
 // Every bias gradient of the tiny GPT's step joins its weight gradient
 // (4 linear layers with biases per block, 2 blocks).
 // RUN: axonn-translate --import-model-spec %examples/models/tiny-gpt.json | axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=1" --axonn-build-training-step --axonn-shard --axonn-insert-collectives --axonn-fuse-linear-grad-bias | FileCheck %s --check-prefix=GPT
