@@ -66,13 +66,15 @@ prepare() {
 
 run() {
   local started=$(date +%s) failed=0
+  # Each stage's heading with the seconds since the start.
+  stage() { echo "== [$(( $(date +%s) - started )) s] $*"; }
   # (a run left from another machine would carry a foreign CMake cache)
   local out=$BUNDLE/run && rm -rf "$out" && mkdir -p "$out"
   local cuda=${CUDA_HOME:-/usr/local/cuda}
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   local gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 
-  echo "== build the runtime (CUDA, one process, no MPI)"
+  stage "build the runtime (CUDA, one process, no MPI)"
   cmake -S "$ROOT/runtime" -B "$out/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON \
       > "$out/cmake.log" 2>&1 && ninja -C "$out/build" > "$out/ninja.log" 2>&1 \
@@ -82,8 +84,8 @@ run() {
               -L"$cuda/lib64" -L"$cuda/lib" -Wl,-rpath,"$cuda/lib64"
               -Wl,-rpath,"$cuda/lib" -lcublasLt -lcudart -lm)
 
-  echo "== every kernel against the CPU kernels"
-  "$out/build/axonn-rt-cuda-check" "$out/build/libaxonn_rt_reference.so" \
+  stage "every kernel against the CPU kernels"
+  timeout 180 "$out/build/axonn-rt-cuda-check" "$out/build/libaxonn_rt_reference.so" \
       | tee "$out/check.txt" || failed=1
   # Attention kernels that fail the check must not spoil the training and
   # benchmark runs: they fall back from the tensor cores to the SIMT tiles,
@@ -104,7 +106,7 @@ run() {
     export AXONN_BGRAD_EPILOGUE=0
   fi
 
-  echo "== the attention kernels' speed (GPT-2 124M's shape; a Llama-like one)"
+  stage "the attention kernels' speed (GPT-2 124M's shape; a Llama-like one)"
   : > "$out/attention.txt"
   for shape in "8 1024 12 12 64" "2 2048 32 8 128"; do
     timeout 90 "$out/build/axonn-rt-attention-bench" $shape | tee -a "$out/attention.txt"
@@ -113,24 +115,24 @@ run() {
 
   for t in "${TINY[@]}"; do
     local name=${t%%:*}
-    echo "== $name: $TINY_STEPS steps on the GPU against the CPU run"
+    stage "$name: $TINY_STEPS steps on the GPU against the CPU run"
     c++ -o "$out/$name" "$BUNDLE/$name.o" "${libs[@]}" || failed=1
-    AXONN_GEMM_PRECISION=fp32 "$out/$name" --data "$BUNDLE/data" \
+    AXONN_GEMM_PRECISION=fp32 timeout 120 "$out/$name" --data "$BUNDLE/data" \
         --steps $TINY_STEPS --print-losses | grep '^step' > "$out/$name-fp32.txt" || failed=1
-    "$out/$name" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
+    timeout 120 "$out/$name" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
         | grep '^step' > "$out/$name-gpu.txt" || failed=1
     { echo -n "fp32 GEMMs: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/$name-fp32.txt" \
         "$BUNDLE/$name-cpu.txt" 1e-3 0.02; } | tee "$out/$name-vs-fp32.txt" || failed=1
     { echo -n "bf16 GEMMs: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/$name-gpu.txt" \
         "$BUNDLE/$name-cpu.txt" 0.05 0.02; } | tee "$out/$name-vs-gpu.txt" || failed=1
     c++ -o "$out/$name-bf16" "$BUNDLE/$name-bf16.o" "${libs[@]}" || failed=1
-    "$out/$name-bf16" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
+    timeout 120 "$out/$name-bf16" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
         | grep '^step' > "$out/$name-bf16.txt" || failed=1
     { echo -n "bf16 storage: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/$name-bf16.txt" \
         "$BUNDLE/$name-cpu.txt" 0.05 0.02; } | tee "$out/$name-vs-bf16.txt" || failed=1
   done
 
-  echo "== benchmarks: axonn and PyTorch (bf16, torch.compile, SDPA)"
+  stage "benchmarks: axonn and PyTorch (bf16, torch.compile, SDPA)"
   local peak=989 # dense bf16 TFLOP/s of an H100 SXM / H200 (MFU denominator)
   : > "$out/bench.txt"
   for m in "${MODELS[@]}"; do
@@ -150,7 +152,7 @@ run() {
     cat "$out/$m-torch.json"
   done
 
-  echo "== where a step of GPT-2 124M (bf16) goes (--trace, steps 2-4)"
+  stage "where a step of GPT-2 124M (bf16) goes (--trace, steps 2-4)"
   if timeout 90 "$out/gpt2-124m-gpu-bf16" --data "$BUNDLE/data" --steps 4 \
       --trace "$out/trace" --trace-steps 4 > "$out/trace.log" 2>&1; then
     python3 "$HERE/trace_summary.py" "$out/trace/trace-rank-0.json" 12 \

@@ -59,6 +59,14 @@ class GPT(nn.Module):
         self.h = nn.ModuleList(block(d, c["n_head"], c.get("n_inner") or 4 * d)
                                for _ in range(c["n_layer"]))
         self.ln_f = nn.LayerNorm(d)
+        # GPT-2's initialization (as nanoGPT's): weights N(0, 0.02), biases
+        # zero. PyTorch's default N(0, 1) embedding, which the tied head
+        # shares, would start the loss near 100 instead of ln(vocab).
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, std=0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
 
     def forward(self, idx, targets):
         x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))

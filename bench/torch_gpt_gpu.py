@@ -80,7 +80,7 @@ def main():
                       "mfu_megatron": tps * megatron / peak,
                       "params": n,
                       "peak_memory_mib": torch.cuda.max_memory_allocated() / 2**20,
-                      "loss": float(loss)}))
+                      "loss": float(loss.detach())}))
     return 0
 
 
