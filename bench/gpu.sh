@@ -33,6 +33,10 @@ TINY=(tiny-gpt:$ROOT/examples/models/tiny-gpt.json
 # -bf16: the same spec compiled with --dtype=bfloat16 (bf16 storage, fp32
 # master weights), against the same PyTorch run.
 MODELS=(gpt2-124m-gpu gpt2-124m-gpu-bf16 gpt2-1.5b-gpu)
+# The models PyTorch trains too (its torch.compile takes most of the run):
+# all, or a space-separated list of the above (a short rerun on a lent GPU
+# whose earlier run timed PyTorch already).
+TORCH=${AXONN_BENCH_TORCH:-all}
 
 prepare() {
   set -e
@@ -94,8 +98,13 @@ run() {
     echo "tiled attention failed the check: the rest of the run uses AXONN_ATTENTION=rows"
     export AXONN_ATTENTION=rows
   elif grep -Eq '^FAIL *attention(_grad)?(_bf16)?( lse)? (mma|\(d)' "$out/check.txt"; then
-    echo "tensor-core attention failed the check: the rest of the run uses AXONN_ATTENTION=tiled"
-    export AXONN_ATTENTION=tiled
+    if grep -Eq '^FAIL *attention(_grad)?( lse)? wmma' "$out/check.txt"; then
+      echo "tensor-core attention failed the check: the rest of the run uses AXONN_ATTENTION=tiled"
+      export AXONN_ATTENTION=tiled
+    else
+      echo "mma.sync attention failed the check: the rest of the run uses AXONN_ATTENTION=wmma"
+      export AXONN_ATTENTION=wmma
+    fi
   fi
   if grep -q '^FAIL *linear_gelu.*tanh' "$out/check.txt"; then
     echo "the GELU epilogue failed the check: the rest of the run uses AXONN_GELU_EPILOGUE=0"
@@ -146,6 +155,10 @@ run() {
       cp "$out/${m%-bf16}-torch.json" "$out/$m-torch.json" 2>/dev/null
       continue
     fi
+    if [ "$TORCH" != all ] && [[ " $TORCH " != *" $m "* ]]; then
+      echo "PyTorch on $m: skipped (AXONN_BENCH_TORCH=$TORCH)"
+      continue
+    fi
     timeout 150 python3 "$HERE/torch_gpt_gpu.py" --spec "$BUNDLE/$m.json" \
         --data "$BUNDLE/data/train.bin" --steps 10 --peak-tflops $peak \
         > "$out/$m-torch.json" 2> "$out/$m-torch.err" || { tail -5 "$out/$m-torch.err"; failed=1; }
@@ -176,14 +189,17 @@ for m in models:
     mem = re.search(r"runtime allocations ([0-9.]+) MiB", log)
     try:
         t = json.load(open("%s/%s-torch.json" % (out, m)))
-    except Exception:
-        t = None
+    except OSError:
+        t = None  # not run (AXONN_BENCH_TORCH)
+    except ValueError:
+        t = False  # run, and failed
     a = float(med.group(2)) if med else None
     print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
         m, "%.0f" % a if a else "failed",
         med.group(3) + "%" if med else "-", med.group(4) + "%" if med else "-",
         mem.group(1) + " MiB" if mem else "-",
-        "%.0f" % t["tokens_per_second"] if t else "failed",
+        "%.0f" % t["tokens_per_second"] if t else
+        ("failed" if t is False else "not run"),
         "%.1f%%" % (100 * t["mfu_llmc"]) if t else "-",
         "%.2fx" % (a / t["tokens_per_second"]) if a and t else "-"))
 print()

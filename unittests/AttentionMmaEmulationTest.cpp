@@ -1,11 +1,13 @@
 //===- AttentionMmaEmulationTest.cpp - tensor-core attention on the CPU ---===//
 //
-// Runs the CUDA backend's tensor-core attention kernels
-// (runtime/cuda/attention_mma.cuh) on the CPU through an emulation of the
-// tensor-core and warp operations (runtime/check/cuda_emulation.h), in the
-// order attention_mma.cu launches them, and compares their results with the
-// CPU backend's attention. Their operands are bf16, so the tolerance is the
-// kernel check's for bf16: 1e-2 of the largest reference magnitude.
+// Runs the CUDA backend's tensor-core attention kernels, both sets (the
+// mma.sync kernels of runtime/cuda/attention_fa2.cuh and the WMMA kernels
+// of attention_mma.cuh), on the CPU through an emulation of the
+// tensor-core, warp and asynchronous-copy operations
+// (runtime/check/cuda_emulation.h), in the order attention_mma.cu launches
+// them, and compares their results with the CPU backend's attention. Their
+// operands are bf16, so the tolerance is the kernel check's for bf16: 1e-2 of
+// the largest reference magnitude.
 //
 // This checks the kernels' indexing, tiling, masking (causal, the padded
 // sequence), grouped heads, RoPE and the barriers they need, on machines
@@ -14,7 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "../runtime/check/cuda_emulation.h"
-#include "../runtime/cuda/attention_mma.cuh"
+#include "../runtime/cuda/attention_fa2.cuh"
 
 #include "TestRuntime.h"
 
@@ -24,15 +26,38 @@
 #include <random>
 #include <string>
 
+// Each kernel set's `extern __shared__` array (one block runs at a time).
 namespace axonn::cuda::mma {
 alignas(128) unsigned char shared[256 * 1024];
 } // namespace axonn::cuda::mma
+namespace axonn::cuda::fa2 {
+alignas(128) unsigned char shared[256 * 1024];
+} // namespace axonn::cuda::fa2
 
 namespace {
 
 using namespace axonn::cuda::mma;
 using axonn::QKVLayout;
 using axonn::emulation::launch;
+
+/// The WMMA kernels (AXONN_ATTENTION=wmma) and the mma.sync ones (the
+/// default), with their dynamic shared memory.
+template <int D, typename T> struct Wmma {
+  static constexpr auto forward = mmaForwardKernel<D, T>;
+  static constexpr auto gradQuery = mmaGradQueryKernel<D, T>;
+  static constexpr auto gradKey = mmaGradKeyKernel<D, T>;
+  static constexpr size_t shared =
+      std::max({forwardShared<D>(), gradQueryShared<D>(), gradKeyShared<D>()});
+};
+template <int D, typename T> struct Fa2 {
+  static constexpr auto forward = axonn::cuda::fa2::fa2ForwardKernel<D, T>;
+  static constexpr auto gradQuery = axonn::cuda::fa2::fa2GradQueryKernel<D, T>;
+  static constexpr auto gradKey = axonn::cuda::fa2::fa2GradKeyKernel<D, T>;
+  static constexpr size_t shared =
+      std::max({axonn::cuda::fa2::forwardShared<D>(),
+                axonn::cuda::fa2::gradQueryShared<D>(),
+                axonn::cuda::fa2::gradKeyShared<D>()});
+};
 
 struct Shape {
   int64_t batch, seq, heads, kvHeads, dim;
@@ -114,16 +139,16 @@ template <typename T> struct Forward {
   std::vector<float> lse;
 };
 
-template <int D, typename T>
+template <int D, template <int, typename> class Kernels, typename T>
 Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv) {
-  static_assert(forwardShared<D>() <= sizeof(shared));
+  static_assert(Kernels<D, T>::shared <= sizeof(shared));
   QKVLayout layout(s.heads, s.kvHeads, s.dim);
   int64_t padded = paddedLength(s.seq);
   Packed p = pack<D, T>(s, qkv, nullptr);
   Forward<T> f;
   f.out.resize(size_t(s.batch * s.seq * s.heads * s.dim));
   f.lse.assign(size_t(s.batch * s.seq * s.heads), float(NAN));
-  launch(mmaForwardKernel<D, T>,
+  launch(Kernels<D, T>::forward,
          {unsigned(padded / kTileRows), unsigned(s.heads), unsigned(s.batch)},
          kBlock, static_cast<const bf16 *>(p.q.data()),
          static_cast<const bf16 *>(p.k.data()),
@@ -133,12 +158,10 @@ Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv) {
 }
 
 /// The backward from the forward's results, as attention_mma.cu runs it.
-template <int D, typename T>
+template <int D, template <int, typename> class Kernels, typename T>
 std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
                           const std::vector<T> &dout, const Forward<T> &fwd,
                           T poison) {
-  static_assert(gradQueryShared<D>() <= sizeof(shared) &&
-                gradKeyShared<D>() <= sizeof(shared));
   QKVLayout layout(s.heads, s.kvHeads, s.dim);
   int64_t padded = paddedLength(s.seq);
   Packed p = pack<D>(s, qkv, &dout);
@@ -149,7 +172,7 @@ std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
   launch(rowStatsKernel<D, T>, {unsigned((rows + 7) / 8), 1, 1}, 256,
          dout.data(), fwd.out.data(), fwd.lse.data(), s.batch, s.seq, padded,
          s.heads, p.lse.data(), p.delta.data());
-  launch(mmaGradQueryKernel<D, T>,
+  launch(Kernels<D, T>::gradQuery,
          {tiles, unsigned(s.heads), unsigned(s.batch)}, kBlock,
          static_cast<const bf16 *>(p.q.data()),
          static_cast<const bf16 *>(p.k.data()),
@@ -157,7 +180,7 @@ std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
          static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout,
          s.causal, p.rope(), static_cast<const float *>(p.lse.data()),
          static_cast<const float *>(p.delta.data()), dqkv.data());
-  launch(mmaGradKeyKernel<D, T>,
+  launch(Kernels<D, T>::gradKey,
          {tiles, unsigned(s.kvHeads), unsigned(s.batch)}, kBlock,
          static_cast<const bf16 *>(p.q.data()),
          static_cast<const bf16 *>(p.k.data()),
@@ -182,10 +205,12 @@ std::vector<axonn_bf16> narrowed(const std::vector<float> &v) {
   return out;
 }
 
-/// The kernels against the CPU backend for one shape: fp32 storage, or
+/// One kernel set against the CPU backend for one shape: fp32 storage, or
 /// bf16 storage (against the CPU's bf16 attention).
-template <int D> void checkShape(const Shape &s, bool bf16Storage = false) {
-  SCOPED_TRACE(describe(s) + (bf16Storage ? ", bf16 storage" : ""));
+template <int D, template <int, typename> class Kernels>
+void checkKernels(const Shape &s, bool bf16Storage, const char *name) {
+  SCOPED_TRACE(std::string(name) + ", " + describe(s) +
+               (bf16Storage ? ", bf16 storage" : ""));
   ASSERT_EQ(s.dim, D);
   int64_t f = (s.heads + 2 * s.kvHeads) * s.dim;
   auto qkv = random(size_t(s.batch * s.seq * f), 0.5, 11 + s.seq);
@@ -206,10 +231,10 @@ template <int D> void checkShape(const Shape &s, bool bf16Storage = false) {
                                       s.kvHeads, s.dim, s.causal, s.ropeBase,
                                       wantGrad.data()),
               AXONN_OK);
-    Forward<float> fwd = forwardOn<D>(s, qkv);
+    Forward<float> fwd = forwardOn<D, Kernels>(s, qkv);
     got = fwd.out;
     gotLse = fwd.lse;
-    gotGrad = backwardOn<D>(s, qkv, dout, fwd, float(NAN));
+    gotGrad = backwardOn<D, Kernels>(s, qkv, dout, fwd, float(NAN));
   } else {
     auto q16 = narrowed(qkv), d16 = narrowed(dout);
     std::vector<axonn_bf16> o16(dout.size()), g16(qkv.size());
@@ -224,11 +249,11 @@ template <int D> void checkShape(const Shape &s, bool bf16Storage = false) {
               AXONN_OK);
     want = widened(o16);
     wantGrad = widened(g16);
-    Forward<axonn_bf16> fwd = forwardOn<D>(s, q16);
+    Forward<axonn_bf16> fwd = forwardOn<D, Kernels>(s, q16);
     got = widened(fwd.out);
     gotLse = fwd.lse;
-    gotGrad = widened(
-        backwardOn<D>(s, q16, d16, fwd, axonn_bf16_from_float(float(NAN))));
+    gotGrad = widened(backwardOn<D, Kernels>(
+        s, q16, d16, fwd, axonn_bf16_from_float(float(NAN))));
   }
   for (float x : gotLse)
     ASSERT_FALSE(std::isnan(x)) << "an element of lse was not written";
@@ -237,7 +262,7 @@ template <int D> void checkShape(const Shape &s, bool bf16Storage = false) {
   double forwardError = relativeDifference(got, want),
          lseError = relativeDifference(gotLse, wantLse),
          backwardError = relativeDifference(gotGrad, wantGrad);
-  std::printf("%s%s: attention %.2e, lse %.2e, attention_grad %.2e\n",
+  std::printf("%s, %s%s: attention %.2e, lse %.2e, attention_grad %.2e\n", name,
               describe(s).c_str(), bf16Storage ? ", bf16 storage" : "",
               forwardError, lseError, backwardError);
   EXPECT_LT(forwardError, 1e-2) << "attention";
@@ -250,6 +275,12 @@ template <int D> void checkShape(const Shape &s, bool bf16Storage = false) {
     for (int64_t i = 0; i < s.dim; ++i)
       dropped[size_t(t * s.heads * s.dim + i)] = 0;
   EXPECT_GT(relativeDifference(dropped, want), 1e-2);
+}
+
+/// Both kernel sets on one shape.
+template <int D> void checkShape(const Shape &s, bool bf16Storage = false) {
+  checkKernels<D, Fa2>(s, bf16Storage, "mma.sync");
+  checkKernels<D, Wmma>(s, bf16Storage, "wmma");
 }
 
 // More than one tile of queries and keys with a partial last tile (seq not

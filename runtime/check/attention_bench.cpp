@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
               (long long)kv, (long long)d);
   std::printf("| kernels | storage | forward ms | TFLOP/s | backward ms | "
               "TFLOP/s |\n|---|---|---|---|---|---|\n");
-  for (const char *kernels : {"mma", "tiled"})
+  for (const char *kernels : {"mma", "wmma", "tiled"})
     for (bool bf16 : {true, false}) {
       setenv("AXONN_ATTENTION", kernels, 1);
       double forward = median([&] {

@@ -1161,6 +1161,10 @@ int main(int argc, char **argv) {
   checkLinear(cuda, cpu, " (bf16 GEMM, 1e-2)");
   checkGeluEpilogue(cuda, cpu, " (bf16 GEMM, 1e-2)");
   checkAttentionTiles(cuda, cpu, "mma");
+  // The WMMA kernels too (AXONN_ATTENTION=wmma, read at each call).
+  setenv("AXONN_ATTENTION", "wmma", 1);
+  checkAttentionTiles(cuda, cpu, "wmma");
+  unsetenv("AXONN_ATTENTION");
 #endif
   std::printf("axonn-rt-cuda-check: %d of %d outputs within tolerance\n",
               checks - failures, checks);

@@ -88,15 +88,25 @@ inline float __bfloat162float(__nv_bfloat16 b) {
 
 namespace axonn::emulation {
 
+/// What the lanes of a warp hand each other in a warp-wide operation
+/// (ldmatrix, mma): each lane's row address or fragments.
+struct WarpExchange {
+  const void *rows[32];
+  uint32_t a[32][4], b[32][2];
+};
+
 /// The barriers and shuffle slots of the block running now.
 struct Block {
-  explicit Block(unsigned threads) : all(threads), slots((threads + 31) / 32) {
+  explicit Block(unsigned threads)
+      : all(threads), slots((threads + 31) / 32),
+        exchange((threads + 31) / 32) {
     for (unsigned w = 0; w < (threads + 31) / 32; ++w)
       warps.push_back(std::make_unique<std::barrier<>>(32));
   }
   std::barrier<> all;
   std::vector<std::unique_ptr<std::barrier<>>> warps;
   std::vector<std::array<float, 32>> slots;
+  std::vector<WarpExchange> exchange;
 };
 inline Block *block = nullptr;
 
@@ -205,5 +215,82 @@ void mma_sync(fragment<accumulator, 16, 16, 16, float> &d, const A &a,
 }
 
 } // namespace nvcuda::wmma
+
+// The mma.sync path (attention_fa2.cuh): ldmatrix, mma.sync m16n8k16 and
+// cp.async as the PTX ISA lays out their fragments, each lane holding
+// only its own registers, exchanged through the warp's slots between two
+// warp barriers.
+namespace axonn::emulation {
+
+inline WarpExchange &exchangeOfWarp() {
+  return block->exchange[threadIdx.x / 32];
+}
+inline uint16_t bitsAt(const void *row, int element) {
+  return static_cast<const __nv_bfloat16 *>(row)[element].bits;
+}
+inline uint32_t pairOf(uint16_t low, uint16_t high) {
+  return uint32_t(low) | uint32_t(high) << 16;
+}
+inline float lowOf(uint32_t r) { return __uint_as_float(r << 16); }
+inline float highOf(uint32_t r) { return __uint_as_float(r & 0xffff0000u); }
+
+/// ldmatrix.sync.aligned.m8n8.x4(.trans).shared.b16: lanes 8i ... 8i + 7
+/// give the rows of matrix i; register i of lane l holds row l / 4,
+/// elements 2 (l % 4) and + 1 of it (transposed: column l / 4, rows
+/// 2 (l % 4) and + 1).
+inline void loadMatrices(uint32_t (&r)[4], const void *row, bool transposed) {
+  WarpExchange &x = exchangeOfWarp();
+  unsigned lane = threadIdx.x % 32;
+  x.rows[lane] = row;
+  __syncwarp();
+  for (int i = 0; i < 4; ++i) {
+    if (!transposed)
+      r[i] = pairOf(bitsAt(x.rows[8 * i + lane / 4], int(2 * (lane % 4))),
+                    bitsAt(x.rows[8 * i + lane / 4], int(2 * (lane % 4) + 1)));
+    else
+      r[i] = pairOf(bitsAt(x.rows[8 * i + 2 * (lane % 4)], int(lane / 4)),
+                    bitsAt(x.rows[8 * i + 2 * (lane % 4) + 1], int(lane / 4)));
+  }
+  __syncwarp();
+}
+
+/// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32: d = a b + c with
+/// A 16 x 16 (a0: row g, columns 2t, 2t+1; a1: row g + 8; a2, a3: the
+/// same at column + 8), B 16 x 8 (b0: rows 2t, 2t+1 of column g; b1: rows
+/// + 8) and C, D 16 x 8 (c0, c1: row g, columns 2t, 2t+1; c2, c3: row
+/// g + 8), g = lane / 4 and t = lane % 4. Products of bf16 values are
+/// exact in fp32; the sum's order is not the tensor core's.
+inline void mmaBf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                    uint32_t b1) {
+  WarpExchange &x = exchangeOfWarp();
+  unsigned lane = threadIdx.x % 32;
+  for (int i = 0; i < 4; ++i)
+    x.a[lane][i] = a[i];
+  x.b[lane][0] = b0;
+  x.b[lane][1] = b1;
+  __syncwarp();
+  auto elementA = [&](int row, int k) {
+    uint32_t reg = x.a[(row % 8) * 4 + (k % 8) / 2][(row >= 8) + 2 * (k >= 8)];
+    return k % 2 ? highOf(reg) : lowOf(reg);
+  };
+  auto elementB = [&](int k, int column) {
+    uint32_t reg = x.b[column * 4 + (k % 8) / 2][k >= 8];
+    return k % 2 ? highOf(reg) : lowOf(reg);
+  };
+  float out[4];
+  for (int i = 0; i < 4; ++i) {
+    int row = int(lane / 4) + (i >= 2 ? 8 : 0),
+        column = int(2 * (lane % 4)) + i % 2;
+    float sum = d[i];
+    for (int k = 0; k < 16; ++k)
+      sum += elementA(row, k) * elementB(k, column);
+    out[i] = sum;
+  }
+  __syncwarp();
+  for (int i = 0; i < 4; ++i)
+    d[i] = out[i];
+}
+
+} // namespace axonn::emulation
 
 #endif // AXONN_CHECK_CUDA_EMULATION_H

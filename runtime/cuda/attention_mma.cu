@@ -1,8 +1,8 @@
 //===- attention_mma.cu - attention on the tensor cores -------------------===//
 //
-// FlashAttention-2's algorithm on the tensor cores (WMMA: bf16 operands,
-// fp32 accumulation) for head dimensions 32, 64 and 128 on sm_80 and newer,
-// in three steps:
+// FlashAttention-2's algorithm on the tensor cores (bf16 operands, fp32
+// accumulation) for head dimensions 32, 64 and 128 on sm_80 and newer, in
+// three steps:
 //
 //   pack      the queries (rotated, times 1/sqrt(D)), keys (rotated),
 //             values and, for the backward, dO into [batch, head, padded
@@ -20,11 +20,15 @@
 //             fixed order (no atomics): seven tile products where
 //             recomputing the statistics took nine.
 //
-// A warp's products go through shared memory (the WMMA fragments' layout
-// is opaque): S and dP are stored there, and each lane owns half of one of
-// the warp's 16 rows (its even or odd columns) for the softmax, so a row's
-// maximum and sum take one shuffle. P and dS enter the second products
-// rounded to bf16, as in FlashAttention.
+// Two kernel sets do the forward and backward steps: by default
+// attention_fa2.cuh's, in mma.sync with scores, probabilities and
+// accumulators in registers and the next tile loading (cp.async) while
+// the current one is used; with AXONN_ATTENTION=wmma attention_mma.cuh's
+// in WMMA, whose products go through shared memory (the WMMA fragments'
+// layout is opaque): S and dP are stored there, and each lane owns half of
+// one of the warp's 16 rows (its even or odd columns) for the softmax, so
+// a row's maximum and sum take one shuffle. Both round P and dS to bf16
+// before the second products, as FlashAttention does.
 //
 // The kernels serve bf16 storage, and fp32 storage while the GEMMs round
 // their inputs to bf16 (AXONN_GEMM_PRECISION=bf16, the default);
@@ -33,6 +37,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "attention_fa2.cuh"
 #include "attention_mma.cuh"
 #include "device.cuh"
 
@@ -47,6 +52,13 @@ namespace axonn::cuda {
 namespace {
 
 using namespace mma;
+
+/// AXONN_ATTENTION=wmma: the WMMA kernels (attention_mma.cuh) instead of
+/// the register-resident mma.sync ones (attention_fa2.cuh).
+bool wmmaChosen() {
+  const char *choice = std::getenv("AXONN_ATTENTION");
+  return choice && std::string(choice) == "wmma";
+}
 
 /// Packs `part` (see packKernel) into dst.
 template <int D, typename T>
@@ -117,14 +129,15 @@ axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
     if (axonn_status s = pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
       return s;
   int64_t padded = paddedLength(seq);
-  constexpr size_t bytes = forwardShared<D>();
-  if (axonn_status s =
-          sharedMemory(rt, mmaForwardKernel<D, T>, bytes, "attention", seq))
+  bool wmma = wmmaChosen();
+  auto kernel = wmma ? mmaForwardKernel<D, T> : fa2::fa2ForwardKernel<D, T>;
+  size_t bytes = wmma ? forwardShared<D>() : fa2::forwardShared<D>();
+  if (axonn_status s = sharedMemory(rt, kernel, bytes, "attention", seq))
     return s;
-  mmaForwardKernel<D, T><<<dim3(unsigned(padded / kTileRows),
-                                unsigned(layout.heads), unsigned(batch)),
-                           kBlock, bytes, streamOf(rt)>>>(
-      p.q, p.k, p.v, seq, padded, layout, causal, out, lse);
+  kernel<<<dim3(unsigned(padded / kTileRows), unsigned(layout.heads),
+                unsigned(batch)),
+           kBlock, bytes, streamOf(rt)>>>(p.q, p.k, p.v, seq, padded, layout,
+                                          causal, out, lse);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
@@ -154,23 +167,27 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
                                                  padded, layout.heads, p.lse,
                                                  p.delta);
   AXONN_LAUNCHED(rt);
-  constexpr size_t queryBytes = gradQueryShared<D>();
-  if (axonn_status s = sharedMemory(rt, mmaGradQueryKernel<D, T>, queryBytes,
-                                    "attention_grad", seq))
+  bool wmma = wmmaChosen();
+  auto queryKernel =
+      wmma ? mmaGradQueryKernel<D, T> : fa2::fa2GradQueryKernel<D, T>;
+  size_t queryBytes = wmma ? gradQueryShared<D>() : fa2::gradQueryShared<D>();
+  if (axonn_status s =
+          sharedMemory(rt, queryKernel, queryBytes, "attention_grad", seq))
     return s;
-  mmaGradQueryKernel<D, T>
-      <<<dim3(tiles, unsigned(layout.heads), unsigned(batch)), kBlock,
-         queryBytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded, layout,
-                                     causal, p.rope, p.lse, p.delta, dqkv);
+  queryKernel<<<dim3(tiles, unsigned(layout.heads), unsigned(batch)), kBlock,
+                queryBytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded,
+                                            layout, causal, p.rope, p.lse,
+                                            p.delta, dqkv);
   AXONN_LAUNCHED(rt);
-  constexpr size_t keyBytes = gradKeyShared<D>();
-  if (axonn_status s = sharedMemory(rt, mmaGradKeyKernel<D, T>, keyBytes,
-                                    "attention_grad", seq))
+  auto keyKernel = wmma ? mmaGradKeyKernel<D, T> : fa2::fa2GradKeyKernel<D, T>;
+  size_t keyBytes = wmma ? gradKeyShared<D>() : fa2::gradKeyShared<D>();
+  if (axonn_status s =
+          sharedMemory(rt, keyKernel, keyBytes, "attention_grad", seq))
     return s;
-  mmaGradKeyKernel<D, T>
-      <<<dim3(tiles, unsigned(layout.kvHeads), unsigned(batch)), kBlock,
-         keyBytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded, layout,
-                                   causal, p.rope, p.lse, p.delta, dqkv);
+  keyKernel<<<dim3(tiles, unsigned(layout.kvHeads), unsigned(batch)), kBlock,
+              keyBytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded,
+                                        layout, causal, p.rope, p.lse, p.delta,
+                                        dqkv);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
@@ -234,7 +251,7 @@ axonn_status backwardFor(axonn_rt *rt, const T *dout, const T *qkv,
 axonn_status attentionKernels(axonn_rt *rt, AttentionKernels *out) {
   const char *choice = std::getenv("AXONN_ATTENTION");
   std::string c = choice ? choice : "";
-  if (c.empty() || c == "mma")
+  if (c.empty() || c == "mma" || c == "wmma")
     *out = AttentionKernels::Mma;
   else if (c == "tiled")
     *out = AttentionKernels::Tiled;
@@ -242,7 +259,7 @@ axonn_status attentionKernels(axonn_rt *rt, AttentionKernels *out) {
     *out = AttentionKernels::Rows;
   else
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
-                    "AXONN_ATTENTION=%s: expected mma, tiled or rows",
+                    "AXONN_ATTENTION=%s: expected mma, wmma, tiled or rows",
                     c.c_str());
   return AXONN_OK;
 }
@@ -297,8 +314,9 @@ bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
   size_t most = s.prop.sharedMemPerBlockOptin, need = 0;
   if (!forHeadDim(headDim, [&](auto d) {
         constexpr int D = decltype(d)::value;
-        need = std::max(
-            {forwardShared<D>(), gradQueryShared<D>(), gradKeyShared<D>()});
+        need = std::max({forwardShared<D>(), gradQueryShared<D>(),
+                         gradKeyShared<D>(), fa2::forwardShared<D>(),
+                         fa2::gradQueryShared<D>(), fa2::gradKeyShared<D>()});
       })) {
     noteOnce(rt, oddHeads,
              "heads of %lld (the tensor-core kernels take 32, 64 and 128)",

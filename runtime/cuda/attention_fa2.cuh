@@ -1,0 +1,589 @@
+//===- attention_fa2.cuh - register-resident tensor-core attention -*- CUDA
+//-*-//
+//
+// The attention kernels attention_mma.cu runs by default: FlashAttention-2's
+// algorithm in mma.sync (m16n8k16, bf16 operands, fp32 accumulation), with
+// every product, score, probability and accumulator in registers. The
+// WMMA kernels of attention_mma.cuh (AXONN_ATTENTION=wmma) store each
+// warp's scores and output in shared memory every tile because WMMA's
+// fragment layout is opaque; here the PTX ISA's documented layouts let a
+// lane do the online softmax on its own rows (two per lane, a row's four
+// lanes a quad), turn the scores' accumulators into the next product's A
+// operand without leaving registers, and read B operands from shared
+// memory with ldmatrix (transposed where the product needs it). Tiles of K
+// and V (forward, dQ) or of Q and dO (dK, dV) stream through two shared
+// buffers with cp.async, the next loading while the current is used.
+//
+// The operands are packed as for the WMMA kernels (attention_mma.cuh's
+// packKernel: [batch, head, padded, D] bf16, queries rotated and times
+// 1/sqrt(D)), and the backward reads the same packed lse and delta, so
+// both kernel sets share the packing, the statistics and the results'
+// rotation. Numerics as theirs: P and dS rounded to bf16 before their
+// products, the forward's row sum over the rounded P.
+//
+// The device code is plain CUDA with inline PTX; under AXONN_CUDA_EMULATION
+// (runtime/check/cuda_emulation.h) the PTX operations are emulated lane by
+// lane, so unittests/AttentionMmaEmulationTest.cpp runs these kernels on
+// the CPU too.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AXONN_CUDA_ATTENTION_FA2_CUH
+#define AXONN_CUDA_ATTENTION_FA2_CUH
+
+#include "attention_mma.cuh"
+
+namespace axonn::cuda::fa2 {
+
+using mma::bf16;
+using mma::headRows;
+using mma::kBlock;
+using mma::kLog2e;
+using mma::kTileRows;
+using mma::kWarpRows;
+using mma::tileBytes;
+
+/// Row stride of a bf16 tile in shared memory: D + 8 elements, so that the
+/// eight rows an ldmatrix reads fall in different banks.
+template <int D> constexpr int kLd = mma::Dims<D>::tileLd;
+/// Row stride of the fp32 rows a warp stages its results in.
+template <int D> constexpr int kWorkLd = D + 4;
+
+template <int D> constexpr size_t forwardShared() {
+  return 5 * tileBytes<D>(); // Q, and K and V twice
+}
+template <int D> constexpr size_t gradQueryShared() {
+  return 6 * tileBytes<D>(); // Q, dO, and K and V twice
+}
+template <int D> constexpr size_t gradKeyShared() {
+  // K, V, Q and dO twice, lse and delta twice
+  return 6 * tileBytes<D>() + 4 * mma::kRowBytes;
+}
+
+// The PTX operations (and their emulation).
+
+#ifdef AXONN_CUDA_EMULATION
+inline void loadMatrices(uint32_t (&r)[4], const bf16 *row) {
+  emulation::loadMatrices(r, row, false);
+}
+inline void loadMatricesTransposed(uint32_t (&r)[4], const bf16 *row) {
+  emulation::loadMatrices(r, row, true);
+}
+inline void mmaBf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                    uint32_t b1) {
+  emulation::mmaBf16(d, a, b0, b1);
+}
+inline void copyAsync16(void *sharedDst, const void *src) {
+  std::memcpy(sharedDst, src, 16);
+}
+inline void commitCopies() {}
+template <int Pending> void waitCopies() {}
+inline uint32_t pairBits(float low, float high) {
+  return emulation::pairOf(__float2bfloat16_rn(low).bits,
+                           __float2bfloat16_rn(high).bits);
+}
+#else
+__device__ __forceinline__ uint32_t sharedAddress(const void *p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+/// ldmatrix x4: lanes 8i ... 8i + 7 give the rows of 8 x 8 matrix i.
+__device__ __forceinline__ void loadMatrices(uint32_t (&r)[4],
+                                             const bf16 *row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, "
+               "[%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(sharedAddress(row)));
+}
+__device__ __forceinline__ void loadMatricesTransposed(uint32_t (&r)[4],
+                                                       const bf16 *row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, "
+               "%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(sharedAddress(row)));
+}
+/// d += a b: A 16 x 16, B 16 x 8, D 16 x 8 (PTX ISA fragment layouts).
+__device__ __forceinline__ void mmaBf16(float (&d)[4], const uint32_t (&a)[4],
+                                        uint32_t b0, uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%0, %1, %2, %3};\n"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void copyAsync16(void *sharedDst, const void *src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(
+                   sharedAddress(sharedDst)),
+               "l"(src)
+               : "memory");
+}
+__device__ __forceinline__ void commitCopies() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+/// Waits until at most `Pending` committed groups are still in flight.
+template <int Pending> __device__ __forceinline__ void waitCopies() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending) : "memory");
+}
+/// Two floats rounded to bf16, `low` in the low half (the lower column).
+__device__ __forceinline__ uint32_t pairBits(float low, float high) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(low, high);
+  return *reinterpret_cast<uint32_t *>(&v);
+}
+#endif
+
+__device__ __forceinline__ float roundedBf16(float x) {
+  return __bfloat162float(__float2bfloat16_rn(x));
+}
+
+// Tiles and fragments. A lane's place in a fragment: g = lane / 4 (its
+// rows g and g + 8 of an accumulator), t = lane % 4 (its columns 2t and
+// 2t + 1 of each 8-column block).
+
+__device__ __forceinline__ int laneGroup() { return threadIdx.x % 32 / 4; }
+__device__ __forceinline__ int laneThread() { return threadIdx.x % 4; }
+
+/// Tile i of consecutive tiles from `first` (a double buffer's halves by
+/// arithmetic: an array of pointers indexed at run time would live in
+/// local memory).
+template <int D> __device__ __forceinline__ bf16 *tileAt(bf16 *first, int i) {
+  return first + size_t(i) * (tileBytes<D>() / sizeof(bf16));
+}
+
+/// Starts copying 64 packed rows (D each) into a shared tile, 16 bytes a
+/// thread at a time (every thread of the block calls it).
+template <int D> __device__ void copyTileAsync(const bf16 *src, bf16 *tile) {
+  constexpr int pieces = D / 8;
+  for (int e = threadIdx.x; e < kTileRows * pieces; e += kBlock) {
+    int r = e / pieces, c = e % pieces;
+    copyAsync16(tile + r * kLd<D> + c * 8, src + int64_t(r) * D + c * 8);
+  }
+}
+
+/// Starts copying 64 floats (16 bytes a thread, the first 16 threads).
+__device__ __forceinline__ void copyRowsAsync(const float *src, float *dst) {
+  if (threadIdx.x < kTileRows / 4)
+    copyAsync16(dst + 4 * threadIdx.x, src + 4 * threadIdx.x);
+}
+
+/// The A operand of rows r0 ... r0 + 15, columns k0 ... k0 + 15 of a tile.
+template <int D>
+__device__ __forceinline__ void loadA(uint32_t (&a)[4], const bf16 *tile,
+                                      int r0, int k0) {
+  int lane = threadIdx.x % 32;
+  loadMatrices(a, tile + (r0 + lane % 16) * kLd<D> + k0 + lane / 16 * 8);
+}
+
+/// The B operands of two 8-column blocks, B = the transpose of tile rows
+/// n0 ... n0 + 15 (columns k0 ... k0 + 15 of the tile): b[0], b[1] for
+/// rows n0 ... n0 + 7, b[2], b[3] for n0 + 8 ... n0 + 15.
+template <int D>
+__device__ __forceinline__ void loadBt(uint32_t (&b)[4], const bf16 *tile,
+                                       int n0, int k0) {
+  int lane = threadIdx.x % 32;
+  loadMatrices(b, tile + (n0 + lane / 16 * 8 + lane % 8) * kLd<D> + k0 +
+                      lane / 8 % 2 * 8);
+}
+
+/// The B operands of two 8-column blocks, B = tile rows k0 ... k0 + 15,
+/// columns n0 ... n0 + 15: b[0], b[1] for columns n0 ... n0 + 7, b[2],
+/// b[3] for n0 + 8 ... n0 + 15.
+template <int D>
+__device__ __forceinline__ void loadB(uint32_t (&b)[4], const bf16 *tile,
+                                      int k0, int n0) {
+  int lane = threadIdx.x % 32;
+  loadMatricesTransposed(b, tile + (k0 + lane / 8 % 2 * 8 + lane % 8) * kLd<D> +
+                                n0 + lane / 16 * 8);
+}
+
+/// acc (16 x 64, eight 8-column blocks) = rows r0 ... r0 + 15 of tile `a`
+/// times the transpose of tile `b`'s 64 rows, over the 16-column blocks
+/// from `first` to `end` - 1 (the rest stays zero).
+template <int D>
+__device__ void scoresOf(const bf16 *a, int r0, const bf16 *b, int first,
+                         int end, float (&acc)[8][4]) {
+#pragma unroll
+  for (int j = 0; j < 8; ++j)
+    acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    uint32_t fa[4];
+    loadA<D>(fa, a, r0, kk * 16);
+#pragma unroll
+    for (int nb = 0; nb < 4; ++nb)
+      if (nb >= first && nb < end) {
+        uint32_t fb[4];
+        loadBt<D>(fb, b, nb * 16, kk * 16);
+        mmaBf16(acc[2 * nb], fa, fb[0], fb[1]);
+        mmaBf16(acc[2 * nb + 1], fa, fb[2], fb[3]);
+      }
+  }
+}
+
+/// The A operands (16 x 64 as four 16 x 16 blocks) of an accumulator's
+/// values, rounded to bf16.
+__device__ __forceinline__ void operandsOf(const float (&v)[8][4],
+                                           uint32_t (&a)[4][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) {
+    a[kk][0] = pairBits(v[2 * kk][0], v[2 * kk][1]);
+    a[kk][1] = pairBits(v[2 * kk][2], v[2 * kk][3]);
+    a[kk][2] = pairBits(v[2 * kk + 1][0], v[2 * kk + 1][1]);
+    a[kk][3] = pairBits(v[2 * kk + 1][2], v[2 * kk + 1][3]);
+  }
+}
+
+/// acc (16 x D) += a (16 x 64) times tile rows 0 ... 63 (all D columns),
+/// over a's 16-column blocks from `first` to `end` - 1.
+template <int D>
+__device__ void accumulate(const uint32_t (&a)[4][4], const bf16 *tile,
+                           int first, int end, float (&acc)[D / 8][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+    if (kk >= first && kk < end) {
+#pragma unroll
+      for (int nd = 0; nd < D / 16; ++nd) {
+        uint32_t fb[4];
+        loadB<D>(fb, tile, kk * 16, nd * 16);
+        mmaBf16(acc[2 * nd], a[kk], fb[0], fb[1]);
+        mmaBf16(acc[2 * nd + 1], a[kk], fb[2], fb[3]);
+      }
+    }
+}
+
+/// A warp's 16 x D accumulator into its fp32 staging rows (row stride
+/// kWorkLd), then out to dqkv as attention_mma.cuh's writeResult writes
+/// them: rows row0 ... before seq, column `offset`, times `scale`, rotated
+/// back by the RoPE table (null: as they are). One warp.
+template <int D, typename T>
+__device__ void writeRows(const float (&acc)[D / 8][4], float *work,
+                          int64_t row0, int64_t seq, int64_t b, int64_t f,
+                          int64_t offset, const float2 *rope, float scale,
+                          T *dqkv) {
+  constexpr int ld = kWorkLd<D>;
+  int g = laneGroup(), t = laneThread();
+  __syncwarp(); // every lane is done reading `work`
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n) {
+    work[g * ld + 8 * n + 2 * t] = acc[n][0];
+    work[g * ld + 8 * n + 2 * t + 1] = acc[n][1];
+    work[(g + 8) * ld + 8 * n + 2 * t] = acc[n][2];
+    work[(g + 8) * ld + 8 * n + 2 * t + 1] = acc[n][3];
+  }
+  __syncwarp();
+  for (int e = threadIdx.x % 32; e < kWarpRows * D; e += 32) {
+    int r = e / D, i = e % D;
+    int64_t s = row0 + r;
+    if (s < seq)
+      store(
+          dqkv[(b * seq + s) * f + offset + i],
+          mma::rotatedBy(work + r * ld, i, D, mma::ropeRow(rope, s, D), true) *
+              scale);
+  }
+}
+
+/// Whether key `t` is seen by query `s` (t, s both before seq).
+__device__ __forceinline__ bool visible(int64_t s, int64_t t, int64_t seq,
+                                        bool causal) {
+  return s < seq && t < seq && (!causal || t <= s);
+}
+
+/// Forward: a block per (64 queries, head, batch), 16 rows a warp; each
+/// lane keeps the running maximum and sum of its two rows.
+template <int D, typename T>
+__global__ void __launch_bounds__(kBlock)
+    fa2ForwardKernel(const bf16 *q, const bf16 *k, const bf16 *v, int64_t seq,
+                     int64_t padded, QKVLayout layout, int32_t causal, T *out,
+                     float *lse) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();
+#else
+  extern __shared__ __align__(128) unsigned char shared[];
+  int warp = threadIdx.x / 32, g = laneGroup(), t = laneThread();
+  int64_t h = blockIdx.y, b = blockIdx.z, kv = layout.group(h);
+  int64_t first = int64_t(blockIdx.x) * kTileRows,
+          row0 = first + warp * kWarpRows;
+  mma::Carver carve{shared};
+  bf16 *qTile = carve.take<bf16>(tileBytes<D>());
+  // K and V of buffer i: tiles 2i and 2i + 1.
+  bf16 *buffers = carve.take<bf16>(4 * tileBytes<D>());
+  auto kTile = [&](int i) { return tileAt<D>(buffers, 2 * i); };
+  auto vTile = [&](int i) { return tileAt<D>(buffers, 2 * i + 1); };
+  const bf16 *kHead = k + headRows(b, layout.kvHeads, kv, padded) * D;
+  const bf16 *vHead = v + headRows(b, layout.kvHeads, kv, padded) * D;
+  int64_t keyEnd = causal && first + kTileRows < seq ? first + kTileRows : seq;
+  int tiles = int((keyEnd + kTileRows - 1) / kTileRows);
+
+  copyTileAsync<D>(q + (headRows(b, layout.heads, h, padded) + first) * D,
+                   qTile);
+  copyTileAsync<D>(kHead, kTile(0));
+  copyTileAsync<D>(vHead, vTile(0));
+  commitCopies();
+
+  float o[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n)
+    o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0;
+  // Row g's statistics in [0], row g + 8's in [1].
+  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0, 0};
+  for (int it = 0; it < tiles; ++it) {
+    int64_t t0 = int64_t(it) * kTileRows;
+    if (it + 1 < tiles) {
+      copyTileAsync<D>(kHead + (t0 + kTileRows) * D, kTile((it + 1) % 2));
+      copyTileAsync<D>(vHead + (t0 + kTileRows) * D, vTile((it + 1) % 2));
+    }
+    commitCopies();
+    waitCopies<1>();
+    __syncthreads();
+    int blocks = mma::visibleBlocks(row0, t0, causal);
+    float s[8][4];
+    scoresOf<D>(qTile, warp * kWarpRows, kTile(it % 2), 0, blocks, s);
+    // Mask, then the online softmax of the lane's two rows.
+    float top[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        int64_t key = t0 + 8 * j + 2 * t + e % 2, row = row0 + g + 8 * (e / 2);
+        if (j / 2 >= blocks || key >= seq || (causal && key > row))
+          s[j][e] = -INFINITY;
+        top[e / 2] = fmaxf(top[e / 2], s[j][e]);
+      }
+    float correction[2], shift[2], sum[2] = {0, 0};
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      top[i] = fmaxf(top[i], __shfl_xor_sync(0xffffffffu, top[i], 1));
+      top[i] = fmaxf(top[i], __shfl_xor_sync(0xffffffffu, top[i], 2));
+      float next = fmaxf(rowMax[i], top[i]);
+      shift[i] = next == -INFINITY ? 0.0f : next;
+      correction[i] = exp2f((rowMax[i] - shift[i]) * kLog2e);
+      rowMax[i] = next;
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        s[j][e] = roundedBf16(exp2f((s[j][e] - shift[e / 2]) * kLog2e));
+        sum[e / 2] += s[j][e];
+      }
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      sum[i] += __shfl_xor_sync(0xffffffffu, sum[i], 1);
+      sum[i] += __shfl_xor_sync(0xffffffffu, sum[i], 2);
+      rowSum[i] = rowSum[i] * correction[i] + sum[i];
+    }
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        o[n][e] *= correction[e / 2];
+    uint32_t p[4][4];
+    operandsOf(s, p);
+    accumulate<D>(p, vTile(it % 2), 0, blocks, o);
+    __syncthreads(); // the tiles are read before the next copy into them
+  }
+  waitCopies<0>();
+  int64_t width = layout.heads * D;
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    int64_t row = row0 + g + 8 * i;
+    if (row >= seq)
+      continue;
+    float inverse = 1 / rowSum[i];
+    if (lse && t == 0)
+      lse[(b * seq + row) * layout.heads + h] = rowMax[i] + logf(rowSum[i]);
+    T *dst = out + (b * seq + row) * width + h * D;
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      store(dst[8 * n + 2 * t], o[n][2 * i] * inverse);
+      store(dst[8 * n + 2 * t + 1], o[n][2 * i + 1] * inverse);
+    }
+  }
+#endif
+}
+
+/// Backward, first kernel: a block per (64 queries, head, batch), 16 rows
+/// a warp: dQ = sum over key tiles of dS K, dS = P (dO V^T - delta), P
+/// from the packed lse, written (times 1/sqrt(D), rotated back) into dqkv.
+template <int D, typename T>
+__global__ void __launch_bounds__(kBlock)
+    fa2GradQueryKernel(const bf16 *q, const bf16 *k, const bf16 *v,
+                       const bf16 *dO, int64_t seq, int64_t padded,
+                       QKVLayout layout, int32_t causal, const float2 *rope,
+                       const float *lse, const float *delta, T *dqkv) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();
+#else
+  extern __shared__ __align__(128) unsigned char shared[];
+  int warp = threadIdx.x / 32, g = laneGroup(), t = laneThread();
+  int64_t h = blockIdx.y, b = blockIdx.z, kv = layout.group(h);
+  int64_t first = int64_t(blockIdx.x) * kTileRows,
+          row0 = first + warp * kWarpRows;
+  mma::Carver carve{shared};
+  bf16 *qTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *dOTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *buffers = carve.take<bf16>(4 * tileBytes<D>());
+  auto kTile = [&](int i) { return tileAt<D>(buffers, 2 * i); };
+  auto vTile = [&](int i) { return tileAt<D>(buffers, 2 * i + 1); };
+  int64_t queryRows = headRows(b, layout.heads, h, padded);
+  const bf16 *kHead = k + headRows(b, layout.kvHeads, kv, padded) * D;
+  const bf16 *vHead = v + headRows(b, layout.kvHeads, kv, padded) * D;
+  int64_t keyEnd = causal && first + kTileRows < seq ? first + kTileRows : seq;
+  int tiles = int((keyEnd + kTileRows - 1) / kTileRows);
+
+  copyTileAsync<D>(q + (queryRows + first) * D, qTile);
+  copyTileAsync<D>(dO + (queryRows + first) * D, dOTile);
+  copyTileAsync<D>(kHead, kTile(0));
+  copyTileAsync<D>(vHead, vTile(0));
+  commitCopies();
+  float rowLse[2], rowDelta[2];
+  for (int i = 0; i < 2; ++i) {
+    rowLse[i] = lse[queryRows + row0 + g + 8 * i];
+    rowDelta[i] = delta[queryRows + row0 + g + 8 * i];
+  }
+
+  float dq[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n)
+    dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0;
+  for (int it = 0; it < tiles; ++it) {
+    int64_t t0 = int64_t(it) * kTileRows;
+    if (it + 1 < tiles) {
+      copyTileAsync<D>(kHead + (t0 + kTileRows) * D, kTile((it + 1) % 2));
+      copyTileAsync<D>(vHead + (t0 + kTileRows) * D, vTile((it + 1) % 2));
+    }
+    commitCopies();
+    waitCopies<1>();
+    __syncthreads();
+    int blocks = mma::visibleBlocks(row0, t0, causal);
+    float s[8][4], dp[8][4];
+    scoresOf<D>(qTile, warp * kWarpRows, kTile(it % 2), 0, blocks, s);
+    scoresOf<D>(dOTile, warp * kWarpRows, vTile(it % 2), 0, blocks, dp);
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        int64_t key = t0 + 8 * j + 2 * t + e % 2, row = row0 + g + 8 * (e / 2);
+        bool ok = j / 2 < blocks && visible(row, key, seq, causal);
+        float p = ok ? exp2f((s[j][e] - rowLse[e / 2]) * kLog2e) : 0.0f;
+        s[j][e] = ok ? p * (dp[j][e] - rowDelta[e / 2]) : 0.0f;
+      }
+    uint32_t ds[4][4];
+    operandsOf(s, ds);
+    accumulate<D>(ds, kTile(it % 2), 0, blocks, dq);
+    __syncthreads();
+  }
+  waitCopies<0>();
+  // The K and V tiles are free now: the warps' staging rows.
+  float *work =
+      reinterpret_cast<float *>(buffers) + warp * kWarpRows * kWorkLd<D>;
+  writeRows<D>(dq, work, row0, seq, b, layout.features(), layout.q(h), rope,
+               float(1 / sqrt(double(D))), dqkv);
+#endif
+}
+
+/// Backward, second kernel: a block per (64 keys, KV head, batch), 16 keys
+/// a warp, its dK and dV in registers; the queries, dO, lse and delta of
+/// every head of the group stream through two shared buffers a tile at a
+/// time, in a fixed order: dV += P^T dO, dK += dS^T Q.
+template <int D, typename T>
+__global__ void __launch_bounds__(kBlock)
+    fa2GradKeyKernel(const bf16 *q, const bf16 *k, const bf16 *v,
+                     const bf16 *dO, int64_t seq, int64_t padded,
+                     QKVLayout layout, int32_t causal, const float2 *rope,
+                     const float *lse, const float *delta, T *dqkv) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  __trap();
+#else
+  extern __shared__ __align__(128) unsigned char shared[];
+  int warp = threadIdx.x / 32, g = laneGroup(), t = laneThread();
+  int64_t kv = blockIdx.y, b = blockIdx.z;
+  int64_t first = int64_t(blockIdx.x) * kTileRows,
+          key0 = first + warp * kWarpRows;
+  mma::Carver carve{shared};
+  bf16 *kTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *vTile = carve.take<bf16>(tileBytes<D>());
+  // Q and dO of buffer i: tiles 2i and 2i + 1; its lse and delta: rows 2i
+  // and 2i + 1.
+  bf16 *buffers = carve.take<bf16>(4 * tileBytes<D>());
+  float *rowBuffers = carve.take<float>(4 * mma::kRowBytes);
+  auto qTile = [&](int i) { return tileAt<D>(buffers, 2 * i); };
+  auto dOTile = [&](int i) { return tileAt<D>(buffers, 2 * i + 1); };
+  constexpr int rowStride = mma::kRowBytes / sizeof(float);
+  auto lseRow = [&](int i) { return rowBuffers + 2 * i * rowStride; };
+  auto deltaRow = [&](int i) { return rowBuffers + (2 * i + 1) * rowStride; };
+  int64_t keyRows = headRows(b, layout.kvHeads, kv, padded) + first;
+  // Causal: the queries before the block's first key see none of its keys.
+  int64_t firstQuery = causal ? first : 0;
+  int perHead = int((seq - firstQuery + kTileRows - 1) / kTileRows);
+  int tiles = int(layout.perGroup) * perHead;
+  // Starts copying the operands of step `it` (head it / perHead of the
+  // group, query tile it % perHead) into buffer `to`.
+  auto copyStep = [&](int it, int to) {
+    int64_t h = kv * layout.perGroup + it / perHead;
+    int64_t rows = headRows(b, layout.heads, h, padded) + firstQuery +
+                   int64_t(it % perHead) * kTileRows;
+    copyTileAsync<D>(q + rows * D, qTile(to));
+    copyTileAsync<D>(dO + rows * D, dOTile(to));
+    copyRowsAsync(lse + rows, lseRow(to));
+    copyRowsAsync(delta + rows, deltaRow(to));
+  };
+  copyTileAsync<D>(k + keyRows * D, kTile);
+  copyTileAsync<D>(v + keyRows * D, vTile);
+  if (tiles > 0)
+    copyStep(0, 0);
+  commitCopies();
+
+  float dk[D / 8][4], dv[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      dk[n][e] = dv[n][e] = 0;
+  for (int it = 0; it < tiles; ++it) {
+    int at = it % 2;
+    int64_t s0 = firstQuery + int64_t(it % perHead) * kTileRows;
+    if (it + 1 < tiles)
+      copyStep(it + 1, (it + 1) % 2);
+    commitCopies();
+    waitCopies<1>();
+    __syncthreads();
+    // Causal: the 16-query blocks before the warp's first key are all
+    // masked (on the diagonal tile).
+    int skipped = 0;
+    if (causal && key0 > s0)
+      skipped = int(min(int64_t(4), (key0 - s0) / 16));
+    float s[8][4], dp[8][4];
+    const float *lseAt = lseRow(at), *deltaAt = deltaRow(at);
+    scoresOf<D>(kTile, warp * kWarpRows, qTile(at), skipped, 4, s);
+    scoresOf<D>(vTile, warp * kWarpRows, dOTile(at), skipped, 4, dp);
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        int c = 8 * j + 2 * t + e % 2;
+        int64_t query = s0 + c, key = key0 + g + 8 * (e / 2);
+        bool ok = j / 2 >= skipped && visible(query, key, seq, causal);
+        float p = ok ? exp2f((s[j][e] - lseAt[c]) * kLog2e) : 0.0f;
+        s[j][e] = p;
+        dp[j][e] = ok ? p * (dp[j][e] - deltaAt[c]) : 0.0f;
+      }
+    uint32_t pa[4][4], ds[4][4];
+    operandsOf(s, pa);
+    operandsOf(dp, ds);
+    accumulate<D>(pa, dOTile(at), skipped, 4, dv);
+    accumulate<D>(ds, qTile(at), skipped, 4, dk);
+    __syncthreads();
+  }
+  waitCopies<0>();
+  __syncthreads(); // (no step: the copies of K and V are waited for too)
+  // The query buffers are free now: the warps' staging rows.
+  float *work =
+      reinterpret_cast<float *>(buffers) + warp * kWarpRows * kWorkLd<D>;
+  int64_t f = layout.features();
+  writeRows<D>(dk, work, key0, seq, b, f, layout.k(kv), rope, 1.0f, dqkv);
+  writeRows<D>(dv, work, key0, seq, b, f, layout.v(kv), nullptr, 1.0f, dqkv);
+#endif
+}
+
+} // namespace axonn::cuda::fa2
+
+#endif // AXONN_CUDA_ATTENTION_FA2_CUH
