@@ -141,6 +141,18 @@ run() {
         "$BUNDLE/$name-cpu.txt" 0.05 0.02; } | tee "$out/$name-vs-bf16.txt" || failed=1
   done
 
+  stage "a CUDA failure ends the run: rank, call and error string (AXONN_CUDA_DEVICE=99)"
+  local message code
+  message=$(AXONN_CUDA_DEVICE=99 timeout 60 "$out/tiny-gpt" --data "$BUNDLE/data" \
+      --steps 2 2>&1)
+  code=$?
+  if [ $code = 1 ] && grep -Eq '^axonn: rank 0 .*cudaSetDevice.* failed at .*backend\.cu:[0-9]+: invalid device ordinal' <<<"$message"; then
+    echo "ok (exit 1): $(grep -m1 '^axonn: rank 0' <<<"$message")" | tee "$out/cuda-error.txt"
+  else
+    echo "FAIL (exit $code): $message" | tee "$out/cuda-error.txt"
+    failed=1
+  fi
+
   stage "benchmarks: axonn and PyTorch (bf16, torch.compile, SDPA)"
   local peak=989 # dense bf16 TFLOP/s of an H100 SXM / H200 (MFU denominator)
   : > "$out/bench.txt"
@@ -209,6 +221,7 @@ def text(name):
     except OSError:
         return "(missing)"
 print("kernel check: " + text("check.txt").splitlines()[-1])
+print("a CUDA failure: " + text("cuda-error.txt"))
 for name, what in (("tiny-gpt", "SIMT attention"),
                    ("tiny-gpt-d64", "tensor-core attention")):
     print("%s (%s) vs CPU: %s; %s; %s" % (name, what, text(name + "-vs-fp32.txt"),
