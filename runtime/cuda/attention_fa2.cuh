@@ -18,8 +18,10 @@
 // packKernel: [batch, head, padded, D] bf16, queries rotated and times
 // 1/sqrt(D)), and the backward reads the same packed lse and delta, so
 // both kernel sets share the packing, the statistics and the results'
-// rotation. Numerics as theirs: P and dS rounded to bf16 before their
-// products, the forward's row sum over the rounded P.
+// rotation. P and dS are rounded to bf16 before their products, as there;
+// the forward's row sums add P in fp32 (FlashAttention-2's way; the WMMA
+// kernels add the rounded P). Masks are evaluated only on the tiles that
+// cross the causal diagonal or the sequence's end.
 //
 // The device code is plain CUDA with inline PTX; under AXONN_CUDA_EMULATION
 // (runtime/check/cuda_emulation.h) the PTX operations are emulated lane by
@@ -129,10 +131,6 @@ __device__ __forceinline__ uint32_t pairBits(float low, float high) {
   return *reinterpret_cast<uint32_t *>(&v);
 }
 #endif
-
-__device__ __forceinline__ float roundedBf16(float x) {
-  return __bfloat162float(__float2bfloat16_rn(x));
-}
 
 // Tiles and fragments. A lane's place in a fragment: g = lane / 4 (its
 // rows g and g + 8 of an accumulator), t = lane % 4 (its columns 2t and
@@ -280,16 +278,36 @@ __device__ void writeRows(const float (&acc)[D / 8][4], float *work,
   }
 }
 
-/// Whether key `t` is seen by query `s` (t, s both before seq).
-__device__ __forceinline__ bool visible(int64_t s, int64_t t, int64_t seq,
-                                        bool causal) {
-  return s < seq && t < seq && (!causal || t <= s);
-}
+/// The masks of a tile that crosses the diagonal or the sequence's end,
+/// in 32-bit offsets within the tile: columns (keys or queries) from
+/// `left` on are past the sequence; in the forward and dQ, causal, row r
+/// sees the key columns c <= ahead + r (ahead: the warp's first row minus
+/// the tile's first key), in dK/dV key row r sees the query columns with
+/// ahead + c >= r (ahead: the tile's first query minus the warp's first
+/// key). Clamped: past a tile's width every answer is the same.
+struct Edge {
+  int left, ahead;
+  __device__ Edge(int64_t columnsLeft, int64_t firstRowMinusFirstColumn)
+      : left(int(min(columnsLeft, int64_t(2 * kTileRows)))),
+        ahead(int(max(min(firstRowMinusFirstColumn, int64_t(2 * kTileRows)),
+                      int64_t(-2 * kTileRows)))) {}
+  __device__ bool pastColumn(int c) const { return c >= left; }
+  /// Forward and dQ: key column c masked for query row r.
+  __device__ bool past(int c, int r, bool causal) const {
+    return c >= left || (causal && c > ahead + r);
+  }
+};
+
+/// Forward blocks an SM should hold (registers a thread at most 65536 /
+/// (128 x this)): at D <= 64, four (shared memory allows them; left to
+/// itself ptxas took 96 registers and spilled); at 128, shared memory
+/// allows two.
+template <int D> constexpr int kForwardBlocksPerSm = D <= 64 ? 4 : 1;
 
 /// Forward: a block per (64 queries, head, batch), 16 rows a warp; each
 /// lane keeps the running maximum and sum of its two rows.
 template <int D, typename T>
-__global__ void __launch_bounds__(kBlock)
+__global__ void __launch_bounds__(kBlock, kForwardBlocksPerSm<D>)
     fa2ForwardKernel(const bf16 *q, const bf16 *k, const bf16 *v, int64_t seq,
                      int64_t padded, QKVLayout layout, int32_t causal, T *out,
                      float *lse) {
@@ -336,32 +354,41 @@ __global__ void __launch_bounds__(kBlock)
     int blocks = mma::visibleBlocks(row0, t0, causal);
     float s[8][4];
     scoresOf<D>(qTile, warp * kWarpRows, kTile(it % 2), 0, blocks, s);
-    // Mask, then the online softmax of the lane's two rows.
+    // Mask (on the tiles that cross the diagonal or the sequence's end:
+    // the 16-key blocks left out above are past the diagonal), then the
+    // online softmax of the lane's two rows.
+    if ((causal && t0 + kTileRows - 1 > row0) || t0 + kTileRows > seq) {
+      Edge edge(seq - t0, row0 - t0);
+#pragma unroll
+      for (int j = 0; j < 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (edge.past(8 * j + 2 * t + e % 2, g + 8 * (e / 2), causal))
+            s[j][e] = -INFINITY;
+    }
     float top[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int j = 0; j < 8; ++j)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        int64_t key = t0 + 8 * j + 2 * t + e % 2, row = row0 + g + 8 * (e / 2);
-        if (j / 2 >= blocks || key >= seq || (causal && key > row))
-          s[j][e] = -INFINITY;
+      for (int e = 0; e < 4; ++e)
         top[e / 2] = fmaxf(top[e / 2], s[j][e]);
-      }
     float correction[2], shift[2], sum[2] = {0, 0};
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       top[i] = fmaxf(top[i], __shfl_xor_sync(0xffffffffu, top[i], 1));
       top[i] = fmaxf(top[i], __shfl_xor_sync(0xffffffffu, top[i], 2));
       float next = fmaxf(rowMax[i], top[i]);
-      shift[i] = next == -INFINITY ? 0.0f : next;
-      correction[i] = exp2f((rowMax[i] - shift[i]) * kLog2e);
+      shift[i] = (next == -INFINITY ? 0.0f : next) * kLog2e;
+      correction[i] = exp2f(rowMax[i] * kLog2e - shift[i]);
       rowMax[i] = next;
     }
+    // P in fp32 into the row sums (as FlashAttention-2), rounded to bf16
+    // only as the operand of P V.
 #pragma unroll
     for (int j = 0; j < 8; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        s[j][e] = roundedBf16(exp2f((s[j][e] - shift[e / 2]) * kLog2e));
+        s[j][e] = exp2f(fmaf(s[j][e], kLog2e, -shift[e / 2]));
         sum[e / 2] += s[j][e];
       }
 #pragma unroll
@@ -434,9 +461,10 @@ __global__ void __launch_bounds__(kBlock)
   copyTileAsync<D>(kHead, kTile(0));
   copyTileAsync<D>(vHead, vTile(0));
   commitCopies();
+  // (each row's lse times log2(e): P = exp2(S log2(e) - that))
   float rowLse[2], rowDelta[2];
   for (int i = 0; i < 2; ++i) {
-    rowLse[i] = lse[queryRows + row0 + g + 8 * i];
+    rowLse[i] = lse[queryRows + row0 + g + 8 * i] * kLog2e;
     rowDelta[i] = delta[queryRows + row0 + g + 8 * i];
   }
 
@@ -457,13 +485,15 @@ __global__ void __launch_bounds__(kBlock)
     float s[8][4], dp[8][4];
     scoresOf<D>(qTile, warp * kWarpRows, kTile(it % 2), 0, blocks, s);
     scoresOf<D>(dOTile, warp * kWarpRows, vTile(it % 2), 0, blocks, dp);
+    bool masked = (causal && t0 + kTileRows - 1 > row0) || t0 + kTileRows > seq;
+    Edge edge(seq - t0, row0 - t0);
 #pragma unroll
     for (int j = 0; j < 8; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        int64_t key = t0 + 8 * j + 2 * t + e % 2, row = row0 + g + 8 * (e / 2);
-        bool ok = j / 2 < blocks && visible(row, key, seq, causal);
-        float p = ok ? exp2f((s[j][e] - rowLse[e / 2]) * kLog2e) : 0.0f;
+        bool ok = !masked ||
+                  !edge.past(8 * j + 2 * t + e % 2, g + 8 * (e / 2), causal);
+        float p = ok ? exp2f(fmaf(s[j][e], kLog2e, -rowLse[e / 2])) : 0.0f;
         s[j][e] = ok ? p * (dp[j][e] - rowDelta[e / 2]) : 0.0f;
       }
     uint32_t ds[4][4];
@@ -555,13 +585,22 @@ __global__ void __launch_bounds__(kBlock)
     const float *lseAt = lseRow(at), *deltaAt = deltaRow(at);
     scoresOf<D>(kTile, warp * kWarpRows, qTile(at), skipped, 4, s);
     scoresOf<D>(vTile, warp * kWarpRows, dOTile(at), skipped, 4, dp);
+    // Masked: the tiles where some query precedes some key (causal) or
+    // the queries or keys pass the sequence's end (the skipped blocks are
+    // before the diagonal).
+    bool masked = (causal && s0 < key0 + kWarpRows - 1) ||
+                  s0 + kTileRows > seq || key0 + kWarpRows > seq;
+    Edge edge(seq - s0, s0 - key0);
+    int keysLeft = int(min(seq - key0, int64_t(kWarpRows)));
 #pragma unroll
     for (int j = 0; j < 8; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        int c = 8 * j + 2 * t + e % 2;
-        int64_t query = s0 + c, key = key0 + g + 8 * (e / 2);
-        bool ok = j / 2 >= skipped && visible(query, key, seq, causal);
+        int c = 8 * j + 2 * t + e % 2, r = g + 8 * (e / 2);
+        // (key r sees query c: c + s0 - key0 >= r, so Edge's "past" with
+        // row and column swapped)
+        bool ok = !masked || (r < keysLeft && !edge.pastColumn(c) &&
+                              !(causal && edge.ahead + c < r));
         float p = ok ? exp2f((s[j][e] - lseAt[c]) * kLog2e) : 0.0f;
         s[j][e] = p;
         dp[j][e] = ok ? p * (dp[j][e] - deltaAt[c]) : 0.0f;
