@@ -10,9 +10,12 @@
 #                                   CPU kernels, train the tiny model and
 #                                   compare its losses with the CPU run,
 #                                   benchmark GPT-2 124M and a 1.5B-shaped
-#                                   GPT-2 against PyTorch, time the
-#                                   attention kernels, and break a 124M
-#                                   step down by kernel (from --trace)
+#                                   GPT-2 (fp32 and bf16 storage) against
+#                                   PyTorch, check that a CUDA failure
+#                                   ends the run with a message, time the
+#                                   attention kernels, and break bf16
+#                                   steps of both down by kernel (from
+#                                   --trace)
 #
 # BUNDLE defaults to build/gpu-bundle (ignored by git; the device tool
 # carries it: carry=["build/gpu-bundle"]). `run` prints a summary table and
@@ -32,7 +35,7 @@ TINY=(tiny-gpt:$ROOT/examples/models/tiny-gpt.json
       tiny-gpt-d64:$HERE/models/tiny-gpt-d64.json)
 # -bf16: the same spec compiled with --dtype=bfloat16 (bf16 storage, fp32
 # master weights), against the same PyTorch run.
-MODELS=(gpt2-124m-gpu gpt2-124m-gpu-bf16 gpt2-1.5b-gpu)
+MODELS=(gpt2-124m-gpu gpt2-124m-gpu-bf16 gpt2-1.5b-gpu gpt2-1.5b-gpu-bf16)
 # The models PyTorch trains too (its torch.compile takes most of the run):
 # all, or a space-separated list of the above (a short rerun on a lent GPU
 # whose earlier run timed PyTorch already).
@@ -159,7 +162,7 @@ run() {
   for m in "${MODELS[@]}"; do
     c++ -o "$out/$m" "$BUNDLE/$m.o" "${libs[@]}" || { failed=1; continue; }
     local steps=8
-    [ "$m" = gpt2-1.5b-gpu ] && steps=5
+    [ "${m%-bf16}" = gpt2-1.5b-gpu ] && steps=5
     timeout 150 "$out/$m" --data "$BUNDLE/data" --steps $steps --log-every 1 \
         --peak-tflops $peak > "$out/$m.log" 2>&1 || { tail -5 "$out/$m.log"; failed=1; }
     tail -3 "$out/$m.log"
@@ -177,15 +180,19 @@ run() {
     cat "$out/$m-torch.json"
   done
 
-  stage "where a step of GPT-2 124M (bf16) goes (--trace, steps 2-4)"
-  if timeout 90 "$out/gpt2-124m-gpu-bf16" --data "$BUNDLE/data" --steps 4 \
-      --trace "$out/trace" --trace-steps 4 > "$out/trace.log" 2>&1; then
-    python3 "$HERE/trace_summary.py" "$out/trace/trace-rank-0.json" 12 \
-        | tee "$out/breakdown.txt"
-  else
-    tail -5 "$out/trace.log"
-    failed=1
-  fi
+  # Where a bf16 step goes, by kernel (--trace, steps 2-4).
+  local traced
+  for traced in gpt2-124m-gpu-bf16 gpt2-1.5b-gpu-bf16; do
+    stage "where a step of $traced goes (--trace, steps 2-4)"
+    if timeout 90 "$out/$traced" --data "$BUNDLE/data" --steps 4 \
+        --trace "$out/trace-$traced" --trace-steps 4 > "$out/trace-$traced.log" 2>&1; then
+      python3 "$HERE/trace_summary.py" "$out/trace-$traced/trace-rank-0.json" 12 \
+          | tee "$out/breakdown-$traced.txt"
+    else
+      tail -5 "$out/trace-$traced.log"
+      failed=1
+    fi
+  done
 
   python3 - "$out" "$gpu" "$(( $(date +%s) - started ))" "${MODELS[@]}" <<'PY' | tee "$BUNDLE/results.md"
 import json, re, sys
@@ -229,8 +236,10 @@ for name, what in (("tiny-gpt", "SIMT attention"),
 print()
 print(text("attention.txt"))
 print()
-print("GPT-2 124M (bf16), time per kernel:")
-print(text("breakdown.txt"))
+for m in ("gpt2-124m-gpu-bf16", "gpt2-1.5b-gpu-bf16"):
+    print("%s, time per kernel:" % m)
+    print(text("breakdown-%s.txt" % m))
+    print()
 print()
 print("wall time: %s s, build included" % seconds)
 PY
