@@ -13,7 +13,9 @@
 #                                   GPT-2 (fp32 and bf16 storage) against
 #                                   PyTorch, check that a CUDA failure
 #                                   ends the run with a message, time the
-#                                   attention kernels, and break bf16
+#                                   attention kernels (each kernel alone
+#                                   under Nsight Compute where it runs),
+#                                   and break bf16
 #                                   steps of both down by kernel (from
 #                                   --trace)
 #
@@ -125,6 +127,25 @@ run() {
     [ "${PIPESTATUS[0]}" = 0 ] || failed=1
   done
 
+  # Each kernel of the default attention alone (pack, forward, statistics,
+  # dQ, dK/dV), where Nsight Compute runs (not under gVisor): which piece
+  # the time above goes to. Not a check: a profiler that cannot run is
+  # noted and the run goes on.
+  local ncu
+  ncu=$(command -v ncu || ls "$cuda"/bin/ncu 2>/dev/null || true)
+  if [ -n "$ncu" ]; then
+    stage "the default attention's kernels one by one (Nsight Compute, 124M's shape)"
+    if AXONN_ATTENTION_BENCH_SETS=mma AXONN_ATTENTION_BENCH_CALLS=1 timeout 120 \
+        "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv \
+        "$out/build/axonn-rt-attention-bench" 8 1024 12 12 64 \
+        > "$out/ncu.csv" 2> "$out/ncu.err"; then
+      python3 "$HERE/ncu_summary.py" "$out/ncu.csv" | tee "$out/attention-kernels.txt"
+    else
+      echo "(Nsight Compute did not run: $(tail -1 "$out/ncu.err"))" \
+          | tee "$out/attention-kernels.txt"
+    fi
+  fi
+
   for t in "${TINY[@]}"; do
     local name=${t%%:*}
     stage "$name: $TINY_STEPS steps on the GPU against the CPU run"
@@ -235,6 +256,9 @@ for name, what in (("tiny-gpt", "SIMT attention"),
           text(name + "-vs-gpu.txt"), text(name + "-vs-bf16.txt")))
 print()
 print(text("attention.txt"))
+print()
+print("The default attention's kernels (Nsight Compute, 3 calls of each, bf16 then fp32):")
+print(text("attention-kernels.txt"))
 print()
 for m in ("gpt2-124m-gpu-bf16", "gpt2-1.5b-gpu-bf16"):
     print("%s, time per kernel:" % m)

@@ -11,6 +11,10 @@
 // GPT-2 124M's (8 x 1024, 12 heads of 64). A benchmark, not a test: it
 // prints figures and exits 0 unless a call fails (77 without a GPU).
 //
+// AXONN_ATTENTION_BENCH_SETS (a comma-separated subset of mma,wmma,tiled)
+// and AXONN_ATTENTION_BENCH_CALLS (timed calls after the warm-ups, 10 by
+// default) narrow a run, e.g. for a profiler that replays each kernel.
+//
 //===----------------------------------------------------------------------===//
 
 #include "axonn_rt.h"
@@ -22,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
@@ -36,10 +41,13 @@ void check(axonn_status s, const char *what) {
   }
 }
 
-/// The median milliseconds of `call` (10 runs after 2 warm-ups).
+/// Timed calls after the 2 warm-ups (AXONN_ATTENTION_BENCH_CALLS).
+int timedCalls = 10;
+
+/// The median milliseconds of `call` (timedCalls runs after 2 warm-ups).
 template <typename Call> double median(Call call) {
   std::vector<double> ms;
-  for (int i = 0; i < 12; ++i) {
+  for (int i = 0; i < 2 + timedCalls; ++i) {
     check(axonn_rt_synchronize(rt), "synchronize");
     auto begin = std::chrono::steady_clock::now();
     call();
@@ -56,11 +64,6 @@ template <typename Call> double median(Call call) {
 } // namespace
 
 int main(int argc, char **argv) {
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::printf("axonn-rt-attention-bench: no GPU; skipped\n");
-    return 77;
-  }
   int64_t batch = 8, seq = 1024, heads = 12, kv = 12, d = 64;
   if (argc == 6) {
     batch = std::atoll(argv[1]);
@@ -72,6 +75,42 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "usage: axonn-rt-attention-bench [batch seq heads "
                          "kv_heads head_dim]\n");
     return 2;
+  }
+  std::vector<std::string> sets = {"mma", "wmma", "tiled"};
+  if (const char *chosen = std::getenv("AXONN_ATTENTION_BENCH_SETS")) {
+    sets.clear();
+    std::string list = chosen;
+    for (size_t at = 0; at <= list.size();) {
+      size_t comma = std::min(list.find(',', at), list.size());
+      std::string set = list.substr(at, comma - at);
+      if (set != "mma" && set != "wmma" && set != "tiled") {
+        std::fprintf(stderr,
+                     "axonn-rt-attention-bench: AXONN_ATTENTION_BENCH_SETS=%s: "
+                     "expected a comma-separated list of mma, wmma and "
+                     "tiled\n",
+                     chosen);
+        return 2;
+      }
+      sets.push_back(set);
+      at = comma + 1;
+    }
+  }
+  if (const char *calls = std::getenv("AXONN_ATTENTION_BENCH_CALLS")) {
+    char *end = nullptr;
+    long n = std::strtol(calls, &end, 10);
+    if (*calls == 0 || *end != 0 || n < 1 || n > 1000) {
+      std::fprintf(stderr,
+                   "axonn-rt-attention-bench: AXONN_ATTENTION_BENCH_CALLS=%s: "
+                   "expected a count from 1 to 1000\n",
+                   calls);
+      return 2;
+    }
+    timedCalls = int(n);
+  }
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("axonn-rt-attention-bench: no GPU; skipped\n");
+    return 77;
   }
   int64_t grid[4] = {1, 1, 1, 1};
   if (axonn_rt_create(grid, &rt) != AXONN_OK) {
@@ -123,8 +162,9 @@ int main(int argc, char **argv) {
               (long long)kv, (long long)d);
   std::printf("| kernels | storage | forward ms | TFLOP/s | backward ms | "
               "TFLOP/s |\n|---|---|---|---|---|---|\n");
-  for (const char *kernels : {"mma", "wmma", "tiled"})
+  for (const std::string &set : sets)
     for (bool bf16 : {true, false}) {
+      const char *kernels = set.c_str();
       setenv("AXONN_ATTENTION", kernels, 1);
       double forward = median([&] {
         check(
