@@ -215,6 +215,24 @@ run() {
     fi
   done
 
+  # The 124M step's own kernels one by one (named ...Kernel, which
+  # cuBLASLt's are not), where Nsight Compute runs: which kernel inside an
+  # entry point (a norm's gradient and its column sums, say) takes the
+  # time.
+  if [ -n "$ncu" ]; then
+    stage "the 124M bf16 step's own kernels one by one (Nsight Compute, steps 1-2)"
+    if timeout 120 "$ncu" --clock-control none --metrics gpu__time_duration.sum \
+        --csv --kernel-name-base function --launch-count 400 \
+        --kernel-name 'regex:Kernel$' \
+        "$out/gpt2-124m-gpu-bf16" --data "$BUNDLE/data" --steps 2 \
+        > "$out/ncu-step.csv" 2> "$out/ncu-step.err"; then
+      python3 "$HERE/ncu_summary.py" "$out/ncu-step.csv" | tee "$out/step-kernels.txt"
+    else
+      echo "(Nsight Compute did not run: $(tail -1 "$out/ncu-step.err"))" \
+          | tee "$out/step-kernels.txt"
+    fi
+  fi
+
   python3 - "$out" "$gpu" "$(( $(date +%s) - started ))" "${MODELS[@]}" <<'PY' | tee "$BUNDLE/results.md"
 import json, re, sys
 out, gpu, seconds, models = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
@@ -259,6 +277,9 @@ print(text("attention.txt"))
 print()
 print("The default attention's kernels (Nsight Compute, 3 calls of each, bf16 then fp32):")
 print(text("attention-kernels.txt"))
+print()
+print("The 124M bf16 step's own kernels (Nsight Compute, steps 1-2):")
+print(text("step-kernels.txt"))
 print()
 for m in ("gpt2-124m-gpu-bf16", "gpt2-1.5b-gpu-bf16"):
     print("%s, time per kernel:" % m)
