@@ -601,7 +601,9 @@ __global__ void __launch_bounds__(kBlock)
         // row and column swapped)
         bool ok = !masked || (r < keysLeft && !edge.pastColumn(c) &&
                               !(causal && edge.ahead + c < r));
-        float p = ok ? exp2f((s[j][e] - lseAt[c]) * kLog2e) : 0.0f;
+        // (P as the dQ kernel computes it from the same score)
+        float p =
+            ok ? exp2f(fmaf(s[j][e], kLog2e, -(lseAt[c] * kLog2e))) : 0.0f;
         s[j][e] = p;
         dp[j][e] = ok ? p * (dp[j][e] - deltaAt[c]) : 0.0f;
       }
