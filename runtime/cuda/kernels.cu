@@ -1910,21 +1910,19 @@ bool vectorRows(const T *base, int64_t length, const T *other = nullptr) {
          length * int64_t(sizeof(T)) % 16 == 0;
 }
 
-/// f(v, value) for the row's elements 0 ... end - 1 this thread owns:
-/// 16-byte pieces (vector: the row 16-byte aligned) then single elements.
-template <typename T, typename F>
-__device__ void forEachInRow(const T *row, int64_t end, bool vector, F &&f) {
+/// Over a row's elements 0 ... end - 1 this thread owns: piece(v) for
+/// each 16-byte piece (elements v ... v + W - 1; vector: the row is
+/// 16-byte aligned), then single(v) for each element left.
+template <typename T, typename Piece, typename Single>
+__device__ void rowPieces(int64_t end, bool vector, Piece &&piece,
+                          Single &&single) {
   constexpr int W = Vec16<T>::kCount;
   int64_t whole = vector ? end / W * W : 0;
   for (int64_t v = int64_t(threadIdx.x) * W; v < whole;
-       v += int64_t(blockDim.x) * W) {
-    Vec16<T> piece = *reinterpret_cast<const Vec16<T> *>(row + v);
-#pragma unroll
-    for (int k = 0; k < W; ++k)
-      f(v + k, toFloat(piece.x[k]));
-  }
+       v += int64_t(blockDim.x) * W)
+    piece(v);
   for (int64_t v = whole + threadIdx.x; v < end; v += blockDim.x)
-    f(v, toFloat(row[v]));
+    single(v);
 }
 
 /// A block per token, one pass over its logits: each thread keeps a
@@ -1938,14 +1936,23 @@ __global__ void logitsMaxKernel(const T *logits, const int32_t *targets,
   int64_t t = blockIdx.x;
   const T *row = logits + t * rows;
   float m = -INFINITY, s = 0;
-  forEachInRow(row, real, vector, [&](int64_t, float x) {
+  auto add = [&](float x) {
     if (x > m) {
       s = s * expf(m - x) + 1.0f;
       m = x;
     } else {
       s += expf(x - m);
     }
-  });
+  };
+  rowPieces<T>(
+      real, vector,
+      [&](int64_t v) {
+        Vec16<T> piece = *reinterpret_cast<const Vec16<T> *>(row + v);
+#pragma unroll
+        for (int k = 0; k < Vec16<T>::kCount; ++k)
+          add(toFloat(piece.x[k]));
+      },
+      [&](int64_t v) { add(toFloat(row[v])); });
   float top = blockMax(m);
   // (a thread with no rows adds nothing, nor does a slice of padding only;
   // a NaN stays NaN)
@@ -2009,18 +2016,16 @@ crossEntropyGradKernel(const T *logits, const float *max, const float *sums,
       float g = expf(x - m) * scale;
       return v == target ? g - one : g;
     };
-    constexpr int W = Vec16<T>::kCount;
-    int64_t whole = vector ? end / W * W : 0;
-    for (int64_t v = int64_t(threadIdx.x) * W; v < whole;
-         v += int64_t(blockDim.x) * W) {
-      Vec16<T> piece = *reinterpret_cast<const Vec16<T> *>(row + v);
+    rowPieces<T>(
+        end, vector,
+        [&](int64_t v) {
+          Vec16<T> piece = *reinterpret_cast<const Vec16<T> *>(row + v);
 #pragma unroll
-      for (int k = 0; k < W; ++k)
-        store(piece.x[k], gradient(v + k, toFloat(piece.x[k])));
-      *reinterpret_cast<Vec16<T> *>(out + v) = piece;
-    }
-    for (int64_t v = whole + threadIdx.x; v < end; v += blockDim.x)
-      store(out[v], gradient(v, toFloat(row[v])));
+          for (int k = 0; k < Vec16<T>::kCount; ++k)
+            store(piece.x[k], gradient(v + k, toFloat(piece.x[k])));
+          *reinterpret_cast<Vec16<T> *>(out + v) = piece;
+        },
+        [&](int64_t v) { store(out[v], gradient(v, toFloat(row[v]))); });
     for (int64_t v = end + threadIdx.x; v < rows; v += blockDim.x)
       store(out[v], 0.0f);
   }
