@@ -41,6 +41,7 @@
 #include "attention_mma.cuh"
 #include "device.cuh"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -53,8 +54,19 @@ namespace {
 
 using namespace mma;
 
-/// AXONN_ATTENTION=wmma: the WMMA kernels (attention_mma.cuh) instead of
-/// the register-resident mma.sync ones (attention_fa2.cuh).
+/// Dynamic shared memory a block of the WMMA kernels (attention_mma.cuh)
+/// and of the mma.sync ones (attention_fa2.cuh) needs at most.
+template <int D> constexpr size_t wmmaShared() {
+  return std::max(
+      {forwardShared<D>(), gradQueryShared<D>(), gradKeyShared<D>()});
+}
+template <int D> constexpr size_t fa2Shared() {
+  return std::max({fa2::forwardShared<D>(), fa2::gradQueryShared<D>(),
+                   fa2::gradKeyShared<D>()});
+}
+
+/// Whether calls run the WMMA kernels (AXONN_ATTENTION=wmma) instead of
+/// the register-resident mma.sync ones.
 bool wmmaChosen() {
   const char *choice = std::getenv("AXONN_ATTENTION");
   return choice && std::string(choice) == "wmma";
@@ -314,9 +326,7 @@ bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
   size_t most = s.prop.sharedMemPerBlockOptin, need = 0;
   if (!forHeadDim(headDim, [&](auto d) {
         constexpr int D = decltype(d)::value;
-        need = std::max({forwardShared<D>(), gradQueryShared<D>(),
-                         gradKeyShared<D>(), fa2::forwardShared<D>(),
-                         fa2::gradQueryShared<D>(), fa2::gradKeyShared<D>()});
+        need = wmmaChosen() ? wmmaShared<D>() : fa2Shared<D>();
       })) {
     noteOnce(rt, oddHeads,
              "heads of %lld (the tensor-core kernels take 32, 64 and 128)",
