@@ -13,11 +13,11 @@
 #                                   GPT-2 (fp32 and bf16 storage) against
 #                                   PyTorch, check that a CUDA failure
 #                                   ends the run with a message, time the
-#                                   attention kernels (each kernel alone
-#                                   under Nsight Compute where it runs),
-#                                   and break bf16
+#                                   attention kernels, and break bf16
 #                                   steps of both down by kernel (from
-#                                   --trace)
+#                                   --trace; per kernel launch under
+#                                   Nsight Compute with
+#                                   AXONN_BENCH_PROFILE=1)
 #
 # BUNDLE defaults to build/gpu-bundle (ignored by git; the device tool
 # carries it: carry=["build/gpu-bundle"]). `run` prints a summary table and
