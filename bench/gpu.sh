@@ -149,7 +149,7 @@ run() {
   for shape in "8 1024 12 12 64" "2 2048 32 8 128"; do
     # (the SIMT kernels, 10 to 200 times slower, are a fallback: checked,
     # not timed)
-    AXONN_ATTENTION_BENCH_SETS=mma,wmma timeout 90 \
+    AXONN_ATTENTION_BENCH_SETS=mma,mma32,wmma timeout 90 \
         "$rt/axonn-rt-attention-bench" $shape | tee -a "$out/attention.txt"
     [ "${PIPESTATUS[0]}" = 0 ] || failed=1
   done

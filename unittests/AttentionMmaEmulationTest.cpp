@@ -44,20 +44,25 @@ using axonn::emulation::launch;
 /// default), with their dynamic shared memory.
 template <int D, typename T> struct Wmma {
   static constexpr auto forward = mmaForwardKernel<D, T>;
+  static constexpr int queriesPerBlock = kTileRows;
   static constexpr auto gradQuery = mmaGradQueryKernel<D, T>;
   static constexpr auto gradKey = mmaGradKeyKernel<D, T>;
   static constexpr size_t shared =
       std::max({forwardShared<D>(), gradQueryShared<D>(), gradKeyShared<D>()});
 };
-template <int D, typename T> struct Fa2 {
-  static constexpr auto forward = axonn::cuda::fa2::fa2ForwardKernel<D, T>;
+/// (R: the forward's row blocks of 16 queries a warp, AXONN_ATTENTION_ROWS)
+template <int D, typename T, int R> struct Fa2Rows {
+  static constexpr auto forward = axonn::cuda::fa2::fa2ForwardKernel<D, R, T>;
+  static constexpr int queriesPerBlock = kTileRows * R;
   static constexpr auto gradQuery = axonn::cuda::fa2::fa2GradQueryKernel<D, T>;
   static constexpr auto gradKey = axonn::cuda::fa2::fa2GradKeyKernel<D, T>;
   static constexpr size_t shared =
-      std::max({axonn::cuda::fa2::forwardShared<D>(),
+      std::max({axonn::cuda::fa2::forwardShared<D, R>(),
                 axonn::cuda::fa2::gradQueryShared<D>(),
                 axonn::cuda::fa2::gradKeyShared<D>()});
 };
+template <int D, typename T> using Fa2 = Fa2Rows<D, T, 1>;
+template <int D, typename T> using Fa2TwoRowBlocks = Fa2Rows<D, T, 2>;
 
 struct Shape {
   int64_t batch, seq, heads, kvHeads, dim;
@@ -148,8 +153,10 @@ Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv) {
   Forward<T> f;
   f.out.resize(size_t(s.batch * s.seq * s.heads * s.dim));
   f.lse.assign(size_t(s.batch * s.seq * s.heads), float(NAN));
+  constexpr int queries = Kernels<D, T>::queriesPerBlock;
   launch(Kernels<D, T>::forward,
-         {unsigned(padded / kTileRows), unsigned(s.heads), unsigned(s.batch)},
+         {unsigned((padded + queries - 1) / queries), unsigned(s.heads),
+          unsigned(s.batch)},
          kBlock, static_cast<const bf16 *>(p.q.data()),
          static_cast<const bf16 *>(p.k.data()),
          static_cast<const bf16 *>(p.v.data()), s.seq, padded, layout, s.causal,
@@ -280,6 +287,9 @@ void checkKernels(const Shape &s, bool bf16Storage, const char *name) {
 /// Both kernel sets on one shape.
 template <int D> void checkShape(const Shape &s, bool bf16Storage = false) {
   checkKernels<D, Fa2>(s, bf16Storage, "mma.sync");
+  if constexpr (axonn::cuda::fa2::kTwoRowBlocksFit<D>)
+    checkKernels<D, Fa2TwoRowBlocks>(s, bf16Storage,
+                                     "mma.sync, 32 rows a warp");
   checkKernels<D, Wmma>(s, bf16Storage, "wmma");
 }
 

@@ -11,7 +11,9 @@
 // GPT-2 124M's (8 x 1024, 12 heads of 64). A benchmark, not a test: it
 // prints figures and exits 0 unless a call fails (77 without a GPU).
 //
-// AXONN_ATTENTION_BENCH_SETS (a comma-separated subset of mma,wmma,tiled)
+// AXONN_ATTENTION_BENCH_SETS (a comma-separated subset of mma, mma32 (the
+// mma.sync forward with 32 rows a warp, AXONN_ATTENTION_ROWS=32), wmma and
+// tiled)
 // and AXONN_ATTENTION_BENCH_CALLS (timed calls after the warm-ups, 10 by
 // default) narrow a run, e.g. for a profiler that replays each kernel.
 //
@@ -76,18 +78,18 @@ int main(int argc, char **argv) {
                          "kv_heads head_dim]\n");
     return 2;
   }
-  std::vector<std::string> sets = {"mma", "wmma", "tiled"};
+  std::vector<std::string> sets = {"mma", "mma32", "wmma", "tiled"};
   if (const char *chosen = std::getenv("AXONN_ATTENTION_BENCH_SETS")) {
     sets.clear();
     std::string list = chosen;
     for (size_t at = 0; at <= list.size();) {
       size_t comma = std::min(list.find(',', at), list.size());
       std::string set = list.substr(at, comma - at);
-      if (set != "mma" && set != "wmma" && set != "tiled") {
+      if (set != "mma" && set != "mma32" && set != "wmma" && set != "tiled") {
         std::fprintf(stderr,
                      "axonn-rt-attention-bench: AXONN_ATTENTION_BENCH_SETS=%s: "
-                     "expected a comma-separated list of mma, wmma and "
-                     "tiled\n",
+                     "expected a comma-separated list of mma, mma32, wmma "
+                     "and tiled\n",
                      chosen);
         return 2;
       }
@@ -165,7 +167,11 @@ int main(int argc, char **argv) {
   for (const std::string &set : sets)
     for (bool bf16 : {true, false}) {
       const char *kernels = set.c_str();
-      setenv("AXONN_ATTENTION", kernels, 1);
+      setenv("AXONN_ATTENTION", set == "mma32" ? "mma" : kernels, 1);
+      if (set == "mma32")
+        setenv("AXONN_ATTENTION_ROWS", "32", 1);
+      else
+        unsetenv("AXONN_ATTENTION_ROWS");
       double forward = median([&] {
         check(
             bf16 ? axonn_rt_attention_bf16(rt, static_cast<axonn_bf16 *>(qkv16),

@@ -1161,7 +1161,11 @@ int main(int argc, char **argv) {
   checkLinear(cuda, cpu, " (bf16 GEMM, 1e-2)");
   checkGeluEpilogue(cuda, cpu, " (bf16 GEMM, 1e-2)");
   checkAttentionTiles(cuda, cpu, "mma");
-  // The WMMA kernels too (AXONN_ATTENTION=wmma, read at each call).
+  // The mma.sync forward with 32 rows a warp (AXONN_ATTENTION_ROWS=32),
+  // and the WMMA kernels (AXONN_ATTENTION=wmma): both read at each call.
+  setenv("AXONN_ATTENTION_ROWS", "32", 1);
+  checkAttentionTiles(cuda, cpu, "rows32");
+  unsetenv("AXONN_ATTENTION_ROWS");
   setenv("AXONN_ATTENTION", "wmma", 1);
   checkAttentionTiles(cuda, cpu, "wmma");
   unsetenv("AXONN_ATTENTION");

@@ -51,8 +51,9 @@ template <int D> constexpr int kLd = mma::Dims<D>::tileLd;
 /// Row stride of the fp32 rows a warp stages its results in.
 template <int D> constexpr int kWorkLd = D + 4;
 
-template <int D> constexpr size_t forwardShared() {
-  return 5 * tileBytes<D>(); // Q, and K and V twice
+/// (R: the forward's row blocks a warp, below)
+template <int D, int R = 1> constexpr size_t forwardShared() {
+  return (R + 4) * tileBytes<D>(); // R tiles of Q, and K and V twice
 }
 template <int D> constexpr size_t gradQueryShared() {
   return 6 * tileBytes<D>(); // Q, dO, and K and V twice
@@ -298,50 +299,132 @@ struct Edge {
   }
 };
 
-/// Forward blocks an SM should hold (registers a thread at most 65536 /
-/// (128 x this)): at D <= 64, four (shared memory allows them; left to
-/// itself ptxas took 96 registers and spilled); at 128, shared memory
-/// allows two.
-template <int D> constexpr int kForwardBlocksPerSm = D <= 64 ? 4 : 1;
+/// Row blocks of 16 queries a warp of the forward takes: 1 (16 rows, the
+/// default) or 2 (32 rows: each K and V operand loaded from shared memory
+/// feeds two products, and a block's K/V tile serves 128 queries;
+/// AXONN_ATTENTION_ROWS=32, heads of 64 or fewer).
+template <int D> constexpr bool kTwoRowBlocksFit = D <= 64;
 
-/// Forward: a block per (64 queries, head, batch), 16 rows a warp; each
-/// lane keeps the running maximum and sum of its two rows.
-template <int D, typename T>
-__global__ void __launch_bounds__(kBlock, kForwardBlocksPerSm<D>)
+/// Forward blocks an SM should hold (registers a thread at most 65536 /
+/// (128 x this)): with one row block at D <= 64, four (shared memory
+/// allows them; left to itself ptxas took 96 registers and spilled); with
+/// two, two; at D = 128, shared memory allows two.
+template <int D, int R>
+constexpr int kForwardBlocksPerSm = R == 1 && D <= 64 ? 4
+                                    : R == 2          ? 2
+                                                      : 1;
+
+/// acc[r] (16 x 64) = rows r0 + 16 r ... of tile `a` times the transpose
+/// of tile `b`'s 64 rows, over the 16-column blocks before end[r] (the
+/// rest stays zero); each B operand loaded once for the R row blocks.
+template <int D, int R>
+__device__ void scoresOfRows(const bf16 *a, int r0, const bf16 *b,
+                             const int (&end)[R], float (&acc)[R][8][4]) {
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      acc[r][j][0] = acc[r][j][1] = acc[r][j][2] = acc[r][j][3] = 0;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    uint32_t fa[R][4];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+      loadA<D>(fa[r], a, r0 + 16 * r, kk * 16);
+#pragma unroll
+    for (int nb = 0; nb < 4; ++nb)
+      if (nb < end[R - 1]) { // (the last row block sees the most)
+        uint32_t fb[4];
+        loadBt<D>(fb, b, nb * 16, kk * 16);
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+          if (nb < end[r]) {
+            mmaBf16(acc[r][2 * nb], fa[r], fb[0], fb[1]);
+            mmaBf16(acc[r][2 * nb + 1], fa[r], fb[2], fb[3]);
+          }
+      }
+  }
+}
+
+/// acc[r] (16 x D) += a[r] (16 x 64) times tile rows 0 ... 63, over a[r]'s
+/// 16-column blocks before end[r]; each B operand loaded once.
+template <int D, int R>
+__device__ void accumulateRows(const uint32_t (&a)[R][4][4], const bf16 *tile,
+                               const int (&end)[R], float (&acc)[R][D / 8][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+    if (kk < end[R - 1]) {
+#pragma unroll
+      for (int nd = 0; nd < D / 16; ++nd) {
+        uint32_t fb[4];
+        loadB<D>(fb, tile, kk * 16, nd * 16);
+#pragma unroll
+        for (int r = 0; r < R; ++r)
+          if (kk < end[r]) {
+            mmaBf16(acc[r][2 * nd], a[r][kk], fb[0], fb[1]);
+            mmaBf16(acc[r][2 * nd + 1], a[r][kk], fb[2], fb[3]);
+          }
+      }
+    }
+}
+
+/// Forward: a block per (64 R queries, head, batch), 16 R rows a warp (R
+/// row blocks of 16); each lane keeps the running maximum and sum of its
+/// two rows of each row block.
+template <int D, int R, typename T>
+__global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
     fa2ForwardKernel(const bf16 *q, const bf16 *k, const bf16 *v, int64_t seq,
                      int64_t padded, QKVLayout layout, int32_t causal, T *out,
                      float *lse) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();
 #else
+  constexpr int kQueries = kTileRows * R; // a block's
   extern __shared__ __align__(128) unsigned char shared[];
   int warp = threadIdx.x / 32, g = laneGroup(), t = laneThread();
   int64_t h = blockIdx.y, b = blockIdx.z, kv = layout.group(h);
-  int64_t first = int64_t(blockIdx.x) * kTileRows,
-          row0 = first + warp * kWarpRows;
+  int64_t first = int64_t(blockIdx.x) * kQueries,
+          row0 = first + warp * kWarpRows * R;
   mma::Carver carve{shared};
-  bf16 *qTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *qTile = carve.take<bf16>(R * tileBytes<D>()); // kQueries rows
   // K and V of buffer i: tiles 2i and 2i + 1.
   bf16 *buffers = carve.take<bf16>(4 * tileBytes<D>());
   auto kTile = [&](int i) { return tileAt<D>(buffers, 2 * i); };
   auto vTile = [&](int i) { return tileAt<D>(buffers, 2 * i + 1); };
   const bf16 *kHead = k + headRows(b, layout.kvHeads, kv, padded) * D;
   const bf16 *vHead = v + headRows(b, layout.kvHeads, kv, padded) * D;
-  int64_t keyEnd = causal && first + kTileRows < seq ? first + kTileRows : seq;
+  int64_t keyEnd = causal && first + kQueries < seq ? first + kQueries : seq;
   int tiles = int((keyEnd + kTileRows - 1) / kTileRows);
 
-  copyTileAsync<D>(q + (headRows(b, layout.heads, h, padded) + first) * D,
-                   qTile);
+  // The queries: 64-row tiles up to the padded length (with two row
+  // blocks the last block can pass it by a tile, left as zeros: rows past
+  // the sequence, whose results are not stored).
+  const bf16 *qHead = q + (headRows(b, layout.heads, h, padded) + first) * D;
+  for (int i = 0; i < R; ++i) {
+    if (first + int64_t(i) * kTileRows < padded)
+      copyTileAsync<D>(qHead + int64_t(i) * kTileRows * D, tileAt<D>(qTile, i));
+    else
+      for (int e = threadIdx.x; e < kTileRows * kLd<D> / 2; e += kBlock)
+        reinterpret_cast<uint32_t *>(tileAt<D>(qTile, i))[e] = 0;
+  }
   copyTileAsync<D>(kHead, kTile(0));
   copyTileAsync<D>(vHead, vTile(0));
   commitCopies();
 
-  float o[D / 8][4];
+  float o[R][D / 8][4];
 #pragma unroll
-  for (int n = 0; n < D / 8; ++n)
-    o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0;
-  // Row g's statistics in [0], row g + 8's in [1].
-  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0, 0};
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n)
+      o[r][n][0] = o[r][n][1] = o[r][n][2] = o[r][n][3] = 0;
+  // Row g's statistics of row block r in [r][0], row g + 8's in [r][1].
+  float rowMax[R][2], rowSum[R][2];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+    for (int i = 0; i < 2; ++i) {
+      rowMax[r][i] = -INFINITY;
+      rowSum[r][i] = 0;
+    }
   for (int it = 0; it < tiles; ++it) {
     int64_t t0 = int64_t(it) * kTileRows;
     if (it + 1 < tiles) {
@@ -351,79 +434,89 @@ __global__ void __launch_bounds__(kBlock, kForwardBlocksPerSm<D>)
     commitCopies();
     waitCopies<1>();
     __syncthreads();
-    int blocks = mma::visibleBlocks(row0, t0, causal);
-    float s[8][4];
-    scoresOf<D>(qTile, warp * kWarpRows, kTile(it % 2), 0, blocks, s);
-    // Mask (on the tiles that cross the diagonal or the sequence's end:
-    // the 16-key blocks left out above are past the diagonal), then the
-    // online softmax of the lane's two rows.
-    if ((causal && t0 + kTileRows - 1 > row0) || t0 + kTileRows > seq) {
-      Edge edge(seq - t0, row0 - t0);
+    int blocks[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+      blocks[r] = mma::visibleBlocks(row0 + 16 * r, t0, causal);
+    float s[R][8][4];
+    scoresOfRows<D, R>(qTile, warp * kWarpRows * R, kTile(it % 2), blocks, s);
+    uint32_t p[R][4][4];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      int64_t rows0 = row0 + 16 * r;
+      // Mask (on the tiles that cross the diagonal or the sequence's end:
+      // the 16-key blocks left out above are past the diagonal), then the
+      // online softmax of the lane's two rows.
+      if ((causal && t0 + kTileRows - 1 > rows0) || t0 + kTileRows > seq) {
+        Edge edge(seq - t0, rows0 - t0);
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (edge.past(8 * j + 2 * t + e % 2, g + 8 * (e / 2), causal))
+              s[r][j][e] = -INFINITY;
+      }
+      float top[2] = {-INFINITY, -INFINITY};
 #pragma unroll
       for (int j = 0; j < 8; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          if (edge.past(8 * j + 2 * t + e % 2, g + 8 * (e / 2), causal))
-            s[j][e] = -INFINITY;
-    }
-    float top[2] = {-INFINITY, -INFINITY};
+          top[e / 2] = fmaxf(top[e / 2], s[r][j][e]);
+      float correction[2], shift[2], sum[2] = {0, 0};
 #pragma unroll
-    for (int j = 0; j < 8; ++j)
+      for (int i = 0; i < 2; ++i) {
+        top[i] = fmaxf(top[i], __shfl_xor_sync(0xffffffffu, top[i], 1));
+        top[i] = fmaxf(top[i], __shfl_xor_sync(0xffffffffu, top[i], 2));
+        float next = fmaxf(rowMax[r][i], top[i]);
+        shift[i] = (next == -INFINITY ? 0.0f : next) * kLog2e;
+        correction[i] = exp2f(rowMax[r][i] * kLog2e - shift[i]);
+        rowMax[r][i] = next;
+      }
+      // P in fp32 into the row sums (as FlashAttention-2), rounded to bf16
+      // only as the operand of P V.
 #pragma unroll
-      for (int e = 0; e < 4; ++e)
-        top[e / 2] = fmaxf(top[e / 2], s[j][e]);
-    float correction[2], shift[2], sum[2] = {0, 0};
+      for (int j = 0; j < 8; ++j)
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      top[i] = fmaxf(top[i], __shfl_xor_sync(0xffffffffu, top[i], 1));
-      top[i] = fmaxf(top[i], __shfl_xor_sync(0xffffffffu, top[i], 2));
-      float next = fmaxf(rowMax[i], top[i]);
-      shift[i] = (next == -INFINITY ? 0.0f : next) * kLog2e;
-      correction[i] = exp2f(rowMax[i] * kLog2e - shift[i]);
-      rowMax[i] = next;
-    }
-    // P in fp32 into the row sums (as FlashAttention-2), rounded to bf16
-    // only as the operand of P V.
+        for (int e = 0; e < 4; ++e) {
+          s[r][j][e] = exp2f(fmaf(s[r][j][e], kLog2e, -shift[e / 2]));
+          sum[e / 2] += s[r][j][e];
+        }
 #pragma unroll
-    for (int j = 0; j < 8; ++j)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        s[j][e] = exp2f(fmaf(s[j][e], kLog2e, -shift[e / 2]));
-        sum[e / 2] += s[j][e];
+      for (int i = 0; i < 2; ++i) {
+        sum[i] += __shfl_xor_sync(0xffffffffu, sum[i], 1);
+        sum[i] += __shfl_xor_sync(0xffffffffu, sum[i], 2);
+        rowSum[r][i] = rowSum[r][i] * correction[i] + sum[i];
       }
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      sum[i] += __shfl_xor_sync(0xffffffffu, sum[i], 1);
-      sum[i] += __shfl_xor_sync(0xffffffffu, sum[i], 2);
-      rowSum[i] = rowSum[i] * correction[i] + sum[i];
+      for (int n = 0; n < D / 8; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          o[r][n][e] *= correction[e / 2];
+      operandsOf(s[r], p[r]);
     }
-#pragma unroll
-    for (int n = 0; n < D / 8; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e)
-        o[n][e] *= correction[e / 2];
-    uint32_t p[4][4];
-    operandsOf(s, p);
-    accumulate<D>(p, vTile(it % 2), 0, blocks, o);
+    accumulateRows<D, R>(p, vTile(it % 2), blocks, o);
     __syncthreads(); // the tiles are read before the next copy into them
   }
   waitCopies<0>();
   int64_t width = layout.heads * D;
 #pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    int64_t row = row0 + g + 8 * i;
-    if (row >= seq)
-      continue;
-    float inverse = 1 / rowSum[i];
-    if (lse && t == 0)
-      lse[(b * seq + row) * layout.heads + h] = rowMax[i] + logf(rowSum[i]);
-    T *dst = out + (b * seq + row) * width + h * D;
+  for (int r = 0; r < R; ++r)
 #pragma unroll
-    for (int n = 0; n < D / 8; ++n) {
-      store(dst[8 * n + 2 * t], o[n][2 * i] * inverse);
-      store(dst[8 * n + 2 * t + 1], o[n][2 * i + 1] * inverse);
+    for (int i = 0; i < 2; ++i) {
+      int64_t row = row0 + 16 * r + g + 8 * i;
+      if (row >= seq)
+        continue;
+      float inverse = 1 / rowSum[r][i];
+      if (lse && t == 0)
+        lse[(b * seq + row) * layout.heads + h] =
+            rowMax[r][i] + logf(rowSum[r][i]);
+      T *dst = out + (b * seq + row) * width + h * D;
+#pragma unroll
+      for (int n = 0; n < D / 8; ++n) {
+        store(dst[8 * n + 2 * t], o[r][n][2 * i] * inverse);
+        store(dst[8 * n + 2 * t + 1], o[r][n][2 * i + 1] * inverse);
+      }
     }
-  }
 #endif
 }
 

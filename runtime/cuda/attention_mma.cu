@@ -61,8 +61,8 @@ template <int D> constexpr size_t wmmaShared() {
       {forwardShared<D>(), gradQueryShared<D>(), gradKeyShared<D>()});
 }
 template <int D> constexpr size_t fa2Shared() {
-  return std::max({fa2::forwardShared<D>(), fa2::gradQueryShared<D>(),
-                   fa2::gradKeyShared<D>()});
+  return std::max({fa2::forwardShared<D, 1>(), fa2::forwardShared<D, 2>(),
+                   fa2::gradQueryShared<D>(), fa2::gradKeyShared<D>()});
 }
 
 /// Whether calls run the WMMA kernels (AXONN_ATTENTION=wmma) instead of
@@ -70,6 +70,22 @@ template <int D> constexpr size_t fa2Shared() {
 bool wmmaChosen() {
   const char *choice = std::getenv("AXONN_ATTENTION");
   return choice && std::string(choice) == "wmma";
+}
+
+/// AXONN_ATTENTION_ROWS: the query rows a warp of the mma.sync forward
+/// takes, 16 (the default) or 32 (two row blocks; heads of 64 or fewer,
+/// else 16); anything else fails.
+axonn_status forwardRowBlocks(axonn_rt *rt, int *blocks) {
+  const char *rows = std::getenv("AXONN_ATTENTION_ROWS");
+  std::string r = rows ? rows : "";
+  if (r.empty() || r == "16")
+    *blocks = 1;
+  else if (r == "32")
+    *blocks = 2;
+  else
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "AXONN_ATTENTION_ROWS=%s: expected 16 or 32", r.c_str());
+  return AXONN_OK;
 }
 
 /// Packs `part` (see packKernel) into dst.
@@ -142,12 +158,24 @@ axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
       return s;
   int64_t padded = paddedLength(seq);
   bool wmma = wmmaChosen();
-  auto kernel = wmma ? mmaForwardKernel<D, T> : fa2::fa2ForwardKernel<D, T>;
-  size_t bytes = wmma ? forwardShared<D>() : fa2::forwardShared<D>();
+  int rowBlocks = 1;
+  if (axonn_status s = forwardRowBlocks(rt, &rowBlocks))
+    return s;
+  auto kernel = wmma ? mmaForwardKernel<D, T> : fa2::fa2ForwardKernel<D, 1, T>;
+  size_t bytes = wmma ? forwardShared<D>() : fa2::forwardShared<D, 1>();
+  // (two row blocks a warp only where their registers fit)
+  bool two = false;
+  if constexpr (fa2::kTwoRowBlocksFit<D>)
+    if (!wmma && rowBlocks == 2) {
+      two = true;
+      kernel = fa2::fa2ForwardKernel<D, 2, T>;
+      bytes = fa2::forwardShared<D, 2>();
+    }
+  int64_t queries = kTileRows * (two ? 2 : 1); // a block's
   if (axonn_status s = sharedMemory(rt, kernel, bytes, "attention", seq))
     return s;
-  kernel<<<dim3(unsigned(padded / kTileRows), unsigned(layout.heads),
-                unsigned(batch)),
+  kernel<<<dim3(unsigned((padded + queries - 1) / queries),
+                unsigned(layout.heads), unsigned(batch)),
            kBlock, bytes, streamOf(rt)>>>(p.q, p.k, p.v, seq, padded, layout,
                                           causal, out, lse);
   AXONN_LAUNCHED(rt);
