@@ -54,11 +54,12 @@ template <int D, typename T> struct Wmma {
 template <int D, typename T, int R> struct Fa2Rows {
   static constexpr auto forward = axonn::cuda::fa2::fa2ForwardKernel<D, R, T>;
   static constexpr int queriesPerBlock = kTileRows * R;
-  static constexpr auto gradQuery = axonn::cuda::fa2::fa2GradQueryKernel<D, T>;
+  static constexpr auto gradQuery =
+      axonn::cuda::fa2::fa2GradQueryKernel<D, R, T>;
   static constexpr auto gradKey = axonn::cuda::fa2::fa2GradKeyKernel<D, T>;
   static constexpr size_t shared =
       std::max({axonn::cuda::fa2::forwardShared<D, R>(),
-                axonn::cuda::fa2::gradQueryShared<D>(),
+                axonn::cuda::fa2::gradQueryShared<D, R>(),
                 axonn::cuda::fa2::gradKeyShared<D>()});
 };
 template <int D, typename T> using Fa2 = Fa2Rows<D, T, 1>;
@@ -179,9 +180,11 @@ std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
   launch(rowStatsKernel<D, T>, {unsigned((rows + 7) / 8), 1, 1}, 256,
          dout.data(), fwd.out.data(), fwd.lse.data(), s.batch, s.seq, padded,
          s.heads, p.lse.data(), p.delta.data());
+  constexpr int queries = Kernels<D, T>::queriesPerBlock;
   launch(Kernels<D, T>::gradQuery,
-         {tiles, unsigned(s.heads), unsigned(s.batch)}, kBlock,
-         static_cast<const bf16 *>(p.q.data()),
+         {unsigned((padded + queries - 1) / queries), unsigned(s.heads),
+          unsigned(s.batch)},
+         kBlock, static_cast<const bf16 *>(p.q.data()),
          static_cast<const bf16 *>(p.k.data()),
          static_cast<const bf16 *>(p.v.data()),
          static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout,

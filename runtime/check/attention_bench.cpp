@@ -12,7 +12,7 @@
 // prints figures and exits 0 unless a call fails (77 without a GPU).
 //
 // AXONN_ATTENTION_BENCH_SETS, a comma-separated subset of mma, mma32,
-// wmma and tiled (mma32: the mma.sync forward with 32 rows a warp,
+// wmma and tiled (mma32: the mma.sync forward and dQ with 32 rows a warp,
 // AXONN_ATTENTION_ROWS=32), and AXONN_ATTENTION_BENCH_CALLS, the timed
 // calls after the warm-ups (10 by default), narrow a run, e.g. for a
 // profiler that replays each kernel.

@@ -55,8 +55,8 @@ template <int D> constexpr int kWorkLd = D + 4;
 template <int D, int R = 1> constexpr size_t forwardShared() {
   return (R + 4) * tileBytes<D>(); // R tiles of Q, and K and V twice
 }
-template <int D> constexpr size_t gradQueryShared() {
-  return 6 * tileBytes<D>(); // Q, dO, and K and V twice
+template <int D, int R = 1> constexpr size_t gradQueryShared() {
+  return (2 * R + 4) * tileBytes<D>(); // R tiles of Q and dO, K and V twice
 }
 template <int D> constexpr size_t gradKeyShared() {
   // K, V, Q and dO twice, lse and delta twice
@@ -520,11 +520,16 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
 #endif
 }
 
-/// Backward, first kernel: a block per (64 queries, head, batch), 16 rows
-/// a warp: dQ = sum over key tiles of dS K, dS = P (dO V^T - delta), P
-/// from the packed lse, written (times 1/sqrt(D), rotated back) into dqkv.
-template <int D, typename T>
-__global__ void __launch_bounds__(kBlock)
+/// dQ blocks an SM should hold: at D = 128 shared memory allows two, and
+/// saying so keeps ptxas from aiming at three (168 registers and a spill).
+template <int D> constexpr int kGradQueryBlocksPerSm = D == 128 ? 2 : 1;
+
+/// Backward, first kernel: a block per (64 R queries, head, batch), 16 R
+/// rows a warp (R row blocks of 16, as the forward's): dQ = sum over key
+/// tiles of dS K, dS = P (dO V^T - delta), P from the packed lse, written
+/// (times 1/sqrt(D), rotated back) into dqkv.
+template <int D, int R, typename T>
+__global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D>))
     fa2GradQueryKernel(const bf16 *q, const bf16 *k, const bf16 *v,
                        const bf16 *dO, int64_t seq, int64_t padded,
                        QKVLayout layout, int32_t causal, const float2 *rope,
@@ -532,39 +537,59 @@ __global__ void __launch_bounds__(kBlock)
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();
 #else
+  constexpr int kQueries = kTileRows * R; // a block's
   extern __shared__ __align__(128) unsigned char shared[];
   int warp = threadIdx.x / 32, g = laneGroup(), t = laneThread();
   int64_t h = blockIdx.y, b = blockIdx.z, kv = layout.group(h);
-  int64_t first = int64_t(blockIdx.x) * kTileRows,
-          row0 = first + warp * kWarpRows;
+  int64_t first = int64_t(blockIdx.x) * kQueries,
+          row0 = first + warp * kWarpRows * R;
   mma::Carver carve{shared};
-  bf16 *qTile = carve.take<bf16>(tileBytes<D>());
-  bf16 *dOTile = carve.take<bf16>(tileBytes<D>());
+  bf16 *qTile = carve.take<bf16>(R * tileBytes<D>());  // kQueries rows
+  bf16 *dOTile = carve.take<bf16>(R * tileBytes<D>()); // kQueries rows
   bf16 *buffers = carve.take<bf16>(4 * tileBytes<D>());
   auto kTile = [&](int i) { return tileAt<D>(buffers, 2 * i); };
   auto vTile = [&](int i) { return tileAt<D>(buffers, 2 * i + 1); };
   int64_t queryRows = headRows(b, layout.heads, h, padded);
   const bf16 *kHead = k + headRows(b, layout.kvHeads, kv, padded) * D;
   const bf16 *vHead = v + headRows(b, layout.kvHeads, kv, padded) * D;
-  int64_t keyEnd = causal && first + kTileRows < seq ? first + kTileRows : seq;
+  int64_t keyEnd = causal && first + kQueries < seq ? first + kQueries : seq;
   int tiles = int((keyEnd + kTileRows - 1) / kTileRows);
 
-  copyTileAsync<D>(q + (queryRows + first) * D, qTile);
-  copyTileAsync<D>(dO + (queryRows + first) * D, dOTile);
+  // Q and dO up to the padded length (past it, with two row blocks, zero
+  // rows whose results are not stored), as the forward's queries.
+  for (int i = 0; i < R; ++i) {
+    int64_t rows = first + int64_t(i) * kTileRows;
+    if (rows < padded) {
+      copyTileAsync<D>(q + (queryRows + rows) * D, tileAt<D>(qTile, i));
+      copyTileAsync<D>(dO + (queryRows + rows) * D, tileAt<D>(dOTile, i));
+    } else {
+      for (int e = threadIdx.x; e < kTileRows * kLd<D> / 2; e += kBlock) {
+        reinterpret_cast<uint32_t *>(tileAt<D>(qTile, i))[e] = 0;
+        reinterpret_cast<uint32_t *>(tileAt<D>(dOTile, i))[e] = 0;
+      }
+    }
+  }
   copyTileAsync<D>(kHead, kTile(0));
   copyTileAsync<D>(vHead, vTile(0));
   commitCopies();
-  // (each row's lse times log2(e): P = exp2(S log2(e) - that))
-  float rowLse[2], rowDelta[2];
-  for (int i = 0; i < 2; ++i) {
-    rowLse[i] = lse[queryRows + row0 + g + 8 * i] * kLog2e;
-    rowDelta[i] = delta[queryRows + row0 + g + 8 * i];
-  }
-
-  float dq[D / 8][4];
+  // (each row's lse times log2(e): P = exp2(S log2(e) - that); rows past
+  // the padded length get zeros)
+  float rowLse[R][2], rowDelta[R][2];
 #pragma unroll
-  for (int n = 0; n < D / 8; ++n)
-    dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0;
+  for (int r = 0; r < R; ++r)
+    for (int i = 0; i < 2; ++i) {
+      int64_t row = row0 + 16 * r + g + 8 * i;
+      bool inside = R == 1 || row < padded; // (one row block: always)
+      rowLse[r][i] = inside ? lse[queryRows + row] * kLog2e : 0.0f;
+      rowDelta[r][i] = inside ? delta[queryRows + row] : 0.0f;
+    }
+
+  float dq[R][D / 8][4];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n)
+      dq[r][n][0] = dq[r][n][1] = dq[r][n][2] = dq[r][n][3] = 0;
   for (int it = 0; it < tiles; ++it) {
     int64_t t0 = int64_t(it) * kTileRows;
     if (it + 1 < tiles) {
@@ -574,32 +599,44 @@ __global__ void __launch_bounds__(kBlock)
     commitCopies();
     waitCopies<1>();
     __syncthreads();
-    int blocks = mma::visibleBlocks(row0, t0, causal);
-    float s[8][4], dp[8][4];
-    scoresOf<D>(qTile, warp * kWarpRows, kTile(it % 2), 0, blocks, s);
-    scoresOf<D>(dOTile, warp * kWarpRows, vTile(it % 2), 0, blocks, dp);
-    bool masked = (causal && t0 + kTileRows - 1 > row0) || t0 + kTileRows > seq;
-    Edge edge(seq - t0, row0 - t0);
+    int blocks[R];
 #pragma unroll
-    for (int j = 0; j < 8; ++j)
+    for (int r = 0; r < R; ++r)
+      blocks[r] = mma::visibleBlocks(row0 + 16 * r, t0, causal);
+    float s[R][8][4], dp[R][8][4];
+    scoresOfRows<D, R>(qTile, warp * kWarpRows * R, kTile(it % 2), blocks, s);
+    scoresOfRows<D, R>(dOTile, warp * kWarpRows * R, vTile(it % 2), blocks, dp);
+    uint32_t ds[R][4][4];
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        bool ok = !masked ||
-                  !edge.past(8 * j + 2 * t + e % 2, g + 8 * (e / 2), causal);
-        float p = ok ? exp2f(fmaf(s[j][e], kLog2e, -rowLse[e / 2])) : 0.0f;
-        s[j][e] = ok ? p * (dp[j][e] - rowDelta[e / 2]) : 0.0f;
-      }
-    uint32_t ds[4][4];
-    operandsOf(s, ds);
-    accumulate<D>(ds, kTile(it % 2), 0, blocks, dq);
+    for (int r = 0; r < R; ++r) {
+      int64_t rows0 = row0 + 16 * r;
+      bool masked =
+          (causal && t0 + kTileRows - 1 > rows0) || t0 + kTileRows > seq;
+      Edge edge(seq - t0, rows0 - t0);
+#pragma unroll
+      for (int j = 0; j < 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          bool ok = !masked ||
+                    !edge.past(8 * j + 2 * t + e % 2, g + 8 * (e / 2), causal);
+          float p =
+              ok ? exp2f(fmaf(s[r][j][e], kLog2e, -rowLse[r][e / 2])) : 0.0f;
+          s[r][j][e] = ok ? p * (dp[r][j][e] - rowDelta[r][e / 2]) : 0.0f;
+        }
+      operandsOf(s[r], ds[r]);
+    }
+    accumulateRows<D, R>(ds, kTile(it % 2), blocks, dq);
     __syncthreads();
   }
   waitCopies<0>();
-  // The K and V tiles are free now: the warps' staging rows.
+  // The K and V tiles are free now: the warps' staging rows (16 a warp,
+  // one row block at a time).
   float *work =
       reinterpret_cast<float *>(buffers) + warp * kWarpRows * kWorkLd<D>;
-  writeRows<D>(dq, work, row0, seq, b, layout.features(), layout.q(h), rope,
-               float(1 / sqrt(double(D))), dqkv);
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+    writeRows<D>(dq[r], work, row0 + 16 * r, seq, b, layout.features(),
+                 layout.q(h), rope, float(1 / sqrt(double(D))), dqkv);
 #endif
 }
 

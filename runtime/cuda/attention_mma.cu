@@ -62,7 +62,8 @@ template <int D> constexpr size_t wmmaShared() {
 }
 template <int D> constexpr size_t fa2Shared() {
   return std::max({fa2::forwardShared<D, 1>(), fa2::forwardShared<D, 2>(),
-                   fa2::gradQueryShared<D>(), fa2::gradKeyShared<D>()});
+                   fa2::gradQueryShared<D, 1>(), fa2::gradQueryShared<D, 2>(),
+                   fa2::gradKeyShared<D>()});
 }
 
 /// Whether calls run the WMMA kernels (AXONN_ATTENTION=wmma) instead of
@@ -72,9 +73,9 @@ bool wmmaChosen() {
   return choice && std::string(choice) == "wmma";
 }
 
-/// AXONN_ATTENTION_ROWS: the query rows a warp of the mma.sync forward
-/// takes, 16 (the default) or 32 (two row blocks; heads of 64 or fewer,
-/// else 16); anything else fails.
+/// AXONN_ATTENTION_ROWS: the query rows a warp of the mma.sync forward and
+/// dQ kernels takes, 16 (the default) or 32 (two row blocks; heads of 64
+/// or fewer, else 16); anything else fails.
 axonn_status forwardRowBlocks(axonn_rt *rt, int *blocks) {
   const char *rows = std::getenv("AXONN_ATTENTION_ROWS");
   std::string r = rows ? rows : "";
@@ -208,16 +209,28 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
                                                  p.delta);
   AXONN_LAUNCHED(rt);
   bool wmma = wmmaChosen();
+  int rowBlocks = 1;
+  if (axonn_status s = forwardRowBlocks(rt, &rowBlocks))
+    return s;
   auto queryKernel =
-      wmma ? mmaGradQueryKernel<D, T> : fa2::fa2GradQueryKernel<D, T>;
-  size_t queryBytes = wmma ? gradQueryShared<D>() : fa2::gradQueryShared<D>();
+      wmma ? mmaGradQueryKernel<D, T> : fa2::fa2GradQueryKernel<D, 1, T>;
+  size_t queryBytes =
+      wmma ? gradQueryShared<D>() : fa2::gradQueryShared<D, 1>();
+  // (dQ with the forward's rows a warp, where their registers fit)
+  unsigned queryBlocks = tiles;
+  if constexpr (fa2::kTwoRowBlocksFit<D>)
+    if (!wmma && rowBlocks == 2) {
+      queryKernel = fa2::fa2GradQueryKernel<D, 2, T>;
+      queryBytes = fa2::gradQueryShared<D, 2>();
+      queryBlocks = (tiles + 1) / 2;
+    }
   if (axonn_status s =
           sharedMemory(rt, queryKernel, queryBytes, "attention_grad", seq))
     return s;
-  queryKernel<<<dim3(tiles, unsigned(layout.heads), unsigned(batch)), kBlock,
-                queryBytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded,
-                                            layout, causal, p.rope, p.lse,
-                                            p.delta, dqkv);
+  queryKernel<<<dim3(queryBlocks, unsigned(layout.heads), unsigned(batch)),
+                kBlock, queryBytes, streamOf(rt)>>>(
+      p.q, p.k, p.v, p.dO, seq, padded, layout, causal, p.rope, p.lse, p.delta,
+      dqkv);
   AXONN_LAUNCHED(rt);
   auto keyKernel = wmma ? mmaGradKeyKernel<D, T> : fa2::fa2GradKeyKernel<D, T>;
   size_t keyBytes = wmma ? gradKeyShared<D>() : fa2::gradKeyShared<D>();
