@@ -163,6 +163,64 @@ __device__ __forceinline__ void copyRowsAsync(const float *src, float *dst) {
     copyAsync16(dst + 4 * threadIdx.x, src + 4 * threadIdx.x);
 }
 
+/// Starts copying a block's R query-side tiles (64 rows each from `rows`
+/// of a head's packed rows, which has `padded` of them) into consecutive
+/// shared tiles from `tile`; tiles at or past `padded` (two row blocks a
+/// warp, the last block) are zero-filled instead: rows past the sequence,
+/// never stored, and nothing read past the packed array.
+template <int D, int R>
+__device__ void copyQueryTilesAsync(const bf16 *head, int64_t rows,
+                                    int64_t padded, bf16 *tile) {
+  for (int i = 0; i < R; ++i) {
+    int64_t at = rows + int64_t(i) * kTileRows;
+    if (at < padded)
+      copyTileAsync<D>(head + at * D, tileAt<D>(tile, i));
+    else
+      for (int e = threadIdx.x; e < kTileRows * kLd<D> / 2; e += kBlock)
+        reinterpret_cast<uint32_t *>(tileAt<D>(tile, i))[e] = 0;
+  }
+}
+
+/// The streamed K/V tiles of the forward and dQ kernels, from `buffers`:
+/// K of buffer i is tile 2i, V tile 2i + 1. next(it) starts copying key
+/// tile it + 1 (if any) into the other buffer and waits, with the whole
+/// block, for tile it (the caller's barrier after using a tile keeps the
+/// next copy off it).
+template <int D> struct KeyValueStream {
+  const bf16 *kHead, *vHead;
+  bf16 *buffers;
+  int tiles;
+  __device__ bf16 *k(int it) const { return tileAt<D>(buffers, 2 * (it % 2)); }
+  __device__ bf16 *v(int it) const {
+    return tileAt<D>(buffers, 2 * (it % 2) + 1);
+  }
+  /// Starts copying the first tile (the caller commits).
+  __device__ void start() const {
+    copyTileAsync<D>(kHead, k(0));
+    copyTileAsync<D>(vHead, v(0));
+  }
+  __device__ void next(int it) const {
+    if (it + 1 < tiles) {
+      int64_t t1 = int64_t(it + 1) * kTileRows;
+      copyTileAsync<D>(kHead + t1 * D, k(it + 1));
+      copyTileAsync<D>(vHead + t1 * D, v(it + 1));
+    }
+    commitCopies();
+    waitCopies<1>();
+    __syncthreads();
+  }
+};
+
+/// The 16-key blocks of the tile at t0 that each of a warp's R row
+/// blocks (16 rows from row0 + 16 r) sees (mma::visibleBlocks).
+template <int R>
+__device__ __forceinline__ void
+visibleRowBlocks(int64_t row0, int64_t t0, bool causal, int (&blocks)[R]) {
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+    blocks[r] = mma::visibleBlocks(row0 + 16 * r, t0, causal);
+}
+
 /// The A operand of rows r0 ... r0 + 15, columns k0 ... k0 + 15 of a tile.
 template <int D>
 __device__ __forceinline__ void loadA(uint32_t (&a)[4], const bf16 *tile,
@@ -387,28 +445,15 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
           row0 = first + warp * kWarpRows * R;
   mma::Carver carve{shared};
   bf16 *qTile = carve.take<bf16>(R * tileBytes<D>()); // kQueries rows
-  // K and V of buffer i: tiles 2i and 2i + 1.
-  bf16 *buffers = carve.take<bf16>(4 * tileBytes<D>());
-  auto kTile = [&](int i) { return tileAt<D>(buffers, 2 * i); };
-  auto vTile = [&](int i) { return tileAt<D>(buffers, 2 * i + 1); };
-  const bf16 *kHead = k + headRows(b, layout.kvHeads, kv, padded) * D;
-  const bf16 *vHead = v + headRows(b, layout.kvHeads, kv, padded) * D;
   int64_t keyEnd = causal && first + kQueries < seq ? first + kQueries : seq;
-  int tiles = int((keyEnd + kTileRows - 1) / kTileRows);
+  KeyValueStream<D> keys{k + headRows(b, layout.kvHeads, kv, padded) * D,
+                         v + headRows(b, layout.kvHeads, kv, padded) * D,
+                         carve.take<bf16>(4 * tileBytes<D>()),
+                         int((keyEnd + kTileRows - 1) / kTileRows)};
 
-  // The queries: 64-row tiles up to the padded length (with two row
-  // blocks the last block can pass it by a tile, left as zeros: rows past
-  // the sequence, whose results are not stored).
-  const bf16 *qHead = q + (headRows(b, layout.heads, h, padded) + first) * D;
-  for (int i = 0; i < R; ++i) {
-    if (first + int64_t(i) * kTileRows < padded)
-      copyTileAsync<D>(qHead + int64_t(i) * kTileRows * D, tileAt<D>(qTile, i));
-    else
-      for (int e = threadIdx.x; e < kTileRows * kLd<D> / 2; e += kBlock)
-        reinterpret_cast<uint32_t *>(tileAt<D>(qTile, i))[e] = 0;
-  }
-  copyTileAsync<D>(kHead, kTile(0));
-  copyTileAsync<D>(vHead, vTile(0));
+  copyQueryTilesAsync<D, R>(q + headRows(b, layout.heads, h, padded) * D, first,
+                            padded, qTile);
+  keys.start();
   commitCopies();
 
   float o[R][D / 8][4];
@@ -425,21 +470,13 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
       rowMax[r][i] = -INFINITY;
       rowSum[r][i] = 0;
     }
-  for (int it = 0; it < tiles; ++it) {
+  for (int it = 0; it < keys.tiles; ++it) {
     int64_t t0 = int64_t(it) * kTileRows;
-    if (it + 1 < tiles) {
-      copyTileAsync<D>(kHead + (t0 + kTileRows) * D, kTile((it + 1) % 2));
-      copyTileAsync<D>(vHead + (t0 + kTileRows) * D, vTile((it + 1) % 2));
-    }
-    commitCopies();
-    waitCopies<1>();
-    __syncthreads();
+    keys.next(it);
     int blocks[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-      blocks[r] = mma::visibleBlocks(row0 + 16 * r, t0, causal);
+    visibleRowBlocks<R>(row0, t0, causal, blocks);
     float s[R][8][4];
-    scoresOfRows<D, R>(qTile, warp * kWarpRows * R, kTile(it % 2), blocks, s);
+    scoresOfRows<D, R>(qTile, warp * kWarpRows * R, keys.k(it), blocks, s);
     uint32_t p[R][4][4];
 #pragma unroll
     for (int r = 0; r < R; ++r) {
@@ -494,7 +531,7 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
           o[r][n][e] *= correction[e / 2];
       operandsOf(s[r], p[r]);
     }
-    accumulateRows<D, R>(p, vTile(it % 2), blocks, o);
+    accumulateRows<D, R>(p, keys.v(it), blocks, o);
     __syncthreads(); // the tiles are read before the next copy into them
   }
   waitCopies<0>();
@@ -546,31 +583,16 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D>))
   mma::Carver carve{shared};
   bf16 *qTile = carve.take<bf16>(R * tileBytes<D>());  // kQueries rows
   bf16 *dOTile = carve.take<bf16>(R * tileBytes<D>()); // kQueries rows
-  bf16 *buffers = carve.take<bf16>(4 * tileBytes<D>());
-  auto kTile = [&](int i) { return tileAt<D>(buffers, 2 * i); };
-  auto vTile = [&](int i) { return tileAt<D>(buffers, 2 * i + 1); };
   int64_t queryRows = headRows(b, layout.heads, h, padded);
-  const bf16 *kHead = k + headRows(b, layout.kvHeads, kv, padded) * D;
-  const bf16 *vHead = v + headRows(b, layout.kvHeads, kv, padded) * D;
   int64_t keyEnd = causal && first + kQueries < seq ? first + kQueries : seq;
-  int tiles = int((keyEnd + kTileRows - 1) / kTileRows);
+  KeyValueStream<D> keys{k + headRows(b, layout.kvHeads, kv, padded) * D,
+                         v + headRows(b, layout.kvHeads, kv, padded) * D,
+                         carve.take<bf16>(4 * tileBytes<D>()),
+                         int((keyEnd + kTileRows - 1) / kTileRows)};
 
-  // Q and dO up to the padded length (past it, with two row blocks, zero
-  // rows whose results are not stored), as the forward's queries.
-  for (int i = 0; i < R; ++i) {
-    int64_t rows = first + int64_t(i) * kTileRows;
-    if (rows < padded) {
-      copyTileAsync<D>(q + (queryRows + rows) * D, tileAt<D>(qTile, i));
-      copyTileAsync<D>(dO + (queryRows + rows) * D, tileAt<D>(dOTile, i));
-    } else {
-      for (int e = threadIdx.x; e < kTileRows * kLd<D> / 2; e += kBlock) {
-        reinterpret_cast<uint32_t *>(tileAt<D>(qTile, i))[e] = 0;
-        reinterpret_cast<uint32_t *>(tileAt<D>(dOTile, i))[e] = 0;
-      }
-    }
-  }
-  copyTileAsync<D>(kHead, kTile(0));
-  copyTileAsync<D>(vHead, vTile(0));
+  copyQueryTilesAsync<D, R>(q + queryRows * D, first, padded, qTile);
+  copyQueryTilesAsync<D, R>(dO + queryRows * D, first, padded, dOTile);
+  keys.start();
   commitCopies();
   // (each row's lse times log2(e): P = exp2(S log2(e) - that); rows past
   // the padded length get zeros)
@@ -590,22 +612,14 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D>))
 #pragma unroll
     for (int n = 0; n < D / 8; ++n)
       dq[r][n][0] = dq[r][n][1] = dq[r][n][2] = dq[r][n][3] = 0;
-  for (int it = 0; it < tiles; ++it) {
+  for (int it = 0; it < keys.tiles; ++it) {
     int64_t t0 = int64_t(it) * kTileRows;
-    if (it + 1 < tiles) {
-      copyTileAsync<D>(kHead + (t0 + kTileRows) * D, kTile((it + 1) % 2));
-      copyTileAsync<D>(vHead + (t0 + kTileRows) * D, vTile((it + 1) % 2));
-    }
-    commitCopies();
-    waitCopies<1>();
-    __syncthreads();
+    keys.next(it);
     int blocks[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-      blocks[r] = mma::visibleBlocks(row0 + 16 * r, t0, causal);
+    visibleRowBlocks<R>(row0, t0, causal, blocks);
     float s[R][8][4], dp[R][8][4];
-    scoresOfRows<D, R>(qTile, warp * kWarpRows * R, kTile(it % 2), blocks, s);
-    scoresOfRows<D, R>(dOTile, warp * kWarpRows * R, vTile(it % 2), blocks, dp);
+    scoresOfRows<D, R>(qTile, warp * kWarpRows * R, keys.k(it), blocks, s);
+    scoresOfRows<D, R>(dOTile, warp * kWarpRows * R, keys.v(it), blocks, dp);
     uint32_t ds[R][4][4];
 #pragma unroll
     for (int r = 0; r < R; ++r) {
@@ -625,14 +639,14 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D>))
         }
       operandsOf(s[r], ds[r]);
     }
-    accumulateRows<D, R>(ds, kTile(it % 2), blocks, dq);
+    accumulateRows<D, R>(ds, keys.k(it), blocks, dq);
     __syncthreads();
   }
   waitCopies<0>();
   // The K and V tiles are free now: the warps' staging rows (16 a warp,
   // one row block at a time).
   float *work =
-      reinterpret_cast<float *>(buffers) + warp * kWarpRows * kWorkLd<D>;
+      reinterpret_cast<float *>(keys.buffers) + warp * kWarpRows * kWorkLd<D>;
 #pragma unroll
   for (int r = 0; r < R; ++r)
     writeRows<D>(dq[r], work, row0 + 16 * r, seq, b, layout.features(),
