@@ -307,9 +307,8 @@ __device__ void accumulate(const uint32_t (&a)[4][4], const bf16 *tile,
 }
 
 /// A warp's 16 x D accumulator into its fp32 staging rows (row stride
-/// kWorkLd), then out to dqkv as attention_mma.cuh's writeResult writes
-/// them: rows row0 ... before seq, column `offset`, times `scale`, rotated
-/// back by the RoPE table (null: as they are). One warp.
+/// kWorkLd), then out to dqkv by mma::storeStagedRows, as the WMMA
+/// kernels' writeResult writes them. One warp.
 template <int D, typename T>
 __device__ void writeRows(const float (&acc)[D / 8][4], float *work,
                           int64_t row0, int64_t seq, int64_t b, int64_t f,
@@ -326,15 +325,7 @@ __device__ void writeRows(const float (&acc)[D / 8][4], float *work,
     work[(g + 8) * ld + 8 * n + 2 * t + 1] = acc[n][3];
   }
   __syncwarp();
-  for (int e = threadIdx.x % 32; e < kWarpRows * D; e += 32) {
-    int r = e / D, i = e % D;
-    int64_t s = row0 + r;
-    if (s < seq)
-      store(
-          dqkv[(b * seq + s) * f + offset + i],
-          mma::rotatedBy(work + r * ld, i, D, mma::ropeRow(rope, s, D), true) *
-              scale);
-  }
+  mma::storeStagedRows<D>(work, ld, row0, seq, b, f, offset, rope, scale, dqkv);
 }
 
 /// The masks of a tile that crosses the diagonal or the sequence's end,

@@ -124,9 +124,9 @@ __device__ __forceinline__ const float2 *ropeRow(const float2 *rope,
 /// entry, its x strides over the head's padded * D elements (D a constant:
 /// no index division per element).
 template <int D, typename T>
-__global__ void packKernel(const T *src, int part, int64_t seq,
-                           int64_t padded, QKVLayout layout, const float2 *rope,
-                           float scale, bf16 *dst) {
+__global__ void packKernel(const T *src, int part, int64_t seq, int64_t padded,
+                           QKVLayout layout, const float2 *rope, float scale,
+                           bf16 *dst) {
   int64_t f = layout.features(), h = blockIdx.y, b = blockIdx.z;
   bf16 *head = dst + (b * gridDim.y + h) * padded * D;
   GRID_STRIDE(e, padded * D) {
@@ -361,6 +361,24 @@ __global__ void __launch_bounds__(kBlock)
 #endif
 }
 
+/// A warp's 16 result rows staged in `work` (row stride ld) out to dqkv:
+/// rows row0 ... before seq, column `offset`, times `scale`, rotated back
+/// by the RoPE table (null: as they are). One warp, after a __syncwarp
+/// since the staging.
+template <int D, typename T>
+__device__ void storeStagedRows(const float *work, int ld, int64_t row0,
+                                int64_t seq, int64_t b, int64_t f,
+                                int64_t offset, const float2 *rope, float scale,
+                                T *dqkv) {
+  for (int e = threadIdx.x % 32; e < kWarpRows * D; e += 32) {
+    int r = e / D, i = e % D;
+    int64_t s = row0 + r;
+    if (s < seq)
+      store(dqkv[(b * seq + s) * f + offset + i],
+            rotatedBy(work + r * ld, i, D, ropeRow(rope, s, D), true) * scale);
+  }
+}
+
 /// Writes a warp's 16 result rows, held in `acc`, into column `offset` of
 /// dqkv (rows from row0, those before seq): times `scale`, and rotated back
 /// by the RoPE table (null: as they are). `work` (16 x D, row stride
@@ -376,13 +394,7 @@ __device__ void writeResult(const FragC (&acc)[D / 16], float *work,
   for (int n = 0; n < D / 16; ++n)
     wmma::store_matrix_sync(work + n * 16, acc[n], ld, wmma::mem_row_major);
   __syncwarp();
-  for (int e = threadIdx.x % 32; e < kWarpRows * D; e += 32) {
-    int r = e / D, i = e % D;
-    int64_t s = row0 + r;
-    if (s < seq)
-      store(dqkv[(b * seq + s) * f + offset + i],
-            rotatedBy(work + r * ld, i, D, ropeRow(rope, s, D), true) * scale);
-  }
+  storeStagedRows<D>(work, ld, row0, seq, b, f, offset, rope, scale, dqkv);
 }
 
 /// Backward, before the two kernels: each row's statistics in the packed
@@ -398,7 +410,8 @@ __global__ void rowStatsKernel(const T *dout, const T *out, const float *lse,
   int64_t warps = int64_t(gridDim.x) * (blockDim.x / 32);
   for (int64_t row = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
        row < batch * heads * padded; row += warps) {
-    int64_t s = row % padded, h = row / padded % heads, b = row / padded / heads;
+    int64_t s = row % padded, h = row / padded % heads,
+            b = row / padded / heads;
     float dot = 0, rowLse = 0;
     if (s < seq) {
       const T *o = out + (b * seq + s) * heads * D + h * D;
