@@ -254,12 +254,17 @@ void checkAll(Api &cuda, Api &cpu) {
               {"position_grad", r.read(dp, 72)}};
     });
   }
-  // The embedding's gradient at a larger size: rows shared by many tokens,
-  // rows no token uses, a width above a block's threads, and a vocabulary
-  // slice (over x) that some tokens fall outside of.
+  // The embedding's gradient at a larger size: rows shared by many tokens
+  // (one by 40% of them, as a space is in text: its run crosses many of
+  // the sorted tokens' chunks), rows no token uses, a width above a block's
+  // threads, and a vocabulary slice (over x) that some tokens fall outside
+  // of.
   {
     const int64_t count = 4000, rows = 700, width = 300;
     auto tokens = randomTokens(size_t(count), 800);
+    for (size_t i = 0; i < tokens.size(); ++i)
+      if (i % 5 < 2)
+        tokens[i] = 123;
     auto grad = random(size_t(count * width)), other = random(rows * width);
     int32_t axes[1] = {AXONN_AXIS_X};
     axonn_axes x1 = axonn_axes_make(1, axes);

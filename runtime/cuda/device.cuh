@@ -63,14 +63,16 @@ inline cudaStream_t streamOf(axonn_rt *rt) { return state(rt).compute; }
 /// row (or `rows` for a token outside the slice, sorted last) and
 /// positions[p] the token's position, in ascending row order and, within a
 /// row, ascending position; count entries each, in scratch (valid until
-/// the next use of scratch).
+/// the next use of scratch), followed there by `extraBytes` for the
+/// caller (`extra`, 256-byte aligned).
 struct TokenGroups {
   const uint32_t *keys;
   const int32_t *positions;
+  void *extra;
 };
 axonn_status groupTokensByRow(axonn_rt *rt, const int32_t *tokens,
                               int64_t count, int64_t rows, int64_t offset,
-                              TokenGroups *out);
+                              size_t extraBytes, TokenGroups *out);
 
 /// Reads the GEMM settings (AXONN_GEMM_PRECISION, tuning, its cache) once,
 /// before the first GEMM or whatever depends on them.

@@ -26,6 +26,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "device.cuh"
+#include "embedding_grad.cuh"
 
 #include <sys/stat.h>
 
@@ -612,33 +613,6 @@ __global__ void embeddingKernel(const int32_t *tokens, int64_t count,
   }
 }
 
-/// The rows' gradients from the tokens grouped by row (groupTokensByRow):
-/// a block per group, which starts where the row changes, adds the
-/// gradients of its positions in position order in fp32 and stores them
-/// (deterministic, unlike atomics: --resume stays bit for bit on the GPU
-/// too). Rows no token uses keep the zeros (or the accumulated gradient)
-/// stored before; with `accumulate`, the sums start from what is stored.
-template <typename T>
-__global__ void embeddingGradKernel(const T *grad, const uint32_t *keys,
-                                    const int32_t *positions, int64_t count,
-                                    int64_t rows, int64_t width,
-                                    bool accumulate, T *tableGrad) {
-  for (int64_t p = blockIdx.x; p < count; p += gridDim.x) {
-    uint32_t row = keys[p];
-    if (row >= rows || (p > 0 && keys[p - 1] == row))
-      continue;
-    int64_t end = p + 1;
-    while (end < count && keys[end] == row)
-      ++end;
-    for (int64_t j = threadIdx.x; j < width; j += blockDim.x) {
-      float acc = accumulate ? toFloat(tableGrad[row * width + j]) : 0.0f;
-      for (int64_t q = p; q < end; ++q)
-        acc += toFloat(grad[int64_t(positions[q]) * width + j]);
-      store(tableGrad[row * width + j], acc);
-    }
-  }
-}
-
 template <typename T>
 __global__ void positionGradKernel(const T *grad, int64_t count, int64_t seq,
                                    int64_t positions, int64_t width, T *out) {
@@ -687,17 +661,28 @@ axonn_status embeddingGrad(axonn_rt *rt, const T *grad, const int32_t *tokens,
   else if (accumulate != tableGrad)
     AXONN_CUDA(rt, cudaMemcpyAsync(tableGrad, accumulate, bytes,
                                    cudaMemcpyDeviceToDevice, streamOf(rt)));
-  if (count == 0)
+  if (count == 0 || width == 0)
     return AXONN_OK;
+  // Two stages over chunks of the sorted tokens (embedding_grad.cuh), with
+  // two fp32 partial rows a chunk after the sort's arrays in scratch.
+  int64_t chunks = (count + kEmbeddingChunk - 1) / kEmbeddingChunk;
   TokenGroups groups;
-  if (axonn_status s = groupTokensByRow(rt, tokens, count, rows,
-                                        vocabOffset(rt, vocabAxes, rows),
-                                        &groups))
+  if (axonn_status s = groupTokensByRow(
+          rt, tokens, count, rows, vocabOffset(rt, vocabAxes, rows),
+          size_t(2 * chunks * width) * sizeof(float), &groups))
     return s;
-  embeddingGradKernel<<<unsigned(std::min<int64_t>(count, 65535)), kThreads, 0,
-                        streamOf(rt)>>>(grad, groups.keys, groups.positions,
-                                        count, rows, width,
-                                        accumulate != nullptr, tableGrad);
+  SortedTokens sorted{groups.keys, groups.positions, count, rows,
+                      width,       kEmbeddingChunk};
+  constexpr int threads = 128;
+  dim3 grid(
+      unsigned(std::min<int64_t>(chunks, INT32_MAX)),
+      unsigned(std::min<int64_t>((width + threads - 1) / threads, 65535)));
+  auto *partials = static_cast<float *>(groups.extra);
+  embeddingGradRunsKernel<<<grid, threads, 0, streamOf(rt)>>>(
+      grad, sorted, accumulate != nullptr, tableGrad, partials);
+  AXONN_LAUNCHED(rt);
+  embeddingGradJoinKernel<<<grid, threads, 0, streamOf(rt)>>>(
+      sorted, accumulate != nullptr, partials, tableGrad);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }

@@ -6,8 +6,9 @@
 // GPT-2 at 8K tokens a step: milliseconds); atomics would make the sums'
 // order, and so their bits, vary from run to run. Instead the positions
 // are grouped by row once per call with CUB's radix sort, which is stable:
-// within a row the positions stay in ascending order, so each row's sum
-// runs in token order, the order the CPU backend uses.
+// within a row the positions stay in ascending order, so that each row's
+// sum runs in a fixed order (embedding_grad.cuh: token order within chunks
+// of the sorted tokens, the chunks' sums in order).
 //
 // This file is apart from kernels.cu because CUB's sort is slow to
 // compile; one instantiation serves both storage types.
@@ -49,7 +50,7 @@ size_t aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 axonn_status groupTokensByRow(axonn_rt *rt, const int32_t *tokens,
                               int64_t count, int64_t rows, int64_t offset,
-                              TokenGroups *out) {
+                              size_t extraBytes, TokenGroups *out) {
   if (count > INT_MAX || rows >= int64_t(UINT32_MAX))
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                     "embedding_grad: %lld tokens over %lld rows: more than "
@@ -63,10 +64,11 @@ axonn_status groupTokensByRow(axonn_rt *rt, const int32_t *tokens,
                      static_cast<const int32_t *>(nullptr),
                      static_cast<int32_t *>(nullptr), n, 0, bits,
                      streamOf(rt)));
-  // Scratch: the keys and positions in and out, then CUB's own.
-  size_t array = aligned(size_t(n) * 4);
+  // Scratch: the keys and positions in and out, the caller's extra, then
+  // CUB's own.
+  size_t array = aligned(size_t(n) * 4), extra = aligned(extraBytes);
   void *buffer = nullptr;
-  if (axonn_status s = scratch(rt, 4 * array + sortBytes, &buffer))
+  if (axonn_status s = scratch(rt, 4 * array + extra + sortBytes, &buffer))
     return s;
   auto *base = static_cast<unsigned char *>(buffer);
   auto *keysIn = reinterpret_cast<uint32_t *>(base);
@@ -77,9 +79,9 @@ axonn_status groupTokensByRow(axonn_rt *rt, const int32_t *tokens,
       tokens, count, rows, offset, keysIn, positionsIn);
   AXONN_LAUNCHED(rt);
   AXONN_CUDA(rt, cub::DeviceRadixSort::SortPairs(
-                     base + 4 * array, sortBytes, keysIn, keys, positionsIn,
-                     positions, n, 0, bits, streamOf(rt)));
-  *out = TokenGroups{keys, positions};
+                     base + 4 * array + extra, sortBytes, keysIn, keys,
+                     positionsIn, positions, n, 0, bits, streamOf(rt)));
+  *out = TokenGroups{keys, positions, base + 4 * array};
   return AXONN_OK;
 }
 
