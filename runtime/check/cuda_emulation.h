@@ -1,14 +1,18 @@
 //===- cuda_emulation.h - CUDA kernel source run on the CPU -----*- C++ -*-===//
 //
 // Just enough of CUDA to run the tensor-core attention's kernels
-// (cuda/attention_mma.cuh) on a machine without a GPU, so that a test can
-// check their indexing, masking, tiling and synchronization against the
-// CPU backend:
+// (cuda/attention_mma.cuh, cuda/attention_fa2.cuh), the embedding's
+// gradient (cuda/embedding_grad.cuh) and the norms' gradients
+// (cuda/norms.cuh) on a machine without a GPU, so that a test can check
+// their indexing, masking, tiling and synchronization against the CPU
+// backend:
 //
 // - a block's threads are std::threads (one block at a time); its dynamic
 //   shared memory is one array, `axonn::cuda::mma::shared`;
 // - __syncthreads and __syncwarp are barriers over the block and the warp;
 //   __shfl_xor_sync exchanges through memory between two warp barriers;
+//   a kernel's `static __shared__` array is a function-local static, one
+//   for all threads;
 // - a WMMA fragment holds the whole 16 x 16 tile in every lane:
 //   load_matrix_sync reads it as the layout says, mma_sync multiplies in
 //   fp32 (products of bf16 values are exact there), store_matrix_sync
@@ -105,7 +109,7 @@ struct Block {
   }
   std::barrier<> all;
   std::vector<std::unique_ptr<std::barrier<>>> warps;
-  std::vector<std::array<float, 32>> slots;
+  std::vector<std::array<double, 32>> slots;
   std::vector<WarpExchange> exchange;
 };
 inline Block *block = nullptr;
@@ -141,14 +145,17 @@ inline void __syncthreads() { axonn::emulation::block->all.arrive_and_wait(); }
 inline void __syncwarp(unsigned = 0xffffffffu) {
   axonn::emulation::block->warps[threadIdx.x / 32]->arrive_and_wait();
 }
-inline float __shfl_xor_sync(unsigned, float v, int mask) {
+inline double __shfl_xor_sync(unsigned, double v, int mask) {
   auto &slots = axonn::emulation::block->slots[threadIdx.x / 32];
   unsigned lane = threadIdx.x % 32;
   slots[lane] = v;
   __syncwarp();
-  float other = slots[lane ^ unsigned(mask)];
+  double other = slots[lane ^ unsigned(mask)];
   __syncwarp();
   return other;
+}
+inline float __shfl_xor_sync(unsigned m, float v, int mask) {
+  return float(__shfl_xor_sync(m, double(v), mask));
 }
 
 namespace nvcuda::wmma {

@@ -8,7 +8,8 @@
 // 64 and 128 (FlashAttention-style: online softmax forward; a backward in
 // two kernels, dQ per query tile and dK/dV per key tile, from recomputed
 // statistics) and one block per query row otherwise; one block per row
-// for norms and softmax statistics, elementwise kernels for the rest.
+// for norms and softmax statistics (the norms' gradients a warp per row,
+// norms.cuh), elementwise kernels for the rest.
 // Every sum runs in a fixed order (no atomics), norms and losses in
 // double.
 //
@@ -27,6 +28,7 @@
 
 #include "device.cuh"
 #include "embedding_grad.cuh"
+#include "norms.cuh"
 
 #include <sys/stat.h>
 
@@ -860,196 +862,31 @@ __global__ void normGradStatsKernel(const T *dy, const T *x, const T *scale,
   }
 }
 
-/// The value of `accumulate` (another gradient of the norm's input) at i,
-/// or 0 without one.
-template <typename T>
-__device__ inline double accumulated(const T *accumulate, int64_t i) {
-  return accumulate ? double(toFloat(accumulate[i])) : 0.0;
-}
-
-/// dx (plus `accumulate`) of a layer norm, one block per row; the row's mean
-/// and inverse go to `moments` for the parameter gradients.
-template <typename T>
-__global__ void
-layerNormGradKernel(const T *dy, const T *x, const T *scale, const float *stats,
-                    int64_t local, int64_t width, double eps,
-                    const T *accumulate, T *dx, double *moments) {
-  int64_t r = blockIdx.x;
-  const T *row = x + r * local, *drow = dy + r * local;
-  const float *sums = stats ? stats + r * 4 : nullptr;
-  double mean, inv;
-  layerMoments(row, local, sums, width, eps, &mean, &inv);
-  double a = 0, b = 0;
-  for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
-    double xhat = (toFloat(row[j]) - mean) * inv,
-           dxhat = double(toFloat(drow[j])) * toFloat(scale[j]);
-    a += dxhat;
-    b += dxhat * xhat;
-  }
-  double meanDxhat = blockSum(a), meanDxhatXhat = blockSum(b);
-  if (sums) {
-    meanDxhat = sums[2];
-    meanDxhatXhat = (double(sums[3]) - mean * sums[2]) * inv;
-  }
-  meanDxhat /= width;
-  meanDxhatXhat /= width;
-  for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
-    double xhat = (toFloat(row[j]) - mean) * inv,
-           dxhat = double(toFloat(drow[j])) * toFloat(scale[j]);
-    store(dx[r * local + j],
-          float(accumulated(accumulate, r * local + j) +
-                inv * (dxhat - meanDxhat - xhat * meanDxhatXhat)));
-  }
-  if (threadIdx.x == 0) {
-    moments[r * 2] = mean;
-    moments[r * 2 + 1] = inv;
-  }
-}
-
-//--- Sums over rows, per column ------------------------------------------------
-
-// The parameter gradients of norms and biases add a term per column over
-// every token. One thread per column walking all the rows leaves most of
-// the GPU idle (768 columns: 3 blocks) and waits on memory for each row;
-// instead, in two stages with a fixed order (deterministic, no atomics):
-// a block per 32 columns and chunk of rows adds each column's terms over
-// its chunk (8 lanes of rows, then the lanes in order) into a partial sum,
-// then a thread per column adds the chunks' partials in order. Sums are in
-// double.
-
-constexpr int kSumColumns = 32, kSumLanes = 8;
-
-/// How a column sum splits the rows: `chunks` of `chunkRows` rows.
-struct RowChunks {
-  int64_t chunks, chunkRows;
-  explicit RowChunks(int64_t rows) {
-    chunks = std::clamp<int64_t>((rows + 255) / 256, 1, 1024);
-    chunkRows = std::max<int64_t>(1, (rows + chunks - 1) / chunks);
-  }
-};
-
-/// partial[(k * chunks + chunk) * n + j] = sum over the chunk's rows r of
-/// term k of (r, j), for the K terms that `term` adds into acc.
-template <int K, typename Term>
-__global__ void columnPartialsKernel(Term term, int64_t rows, int64_t n,
-                                     int64_t chunkRows, double *partial) {
-  __shared__ double lanes[K][kSumLanes][kSumColumns];
-  int tx = threadIdx.x % kSumColumns, ty = threadIdx.x / kSumColumns;
-  int64_t j = int64_t(blockIdx.x) * kSumColumns + tx, chunk = blockIdx.y;
-  int64_t first = chunk * chunkRows, end = min(rows, first + chunkRows);
-  double acc[K] = {};
-  if (j < n)
-    for (int64_t r = first + ty; r < end; r += kSumLanes)
-      term(r, j, n, acc);
-#pragma unroll
-  for (int k = 0; k < K; ++k)
-    lanes[k][ty][tx] = acc[k];
-  __syncthreads();
-  if (ty == 0 && j < n)
-#pragma unroll
-    for (int k = 0; k < K; ++k) {
-      double sum = 0;
-      for (int l = 0; l < kSumLanes; ++l)
-        sum += lanes[k][l][tx];
-      partial[(k * gridDim.y + chunk) * n + j] = sum;
-    }
-}
-
-/// out_k[j] = the sum over chunks of partial k of column j.
-template <int K, typename T>
-__global__ void columnFinishKernel(const double *partial, int64_t chunks,
-                                   int64_t n, T *out0, T *out1) {
-  GRID_STRIDE(j, n) {
-#pragma unroll
-    for (int k = 0; k < K; ++k) {
-      double sum = 0;
-      for (int64_t c = 0; c < chunks; ++c)
-        sum += partial[(k * chunks + c) * n + j];
-      store((k == 0 ? out0 : out1)[j], float(sum));
-    }
-  }
-}
-
 /// The column sums of `term` (K of 1 or 2 terms) over rows into out0 (and
 /// out1), with `partial` scratch of columnSumBytes(K, rows, n).
 template <int K, typename Term, typename T>
 axonn_status columnSums(axonn_rt *rt, Term term, int64_t rows, int64_t n,
                         double *partial, T *out0, T *out1) {
-  static_assert(kSumColumns * kSumLanes == kThreads);
   if (n == 0)
     return AXONN_OK;
   RowChunks split(rows);
-  columnPartialsKernel<K><<<dim3(unsigned((n + kSumColumns - 1) / kSumColumns),
-                                 unsigned(split.chunks)),
-                            kThreads, 0, streamOf(rt)>>>(term, rows, n,
-                                                         split.chunkRows,
-                                                         partial);
+  auto columnBlocks = unsigned((n + kSumColumns - 1) / kSumColumns);
+  columnPartialsKernel<K>
+      <<<dim3(columnBlocks, unsigned(split.chunks)), kSumThreads, 0,
+         streamOf(rt)>>>(term, rows, n, split.chunkRows, partial);
   AXONN_LAUNCHED(rt);
-  columnFinishKernel<K><<<blocksFor(n), kThreads, 0, streamOf(rt)>>>(
+  columnFinishKernel<K><<<columnBlocks, kSumThreads, 0, streamOf(rt)>>>(
       partial, split.chunks, n, out0, out1);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
 
-size_t columnSumBytes(int K, int64_t rows, int64_t n) {
-  return size_t(K * RowChunks(rows).chunks * n) * sizeof(double);
+/// Blocks of kRowWarps warps for a warp per row over `rows` (at least one).
+unsigned rowBlocks(int64_t rows) {
+  return unsigned(std::clamp<int64_t>((rows + kRowWarps - 1) / kRowWarps, 1,
+                                      int64_t(1) << 20));
 }
 
-/// The terms: a bias's gradient (dy), a layer norm's scale and bias
-/// gradients (dy xhat, dy) and an RMS norm's scale gradient (dy x inv).
-template <typename T> struct BiasTerm {
-  const T *dy;
-  __device__ void operator()(int64_t r, int64_t j, int64_t n,
-                             double *acc) const {
-    acc[0] += toFloat(dy[r * n + j]);
-  }
-};
-
-template <typename T> struct LayerNormTerm {
-  const T *dy, *x;
-  const double *moments;
-  __device__ void operator()(int64_t r, int64_t j, int64_t n,
-                             double *acc) const {
-    double g = toFloat(dy[r * n + j]);
-    acc[0] += g * (toFloat(x[r * n + j]) - moments[r * 2]) * moments[r * 2 + 1];
-    acc[1] += g;
-  }
-};
-
-template <typename T> struct RmsNormTerm {
-  const T *dy, *x;
-  const double *inverses;
-  __device__ void operator()(int64_t r, int64_t j, int64_t n,
-                             double *acc) const {
-    acc[0] += double(toFloat(dy[r * n + j])) * toFloat(x[r * n + j]) *
-              inverses[r];
-  }
-};
-
-template <typename T>
-__global__ void
-rmsNormGradKernel(const T *dy, const T *x, const T *scale, const float *stats,
-                  int64_t local, int64_t width, double eps, const T *accumulate,
-                  T *dx, double *inverses) {
-  int64_t r = blockIdx.x;
-  const T *row = x + r * local, *drow = dy + r * local;
-  const float *sums = stats ? stats + r * 2 : nullptr;
-  double inv = rmsInverse(row, local, sums, width, eps);
-  int64_t w = sums ? width : local;
-  double dot = 0;
-  for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
-    dot += double(toFloat(scale[j])) * toFloat(drow[j]) * toFloat(row[j]);
-  dot = blockSum(dot);
-  if (sums)
-    dot = sums[1];
-  for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
-    store(dx[r * local + j],
-          float(accumulated(accumulate, r * local + j) +
-                double(toFloat(scale[j])) * toFloat(drow[j]) * inv -
-                toFloat(row[j]) * inv * inv * inv * dot / w));
-  if (threadIdx.x == 0)
-    inverses[r] = inv;
-}
 
 //--- The norms' launches, for both storage types ------------------------------
 
@@ -1141,9 +978,9 @@ axonn_status layerNormGrad(axonn_rt *rt, const T *dy, const T *x,
     return s;
   auto *moments = static_cast<double *>(buffer);
   if (tokens > 0) {
-    layerNormGradKernel<<<unsigned(tokens), rowThreads(local), 0,
-                          streamOf(rt)>>>(dy, x, scale, stats, local, width,
-                                          eps, accumulate, dx, moments);
+    layerNormGradKernel<<<rowBlocks(tokens), 32 * kRowWarps, 0,
+                          streamOf(rt)>>>(dy, x, scale, stats, tokens, local,
+                                          width, eps, accumulate, dx, moments);
     AXONN_LAUNCHED(rt);
   }
   return columnSums<2>(rt, LayerNormTerm<T>{dy, x, moments}, tokens, local,
@@ -1166,8 +1003,9 @@ axonn_status rmsNormGrad(axonn_rt *rt, const T *dy, const T *x, const T *scale,
     return s;
   auto *inverses = static_cast<double *>(buffer);
   if (tokens > 0) {
-    rmsNormGradKernel<<<unsigned(tokens), rowThreads(local), 0, streamOf(rt)>>>(
-        dy, x, scale, stats, local, width, eps, accumulate, dx, inverses);
+    rmsNormGradKernel<<<rowBlocks(tokens), 32 * kRowWarps, 0,
+                        streamOf(rt)>>>(dy, x, scale, stats, tokens, local,
+                                        width, eps, accumulate, dx, inverses);
     AXONN_LAUNCHED(rt);
   }
   return columnSums<1>(rt, RmsNormTerm<T>{dy, x, inverses}, tokens, local,

@@ -1,0 +1,202 @@
+//===- NormGradEmulationTest.cpp - the norms' gradients on the CPU --------===//
+//
+// Runs the CUDA backend's layer and RMS norm gradients
+// (runtime/cuda/norms.cuh: a warp per row for dx, then the column sums of
+// the parameter gradients) on the CPU through
+// runtime/check/cuda_emulation.h, as kernels.cu launches them, and
+// compares dx and the parameter gradients with the CPU backend's: with and
+// without the split-feature statistics (summed over a row twice the local
+// slice's width), with and without a gradient to add to, in fp32 (1e-5 of
+// the largest reference magnitude: both sum in double, in other orders)
+// and bf16 storage (1e-2, the kernel check's tolerance). The rows are
+// more than a block's warps, so that the warps stride, their width is not
+// a multiple of 32 (lanes with different counts) and more than a column
+// block, and they make two chunks of the column sums, or in one case nine
+// (more than a block's lanes of chunks).
+//
+//===----------------------------------------------------------------------===//
+
+#include "../runtime/check/cuda_emulation.h"
+#include "../runtime/cuda/norms.cuh"
+
+#include "TestRuntime.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace axonn::cuda;
+using axonn::emulation::launch;
+
+template <typename T> T storageOf(float v) {
+  T out;
+  store(out, v);
+  return out;
+}
+float valueOf(float v) { return v; }
+float valueOf(uint16_t v) { return toFloat(v); }
+
+constexpr int64_t kLocal = 70;
+constexpr double kEps = 1e-5;
+
+/// The CPU backend's calls in storage T.
+template <typename T> struct Cpu;
+template <> struct Cpu<float> {
+  static constexpr auto stats = axonn_rt_norm_grad_stats;
+  static constexpr auto layer = axonn_rt_layer_norm_grad;
+  static constexpr auto rms = axonn_rt_rms_norm_grad;
+};
+template <> struct Cpu<uint16_t> {
+  static constexpr auto stats = axonn_rt_norm_grad_stats_bf16;
+  static constexpr auto layer = axonn_rt_layer_norm_grad_bf16;
+  static constexpr auto rms = axonn_rt_rms_norm_grad_bf16;
+};
+template <typename T> auto cpu(const T *p) {
+  if constexpr (std::is_same_v<T, float>)
+    return p;
+  else
+    return reinterpret_cast<const axonn_bf16 *>(p);
+}
+template <typename T> auto cpu(T *p) {
+  if constexpr (std::is_same_v<T, float>)
+    return p;
+  else
+    return reinterpret_cast<axonn_bf16 *>(p);
+}
+
+/// Fails where got and want differ by more than tolerance times want's
+/// largest magnitude.
+template <typename T>
+void expectClose(const std::vector<T> &got, const std::vector<T> &want,
+                 double tolerance, const std::string &what) {
+  double scale = 0, worst = 0;
+  for (size_t i = 0; i < want.size(); ++i)
+    scale = std::max(scale, double(std::abs(valueOf(want[i]))));
+  for (size_t i = 0; i < want.size(); ++i)
+    worst = std::max(
+        worst, std::abs(double(valueOf(got[i])) - double(valueOf(want[i]))));
+  EXPECT_LE(worst, tolerance * scale) << what;
+}
+
+template <typename T>
+void check(bool rms, bool split, bool accumulate, int64_t tokens) {
+  std::string what = std::string(rms ? "rms" : "layer") +
+                     (split ? ", split features" : "") +
+                     (accumulate ? ", accumulating" : "") +
+                     (std::is_same_v<T, float> ? ", fp32" : ", bf16");
+  axonn_rt *rt = testRuntime();
+  ASSERT_NE(rt, nullptr);
+  std::mt19937 rng(rms * 4 + split * 2 + accumulate);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  // Rows of `width` features; the kernels see the first kLocal of each.
+  int64_t width = split ? 2 * kLocal : kLocal;
+  auto randomOf = [&](int64_t n, float shift) {
+    std::vector<T> v(static_cast<size_t>(n));
+    for (T &e : v)
+      e = storageOf<T>(shift + uniform(rng));
+    return v;
+  };
+  std::vector<T> fullX = randomOf(tokens * width, 0.5f),
+                 fullDy = randomOf(tokens * width, 0.0f),
+                 fullScale = randomOf(width, 1.0f);
+  std::vector<T> x(static_cast<size_t>(tokens * kLocal)), dy(x.size());
+  for (int64_t r = 0; r < tokens; ++r)
+    for (int64_t j = 0; j < kLocal; ++j) {
+      x[r * kLocal + j] = fullX[r * width + j];
+      dy[r * kLocal + j] = fullDy[r * width + j];
+    }
+  std::vector<T> scale(fullScale.begin(), fullScale.begin() + kLocal);
+  std::vector<T> other = randomOf(tokens * kLocal, 0.0f);
+  const T *add = accumulate ? other.data() : nullptr;
+  std::vector<float> stats;
+  if (split) {
+    stats.resize(size_t(tokens * (rms ? 2 : 4)));
+    ASSERT_EQ(Cpu<T>::stats(rt, cpu(fullDy.data()), cpu(fullX.data()),
+                            cpu(fullScale.data()), tokens, width, rms,
+                            stats.data()),
+              AXONN_OK);
+  }
+  const float *st = split ? stats.data() : nullptr;
+
+  std::vector<T> wantDx(x.size()), wantScale(kLocal), wantBias(kLocal);
+  if (rms)
+    ASSERT_EQ(Cpu<T>::rms(rt, cpu(dy.data()), cpu(x.data()), cpu(scale.data()),
+                          st, tokens, kLocal, width, kEps, cpu(add),
+                          cpu(wantDx.data()), cpu(wantScale.data())),
+              AXONN_OK);
+  else
+    ASSERT_EQ(Cpu<T>::layer(rt, cpu(dy.data()), cpu(x.data()),
+                            cpu(scale.data()), st, tokens, kLocal, width, kEps,
+                            cpu(add), cpu(wantDx.data()), cpu(wantScale.data()),
+                            cpu(wantBias.data())),
+              AXONN_OK);
+
+  // As kernels.cu: the rows (two blocks, so that the warps stride), then
+  // the column sums.
+  std::vector<T> dx(x.size()), dScale(kLocal), dBias(kLocal);
+  std::vector<double> rowValues(size_t(tokens * 2));
+  RowChunks chunks(tokens);
+  ASSERT_EQ(chunks.chunks, (tokens + kChunkRows - 1) / kChunkRows);
+  std::vector<double> partial(columnSumBytes(2, tokens, kLocal) /
+                              sizeof(double));
+  Dim3 rowsGrid{2, 1, 1};
+  Dim3 partialsGrid{unsigned((kLocal + kSumColumns - 1) / kSumColumns),
+                    unsigned(chunks.chunks), 1};
+  Dim3 finishGrid{partialsGrid.x, 1, 1};
+  if (rms) {
+    launch(rmsNormGradKernel<T>, rowsGrid, 32 * kRowWarps,
+           static_cast<const T *>(dy.data()), static_cast<const T *>(x.data()),
+           static_cast<const T *>(scale.data()), st, tokens, kLocal, width,
+           kEps, add, dx.data(), rowValues.data());
+    RmsNormTerm<T> term{dy.data(), x.data(), rowValues.data()};
+    launch(columnPartialsKernel<1, RmsNormTerm<T>>, partialsGrid, kSumThreads,
+           term, tokens, kLocal, chunks.chunkRows, partial.data());
+    launch(columnFinishKernel<1, T>, finishGrid, kSumThreads,
+           static_cast<const double *>(partial.data()), chunks.chunks, kLocal,
+           dScale.data(), dScale.data());
+  } else {
+    launch(layerNormGradKernel<T>, rowsGrid, 32 * kRowWarps,
+           static_cast<const T *>(dy.data()), static_cast<const T *>(x.data()),
+           static_cast<const T *>(scale.data()), st, tokens, kLocal, width,
+           kEps, add, dx.data(), rowValues.data());
+    LayerNormTerm<T> term{dy.data(), x.data(), rowValues.data()};
+    launch(columnPartialsKernel<2, LayerNormTerm<T>>, partialsGrid, kSumThreads,
+           term, tokens, kLocal, chunks.chunkRows, partial.data());
+    launch(columnFinishKernel<2, T>, finishGrid, kSumThreads,
+           static_cast<const double *>(partial.data()), chunks.chunks, kLocal,
+           dScale.data(), dBias.data());
+  }
+  double tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-2;
+  expectClose(dx, wantDx, tolerance, "dx, " + what);
+  expectClose(dScale, wantScale, tolerance, "scale gradient, " + what);
+  if (!rms)
+    expectClose(dBias, wantBias, tolerance, "bias gradient, " + what);
+}
+
+/// Rows of each case: 100 (two chunks of the column sums), and 520 in one
+/// (nine chunks: more than a block's lanes of them).
+int64_t tokensOf(bool split, bool accumulate) {
+  return !split && accumulate ? 520 : 100;
+}
+
+TEST(NormGradEmulation, LayerNorm) {
+  for (bool split : {false, true})
+    for (bool accumulate : {false, true}) {
+      check<float>(false, split, accumulate, tokensOf(split, accumulate));
+      check<uint16_t>(false, split, accumulate, tokensOf(split, accumulate));
+    }
+}
+
+TEST(NormGradEmulation, RmsNorm) {
+  for (bool split : {false, true})
+    for (bool accumulate : {false, true}) {
+      check<float>(true, split, accumulate, tokensOf(split, accumulate));
+      check<uint16_t>(true, split, accumulate, tokensOf(split, accumulate));
+    }
+}
+
+} // namespace
