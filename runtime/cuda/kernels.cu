@@ -705,162 +705,8 @@ axonn_status positionGrad(axonn_rt *rt, const T *grad, int64_t count,
   return AXONN_OK;
 }
 
-// The norm kernels take fp32 or bf16 storage (T) for the model's tensors;
-// statistics are fp32, moments double, arithmetic double as before.
-
-/// Mean and 1/sqrt(var + eps) of a row (or from global sums).
-template <typename T>
-__device__ void layerMoments(const T *row, int64_t local, const float *stats,
-                             int64_t width, double eps, double *mean,
-                             double *inv) {
-  double m, var;
-  if (stats) {
-    m = double(stats[0]) / width;
-    var = double(stats[1]) / width - m * m;
-  } else {
-    double sum = 0;
-    for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
-      sum += toFloat(row[j]);
-    m = blockSum(sum) / double(local);
-    double squares = 0;
-    for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
-      double d = toFloat(row[j]) - m;
-      squares += d * d;
-    }
-    var = blockSum(squares) / double(local);
-  }
-  *mean = m;
-  *inv = 1 / sqrt(var + eps);
-}
-
-template <typename T>
-__device__ double rmsInverse(const T *row, int64_t local, const float *stats,
-                             int64_t width, double eps) {
-  double square;
-  if (stats) {
-    square = stats[0];
-  } else {
-    width = local;
-    double sum = 0;
-    for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
-      double v = toFloat(row[j]);
-      sum += v * v;
-    }
-    square = blockSum(sum);
-  }
-  return 1 / sqrt(square / width + eps);
-}
-
-template <typename T>
-__global__ void layerNormKernel(const T *x, const T *scale, const T *bias,
-                                const float *stats, int64_t local,
-                                int64_t width, double eps, T *y) {
-  int64_t r = blockIdx.x;
-  const T *row = x + r * local;
-  double mean, inv;
-  layerMoments(row, local, stats ? stats + r * 2 : nullptr, width, eps, &mean,
-               &inv);
-  for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
-    store(y[r * local + j],
-          float((toFloat(row[j]) - mean) * inv * toFloat(scale[j]) +
-                toFloat(bias[j])));
-}
-
-template <typename T>
-__global__ void rmsNormKernel(const T *x, const T *scale, const float *stats,
-                              int64_t local, int64_t width, double eps, T *y) {
-  int64_t r = blockIdx.x;
-  const T *row = x + r * local;
-  double inv = rmsInverse(row, local, stats ? stats + r : nullptr, width, eps);
-  for (int64_t j = threadIdx.x; j < local; j += blockDim.x)
-    store(y[r * local + j],
-          float(toFloat(row[j]) * inv * toFloat(scale[j])));
-}
-
-/// One block per token: the residual sum is written, then normalized from
-/// global memory the block has just written (visible after the barrier;
-/// in bf16 the rounded sum, as the two unfused kernels would).
-template <typename T>
-__global__ void residualLayerNormKernel(const T *x, const T *residual,
-                                        const T *scale, const T *bias,
-                                        int64_t width, double eps, T *sum,
-                                        T *y) {
-  int64_t r = blockIdx.x;
-  T *row = sum + r * width;
-  for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
-    store(row[j], toFloat(x[r * width + j]) + toFloat(residual[r * width + j]));
-  __syncthreads();
-  double mean, inv;
-  layerMoments(row, width, nullptr, width, eps, &mean, &inv);
-  for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
-    store(y[r * width + j],
-          float((toFloat(row[j]) - mean) * inv * toFloat(scale[j]) +
-                toFloat(bias[j])));
-}
-
-template <typename T>
-__global__ void residualRmsNormKernel(const T *x, const T *residual,
-                                      const T *scale, int64_t width,
-                                      double eps, T *sum, T *y) {
-  int64_t r = blockIdx.x;
-  T *row = sum + r * width;
-  for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
-    store(row[j], toFloat(x[r * width + j]) + toFloat(residual[r * width + j]));
-  __syncthreads();
-  double inv = rmsInverse(row, width, nullptr, width, eps);
-  for (int64_t j = threadIdx.x; j < width; j += blockDim.x)
-    store(y[r * width + j],
-          float(toFloat(row[j]) * inv * toFloat(scale[j])));
-}
-
-template <typename T>
-__global__ void normStatsKernel(const T *x, int64_t local, int32_t rms,
-                                float *stats) {
-  int64_t r = blockIdx.x;
-  double sum = 0, squares = 0;
-  for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
-    double v = toFloat(x[r * local + j]);
-    sum += v;
-    squares += v * v;
-  }
-  sum = blockSum(sum);
-  squares = blockSum(squares);
-  if (threadIdx.x == 0) {
-    if (rms) {
-      stats[r] = float(squares);
-    } else {
-      stats[r * 2] = float(sum);
-      stats[r * 2 + 1] = float(squares);
-    }
-  }
-}
-
-template <typename T>
-__global__ void normGradStatsKernel(const T *dy, const T *x, const T *scale,
-                                    int64_t local, int32_t rms,
-                                    float *stats) {
-  int64_t r = blockIdx.x;
-  double s[4] = {0, 0, 0, 0};
-  for (int64_t j = threadIdx.x; j < local; j += blockDim.x) {
-    double v = toFloat(x[r * local + j]);
-    double g = double(toFloat(dy[r * local + j])) * toFloat(scale[j]);
-    s[0] += v;
-    s[1] += v * v;
-    s[2] += g;
-    s[3] += g * v;
-  }
-  for (double &v : s)
-    v = blockSum(v);
-  if (threadIdx.x == 0) {
-    if (rms) {
-      stats[r * 2] = float(s[1]);
-      stats[r * 2 + 1] = float(s[3]);
-    } else {
-      for (int k = 0; k < 4; ++k)
-        stats[r * 4 + k] = float(s[k]);
-    }
-  }
-}
+// The norm kernels (norms.cuh) take fp32 or bf16 storage (T) for the
+// model's tensors; statistics are fp32, moments double, arithmetic double.
 
 /// The column sums of `term` (K of 1 or 2 terms) over rows into out0 (and
 /// out1), with `partial` scratch of columnSumBytes(K, rows, n).
@@ -890,25 +736,15 @@ unsigned rowBlocks(int64_t rows) {
 
 //--- The norms' launches, for both storage types ------------------------------
 
-/// The threads of a block that works on one row of `length` elements:
-/// about 12 elements a thread, from one warp to kThreads. (A block of
-/// kThreads for a row of 768 spent its time in the block reductions'
-/// barriers: 3 elements a thread, 8,192 short-lived blocks.)
-unsigned rowThreads(int64_t length) {
-  return unsigned(
-      std::clamp<int64_t>((length / 12 + 31) / 32 * 32, 32, kThreads));
-}
-
-/// Launches `kernel` with a block per token (nothing for none), rows of
-/// `length` elements, traced as `name`: the norms' and their statistics'
-/// launches.
+/// Launches `kernel` with a warp per token (nothing for none), traced as
+/// `name`: the norms' and their statistics' launches.
 template <typename... Params, typename... Args>
 axonn_status perToken(axonn_rt *rt, const char *name, int64_t tokens,
-                      int64_t length, void (*kernel)(Params...), Args... args) {
+                      void (*kernel)(Params...), Args... args) {
   AXONN_GPU_TRACE(rt, name, "compute");
   if (tokens == 0)
     return AXONN_OK;
-  kernel<<<unsigned(tokens), rowThreads(length), 0, streamOf(rt)>>>(args...);
+  kernel<<<rowBlocks(tokens), 32 * kRowWarps, 0, streamOf(rt)>>>(args...);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
@@ -917,40 +753,38 @@ template <typename T>
 axonn_status layerNorm(axonn_rt *rt, const T *x, const T *scale, const T *bias,
                        const float *stats, int64_t tokens, int64_t local,
                        int64_t width, double eps, T *y) {
-  return perToken(rt, "layer_norm", tokens, local, layerNormKernel<T>, x, scale,
-                  bias, stats, local, width, eps, y);
+  return perToken(rt, "layer_norm", tokens, layerNormKernel<T>, x, scale, bias,
+                  stats, tokens, local, width, eps, y);
 }
 
 template <typename T>
 axonn_status residualLayerNorm(axonn_rt *rt, const T *x, const T *residual,
                                const T *scale, const T *bias, int64_t tokens,
                                int64_t width, double eps, T *sum, T *y) {
-  return perToken(rt, "residual_layer_norm", tokens, width,
-                  residualLayerNormKernel<T>, x, residual, scale, bias, width,
-                  eps, sum, y);
+  return perToken(rt, "residual_layer_norm", tokens, residualLayerNormKernel<T>,
+                  x, residual, scale, bias, tokens, width, eps, sum, y);
 }
 
 template <typename T>
 axonn_status residualRmsNorm(axonn_rt *rt, const T *x, const T *residual,
                              const T *scale, int64_t tokens, int64_t width,
                              double eps, T *sum, T *y) {
-  return perToken(rt, "residual_rms_norm", tokens, width,
-                  residualRmsNormKernel<T>, x, residual, scale, width, eps, sum,
-                  y);
+  return perToken(rt, "residual_rms_norm", tokens, residualRmsNormKernel<T>, x,
+                  residual, scale, tokens, width, eps, sum, y);
 }
 
 template <typename T>
 axonn_status rmsNorm(axonn_rt *rt, const T *x, const T *scale,
                      const float *stats, int64_t tokens, int64_t local,
                      int64_t width, double eps, T *y) {
-  return perToken(rt, "rms_norm", tokens, local, rmsNormKernel<T>, x, scale,
-                  stats, local, width, eps, y);
+  return perToken(rt, "rms_norm", tokens, rmsNormKernel<T>, x, scale, stats,
+                  tokens, local, width, eps, y);
 }
 
 template <typename T>
 axonn_status normStats(axonn_rt *rt, const T *x, int64_t tokens, int64_t local,
                        int32_t rms, float *stats) {
-  return perToken(rt, "norm_stats", tokens, local, normStatsKernel<T>, x, local,
+  return perToken(rt, "norm_stats", tokens, normStatsKernel<T>, x, tokens, local,
                   rms, stats);
 }
 
@@ -958,8 +792,8 @@ template <typename T>
 axonn_status normGradStats(axonn_rt *rt, const T *dy, const T *x,
                            const T *scale, int64_t tokens, int64_t local,
                            int32_t rms, float *stats) {
-  return perToken(rt, "norm_grad_stats", tokens, local, normGradStatsKernel<T>,
-                  dy, x, scale, local, rms, stats);
+  return perToken(rt, "norm_grad_stats", tokens, normGradStatsKernel<T>, dy, x,
+                  scale, tokens, local, rms, stats);
 }
 
 template <typename T>

@@ -17,7 +17,7 @@
 // then a block per 32 columns adds the chunks' partials (8 lanes of
 // chunks, then the lanes in order).
 //
-// Plain device code: unittests/NormGradEmulationTest.cpp runs it on the
+// Plain device code: unittests/NormsEmulationTest.cpp runs it on the
 // CPU through runtime/check/cuda_emulation.h.
 //
 //===----------------------------------------------------------------------===//
@@ -58,6 +58,173 @@ __device__ inline double accumulated(const T *accumulate, int64_t i) {
   return accumulate ? double(toFloat(accumulate[i])) : 0.0;
 }
 
+/// The mean and inverse standard deviation of a layer norm's row (a
+/// warp's): from `sums` (of x and x^2 over all `width` features) or from
+/// the row's `local` values in two passes.
+template <typename T>
+__device__ void layerMoments(const T *row, int64_t local, const float *sums,
+                             int64_t width, double eps, double *mean,
+                             double *inv) {
+  double m, var;
+  if (sums) {
+    m = double(sums[0]) / width;
+    var = double(sums[1]) / width - m * m;
+  } else {
+    double sum = 0;
+    FOR_LANE(j, local) sum += toFloat(row[j]);
+    m = warpSum(sum) / double(local);
+    double squares = 0;
+    FOR_LANE(j, local) {
+      double d = toFloat(row[j]) - m;
+      squares += d * d;
+    }
+    var = warpSum(squares) / double(local);
+  }
+  *mean = m;
+  *inv = 1 / sqrt(var + eps);
+}
+
+/// The inverse RMS of a row (a warp's): from `sums` (x^2 over all `width`
+/// features) or from the row's `local` values.
+template <typename T>
+__device__ double rmsInverse(const T *row, int64_t local, const float *sums,
+                             int64_t width, double eps) {
+  if (sums)
+    return 1 / sqrt(double(sums[0]) / width + eps);
+  double squares = 0;
+  FOR_LANE(j, local) {
+    double v = toFloat(row[j]);
+    squares += v * v;
+  }
+  return 1 / sqrt(warpSum(squares) / local + eps);
+}
+
+/// y = layer norm of each row of x (a warp per row), from its own values
+/// or from `stats` ([tokens, 2]: x and x^2 summed over `width` features).
+template <typename T>
+__global__ void layerNormKernel(const T *x, const T *scale, const T *bias,
+                                const float *stats, int64_t tokens,
+                                int64_t local, int64_t width, double eps,
+                                T *y) {
+  forEachWarpRow(tokens, [&](int64_t r) {
+    const T *row = x + r * local;
+    double mean, inv;
+    layerMoments(row, local, stats ? stats + r * 2 : nullptr, width, eps, &mean,
+                 &inv);
+    FOR_LANE(j, local)
+    store(y[r * local + j],
+          float((toFloat(row[j]) - mean) * inv * toFloat(scale[j]) +
+                toFloat(bias[j])));
+  });
+}
+
+/// y = RMS norm of each row of x (a warp per row), from its own values or
+/// from `stats` ([tokens]: x^2 summed over `width` features).
+template <typename T>
+__global__ void rmsNormKernel(const T *x, const T *scale, const float *stats,
+                              int64_t tokens, int64_t local, int64_t width,
+                              double eps, T *y) {
+  forEachWarpRow(tokens, [&](int64_t r) {
+    const T *row = x + r * local;
+    double inv =
+        rmsInverse(row, local, stats ? stats + r : nullptr, width, eps);
+    FOR_LANE(j, local)
+    store(y[r * local + j], float(toFloat(row[j]) * inv * toFloat(scale[j])));
+  });
+}
+
+/// sum = x + residual, then y = its layer norm, a warp per row. The norm
+/// reads the sum back as stored (in bf16 the rounded sum, as the two
+/// unfused kernels would); each lane reads only the elements it wrote.
+template <typename T>
+__global__ void residualLayerNormKernel(const T *x, const T *residual,
+                                        const T *scale, const T *bias,
+                                        int64_t tokens, int64_t width,
+                                        double eps, T *sum, T *y) {
+  forEachWarpRow(tokens, [&](int64_t r) {
+    T *row = sum + r * width;
+    FOR_LANE(j, width)
+    store(row[j], toFloat(x[r * width + j]) + toFloat(residual[r * width + j]));
+    double mean, inv;
+    layerMoments(row, width, nullptr, width, eps, &mean, &inv);
+    FOR_LANE(j, width)
+    store(y[r * width + j],
+          float((toFloat(row[j]) - mean) * inv * toFloat(scale[j]) +
+                toFloat(bias[j])));
+  });
+}
+
+/// sum = x + residual, then y = its RMS norm, a warp per row (as
+/// residualLayerNormKernel).
+template <typename T>
+__global__ void residualRmsNormKernel(const T *x, const T *residual,
+                                      const T *scale, int64_t tokens,
+                                      int64_t width, double eps, T *sum, T *y) {
+  forEachWarpRow(tokens, [&](int64_t r) {
+    T *row = sum + r * width;
+    FOR_LANE(j, width)
+    store(row[j], toFloat(x[r * width + j]) + toFloat(residual[r * width + j]));
+    double inv = rmsInverse(row, width, nullptr, width, eps);
+    FOR_LANE(j, width)
+    store(y[r * width + j], float(toFloat(row[j]) * inv * toFloat(scale[j])));
+  });
+}
+
+/// The sums a norm split over features needs from this slice, a warp per
+/// row: x and x^2 ([tokens, 2]) or, for an RMS norm, x^2 ([tokens]).
+template <typename T>
+__global__ void normStatsKernel(const T *x, int64_t tokens, int64_t local,
+                                int32_t rms, float *stats) {
+  forEachWarpRow(tokens, [&](int64_t r) {
+    double sum = 0, squares = 0;
+    FOR_LANE(j, local) {
+      double v = toFloat(x[r * local + j]);
+      sum += v;
+      squares += v * v;
+    }
+    sum = warpSum(sum);
+    squares = warpSum(squares);
+    if (threadIdx.x % 32 == 0) {
+      if (rms) {
+        stats[r] = float(squares);
+      } else {
+        stats[r * 2] = float(sum);
+        stats[r * 2 + 1] = float(squares);
+      }
+    }
+  });
+}
+
+/// The sums a split norm's gradient needs from this slice, a warp per row
+/// (g = dy scale): x, x^2, g, g x ([tokens, 4]) or x^2, g x ([tokens, 2]).
+template <typename T>
+__global__ void normGradStatsKernel(const T *dy, const T *x, const T *scale,
+                                    int64_t tokens, int64_t local, int32_t rms,
+                                    float *stats) {
+  forEachWarpRow(tokens, [&](int64_t r) {
+    double s[4] = {0, 0, 0, 0};
+    FOR_LANE(j, local) {
+      double v = toFloat(x[r * local + j]);
+      double g = double(toFloat(dy[r * local + j])) * toFloat(scale[j]);
+      s[0] += v;
+      s[1] += v * v;
+      s[2] += g;
+      s[3] += g * v;
+    }
+    for (double &v : s)
+      v = warpSum(v);
+    if (threadIdx.x % 32 == 0) {
+      if (rms) {
+        stats[r * 2] = float(s[1]);
+        stats[r * 2 + 1] = float(s[3]);
+      } else {
+        for (int k = 0; k < 4; ++k)
+          stats[r * 4 + k] = float(s[k]);
+      }
+    }
+  });
+}
+
 /// dx (plus `accumulate`) of a layer norm, a warp per row; the row's mean
 /// and inverse standard deviation go to `moments` for the parameter
 /// gradients. With `stats` (the sums of norm_grad_stats over all `width`
@@ -70,22 +237,8 @@ layerNormGradKernel(const T *dy, const T *x, const T *scale, const float *stats,
   forEachWarpRow(tokens, [&](int64_t r) {
     const T *row = x + r * local, *drow = dy + r * local;
     const float *sums = stats ? stats + r * 4 : nullptr;
-    double mean, var;
-    if (sums) {
-      mean = double(sums[0]) / width;
-      var = double(sums[1]) / width - mean * mean;
-    } else {
-      double sum = 0;
-      FOR_LANE(j, local) sum += toFloat(row[j]);
-      mean = warpSum(sum) / double(local);
-      double squares = 0;
-      FOR_LANE(j, local) {
-        double d = toFloat(row[j]) - mean;
-        squares += d * d;
-      }
-      var = warpSum(squares) / double(local);
-    }
-    double inv = 1 / sqrt(var + eps);
+    double mean, inv;
+    layerMoments(row, local, sums, width, eps, &mean, &inv);
     double meanDxhat, meanDxhatXhat;
     if (sums) {
       meanDxhat = sums[2];
