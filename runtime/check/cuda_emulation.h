@@ -2,10 +2,10 @@
 //
 // Just enough of CUDA to run the tensor-core attention's kernels
 // (cuda/attention_mma.cuh, cuda/attention_fa2.cuh), the embedding's
-// gradient (cuda/embedding_grad.cuh) and the norms' gradients
-// (cuda/norms.cuh) on a machine without a GPU, so that a test can check
-// their indexing, masking, tiling and synchronization against the CPU
-// backend:
+// gradient (cuda/embedding_grad.cuh), the norms (cuda/norms.cuh) and
+// AdamW (cuda/optimizer.cuh) on a machine without a GPU, so that a test
+// can check their indexing, masking, tiling and synchronization against
+// the CPU backend:
 //
 // - a block's threads are std::threads (one block at a time); its dynamic
 //   shared memory is one array, `axonn::cuda::mma::shared`;
@@ -64,6 +64,16 @@ struct float2 {
   float x, y;
 };
 inline float2 make_float2(float x, float y) { return {x, y}; }
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+inline float4 make_float4(float x, float y, float z, float w) {
+  return {x, y, z, w};
+}
+struct alignas(8) uint2 {
+  uint32_t x, y;
+};
+inline uint2 make_uint2(uint32_t x, uint32_t y) { return {x, y}; }
 
 inline float __uint_as_float(uint32_t u) {
   float f;

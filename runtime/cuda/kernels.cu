@@ -29,6 +29,7 @@
 #include "device.cuh"
 #include "embedding_grad.cuh"
 #include "norms.cuh"
+#include "optimizer.cuh"
 
 #include <sys/stat.h>
 
@@ -1755,106 +1756,7 @@ __global__ void finishSquaresKernel(const double *partial, int blocks,
 
 __global__ void sqrtKernel(const float *x, float *y) { *y = sqrtf(*x); }
 
-__device__ double learningRate(double lr, double minLr, int64_t warmup,
-                               int64_t steps, int32_t schedule, int64_t step) {
-  if (step < warmup)
-    return lr * double(step + 1) / double(warmup);
-  double progress =
-      steps > warmup ? fmin(1.0, double(step - warmup) / double(steps - warmup))
-                     : 1.0;
-  if (schedule == 0)
-    return lr;
-  if (schedule == 1)
-    return minLr + (lr - minLr) * (1 - progress);
-  return minLr + 0.5 * (lr - minLr) * (1 + cos(M_PI * progress));
-}
-
-struct AdamWArgs {
-  double lr, minLr, beta1, beta2, eps, weightDecay, gradClip;
-  int64_t warmup, steps;
-  int32_t schedule, decay;
-};
-
-/// The step's scalars of AdamW, from the schedule at *stepPtr and the
-/// gradient norm (in double, then rounded as the update uses them).
-struct AdamWStep {
-  float factor, stepSize, invRootC2, decay, beta1, beta2, eps;
-  /// (norm is read only when clipping is on, as on the CPU.)
-  __device__ AdamWStep(const AdamWArgs &a, int64_t step, const float *norm,
-                       bool decays) {
-    double rate =
-        learningRate(a.lr, a.minLr, a.warmup, a.steps, a.schedule, step);
-    factor =
-        float(a.gradClip > 0 ? fmin(1.0, a.gradClip / (double(*norm) + 1e-6))
-                             : 1.0);
-    double t = double(step + 1);
-    stepSize = float(rate / (1 - pow(a.beta1, t)));
-    invRootC2 = float(1 / sqrt(1 - pow(a.beta2, t)));
-    decay = float(rate * (decays ? a.weightDecay : 0));
-    beta1 = float(a.beta1);
-    beta2 = float(a.beta2);
-    eps = float(a.eps);
-  }
-  /// Element i's update.
-  template <typename T>
-  __device__ void apply(T *param, const T *grad, float *m, float *v,
-                        float *master, int64_t i) const {
-    float g = factor * toFloat(grad[i]);
-    float mi = beta1 * m[i] + (1 - beta1) * g;
-    float vi = beta2 * v[i] + (1 - beta2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    float p = master ? master[i] : toFloat(param[i]);
-    p -= stepSize * mi / (sqrtf(vi) * invRootC2 + eps) + decay * p;
-    if (master)
-      master[i] = p;
-    store(param[i], p);
-  }
-};
-
-/// AdamW on fp32 state; param and grad in fp32 or bf16 storage (T). With
-/// master weights the update runs on them and param is their rounding.
-template <typename T>
-__global__ void adamwKernel(T *param, const T *grad, float *m, float *v,
-                            float *master, int64_t count,
-                            const int64_t *stepPtr, const float *norm,
-                            AdamWArgs a) {
-  AdamWStep step(a, *stepPtr, norm, a.decay);
-  GRID_STRIDE(i, count)
-  step.apply(param, grad, m, v, master, i);
-}
-
 //--- Grouped sums of squares and AdamW ------------------------------------------
-
-/// A piece of one tensor of a group: its elements [begin, end).
-struct Chunk {
-  int64_t tensor, begin, end;
-};
-
-/// One tensor of an AdamW group (param and grad of the storage type).
-struct AdamWTensor {
-  void *param;
-  const void *grad;
-  float *m, *v, *master;
-  int64_t decay;
-};
-
-/// A block per chunk (striding over them): AdamW on the chunk's elements,
-/// the step's scalars worked out once per chunk.
-template <typename T>
-__global__ void adamwGroupKernel(const AdamWTensor *tensors,
-                                 const Chunk *chunks, int64_t count,
-                                 const int64_t *stepPtr, const float *norm,
-                                 AdamWArgs a) {
-  for (int64_t c = blockIdx.x; c < count; c += gridDim.x) {
-    Chunk chunk = chunks[c];
-    AdamWTensor t = tensors[chunk.tensor];
-    AdamWStep step(a, *stepPtr, norm, t.decay != 0);
-    for (int64_t i = chunk.begin + threadIdx.x; i < chunk.end; i += blockDim.x)
-      step.apply(static_cast<T *>(t.param), static_cast<const T *>(t.grad),
-                 t.m, t.v, t.master, i);
-  }
-}
 
 /// partial[c] = the sum of squares of chunk c of the gradients, a block
 /// per chunk (striding).
