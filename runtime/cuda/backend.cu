@@ -277,6 +277,22 @@ extern "C" void axonn_rt_free(axonn_rt *rt, void *ptr) {
   cudaFree(ptr);
 }
 
+extern "C" axonn_status axonn_rt_prefetch(axonn_rt *rt, const void *ptr,
+                                          int64_t bytes) {
+  State &s = state(rt);
+  if (!ptr || bytes <= 0 || !s.prop.concurrentManagedAccess)
+    return AXONN_OK;
+  cudaPointerAttributes attributes;
+  AXONN_CUDA(rt, cudaPointerGetAttributes(&attributes, ptr));
+  if (attributes.type != cudaMemoryTypeManaged)
+    return AXONN_OK;
+  cudaMemLocation gpu{};
+  gpu.type = cudaMemLocationTypeDevice;
+  gpu.id = s.device;
+  AXONN_CUDA(rt, cudaMemPrefetchAsync(ptr, size_t(bytes), gpu, 0, s.compute));
+  return AXONN_OK;
+}
+
 extern "C" axonn_status axonn_rt_synchronize(axonn_rt *rt) {
   State &s = state(rt);
   AXONN_CUDA(rt, cudaStreamSynchronize(s.compute));

@@ -228,6 +228,24 @@ struct Function {
   std::vector<void *> argPointers, resultPointers;
   int tokens = -1, targets = -1, step = -1;
   float *loss = nullptr, *gradNorm = nullptr;
+
+  /// Hands the buffers the host writes or reads around every call (its
+  /// inputs and its own results) to the backend before the call
+  /// (axonn_rt_prefetch).
+  void prefetch(axonn_rt *rt) const {
+    for (size_t i = 0; i < args.size(); ++i)
+      if (args[i].role == "input")
+        hint(rt, argPointers[i], args[i]);
+    for (size_t i = 0; i < results.size(); ++i)
+      if (results[i].inPlaceOf < 0)
+        hint(rt, resultPointers[i], results[i]);
+  }
+
+private:
+  static void hint(axonn_rt *rt, const void *p, const Tensor &t) {
+    if (axonn_rt_prefetch(rt, p, t.count() * t.elementBytes()) != AXONN_OK)
+      die(rt, "%s", axonn_rt_last_error(rt));
+  }
 };
 
 /// One decoding function's buffers, for decode() and audit().
@@ -531,6 +549,7 @@ int main(int argc, char **argv) {
                          forward.tokens)]),
                      static_cast<int32_t *>(forward.argPointers[size_t(
                          forward.targets)]));
+      forward.prefetch(rt);
       if (axonn_forward(rt, forward.argPointers.data(),
                         forward.resultPointers.data(),
                         workspace) != AXONN_OK)
@@ -610,6 +629,7 @@ int main(int argc, char **argv) {
     *stepInput = s;
     if (s == options.injectNan)
       state.front().put(0, NAN);
+    step.prefetch(rt);
     double before = axonn_rt_now(rt);
     axonn_rt_trace_record(rt, "data", "data", loading, before);
     int32_t status = axonn_train_step(rt, step.argPointers.data(),

@@ -196,6 +196,14 @@ void axonn_rt_free(axonn_rt *rt, void *ptr);
  * (device and managed memory on the CUDA backend), plus the high-water
  * mark of the backend's own working memory (CUDA's stream-ordered pool). */
 int64_t axonn_rt_peak_allocated(const axonn_rt *rt);
+/* A hint that the backend's kernels use the `bytes` of shared memory at
+ * `ptr` (from axonn_rt_alloc with AXONN_MEMORY_SHARED) next, queued after
+ * the work already queued: the CUDA backend migrates those pages to the
+ * GPU (cudaMemPrefetchAsync on the compute stream) instead of letting its
+ * kernels fault them in; the CPU backend, and the CUDA backend for memory
+ * that is not managed or on a GPU without concurrent managed access, do
+ * nothing. For inputs the host writes, and results it reads, every step. */
+axonn_status axonn_rt_prefetch(axonn_rt *rt, const void *ptr, int64_t bytes);
 /* Waits for all the work this rank has queued (kernels, collectives);
  * after it the host may read results and write inputs in shared memory.
  * Compiled functions queue work and may return before it ends. */

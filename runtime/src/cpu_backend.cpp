@@ -173,6 +173,12 @@ extern "C" void axonn_rt_free(axonn_rt *rt, void *ptr) {
   std::free(ptr);
 }
 
+extern "C" axonn_status axonn_rt_prefetch(axonn_rt *rt, const void *ptr,
+                                          int64_t bytes) {
+  (void)rt, (void)ptr, (void)bytes;
+  return AXONN_OK;
+}
+
 extern "C" axonn_status axonn_rt_synchronize(axonn_rt *rt) {
   (void)rt;
   return AXONN_OK;
