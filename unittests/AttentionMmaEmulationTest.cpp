@@ -316,4 +316,40 @@ TEST(AttentionMmaEmulation, HeadDim128) {
   checkShape<128>({1, 64, 1, 1, 128, 0, 10000.0});
 }
 
+/// The packing reads eight elements at once from 16-byte aligned rows and
+/// one at a time otherwise: from a copy of qkv one element further in
+/// (every row misaligned), each part packs to the same bits.
+template <int D, typename T> void checkPackAlignment(const Shape &s) {
+  QKVLayout layout(s.heads, s.kvHeads, s.dim);
+  size_t count = size_t(s.batch * s.seq * layout.features());
+  std::vector<float> values = random(count, 1.0, 17);
+  std::vector<T> aligned(count), shifted(count + 1);
+  for (size_t i = 0; i < count; ++i)
+    axonn::cuda::store(aligned[i], values[i]);
+  std::copy(aligned.begin(), aligned.end(), shifted.begin() + 1);
+  int64_t padded = paddedLength(s.seq);
+  std::vector<float2> table(size_t(s.seq * (s.dim / 2)));
+  launch(ropeTableKernel, {1, 1, 1}, 256, s.seq, s.dim, s.ropeBase,
+         table.data());
+  for (int part = 0; part < 3; ++part) {
+    int64_t heads = part == 0 ? s.heads : s.kvHeads;
+    std::vector<bf16> want(size_t(s.batch * heads * padded * D)),
+        got(want.size());
+    for (auto [src, dst] : {std::pair{aligned.data(), &want},
+                            std::pair{shifted.data() + 1, &got}})
+      launch(packKernel<D, T>, {1, unsigned(heads), unsigned(s.batch)}, 256,
+             static_cast<const T *>(src), part, s.seq, padded, layout,
+             static_cast<const float2 *>(table.data()), 0.5f, dst->data());
+    int differing = 0;
+    for (size_t i = 0; i < want.size(); ++i)
+      differing += want[i].bits != got[i].bits;
+    EXPECT_EQ(differing, 0) << "part " << part << ", " << describe(s);
+  }
+}
+
+TEST(AttentionMmaEmulation, PackAlignment) {
+  checkPackAlignment<64, float>({1, 20, 2, 1, 64, 1, 10000.0});
+  checkPackAlignment<64, uint16_t>({1, 20, 2, 1, 64, 1, 10000.0});
+}
+
 } // namespace

@@ -117,35 +117,94 @@ __device__ __forceinline__ const float2 *ropeRow(const float2 *rope,
   return rope ? rope + position * (d / 2) : nullptr;
 }
 
+/// Eight consecutive elements from p, as fp32: one 16-byte read (two for
+/// fp32) where p is 16-byte aligned, else one at a time.
+__device__ inline void loadEight(const uint16_t *p, float (&out)[8]) {
+  if (reinterpret_cast<uintptr_t>(p) % 16 == 0) {
+    uint4 v = *reinterpret_cast<const uint4 *>(p);
+    uint32_t words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      out[j] = __uint_as_float(j % 2 ? words[j / 2] & 0xffff0000u
+                                     : words[j / 2] << 16);
+  } else {
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      out[j] = toFloat(p[j]);
+  }
+}
+__device__ inline void loadEight(const float *p, float (&out)[8]) {
+  if (reinterpret_cast<uintptr_t>(p) % 16 == 0) {
+#pragma unroll
+    for (int w = 0; w < 2; ++w) {
+      uint4 v = reinterpret_cast<const uint4 *>(p)[w];
+      out[4 * w] = __uint_as_float(v.x);
+      out[4 * w + 1] = __uint_as_float(v.y);
+      out[4 * w + 2] = __uint_as_float(v.z);
+      out[4 * w + 3] = __uint_as_float(v.w);
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      out[j] = p[j];
+  }
+}
+
 /// Packs one part of qkv (or of dout) into [batch, heads, padded, D] bf16:
 /// part 0 the queries (rotated, times `scale`), 1 the keys (rotated), 2 the
 /// values, 3 dO (`src` is dout, [batch, seq, heads * D]). Rows past the
 /// sequence are zeros. The grid's y and z are the head and the batch
-/// entry, its x strides over the head's padded * D elements (D a constant:
-/// no index division per element).
+/// entry, its x strides over the head's padded * D / 8 pieces of eight
+/// elements (D a constant: no index division per element): each thread
+/// reads a piece (and, rotated, the piece half a head away that pairs
+/// with it) and writes eight bf16 in one 16-byte store.
 template <int D, typename T>
 __global__ void packKernel(const T *src, int part, int64_t seq, int64_t padded,
                            QKVLayout layout, const float2 *rope, float scale,
                            bf16 *dst) {
+  static_assert(D % 16 == 0, "pieces of eight within each half of a head");
+  constexpr int kPieces = D / 8, kHalf = D / 2;
   int64_t f = layout.features(), h = blockIdx.y, b = blockIdx.z;
   bf16 *head = dst + (b * gridDim.y + h) * padded * D;
-  GRID_STRIDE(e, padded * D) {
-    int64_t s = e / D;
-    int i = int(e % D);
-    float v = 0;
-    if (s < seq && part == 3)
-      v = toFloat(src[(b * seq + s) * layout.heads * D + h * D + i]);
-    else if (s < seq) {
-      const T *row = src + (b * seq + s) * f;
+  GRID_STRIDE(e, padded * kPieces) {
+    int64_t s = e / kPieces;
+    int i0 = int(e % kPieces) * 8;
+    float v[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    if (s < seq) {
+      const T *x = part == 3 ? src + (b * seq + s) * layout.heads * D + h * D
+                             : src + (b * seq + s) * f +
+                                   (part == 0   ? layout.q(h)
+                                    : part == 1 ? layout.k(h)
+                                                : layout.v(h));
+      const float2 *row = part < 2 ? ropeRow(rope, s, D) : nullptr;
+      if (!row) {
+        loadEight(x + i0, v);
+      } else {
+        // Rotate-half: element i pairs x[p] and x[p + half], p = i % half.
+        int p0 = i0 % kHalf;
+        float lo[8], hi[8];
+        loadEight(x + p0, lo);
+        loadEight(x + p0 + kHalf, hi);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          float c = row[p0 + j].x, sn = row[p0 + j].y;
+          v[j] = i0 < kHalf ? lo[j] * c - hi[j] * sn : hi[j] * c + lo[j] * sn;
+        }
+      }
       if (part == 0)
-        v = rotatedBy(row + layout.q(h), i, D, ropeRow(rope, s, D), false) *
-            scale;
-      else if (part == 1)
-        v = rotatedBy(row + layout.k(h), i, D, ropeRow(rope, s, D), false);
-      else
-        v = toFloat(row[layout.v(h) + i]);
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+          v[j] *= scale;
     }
-    head[e] = __float2bfloat16_rn(v);
+    uint16_t bits[8];
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      store(bits[j], v[j]);
+    *reinterpret_cast<uint4 *>(head + s * D + i0) =
+        make_uint4(uint32_t(bits[0]) | uint32_t(bits[1]) << 16,
+                   uint32_t(bits[2]) | uint32_t(bits[3]) << 16,
+                   uint32_t(bits[4]) | uint32_t(bits[5]) << 16,
+                   uint32_t(bits[6]) | uint32_t(bits[7]) << 16);
   }
 }
 
