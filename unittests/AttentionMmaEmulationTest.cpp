@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 
@@ -131,8 +132,7 @@ Packed pack(const Shape &s, const std::vector<T> &qkv,
   if (dout) {
     p.dO.resize(p.q.size());
     launch(packKernel<D, T>, {1, unsigned(s.heads), unsigned(s.batch)}, 256,
-           dout->data(), 3, s.seq, padded, layout, p.rope(), 1.0f,
-           p.dO.data());
+           dout->data(), 3, s.seq, padded, layout, p.rope(), 1.0f, p.dO.data());
     p.lse.resize(size_t(s.batch * s.heads * padded));
     p.delta.resize(p.lse.size());
   }
@@ -252,10 +252,10 @@ void checkKernels(const Shape &s, bool bf16Storage, const char *name) {
                                       s.kvHeads, s.dim, s.causal, s.ropeBase,
                                       o16.data(), wantLse.data()),
               AXONN_OK);
-    ASSERT_EQ(axonn_rt_attention_grad_bf16(
-                  rt, d16.data(), q16.data(), o16.data(), wantLse.data(),
-                  s.batch, s.seq, s.heads, s.kvHeads, s.dim, s.causal,
-                  s.ropeBase, g16.data()),
+    ASSERT_EQ(axonn_rt_attention_grad_bf16(rt, d16.data(), q16.data(),
+                                           o16.data(), wantLse.data(), s.batch,
+                                           s.seq, s.heads, s.kvHeads, s.dim,
+                                           s.causal, s.ropeBase, g16.data()),
               AXONN_OK);
     want = widened(o16);
     wantGrad = widened(g16);
@@ -314,6 +314,35 @@ TEST(AttentionMmaEmulation, HeadDim32) {
 TEST(AttentionMmaEmulation, HeadDim128) {
   checkShape<128>({1, 65, 2, 1, 128, 1, 500000.0});
   checkShape<128>({1, 64, 1, 1, 128, 0, 10000.0});
+}
+
+/// The forward and dQ kernels with 32 rows a warp give the bits of those
+/// with 16: each row's products, softmax and sums run in the same order
+/// (key blocks a row block does not see add nothing), which lets the
+/// runtime choose between them by timing (AXONN_ATTENTION_ROWS=auto)
+/// without the choice changing a result.
+template <typename T>
+bool sameBits(const std::vector<T> &a, const std::vector<T> &b) {
+  return a.size() == b.size() &&
+         std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+TEST(AttentionMmaEmulation, RowBlocksSameBits) {
+  for (const Shape &s :
+       {Shape{2, 100, 4, 2, 64, 1, 10000.0}, Shape{1, 130, 2, 2, 64, 0, 0.0}}) {
+    SCOPED_TRACE(describe(s));
+    int64_t f = (s.heads + 2 * s.kvHeads) * s.dim;
+    auto qkv = random(size_t(s.batch * s.seq * f), 0.5, 5);
+    auto dout = random(size_t(s.batch * s.seq * s.heads * s.dim), 1.0, 6);
+    Forward<float> one = forwardOn<64, Fa2>(s, qkv),
+                   two = forwardOn<64, Fa2TwoRowBlocks>(s, qkv);
+    EXPECT_TRUE(sameBits(one.out, two.out)) << "attention";
+    EXPECT_TRUE(sameBits(one.lse, two.lse)) << "attention lse";
+    EXPECT_TRUE(
+        sameBits(backwardOn<64, Fa2>(s, qkv, dout, one, 0.0f),
+                 backwardOn<64, Fa2TwoRowBlocks>(s, qkv, dout, one, 0.0f)))
+        << "attention_grad";
+  }
 }
 
 /// The packing reads eight elements at once from 16-byte aligned rows and

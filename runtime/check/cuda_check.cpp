@@ -974,6 +974,45 @@ void checkBf16(Api &cuda, Api &cpu) {
 /// one tile of queries and keys, a partial last tile, grouped heads,
 /// rotary, causal and not. fp32 storage runs the SIMT kernels ("tiled")
 /// with fp32 GEMMs and the tensor-core kernels ("mma") with bf16 GEMMs.
+/// The mma.sync forward and dQ kernels with 16 and with 32 rows a warp
+/// give the same bits (AXONN_ATTENTION_ROWS=auto chooses between them by
+/// timing, which must not change a result): a causal, rotated, grouped
+/// attention and its gradient with each, compared bit for bit. (GPU runs
+/// only: the harness build has no such kernels.)
+[[maybe_unused]] void checkRowBlocksSameBits(Api &cuda) {
+  const int64_t batch = 2, seq = 150, heads = 4, kv = 2, d = 64;
+  const int64_t f = (heads + 2 * kv) * d, width = heads * d;
+  auto qkv = random(batch * seq * f, 0.5), dout = random(batch * seq * width);
+  std::vector<float> results[2];
+  for (int i = 0; i < 2; ++i) {
+    setenv("AXONN_ATTENTION_ROWS", i ? "32" : "16", 1);
+    Run r(cuda);
+    auto &a = r.api;
+    float *pq = r.in(qkv), *pd = r.in(dout);
+    float *o = r.out(batch * seq * width), *lse = r.out(batch * seq * heads),
+          *dq = r.out(batch * seq * f);
+    r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o, lse),
+         "attention");
+    r.ok(a.attention_grad(a.rt, pd, pq, o, lse, batch, seq, heads, kv, d, 1,
+                          10000.0, dq),
+         "attention_grad");
+    for (auto part :
+         {r.read(o, batch * seq * width), r.read(lse, batch * seq * heads),
+          r.read(dq, batch * seq * f)})
+      results[i].insert(results[i].end(), part.begin(), part.end());
+  }
+  unsetenv("AXONN_ATTENTION_ROWS");
+  size_t differing = 0;
+  for (size_t i = 0; i < results[0].size(); ++i)
+    differing +=
+        std::memcmp(&results[0][i], &results[1][i], sizeof(float)) != 0;
+  ++checks;
+  failures += differing != 0;
+  std::printf("%-4s %-28s %zu values, %zu with other bits\n",
+              differing ? "FAIL" : "ok", "attention rows 16 vs 32",
+              results[0].size(), differing);
+}
+
 void checkAttentionTiles(Api &cuda, Api &cpu, const char *kernels) {
   for (int64_t d : {int64_t(32), int64_t(64), int64_t(128)}) {
     const int64_t batch = 2, seq = 150, heads = 4, kv = 2;
@@ -1165,12 +1204,15 @@ int main(int argc, char **argv) {
   tolerance = 1e-2;
   checkLinear(cuda, cpu, " (bf16 GEMM, 1e-2)");
   checkGeluEpilogue(cuda, cpu, " (bf16 GEMM, 1e-2)");
+  // The mma.sync forward and dQ with 16 rows a warp, with 32
+  // (AXONN_ATTENTION_ROWS, read at each call), the same bits from both,
+  // and the WMMA kernels (AXONN_ATTENTION=wmma).
+  setenv("AXONN_ATTENTION_ROWS", "16", 1);
   checkAttentionTiles(cuda, cpu, "mma");
-  // The mma.sync forward with 32 rows a warp (AXONN_ATTENTION_ROWS=32),
-  // and the WMMA kernels (AXONN_ATTENTION=wmma): both read at each call.
   setenv("AXONN_ATTENTION_ROWS", "32", 1);
   checkAttentionTiles(cuda, cpu, "rows32");
   unsetenv("AXONN_ATTENTION_ROWS");
+  checkRowBlocksSameBits(cuda);
   setenv("AXONN_ATTENTION", "wmma", 1);
   checkAttentionTiles(cuda, cpu, "wmma");
   unsetenv("AXONN_ATTENTION");

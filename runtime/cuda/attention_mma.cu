@@ -74,19 +74,84 @@ bool wmmaChosen() {
 }
 
 /// AXONN_ATTENTION_ROWS: the query rows a warp of the mma.sync forward and
-/// dQ kernels takes, 16 (the default) or 32 (two row blocks; heads of 64
-/// or fewer, else 16); anything else fails.
+/// dQ kernels takes: 16, 32 (two row blocks; heads of 64 or fewer, else
+/// 16), or, unset or `auto`, the faster of the two for each shape
+/// (chooseRowBlocks); anything else fails. Returns 1 or 2 row blocks, or 0
+/// for auto.
 axonn_status forwardRowBlocks(axonn_rt *rt, int *blocks) {
   const char *rows = std::getenv("AXONN_ATTENTION_ROWS");
   std::string r = rows ? rows : "";
-  if (r.empty() || r == "16")
+  if (r.empty() || r == "auto")
+    *blocks = 0;
+  else if (r == "16")
     *blocks = 1;
   else if (r == "32")
     *blocks = 2;
   else
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
-                    "AXONN_ATTENTION_ROWS=%s: expected 16 or 32", r.c_str());
+                    "AXONN_ATTENTION_ROWS=%s: expected auto, 16 or 32",
+                    r.c_str());
   return AXONN_OK;
+}
+
+/// Destroys the events it made.
+struct Events {
+  cudaEvent_t marks[3] = {};
+  ~Events() {
+    for (cudaEvent_t e : marks)
+      if (e)
+        cudaEventDestroy(e);
+  }
+};
+
+/// Queues launch(blocks), the kernel with `blocks` row blocks a warp
+/// (1 or 2), as `wanted` says: 1 or 2 as it is; 0 (auto) the faster of
+/// the two for `key` (a kernel and shape), timed at the shape's first
+/// call in this process: one untimed launch of each (a kernel's first
+/// launch loads it), then one timed launch of each, the faster kept. Both
+/// give the same bits (each row's products and softmax run in the same
+/// order: unittests/AttentionMmaEmulationTest.cpp checks it), so the
+/// choice cannot change a result, and the last launch's output stands.
+template <typename Launch>
+axonn_status chooseRowBlocks(axonn_rt *rt, int wanted, const std::string &key,
+                             Launch &&launch) {
+  if (wanted != 0)
+    return launch(wanted);
+  State &s = state(rt);
+  auto known = s.attentionRows.find(key);
+  if (known != s.attentionRows.end())
+    return launch(known->second);
+  for (int blocks : {1, 2})
+    if (axonn_status st = launch(blocks))
+      return st;
+  Events events;
+  for (cudaEvent_t &e : events.marks)
+    AXONN_CUDA(rt, cudaEventCreate(&e));
+  AXONN_CUDA(rt, cudaEventRecord(events.marks[0], s.compute));
+  for (int blocks : {1, 2}) {
+    if (axonn_status st = launch(blocks))
+      return st;
+    AXONN_CUDA(rt, cudaEventRecord(events.marks[blocks], s.compute));
+  }
+  AXONN_CUDA(rt, cudaEventSynchronize(events.marks[2]));
+  float ms[2];
+  for (int i = 0; i < 2; ++i)
+    AXONN_CUDA(
+        rt, cudaEventElapsedTime(&ms[i], events.marks[i], events.marks[i + 1]));
+  s.attentionRows[key] = ms[1] < ms[0] ? 2 : 1;
+  return AXONN_OK;
+}
+
+/// The key of a kernel at a shape for chooseRowBlocks.
+std::string shapeKey(const char *kernel, int d, bool bf16Storage, int64_t batch,
+                     int64_t seq, const QKVLayout &layout, int32_t causal) {
+  char key[160];
+  std::snprintf(key, sizeof(key),
+                "%s d %d %s batch %lld seq %lld heads %lld/%lld%s", kernel, d,
+                bf16Storage ? "bf16" : "fp32", (long long)batch, (long long)seq,
+                (long long)layout.heads, (long long)layout.kvHeads,
+                causal ? " causal" : "");
+  return key;
 }
 
 /// Packs `part` (see packKernel) into dst.
@@ -162,25 +227,32 @@ axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
   int rowBlocks = 1;
   if (axonn_status s = forwardRowBlocks(rt, &rowBlocks))
     return s;
-  auto kernel = wmma ? mmaForwardKernel<D, T> : fa2::fa2ForwardKernel<D, 1, T>;
-  size_t bytes = wmma ? forwardShared<D>() : fa2::forwardShared<D, 1>();
   // (two row blocks a warp only where their registers fit)
-  bool two = false;
-  if constexpr (fa2::kTwoRowBlocksFit<D>)
-    if (!wmma && rowBlocks == 2) {
-      two = true;
-      kernel = fa2::fa2ForwardKernel<D, 2, T>;
-      bytes = fa2::forwardShared<D, 2>();
-    }
-  int64_t queries = kTileRows * (two ? 2 : 1); // a block's
-  if (axonn_status s = sharedMemory(rt, kernel, bytes, "attention", seq))
-    return s;
-  kernel<<<dim3(unsigned((padded + queries - 1) / queries),
-                unsigned(layout.heads), unsigned(batch)),
-           kBlock, bytes, streamOf(rt)>>>(p.q, p.k, p.v, seq, padded, layout,
-                                          causal, out, lse);
-  AXONN_LAUNCHED(rt);
-  return AXONN_OK;
+  if (wmma || !fa2::kTwoRowBlocksFit<D>)
+    rowBlocks = 1;
+  auto launch = [&](int blocks) -> axonn_status {
+    auto kernel =
+        wmma ? mmaForwardKernel<D, T> : fa2::fa2ForwardKernel<D, 1, T>;
+    size_t bytes = wmma ? forwardShared<D>() : fa2::forwardShared<D, 1>();
+    if constexpr (fa2::kTwoRowBlocksFit<D>)
+      if (blocks == 2) {
+        kernel = fa2::fa2ForwardKernel<D, 2, T>;
+        bytes = fa2::forwardShared<D, 2>();
+      }
+    int64_t queries = kTileRows * blocks; // a block's
+    if (axonn_status s = sharedMemory(rt, kernel, bytes, "attention", seq))
+      return s;
+    kernel<<<dim3(unsigned((padded + queries - 1) / queries),
+                  unsigned(layout.heads), unsigned(batch)),
+             kBlock, bytes, streamOf(rt)>>>(p.q, p.k, p.v, seq, padded, layout,
+                                            causal, out, lse);
+    AXONN_LAUNCHED(rt);
+    return AXONN_OK;
+  };
+  return chooseRowBlocks(rt, rowBlocks,
+                         shapeKey("forward", D, std::is_same_v<T, uint16_t>,
+                                  batch, seq, layout, causal),
+                         launch);
 }
 
 template <int D, typename T>
@@ -212,26 +284,34 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
   int rowBlocks = 1;
   if (axonn_status s = forwardRowBlocks(rt, &rowBlocks))
     return s;
-  auto queryKernel =
-      wmma ? mmaGradQueryKernel<D, T> : fa2::fa2GradQueryKernel<D, 1, T>;
-  size_t queryBytes =
-      wmma ? gradQueryShared<D>() : fa2::gradQueryShared<D, 1>();
-  // (dQ with the forward's rows a warp, where their registers fit)
-  unsigned queryBlocks = tiles;
-  if constexpr (fa2::kTwoRowBlocksFit<D>)
-    if (!wmma && rowBlocks == 2) {
-      queryKernel = fa2::fa2GradQueryKernel<D, 2, T>;
-      queryBytes = fa2::gradQueryShared<D, 2>();
-      queryBlocks = (tiles + 1) / 2;
-    }
+  // (dQ with two row blocks a warp only where their registers fit)
+  if (wmma || !fa2::kTwoRowBlocksFit<D>)
+    rowBlocks = 1;
+  auto launchQuery = [&](int blocks) -> axonn_status {
+    auto kernel =
+        wmma ? mmaGradQueryKernel<D, T> : fa2::fa2GradQueryKernel<D, 1, T>;
+    size_t bytes = wmma ? gradQueryShared<D>() : fa2::gradQueryShared<D, 1>();
+    if constexpr (fa2::kTwoRowBlocksFit<D>)
+      if (blocks == 2) {
+        kernel = fa2::fa2GradQueryKernel<D, 2, T>;
+        bytes = fa2::gradQueryShared<D, 2>();
+      }
+    if (axonn_status s = sharedMemory(rt, kernel, bytes, "attention_grad", seq))
+      return s;
+    kernel<<<dim3((tiles + blocks - 1) / blocks, unsigned(layout.heads),
+                  unsigned(batch)),
+             kBlock, bytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded,
+                                            layout, causal, p.rope, p.lse,
+                                            p.delta, dqkv);
+    AXONN_LAUNCHED(rt);
+    return AXONN_OK;
+  };
   if (axonn_status s =
-          sharedMemory(rt, queryKernel, queryBytes, "attention_grad", seq))
+          chooseRowBlocks(rt, rowBlocks,
+                          shapeKey("dq", D, std::is_same_v<T, uint16_t>, batch,
+                                   seq, layout, causal),
+                          launchQuery))
     return s;
-  queryKernel<<<dim3(queryBlocks, unsigned(layout.heads), unsigned(batch)),
-                kBlock, queryBytes, streamOf(rt)>>>(
-      p.q, p.k, p.v, p.dO, seq, padded, layout, causal, p.rope, p.lse, p.delta,
-      dqkv);
-  AXONN_LAUNCHED(rt);
   auto keyKernel = wmma ? mmaGradKeyKernel<D, T> : fa2::fa2GradKeyKernel<D, T>;
   size_t keyBytes = wmma ? gradKeyShared<D>() : fa2::gradKeyShared<D>();
   if (axonn_status s =

@@ -121,6 +121,10 @@ struct State {
   /// ~/.cache/axonn/gemm-tuning.txt); AXONN_GEMM_TUNING=0 takes the
   /// heuristic's first instead.
   std::map<std::string, int> gemmChoice;
+  /// The tensor-core attention's row blocks a warp (1 or 2) per kernel and
+  /// shape, timed at its first call (AXONN_ATTENTION_ROWS unset or auto;
+  /// attention_mma.cu's chooseRowBlocks).
+  std::map<std::string, int> attentionRows;
   /// The plans of the GEMMs called so far (freed before the handle).
   std::map<GemmKey, std::unique_ptr<GemmPlan>> gemmPlans;
   /// The GEMMs' arithmetic on the fp32 tensors (AXONN_GEMM_PRECISION):
