@@ -348,10 +348,11 @@ struct Edge {
   }
 };
 
-/// Row blocks of 16 queries a warp of the forward takes: 1 (16 rows, the
-/// default) or 2 (32 rows: each K and V operand loaded from shared memory
-/// feeds two products, and a block's K/V tile serves 128 queries;
-/// AXONN_ATTENTION_ROWS=32, heads of 64 or fewer).
+/// Row blocks of 16 queries a warp of the forward and dQ take: 1 (16
+/// rows) or 2 (32 rows: each K and V operand loaded from shared memory
+/// feeds two products, and a block's K/V tile serves 128 queries; heads
+/// of 64 or fewer). AXONN_ATTENTION_ROWS chooses, by default the faster
+/// per shape (attention_mma.cu).
 template <int D> constexpr bool kTwoRowBlocksFit = D <= 64;
 
 /// Forward blocks an SM should hold (registers a thread at most 65536 /

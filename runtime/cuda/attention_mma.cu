@@ -11,8 +11,10 @@
 //             rotation's cosines and sines come from a table made once per
 //             call, [seq, D/2], in double rounded to float);
 //   forward   a block of four warps per 64 queries of a head, 16 rows a
-//             warp: per 64-key tile S = Q K^T, the softmax online in fp32
-//             (a running maximum and sum per row), O += P V;
+//             warp (or 128 queries, 32 rows a warp: whichever is faster at
+//             the shape, AXONN_ATTENTION_ROWS): per 64-key tile S = Q K^T,
+//             the softmax online in fp32 (a running maximum and sum per
+//             row), O += P V;
 //   backward  from the forward's statistics (its log-sum-exp per row, a
 //             result of the forward) and delta = dO . O (from the forward's
 //             output), packed by row: dQ per query tile, then dK and dV per
