@@ -15,7 +15,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../runtime/check/cuda_emulation.h"
+// (first: CUDA emulated for the kernels' source)
+#include "EmulatedStorage.h"
+
 #include "../runtime/cuda/embedding_grad.cuh"
 
 #include <gtest/gtest.h>
@@ -31,14 +33,8 @@ using axonn::cuda::embeddingGradJoinKernel;
 using axonn::cuda::embeddingGradRunsKernel;
 using axonn::cuda::SortedTokens;
 using axonn::emulation::launch;
-
-float valueOf(float v) { return v; }
-float valueOf(uint16_t v) { return axonn::cuda::toFloat(v); }
-template <typename T> T storageOf(float v) {
-  T out;
-  axonn::cuda::store(out, v);
-  return out;
-}
+using axonn::emulation::storageOf;
+using axonn::emulation::valueOf;
 
 struct Case {
   int64_t chunk;

@@ -19,7 +19,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../runtime/check/cuda_emulation.h"
+// (first: CUDA emulated for the kernels' source)
+#include "EmulatedStorage.h"
+
 #include "../runtime/cuda/norms.cuh"
 
 #include "TestRuntime.h"
@@ -33,15 +35,7 @@
 namespace {
 
 using namespace axonn::cuda;
-using axonn::emulation::launch;
-
-template <typename T> T storageOf(float v) {
-  T out;
-  store(out, v);
-  return out;
-}
-float valueOf(float v) { return v; }
-float valueOf(uint16_t v) { return toFloat(v); }
+using namespace axonn::emulation;
 
 constexpr int64_t kLocal = 70;
 constexpr double kEps = 1e-5;
@@ -81,20 +75,6 @@ template <typename T> auto cpu(T *p) {
     return reinterpret_cast<axonn_bf16 *>(p);
 }
 
-/// Fails where got and want differ by more than tolerance times want's
-/// largest magnitude.
-template <typename T>
-void expectClose(const std::vector<T> &got, const std::vector<T> &want,
-                 double tolerance, const std::string &what) {
-  double scale = 0, worst = 0;
-  for (size_t i = 0; i < want.size(); ++i)
-    scale = std::max(scale, double(std::abs(valueOf(want[i]))));
-  for (size_t i = 0; i < want.size(); ++i)
-    worst = std::max(
-        worst, std::abs(double(valueOf(got[i])) - double(valueOf(want[i]))));
-  EXPECT_LE(worst, tolerance * scale) << what;
-}
-
 template <typename T>
 void check(bool rms, bool split, bool accumulate, int64_t tokens) {
   std::string what = std::string(rms ? "rms" : "layer") +
@@ -104,14 +84,10 @@ void check(bool rms, bool split, bool accumulate, int64_t tokens) {
   axonn_rt *rt = testRuntime();
   ASSERT_NE(rt, nullptr);
   std::mt19937 rng(rms * 4 + split * 2 + accumulate);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   // Rows of `width` features; the kernels see the first kLocal of each.
   int64_t width = split ? 2 * kLocal : kLocal;
   auto randomOf = [&](int64_t n, float shift) {
-    std::vector<T> v(static_cast<size_t>(n));
-    for (T &e : v)
-      e = storageOf<T>(shift + uniform(rng));
-    return v;
+    return randomStorage<T>(rng, n, shift);
   };
   std::vector<T> fullX = randomOf(tokens * width, 0.5f),
                  fullDy = randomOf(tokens * width, 0.0f),
@@ -223,13 +199,9 @@ template <typename T> void checkForward(bool rms, bool split) {
   ASSERT_NE(rt, nullptr);
   const int64_t tokens = 100;
   std::mt19937 rng(11 + rms * 2 + split);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   int64_t width = split ? 2 * kLocal : kLocal;
   auto randomOf = [&](int64_t n, float shift) {
-    std::vector<T> v(static_cast<size_t>(n));
-    for (T &e : v)
-      e = storageOf<T>(shift + uniform(rng));
-    return v;
+    return randomStorage<T>(rng, n, shift);
   };
   std::vector<T> fullX = randomOf(tokens * width, 0.5f),
                  dy = randomOf(tokens * kLocal, 0.0f),

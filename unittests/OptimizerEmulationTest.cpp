@@ -14,7 +14,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../runtime/check/cuda_emulation.h"
+// (first: CUDA emulated for the kernels' source)
+#include "EmulatedStorage.h"
+
 #include "../runtime/cuda/optimizer.cuh"
 
 #include "TestRuntime.h"
@@ -28,16 +30,13 @@
 namespace {
 
 using namespace axonn::cuda;
-using axonn::emulation::launch;
+using namespace axonn::emulation;
 
 constexpr int64_t kChunk = 12;
 const int64_t kCounts[] = {1, 7, 37, 100};
 constexpr int kTensors = 4;
 /// The tensor whose moments start one element past a 16-byte boundary.
 constexpr int kUnaligned = 2;
-
-float valueOf(float v) { return v; }
-float valueOf(uint16_t v) { return toFloat(v); }
 
 /// A tensor's arrays, each `pad` elements into its own allocation.
 template <typename T> struct Arrays {
@@ -50,18 +49,6 @@ template <typename T> struct Arrays {
   float *vv() { return v.data() + pad; }
   float *ms() { return master.data() + pad; }
 };
-
-template <typename T>
-void expectClose(const std::vector<T> &got, const std::vector<T> &want,
-                 double tolerance, const std::string &what) {
-  double scale = 0, worst = 0;
-  for (size_t i = 0; i < want.size(); ++i)
-    scale = std::max(scale, double(std::abs(valueOf(want[i]))));
-  for (size_t i = 0; i < want.size(); ++i)
-    worst = std::max(
-        worst, std::abs(double(valueOf(got[i])) - double(valueOf(want[i]))));
-  EXPECT_LE(worst, tolerance * std::max(scale, 1e-30)) << what;
-}
 
 template <typename T> void check() {
   constexpr bool bf16 = std::is_same_v<T, uint16_t>;

@@ -334,17 +334,28 @@ inline size_t columnSumBytes(int K, int64_t rows, int64_t n) {
   return size_t(K * RowChunks(rows).chunks * n) * sizeof(double);
 }
 
-/// Adds lanes[k][0 ... kSumLanes - 1][column] in order: the block's
-/// lanes' sums of one column (lane 0 of the column calls it).
+/// The sums over a block's kSumLanes lanes of each column's K
+/// accumulators, in lane order, through `lanes`: true, with them in sum,
+/// in lane 0 of a column inside the range (`inside`). Every thread of the
+/// block calls it.
 template <int K>
-__device__ void sumLanes(const double (&lanes)[K][kSumLanes][kSumColumns],
-                         int column, double (&out)[K]) {
+__device__ bool sumOverLanes(const double (&acc)[K],
+                             double (&lanes)[K][kSumLanes][kSumColumns],
+                             bool inside, double (&sum)[K]) {
+  int tx = threadIdx.x % kSumColumns, ty = threadIdx.x / kSumColumns;
+#pragma unroll
+  for (int k = 0; k < K; ++k)
+    lanes[k][ty][tx] = acc[k];
+  __syncthreads();
+  if (ty != 0 || !inside)
+    return false;
 #pragma unroll
   for (int k = 0; k < K; ++k) {
-    out[k] = 0;
+    sum[k] = 0;
     for (int l = 0; l < kSumLanes; ++l)
-      out[k] += lanes[k][l][column];
+      sum[k] += lanes[k][l][tx];
   }
+  return true;
 }
 
 /// partial[(k * chunks + chunk) * n + j] = the sum over the chunk's rows r
@@ -363,17 +374,11 @@ __global__ void columnPartialsKernel(Term term, int64_t rows, int64_t n,
     for (int64_t r = first + ty; r < end; r += kSumLanes)
       term(r, j, n, acc);
   }
-#pragma unroll
-  for (int k = 0; k < K; ++k)
-    lanes[k][ty][tx] = acc[k];
-  __syncthreads();
-  if (ty == 0 && j < n) {
-    double sum[K];
-    sumLanes<K>(lanes, tx, sum);
+  double sum[K];
+  if (sumOverLanes<K>(acc, lanes, j < n, sum))
 #pragma unroll
     for (int k = 0; k < K; ++k)
       partial[(k * gridDim.y + chunk) * n + j] = sum[k];
-  }
 }
 
 /// out_k[j] = the sum over chunks of partial k of column j. Grid: column
@@ -392,17 +397,11 @@ __global__ void columnFinishKernel(const double *partial, int64_t chunks,
       for (int k = 0; k < K; ++k)
         acc[k] += partial[(k * chunks + c) * n + j];
   }
-#pragma unroll
-  for (int k = 0; k < K; ++k)
-    lanes[k][ty][tx] = acc[k];
-  __syncthreads();
-  if (ty == 0 && j < n) {
-    double sum[K];
-    sumLanes<K>(lanes, tx, sum);
+  double sum[K];
+  if (sumOverLanes<K>(acc, lanes, j < n, sum))
 #pragma unroll
     for (int k = 0; k < K; ++k)
       store((k == 0 ? out0 : out1)[j], float(sum[k]));
-  }
 }
 
 /// The terms: a bias's gradient (dy), a layer norm's scale and bias
