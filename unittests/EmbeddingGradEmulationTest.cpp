@@ -133,3 +133,28 @@ TEST(EmbeddingGradEmulation, Bf16) {
 }
 
 } // namespace
+
+namespace {
+
+/// Chunks are kEmbeddingChunk long unless their partial rows would pass
+/// kPartialBytes; then as long as it takes to stay within.
+TEST(EmbeddingGradEmulation, ChunkLength) {
+  using axonn::cuda::embeddingChunk;
+  using axonn::cuda::kEmbeddingChunk;
+  using axonn::cuda::kPartialBytes;
+  EXPECT_EQ(embeddingChunk(8192, 768), kEmbeddingChunk);
+  EXPECT_EQ(embeddingChunk(1, 1), kEmbeddingChunk);
+  for (auto [count, width] : {std::pair<int64_t, int64_t>{131072, 8192},
+                              {1 << 20, 4096},
+                              {1000, int64_t(1) << 26}}) {
+    int64_t chunk = embeddingChunk(count, width),
+            chunks = (count + chunk - 1) / chunk;
+    EXPECT_GE(chunk, kEmbeddingChunk);
+    EXPECT_LE(2 * chunks * width * int64_t(sizeof(float)),
+              std::max(kPartialBytes, 2 * width * int64_t(sizeof(float))))
+        << count << " tokens of width " << width;
+  }
+  EXPECT_EQ(embeddingChunk(131072, 8192), 128);
+}
+
+} // namespace

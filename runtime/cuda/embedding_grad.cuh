@@ -31,8 +31,20 @@
 namespace axonn::cuda {
 
 /// Sorted positions a chunk holds (kernels take it as an argument, so that
-/// a test can use small ones).
+/// a test can use small ones), unless the partial rows would pass
+/// kPartialBytes: then fewer, longer chunks (embeddingChunk).
 constexpr int64_t kEmbeddingChunk = 32;
+constexpr int64_t kPartialBytes = int64_t(64) << 20;
+
+/// The chunk length for `count` tokens of rows of `width`: kEmbeddingChunk,
+/// or longer where two fp32 partial rows a chunk would take more than
+/// kPartialBytes (a wide table over many tokens).
+inline int64_t embeddingChunk(int64_t count, int64_t width) {
+  int64_t most = kPartialBytes / (2 * int64_t(sizeof(float)) * width);
+  most = most < 1 ? 1 : most;
+  int64_t chunk = (count + most - 1) / most;
+  return chunk > kEmbeddingChunk ? chunk : kEmbeddingChunk;
+}
 
 /// The sorted tokens: keys[p] the table row (`rows` or more: outside the
 /// local slice, sorted last) and positions[p] the position of sorted entry

@@ -668,14 +668,14 @@ axonn_status embeddingGrad(axonn_rt *rt, const T *grad, const int32_t *tokens,
     return AXONN_OK;
   // Two stages over chunks of the sorted tokens (embedding_grad.cuh), with
   // two fp32 partial rows a chunk after the sort's arrays in scratch.
-  int64_t chunks = (count + kEmbeddingChunk - 1) / kEmbeddingChunk;
+  int64_t chunk = embeddingChunk(count, width),
+          chunks = (count + chunk - 1) / chunk;
   TokenGroups groups;
   if (axonn_status s = groupTokensByRow(
           rt, tokens, count, rows, vocabOffset(rt, vocabAxes, rows),
           size_t(2 * chunks * width) * sizeof(float), &groups))
     return s;
-  SortedTokens sorted{groups.keys, groups.positions, count, rows,
-                      width,       kEmbeddingChunk};
+  SortedTokens sorted{groups.keys, groups.positions, count, rows, width, chunk};
   constexpr int threads = 128;
   dim3 grid(
       unsigned(std::min<int64_t>(chunks, INT32_MAX)),
