@@ -7,9 +7,10 @@
 // and otherwise on the CUDA cores: tiled for the usual head dimensions 32,
 // 64 and 128 (FlashAttention-style: online softmax forward; a backward in
 // two kernels, dQ per query tile and dK/dV per key tile, from recomputed
-// statistics) and one block per query row otherwise; one block per row
-// for norms and softmax statistics (the norms' gradients a warp per row,
-// norms.cuh), elementwise kernels for the rest.
+// statistics) and one block per query row otherwise; a warp per row for
+// norms (norms.cuh), a block per row for softmax statistics, elementwise
+// kernels for the rest (the embedding's gradient: embedding_grad.cuh;
+// AdamW: optimizer.cuh).
 // Every sum runs in a fixed order (no atomics), norms and losses in
 // double.
 //
@@ -733,7 +734,6 @@ unsigned rowBlocks(int64_t rows) {
   return unsigned(std::clamp<int64_t>((rows + kRowWarps - 1) / kRowWarps, 1,
                                       int64_t(1) << 20));
 }
-
 
 //--- The norms' launches, for both storage types ------------------------------
 
