@@ -1,7 +1,10 @@
-//===- norms.cuh - the norms' gradients and the column sums ----*- CUDA -*-===//
+//===- norms.cuh - layer and RMS norms, and the column sums ----*- CUDA -*-===//
 //
-// The layer and RMS norms' input gradients, a warp per row, and the sums
-// over rows per column that their parameter gradients (and a bias's) need.
+// The layer and RMS norms (with a residual add or without, from their own
+// rows or from statistics summed over a row split across ranks), those
+// statistics, the norms' input gradients, a warp per row each, and the
+// sums over rows per column that their parameter gradients (and a
+// bias's) need.
 //
 // A row of a norm is short (768 to a few thousand features) and there are
 // many (a step's tokens). A block per row spent its time in block-wide
