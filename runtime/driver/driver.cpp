@@ -629,9 +629,10 @@ int main(int argc, char **argv) {
     *stepInput = s;
     if (s == options.injectNan)
       state.front().put(0, NAN);
-    step.prefetch(rt);
     double before = axonn_rt_now(rt);
     axonn_rt_trace_record(rt, "data", "data", loading, before);
+    // (inside the step's time: the migration is the step's work)
+    step.prefetch(rt);
     int32_t status = axonn_train_step(rt, step.argPointers.data(),
                                       step.resultPointers.data(), workspace);
     if (status != AXONN_OK)
