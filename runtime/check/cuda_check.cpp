@@ -547,10 +547,11 @@ void checkAll(Api &cuda, Api &cpu) {
   }
   // Optimizer: norm, AdamW with fp32 master weights and clipping.
   // The grouped optimizer calls: three tensors (one over several chunks of
-  // the GPU's table, two small), with and without decay, fp32 and bf16
-  // storage (with master weights).
+  // the GPU's table, its last not a multiple of four elements: the kernels'
+  // four-at-a-time loops and their tails; two small), with and without
+  // decay, fp32 and bf16 storage (with master weights).
   {
-    const std::vector<int64_t> sizes = {150000, 768, 3};
+    const std::vector<int64_t> sizes = {150001, 768, 3};
     std::vector<std::vector<float>> grads, params, ms, vs;
     for (int64_t n : sizes) {
       grads.push_back(random(size_t(n)));

@@ -1775,8 +1775,23 @@ __global__ void squaresGroupKernel(const void *const *grads,
   for (int64_t c = blockIdx.x; c < count; c += gridDim.x) {
     Chunk chunk = chunks[c];
     const T *x = static_cast<const T *>(grads[chunk.tensor]);
-    double sum = blockSum(
-        squaresFrom(x, chunk.begin + threadIdx.x, chunk.end, blockDim.x));
+    // Four at a time from the chunk's start (a multiple of 4) where the
+    // tensor is aligned for it (optimizer.cuh's loads), then one at a time.
+    double sum = 0;
+    int64_t begin = chunk.begin;
+    if (begin % 4 == 0 && fourAligned(x)) {
+      int64_t fours = (chunk.end - begin) / 4;
+      for (int64_t q = threadIdx.x; q < fours; q += blockDim.x) {
+        float v[4];
+        loadFour(x + begin + 4 * q, v);
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          sum += double(v[e]) * v[e];
+      }
+      begin += 4 * fours;
+    }
+    sum = blockSum(sum + squaresFrom(x, begin + threadIdx.x, chunk.end,
+                                     int64_t(blockDim.x)));
     if (threadIdx.x == 0)
       partial[c] = sum;
   }
