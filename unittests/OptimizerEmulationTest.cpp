@@ -124,9 +124,9 @@ template <typename T> void check() {
       std::copy(v0.begin(), v0.end(), a.v.data() + a.pad + 1);
       m = a.m.data() + a.pad + 1;
       v = a.v.data() + a.pad + 1;
-      ASSERT_FALSE(fourAligned(m));
+      ASSERT_FALSE(pieceAligned<4>(m));
     }
-    ASSERT_TRUE(fourAligned(a.p()) && fourAligned(a.ms()));
+    ASSERT_TRUE(pieceAligned<4>(a.p()) && pieceAligned<4>(a.ms()));
     tensors.push_back({a.p(), a.g(), m, v, bf16 ? a.ms() : nullptr, decay[t]});
     for (int64_t b = 0; b < kCounts[t]; b += kChunk)
       chunks.push_back({t, b, std::min(kCounts[t], b + kChunk)});

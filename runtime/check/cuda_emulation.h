@@ -60,23 +60,10 @@ inline Dim3 blockDim, gridDim;
 struct alignas(16) uint4 {
   uint32_t x, y, z, w;
 };
-inline uint4 make_uint4(uint32_t x, uint32_t y, uint32_t z, uint32_t w) {
-  return {x, y, z, w};
-}
 struct float2 {
   float x, y;
 };
 inline float2 make_float2(float x, float y) { return {x, y}; }
-struct alignas(16) float4 {
-  float x, y, z, w;
-};
-inline float4 make_float4(float x, float y, float z, float w) {
-  return {x, y, z, w};
-}
-struct alignas(8) uint2 {
-  uint32_t x, y;
-};
-inline uint2 make_uint2(uint32_t x, uint32_t y) { return {x, y}; }
 
 inline float __uint_as_float(uint32_t u) {
   float f;

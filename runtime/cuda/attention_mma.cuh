@@ -117,36 +117,15 @@ __device__ __forceinline__ const float2 *ropeRow(const float2 *rope,
   return rope ? rope + position * (d / 2) : nullptr;
 }
 
-/// Eight consecutive elements from p, as fp32: one 16-byte read (two for
-/// fp32) where p is 16-byte aligned, else one at a time.
-__device__ inline void loadEight(const uint16_t *p, float (&out)[8]) {
-  if (reinterpret_cast<uintptr_t>(p) % 16 == 0) {
-    uint4 v = *reinterpret_cast<const uint4 *>(p);
-    uint32_t words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-    for (int j = 0; j < 8; ++j)
-      out[j] = __uint_as_float(j % 2 ? words[j / 2] & 0xffff0000u
-                                     : words[j / 2] << 16);
+/// Eight consecutive elements from p, as fp32: in 16-byte pieces where p
+/// is aligned for them, else one at a time.
+template <typename T> __device__ void loadEight(const T *p, float (&out)[8]) {
+  if (pieceAligned<8>(p)) {
+    loadPiece(p, out);
   } else {
 #pragma unroll
     for (int j = 0; j < 8; ++j)
       out[j] = toFloat(p[j]);
-  }
-}
-__device__ inline void loadEight(const float *p, float (&out)[8]) {
-  if (reinterpret_cast<uintptr_t>(p) % 16 == 0) {
-#pragma unroll
-    for (int w = 0; w < 2; ++w) {
-      uint4 v = reinterpret_cast<const uint4 *>(p)[w];
-      out[4 * w] = __uint_as_float(v.x);
-      out[4 * w + 1] = __uint_as_float(v.y);
-      out[4 * w + 2] = __uint_as_float(v.z);
-      out[4 * w + 3] = __uint_as_float(v.w);
-    }
-  } else {
-#pragma unroll
-    for (int j = 0; j < 8; ++j)
-      out[j] = p[j];
   }
 }
 
@@ -196,15 +175,8 @@ __global__ void packKernel(const T *src, int part, int64_t seq, int64_t padded,
         for (int j = 0; j < 8; ++j)
           v[j] *= scale;
     }
-    uint16_t bits[8];
-#pragma unroll
-    for (int j = 0; j < 8; ++j)
-      store(bits[j], v[j]);
-    *reinterpret_cast<uint4 *>(head + s * D + i0) =
-        make_uint4(uint32_t(bits[0]) | uint32_t(bits[1]) << 16,
-                   uint32_t(bits[2]) | uint32_t(bits[3]) << 16,
-                   uint32_t(bits[4]) | uint32_t(bits[5]) << 16,
-                   uint32_t(bits[6]) | uint32_t(bits[7]) << 16);
+    // (bf16 as its bits: the storage type bf16 tensors have)
+    storePiece(reinterpret_cast<uint16_t *>(head + s * D + i0), v);
   }
 }
 

@@ -36,6 +36,38 @@ __device__ inline void store(uint16_t &out, float v) {
             : uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
+/// N consecutive elements of storage T moved as one piece: one access of
+/// up to 16 bytes (two for 32), the piece's alignment.
+template <typename T, int N>
+struct alignas(N * sizeof(T) < 16 ? N * sizeof(T) : 16) Piece {
+  static constexpr int kCount = N;
+  T x[N];
+};
+/// A piece of 16 bytes (8 bf16 or 4 fp32 elements).
+template <typename T> using Vec16 = Piece<T, 16 / int(sizeof(T))>;
+
+/// Whether p can be read or written N elements at a time (Piece<T, N>).
+template <int N, typename T> __device__ inline bool pieceAligned(const T *p) {
+  return reinterpret_cast<uintptr_t>(p) % alignof(Piece<T, N>) == 0;
+}
+/// The N elements at p (pieceAligned), as fp32.
+template <int N, typename T>
+__device__ inline void loadPiece(const T *p, float (&out)[N]) {
+  Piece<T, N> v = *reinterpret_cast<const Piece<T, N> *>(p);
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+    out[i] = toFloat(v.x[i]);
+}
+/// in stored at p (pieceAligned) in storage T.
+template <int N, typename T>
+__device__ inline void storePiece(T *p, const float (&in)[N]) {
+  Piece<T, N> v;
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+    store(v.x[i], in[i]);
+  *reinterpret_cast<Piece<T, N> *>(p) = v;
+}
+
 /// Element i of a head vector at `position` after rotate-half RoPE
 /// (inverse: the transposed rotation), read from `x` (dim elements), in
 /// double as the CPU backend computes it.

@@ -1549,13 +1549,9 @@ bool geluEpilogue(int32_t approximation, int64_t n) {
 // The cross-entropy kernels read logits and write their gradient in fp32
 // or bf16 storage (T); statistics are fp32.
 
-/// 16 bytes of row elements (8 bf16 or 4 floats), loaded and stored at
-/// once: a block per row over 50,257 logits moves 16 bytes a thread per
-/// access instead of 2 (bf16), keeping enough bytes in flight for HBM.
-template <typename T> struct alignas(16) Vec16 {
-  static constexpr int kCount = 16 / int(sizeof(T));
-  T x[kCount];
-};
+// Rows of logits move in 16-byte pieces (Vec16, elements.cuh: 8 bf16 or
+// 4 floats): a block per row over 50,257 logits moves 16 bytes a thread
+// per access instead of 2 (bf16), keeping enough bytes in flight for HBM.
 
 /// Whether rows of `length` elements from `base` (and from `other`, if
 /// not null) can be read 16 bytes at a time.
@@ -1776,14 +1772,15 @@ __global__ void squaresGroupKernel(const void *const *grads,
     Chunk chunk = chunks[c];
     const T *x = static_cast<const T *>(grads[chunk.tensor]);
     // Four at a time from the chunk's start (a multiple of 4) where the
-    // tensor is aligned for it (optimizer.cuh's loads), then one at a time.
+    // tensor is aligned for it (elements.cuh's pieces), then one at a
+    // time.
     double sum = 0;
     int64_t begin = chunk.begin;
-    if (begin % 4 == 0 && fourAligned(x)) {
+    if (begin % 4 == 0 && pieceAligned<4>(x)) {
       int64_t fours = (chunk.end - begin) / 4;
       for (int64_t q = threadIdx.x; q < fours; q += blockDim.x) {
         float v[4];
-        loadFour(x + begin + 4 * q, v);
+        loadPiece(x + begin + 4 * q, v);
 #pragma unroll
         for (int e = 0; e < 4; ++e)
           sum += double(v[e]) * v[e];

@@ -46,38 +46,6 @@ struct AdamWArgs {
   int32_t schedule, decay;
 };
 
-/// Four consecutive elements of storage T as one access: float4 for fp32,
-/// the bits of four bf16 in a uint2.
-__device__ inline void loadFour(const float *p, float (&out)[4]) {
-  float4 v = *reinterpret_cast<const float4 *>(p);
-  out[0] = v.x;
-  out[1] = v.y;
-  out[2] = v.z;
-  out[3] = v.w;
-}
-__device__ inline void loadFour(const uint16_t *p, float (&out)[4]) {
-  uint2 v = *reinterpret_cast<const uint2 *>(p);
-  out[0] = __uint_as_float(v.x << 16);
-  out[1] = __uint_as_float(v.x & 0xffff0000u);
-  out[2] = __uint_as_float(v.y << 16);
-  out[3] = __uint_as_float(v.y & 0xffff0000u);
-}
-__device__ inline void storeFour(float *p, const float (&in)[4]) {
-  *reinterpret_cast<float4 *>(p) = make_float4(in[0], in[1], in[2], in[3]);
-}
-__device__ inline void storeFour(uint16_t *p, const float (&in)[4]) {
-  uint16_t b[4];
-  for (int e = 0; e < 4; ++e)
-    store(b[e], in[e]);
-  *reinterpret_cast<uint2 *>(p) =
-      make_uint2(uint32_t(b[0]) | uint32_t(b[1]) << 16,
-                 uint32_t(b[2]) | uint32_t(b[3]) << 16);
-}
-/// Whether p can be read four elements at a time.
-template <typename T> __device__ inline bool fourAligned(const T *p) {
-  return reinterpret_cast<uintptr_t>(p) % (4 * sizeof(T)) == 0;
-}
-
 /// The step's scalars of AdamW, from the schedule at *stepPtr and the
 /// gradient norm (in double, then rounded as the update uses them).
 struct AdamWStep {
@@ -119,26 +87,26 @@ struct AdamWStep {
     store(param[i], p);
   }
   /// Elements i ... i + 3's update, four at a time (i a multiple of 4, the
-  /// arrays fourAligned).
+  /// arrays pieceAligned<4>).
   template <typename T>
   __device__ void applyFour(T *param, const T *grad, float *m, float *v,
                             float *master, int64_t i) const {
     float g[4], mi[4], vi[4], p[4];
-    loadFour(grad + i, g);
-    loadFour(m + i, mi);
-    loadFour(v + i, vi);
+    loadPiece(grad + i, g);
+    loadPiece(m + i, mi);
+    loadPiece(v + i, vi);
     if (master)
-      loadFour(master + i, p);
+      loadPiece(master + i, p);
     else
-      loadFour(param + i, p);
+      loadPiece(param + i, p);
 #pragma unroll
     for (int e = 0; e < 4; ++e)
       update(g[e], mi[e], vi[e], p[e]);
-    storeFour(m + i, mi);
-    storeFour(v + i, vi);
+    storePiece(m + i, mi);
+    storePiece(v + i, vi);
     if (master)
-      storeFour(master + i, p);
-    storeFour(param + i, p);
+      storePiece(master + i, p);
+    storePiece(param + i, p);
   }
 };
 
@@ -181,9 +149,9 @@ adamwGroupKernel(const AdamWTensor *tensors, const Chunk *chunks, int64_t count,
     auto *param = static_cast<T *>(t.param);
     auto *grad = static_cast<const T *>(t.grad);
     int64_t begin = chunk.begin;
-    if (begin % 4 == 0 && fourAligned(param) && fourAligned(grad) &&
-        fourAligned(t.m) && fourAligned(t.v) &&
-        (!t.master || fourAligned(t.master))) {
+    if (begin % 4 == 0 && pieceAligned<4>(param) && pieceAligned<4>(grad) &&
+        pieceAligned<4>(t.m) && pieceAligned<4>(t.v) &&
+        (!t.master || pieceAligned<4>(t.master))) {
       int64_t fours = (chunk.end - begin) / 4;
       for (int64_t q = threadIdx.x; q < fours; q += blockDim.x)
         step.applyFour(param, grad, t.m, t.v, t.master, begin + 4 * q);
