@@ -50,6 +50,10 @@ template <int D, typename T> struct Wmma {
   static constexpr auto gradKey = mmaGradKeyKernel<D, T>;
   static constexpr size_t shared =
       std::max({forwardShared<D>(), gradQueryShared<D>(), gradKeyShared<D>()});
+  /// (the tiles fastest)
+  static Dim3 grid(int64_t tiles, int64_t heads, int64_t batch) {
+    return {unsigned(tiles), unsigned(heads), unsigned(batch)};
+  }
 };
 /// (R: the forward's row blocks of 16 queries a warp, AXONN_ATTENTION_ROWS)
 template <int D, typename T, int R> struct Fa2Rows {
@@ -62,6 +66,10 @@ template <int D, typename T, int R> struct Fa2Rows {
       std::max({axonn::cuda::fa2::forwardShared<D, R>(),
                 axonn::cuda::fa2::gradQueryShared<D, R>(),
                 axonn::cuda::fa2::gradKeyShared<D>()});
+  /// (the tiles slowest: attention_fa2.cuh's blockPlace)
+  static Dim3 grid(int64_t tiles, int64_t heads, int64_t batch) {
+    return {unsigned(heads), unsigned(batch), unsigned(tiles)};
+  }
 };
 template <int D, typename T> using Fa2 = Fa2Rows<D, T, 1>;
 template <int D, typename T> using Fa2TwoRowBlocks = Fa2Rows<D, T, 2>;
@@ -155,13 +163,13 @@ Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv) {
   f.out.resize(size_t(s.batch * s.seq * s.heads * s.dim));
   f.lse.assign(size_t(s.batch * s.seq * s.heads), float(NAN));
   constexpr int queries = Kernels<D, T>::queriesPerBlock;
-  launch(Kernels<D, T>::forward,
-         {unsigned((padded + queries - 1) / queries), unsigned(s.heads),
-          unsigned(s.batch)},
-         kBlock, static_cast<const bf16 *>(p.q.data()),
-         static_cast<const bf16 *>(p.k.data()),
-         static_cast<const bf16 *>(p.v.data()), s.seq, padded, layout, s.causal,
-         f.out.data(), f.lse.data());
+  launch(
+      Kernels<D, T>::forward,
+      Kernels<D, T>::grid((padded + queries - 1) / queries, s.heads, s.batch),
+      kBlock, static_cast<const bf16 *>(p.q.data()),
+      static_cast<const bf16 *>(p.k.data()),
+      static_cast<const bf16 *>(p.v.data()), s.seq, padded, layout, s.causal,
+      f.out.data(), f.lse.data());
   return f;
 }
 
@@ -181,18 +189,17 @@ std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
          dout.data(), fwd.out.data(), fwd.lse.data(), s.batch, s.seq, padded,
          s.heads, p.lse.data(), p.delta.data());
   constexpr int queries = Kernels<D, T>::queriesPerBlock;
-  launch(Kernels<D, T>::gradQuery,
-         {unsigned((padded + queries - 1) / queries), unsigned(s.heads),
-          unsigned(s.batch)},
+  launch(
+      Kernels<D, T>::gradQuery,
+      Kernels<D, T>::grid((padded + queries - 1) / queries, s.heads, s.batch),
+      kBlock, static_cast<const bf16 *>(p.q.data()),
+      static_cast<const bf16 *>(p.k.data()),
+      static_cast<const bf16 *>(p.v.data()),
+      static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout, s.causal,
+      p.rope(), static_cast<const float *>(p.lse.data()),
+      static_cast<const float *>(p.delta.data()), dqkv.data());
+  launch(Kernels<D, T>::gradKey, Kernels<D, T>::grid(tiles, s.kvHeads, s.batch),
          kBlock, static_cast<const bf16 *>(p.q.data()),
-         static_cast<const bf16 *>(p.k.data()),
-         static_cast<const bf16 *>(p.v.data()),
-         static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout,
-         s.causal, p.rope(), static_cast<const float *>(p.lse.data()),
-         static_cast<const float *>(p.delta.data()), dqkv.data());
-  launch(Kernels<D, T>::gradKey,
-         {tiles, unsigned(s.kvHeads), unsigned(s.batch)}, kBlock,
-         static_cast<const bf16 *>(p.q.data()),
          static_cast<const bf16 *>(p.k.data()),
          static_cast<const bf16 *>(p.v.data()),
          static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout,

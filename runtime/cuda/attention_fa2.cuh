@@ -348,6 +348,32 @@ struct Edge {
   }
 };
 
+/// The kernels' grids: (heads, batch entries, sequence tiles), the tiles
+/// slowest. Blocks start in the order of their linear index, x fastest,
+/// and causal the tiles' work differs (query tile i sees i + 1 key tiles,
+/// key tile i the query tiles from i on). With the tiles fastest (the
+/// WMMA kernels' grids) every tile count's blocks start interleaved, and
+/// the last long blocks to start set the kernel's end while other SMs
+/// idle: GPT-2 124M's forward on 132 SMs of four blocks, scheduled
+/// greedily, ends after 35 tile steps a block slot for 24.7 of work. Here
+/// every head and batch entry of the tile with the most work starts first,
+/// then the next (27 steps there). Each block computes what it computed
+/// in any order: the same bits.
+///
+/// The most tiles a grid holds (its z); attention_mma.cu runs longer
+/// sequences on the WMMA kernels.
+constexpr int64_t kMostGridTiles = 65535;
+
+/// A block's tile, head and batch entry; `lastMost`: the last tile has the
+/// most work (queries), else the first (keys).
+struct BlockPlace {
+  int64_t tile, head, batch;
+};
+__device__ __forceinline__ BlockPlace blockPlace(bool lastMost) {
+  return {int64_t(lastMost ? gridDim.z - 1 - blockIdx.z : blockIdx.z),
+          int64_t(blockIdx.x), int64_t(blockIdx.y)};
+}
+
 /// Row blocks of 16 queries a warp of the forward and dQ take: 1 (16
 /// rows) or 2 (32 rows: each K and V operand loaded from shared memory
 /// feeds two products, and a block's K/V tile serves 128 queries; heads
@@ -432,9 +458,9 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
   constexpr int kQueries = kTileRows * R; // a block's
   extern __shared__ __align__(128) unsigned char shared[];
   int warp = threadIdx.x / 32, g = laneGroup(), t = laneThread();
-  int64_t h = blockIdx.y, b = blockIdx.z, kv = layout.group(h);
-  int64_t first = int64_t(blockIdx.x) * kQueries,
-          row0 = first + warp * kWarpRows * R;
+  BlockPlace place = blockPlace(true);
+  int64_t h = place.head, b = place.batch, kv = layout.group(h);
+  int64_t first = place.tile * kQueries, row0 = first + warp * kWarpRows * R;
   mma::Carver carve{shared};
   bf16 *qTile = carve.take<bf16>(R * tileBytes<D>()); // kQueries rows
   int64_t keyEnd = causal && first + kQueries < seq ? first + kQueries : seq;
@@ -569,9 +595,9 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D>))
   constexpr int kQueries = kTileRows * R; // a block's
   extern __shared__ __align__(128) unsigned char shared[];
   int warp = threadIdx.x / 32, g = laneGroup(), t = laneThread();
-  int64_t h = blockIdx.y, b = blockIdx.z, kv = layout.group(h);
-  int64_t first = int64_t(blockIdx.x) * kQueries,
-          row0 = first + warp * kWarpRows * R;
+  BlockPlace place = blockPlace(true);
+  int64_t h = place.head, b = place.batch, kv = layout.group(h);
+  int64_t first = place.tile * kQueries, row0 = first + warp * kWarpRows * R;
   mma::Carver carve{shared};
   bf16 *qTile = carve.take<bf16>(R * tileBytes<D>());  // kQueries rows
   bf16 *dOTile = carve.take<bf16>(R * tileBytes<D>()); // kQueries rows
@@ -661,9 +687,9 @@ __global__ void __launch_bounds__(kBlock)
 #else
   extern __shared__ __align__(128) unsigned char shared[];
   int warp = threadIdx.x / 32, g = laneGroup(), t = laneThread();
-  int64_t kv = blockIdx.y, b = blockIdx.z;
-  int64_t first = int64_t(blockIdx.x) * kTileRows,
-          key0 = first + warp * kWarpRows;
+  BlockPlace place = blockPlace(false);
+  int64_t kv = place.head, b = place.batch;
+  int64_t first = place.tile * kTileRows, key0 = first + warp * kWarpRows;
   mma::Carver carve{shared};
   bf16 *kTile = carve.take<bf16>(tileBytes<D>());
   bf16 *vTile = carve.take<bf16>(tileBytes<D>());

@@ -75,6 +75,33 @@ bool wmmaChosen() {
   return choice && std::string(choice) == "wmma";
 }
 
+/// Whether a call over `seq` runs the WMMA kernels: chosen, or a sequence
+/// of more tiles than the mma.sync kernels' grids hold (said once).
+bool wmmaFor(axonn_rt *rt, int64_t seq) {
+  if (wmmaChosen())
+    return true;
+  if (paddedLength(seq) / kTileRows <= fa2::kMostGridTiles)
+    return false;
+  static bool said = false;
+  if (!said && rt->rank == 0)
+    std::fprintf(stderr,
+                 "axonn: attention over sequences of %lld runs the WMMA "
+                 "kernels (the mma.sync kernels take up to %lld tiles of "
+                 "%d)\n",
+                 (long long)seq, (long long)fa2::kMostGridTiles, kTileRows);
+  said = true;
+  return true;
+}
+
+/// The grid of `tiles` sequence tiles of `heads` heads and `batch` entries:
+/// the mma.sync kernels' (heads, batch, tiles), the tiles with the most
+/// work first (attention_fa2.cuh), or the WMMA kernels' (tiles, heads,
+/// batch).
+dim3 gridOf(bool wmma, int64_t tiles, int64_t heads, int64_t batch) {
+  return wmma ? dim3(unsigned(tiles), unsigned(heads), unsigned(batch))
+              : dim3(unsigned(heads), unsigned(batch), unsigned(tiles));
+}
+
 /// AXONN_ATTENTION_ROWS: the query rows a warp of the mma.sync forward and
 /// dQ kernels takes: 16, 32 (two row blocks; heads of 64 or fewer, else
 /// 16), or, unset or `auto`, the faster of the two for each shape
@@ -225,7 +252,7 @@ axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
     if (axonn_status s = pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
       return s;
   int64_t padded = paddedLength(seq);
-  bool wmma = wmmaChosen();
+  bool wmma = wmmaFor(rt, seq);
   int rowBlocks = 1;
   if (axonn_status s = forwardRowBlocks(rt, &rowBlocks))
     return s;
@@ -244,8 +271,8 @@ axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
     int64_t queries = kTileRows * blocks; // a block's
     if (axonn_status s = sharedMemory(rt, kernel, bytes, "attention", seq))
       return s;
-    kernel<<<dim3(unsigned((padded + queries - 1) / queries),
-                  unsigned(layout.heads), unsigned(batch)),
+    kernel<<<gridOf(wmma, (padded + queries - 1) / queries, layout.heads,
+                    batch),
              kBlock, bytes, streamOf(rt)>>>(p.q, p.k, p.v, seq, padded, layout,
                                             causal, out, lse);
     AXONN_LAUNCHED(rt);
@@ -274,7 +301,7 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
   if (axonn_status s = pack<D>(rt, dout, 3, batch, seq, layout, p.rope, p.dO))
     return s;
   int64_t padded = paddedLength(seq);
-  unsigned tiles = unsigned(padded / kTileRows);
+  int64_t tiles = padded / kTileRows;
   // The rows' statistics in the packed order, a warp (of 8 a block) each.
   int64_t rows = batch * layout.heads * padded;
   rowStatsKernel<D, T><<<unsigned(std::min<int64_t>((rows + 7) / 8, 65535 * 8)),
@@ -282,7 +309,7 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
                                                  padded, layout.heads, p.lse,
                                                  p.delta);
   AXONN_LAUNCHED(rt);
-  bool wmma = wmmaChosen();
+  bool wmma = wmmaFor(rt, seq);
   int rowBlocks = 1;
   if (axonn_status s = forwardRowBlocks(rt, &rowBlocks))
     return s;
@@ -300,8 +327,7 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
       }
     if (axonn_status s = sharedMemory(rt, kernel, bytes, "attention_grad", seq))
       return s;
-    kernel<<<dim3((tiles + blocks - 1) / blocks, unsigned(layout.heads),
-                  unsigned(batch)),
+    kernel<<<gridOf(wmma, (tiles + blocks - 1) / blocks, layout.heads, batch),
              kBlock, bytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded,
                                             layout, causal, p.rope, p.lse,
                                             p.delta, dqkv);
@@ -319,10 +345,9 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
   if (axonn_status s =
           sharedMemory(rt, keyKernel, keyBytes, "attention_grad", seq))
     return s;
-  keyKernel<<<dim3(tiles, unsigned(layout.kvHeads), unsigned(batch)), kBlock,
-              keyBytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded,
-                                        layout, causal, p.rope, p.lse, p.delta,
-                                        dqkv);
+  keyKernel<<<gridOf(wmma, tiles, layout.kvHeads, batch), kBlock, keyBytes,
+              streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded, layout, causal,
+                              p.rope, p.lse, p.delta, dqkv);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;
 }
