@@ -181,6 +181,21 @@ run() {
       echo "(Nsight Compute did not run: $(tail -1 "$out/ncu.err"))" \
           | tee "$out/attention-kernels.txt"
     fi
+    # Why they take that long: the third call of each mma.sync kernel (16
+    # and 32 rows a warp, both storage types) with Nsight Compute's
+    # throughput, occupancy, warp-stall and pipe sections, as its text
+    # report (attention-ncu-details.txt, read by hand).
+    if AXONN_ATTENTION_BENCH_SETS=mma,mma32 AXONN_ATTENTION_BENCH_CALLS=1 timeout 150 \
+        "$ncu" --clock-control none --kernel-id ::regex:fa2:3 \
+        --section SpeedOfLight --section Occupancy --section LaunchStats \
+        --section WarpStateStats --section SchedulerStats \
+        --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+        "$rt/axonn-rt-attention-bench" 8 1024 12 12 64 \
+        > "$out/attention-ncu-details.txt" 2> "$out/ncu-details.err"; then
+      echo "(the mma.sync kernels' Nsight Compute sections: attention-ncu-details.txt)"
+    else
+      echo "(Nsight Compute's sections did not run: $(tail -1 "$out/ncu-details.err"))"
+    fi
   fi
 
   for t in "${TINY[@]}"; do
