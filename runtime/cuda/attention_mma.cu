@@ -309,6 +309,12 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
                                                  padded, layout.heads, p.lse,
                                                  p.delta);
   AXONN_LAUNCHED(rt);
+  // dQ and dK/dV read the same operands and write their own parts of
+  // dqkv: dK/dV runs on the side stream, from here on, beside dQ on the
+  // compute stream, so that the SMs one kernel's last blocks leave idle
+  // run the other's; the compute stream waits for both.
+  State &st = state(rt);
+  AXONN_CUDA(rt, cudaEventRecord(st.fork, st.compute));
   bool wmma = wmmaFor(rt, seq);
   int rowBlocks = 1;
   if (axonn_status s = forwardRowBlocks(rt, &rowBlocks))
@@ -345,10 +351,15 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
   if (axonn_status s =
           sharedMemory(rt, keyKernel, keyBytes, "attention_grad", seq))
     return s;
+  // (after dQ's launches: where those are timed, chooseRowBlocks, they
+  // run alone)
+  AXONN_CUDA(rt, cudaStreamWaitEvent(st.side, st.fork, 0));
   keyKernel<<<gridOf(wmma, tiles, layout.kvHeads, batch), kBlock, keyBytes,
-              streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded, layout, causal,
-                              p.rope, p.lse, p.delta, dqkv);
+              st.side>>>(p.q, p.k, p.v, p.dO, seq, padded, layout, causal,
+                         p.rope, p.lse, p.delta, dqkv);
   AXONN_LAUNCHED(rt);
+  AXONN_CUDA(rt, cudaEventRecord(st.join, st.side));
+  AXONN_CUDA(rt, cudaStreamWaitEvent(st.compute, st.join, 0));
   return AXONN_OK;
 }
 

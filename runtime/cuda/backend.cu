@@ -185,6 +185,9 @@ axonn_status backendStart(axonn_rt *rt) {
   AXONN_CUDA(rt, cudaSetDevice(s->device));
   AXONN_CUDA(rt, cudaGetDeviceProperties(&s->prop, s->device));
   AXONN_CUDA(rt, cudaStreamCreateWithFlags(&s->compute, cudaStreamNonBlocking));
+  AXONN_CUDA(rt, cudaStreamCreateWithFlags(&s->side, cudaStreamNonBlocking));
+  AXONN_CUDA(rt, cudaEventCreateWithFlags(&s->fork, cudaEventDisableTiming));
+  AXONN_CUDA(rt, cudaEventCreateWithFlags(&s->join, cudaEventDisableTiming));
   // Stream-ordered allocations (the bf16 twins' working copies, staging of
   // collectives) keep their memory in the pool between steps instead of
   // giving it back at every synchronize: no allocator work after the first
@@ -208,6 +211,8 @@ void backendStop(axonn_rt *rt) {
     return;
   if (s->compute)
     cudaStreamSynchronize(s->compute);
+  if (s->side)
+    cudaStreamSynchronize(s->side);
   for (auto &[key, group] : s->groups) {
 #ifndef AXONN_RT_SINGLE_PROCESS
     if (group.comm)
@@ -230,6 +235,12 @@ void backendStop(axonn_rt *rt) {
   for (auto &[content, table] : s->tables)
     cudaFree(table);
   cudaFree(s->errors);
+  if (s->fork)
+    cudaEventDestroy(s->fork);
+  if (s->join)
+    cudaEventDestroy(s->join);
+  if (s->side)
+    cudaStreamDestroy(s->side);
   if (s->compute)
     cudaStreamDestroy(s->compute);
   delete s;

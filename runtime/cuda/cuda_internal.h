@@ -94,6 +94,11 @@ struct State {
   int device = -1;
   cudaDeviceProp prop{};
   cudaStream_t compute = nullptr;
+  /// A second compute stream for independent kernels of one call (the
+  /// attention backward's dK/dV beside its dQ), forked from and joined
+  /// back to `compute` by the two events.
+  cudaStream_t side = nullptr;
+  cudaEvent_t fork = nullptr, join = nullptr;
   cublasLtHandle_t lt = nullptr;
   void *ltWorkspace = nullptr;
   size_t ltWorkspaceBytes = size_t(32) << 20;
