@@ -107,9 +107,12 @@ struct State {
   /// Scratch for reductions and staging, grown on demand.
   void *scratch = nullptr;
   size_t scratchBytes = 0;
-  /// Each kernel's static shared memory (for the dynamic opt-in), by
-  /// kernel, asked once.
-  std::map<const void *, size_t> staticShared;
+  /// Per kernel: its static shared memory (asked once) and the dynamic
+  /// shared memory it was opted in to so far (device.cuh's sharedMemory).
+  struct KernelShared {
+    size_t fixed = 0, optedIn = 0;
+  };
+  std::map<const void *, KernelShared> kernelShared;
   /// Device copies of the grouped optimizer calls' tables, by content
   /// (the same tensors every step: copied once).
   std::map<std::string, void *> tables;

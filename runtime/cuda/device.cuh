@@ -27,33 +27,41 @@ inline int blocksFor(int64_t count) {
 
 /// Lets `kernel` use `bytes` of dynamic shared memory (when that and the
 /// kernel's static shared memory pass 48 KiB, through the opt-in), or
-/// fails naming what asked for it.
+/// fails naming what asked for it. A kernel past 48 KiB also asks for the
+/// most shared memory an SM has (cudaSharedmemCarveoutMaxShared), so that
+/// the driver's choice of the L1/shared split never holds fewer of its
+/// blocks on an SM than their shared memory allows. The attributes are
+/// set when a call needs more than the kernel's earlier calls, not at
+/// every launch.
 template <typename Kernel>
 axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
                           const char *what, int64_t length) {
-  // The kernel's static shared memory, asked once per kernel.
-  auto &known = state(rt).staticShared;
+  auto &known = state(rt).kernelShared;
   auto it = known.find(reinterpret_cast<const void *>(kernel));
   if (it == known.end()) {
     cudaFuncAttributes attributes;
     AXONN_CUDA(rt, cudaFuncGetAttributes(&attributes, kernel));
-    it = known
-             .emplace(reinterpret_cast<const void *>(kernel),
-                      size_t(attributes.sharedSizeBytes))
-             .first;
+    State::KernelShared entry;
+    entry.fixed = size_t(attributes.sharedSizeBytes);
+    it = known.emplace(reinterpret_cast<const void *>(kernel), entry).first;
   }
-  size_t fixed = it->second;
-  if (bytes + fixed <= 48 * 1024)
+  State::KernelShared &k = it->second;
+  if (bytes + k.fixed <= 48 * 1024 || bytes <= k.optedIn)
     return AXONN_OK;
-  if (bytes + fixed > state(rt).prop.sharedMemPerBlockOptin)
+  if (bytes + k.fixed > state(rt).prop.sharedMemPerBlockOptin)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                     "%s: %zu bytes of shared memory for length %lld (and "
                     "%zu of the kernel's own), more than the GPU's %zu",
-                    what, bytes, (long long)length, fixed,
+                    what, bytes, (long long)length, k.fixed,
                     size_t(state(rt).prop.sharedMemPerBlockOptin));
   AXONN_CUDA(
       rt, cudaFuncSetAttribute(
               kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+  if (k.optedIn == 0)
+    AXONN_CUDA(rt, cudaFuncSetAttribute(
+                       kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                       int(cudaSharedmemCarveoutMaxShared)));
+  k.optedIn = bytes;
   return AXONN_OK;
 }
 
