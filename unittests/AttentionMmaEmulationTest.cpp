@@ -44,6 +44,7 @@ using axonn::emulation::launch;
 /// The WMMA kernels (AXONN_ATTENTION=wmma) and the mma.sync ones (the
 /// default), with their dynamic shared memory.
 template <int D, typename T> struct Wmma {
+  static constexpr bool mmaSync = false;
   static constexpr auto forward = mmaForwardKernel<D, T>;
   static constexpr int queriesPerBlock = kTileRows;
   static constexpr auto gradQuery = mmaGradQueryKernel<D, T>;
@@ -57,6 +58,7 @@ template <int D, typename T> struct Wmma {
 };
 /// (R: the forward's row blocks of 16 queries a warp, AXONN_ATTENTION_ROWS)
 template <int D, typename T, int R> struct Fa2Rows {
+  static constexpr bool mmaSync = true;
   static constexpr auto forward = axonn::cuda::fa2::fa2ForwardKernel<D, R, T>;
   static constexpr int queriesPerBlock = kTileRows * R;
   static constexpr auto gradQuery =
@@ -153,8 +155,28 @@ template <typename T> struct Forward {
   std::vector<float> lse;
 };
 
+/// A copy of `v` followed by `rows` rows of `width` NaNs: the mma.sync
+/// kernels read K, V and dO in place in bf16 storage, and must read the
+/// rows past the sequence as zeros, not from memory (past the last batch
+/// entry, past the array).
+template <typename T>
+std::vector<T> withNaNRows(const std::vector<T> &v, int64_t rows,
+                           int64_t width) {
+  T nan;
+  if constexpr (std::is_same_v<T, axonn_bf16>)
+    nan = axonn_bf16{0x7FC0};
+  else
+    nan = T(NAN);
+  std::vector<T> out(v);
+  out.resize(v.size() + size_t(rows * width), nan);
+  return out;
+}
+
+/// (direct: the mma.sync kernels read in place what attention_mma.cu lets
+/// them, fa2::operandsOf; else every operand packed)
 template <int D, template <int, typename> class Kernels, typename T>
-Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv) {
+Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv,
+                     bool direct = true) {
   static_assert(Kernels<D, T>::shared <= sizeof(shared));
   QKVLayout layout(s.heads, s.kvHeads, s.dim);
   int64_t padded = paddedLength(s.seq);
@@ -163,13 +185,24 @@ Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv) {
   f.out.resize(size_t(s.batch * s.seq * s.heads * s.dim));
   f.lse.assign(size_t(s.batch * s.seq * s.heads), float(NAN));
   constexpr int queries = Kernels<D, T>::queriesPerBlock;
-  launch(
-      Kernels<D, T>::forward,
-      Kernels<D, T>::grid((padded + queries - 1) / queries, s.heads, s.batch),
-      kBlock, static_cast<const bf16 *>(p.q.data()),
-      static_cast<const bf16 *>(p.k.data()),
-      static_cast<const bf16 *>(p.v.data()), s.seq, padded, layout, s.causal,
-      f.out.data(), f.lse.data());
+  Dim3 grid =
+      Kernels<D, T>::grid((padded + queries - 1) / queries, s.heads, s.batch);
+  if constexpr (Kernels<D, T>::mmaSync) {
+    // (the operands as attention_mma.cu gives them)
+    std::vector<T> x = withNaNRows(qkv, 2 * kTileRows, layout.features());
+    axonn::cuda::fa2::Operands o = axonn::cuda::fa2::operandsOf<D>(
+        p.q.data(), p.k.data(), p.v.data(), nullptr, x.data(),
+        static_cast<const T *>(nullptr), s.seq, layout, p.rope() != nullptr,
+        direct);
+    launch(Kernels<D, T>::forward, grid, kBlock, o.q, o.k, o.v, s.seq, layout,
+           s.causal, f.out.data(), f.lse.data());
+  } else {
+    launch(Kernels<D, T>::forward, grid, kBlock,
+           static_cast<const bf16 *>(p.q.data()),
+           static_cast<const bf16 *>(p.k.data()),
+           static_cast<const bf16 *>(p.v.data()), s.seq, padded, layout,
+           s.causal, f.out.data(), f.lse.data());
+  }
   return f;
 }
 
@@ -177,7 +210,7 @@ Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv) {
 template <int D, template <int, typename> class Kernels, typename T>
 std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
                           const std::vector<T> &dout, const Forward<T> &fwd,
-                          T poison) {
+                          T poison, bool direct = true) {
   QKVLayout layout(s.heads, s.kvHeads, s.dim);
   int64_t padded = paddedLength(s.seq);
   Packed p = pack<D>(s, qkv, &dout);
@@ -189,22 +222,28 @@ std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
          dout.data(), fwd.out.data(), fwd.lse.data(), s.batch, s.seq, padded,
          s.heads, p.lse.data(), p.delta.data());
   constexpr int queries = Kernels<D, T>::queriesPerBlock;
-  launch(
-      Kernels<D, T>::gradQuery,
-      Kernels<D, T>::grid((padded + queries - 1) / queries, s.heads, s.batch),
-      kBlock, static_cast<const bf16 *>(p.q.data()),
-      static_cast<const bf16 *>(p.k.data()),
-      static_cast<const bf16 *>(p.v.data()),
-      static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout, s.causal,
-      p.rope(), static_cast<const float *>(p.lse.data()),
-      static_cast<const float *>(p.delta.data()), dqkv.data());
-  launch(Kernels<D, T>::gradKey, Kernels<D, T>::grid(tiles, s.kvHeads, s.batch),
-         kBlock, static_cast<const bf16 *>(p.q.data()),
-         static_cast<const bf16 *>(p.k.data()),
-         static_cast<const bf16 *>(p.v.data()),
-         static_cast<const bf16 *>(p.dO.data()), s.seq, padded, layout,
-         s.causal, p.rope(), static_cast<const float *>(p.lse.data()),
-         static_cast<const float *>(p.delta.data()), dqkv.data());
+  Dim3 queryGrid =
+      Kernels<D, T>::grid((padded + queries - 1) / queries, s.heads, s.batch);
+  Dim3 keyGrid = Kernels<D, T>::grid(tiles, s.kvHeads, s.batch);
+  const float *lse = p.lse.data(), *delta = p.delta.data();
+  if constexpr (Kernels<D, T>::mmaSync) {
+    std::vector<T> x = withNaNRows(qkv, 2 * kTileRows, layout.features());
+    std::vector<T> dO = withNaNRows(dout, 2 * kTileRows, s.heads * s.dim);
+    axonn::cuda::fa2::Operands o = axonn::cuda::fa2::operandsOf<D>(
+        p.q.data(), p.k.data(), p.v.data(), p.dO.data(), x.data(), dO.data(),
+        s.seq, layout, p.rope() != nullptr, direct);
+    launch(Kernels<D, T>::gradQuery, queryGrid, kBlock, o.q, o.k, o.v, o.dO,
+           s.seq, padded, layout, s.causal, p.rope(), lse, delta, dqkv.data());
+    launch(Kernels<D, T>::gradKey, keyGrid, kBlock, o.q, o.k, o.v, o.dO, s.seq,
+           padded, layout, s.causal, p.rope(), lse, delta, dqkv.data());
+  } else {
+    const bf16 *q = p.q.data(), *k = p.k.data(), *v = p.v.data(),
+               *dO = p.dO.data();
+    launch(Kernels<D, T>::gradQuery, queryGrid, kBlock, q, k, v, dO, s.seq,
+           padded, layout, s.causal, p.rope(), lse, delta, dqkv.data());
+    launch(Kernels<D, T>::gradKey, keyGrid, kBlock, q, k, v, dO, s.seq, padded,
+           layout, s.causal, p.rope(), lse, delta, dqkv.data());
+  }
   return dqkv;
 }
 
@@ -312,6 +351,8 @@ TEST(AttentionMmaEmulation, HeadDim64) {
 
 TEST(AttentionMmaEmulation, Bf16Storage) {
   checkShape<64>({1, 100, 4, 2, 64, 1, 10000.0}, true);
+  // (no RoPE: K read in place too)
+  checkShape<64>({2, 100, 4, 2, 64, 1, 0.0}, true);
 }
 
 TEST(AttentionMmaEmulation, HeadDim32) {
@@ -380,6 +421,29 @@ template <int D, typename T> void checkPackAlignment(const Shape &s) {
     for (size_t i = 0; i < want.size(); ++i)
       differing += want[i].bits != got[i].bits;
     EXPECT_EQ(differing, 0) << "part " << part << ", " << describe(s);
+  }
+}
+
+/// In bf16 storage the mma.sync kernels read V, dO and (without RoPE) K
+/// where they are; packing would copy them bit for bit, so the results
+/// are those of the packed operands, bit for bit.
+TEST(AttentionMmaEmulation, InPlaceOperandsSameBits) {
+  for (const Shape &s :
+       {Shape{2, 100, 4, 2, 64, 1, 0.0}, Shape{1, 70, 2, 1, 64, 1, 10000.0}}) {
+    SCOPED_TRACE(describe(s));
+    int64_t f = (s.heads + 2 * s.kvHeads) * s.dim;
+    auto qkv = narrowed(random(size_t(s.batch * s.seq * f), 0.5, 7));
+    auto dout =
+        narrowed(random(size_t(s.batch * s.seq * s.heads * s.dim), 1.0, 8));
+    Forward<axonn_bf16> inPlace = forwardOn<64, Fa2>(s, qkv, true),
+                        packed = forwardOn<64, Fa2>(s, qkv, false);
+    EXPECT_TRUE(sameBits(inPlace.out, packed.out)) << "attention";
+    EXPECT_TRUE(sameBits(inPlace.lse, packed.lse)) << "attention lse";
+    axonn_bf16 poison = axonn_bf16_from_float(-7.0f);
+    EXPECT_TRUE(
+        sameBits(backwardOn<64, Fa2>(s, qkv, dout, inPlace, poison, true),
+                 backwardOn<64, Fa2>(s, qkv, dout, inPlace, poison, false)))
+        << "attention_grad";
   }
 }
 

@@ -16,12 +16,14 @@
 //
 // The operands are packed as for the WMMA kernels (attention_mma.cuh's
 // packKernel: [batch, head, padded, D] bf16, queries rotated and times
-// 1/sqrt(D)), and the backward reads the same packed lse and delta, so
-// both kernel sets share the packing, the statistics and the results'
-// rotation. P and dS are rounded to bf16 before their products, as there;
-// the forward's row sums add P in fp32 (FlashAttention-2's way; the WMMA
-// kernels add the rounded P). Masks are evaluated only on the tiles that
-// cross the causal diagonal or the sequence's end.
+// 1/sqrt(D)), except in bf16 storage, where V, dO and (without RoPE) K are
+// read in place (Rows, operandsOf: packing would copy them bit for bit);
+// the backward reads the same packed lse and delta, so both kernel sets
+// share the packing, the statistics and the results' rotation. P and dS are
+// rounded to bf16 before their products, as there; the forward's row sums add P
+// in fp32 (FlashAttention-2's way; the WMMA kernels add the rounded P). Masks
+// are evaluated only on the tiles that cross the causal diagonal or the
+// sequence's end.
 //
 // The device code is plain CUDA with inline PTX; under AXONN_CUDA_EMULATION
 // (runtime/check/cuda_emulation.h) the PTX operations are emulated lane by
@@ -34,6 +36,8 @@
 #define AXONN_CUDA_ATTENTION_FA2_CUH
 
 #include "attention_mma.cuh"
+
+#include <type_traits>
 
 namespace axonn::cuda::fa2 {
 
@@ -147,13 +151,92 @@ template <int D> __device__ __forceinline__ bf16 *tileAt(bf16 *first, int i) {
   return first + size_t(i) * (tileBytes<D>() / sizeof(bf16));
 }
 
-/// Starts copying 64 packed rows (D each) into a shared tile, 16 bytes a
-/// thread at a time (every thread of the block calls it).
-template <int D> __device__ void copyTileAsync(const bf16 *src, bf16 *tile) {
-  constexpr int pieces = D / 8;
-  for (int e = threadIdx.x; e < kTileRows * pieces; e += kBlock) {
-    int r = e / pieces, c = e % pieces;
-    copyAsync16(tile + r * kLd<D> + c * 8, src + int64_t(r) * D + c * 8);
+/// Where a kernel reads an operand's rows (D bf16 each): row r of head h
+/// of batch entry b at `at` + b * batch + h * head + r * row. Packed by
+/// packKernel ([batch, head, padded, D]), or, in bf16 storage, the tensor
+/// itself where packing would only copy it (attention_mma.cu's operands:
+/// qkv's K and V, dout's dO). Rows from the sequence's end on are read as
+/// zeros, not from memory.
+struct Rows {
+  const bf16 *at;
+  int64_t batch, head, row;
+  __host__ __device__ const bf16 *of(int64_t b, int64_t h) const {
+    return at + b * batch + h * head;
+  }
+};
+
+/// The rows the kernels read of each operand, and which operands
+/// attention_mma.cu packs: Q always (times 1/sqrt(D), and rotated with
+/// RoPE), and everything in fp32 storage or where `direct` is false (the
+/// WMMA kernels read packed operands only); in bf16 storage the kernels
+/// read V and dO, and K without RoPE, where they are, 16-byte aligned:
+/// packing would copy them bit for bit (a kernel's traffic, read and
+/// written, saved for each). q, k, v, dO: the packed arrays ([batch,
+/// head, padded, D]); qkv and dout: the call's tensors (dout null in the
+/// forward).
+struct Operands {
+  Rows q, k, v, dO;
+  bool packK = true, packV = true, packDO = true;
+};
+template <int D, typename T>
+Operands operandsOf(const bf16 *q, const bf16 *k, const bf16 *v, const bf16 *dO,
+                    const T *qkv, const T *dout, int64_t seq,
+                    const QKVLayout &layout, bool rotated, bool direct) {
+  int64_t padded = mma::paddedLength(seq), f = layout.features();
+  auto packed = [&](const bf16 *at, int64_t heads) {
+    return Rows{at, heads * padded * D, padded * D, D};
+  };
+  Operands o{packed(q, layout.heads), packed(k, layout.kvHeads),
+             packed(v, layout.kvHeads), packed(dO, layout.heads)};
+  auto aligned = [](const void *at) {
+    return reinterpret_cast<uintptr_t>(at) % 16 == 0;
+  };
+  if constexpr (std::is_same_v<T, uint16_t>) {
+    if (!direct || !aligned(qkv))
+      return o;
+    const bf16 *x = reinterpret_cast<const bf16 *>(qkv);
+    int64_t group = (layout.perGroup + 2) * D; // one KV head to the next
+    o.v = {x + layout.v(0), seq * f, group, f};
+    o.packV = false;
+    if (!rotated) {
+      o.k = {x + layout.k(0), seq * f, group, f};
+      o.packK = false;
+    }
+    if (dout && aligned(dout)) {
+      int64_t width = layout.heads * D;
+      o.dO = {reinterpret_cast<const bf16 *>(dout), seq * width, D, width};
+      o.packDO = false;
+    }
+  }
+  return o;
+}
+
+/// The rows of a tile from `first` that precede the sequence's end.
+__device__ __forceinline__ int rowsBefore(int64_t seq, int64_t first) {
+  return int(max(int64_t(0), min(seq - first, int64_t(kTileRows))));
+}
+
+/// Starts copying 64 rows (D each, `stride` apart from `src`) into a shared
+/// tile, 16 bytes a thread at a time, the rows from `left` on as zeros
+/// (every thread of the block calls it).
+template <int D>
+__device__ void copyTileAsync(const bf16 *src, int64_t stride, int left,
+                              bf16 *tile) {
+  // (a thread keeps its column piece; each pass takes `step` rows)
+  constexpr int pieces = D / 8, step = kBlock / pieces;
+  static_assert(kBlock % pieces == 0, "whole rows a pass");
+  int r = int(threadIdx.x) / pieces, c = int(threadIdx.x) % pieces;
+  const bf16 *from = src + r * stride + c * 8;
+  bf16 *to = tile + r * kLd<D> + c * 8;
+#pragma unroll
+  for (int pass = 0; pass < kTileRows / step; ++pass) {
+    if (r < left)
+      copyAsync16(to, from);
+    else
+      *reinterpret_cast<uint4 *>(to) = uint4{0, 0, 0, 0};
+    r += step;
+    from += step * stride;
+    to += step * kLd<D>;
   }
 }
 
@@ -163,21 +246,17 @@ __device__ __forceinline__ void copyRowsAsync(const float *src, float *dst) {
     copyAsync16(dst + 4 * threadIdx.x, src + 4 * threadIdx.x);
 }
 
-/// Starts copying a block's R query-side tiles (64 rows each from `rows`
-/// of a head's packed rows, which has `padded` of them) into consecutive
-/// shared tiles from `tile`; tiles at or past `padded` (two row blocks a
-/// warp, the last block) are zero-filled instead: rows past the sequence,
-/// never stored, and nothing read past the packed array.
+/// Starts copying a block's R query-side tiles (64 rows each from row
+/// `first` of `head`, rows `stride` apart) into consecutive shared tiles
+/// from `tile`; rows past the sequence (two row blocks a warp: up to a
+/// whole tile) are zeros.
 template <int D, int R>
-__device__ void copyQueryTilesAsync(const bf16 *head, int64_t rows,
-                                    int64_t padded, bf16 *tile) {
+__device__ void copyQueryTilesAsync(const bf16 *head, int64_t stride,
+                                    int64_t first, int64_t seq, bf16 *tile) {
   for (int i = 0; i < R; ++i) {
-    int64_t at = rows + int64_t(i) * kTileRows;
-    if (at < padded)
-      copyTileAsync<D>(head + at * D, tileAt<D>(tile, i));
-    else
-      for (int e = threadIdx.x; e < kTileRows * kLd<D> / 2; e += kBlock)
-        reinterpret_cast<uint32_t *>(tileAt<D>(tile, i))[e] = 0;
+    int64_t at = first + int64_t(i) * kTileRows;
+    copyTileAsync<D>(head + at * stride, stride, rowsBefore(seq, at),
+                     tileAt<D>(tile, i));
   }
 }
 
@@ -188,6 +267,7 @@ __device__ void copyQueryTilesAsync(const bf16 *head, int64_t rows,
 /// next copy off it).
 template <int D> struct KeyValueStream {
   const bf16 *kHead, *vHead;
+  int64_t kStride, vStride, seq;
   bf16 *buffers;
   int tiles;
   __device__ bf16 *k(int it) const { return tileAt<D>(buffers, 2 * (it % 2)); }
@@ -196,14 +276,15 @@ template <int D> struct KeyValueStream {
   }
   /// Starts copying the first tile (the caller commits).
   __device__ void start() const {
-    copyTileAsync<D>(kHead, k(0));
-    copyTileAsync<D>(vHead, v(0));
+    copyTileAsync<D>(kHead, kStride, rowsBefore(seq, 0), k(0));
+    copyTileAsync<D>(vHead, vStride, rowsBefore(seq, 0), v(0));
   }
   __device__ void next(int it) const {
     if (it + 1 < tiles) {
       int64_t t1 = int64_t(it + 1) * kTileRows;
-      copyTileAsync<D>(kHead + t1 * D, k(it + 1));
-      copyTileAsync<D>(vHead + t1 * D, v(it + 1));
+      int left = rowsBefore(seq, t1);
+      copyTileAsync<D>(kHead + t1 * kStride, kStride, left, k(it + 1));
+      copyTileAsync<D>(vHead + t1 * vStride, vStride, left, v(it + 1));
     }
     commitCopies();
     waitCopies<1>();
@@ -449,9 +530,8 @@ __device__ void accumulateRows(const uint32_t (&a)[R][4][4], const bf16 *tile,
 /// two rows of each row block.
 template <int D, int R, typename T>
 __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
-    fa2ForwardKernel(const bf16 *q, const bf16 *k, const bf16 *v, int64_t seq,
-                     int64_t padded, QKVLayout layout, int32_t causal, T *out,
-                     float *lse) {
+    fa2ForwardKernel(Rows q, Rows k, Rows v, int64_t seq, QKVLayout layout,
+                     int32_t causal, T *out, float *lse) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();
 #else
@@ -464,13 +544,15 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
   mma::Carver carve{shared};
   bf16 *qTile = carve.take<bf16>(R * tileBytes<D>()); // kQueries rows
   int64_t keyEnd = causal && first + kQueries < seq ? first + kQueries : seq;
-  KeyValueStream<D> keys{k + headRows(b, layout.kvHeads, kv, padded) * D,
-                         v + headRows(b, layout.kvHeads, kv, padded) * D,
+  KeyValueStream<D> keys{k.of(b, kv),
+                         v.of(b, kv),
+                         k.row,
+                         v.row,
+                         seq,
                          carve.take<bf16>(4 * tileBytes<D>()),
                          int((keyEnd + kTileRows - 1) / kTileRows)};
 
-  copyQueryTilesAsync<D, R>(q + headRows(b, layout.heads, h, padded) * D, first,
-                            padded, qTile);
+  copyQueryTilesAsync<D, R>(q.of(b, h), q.row, first, seq, qTile);
   keys.start();
   commitCopies();
 
@@ -585,10 +667,10 @@ template <int D> constexpr int kGradQueryBlocksPerSm = D == 128 ? 2 : 1;
 /// (times 1/sqrt(D), rotated back) into dqkv.
 template <int D, int R, typename T>
 __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D>))
-    fa2GradQueryKernel(const bf16 *q, const bf16 *k, const bf16 *v,
-                       const bf16 *dO, int64_t seq, int64_t padded,
-                       QKVLayout layout, int32_t causal, const float2 *rope,
-                       const float *lse, const float *delta, T *dqkv) {
+    fa2GradQueryKernel(Rows q, Rows k, Rows v, Rows dO, int64_t seq,
+                       int64_t padded, QKVLayout layout, int32_t causal,
+                       const float2 *rope, const float *lse, const float *delta,
+                       T *dqkv) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();
 #else
@@ -601,15 +683,19 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D>))
   mma::Carver carve{shared};
   bf16 *qTile = carve.take<bf16>(R * tileBytes<D>());  // kQueries rows
   bf16 *dOTile = carve.take<bf16>(R * tileBytes<D>()); // kQueries rows
+  // (lse and delta: packed rows, [batch, head, padded])
   int64_t queryRows = headRows(b, layout.heads, h, padded);
   int64_t keyEnd = causal && first + kQueries < seq ? first + kQueries : seq;
-  KeyValueStream<D> keys{k + headRows(b, layout.kvHeads, kv, padded) * D,
-                         v + headRows(b, layout.kvHeads, kv, padded) * D,
+  KeyValueStream<D> keys{k.of(b, kv),
+                         v.of(b, kv),
+                         k.row,
+                         v.row,
+                         seq,
                          carve.take<bf16>(4 * tileBytes<D>()),
                          int((keyEnd + kTileRows - 1) / kTileRows)};
 
-  copyQueryTilesAsync<D, R>(q + queryRows * D, first, padded, qTile);
-  copyQueryTilesAsync<D, R>(dO + queryRows * D, first, padded, dOTile);
+  copyQueryTilesAsync<D, R>(q.of(b, h), q.row, first, seq, qTile);
+  copyQueryTilesAsync<D, R>(dO.of(b, h), dO.row, first, seq, dOTile);
   keys.start();
   commitCopies();
   // (each row's lse times log2(e): P = exp2(S log2(e) - that); rows past
@@ -672,16 +758,22 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D>))
 #endif
 }
 
+/// dK/dV blocks an SM should hold: at D = 64 three (168 registers; 24
+/// bytes of spills since the operands' row strides are parameters, which
+/// three blocks' occupancy is taken to outweigh: left alone ptxas takes
+/// 180 and holds two).
+template <int D> constexpr int kGradKeyBlocksPerSm = D == 64 ? 3 : 1;
+
 /// Backward, second kernel: a block per (64 keys, KV head, batch), 16 keys
 /// a warp, its dK and dV in registers; the queries, dO, lse and delta of
 /// every head of the group stream through two shared buffers a tile at a
 /// time, in a fixed order: dV += P^T dO, dK += dS^T Q.
 template <int D, typename T>
-__global__ void __launch_bounds__(kBlock)
-    fa2GradKeyKernel(const bf16 *q, const bf16 *k, const bf16 *v,
-                     const bf16 *dO, int64_t seq, int64_t padded,
-                     QKVLayout layout, int32_t causal, const float2 *rope,
-                     const float *lse, const float *delta, T *dqkv) {
+__global__ void __launch_bounds__(kBlock, (kGradKeyBlocksPerSm<D>))
+    fa2GradKeyKernel(Rows q, Rows k, Rows v, Rows dO, int64_t seq,
+                     int64_t padded, QKVLayout layout, int32_t causal,
+                     const float2 *rope, const float *lse, const float *delta,
+                     T *dqkv) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();
 #else
@@ -702,24 +794,34 @@ __global__ void __launch_bounds__(kBlock)
   constexpr int rowStride = mma::kRowBytes / sizeof(float);
   auto lseRow = [&](int i) { return rowBuffers + 2 * i * rowStride; };
   auto deltaRow = [&](int i) { return rowBuffers + (2 * i + 1) * rowStride; };
-  int64_t keyRows = headRows(b, layout.kvHeads, kv, padded) + first;
   // Causal: the queries before the block's first key see none of its keys.
   int64_t firstQuery = causal ? first : 0;
   int perHead = int((seq - firstQuery + kTileRows - 1) / kTileRows);
   int tiles = int(layout.perGroup) * perHead;
   // Starts copying the operands of step `it` (head it / perHead of the
-  // group, query tile it % perHead) into buffer `to`.
+  // group, query tile it % perHead) into buffer `to` (lse and delta from
+  // packed rows, [batch, head, padded]).
+  // (from the group's first head at the first query row read: the queries
+  // and dO as pointers, the packed lse and delta as an offset)
+  int64_t firstHead = kv * layout.perGroup;
+  const bf16 *qAt = q.of(b, firstHead) + firstQuery * q.row,
+             *dOAt = dO.of(b, firstHead) + firstQuery * dO.row;
+  int64_t packedFrom =
+      headRows(b, layout.heads, firstHead, padded) + firstQuery;
   auto copyStep = [&](int it, int to) {
-    int64_t h = kv * layout.perGroup + it / perHead;
-    int64_t rows = headRows(b, layout.heads, h, padded) + firstQuery +
-                   int64_t(it % perHead) * kTileRows;
-    copyTileAsync<D>(q + rows * D, qTile(to));
-    copyTileAsync<D>(dO + rows * D, dOTile(to));
-    copyRowsAsync(lse + rows, lseRow(to));
-    copyRowsAsync(delta + rows, deltaRow(to));
+    int head = it / perHead, tile = it % perHead;
+    int left = rowsBefore(seq, firstQuery + int64_t(tile) * kTileRows);
+    int64_t row = int64_t(tile) * kTileRows;
+    copyTileAsync<D>(qAt + head * q.head + row * q.row, q.row, left, qTile(to));
+    copyTileAsync<D>(dOAt + head * dO.head + row * dO.row, dO.row, left,
+                     dOTile(to));
+    int64_t packed = packedFrom + head * padded + row;
+    copyRowsAsync(lse + packed, lseRow(to));
+    copyRowsAsync(delta + packed, deltaRow(to));
   };
-  copyTileAsync<D>(k + keyRows * D, kTile);
-  copyTileAsync<D>(v + keyRows * D, vTile);
+  int left = rowsBefore(seq, first);
+  copyTileAsync<D>(k.of(b, kv) + first * k.row, k.row, left, kTile);
+  copyTileAsync<D>(v.of(b, kv) + first * v.row, v.row, left, vTile);
   if (tiles > 0)
     copyStep(0, 0);
   commitCopies();
@@ -782,8 +884,14 @@ __global__ void __launch_bounds__(kBlock)
   float *work =
       reinterpret_cast<float *>(buffers) + warp * kWarpRows * kWorkLd<D>;
   int64_t f = layout.features();
-  writeRows<D>(dk, work, key0, seq, b, f, layout.k(kv), rope, 1.0f, dqkv);
-  writeRows<D>(dv, work, key0, seq, b, f, layout.v(kv), nullptr, 1.0f, dqkv);
+  // (the place again, from the block's indices, rather than kept through
+  // the loop: registers)
+  BlockPlace at = blockPlace(false);
+  int64_t keyAt = at.tile * kTileRows + warp * kWarpRows;
+  writeRows<D>(dk, work, keyAt, seq, at.batch, f, layout.k(at.head), rope, 1.0f,
+               dqkv);
+  writeRows<D>(dv, work, keyAt, seq, at.batch, f, layout.v(at.head), nullptr,
+               1.0f, dqkv);
 #endif
 }
 

@@ -9,7 +9,10 @@
 //             sequence, D] bf16, the sequence padded with zero rows to whole
 //             64-row tiles, so that the kernels read aligned rows (the
 //             rotation's cosines and sines come from a table made once per
-//             call, [seq, D/2], in double rounded to float);
+//             call, [seq, D/2], in double rounded to float); in bf16
+//             storage the mma.sync kernels read V, dO and (without RoPE)
+//             K in place instead, rows past the sequence as zeros
+//             (fa2::operandsOf);
 //   forward   a block of four warps per 64 queries of a head, 16 rows a
 //             warp (or 128 queries, 32 rows a warp: whichever is faster at
 //             the shape, AXONN_ATTENTION_ROWS): per 64-key tile S = Q K^T,
@@ -48,6 +51,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -240,6 +244,19 @@ axonn_status packedScratch(axonn_rt *rt, int64_t batch, int64_t seq,
   return AXONN_OK;
 }
 
+/// Launches `kernel` over `grid` (blocks of kBlock threads, `bytes` of
+/// dynamic shared memory) on `stream`.
+template <typename... Params, typename... Args>
+axonn_status launchOn(axonn_rt *rt, cudaStream_t stream,
+                      void (*kernel)(Params...), dim3 grid, size_t bytes,
+                      const char *what, int64_t seq, Args... args) {
+  if (axonn_status s = sharedMemory(rt, kernel, bytes, what, seq))
+    return s;
+  kernel<<<grid, kBlock, bytes, stream>>>(args...);
+  AXONN_LAUNCHED(rt);
+  return AXONN_OK;
+}
+
 template <int D, typename T>
 axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
                      const QKVLayout &layout, int32_t causal, double ropeBase,
@@ -248,35 +265,41 @@ axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
   if (axonn_status s =
           packedScratch(rt, batch, seq, layout, false, ropeBase, p))
     return s;
-  for (auto [part, dst] : {std::pair<int, bf16 *>{0, p.q}, {1, p.k}, {2, p.v}})
-    if (axonn_status s = pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
-      return s;
-  int64_t padded = paddedLength(seq);
   bool wmma = wmmaFor(rt, seq);
+  fa2::Operands o = fa2::operandsOf<D>(p.q, p.k, p.v, nullptr, qkv,
+                                       static_cast<const T *>(nullptr), seq,
+                                       layout, p.rope != nullptr, !wmma);
+  for (auto [part, dst, wanted] : {std::tuple<int, bf16 *, bool>{0, p.q, true},
+                                   {1, p.k, o.packK},
+                                   {2, p.v, o.packV}})
+    if (wanted)
+      if (axonn_status s =
+              pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
+        return s;
+  int64_t padded = paddedLength(seq);
   int rowBlocks = 1;
   if (axonn_status s = forwardRowBlocks(rt, &rowBlocks))
     return s;
   // (two row blocks a warp only where their registers fit)
   if (wmma || !fa2::kTwoRowBlocksFit<D>)
     rowBlocks = 1;
+  cudaStream_t stream = streamOf(rt);
   auto launch = [&](int blocks) -> axonn_status {
-    auto kernel =
-        wmma ? mmaForwardKernel<D, T> : fa2::fa2ForwardKernel<D, 1, T>;
-    size_t bytes = wmma ? forwardShared<D>() : fa2::forwardShared<D, 1>();
-    if constexpr (fa2::kTwoRowBlocksFit<D>)
-      if (blocks == 2) {
-        kernel = fa2::fa2ForwardKernel<D, 2, T>;
-        bytes = fa2::forwardShared<D, 2>();
-      }
     int64_t queries = kTileRows * blocks; // a block's
-    if (axonn_status s = sharedMemory(rt, kernel, bytes, "attention", seq))
-      return s;
-    kernel<<<gridOf(wmma, (padded + queries - 1) / queries, layout.heads,
-                    batch),
-             kBlock, bytes, streamOf(rt)>>>(p.q, p.k, p.v, seq, padded, layout,
-                                            causal, out, lse);
-    AXONN_LAUNCHED(rt);
-    return AXONN_OK;
+    dim3 grid =
+        gridOf(wmma, (padded + queries - 1) / queries, layout.heads, batch);
+    if (wmma)
+      return launchOn(rt, stream, mmaForwardKernel<D, T>, grid,
+                      forwardShared<D>(), "attention", seq, p.q, p.k, p.v, seq,
+                      padded, layout, causal, out, lse);
+    if constexpr (fa2::kTwoRowBlocksFit<D>)
+      if (blocks == 2)
+        return launchOn(rt, stream, fa2::fa2ForwardKernel<D, 2, T>, grid,
+                        fa2::forwardShared<D, 2>(), "attention", seq, o.q, o.k,
+                        o.v, seq, layout, causal, out, lse);
+    return launchOn(rt, stream, fa2::fa2ForwardKernel<D, 1, T>, grid,
+                    fa2::forwardShared<D, 1>(), "attention", seq, o.q, o.k, o.v,
+                    seq, layout, causal, out, lse);
   };
   return chooseRowBlocks(rt, rowBlocks,
                          shapeKey("forward", D, std::is_same_v<T, uint16_t>,
@@ -295,19 +318,26 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
   Packed p;
   if (axonn_status s = packedScratch(rt, batch, seq, layout, true, ropeBase, p))
     return s;
-  for (auto [part, dst] : {std::pair<int, bf16 *>{0, p.q}, {1, p.k}, {2, p.v}})
-    if (axonn_status s = pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
+  bool wmma = wmmaFor(rt, seq);
+  fa2::Operands o = fa2::operandsOf<D>(p.q, p.k, p.v, p.dO, qkv, dout, seq,
+                                       layout, p.rope != nullptr, !wmma);
+  for (auto [part, dst, wanted] : {std::tuple<int, bf16 *, bool>{0, p.q, true},
+                                   {1, p.k, o.packK},
+                                   {2, p.v, o.packV}})
+    if (wanted)
+      if (axonn_status s =
+              pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
+        return s;
+  if (o.packDO)
+    if (axonn_status s = pack<D>(rt, dout, 3, batch, seq, layout, p.rope, p.dO))
       return s;
-  if (axonn_status s = pack<D>(rt, dout, 3, batch, seq, layout, p.rope, p.dO))
-    return s;
   int64_t padded = paddedLength(seq);
   int64_t tiles = padded / kTileRows;
   // The rows' statistics in the packed order, a warp (of 8 a block) each.
   int64_t rows = batch * layout.heads * padded;
   rowStatsKernel<D, T><<<unsigned(std::min<int64_t>((rows + 7) / 8, 65535 * 8)),
-                         256, 0, streamOf(rt)>>>(dout, out, lse, batch, seq,
-                                                 padded, layout.heads, p.lse,
-                                                 p.delta);
+                         256, 0, streamOf(rt)>>>(
+      dout, out, lse, batch, seq, padded, layout.heads, p.lse, p.delta);
   AXONN_LAUNCHED(rt);
   // dQ and dK/dV read the same operands and write their own parts of
   // dqkv: dK/dV runs on the side stream, from here on, beside dQ on the
@@ -315,7 +345,6 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
   // run the other's; the compute stream waits for both.
   State &st = state(rt);
   AXONN_CUDA(rt, cudaEventRecord(st.fork, st.compute));
-  bool wmma = wmmaFor(rt, seq);
   int rowBlocks = 1;
   if (axonn_status s = forwardRowBlocks(rt, &rowBlocks))
     return s;
@@ -323,22 +352,23 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
   if (wmma || !fa2::kTwoRowBlocksFit<D>)
     rowBlocks = 1;
   auto launchQuery = [&](int blocks) -> axonn_status {
-    auto kernel =
-        wmma ? mmaGradQueryKernel<D, T> : fa2::fa2GradQueryKernel<D, 1, T>;
-    size_t bytes = wmma ? gradQueryShared<D>() : fa2::gradQueryShared<D, 1>();
+    dim3 grid =
+        gridOf(wmma, (tiles + blocks - 1) / blocks, layout.heads, batch);
+    if (wmma)
+      return launchOn(rt, st.compute, mmaGradQueryKernel<D, T>, grid,
+                      gradQueryShared<D>(), "attention_grad", seq, p.q, p.k,
+                      p.v, p.dO, seq, padded, layout, causal, p.rope, p.lse,
+                      p.delta, dqkv);
     if constexpr (fa2::kTwoRowBlocksFit<D>)
-      if (blocks == 2) {
-        kernel = fa2::fa2GradQueryKernel<D, 2, T>;
-        bytes = fa2::gradQueryShared<D, 2>();
-      }
-    if (axonn_status s = sharedMemory(rt, kernel, bytes, "attention_grad", seq))
-      return s;
-    kernel<<<gridOf(wmma, (tiles + blocks - 1) / blocks, layout.heads, batch),
-             kBlock, bytes, streamOf(rt)>>>(p.q, p.k, p.v, p.dO, seq, padded,
-                                            layout, causal, p.rope, p.lse,
-                                            p.delta, dqkv);
-    AXONN_LAUNCHED(rt);
-    return AXONN_OK;
+      if (blocks == 2)
+        return launchOn(rt, st.compute, fa2::fa2GradQueryKernel<D, 2, T>, grid,
+                        fa2::gradQueryShared<D, 2>(), "attention_grad", seq,
+                        o.q, o.k, o.v, o.dO, seq, padded, layout, causal,
+                        p.rope, p.lse, p.delta, dqkv);
+    return launchOn(rt, st.compute, fa2::fa2GradQueryKernel<D, 1, T>, grid,
+                    fa2::gradQueryShared<D, 1>(), "attention_grad", seq, o.q,
+                    o.k, o.v, o.dO, seq, padded, layout, causal, p.rope, p.lse,
+                    p.delta, dqkv);
   };
   if (axonn_status s =
           chooseRowBlocks(rt, rowBlocks,
@@ -346,18 +376,20 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
                                    seq, layout, causal),
                           launchQuery))
     return s;
-  auto keyKernel = wmma ? mmaGradKeyKernel<D, T> : fa2::fa2GradKeyKernel<D, T>;
-  size_t keyBytes = wmma ? gradKeyShared<D>() : fa2::gradKeyShared<D>();
-  if (axonn_status s =
-          sharedMemory(rt, keyKernel, keyBytes, "attention_grad", seq))
-    return s;
   // (after dQ's launches: where those are timed, chooseRowBlocks, they
   // run alone)
   AXONN_CUDA(rt, cudaStreamWaitEvent(st.side, st.fork, 0));
-  keyKernel<<<gridOf(wmma, tiles, layout.kvHeads, batch), kBlock, keyBytes,
-              st.side>>>(p.q, p.k, p.v, p.dO, seq, padded, layout, causal,
-                         p.rope, p.lse, p.delta, dqkv);
-  AXONN_LAUNCHED(rt);
+  dim3 keyGrid = gridOf(wmma, tiles, layout.kvHeads, batch);
+  if (axonn_status s =
+          wmma ? launchOn(rt, st.side, mmaGradKeyKernel<D, T>, keyGrid,
+                          gradKeyShared<D>(), "attention_grad", seq, p.q, p.k,
+                          p.v, p.dO, seq, padded, layout, causal, p.rope, p.lse,
+                          p.delta, dqkv)
+               : launchOn(rt, st.side, fa2::fa2GradKeyKernel<D, T>, keyGrid,
+                          fa2::gradKeyShared<D>(), "attention_grad", seq, o.q,
+                          o.k, o.v, o.dO, seq, padded, layout, causal, p.rope,
+                          p.lse, p.delta, dqkv))
+    return s;
   AXONN_CUDA(rt, cudaEventRecord(st.join, st.side));
   AXONN_CUDA(rt, cudaStreamWaitEvent(st.compute, st.join, 0));
   return AXONN_OK;
@@ -409,9 +441,9 @@ axonn_status backwardFor(axonn_rt *rt, const T *dout, const T *qkv,
                          double ropeBase, T *dqkv) {
   axonn_status status = AXONN_OK;
   if (!forHeadDim(layout.dim, [&](auto d) {
-        status = backward<decltype(d)::value>(rt, dout, qkv, out, lse, batch,
-                                              seq, layout, causal, ropeBase,
-                                              dqkv);
+        status =
+            backward<decltype(d)::value>(rt, dout, qkv, out, lse, batch, seq,
+                                         layout, causal, ropeBase, dqkv);
       }))
     return unsupportedHeads(rt, layout.dim);
   return status;
@@ -523,8 +555,7 @@ axonn_status mmaAttentionGrad(axonn_rt *rt, bool bf16Storage, const void *dout,
     return backwardFor(rt, static_cast<const uint16_t *>(dout),
                        static_cast<const uint16_t *>(qkv),
                        static_cast<const uint16_t *>(out), lse, batch, seq,
-                       layout, causal, ropeBase,
-                       static_cast<uint16_t *>(dqkv));
+                       layout, causal, ropeBase, static_cast<uint16_t *>(dqkv));
   return backwardFor(rt, static_cast<const float *>(dout),
                      static_cast<const float *>(qkv),
                      static_cast<const float *>(out), lse, batch, seq, layout,
