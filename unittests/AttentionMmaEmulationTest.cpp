@@ -424,12 +424,15 @@ template <int D, typename T> void checkPackAlignment(const Shape &s) {
   }
 }
 
-/// In bf16 storage the mma.sync kernels read V, dO and (without RoPE) K
-/// where they are; packing would copy them bit for bit, so the results
-/// are those of the packed operands, bit for bit.
+/// In bf16 storage the mma.sync kernels read V, dO, K (without RoPE) and
+/// Q (without RoPE, evenly spaced heads; its scale of 1/8 applied in the
+/// exponent and to dK) where they are; packing would copy them bit for
+/// bit, and scaling by a power of two is exact, so the results are those
+/// of the packed operands, bit for bit.
 TEST(AttentionMmaEmulation, InPlaceOperandsSameBits) {
   for (const Shape &s :
-       {Shape{2, 100, 4, 2, 64, 1, 0.0}, Shape{1, 70, 2, 1, 64, 1, 10000.0}}) {
+       {Shape{2, 100, 4, 4, 64, 1, 0.0}, Shape{1, 70, 4, 1, 64, 0, 0.0},
+        Shape{1, 70, 4, 2, 64, 1, 0.0}, Shape{1, 70, 2, 1, 64, 1, 10000.0}}) {
     SCOPED_TRACE(describe(s));
     int64_t f = (s.heads + 2 * s.kvHeads) * s.dim;
     auto qkv = narrowed(random(size_t(s.batch * s.seq * f), 0.5, 7));

@@ -16,8 +16,9 @@
 //
 // The operands are packed as for the WMMA kernels (attention_mma.cuh's
 // packKernel: [batch, head, padded, D] bf16, queries rotated and times
-// 1/sqrt(D)), except in bf16 storage, where V, dO and (without RoPE) K are
-// read in place (Rows, operandsOf: packing would copy them bit for bit);
+// 1/sqrt(D)), except in bf16 storage, where V, dO and (without RoPE) K and
+// Q at D = 64 are read in place (Rows, operandsOf: packing would copy them
+// bit for bit);
 // the backward reads the same packed lse and delta, so both kernel sets
 // share the packing, the statistics and the results' rotation. P and dS are
 // rounded to bf16 before their products, as there; the forward's row sums add P
@@ -156,27 +157,32 @@ template <int D> __device__ __forceinline__ bf16 *tileAt(bf16 *first, int i) {
 /// packKernel ([batch, head, padded, D]), or, in bf16 storage, the tensor
 /// itself where packing would only copy it (attention_mma.cu's operands:
 /// qkv's K and V, dout's dO). Rows from the sequence's end on are read as
-/// zeros, not from memory.
+/// zeros, not from memory. `scale`: what the rows' products still need
+/// (Q read in place: 1/sqrt(D), which the packing applies; else 1).
 struct Rows {
   const bf16 *at;
   int64_t batch, head, row;
+  float scale = 1.0f;
   __host__ __device__ const bf16 *of(int64_t b, int64_t h) const {
     return at + b * batch + h * head;
   }
 };
 
 /// The rows the kernels read of each operand, and which operands
-/// attention_mma.cu packs: Q always (times 1/sqrt(D), and rotated with
-/// RoPE), and everything in fp32 storage or where `direct` is false (the
-/// WMMA kernels read packed operands only); in bf16 storage the kernels
-/// read V and dO, and K without RoPE, where they are, 16-byte aligned:
-/// packing would copy them bit for bit (a kernel's traffic, read and
-/// written, saved for each). q, k, v, dO: the packed arrays ([batch,
+/// attention_mma.cu packs: everything in fp32 storage or where `direct` is
+/// false (the WMMA kernels read packed operands only). In bf16 storage,
+/// 16-byte aligned, the kernels read V and dO where they are, K too
+/// without RoPE, and Q too without RoPE where 1/sqrt(D) is a power of two
+/// (D = 64) and Q's heads are evenly spaced (one KV head, or as many as
+/// queries): its scale then goes into the products' exponent and dK
+/// (exact for a power of two, so the results keep the packed operands'
+/// bits). Packing would copy them bit for bit; each saves a kernel's
+/// traffic, read and written. q, k, v, dO: the packed arrays ([batch,
 /// head, padded, D]); qkv and dout: the call's tensors (dout null in the
 /// forward).
 struct Operands {
   Rows q, k, v, dO;
-  bool packK = true, packV = true, packDO = true;
+  bool packQ = true, packK = true, packV = true, packDO = true;
 };
 template <int D, typename T>
 Operands operandsOf(const bf16 *q, const bf16 *k, const bf16 *v, const bf16 *dO,
@@ -201,6 +207,12 @@ Operands operandsOf(const bf16 *q, const bf16 *k, const bf16 *v, const bf16 *dO,
     if (!rotated) {
       o.k = {x + layout.k(0), seq * f, group, f};
       o.packK = false;
+      // (one KV head: queries D apart; as many: 3 D apart)
+      if (D == 64 && (layout.kvHeads == 1 || layout.perGroup == 1)) {
+        o.q = {x + layout.q(0), seq * f,
+               layout.kvHeads == 1 ? int64_t(D) : group, f, 1.0f / 8};
+        o.packQ = false;
+      }
     }
     if (dout && aligned(dout)) {
       int64_t width = layout.heads * D;
@@ -539,6 +551,9 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
   extern __shared__ __align__(128) unsigned char shared[];
   int warp = threadIdx.x / 32, g = laneGroup(), t = laneThread();
   BlockPlace place = blockPlace(true);
+  // (log2(e) times the scale Q still needs, 1 when packed: S's scaling
+  // goes into the exponent, exact where the scale is a power of two)
+  float log2eScaled = kLog2e * q.scale;
   int64_t h = place.head, b = place.batch, kv = layout.group(h);
   int64_t first = place.tile * kQueries, row0 = first + warp * kWarpRows * R;
   mma::Carver carve{shared};
@@ -604,6 +619,7 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
       for (int i = 0; i < 2; ++i) {
         top[i] = fmaxf(top[i], __shfl_xor_sync(0xffffffffu, top[i], 1));
         top[i] = fmaxf(top[i], __shfl_xor_sync(0xffffffffu, top[i], 2));
+        top[i] *= q.scale; // (the row statistics in scaled units)
         float next = fmaxf(rowMax[r][i], top[i]);
         shift[i] = (next == -INFINITY ? 0.0f : next) * kLog2e;
         correction[i] = exp2f(rowMax[r][i] * kLog2e - shift[i]);
@@ -615,7 +631,7 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
       for (int j = 0; j < 8; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          s[r][j][e] = exp2f(fmaf(s[r][j][e], kLog2e, -shift[e / 2]));
+          s[r][j][e] = exp2f(fmaf(s[r][j][e], log2eScaled, -shift[e / 2]));
           sum[e / 2] += s[r][j][e];
         }
 #pragma unroll
@@ -678,6 +694,9 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D>))
   extern __shared__ __align__(128) unsigned char shared[];
   int warp = threadIdx.x / 32, g = laneGroup(), t = laneThread();
   BlockPlace place = blockPlace(true);
+  // (log2(e) times the scale Q still needs, 1 when packed: S's scaling
+  // goes into the exponent, exact where the scale is a power of two)
+  float log2eScaled = kLog2e * q.scale;
   int64_t h = place.head, b = place.batch, kv = layout.group(h);
   int64_t first = place.tile * kQueries, row0 = first + warp * kWarpRows * R;
   mma::Carver carve{shared};
@@ -737,8 +756,8 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D>))
         for (int e = 0; e < 4; ++e) {
           bool ok = !masked ||
                     !edge.past(8 * j + 2 * t + e % 2, g + 8 * (e / 2), causal);
-          float p =
-              ok ? exp2f(fmaf(s[r][j][e], kLog2e, -rowLse[r][e / 2])) : 0.0f;
+          float p = ok ? exp2f(fmaf(s[r][j][e], log2eScaled, -rowLse[r][e / 2]))
+                       : 0.0f;
           s[r][j][e] = ok ? p * (dp[r][j][e] - rowDelta[r][e / 2]) : 0.0f;
         }
       operandsOf(s[r], ds[r]);
@@ -780,6 +799,9 @@ __global__ void __launch_bounds__(kBlock, (kGradKeyBlocksPerSm<D>))
   extern __shared__ __align__(128) unsigned char shared[];
   int warp = threadIdx.x / 32, g = laneGroup(), t = laneThread();
   BlockPlace place = blockPlace(false);
+  // (log2(e) times the scale Q still needs, 1 when packed: S's scaling
+  // goes into the exponent, exact where the scale is a power of two)
+  float log2eScaled = kLog2e * q.scale;
   int64_t kv = place.head, b = place.batch;
   int64_t first = place.tile * kTileRows, key0 = first + warp * kWarpRows;
   mma::Carver carve{shared};
@@ -867,7 +889,7 @@ __global__ void __launch_bounds__(kBlock, (kGradKeyBlocksPerSm<D>))
                               !(causal && edge.ahead + c < r));
         // (P as the dQ kernel computes it from the same score)
         float p =
-            ok ? exp2f(fmaf(s[j][e], kLog2e, -(lseAt[c] * kLog2e))) : 0.0f;
+            ok ? exp2f(fmaf(s[j][e], log2eScaled, -(lseAt[c] * kLog2e))) : 0.0f;
         s[j][e] = p;
         dp[j][e] = ok ? p * (dp[j][e] - deltaAt[c]) : 0.0f;
       }
@@ -884,14 +906,8 @@ __global__ void __launch_bounds__(kBlock, (kGradKeyBlocksPerSm<D>))
   float *work =
       reinterpret_cast<float *>(buffers) + warp * kWarpRows * kWorkLd<D>;
   int64_t f = layout.features();
-  // (the place again, from the block's indices, rather than kept through
-  // the loop: registers)
-  BlockPlace at = blockPlace(false);
-  int64_t keyAt = at.tile * kTileRows + warp * kWarpRows;
-  writeRows<D>(dk, work, keyAt, seq, at.batch, f, layout.k(at.head), rope, 1.0f,
-               dqkv);
-  writeRows<D>(dv, work, keyAt, seq, at.batch, f, layout.v(at.head), nullptr,
-               1.0f, dqkv);
+  writeRows<D>(dk, work, key0, seq, b, f, layout.k(kv), rope, q.scale, dqkv);
+  writeRows<D>(dv, work, key0, seq, b, f, layout.v(kv), nullptr, 1.0f, dqkv);
 #endif
 }
 

@@ -11,8 +11,8 @@
 //             rotation's cosines and sines come from a table made once per
 //             call, [seq, D/2], in double rounded to float); in bf16
 //             storage the mma.sync kernels read V, dO and (without RoPE)
-//             K in place instead, rows past the sequence as zeros
-//             (fa2::operandsOf);
+//             K, and Q at D = 64, in place instead, rows past the sequence
+//             as zeros (fa2::operandsOf);
 //   forward   a block of four warps per 64 queries of a head, 16 rows a
 //             warp (or 128 queries, 32 rows a warp: whichever is faster at
 //             the shape, AXONN_ATTENTION_ROWS): per 64-key tile S = Q K^T,
@@ -269,9 +269,10 @@ axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
   fa2::Operands o = fa2::operandsOf<D>(p.q, p.k, p.v, nullptr, qkv,
                                        static_cast<const T *>(nullptr), seq,
                                        layout, p.rope != nullptr, !wmma);
-  for (auto [part, dst, wanted] : {std::tuple<int, bf16 *, bool>{0, p.q, true},
-                                   {1, p.k, o.packK},
-                                   {2, p.v, o.packV}})
+  for (auto [part, dst, wanted] :
+       {std::tuple<int, bf16 *, bool>{0, p.q, o.packQ},
+        {1, p.k, o.packK},
+        {2, p.v, o.packV}})
     if (wanted)
       if (axonn_status s =
               pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
@@ -321,9 +322,10 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
   bool wmma = wmmaFor(rt, seq);
   fa2::Operands o = fa2::operandsOf<D>(p.q, p.k, p.v, p.dO, qkv, dout, seq,
                                        layout, p.rope != nullptr, !wmma);
-  for (auto [part, dst, wanted] : {std::tuple<int, bf16 *, bool>{0, p.q, true},
-                                   {1, p.k, o.packK},
-                                   {2, p.v, o.packV}})
+  for (auto [part, dst, wanted] :
+       {std::tuple<int, bf16 *, bool>{0, p.q, o.packQ},
+        {1, p.k, o.packK},
+        {2, p.v, o.packV}})
     if (wanted)
       if (axonn_status s =
               pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
