@@ -443,10 +443,22 @@ TEST(AttentionMmaEmulation, InPlaceOperandsSameBits) {
     EXPECT_TRUE(sameBits(inPlace.out, packed.out)) << "attention";
     EXPECT_TRUE(sameBits(inPlace.lse, packed.lse)) << "attention lse";
     axonn_bf16 poison = axonn_bf16_from_float(-7.0f);
-    EXPECT_TRUE(
-        sameBits(backwardOn<64, Fa2>(s, qkv, dout, inPlace, poison, true),
-                 backwardOn<64, Fa2>(s, qkv, dout, inPlace, poison, false)))
+    std::vector<axonn_bf16> packedGrad =
+        backwardOn<64, Fa2>(s, qkv, dout, inPlace, poison, false);
+    EXPECT_TRUE(sameBits(
+        backwardOn<64, Fa2>(s, qkv, dout, inPlace, poison, true), packedGrad))
         << "attention_grad";
+    if (s.kvHeads == s.heads) {
+      // (GPT-2's case, with 32 rows a warp: AXONN_ATTENTION_ROWS=auto may
+      // take it)
+      Forward<axonn_bf16> two = forwardOn<64, Fa2TwoRowBlocks>(s, qkv, true);
+      EXPECT_TRUE(sameBits(two.out, packed.out)) << "attention, 32 rows";
+      EXPECT_TRUE(sameBits(two.lse, packed.lse)) << "attention lse, 32 rows";
+      EXPECT_TRUE(sameBits(
+          backwardOn<64, Fa2TwoRowBlocks>(s, qkv, dout, inPlace, poison, true),
+          packedGrad))
+          << "attention_grad, 32 rows";
+    }
   }
 }
 

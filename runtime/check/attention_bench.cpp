@@ -1,9 +1,10 @@
 //===- attention_bench.cpp - the attention kernels' speed on a GPU
 //---------===//
 //
-//   axonn-rt-attention-bench [batch seq heads kv_heads head_dim]
+//   axonn-rt-attention-bench [batch seq heads kv_heads head_dim [rope_base]]
 //
-// Times axonn_rt_attention and axonn_rt_attention_grad (causal, RoPE) on
+// Times axonn_rt_attention and axonn_rt_attention_grad (causal; RoPE with
+// base 10000 unless rope_base says otherwise, 0 for none, as GPT-2) on
 // the backend it is linked with (the CUDA one), for each set of kernels
 // AXONN_ATTENTION chooses and both storage types: the median of 10 calls
 // after 2 warm-ups, and TFLOP/s by FlashAttention's count (forward 4 B H
@@ -69,15 +70,18 @@ template <typename Call> double median(Call call) {
 
 int main(int argc, char **argv) {
   int64_t batch = 8, seq = 1024, heads = 12, kv = 12, d = 64;
-  if (argc == 6) {
+  double ropeBase = 10000.0;
+  if (argc == 6 || argc == 7) {
     batch = std::atoll(argv[1]);
     seq = std::atoll(argv[2]);
     heads = std::atoll(argv[3]);
     kv = std::atoll(argv[4]);
     d = std::atoll(argv[5]);
+    if (argc == 7)
+      ropeBase = std::atof(argv[6]);
   } else if (argc != 1) {
     std::fprintf(stderr, "usage: axonn-rt-attention-bench [batch seq heads "
-                         "kv_heads head_dim]\n");
+                         "kv_heads head_dim [rope_base]]\n");
     return 2;
   }
   std::vector<std::string> sets = {"mma", "mma32", "wmma", "tiled"};
@@ -160,9 +164,9 @@ int main(int argc, char **argv) {
   cudaDeviceProp prop;
   cudaGetDeviceProperties(&prop, 0);
   std::printf("attention on %s: batch %lld, seq %lld, %lld heads (%lld KV) "
-              "of %lld, causal, RoPE\n",
+              "of %lld, causal, %s\n",
               prop.name, (long long)batch, (long long)seq, (long long)heads,
-              (long long)kv, (long long)d);
+              (long long)kv, (long long)d, ropeBase > 0 ? "RoPE" : "no RoPE");
   std::printf("| kernels | storage | forward ms | TFLOP/s | backward ms | "
               "TFLOP/s |\n|---|---|---|---|---|---|\n");
   for (const std::string &set : sets)
@@ -176,16 +180,16 @@ int main(int argc, char **argv) {
       else
         unsetenv("AXONN_ATTENTION_ROWS");
       double forward = median([&] {
-        check(
-            bf16 ? axonn_rt_attention_bf16(rt, static_cast<axonn_bf16 *>(qkv16),
-                                           batch, seq, heads, kv, d, 1, 10000.0,
-                                           static_cast<axonn_bf16 *>(out16),
-                                           static_cast<float *>(lse))
-                 : axonn_rt_attention(rt, static_cast<float *>(qkv32), batch,
-                                      seq, heads, kv, d, 1, 10000.0,
-                                      static_cast<float *>(out32),
-                                      static_cast<float *>(lse)),
-            "attention");
+        check(bf16
+                  ? axonn_rt_attention_bf16(
+                        rt, static_cast<axonn_bf16 *>(qkv16), batch, seq, heads,
+                        kv, d, 1, ropeBase, static_cast<axonn_bf16 *>(out16),
+                        static_cast<float *>(lse))
+                  : axonn_rt_attention(rt, static_cast<float *>(qkv32), batch,
+                                       seq, heads, kv, d, 1, ropeBase,
+                                       static_cast<float *>(out32),
+                                       static_cast<float *>(lse)),
+              "attention");
       });
       double backward = median([&] {
         check(bf16 ? axonn_rt_attention_grad_bf16(
@@ -193,12 +197,12 @@ int main(int argc, char **argv) {
                          static_cast<axonn_bf16 *>(qkv16),
                          static_cast<axonn_bf16 *>(out16),
                          static_cast<float *>(lse), batch, seq, heads, kv, d, 1,
-                         10000.0, static_cast<axonn_bf16 *>(dqkv16))
+                         ropeBase, static_cast<axonn_bf16 *>(dqkv16))
                    : axonn_rt_attention_grad(rt, static_cast<float *>(dout32),
                                              static_cast<float *>(qkv32),
                                              static_cast<float *>(out32),
                                              static_cast<float *>(lse), batch,
-                                             seq, heads, kv, d, 1, 10000.0,
+                                             seq, heads, kv, d, 1, ropeBase,
                                              static_cast<float *>(dqkv32)),
               "attention_grad");
       });

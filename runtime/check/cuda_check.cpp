@@ -870,6 +870,31 @@ void checkBf16(Api &cuda, Api &cpu) {
                r.read(dqn, batch * seq * f)}};
     });
   }
+  // GPT-2's attention in bf16: as many KV heads as queries, no RoPE, heads
+  // of 64, so that the tensor-core kernels read Q, K, V and dO in place.
+  {
+    const int64_t batch = 2, seq = 150, heads = 4, kv = 4, d = 64;
+    const int64_t f = (heads + 2 * kv) * d, width = heads * d;
+    auto qkv = random(batch * seq * f, 0.5), dout = random(batch * seq * width);
+    check(cuda, cpu, [&](Run &r) -> Outputs {
+      auto &a = r.api;
+      axonn_bf16 *pq = r.inBf16(qkv), *pd = r.inBf16(dout);
+      axonn_bf16 *o = r.outBf16(batch * seq * width),
+                 *dq = r.outBf16(batch * seq * f);
+      float *lse = r.out(batch * seq * heads);
+      r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 1, 0.0, o, lse),
+           "attention");
+      r.ok(a.attention_grad_bf16(a.rt, pd, pq, o, lse, batch, seq, heads, kv, d,
+                                 1, 0.0, dq),
+           "attention_grad");
+      return {{"attention_bf16 (d 64, causal, in place)",
+               r.read(o, batch * seq * width)},
+              {"attention_bf16 lse (d 64, causal, in place)",
+               r.read(lse, batch * seq * heads)},
+              {"attention_grad_bf16 (d 64, causal, in place)",
+               r.read(dq, batch * seq * f)}};
+    });
+  }
   {
     const int64_t n = 1000, tokens = 32, vocab = 64;
     auto x = random(2 * n, 2.0), y = random(2 * n), dy = random(n);
@@ -977,41 +1002,64 @@ void checkBf16(Api &cuda, Api &cpu) {
 /// with fp32 GEMMs and the tensor-core kernels ("mma") with bf16 GEMMs.
 /// The mma.sync forward and dQ kernels with 16 and with 32 rows a warp
 /// give the same bits (AXONN_ATTENTION_ROWS=auto chooses between them by
-/// timing, which must not change a result): a causal, rotated, grouped
-/// attention and its gradient with each, compared bit for bit. (GPU runs
-/// only: the harness build has no such kernels.)
+/// timing, which must not change a result): an attention and its gradient
+/// with each, compared bit for bit; causal, rotated and grouped in fp32
+/// storage (packed operands), and GPT-2's (as many KV heads as queries, no
+/// RoPE) in bf16 storage (Q, K, V and dO read in place). (GPU runs only:
+/// the harness build has no such kernels.)
 [[maybe_unused]] void checkRowBlocksSameBits(Api &cuda) {
-  const int64_t batch = 2, seq = 150, heads = 4, kv = 2, d = 64;
-  const int64_t f = (heads + 2 * kv) * d, width = heads * d;
-  auto qkv = random(batch * seq * f, 0.5), dout = random(batch * seq * width);
-  std::vector<float> results[2];
-  for (int i = 0; i < 2; ++i) {
-    setenv("AXONN_ATTENTION_ROWS", i ? "32" : "16", 1);
-    Run r(cuda);
-    auto &a = r.api;
-    float *pq = r.in(qkv), *pd = r.in(dout);
-    float *o = r.out(batch * seq * width), *lse = r.out(batch * seq * heads),
-          *dq = r.out(batch * seq * f);
-    r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o, lse),
-         "attention");
-    r.ok(a.attention_grad(a.rt, pd, pq, o, lse, batch, seq, heads, kv, d, 1,
-                          10000.0, dq),
-         "attention_grad");
-    for (auto part :
-         {r.read(o, batch * seq * width), r.read(lse, batch * seq * heads),
-          r.read(dq, batch * seq * f)})
-      results[i].insert(results[i].end(), part.begin(), part.end());
+  const int64_t batch = 2, seq = 150, heads = 4, d = 64;
+  for (bool bf16 : {false, true}) {
+    const int64_t kv = bf16 ? heads : 2, f = (heads + 2 * kv) * d,
+                  width = heads * d;
+    const double rope = bf16 ? 0.0 : 10000.0;
+    auto qkv = random(batch * seq * f, 0.5), dout = random(batch * seq * width);
+    std::vector<float> results[2];
+    for (int i = 0; i < 2; ++i) {
+      setenv("AXONN_ATTENTION_ROWS", i ? "32" : "16", 1);
+      Run r(cuda);
+      auto &a = r.api;
+      float *lse = r.out(batch * seq * heads);
+      std::vector<float> out, grad;
+      if (bf16) {
+        axonn_bf16 *pq = r.inBf16(qkv), *pd = r.inBf16(dout),
+                   *o = r.outBf16(batch * seq * width),
+                   *dq = r.outBf16(batch * seq * f);
+        r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 1, rope, o,
+                              lse),
+             "attention");
+        r.ok(a.attention_grad_bf16(a.rt, pd, pq, o, lse, batch, seq, heads, kv,
+                                   d, 1, rope, dq),
+             "attention_grad");
+        out = r.read(o, batch * seq * width);
+        grad = r.read(dq, batch * seq * f);
+      } else {
+        float *pq = r.in(qkv), *pd = r.in(dout),
+              *o = r.out(batch * seq * width), *dq = r.out(batch * seq * f);
+        r.ok(a.attention(a.rt, pq, batch, seq, heads, kv, d, 1, rope, o, lse),
+             "attention");
+        r.ok(a.attention_grad(a.rt, pd, pq, o, lse, batch, seq, heads, kv, d, 1,
+                              rope, dq),
+             "attention_grad");
+        out = r.read(o, batch * seq * width);
+        grad = r.read(dq, batch * seq * f);
+      }
+      for (auto part : {out, r.read(lse, batch * seq * heads), grad})
+        results[i].insert(results[i].end(), part.begin(), part.end());
+    }
+    unsetenv("AXONN_ATTENTION_ROWS");
+    size_t differing = 0;
+    for (size_t i = 0; i < results[0].size(); ++i)
+      differing +=
+          std::memcmp(&results[0][i], &results[1][i], sizeof(float)) != 0;
+    ++checks;
+    failures += differing != 0;
+    std::printf("%-4s %-28s %zu values, %zu with other bits\n",
+                differing ? "FAIL" : "ok",
+                bf16 ? "attention rows 16 vs 32 (bf16, in place)"
+                     : "attention rows 16 vs 32",
+                results[0].size(), differing);
   }
-  unsetenv("AXONN_ATTENTION_ROWS");
-  size_t differing = 0;
-  for (size_t i = 0; i < results[0].size(); ++i)
-    differing +=
-        std::memcmp(&results[0][i], &results[1][i], sizeof(float)) != 0;
-  ++checks;
-  failures += differing != 0;
-  std::printf("%-4s %-28s %zu values, %zu with other bits\n",
-              differing ? "FAIL" : "ok", "attention rows 16 vs 32",
-              results[0].size(), differing);
 }
 
 void checkAttentionTiles(Api &cuda, Api &cpu, const char *kernels) {

@@ -10,9 +10,10 @@
 //             64-row tiles, so that the kernels read aligned rows (the
 //             rotation's cosines and sines come from a table made once per
 //             call, [seq, D/2], in double rounded to float); in bf16
-//             storage the mma.sync kernels read V, dO and (without RoPE)
-//             K, and Q at D = 64, in place instead, rows past the sequence
-//             as zeros (fa2::operandsOf);
+//             storage the mma.sync kernels read in place instead what
+//             packing would copy bit for bit (V, dO, and without RoPE K
+//             and at D = 64 Q: fa2::operandsOf), rows past the sequence
+//             as zeros;
 //   forward   a block of four warps per 64 queries of a head, 16 rows a
 //             warp (or 128 queries, 32 rows a warp: whichever is faster at
 //             the shape, AXONN_ATTENTION_ROWS): per 64-key tile S = Q K^T,
@@ -20,10 +21,11 @@
 //             row), O += P V;
 //   backward  from the forward's statistics (its log-sum-exp per row, a
 //             result of the forward) and delta = dO . O (from the forward's
-//             output), packed by row: dQ per query tile, then dK and dV per
-//             key tile over the queries of every head of its group, in a
-//             fixed order (no atomics): seven tile products where
-//             recomputing the statistics took nine.
+//             output), packed by row: dQ per query tile and, beside it on
+//             a second stream, dK and dV per key tile over the queries of
+//             every head of its group, in a fixed order (no atomics):
+//             seven tile products where recomputing the statistics took
+//             nine.
 //
 // Two kernel sets do the forward and backward steps: by default
 // attention_fa2.cuh's, in mma.sync with scores, probabilities and

@@ -27,12 +27,13 @@ inline int blocksFor(int64_t count) {
 
 /// Lets `kernel` use `bytes` of dynamic shared memory (when that and the
 /// kernel's static shared memory pass 48 KiB, through the opt-in), or
-/// fails naming what asked for it. A kernel past 48 KiB also asks for the
-/// most shared memory an SM has (cudaSharedmemCarveoutMaxShared), so that
-/// the driver's choice of the L1/shared split never holds fewer of its
-/// blocks on an SM than their shared memory allows. The attributes are
-/// set when a call needs more than the kernel's earlier calls, not at
-/// every launch.
+/// fails naming what asked for it. The kernels that call it keep their
+/// tiles in shared memory (the attention's), so at its first call a
+/// kernel also asks for the most shared memory an SM has
+/// (cudaSharedmemCarveoutMaxShared): the driver's choice of the L1/shared
+/// split then never holds fewer of its blocks on an SM than their shared
+/// memory and registers allow. The opt-in is set when a call needs more
+/// than the kernel's earlier calls, not at every launch.
 template <typename Kernel>
 axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
                           const char *what, int64_t length) {
@@ -41,6 +42,9 @@ axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
   if (it == known.end()) {
     cudaFuncAttributes attributes;
     AXONN_CUDA(rt, cudaFuncGetAttributes(&attributes, kernel));
+    AXONN_CUDA(rt, cudaFuncSetAttribute(
+                       kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                       int(cudaSharedmemCarveoutMaxShared)));
     State::KernelShared entry;
     entry.fixed = size_t(attributes.sharedSizeBytes);
     it = known.emplace(reinterpret_cast<const void *>(kernel), entry).first;
@@ -57,10 +61,6 @@ axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
   AXONN_CUDA(
       rt, cudaFuncSetAttribute(
               kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
-  if (k.optedIn == 0)
-    AXONN_CUDA(rt, cudaFuncSetAttribute(
-                       kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
-                       int(cudaSharedmemCarveoutMaxShared)));
   k.optedIn = bytes;
   return AXONN_OK;
 }
