@@ -477,10 +477,12 @@ template <int D> constexpr bool kTwoRowBlocksFit = D <= 64;
 /// Forward blocks an SM should hold (registers a thread at most 65536 /
 /// (128 x this)): with one row block at D <= 64, four (shared memory
 /// allows them; left to itself ptxas took 96 registers and spilled); with
-/// two, two; at D = 128, shared memory allows two.
+/// two, three (168 registers and 8 bytes of spills at D = 64, for half as
+/// many blocks again as the 178 registers ptxas takes for two); at D =
+/// 128, shared memory allows two.
 template <int D, int R>
 constexpr int kForwardBlocksPerSm = R == 1 && D <= 64 ? 4
-                                    : R == 2          ? 2
+                                    : R == 2          ? 3
                                                       : 1;
 
 /// acc[r] (16 x 64) = rows r0 + 16 r ... of tile `a` times the transpose
@@ -673,16 +675,21 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
 #endif
 }
 
-/// dQ blocks an SM should hold: at D = 128 shared memory allows two, and
-/// saying so keeps ptxas from aiming at three (168 registers and a spill).
-template <int D> constexpr int kGradQueryBlocksPerSm = D == 128 ? 2 : 1;
+/// dQ blocks an SM should hold: with one row block at D <= 64, four (128
+/// registers, no spills; shared memory allows them; ptxas took 134 and
+/// held three); at D = 128 shared memory allows two, and saying so keeps
+/// ptxas from aiming at three (168 registers and a spill).
+template <int D, int R>
+constexpr int kGradQueryBlocksPerSm = D == 128            ? 2
+                                      : R == 1 && D <= 64 ? 4
+                                                          : 1;
 
 /// Backward, first kernel: a block per (64 R queries, head, batch), 16 R
 /// rows a warp (R row blocks of 16, as the forward's): dQ = sum over key
 /// tiles of dS K, dS = P (dO V^T - delta), P from the packed lse, written
 /// (times 1/sqrt(D), rotated back) into dqkv.
 template <int D, int R, typename T>
-__global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D>))
+__global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D, R>))
     fa2GradQueryKernel(Rows q, Rows k, Rows v, Rows dO, int64_t seq,
                        int64_t padded, QKVLayout layout, int32_t causal,
                        const float2 *rope, const float *lse, const float *delta,
