@@ -517,6 +517,27 @@ __device__ void scoresOfRows(const bf16 *a, int r0, const bf16 *b,
   }
 }
 
+/// As scoresOfRows for one row block whose A operands (its 16 rows, each
+/// 16-column block kk) are held in registers, `held[kk]`: the same
+/// products in the same order.
+template <int D>
+__device__ void scoresOfHeld(const uint32_t (&held)[D / 16][4], const bf16 *b,
+                             int end, float (&acc)[8][4]) {
+#pragma unroll
+  for (int j = 0; j < 8; ++j)
+    acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk)
+#pragma unroll
+    for (int nb = 0; nb < 4; ++nb)
+      if (nb < end) {
+        uint32_t fb[4];
+        loadBt<D>(fb, b, nb * 16, kk * 16);
+        mmaBf16(acc[2 * nb], held[kk], fb[0], fb[1]);
+        mmaBf16(acc[2 * nb + 1], held[kk], fb[2], fb[3]);
+      }
+}
+
 /// acc[r] (16 x D) += a[r] (16 x 64) times tile rows 0 ... 63, over a[r]'s
 /// 16-column blocks before end[r]; each B operand loaded once.
 template <int D, int R>
@@ -587,13 +608,24 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
       rowMax[r][i] = -INFINITY;
       rowSum[r][i] = 0;
     }
+  // With one row block a warp, its Q operands stay in registers from the
+  // first key tile on (read from shared memory once, not every tile).
+  uint32_t held[R == 1 ? D / 16 : 1][4];
   for (int it = 0; it < keys.tiles; ++it) {
     int64_t t0 = int64_t(it) * kTileRows;
-    keys.next(it);
+    keys.next(it); // (the first waits for the Q tile too)
     int blocks[R];
     visibleRowBlocks<R>(row0, t0, causal, blocks);
     float s[R][8][4];
-    scoresOfRows<D, R>(qTile, warp * kWarpRows * R, keys.k(it), blocks, s);
+    if constexpr (R == 1) {
+      if (it == 0)
+#pragma unroll
+        for (int kk = 0; kk < D / 16; ++kk)
+          loadA<D>(held[kk], qTile, warp * kWarpRows, kk * 16);
+      scoresOfHeld<D>(held, keys.k(it), blocks[0], s[0]);
+    } else {
+      scoresOfRows<D, R>(qTile, warp * kWarpRows * R, keys.k(it), blocks, s);
+    }
     uint32_t p[R][4][4];
 #pragma unroll
     for (int r = 0; r < R; ++r) {
