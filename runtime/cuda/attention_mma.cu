@@ -246,6 +246,24 @@ axonn_status packedScratch(axonn_rt *rt, int64_t batch, int64_t seq,
   return AXONN_OK;
 }
 
+/// Packs the parts of qkv, and of dout in the backward (not null), that
+/// the kernels read packed (`o`).
+template <int D, typename T>
+axonn_status packOperands(axonn_rt *rt, const T *qkv, const T *dout,
+                          int64_t batch, int64_t seq, const QKVLayout &layout,
+                          const Packed &p, const fa2::Operands &o) {
+  for (auto [part, dst, wanted] :
+       {std::tuple<int, bf16 *, bool>{0, p.q, o.packQ},
+        {1, p.k, o.packK},
+        {2, p.v, o.packV},
+        {3, p.dO, dout && o.packDO}})
+    if (wanted)
+      if (axonn_status s = pack<D>(rt, part == 3 ? dout : qkv, part, batch, seq,
+                                   layout, p.rope, dst))
+        return s;
+  return AXONN_OK;
+}
+
 /// Launches `kernel` over `grid` (blocks of kBlock threads, `bytes` of
 /// dynamic shared memory) on `stream`.
 template <typename... Params, typename... Args>
@@ -271,14 +289,9 @@ axonn_status forward(axonn_rt *rt, const T *qkv, int64_t batch, int64_t seq,
   fa2::Operands o = fa2::operandsOf<D>(p.q, p.k, p.v, nullptr, qkv,
                                        static_cast<const T *>(nullptr), seq,
                                        layout, p.rope != nullptr, !wmma);
-  for (auto [part, dst, wanted] :
-       {std::tuple<int, bf16 *, bool>{0, p.q, o.packQ},
-        {1, p.k, o.packK},
-        {2, p.v, o.packV}})
-    if (wanted)
-      if (axonn_status s =
-              pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
-        return s;
+  if (axonn_status s = packOperands<D>(rt, qkv, static_cast<const T *>(nullptr),
+                                       batch, seq, layout, p, o))
+    return s;
   int64_t padded = paddedLength(seq);
   int rowBlocks = 1;
   if (axonn_status s = forwardRowBlocks(rt, &rowBlocks))
@@ -324,17 +337,8 @@ axonn_status backward(axonn_rt *rt, const T *dout, const T *qkv, const T *out,
   bool wmma = wmmaFor(rt, seq);
   fa2::Operands o = fa2::operandsOf<D>(p.q, p.k, p.v, p.dO, qkv, dout, seq,
                                        layout, p.rope != nullptr, !wmma);
-  for (auto [part, dst, wanted] :
-       {std::tuple<int, bf16 *, bool>{0, p.q, o.packQ},
-        {1, p.k, o.packK},
-        {2, p.v, o.packV}})
-    if (wanted)
-      if (axonn_status s =
-              pack<D>(rt, qkv, part, batch, seq, layout, p.rope, dst))
-        return s;
-  if (o.packDO)
-    if (axonn_status s = pack<D>(rt, dout, 3, batch, seq, layout, p.rope, p.dO))
-      return s;
+  if (axonn_status s = packOperands<D>(rt, qkv, dout, batch, seq, layout, p, o))
+    return s;
   int64_t padded = paddedLength(seq);
   int64_t tiles = padded / kTileRows;
   // The rows' statistics in the packed order, a warp (of 8 a block) each.
