@@ -16,15 +16,14 @@
 //
 // The operands are packed as for the WMMA kernels (attention_mma.cuh's
 // packKernel: [batch, head, padded, D] bf16, queries rotated and times
-// 1/sqrt(D)), except in bf16 storage, where V, dO and (without RoPE) K and
-// Q at D = 64 are read in place (Rows, operandsOf: packing would copy them
-// bit for bit);
-// the backward reads the same packed lse and delta, so both kernel sets
-// share the packing, the statistics and the results' rotation. P and dS are
-// rounded to bf16 before their products, as there; the forward's row sums add P
-// in fp32 (FlashAttention-2's way; the WMMA kernels add the rounded P). Masks
-// are evaluated only on the tiles that cross the causal diagonal or the
-// sequence's end.
+// 1/sqrt(D)), except what bf16 storage lets the kernels read in place
+// (Rows, operandsOf: packing would copy it bit for bit); the backward
+// reads the same packed lse and delta, so both kernel sets share the
+// packing, the statistics and the results' rotation. P and dS are rounded
+// to bf16 before their products, as there; the forward's row sums add P
+// in fp32 (FlashAttention-2's way; the WMMA kernels add the rounded P).
+// Masks are evaluated only on the tiles that cross the causal diagonal or
+// the sequence's end.
 //
 // The device code is plain CUDA with inline PTX; under AXONN_CUDA_EMULATION
 // (runtime/check/cuda_emulation.h) the PTX operations are emulated lane by
@@ -155,9 +154,9 @@ template <int D> __device__ __forceinline__ bf16 *tileAt(bf16 *first, int i) {
 /// Where a kernel reads an operand's rows (D bf16 each): row r of head h
 /// of batch entry b at `at` + b * batch + h * head + r * row. Packed by
 /// packKernel ([batch, head, padded, D]), or, in bf16 storage, the tensor
-/// itself where packing would only copy it (attention_mma.cu's operands:
-/// qkv's K and V, dout's dO). Rows from the sequence's end on are read as
-/// zeros, not from memory. `scale`: what the rows' products still need
+/// itself where packing would only copy it (operandsOf: parts of qkv, and
+/// dout). Rows from the sequence's end on are read as zeros, not from
+/// memory. `scale`: what the rows' products still need
 /// (Q read in place: 1/sqrt(D), which the packing applies; else 1).
 struct Rows {
   const bf16 *at;
@@ -477,9 +476,8 @@ template <int D> constexpr bool kTwoRowBlocksFit = D <= 64;
 /// Forward blocks an SM should hold (registers a thread at most 65536 /
 /// (128 x this)): with one row block at D <= 64, four (shared memory
 /// allows them; left to itself ptxas took 96 registers and spilled); with
-/// two, three (168 registers and 8 bytes of spills at D = 64, for half as
-/// many blocks again as the 178 registers ptxas takes for two); at D =
-/// 128, shared memory allows two.
+/// two, three (at D = 64: 168 registers and 8 bytes of spills, where
+/// ptxas took 178 and held two); at D = 128, shared memory allows two.
 template <int D, int R>
 constexpr int kForwardBlocksPerSm = R == 1 && D <= 64 ? 4
                                     : R == 2          ? 3
@@ -819,7 +817,8 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D, R>))
 /// dK/dV blocks an SM should hold: at D = 64 three (168 registers; 24
 /// bytes of spills since the operands' row strides are parameters, which
 /// three blocks' occupancy is taken to outweigh: left alone ptxas takes
-/// 180 and holds two).
+/// 180 and holds two). (At D = 128: 255 registers and 24 to 32 bytes of
+/// spills either way.)
 template <int D> constexpr int kGradKeyBlocksPerSm = D == 64 ? 3 : 1;
 
 /// Backward, second kernel: a block per (64 keys, KV head, batch), 16 keys
@@ -859,11 +858,11 @@ __global__ void __launch_bounds__(kBlock, (kGradKeyBlocksPerSm<D>))
   int64_t firstQuery = causal ? first : 0;
   int perHead = int((seq - firstQuery + kTileRows - 1) / kTileRows);
   int tiles = int(layout.perGroup) * perHead;
-  // Starts copying the operands of step `it` (head it / perHead of the
-  // group, query tile it % perHead) into buffer `to` (lse and delta from
-  // packed rows, [batch, head, padded]).
-  // (from the group's first head at the first query row read: the queries
-  // and dO as pointers, the packed lse and delta as an offset)
+  // copyStep starts copying the operands of step `it` (head it / perHead
+  // of the group, query tile it % perHead) into buffer `to`, from the
+  // group's first head at the first query row read: the queries and dO
+  // from these pointers, lse and delta (packed rows, [batch, head,
+  // padded]) from this offset.
   int64_t firstHead = kv * layout.perGroup;
   const bf16 *qAt = q.of(b, firstHead) + firstQuery * q.row,
              *dOAt = dO.of(b, firstHead) + firstQuery * dO.row;
