@@ -831,49 +831,23 @@ void checkBf16(Api &cuda, Api &cpu) {
     });
   }
   // Attention in bf16 (on the tensor cores on a GPU): every tiled head
-  // dimension, causal with RoPE and full.
+  // dimension, causal with RoPE and full, over grouped heads; and GPT-2's
+  // (as many KV heads as queries, no RoPE, heads of 64), whose operands the
+  // tensor-core kernels read in place.
+  struct Bf16Attention {
+    int64_t d, kv;
+    int32_t causal;
+    double rope;
+    const char *what;
+  };
+  std::vector<Bf16Attention> attentions;
   for (int64_t d : {int64_t(32), int64_t(64), int64_t(128)}) {
-    const int64_t batch = 2, seq = 150, heads = 4, kv = 2;
-    const int64_t f = (heads + 2 * kv) * d, width = heads * d;
-    auto qkv = random(batch * seq * f, 0.5),
-         dout = random(batch * seq * width);
-    check(cuda, cpu, [&](Run &r) -> Outputs {
-      auto &a = r.api;
-      axonn_bf16 *pq = r.inBf16(qkv), *pd = r.inBf16(dout);
-      axonn_bf16 *o = r.outBf16(batch * seq * width),
-                 *on = r.outBf16(batch * seq * width),
-                 *dq = r.outBf16(batch * seq * f),
-                 *dqn = r.outBf16(batch * seq * f);
-      float *lse = r.out(batch * seq * heads), *lsen = r.out(batch * seq * heads);
-      r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 1, 10000.0, o,
-                            lse),
-           "attention");
-      r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 0, 0.0, on,
-                            lsen),
-           "attention");
-      r.ok(a.attention_grad_bf16(a.rt, pd, pq, o, lse, batch, seq, heads, kv,
-                                 d, 1, 10000.0, dq),
-           "attention_grad");
-      r.ok(a.attention_grad_bf16(a.rt, pd, pq, on, lsen, batch, seq, heads, kv,
-                                 d, 0, 0.0, dqn),
-           "attention_grad");
-      std::string tag = " (d " + std::to_string(d);
-      return {{"attention_bf16" + tag + ", causal, rope)",
-               r.read(o, batch * seq * width)},
-              {"attention_bf16 lse" + tag + ", causal, rope)",
-               r.read(lse, batch * seq * heads)},
-              {"attention_bf16" + tag + ", full)",
-               r.read(on, batch * seq * width)},
-              {"attention_grad_bf16" + tag + ", causal, rope)",
-               r.read(dq, batch * seq * f)},
-              {"attention_grad_bf16" + tag + ", full)",
-               r.read(dqn, batch * seq * f)}};
-    });
+    attentions.push_back({d, 2, 1, 10000.0, "causal, rope"});
+    attentions.push_back({d, 2, 0, 0.0, "full"});
   }
-  // GPT-2's attention in bf16: as many KV heads as queries, no RoPE, heads
-  // of 64, so that the tensor-core kernels read Q, K, V and dO in place.
-  {
-    const int64_t batch = 2, seq = 150, heads = 4, kv = 4, d = 64;
+  attentions.push_back({64, 4, 1, 0.0, "causal, in place"});
+  for (const Bf16Attention &c : attentions) {
+    const int64_t batch = 2, seq = 150, heads = 4, kv = c.kv, d = c.d;
     const int64_t f = (heads + 2 * kv) * d, width = heads * d;
     auto qkv = random(batch * seq * f, 0.5), dout = random(batch * seq * width);
     check(cuda, cpu, [&](Run &r) -> Outputs {
@@ -882,17 +856,16 @@ void checkBf16(Api &cuda, Api &cpu) {
       axonn_bf16 *o = r.outBf16(batch * seq * width),
                  *dq = r.outBf16(batch * seq * f);
       float *lse = r.out(batch * seq * heads);
-      r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, 1, 0.0, o, lse),
+      r.ok(a.attention_bf16(a.rt, pq, batch, seq, heads, kv, d, c.causal,
+                            c.rope, o, lse),
            "attention");
       r.ok(a.attention_grad_bf16(a.rt, pd, pq, o, lse, batch, seq, heads, kv, d,
-                                 1, 0.0, dq),
+                                 c.causal, c.rope, dq),
            "attention_grad");
-      return {{"attention_bf16 (d 64, causal, in place)",
-               r.read(o, batch * seq * width)},
-              {"attention_bf16 lse (d 64, causal, in place)",
-               r.read(lse, batch * seq * heads)},
-              {"attention_grad_bf16 (d 64, causal, in place)",
-               r.read(dq, batch * seq * f)}};
+      std::string tag = " (d " + std::to_string(d) + ", " + c.what + ")";
+      return {{"attention_bf16" + tag, r.read(o, batch * seq * width)},
+              {"attention_bf16 lse" + tag, r.read(lse, batch * seq * heads)},
+              {"attention_grad_bf16" + tag, r.read(dq, batch * seq * f)}};
     });
   }
   {
