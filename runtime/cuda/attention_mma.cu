@@ -81,6 +81,21 @@ bool wmmaChosen() {
   return choice && std::string(choice) == "wmma";
 }
 
+/// Says once per process (on rank 0), as "axonn: attention ...", why the
+/// attention leaves its fastest kernels when the user did not ask for it:
+/// a slowdown should not be silent.
+void noteOnce(axonn_rt *rt, bool &said, const char *format, ...) {
+  if (said || rt->rank != 0)
+    return;
+  said = true;
+  char text[256];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(text, sizeof(text), format, args);
+  va_end(args);
+  std::fprintf(stderr, "axonn: attention %s\n", text);
+}
+
 /// Whether a call over `seq` runs the WMMA kernels: chosen, or a sequence
 /// of more tiles than the mma.sync kernels' grids hold (said once).
 bool wmmaFor(axonn_rt *rt, int64_t seq) {
@@ -88,14 +103,11 @@ bool wmmaFor(axonn_rt *rt, int64_t seq) {
     return true;
   if (paddedLength(seq) / kTileRows <= fa2::kMostGridTiles)
     return false;
-  static bool said = false;
-  if (!said && rt->rank == 0)
-    std::fprintf(stderr,
-                 "axonn: attention over sequences of %lld runs the WMMA "
-                 "kernels (the mma.sync kernels take up to %lld tiles of "
-                 "%d)\n",
-                 (long long)seq, (long long)fa2::kMostGridTiles, kTileRows);
-  said = true;
+  static bool longSequences = false;
+  noteOnce(rt, longSequences,
+           "over sequences of %lld runs the WMMA kernels (the mma.sync "
+           "kernels take up to %lld tiles of %d)",
+           (long long)seq, (long long)fa2::kMostGridTiles, kTileRows);
   return true;
 }
 
@@ -475,25 +487,6 @@ axonn_status attentionKernels(axonn_rt *rt, AttentionKernels *out) {
   return AXONN_OK;
 }
 
-namespace {
-
-/// Says once per process (on rank 0) why the attention leaves the tensor
-/// cores when the user did not ask for it: a slowdown should not be
-/// silent.
-void noteOnce(axonn_rt *rt, bool &said, const char *format, ...) {
-  if (said || rt->rank != 0)
-    return;
-  said = true;
-  char text[256];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(text, sizeof(text), format, args);
-  va_end(args);
-  std::fprintf(stderr, "axonn: attention runs on the CUDA cores: %s\n", text);
-}
-
-} // namespace
-
 bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
   State &s = state(rt);
   loadGemmSettings(s); // the precision, even before the first GEMM
@@ -503,7 +496,8 @@ bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
   static bool oldGpu = false, oldBuild = false, oddHeads = false,
               smallShared = false;
   if (s.prop.major < 8) {
-    noteOnce(rt, oldGpu, "%s is older than sm_80", s.prop.name);
+    noteOnce(rt, oldGpu, "runs on the CUDA cores: %s is older than sm_80",
+             s.prop.name);
     return false;
   }
   // Built for sm_80 or newer: code for older GPUs only (a JIT from their
@@ -518,7 +512,8 @@ bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
   }();
   if (!built) {
     noteOnce(rt, oldBuild,
-             "the runtime was built without sm_80 code "
+             "runs on the CUDA cores: the runtime was built without sm_80 "
+             "code "
              "(CMAKE_CUDA_ARCHITECTURES)");
     return false;
   }
@@ -528,14 +523,15 @@ bool mmaAttentionApplies(axonn_rt *rt, bool bf16Storage, int64_t headDim) {
         need = wmmaChosen() ? wmmaShared<D>() : fa2Shared<D>();
       })) {
     noteOnce(rt, oddHeads,
-             "heads of %lld (the tensor-core kernels take 32, 64 and 128)",
+             "runs on the CUDA cores: heads of %lld (the tensor-core "
+             "kernels take 32, 64 and 128)",
              (long long)headDim);
     return false;
   }
   if (need > most) {
     noteOnce(rt, smallShared,
-             "heads of %lld need %zu bytes of shared memory a block, %s has "
-             "%zu",
+             "runs on the CUDA cores: heads of %lld need %zu bytes of shared "
+             "memory a block, %s has %zu",
              (long long)headDim, need, s.prop.name, most);
     return false;
   }
