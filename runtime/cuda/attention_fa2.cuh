@@ -44,7 +44,6 @@ namespace axonn::cuda::fa2 {
 using mma::bf16;
 using mma::headRows;
 using mma::kBlock;
-using mma::kLog2e;
 using mma::kTileRows;
 using mma::kWarpRows;
 using mma::tileBytes;

@@ -30,7 +30,6 @@ constexpr int kBlock = 32 * kWarps;
 /// of 8 bf16 or 4 floats, as WMMA needs).
 constexpr int kScoreLd = kTileRows + 4; // fp32 scores of a warp's rows
 constexpr int kProbLd = kTileRows + 8;  // bf16 probabilities
-constexpr float kLog2e = 1.4426950408889634f;
 
 template <int D> struct Dims {
   static constexpr int tileLd = D + 8; // bf16 tiles of 64 rows

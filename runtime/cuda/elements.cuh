@@ -18,6 +18,12 @@ namespace axonn::cuda {
 
 using axonn::QKVLayout;
 
+/// log2(e): exponentials as exp2f(x log2(e) - m log2(e)), one fused
+/// multiply-add and the hardware's exp2 where expf's range reduction takes
+/// several instructions (the softmax statistics of the logits, the
+/// attention).
+constexpr float kLog2e = 1.4426950408889634f;
+
 #define GRID_STRIDE(i, count)                                                  \
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;             \
        i < (count); i += int64_t(blockDim.x) * gridDim.x)

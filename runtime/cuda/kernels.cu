@@ -1579,12 +1579,10 @@ __device__ void rowPieces(int64_t end, bool vector, Piece &&piece,
     single(v);
 }
 
-/// log2(e): the logits' exponentials are exp2f(x log2(e) - m log2(e)),
-/// one fused multiply-add and the hardware's exp2 where expf's range
-/// reduction took several instructions per logit (50,257 of them per
-/// token: the exponential was much of both kernels' work).
-constexpr float kLogitsLog2e = 1.4426950408889634f;
-
+// The logits' exponentials are exp2f of one fused multiply-add
+// (elements.cuh's kLog2e): expf's range reduction took several
+// instructions per logit, 50,257 of them per token, much of both kernels'
+// work.
 /// A block per token, one pass over its logits: each thread keeps a
 /// running maximum and its sum of exp relative to it (online softmax, exp
 /// in fp32), then the block combines them in double: max[t] and partial[t]
@@ -1598,12 +1596,12 @@ __global__ void logitsMaxKernel(const T *logits, const int32_t *targets,
   float m = -INFINITY, scaledMax = -INFINITY, s = 0;
   auto add = [&](float x) {
     if (x > m) {
-      float scaled = x * kLogitsLog2e;
+      float scaled = x * kLog2e;
       s = s * exp2f(scaledMax - scaled) + 1.0f;
       m = x;
       scaledMax = scaled;
     } else {
-      s += exp2f(fmaf(x, kLogitsLog2e, -scaledMax));
+      s += exp2f(fmaf(x, kLog2e, -scaledMax));
     }
   };
   rowPieces<T>(
@@ -1672,10 +1670,10 @@ crossEntropyGradKernel(const T *logits, const float *max, const float *sums,
     T *out = dlogits + t * rows;
     bool dropped = (keep && keep[t] == 0) || n <= 0;
     int64_t end = dropped ? 0 : real, target = int64_t(targets[t]) - offset;
-    float m = max[t] * kLogitsLog2e,
+    float m = max[t] * kLog2e,
           scale = float(1 / (double(sums[t * 2]) * n)), one = float(1 / n);
     auto gradient = [&](int64_t v, float x) {
-      float g = exp2f(fmaf(x, kLogitsLog2e, -m)) * scale;
+      float g = exp2f(fmaf(x, kLog2e, -m)) * scale;
       return v == target ? g - one : g;
     };
     rowPieces<T>(
