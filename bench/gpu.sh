@@ -179,6 +179,18 @@ run() {
         | grep '^step' > "$out/$name-bf16.txt" || failed=1
     { echo -n "bf16 storage: "; python3 "$ROOT/test/lit/compare_losses.py" "$out/$name-bf16.txt" \
         "$BUNDLE/$name-cpu.txt" 0.05 0.02; } | tee "$out/$name-vs-bf16.txt" || failed=1
+    # The step recorded as a CUDA graph from the third step on: the same
+    # kernels with the same arguments, so the same losses bit for bit.
+    timeout 120 "$out/$name-bf16" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
+        --cuda-graphs 2> "$out/$name-graphs.err" | grep '^step' > "$out/$name-graphs.txt"
+    if [ -s "$out/$name-graphs.txt" ] && ! grep -q 'could not be recorded' "$out/$name-graphs.err" &&
+        cmp -s "$out/$name-graphs.txt" "$out/$name-bf16.txt"; then
+      echo "CUDA graphs (bf16 storage): the same $TINY_STEPS losses bit for bit" | tee "$out/$name-graphs-check.txt"
+    else
+      echo "FAIL CUDA graphs (bf16 storage): $(tail -1 "$out/$name-graphs.err"; diff "$out/$name-graphs.txt" "$out/$name-bf16.txt" | head -2 | tr '\n' ' ')" \
+          | tee "$out/$name-graphs-check.txt"
+      failed=1
+    fi
   done
 
   stage "a CUDA failure ends the run: rank, call and error string (AXONN_CUDA_DEVICE=99)"
@@ -205,6 +217,15 @@ run() {
     tail -3 "$out/$m.log"
     if [ "${m%-bf16}" != "$m" ]; then
       cp "$out/${m%-bf16}-torch.json" "$out/$m-torch.json" 2>/dev/null
+      if [ "$m" = gpt2-124m-gpu-bf16 ]; then
+        # The same with the step a CUDA graph from the third step on (more
+        # steps: the median then falls on the replayed ones).
+        timeout 150 "$out/$m" --data "$BUNDLE/data" --steps 14 --log-every 1 \
+            --peak-tflops $peak --cuda-graphs > "$out/$m-graphs.log" 2>&1 \
+            || { tail -5 "$out/$m-graphs.log"; failed=1; }
+        tail -3 "$out/$m-graphs.log"
+        cp "$out/$m-torch.json" "$out/$m-graphs-torch.json" 2>/dev/null
+      fi
       continue
     fi
     if [ "$TORCH" != all ] && [[ " $TORCH " != *" $m "* ]]; then
@@ -292,7 +313,7 @@ run() {
   fi
 
   python3 - "$out" "$gpu" "$(( $(date +%s) - started ))" "$([ "$rt" = "$BUNDLE/rt" ] && echo 1 || echo 0)" \
-      "${MODELS[@]}" <<'PY' | tee "$BUNDLE/results.md"
+      "${MODELS[@]}" gpt2-124m-gpu-bf16-graphs <<'PY' | tee "$BUNDLE/results.md"
 import json, re, sys
 out, gpu, seconds, prebuilt = sys.argv[1:5]
 models = sys.argv[5:]
@@ -330,8 +351,9 @@ print("kernel check: " + text("check.txt").splitlines()[-1])
 print("a CUDA failure: " + text("cuda-error.txt"))
 for name, what in (("tiny-gpt", "SIMT attention"),
                    ("tiny-gpt-d64", "tensor-core attention")):
-    print("%s (%s) vs CPU: %s; %s; %s" % (name, what, text(name + "-vs-fp32.txt"),
-          text(name + "-vs-gpu.txt"), text(name + "-vs-bf16.txt")))
+    print("%s (%s) vs CPU: %s; %s; %s; %s" % (name, what, text(name + "-vs-fp32.txt"),
+          text(name + "-vs-gpu.txt"), text(name + "-vs-bf16.txt"),
+          text(name + "-graphs-check.txt")))
 print()
 print(text("attention.txt"))
 print()

@@ -195,8 +195,9 @@ Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv,
         static_cast<const T *>(nullptr), s.seq, layout, p.rope() != nullptr,
         direct);
     // (bf16 storage: V in place at least, or the tests of it test nothing)
-    if (std::is_same_v<T, axonn_bf16> && direct)
+    if (std::is_same_v<T, axonn_bf16> && direct) {
       EXPECT_FALSE(o.packV) << "V read in place";
+    }
     launch(Kernels<D, T>::forward, grid, kBlock, o.q, o.k, o.v, s.seq, layout,
            s.causal, f.out.data(), f.lse.data());
   } else {
@@ -235,8 +236,9 @@ std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
     axonn::cuda::fa2::Operands o = axonn::cuda::fa2::operandsOf<D>(
         p.q.data(), p.k.data(), p.v.data(), p.dO.data(), x.data(), dO.data(),
         s.seq, layout, p.rope() != nullptr, direct);
-    if (std::is_same_v<T, axonn_bf16> && direct)
+    if (std::is_same_v<T, axonn_bf16> && direct) {
       EXPECT_FALSE(o.packV || o.packDO) << "V and dO read in place";
+    }
     launch(Kernels<D, T>::gradQuery, queryGrid, kBlock, o.q, o.k, o.v, o.dO,
            s.seq, padded, layout, s.causal, p.rope(), lse, delta, dqkv.data());
     launch(Kernels<D, T>::gradKey, keyGrid, kBlock, o.q, o.k, o.v, o.dO, s.seq,

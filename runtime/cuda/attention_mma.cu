@@ -168,6 +168,10 @@ axonn_status chooseRowBlocks(axonn_rt *rt, int wanted, const std::string &key,
   auto known = s.attentionRows.find(key);
   if (known != s.attentionRows.end())
     return launch(known->second);
+  // (Timing waits for the GPU: a shape first met while recording a graph
+  // runs with one row block there, and is timed at a later call.)
+  if (s.recording)
+    return launch(1);
   for (int blocks : {1, 2})
     if (axonn_status st = launch(blocks))
       return st;

@@ -74,8 +74,15 @@ axonn_status checkNccl(axonn_rt *rt, ncclResult_t code, const char *call,
 
 axonn_status scratch(axonn_rt *rt, size_t bytes, void **ptr) {
   State &s = state(rt);
+  if (bytes > s.scratchBytes && s.recording)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "a call needs %zu bytes of scratch, more than the %zu "
+                    "there are, while recording a graph (growing it waits "
+                    "for the GPU: run the calls once before recording them)",
+                    bytes, s.scratchBytes);
   if (bytes > s.scratchBytes) {
     AXONN_CUDA(rt, cudaStreamSynchronize(s.compute));
+    ++s.memoryGeneration;
     if (s.scratch)
       AXONN_CUDA(rt, cudaFree(s.scratch));
     // No scratch until the allocation succeeds: a failed growth must not
@@ -263,8 +270,12 @@ extern "C" axonn_status axonn_rt_alloc(axonn_rt *rt, int64_t bytes,
                                        axonn_memory kind, void **ptr) {
   if (!ptr || bytes < 0)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "alloc: bad arguments");
-  size_t size = size_t(bytes > 256 ? bytes : 256);
   *ptr = nullptr;
+  // (Its zero fill would be recorded, not run.)
+  if (state(rt).recording)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "alloc while recording a graph");
+  size_t size = size_t(bytes > 256 ? bytes : 256);
   if (kind == AXONN_MEMORY_DEVICE) {
     AXONN_CUDA(rt, cudaMalloc(ptr, size));
     // On the compute stream: ordered before the kernels that use it.
@@ -285,6 +296,7 @@ extern "C" axonn_status axonn_rt_alloc(axonn_rt *rt, int64_t bytes,
 
 extern "C" void axonn_rt_free(axonn_rt *rt, void *ptr) {
   rt->freedNow(ptr);
+  ++state(rt).memoryGeneration;
   cudaFree(ptr);
 }
 
@@ -306,6 +318,9 @@ extern "C" axonn_status axonn_rt_prefetch(axonn_rt *rt, const void *ptr,
 
 extern "C" axonn_status axonn_rt_synchronize(axonn_rt *rt) {
   State &s = state(rt);
+  if (s.recording)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "synchronize while recording a graph");
   AXONN_CUDA(rt, cudaStreamSynchronize(s.compute));
   // Collectives started and not yet waited for run on their own streams.
   for (auto &[key, group] : s.groups)
@@ -330,6 +345,101 @@ extern "C" axonn_status axonn_rt_synchronize(axonn_rt *rt) {
                     "positions do not fit the key/value cache (found by the "
                     "cached attention kernel)");
   }
+}
+
+//===----------------------------------------------------------------------===//
+// Recorded calls: stream capture on the compute stream. The side stream
+// and the collectives' streams join the capture through the events the
+// calls already use to order them after the compute stream (and leave it
+// by the events the compute stream waits for), so one graph holds them all.
+//===----------------------------------------------------------------------===//
+
+struct axonn_graph_impl {
+  cudaGraphExec_t exec = nullptr;
+  uint64_t generation = 0;
+};
+
+extern "C" int32_t axonn_rt_graph_supported(const axonn_rt *rt) {
+  (void)rt;
+  return 1;
+}
+
+extern "C" axonn_status axonn_rt_graph_begin(axonn_rt *rt) {
+  State &s = state(rt);
+  if (s.recording)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "axonn_rt_graph_begin: already recording");
+  if (rt->tracer.on)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "cannot record a graph while tracing (a trace times "
+                    "each call as it runs)");
+  // Thread-local: only this thread's calls are held to capture's rules.
+  AXONN_CUDA(
+      rt, cudaStreamBeginCapture(s.compute, cudaStreamCaptureModeThreadLocal));
+  s.recording = true;
+  return AXONN_OK;
+}
+
+extern "C" axonn_status axonn_rt_graph_end(axonn_rt *rt, axonn_graph *out) {
+  State &s = state(rt);
+  if (!out)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "axonn_rt_graph_end: no out");
+  *out = nullptr;
+  if (!s.recording)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "axonn_rt_graph_end: not recording");
+  s.recording = false;
+  // Ending on the stream that began it ends the capture on every stream
+  // that joined, even after a failed call left one unjoined (the graph is
+  // then null). Captured work never ran; capture errors are not sticky.
+  cudaGraph_t graph = nullptr;
+  cudaError_t ended = cudaStreamEndCapture(s.compute, &graph);
+  cudaGetLastError();
+  if (ended != cudaSuccess || !graph) {
+    if (graph)
+      cudaGraphDestroy(graph);
+    return rt->fail(AXONN_ERR_CUDA,
+                    "recording a graph failed: cudaStreamEndCapture: %s",
+                    cudaGetErrorString(ended));
+  }
+  cudaGraphExec_t exec = nullptr;
+  cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  if (made != cudaSuccess) {
+    cudaGetLastError();
+    return rt->fail(AXONN_ERR_CUDA,
+                    "recording a graph failed: cudaGraphInstantiate: %s",
+                    cudaGetErrorString(made));
+  }
+  *out = new axonn_graph_impl{exec, s.memoryGeneration};
+  return AXONN_OK;
+}
+
+extern "C" axonn_status axonn_rt_graph_launch(axonn_rt *rt, axonn_graph graph) {
+  State &s = state(rt);
+  if (!graph || s.recording)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "axonn_rt_graph_launch: %s",
+                    graph ? "while recording" : "no graph");
+  if (graph->generation != s.memoryGeneration)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "axonn_rt_graph_launch: memory the graph uses was freed "
+                    "after it was recorded");
+  AXONN_CUDA(rt, cudaGraphLaunch(graph->exec, s.compute));
+  return AXONN_OK;
+}
+
+extern "C" int32_t axonn_rt_graph_current(const axonn_rt *rt,
+                                          axonn_graph graph) {
+  auto *s = static_cast<const State *>(rt->backend);
+  return graph && s && graph->generation == s->memoryGeneration;
+}
+
+extern "C" void axonn_rt_graph_destroy(axonn_rt *rt, axonn_graph graph) {
+  (void)rt;
+  if (!graph)
+    return;
+  cudaGraphExecDestroy(graph->exec);
+  delete graph;
 }
 
 extern "C" const char *axonn_rt_blas_core(void) {

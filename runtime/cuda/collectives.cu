@@ -208,6 +208,10 @@ axonn_status onHostBuffers(axonn_rt *rt, Kind kind, const void *in,
                            axonn_reduction reduction,
                            axonn_request_impl *request) {
   State &s = state(rt);
+  if (s.recording)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "a collective on host memory while recording a graph "
+                    "(it waits for the GPU)");
   char *staging = nullptr;
   size_t inBytes = size_t(inCount * element.bytes);
   size_t bytes = inBytes + size_t(outCount * element.bytes);

@@ -107,6 +107,14 @@ struct State {
   /// Scratch for reductions and staging, grown on demand.
   void *scratch = nullptr;
   size_t scratchBytes = 0;
+  /// Between axonn_rt_graph_begin and _end: calls are recorded (CUDA
+  /// stream capture on `compute`), so whatever would wait for the GPU,
+  /// allocate or time (scratch growth, a new optimizer table, first-call
+  /// tuning) fails or is skipped instead.
+  bool recording = false;
+  /// Counts the frees of memory a recorded graph may use (scratch growth,
+  /// axonn_rt_free): a graph recorded under another count is stale.
+  uint64_t memoryGeneration = 0;
   /// Per kernel: its static shared memory (asked once) and the dynamic
   /// shared memory it was opted in to so far (device.cuh's sharedMemory).
   struct KernelShared {

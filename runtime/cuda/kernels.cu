@@ -478,6 +478,10 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
     void *buffer = nullptr;
     if (known != s.gemmChoice.end() && valid(known->second)) {
       choice = known->second;
+    } else if (s.recording) {
+      // Tuning waits for the GPU: a shape first met while recording a
+      // graph keeps the heuristic's choice there, tuned at a later call.
+      remember = false;
     } else if (elements <= (size_t(1) << 26) &&
                (scratch(rt, elements * elementBytes + 512, &buffer) ==
                     AXONN_OK ||
@@ -2055,6 +2059,10 @@ axonn_status deviceTable(axonn_rt *rt, const std::string &content,
                          const void **out) {
   State &s = state(rt);
   auto it = s.tables.find(content);
+  if (it == s.tables.end() && s.recording)
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "a grouped optimizer call's first, while recording a "
+                    "graph (its table is copied from the host once)");
   if (it == s.tables.end()) {
     void *table = nullptr;
     AXONN_CUDA(rt, cudaMalloc(&table, std::max<size_t>(content.size(), 1)));

@@ -50,7 +50,7 @@ struct Options {
   std::string auditJson;
   std::string prompt = "The ";
   double peakTflops = 0, temperature = 0.8;
-  bool printLosses = false, resume = false, kvCache = true;
+  bool printLosses = false, resume = false, kvCache = true, cudaGraphs = false;
   std::string trace;
   int64_t traceSteps = 50;
 };
@@ -91,6 +91,10 @@ void usage() {
       "                          kernels, collectives in flight and waited for,\n"
       "                          data loading) and log where each step's time went\n"
       "  --trace-steps N         steps the trace covers, from the first (default 50)\n"
+      "  --cuda-graphs           record the training step once as a CUDA graph\n"
+      "                          and replay it (one launch a step; from the\n"
+      "                          third step of the run, after any --trace\n"
+      "                          steps; the same results)\n"
       "  --print-losses          print every step's loss with 9 digits (tests)\n"
       "  --inject-nan STEP       (testing) poison a weight before STEP\n"
       "Run under mpirun -np <ranks of the compiled grid> (or srun); alone it\n"
@@ -180,6 +184,8 @@ Options parseOptions(int argc, char **argv) {
             v.c_str());
     } else if (a == "--print-losses")
       o.printLosses = true;
+    else if (a == "--cuda-graphs")
+      o.cudaGraphs = true;
     else if (a == "--help" || a == "-h") {
       usage();
       std::exit(0);
@@ -246,6 +252,87 @@ private:
     if (axonn_rt_prefetch(rt, p, t.count() * t.elementBytes()) != AXONN_OK)
       die(rt, "%s", axonn_rt_last_error(rt));
   }
+};
+
+/// --cuda-graphs: the training step recorded once as a CUDA graph and
+/// replayed, one launch a step instead of one per kernel. Recorded at the
+/// run's third step (the first calls tune GEMMs, time the attention and
+/// grow scratch: host work a graph cannot hold), and again whenever memory
+/// it uses has moved since. A step that cannot be recorded runs call by
+/// call, and so do the steps after it, with a note saying why.
+class StepGraph {
+public:
+  StepGraph(axonn_rt *rt, bool wanted) : rt(rt), on(wanted) {
+    if (on && !axonn_rt_graph_supported(rt)) {
+      on = false;
+      if (axonn_rt_rank(rt) == 0)
+        std::printf("axonn: note: --cuda-graphs: the %s backend records no "
+                    "graphs; steps run call by call\n",
+                    axonn_rt_backend());
+    }
+  }
+  StepGraph(const StepGraph &) = delete;
+  StepGraph &operator=(const StepGraph &) = delete;
+  ~StepGraph() { release(); }
+  void release() {
+    axonn_rt_graph_destroy(rt, graph);
+    graph = nullptr;
+  }
+
+  /// Queues step `s` (from 0) of a run that started at `first`; no graph
+  /// while `tracing` (the trace times each call).
+  int32_t run(int64_t s, int64_t first, bool tracing, Function &step,
+              void *workspace) {
+    auto call = [&] {
+      return axonn_train_step(rt, step.argPointers.data(),
+                              step.resultPointers.data(), workspace);
+    };
+    if (!on || tracing || s - first < 2)
+      return call();
+    if (graph && !axonn_rt_graph_current(rt, graph)) {
+      axonn_rt_graph_destroy(rt, graph);
+      graph = nullptr;
+    }
+    if (!graph) {
+      if (axonn_rt_graph_begin(rt) != AXONN_OK) {
+        giveUp(axonn_rt_last_error(rt));
+        return call();
+      }
+      int32_t status = call();
+      std::string why = status != AXONN_OK ? axonn_rt_last_error(rt) : "";
+      axonn_graph made = nullptr;
+      axonn_status ended = axonn_rt_graph_end(rt, &made);
+      if (status != AXONN_OK || ended != AXONN_OK) {
+        axonn_rt_graph_destroy(rt, made);
+        giveUp(why.empty() ? axonn_rt_last_error(rt) : why);
+        // Nothing recorded ran: the step again, call by call.
+        return call();
+      }
+      graph = made;
+      ++recordings;
+      if (recordings == 1 && axonn_rt_rank(rt) == 0) {
+        std::printf("axonn: the step is a CUDA graph from step %" PRId64
+                    " on\n",
+                    s + 1);
+        std::fflush(stdout);
+      }
+    }
+    return axonn_rt_graph_launch(rt, graph);
+  }
+
+private:
+  void giveUp(const std::string &why) {
+    on = false;
+    std::fprintf(stderr,
+                 "axonn: note: --cuda-graphs: the step could not be "
+                 "recorded (%s); steps run call by call\n",
+                 why.c_str());
+  }
+
+  axonn_rt *rt;
+  bool on;
+  axonn_graph graph = nullptr;
+  int64_t recordings = 0;
 };
 
 /// One decoding function's buffers, for decode() and audit().
@@ -618,6 +705,7 @@ int main(int argc, char **argv) {
   int64_t lastSaved = firstStep;
   auto started = std::chrono::steady_clock::now();
   bool tracing = !options.trace.empty();
+  StepGraph stepGraph(rt, options.cudaGraphs);
   for (int64_t s = firstStep; s < steps; ++s) {
     if (tracing && s - firstStep == options.traceSteps) {
       // The trace holds the first --trace-steps steps; later ones run untraced.
@@ -633,8 +721,7 @@ int main(int argc, char **argv) {
     axonn_rt_trace_record(rt, "data", "data", loading, before);
     // (inside the step's time: the migration is the step's work)
     step.prefetch(rt);
-    int32_t status = axonn_train_step(rt, step.argPointers.data(),
-                                      step.resultPointers.data(), workspace);
+    int32_t status = stepGraph.run(s, firstStep, tracing, step, workspace);
     if (status != AXONN_OK)
       die(rt, "step %" PRId64 " failed: %s", s + 1, axonn_rt_last_error(rt));
     synchronize(rt);
@@ -720,6 +807,7 @@ int main(int argc, char **argv) {
       }
     }
   }
+  stepGraph.release();
   double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();

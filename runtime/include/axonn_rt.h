@@ -22,7 +22,8 @@
  * and master weights). Kernels compute in fp32 (the fp64 build: fp64) and
  * round their bf16 results to nearest even.
  *
- * Stability: version 8 of the ABI (7 lacked the norm and embedding
+ * Stability: version 9 of the ABI (8 lacked the recorded calls, axonn_graph;
+ * 7 the norm and embedding
  * gradients' accumulate and linear_grad_weight's bias_grad; 6 had logits_max
  *without the partial sums, and softmax_sums over the logits; 5 lacked the
  *grouped sum of squares and AdamW; 4 attention's lse and attention_grad's out
@@ -41,7 +42,7 @@
 extern "C" {
 #endif
 
-#define AXONN_RT_ABI_VERSION 8
+#define AXONN_RT_ABI_VERSION 9
 
 /* Result of every runtime call. */
 typedef enum axonn_status {
@@ -208,6 +209,34 @@ axonn_status axonn_rt_prefetch(axonn_rt *rt, const void *ptr, int64_t bytes);
  * after it the host may read results and write inputs in shared memory.
  * Compiled functions queue work and may return before it ends. */
 axonn_status axonn_rt_synchronize(axonn_rt *rt);
+
+/*--- Recorded calls (CUDA graphs) ------------------------------------------*/
+
+/* The work a compiled function queues (a training step) can be recorded
+ * once and replayed: one launch instead of hundreds, the same kernels with
+ * the same arguments, so the same bits. What must stay the same between
+ * replays: the buffers' addresses (a static plan's are) and every value the
+ * host passes by value; inputs that change (tokens, the step number) are
+ * read from memory. A recording captures no host work: a call that would
+ * wait for the GPU, allocate, or first time or tune something makes the
+ * recording fail, not the run. */
+typedef struct axonn_graph_impl *axonn_graph;
+/* 1 where the backend records (CUDA), 0 where it does not (CPU). */
+int32_t axonn_rt_graph_supported(const axonn_rt *rt);
+/* From here to axonn_rt_graph_end, this thread's calls are recorded
+ * instead of run. */
+axonn_status axonn_rt_graph_begin(axonn_rt *rt);
+/* Ends the recording. On success *graph is ready to launch; on failure
+ * *graph is null, the error says why, nothing recorded has run, and the
+ * backend is as it was before axonn_rt_graph_begin (the calls may be made
+ * again, unrecorded). */
+axonn_status axonn_rt_graph_end(axonn_rt *rt, axonn_graph *graph);
+/* Queues a recorded graph's work, as a call of what was recorded would. */
+axonn_status axonn_rt_graph_launch(axonn_rt *rt, axonn_graph graph);
+/* 0 once memory the graph uses may have moved (the backend's scratch grew
+ * after the recording, or axonn_rt_free freed a buffer): record it again. */
+int32_t axonn_rt_graph_current(const axonn_rt *rt, axonn_graph graph);
+void axonn_rt_graph_destroy(axonn_rt *rt, axonn_graph graph);
 
 /*--- Tracing (Chrome trace events) ---------------------------------------*/
 

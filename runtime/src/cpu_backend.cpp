@@ -183,3 +183,33 @@ extern "C" axonn_status axonn_rt_synchronize(axonn_rt *rt) {
   (void)rt;
   return AXONN_OK;
 }
+
+// Calls run as they are made here: nothing to record.
+struct axonn_graph_impl {};
+extern "C" int32_t axonn_rt_graph_supported(const axonn_rt *rt) {
+  (void)rt;
+  return 0;
+}
+extern "C" axonn_status axonn_rt_graph_begin(axonn_rt *rt) {
+  return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                  "the cpu backend records no graphs");
+}
+extern "C" axonn_status axonn_rt_graph_end(axonn_rt *rt, axonn_graph *graph) {
+  if (graph)
+    *graph = nullptr;
+  return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                  "the cpu backend records no graphs");
+}
+extern "C" axonn_status axonn_rt_graph_launch(axonn_rt *rt, axonn_graph graph) {
+  (void)graph;
+  return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                  "the cpu backend records no graphs");
+}
+extern "C" int32_t axonn_rt_graph_current(const axonn_rt *rt,
+                                          axonn_graph graph) {
+  (void)rt, (void)graph;
+  return 0;
+}
+extern "C" void axonn_rt_graph_destroy(axonn_rt *rt, axonn_graph graph) {
+  (void)rt, (void)graph;
+}
