@@ -157,8 +157,10 @@ run() {
   for shape in "8 1024 12 12 64 0" "2 2048 32 8 128 10000"; do
     # (the SIMT kernels, 10 to 200 times slower, are a fallback: checked,
     # not timed)
-    AXONN_ATTENTION_BENCH_SETS=mma,mma32,wmma timeout 90 \
-        "$rt/axonn-rt-attention-bench" $shape | tee -a "$out/attention.txt"
+    # (AXONN_CUDA_KERNEL_REPORT: each kernel's registers, spills, shared
+    # memory and blocks an SM, on stderr)
+    AXONN_ATTENTION_BENCH_SETS=mma,mma32,wmma AXONN_CUDA_KERNEL_REPORT=1 timeout 90 \
+        "$rt/axonn-rt-attention-bench" $shape 2>&1 | tee -a "$out/attention.txt"
     [ "${PIPESTATUS[0]}" = 0 ] || failed=1
   done
 
