@@ -184,12 +184,15 @@ run() {
     # The step recorded as a CUDA graph from the third step on: the same
     # kernels with the same arguments, so the same losses bit for bit.
     timeout 120 "$out/$name-bf16" --data "$BUNDLE/data" --steps $TINY_STEPS --print-losses \
-        --cuda-graphs 2> "$out/$name-graphs.err" | grep '^step' > "$out/$name-graphs.txt"
-    if [ -s "$out/$name-graphs.txt" ] && ! grep -q 'could not be recorded' "$out/$name-graphs.err" &&
-        cmp -s "$out/$name-graphs.txt" "$out/$name-bf16.txt"; then
-      echo "CUDA graphs (bf16 storage): the same $TINY_STEPS losses bit for bit" | tee "$out/$name-graphs-check.txt"
+        --cuda-graphs > "$out/$name-graphs.log" 2>&1
+    grep '^step' "$out/$name-graphs.log" > "$out/$name-graphs.txt"
+    local from
+    from=$(grep -o 'a CUDA graph from step [0-9]*' "$out/$name-graphs.log" | head -1)
+    if [ -n "$from" ] && cmp -s "$out/$name-graphs.txt" "$out/$name-bf16.txt"; then
+      echo "CUDA graphs (bf16 storage): $from on, the same $TINY_STEPS losses bit for bit" \
+          | tee "$out/$name-graphs-check.txt"
     else
-      echo "FAIL CUDA graphs (bf16 storage): $(tail -1 "$out/$name-graphs.err"; diff "$out/$name-graphs.txt" "$out/$name-bf16.txt" | head -2 | tr '\n' ' ')" \
+      echo "FAIL CUDA graphs (bf16 storage): ${from:-no graph}; $(grep -m1 'note:\|failed' "$out/$name-graphs.log"); $(diff "$out/$name-graphs.txt" "$out/$name-bf16.txt" | head -3 | tr '\n' ' ')" \
           | tee "$out/$name-graphs-check.txt"
       failed=1
     fi

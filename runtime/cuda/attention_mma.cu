@@ -171,10 +171,12 @@ axonn_status chooseRowBlocks(axonn_rt *rt, int wanted, const std::string &key,
   auto known = s.attentionRows.find(key);
   if (known != s.attentionRows.end())
     return launch(known->second);
-  // (Timing waits for the GPU: a shape first met while recording a graph
-  // runs with one row block there, and is timed at a later call.)
-  if (s.recording)
+  // (Timing waits for the GPU: the recording fails at graph_end, and is
+  // made again after a call made one by one has timed the shape.)
+  if (s.recording) {
+    s.untunedWhileRecording = true;
     return launch(1);
+  }
   for (int blocks : {1, 2})
     if (axonn_status st = launch(blocks))
       return st;

@@ -377,6 +377,7 @@ extern "C" axonn_status axonn_rt_graph_begin(axonn_rt *rt) {
   AXONN_CUDA(
       rt, cudaStreamBeginCapture(s.compute, cudaStreamCaptureModeThreadLocal));
   s.recording = true;
+  s.untunedWhileRecording = false;
   return AXONN_OK;
 }
 
@@ -400,10 +401,21 @@ extern "C" axonn_status axonn_rt_graph_end(axonn_rt *rt, axonn_graph *out) {
       cudaGraphDestroy(graph);
     return rt->fail(AXONN_ERR_CUDA,
                     "recording a graph failed: cudaStreamEndCapture: %s",
-                    cudaGetErrorString(ended));
+                    ended != cudaSuccess ? cudaGetErrorString(ended)
+                                         : "no graph (the capture was "
+                                           "invalidated)");
   }
+  if (s.untunedWhileRecording) {
+    cudaGraphDestroy(graph);
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "a GEMM shape or attention kernel met while recording "
+                    "was not tuned yet (a call made one by one tunes it)");
+  }
+  // (Memory a graph allocates is freed inside it; should a future call
+  // leave some allocated, relaunching frees it rather than failing.)
   cudaGraphExec_t exec = nullptr;
-  cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+  cudaError_t made = cudaGraphInstantiate(
+      &exec, graph, cudaGraphInstantiateFlagAutoFreeOnLaunch);
   cudaGraphDestroy(graph);
   if (made != cudaSuccess) {
     cudaGetLastError();
@@ -417,9 +429,11 @@ extern "C" axonn_status axonn_rt_graph_end(axonn_rt *rt, axonn_graph *out) {
 
 extern "C" axonn_status axonn_rt_graph_launch(axonn_rt *rt, axonn_graph graph) {
   State &s = state(rt);
-  if (!graph || s.recording)
+  if (!graph || s.recording || rt->tracer.on)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "axonn_rt_graph_launch: %s",
-                    graph ? "while recording" : "no graph");
+                    !graph        ? "no graph"
+                    : s.recording ? "while recording"
+                                  : "while tracing (a trace times each call)");
   if (graph->generation != s.memoryGeneration)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                     "axonn_rt_graph_launch: memory the graph uses was freed "
@@ -527,7 +541,14 @@ int64_t backendPoolPeak(const axonn_rt *rt) {
     cudaGetLastError();
     return 0;
   }
-  return int64_t(high);
+  // Recorded graphs keep the memory their allocations take apart.
+  uint64_t graphs = 0;
+  if (cudaDeviceGetGraphMemAttribute(s->device, cudaGraphMemAttrReservedMemHigh,
+                                     &graphs) != cudaSuccess) {
+    cudaGetLastError();
+    graphs = 0;
+  }
+  return int64_t(high + graphs);
 }
 axonn_status widen(axonn_rt *rt, const axonn_bf16 *in, int64_t count,
                    axonn_real *out) {

@@ -255,12 +255,16 @@ axonn_status finishStart(axonn_rt *rt, axonn_status status,
 } // namespace
 
 namespace {
+/// (`ours`: buffers the runtime allocated on the GPU itself, the bf16
+/// reductions' fp32 copies, which may be a recorded graph's memory that a
+/// pointer query cannot place yet.)
 axonn_status allReduce(axonn_rt *rt, const void *in, void *out, int64_t count,
                        Element element, axonn_axes axes,
-                       axonn_reduction reduction, axonn_request *request) {
+                       axonn_reduction reduction, axonn_request *request,
+                       bool ours = false) {
   auto *req = new axonn_request_impl();
   axonn_status status =
-      onHost(in) || onHost(out)
+      !ours && (onHost(in) || onHost(out))
           ? onHostBuffers(rt, Kind::AllReduce, in, out, count, count, element,
                           axes, reduction, req)
           : enqueue(rt, Kind::AllReduce, in, out, count, element, axes,
@@ -303,7 +307,8 @@ axonn_status allGather(axonn_rt *rt, const void *in, void *out, int64_t outer,
 axonn_status reduceScatter(axonn_rt *rt, const void *in, void *out,
                            int64_t outer, int64_t rows, int64_t inner,
                            Element element, axonn_axes axes,
-                           axonn_reduction reduction, axonn_request *request) {
+                           axonn_reduction reduction, axonn_request *request,
+                           bool ours = false) {
   int64_t size = rt->groupSize(axes);
   if (rows % size != 0)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
@@ -313,7 +318,7 @@ axonn_status reduceScatter(axonn_rt *rt, const void *in, void *out,
   auto *req = new axonn_request_impl();
   int64_t piece = rows / size, count = outer * piece * inner;
   axonn_status status = [&]() -> axonn_status {
-    if (onHost(in) || onHost(out)) {
+    if (!ours && (onHost(in) || onHost(out))) {
       if (outer > 1)
         return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                         "reduce-scatter of host memory along an inner "
@@ -410,7 +415,7 @@ axonn_rt_all_reduce_start_bf16(axonn_rt *rt, const axonn_bf16 *in,
     return st;
   return attachWide(rt,
                     allReduce(rt, wide, wide, count, kFloat, axes, reduction,
-                              request),
+                              request, /*ours=*/true),
                     wide, wide, count, out, request);
 }
 
@@ -454,7 +459,8 @@ extern "C" axonn_status axonn_rt_reduce_scatter_start_bf16(
     return st;
   return attachWide(rt,
                     reduceScatter(rt, wide, wide + total, outer, rows, inner,
-                                  kFloat, axes, reduction, request),
+                                  kFloat, axes, reduction, request,
+                                  /*ours=*/true),
                     wide, wide + total, piece, out, request);
 }
 

@@ -112,6 +112,11 @@ struct State {
   /// allocate or time (scratch growth, a new optimizer table, first-call
   /// tuning) fails or is skipped instead.
   bool recording = false;
+  /// Set while recording when a call skipped its first-call tuning (a
+  /// GEMM shape, the attention's row blocks): the recording then fails,
+  /// to be made again after an unrecorded call has tuned it, so that a
+  /// graph replays what calls made one by one would run.
+  bool untunedWhileRecording = false;
   /// Counts the frees of memory a recorded graph may use (scratch growth,
   /// axonn_rt_free): a graph recorded under another count is stale.
   uint64_t memoryGeneration = 0;

@@ -479,8 +479,9 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
     if (known != s.gemmChoice.end() && valid(known->second)) {
       choice = known->second;
     } else if (s.recording) {
-      // Tuning waits for the GPU: a shape first met while recording a
-      // graph keeps the heuristic's choice there, tuned at a later call.
+      // Tuning waits for the GPU: the recording fails (graph_end), and is
+      // made again after a call made one by one has tuned the shape.
+      s.untunedWhileRecording = true;
       remember = false;
     } else if (elements <= (size_t(1) << 26) &&
                (scratch(rt, elements * elementBytes + 512, &buffer) ==

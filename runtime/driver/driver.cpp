@@ -254,14 +254,30 @@ private:
   }
 };
 
+/// The largest of `value` over every rank.
+float maxOverRanks(axonn_rt *rt, float value) {
+  int32_t all[4] = {0, 1, 2, 3};
+  axonn_request request = nullptr;
+  if (axonn_rt_all_reduce_start(rt, &value, &value, 1, axonn_axes_make(4, all),
+                                AXONN_REDUCE_MAX, &request) != AXONN_OK ||
+      axonn_rt_wait(rt, request) != AXONN_OK)
+    die(rt, "%s", axonn_rt_last_error(rt));
+  return value;
+}
+
 /// --cuda-graphs: the training step recorded once as a CUDA graph and
 /// replayed, one launch a step instead of one per kernel. Recorded at the
 /// run's third step (the first calls tune GEMMs, time the attention and
 /// grow scratch: host work a graph cannot hold), and again whenever memory
-/// it uses has moved since. A step that cannot be recorded runs call by
-/// call, and so do the steps after it, with a note saying why.
+/// it uses has moved since. Every rank replays or none does (their graphs
+/// hold the same collectives). A recording that fails (on any rank) leaves
+/// nothing run: the step runs call by call and the next one is recorded
+/// again (a call first met while recording, untuned, is tuned meanwhile);
+/// after kAttempts failures every step runs call by call, with a note why.
 class StepGraph {
 public:
+  static constexpr int kAttempts = 3;
+
   StepGraph(axonn_rt *rt, bool wanted) : rt(rt), on(wanted) {
     if (on && !axonn_rt_graph_supported(rt)) {
       on = false;
@@ -279,6 +295,16 @@ public:
     graph = nullptr;
   }
 
+  /// The run's first `callByCall` steps (2, or the traced ones if more) are
+  /// not recorded: says so when that is all of its `steps`.
+  void noteIfNone(int64_t steps, int64_t callByCall) {
+    if (on && steps <= callByCall && axonn_rt_rank(rt) == 0)
+      std::printf("axonn: note: --cuda-graphs: this run records no step "
+                  "(its first %" PRId64
+                  " run call by call%s, and it has %" PRId64 ")\n",
+                  callByCall, callByCall > 2 ? ", traced" : "", steps);
+  }
+
   /// Queues step `s` (from 0) of a run that started at `first`; no graph
   /// while `tracing` (the trace times each call).
   int32_t run(int64_t s, int64_t first, bool tracing, Function &step,
@@ -289,33 +315,34 @@ public:
     };
     if (!on || tracing || s - first < 2)
       return call();
-    if (graph && !axonn_rt_graph_current(rt, graph)) {
-      axonn_rt_graph_destroy(rt, graph);
-      graph = nullptr;
-    }
+    if (graph && !axonn_rt_graph_current(rt, graph))
+      release();
     if (!graph) {
-      if (axonn_rt_graph_begin(rt) != AXONN_OK) {
-        giveUp(axonn_rt_last_error(rt));
-        return call();
-      }
-      int32_t status = call();
-      std::string why = status != AXONN_OK ? axonn_rt_last_error(rt) : "";
+      std::string why;
       axonn_graph made = nullptr;
-      axonn_status ended = axonn_rt_graph_end(rt, &made);
-      if (status != AXONN_OK || ended != AXONN_OK) {
+      if (axonn_rt_graph_begin(rt) != AXONN_OK) {
+        why = axonn_rt_last_error(rt);
+      } else {
+        if (call() != AXONN_OK)
+          why = axonn_rt_last_error(rt);
+        if (axonn_rt_graph_end(rt, &made) != AXONN_OK && why.empty())
+          why = axonn_rt_last_error(rt);
+      }
+      if (maxOverRanks(rt, why.empty() ? 0.0f : 1.0f) > 0) {
         axonn_rt_graph_destroy(rt, made);
-        giveUp(why.empty() ? axonn_rt_last_error(rt) : why);
+        if (++failures == kAttempts)
+          giveUp(why);
         // Nothing recorded ran: the step again, call by call.
         return call();
       }
       graph = made;
-      ++recordings;
-      if (recordings == 1 && axonn_rt_rank(rt) == 0) {
+      if (!announced && axonn_rt_rank(rt) == 0) {
         std::printf("axonn: the step is a CUDA graph from step %" PRId64
                     " on\n",
                     s + 1);
         std::fflush(stdout);
       }
+      announced = true;
     }
     return axonn_rt_graph_launch(rt, graph);
   }
@@ -323,16 +350,24 @@ public:
 private:
   void giveUp(const std::string &why) {
     on = false;
-    std::fprintf(stderr,
-                 "axonn: note: --cuda-graphs: the step could not be "
-                 "recorded (%s); steps run call by call\n",
-                 why.c_str());
+    if (!why.empty())
+      std::fprintf(stderr,
+                   "axonn: note: --cuda-graphs: the step could not be "
+                   "recorded in %d tries (the last: %s); steps run call by "
+                   "call\n",
+                   kAttempts, why.c_str());
+    else if (axonn_rt_rank(rt) == 0)
+      std::fprintf(stderr,
+                   "axonn: note: --cuda-graphs: another rank could not "
+                   "record the step in %d tries; steps run call by call\n",
+                   kAttempts);
   }
 
   axonn_rt *rt;
   bool on;
   axonn_graph graph = nullptr;
-  int64_t recordings = 0;
+  int failures = 0;
+  bool announced = false;
 };
 
 /// One decoding function's buffers, for decode() and audit().
@@ -706,6 +741,8 @@ int main(int argc, char **argv) {
   auto started = std::chrono::steady_clock::now();
   bool tracing = !options.trace.empty();
   StepGraph stepGraph(rt, options.cudaGraphs);
+  stepGraph.noteIfNone(steps - firstStep,
+                       std::max<int64_t>(2, tracing ? options.traceSteps : 0));
   for (int64_t s = firstStep; s < steps; ++s) {
     if (tracing && s - firstStep == options.traceSteps) {
       // The trace holds the first --trace-steps steps; later ones run untraced.
@@ -837,14 +874,7 @@ int main(int argc, char **argv) {
   // Peak resident memory, the largest over the ranks.
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
-  float peakMiB = float(double(usage.ru_maxrss) / 1024.0);
-  int32_t all[4] = {0, 1, 2, 3};
-  axonn_request request = nullptr;
-  if (axonn_rt_all_reduce_start(rt, &peakMiB, &peakMiB, 1,
-                                axonn_axes_make(4, all), AXONN_REDUCE_MAX,
-                                &request) != AXONN_OK ||
-      axonn_rt_wait(rt, request) != AXONN_OK)
-    die(rt, "%s", axonn_rt_last_error(rt));
+  float peakMiB = maxOverRanks(rt, float(double(usage.ru_maxrss) / 1024.0));
   if (leader && steps > firstStep && !options.printLosses) {
     std::printf("axonn: %" PRId64 " steps in %.2f s, %.0f tokens/s, peak "
                 "memory %.1f MiB per rank (runtime allocations %.1f MiB)\n",

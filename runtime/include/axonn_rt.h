@@ -229,9 +229,11 @@ axonn_status axonn_rt_graph_begin(axonn_rt *rt);
 /* Ends the recording. On success *graph is ready to launch; on failure
  * *graph is null, the error says why, nothing recorded has run, and the
  * backend is as it was before axonn_rt_graph_begin (the calls may be made
- * again, unrecorded). */
+ * again, unrecorded; a call that skipped its first-call tuning while
+ * recording fails the recording, and is tuned when made unrecorded). */
 axonn_status axonn_rt_graph_end(axonn_rt *rt, axonn_graph *graph);
-/* Queues a recorded graph's work, as a call of what was recorded would. */
+/* Queues a recorded graph's work, as a call of what was recorded would
+ * (refused while recording or tracing, and once the graph is stale). */
 axonn_status axonn_rt_graph_launch(axonn_rt *rt, axonn_graph graph);
 /* 0 once memory the graph uses may have moved (the backend's scratch grew
  * after the recording, or axonn_rt_free freed a buffer): record it again. */
