@@ -1035,6 +1035,85 @@ void checkBf16(Api &cuda, Api &cpu) {
   }
 }
 
+/// A recorded graph (axonn_rt_graph_begin ... _end, then _launch) gives
+/// the bits of the same calls made one by one, on inputs written after the
+/// recording (a graph reads its inputs from memory), and recording runs
+/// nothing: GPT-2's bf16 attention forward and backward (whose dK/dV run
+/// on a second stream) and a linear layer (a tuned GEMM), each tuned by a
+/// first call made one by one. (GPU runs only.)
+[[maybe_unused]] void checkRecordedSameBits(Api &cuda) {
+  const int64_t batch = 2, seq = 150, heads = 4, d = 64, width = heads * d,
+                f = 3 * width, n = 96, rows = batch * seq;
+  Run r(cuda);
+  auto &a = r.api;
+  std::vector<float> inputs[2][3];
+  for (auto &set : inputs) {
+    set[0] = random(rows * f, 0.5);
+    set[1] = random(rows * width);
+    set[2] = random(n * width, 0.1);
+  }
+  axonn_bf16 *qkv = r.inBf16(inputs[0][0]), *dout = r.inBf16(inputs[0][1]),
+             *w = r.inBf16(inputs[0][2]), *o = r.outBf16(rows * width),
+             *dqkv = r.outBf16(rows * f), *y = r.outBf16(rows * n);
+  float *lse = r.out(rows * heads);
+  auto use = [&](int set) {
+    for (auto [src, dst] : {std::pair{&inputs[set][0], qkv},
+                            {&inputs[set][1], dout},
+                            {&inputs[set][2], w}})
+      for (size_t i = 0; i < src->size(); ++i)
+        dst[i] = axonn_bf16_from_float((*src)[i]);
+  };
+  auto calls = [&]() -> axonn_status {
+    if (axonn_status st = a.attention_bf16(a.rt, qkv, batch, seq, heads, heads,
+                                           d, 1, 0.0, o, lse))
+      return st;
+    if (axonn_status st = a.attention_grad_bf16(
+            a.rt, dout, qkv, o, lse, batch, seq, heads, heads, d, 1, 0.0, dqkv))
+      return st;
+    return a.linear_bf16(a.rt, o, w, nullptr, 0, rows, n, width, y);
+  };
+  auto results = [&]() {
+    std::vector<float> all;
+    for (auto part : {r.read(o, rows * width), r.read(lse, rows * heads),
+                      r.read(dqkv, rows * f), r.read(y, rows * n)})
+      all.insert(all.end(), part.begin(), part.end());
+    return all;
+  };
+  auto differing = [](const std::vector<float> &x,
+                      const std::vector<float> &y) {
+    size_t count = 0;
+    for (size_t i = 0; i < x.size(); ++i)
+      count += std::memcmp(&x[i], &y[i], sizeof(float)) != 0;
+    return count;
+  };
+  r.ok(calls(), "the calls (tuning)");
+  results();
+  use(1);
+  r.ok(calls(), "the calls");
+  std::vector<float> byCalls = results();
+  use(0);
+  r.ok(axonn_rt_graph_begin(a.rt), "graph_begin");
+  r.ok(calls(), "the calls, recorded");
+  axonn_graph graph = nullptr;
+  r.ok(axonn_rt_graph_end(a.rt, &graph), "graph_end");
+  std::vector<float> afterRecording = results();
+  use(1);
+  r.ok(axonn_rt_graph_launch(a.rt, graph), "graph_launch");
+  std::vector<float> byGraph = results();
+  bool current = axonn_rt_graph_current(a.rt, graph) == 1;
+  axonn_rt_graph_destroy(a.rt, graph);
+  size_t replayed = differing(byGraph, byCalls),
+         ran = differing(afterRecording, byCalls);
+  checks += 2;
+  failures += (replayed != 0 || !current) + (ran != 0);
+  std::printf("%-4s %-28s %zu values, %zu with other bits%s\n",
+              replayed || !current ? "FAIL" : "ok",
+              "graph replay vs calls (bf16)", byCalls.size(), replayed,
+              current ? "" : ", and the graph says it is stale");
+  std::printf("%-4s %-28s %zu values changed by recording\n",
+              ran ? "FAIL" : "ok", "graph recording runs nothing", ran);
+}
+
 void checkAttentionTiles(Api &cuda, Api &cpu, const char *kernels) {
   for (int64_t d : {int64_t(32), int64_t(64), int64_t(128)}) {
     const int64_t batch = 2, seq = 150, heads = 4, kv = 2;
@@ -1235,6 +1314,7 @@ int main(int argc, char **argv) {
   checkAttentionTiles(cuda, cpu, "rows32");
   unsetenv("AXONN_ATTENTION_ROWS");
   checkRowBlocksSameBits(cuda);
+  checkRecordedSameBits(cuda);
   setenv("AXONN_ATTENTION", "wmma", 1);
   checkAttentionTiles(cuda, cpu, "wmma");
   unsetenv("AXONN_ATTENTION");
