@@ -257,67 +257,11 @@ run() {
     fi
   done
 
-  # With AXONN_BENCH_PROFILE=1, where Nsight Compute runs (not under
-  # gVisor), the profiles below: last, so that a run short of time loses
-  # only them. Not a check: a profiler that cannot run is noted and the run
-  # goes on. (Off by default: with them the run passes its 8 minutes.)
-  local ncu=""
-  if [ "${AXONN_BENCH_PROFILE:-0}" = 1 ]; then
-    ncu=$(command -v ncu || ls "$cuda"/bin/ncu 2>/dev/null || true)
-    [ -n "$ncu" ] || echo "AXONN_BENCH_PROFILE=1: no ncu here; no profiles"
-  fi
-
-  # With AXONN_BENCH_PROFILE=1, the 124M step's own kernels one by one
-  # (named ...Kernel, which cuBLASLt's are not): which kernel inside an
-  # entry point (a norm's gradient and its column sums, say) takes the
-  # time.
-  if [ -n "$ncu" ]; then
-    stage "the 124M bf16 step's own kernels one by one (Nsight Compute, steps 1-2)"
-    if timeout 120 "$ncu" --clock-control none --metrics gpu__time_duration.sum \
-        --csv --kernel-name-base function --launch-count 400 \
-        --kernel-name 'regex:Kernel$' \
-        "$out/gpt2-124m-gpu-bf16" --data "$BUNDLE/data" --steps 2 \
-        > "$out/ncu-step.csv" 2> "$out/ncu-step.err"; then
-      python3 "$HERE/ncu_summary.py" "$out/ncu-step.csv" | tee "$out/step-kernels.txt"
-    else
-      echo "(Nsight Compute did not run: $(tail -1 "$out/ncu-step.err"))" \
-          | tee "$out/step-kernels.txt"
-    fi
-  fi
-
-  # Each kernel of the default attention alone (pack, forward, statistics,
-  # dQ, dK/dV): which piece the attention's time above goes to.
-  if [ -n "$ncu" ]; then
-    stage "the default attention's kernels one by one (Nsight Compute, 124M's shape)"
-    if AXONN_ATTENTION_BENCH_SETS=mma AXONN_ATTENTION_BENCH_CALLS=1 timeout 120 \
-        "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv \
-        "$rt/axonn-rt-attention-bench" 8 1024 12 12 64 0 \
-        > "$out/ncu.csv" 2> "$out/ncu.err"; then
-      python3 "$HERE/ncu_summary.py" "$out/ncu.csv" | tee "$out/attention-kernels.txt"
-    else
-      echo "(Nsight Compute did not run: $(tail -1 "$out/ncu.err"))" \
-          | tee "$out/attention-kernels.txt"
-    fi
-    # Why they take that long: the third call of each mma.sync kernel (16
-    # and 32 rows a warp, both storage types) with Nsight Compute's
-    # throughput, occupancy, warp-stall and pipe sections, as its text
-    # report (attention-ncu-details.txt, read by hand).
-    stage "the mma.sync attention kernels' throughput, occupancy and stalls (Nsight Compute)"
-    if AXONN_ATTENTION_BENCH_SETS=mma,mma32 AXONN_ATTENTION_BENCH_CALLS=1 timeout 150 \
-        "$ncu" --clock-control none --kernel-name-base demangled \
-        --kernel-id ::regex:fa2:3 \
-        --section SpeedOfLight --section Occupancy --section LaunchStats \
-        --section WarpStateStats --section SchedulerStats \
-        --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
-        "$rt/axonn-rt-attention-bench" 8 1024 12 12 64 0 \
-        > "$out/attention-ncu-details.txt" 2> "$out/ncu-details.err"; then
-      echo "(the mma.sync kernels' Nsight Compute sections: attention-ncu-details.txt)"
-    else
-      echo "(Nsight Compute's sections did not run: $(tail -1 "$out/ncu-details.err"))"
-    fi
-  fi
-
-  python3 - "$out" "$gpu" "$(( $(date +%s) - started ))" "$([ "$rt" = "$BUNDLE/rt" ] && echo 1 || echo 0)" \
+  # The summary table and checks (BUNDLE/results.md): written before the
+  # profiles and again after them, so that a run cut short while
+  # profiling keeps it.
+  summarize() {
+    python3 - "$out" "$gpu" "$(( $(date +%s) - started ))" "$([ "$rt" = "$BUNDLE/rt" ] && echo 1 || echo 0)" \
       "${MODELS[@]}" gpt2-124m-gpu-bf16-graphs <<'PY' | tee "$BUNDLE/results.md"
 import json, re, sys
 out, gpu, seconds, prebuilt = sys.argv[1:5]
@@ -376,6 +320,72 @@ print()
 print("wall time: %s s, %s" % (seconds, "the runtime prebuilt on the build machine"
       if prebuilt == "1" else "build included"))
 PY
+  }
+  summarize > /dev/null
+
+  # With AXONN_BENCH_PROFILE=1, where Nsight Compute runs (not under
+  # gVisor), the profiles below: last, so that a run short of time loses
+  # only them. Not a check: a profiler that cannot run is noted and the run
+  # goes on. (Off by default: with them the run passes its 8 minutes.)
+  local ncu=""
+  if [ "${AXONN_BENCH_PROFILE:-0}" = 1 ]; then
+    ncu=$(command -v ncu || ls "$cuda"/bin/ncu 2>/dev/null || true)
+    [ -n "$ncu" ] || echo "AXONN_BENCH_PROFILE=1: no ncu here; no profiles"
+  fi
+
+  # (In the order of what they tell: why the attention is slow, which of
+  # its kernels, which of the step's.)
+  if [ -n "$ncu" ]; then
+    # Why they take that long: the third call of each mma.sync kernel (16
+    # and 32 rows a warp, both storage types) with Nsight Compute's
+    # throughput, occupancy, warp-stall and pipe sections, as its text
+    # report (attention-ncu-details.txt, read by hand).
+    stage "the mma.sync attention kernels' throughput, occupancy and stalls (Nsight Compute)"
+    if AXONN_ATTENTION_BENCH_SETS=mma,mma32 AXONN_ATTENTION_BENCH_CALLS=1 timeout 150 \
+        "$ncu" --clock-control none --kernel-name-base demangled \
+        --kernel-id ::regex:fa2:3 \
+        --section SpeedOfLight --section Occupancy --section LaunchStats \
+        --section WarpStateStats --section SchedulerStats \
+        --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+        "$rt/axonn-rt-attention-bench" 8 1024 12 12 64 0 \
+        > "$out/attention-ncu-details.txt" 2> "$out/ncu-details.err"; then
+      echo "(the mma.sync kernels' Nsight Compute sections: attention-ncu-details.txt)"
+    else
+      echo "(Nsight Compute's sections did not run: $(tail -1 "$out/ncu-details.err"))"
+    fi
+    # Each kernel of the default attention alone (pack, forward, statistics,
+    # dQ, dK/dV): which piece the attention's time above goes to.
+    stage "the default attention's kernels one by one (Nsight Compute, 124M's shape)"
+    if AXONN_ATTENTION_BENCH_SETS=mma AXONN_ATTENTION_BENCH_CALLS=1 timeout 120 \
+        "$ncu" --clock-control none --metrics gpu__time_duration.sum --csv \
+        "$rt/axonn-rt-attention-bench" 8 1024 12 12 64 0 \
+        > "$out/ncu.csv" 2> "$out/ncu.err"; then
+      python3 "$HERE/ncu_summary.py" "$out/ncu.csv" | tee "$out/attention-kernels.txt"
+    else
+      echo "(Nsight Compute did not run: $(tail -1 "$out/ncu.err"))" \
+          | tee "$out/attention-kernels.txt"
+    fi
+  fi
+
+  # With AXONN_BENCH_PROFILE=1, the 124M step's own kernels one by one
+  # (named ...Kernel, which cuBLASLt's are not): which kernel inside an
+  # entry point (a norm's gradient and its column sums, say) takes the
+  # time.
+  if [ -n "$ncu" ]; then
+    stage "the 124M bf16 step's own kernels one by one (Nsight Compute, steps 1-2)"
+    if timeout 120 "$ncu" --clock-control none --metrics gpu__time_duration.sum \
+        --csv --kernel-name-base function --launch-count 400 \
+        --kernel-name 'regex:Kernel$' \
+        "$out/gpt2-124m-gpu-bf16" --data "$BUNDLE/data" --steps 2 \
+        > "$out/ncu-step.csv" 2> "$out/ncu-step.err"; then
+      python3 "$HERE/ncu_summary.py" "$out/ncu-step.csv" | tee "$out/step-kernels.txt"
+    else
+      echo "(Nsight Compute did not run: $(tail -1 "$out/ncu-step.err"))" \
+          | tee "$out/step-kernels.txt"
+    fi
+  fi
+
+  summarize
   return $failed
 }
 
