@@ -358,6 +358,48 @@ TEST_F(RuntimeKernelsTest, AttentionGroupedRotary) {
   expectClose(want[2], dqkv, "attention_grad");
 }
 
+TEST_F(RuntimeKernelsTest, AttentionRefusesResultsOverOperands) {
+  // Other rows and heads still read qkv (and dout) while a result is
+  // written: out over qkv, dqkv over qkv or over dout, are refused, in
+  // fp32 and in bf16 storage.
+  std::vector<float> qkv(2 * 6 * 32, 0.5f), dout(2 * 6 * 16, 0.25f), out(192),
+      lse(48), dqkv(384);
+  auto refused = [&](axonn_status status, const char *what) {
+    EXPECT_EQ(status, AXONN_ERR_INVALID_ARGUMENT) << what;
+    EXPECT_NE(std::string(axonn_rt_last_error(rt)).find("overlaps"),
+              std::string::npos)
+        << what << ": " << axonn_rt_last_error(rt);
+  };
+  refused(axonn_rt_attention(rt, qkv.data(), 2, 6, 4, 2, 4, 1, 0.0,
+                             qkv.data() + 8, lse.data()),
+          "out over qkv");
+  refused(axonn_rt_attention_grad(rt, dout.data(), qkv.data(), out.data(),
+                                  lse.data(), 2, 6, 4, 2, 4, 1, 0.0,
+                                  qkv.data()),
+          "dqkv over qkv");
+  std::vector<float> both(384 + 192);
+  refused(axonn_rt_attention_grad(rt, both.data() + 300, qkv.data(), out.data(),
+                                  lse.data(), 2, 6, 4, 2, 4, 1, 0.0,
+                                  both.data()),
+          "dqkv over dout");
+  std::vector<axonn_bf16> q16(qkv.size()), d16(dout.size());
+  refused(axonn_rt_attention_bf16(rt, q16.data(), 2, 6, 4, 2, 4, 1, 0.0,
+                                  q16.data(), lse.data()),
+          "bf16 out over qkv");
+  refused(axonn_rt_attention_grad_bf16(rt, d16.data(), q16.data(), d16.data(),
+                                       lse.data(), 2, 6, 4, 2, 4, 1, 0.0,
+                                       q16.data()),
+          "bf16 dqkv over qkv");
+  // Apart, the same calls run.
+  EXPECT_EQ(axonn_rt_attention(rt, qkv.data(), 2, 6, 4, 2, 4, 1, 0.0,
+                               out.data(), lse.data()),
+            AXONN_OK);
+  EXPECT_EQ(axonn_rt_attention_grad(rt, dout.data(), qkv.data(), out.data(),
+                                    lse.data(), 2, 6, 4, 2, 4, 1, 0.0,
+                                    dqkv.data()),
+            AXONN_OK);
+}
+
 TEST_F(RuntimeKernelsTest, CachedAttentionEqualsFullAttention) {
   // Decoding with a key/value cache: a prefill of 4 tokens, then one token
   // at a time, gives the rows of the full causal attention (the reference

@@ -1035,6 +1035,34 @@ void checkBf16(Api &cuda, Api &cpu) {
   }
 }
 
+/// A result written over its operands is refused (axonn_rt.h), in both
+/// storage types: out over qkv, dqkv over qkv. (GPU runs only.)
+[[maybe_unused]] void checkRefusesOverlap(Api &cuda) {
+  const int64_t batch = 2, seq = 150, heads = 4, d = 64, width = heads * d,
+                rows = batch * seq;
+  Run r(cuda);
+  auto &a = r.api;
+  auto x = random(rows * 3 * width, 0.5), dy = random(rows * width);
+  float *q = r.in(x), *dout = r.in(dy), *lse = r.out(rows * heads);
+  axonn_bf16 *q16 = r.inBf16(x), *d16 = r.inBf16(dy);
+  int refused = 0;
+  refused += a.attention(a.rt, q, batch, seq, heads, heads, d, 1, 0.0, q,
+                         lse) == AXONN_ERR_INVALID_ARGUMENT;
+  refused +=
+      a.attention_grad(a.rt, dout, q, dout, lse, batch, seq, heads, heads, d, 1,
+                       0.0, q) == AXONN_ERR_INVALID_ARGUMENT;
+  refused += a.attention_bf16(a.rt, q16, batch, seq, heads, heads, d, 1, 0.0,
+                              q16, lse) == AXONN_ERR_INVALID_ARGUMENT;
+  refused +=
+      a.attention_grad_bf16(a.rt, d16, q16, d16, lse, batch, seq, heads, heads,
+                            d, 1, 0.0, q16) == AXONN_ERR_INVALID_ARGUMENT;
+  ++checks;
+  failures += refused != 4;
+  std::printf("%-4s %-28s %d of 4 calls refused\n",
+              refused == 4 ? "ok" : "FAIL", "attention results over qkv",
+              refused);
+}
+
 /// A recorded graph (axonn_rt_graph_begin ... _end, then _launch) gives
 /// the bits of the same calls made one by one, on inputs written after the
 /// recording (a graph reads its inputs from memory), and recording runs
@@ -1315,6 +1343,7 @@ int main(int argc, char **argv) {
   unsetenv("AXONN_ATTENTION_ROWS");
   checkRowBlocksSameBits(cuda);
   checkRecordedSameBits(cuda);
+  checkRefusesOverlap(cuda);
   setenv("AXONN_ATTENTION", "wmma", 1);
   checkAttentionTiles(cuda, cpu, "wmma");
   unsetenv("AXONN_ATTENTION");

@@ -407,7 +407,10 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const axonn_real *qkv,
                                        const int32_t *start_at,
                                        axonn_real *out);
 /* dqkv from dout; out and lse are the forward's results for this qkv
- * (the backward reads them rather than recomputing the softmax). */
+ * (the backward reads them rather than recomputing the softmax). Neither
+ * attention call writes a result over its operands: out overlapping qkv,
+ * or dqkv overlapping qkv or dout, is refused (AXONN_ERR_INVALID_ARGUMENT);
+ * the compiler's memory plan never asks for it. */
 axonn_status axonn_rt_attention_grad(axonn_rt *rt, const axonn_real *dout,
                                      const axonn_real *qkv,
                                      const axonn_real *out,

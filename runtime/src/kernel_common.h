@@ -12,6 +12,7 @@
 
 #include "axonn_rt.h"
 
+#include <cstddef>
 #include <cstdint>
 
 #ifdef __CUDACC__
@@ -43,6 +44,16 @@ struct QKVLayout {
     return (g * (perGroup + 2) + perGroup + 1) * dim;
   }
 };
+
+/// Whether `count` elements of `size` bytes at `a` and at `b` meet: the
+/// attention kernels refuse a result written over an operand it is
+/// computed from (other rows, or heads, still read it).
+inline bool overlaps(const void *a, int64_t aCount, const void *b,
+                     int64_t bCount, size_t size) {
+  auto x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b);
+  return aCount > 0 && bCount > 0 && x < y + size_t(bCount) * size &&
+         y < x + size_t(aCount) * size;
+}
 
 /// The Goldfish hash table's size and seed (docs/memorization.md).
 constexpr int64_t kGoldfishTable = 1000003;
