@@ -2494,22 +2494,16 @@ static axonn_status checkHeads(axonn_rt *rt, int64_t batch, int64_t heads,
   return AXONN_OK;
 }
 
-/// A result written over an operand it is computed from (other blocks
-/// still read it) is refused: `result` (resultCount elements of `size`
-/// bytes) must not meet `a` or `b`.
-static axonn_status checkApart(axonn_rt *rt, const char *what,
-                               const void *result, int64_t resultCount,
-                               const void *a, int64_t aCount, const void *b,
-                               int64_t bCount, size_t size) {
-  CHECK_ARG(!axonn::overlaps(result, resultCount, a, aCount, size) &&
-                !axonn::overlaps(result, resultCount, b, bCount, size),
-            "%s (a result may not be written over its operands)", what);
+/// An attention call whose result would meet its operands (while other
+/// blocks still read them) is refused (kernel_common.h).
+static axonn_status checkApart(axonn_rt *rt, const void *qkv, const void *dout,
+                               const void *result, int64_t batch, int64_t seq,
+                               int64_t heads, int64_t kvHeads, int64_t headDim,
+                               size_t size) {
+  if (const char *why = axonn::attentionOverlap(qkv, dout, result, batch, seq,
+                                                heads, kvHeads, headDim, size))
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "%s", why);
   return AXONN_OK;
-}
-/// (qkv's and out's elements for checkApart)
-static int64_t qkvCount(int64_t batch, int64_t seq, int64_t heads,
-                        int64_t kvHeads, int64_t headDim) {
-  return batch * seq * (heads + 2 * kvHeads) * headDim;
 }
 
 axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
@@ -2519,10 +2513,8 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
   AXONN_GPU_TRACE(rt, "attention", "compute");
   if (axonn_status s = checkHeads(rt, batch, heads, kvHeads, headDim))
     return s;
-  if (axonn_status s = checkApart(rt, "attention: out overlaps qkv", out,
-                                  batch * seq * heads * headDim, qkv,
-                                  qkvCount(batch, seq, heads, kvHeads, headDim),
-                                  nullptr, 0, sizeof(float)))
+  if (axonn_status s = checkApart(rt, qkv, nullptr, out, batch, seq, heads,
+                                  kvHeads, headDim, sizeof(float)))
     return s;
   if (seq == 0 || batch == 0)
     return AXONN_OK;
@@ -2574,10 +2566,8 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
   AXONN_GPU_TRACE(rt, "attention_grad", "compute");
   if (axonn_status s = checkHeads(rt, batch, heads, kvHeads, headDim))
     return s;
-  int64_t all = qkvCount(batch, seq, heads, kvHeads, headDim);
-  if (axonn_status s = checkApart(
-          rt, "attention_grad: dqkv overlaps qkv or dout", dqkv, all, qkv, all,
-          dout, batch * seq * heads * headDim, sizeof(float)))
+  if (axonn_status s = checkApart(rt, qkv, dout, dqkv, batch, seq, heads,
+                                  kvHeads, headDim, sizeof(float)))
     return s;
   if (seq == 0 || batch == 0)
     return AXONN_OK;
@@ -2632,10 +2622,8 @@ axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
                                      int64_t kvHeads, int64_t headDim,
                                      int32_t causal, double ropeBase,
                                      axonn_bf16 *out, float *lse) {
-  if (axonn_status s = checkApart(rt, "attention: out overlaps qkv", out,
-                                  batch * seq * heads * headDim, qkv,
-                                  qkvCount(batch, seq, heads, kvHeads, headDim),
-                                  nullptr, 0, sizeof(axonn_bf16)))
+  if (axonn_status s = checkApart(rt, qkv, nullptr, out, batch, seq, heads,
+                                  kvHeads, headDim, sizeof(axonn_bf16)))
     return s;
   AttentionKernels kernels;
   if (axonn_status s = attentionKernels(rt, &kernels))
@@ -2659,10 +2647,8 @@ axonn_status axonn_rt_attention_grad_bf16(
     const axonn_bf16 *out, const float *lse, int64_t batch, int64_t seq,
     int64_t heads, int64_t kvHeads, int64_t headDim, int32_t causal,
     double ropeBase, axonn_bf16 *dqkv) {
-  int64_t all = qkvCount(batch, seq, heads, kvHeads, headDim);
-  if (axonn_status s = checkApart(
-          rt, "attention_grad: dqkv overlaps qkv or dout", dqkv, all, qkv, all,
-          dout, batch * seq * heads * headDim, sizeof(axonn_bf16)))
+  if (axonn_status s = checkApart(rt, qkv, dout, dqkv, batch, seq, heads,
+                                  kvHeads, headDim, sizeof(axonn_bf16)))
     return s;
   AttentionKernels kernels;
   if (axonn_status s = attentionKernels(rt, &kernels))

@@ -354,12 +354,10 @@ axonn_status axonn_rt_attention_bf16(axonn_rt *rt, const axonn_bf16 *qkv,
                                      axonn_bf16 *out, axonn_real *lse) {
   // (refused as by the fp32 kernels, though the widened copies would not
   // mind: the same rules on every backend and storage type)
-  if (axonn::overlaps(out, batch * seq * heads * headDim, qkv,
-                      batch * seq * (heads + 2 * kvHeads) * headDim,
-                      sizeof(axonn_bf16)))
-    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
-                    "attention: out overlaps qkv (a result may not be "
-                    "written over its operands)");
+  if (const char *why =
+          axonn::attentionOverlap(qkv, nullptr, out, batch, seq, heads, kvHeads,
+                                  headDim, sizeof(axonn_bf16)))
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "%s", why);
   return axonn::widenedAttention(rt, qkv, batch, seq, heads, kvHeads, headDim,
                                  causal, ropeBase, out, lse);
 }
@@ -369,13 +367,10 @@ axonn_status axonn_rt_attention_grad_bf16(
     const axonn_bf16 *out, const axonn_real *lse, int64_t batch, int64_t seq,
     int64_t heads, int64_t kvHeads, int64_t headDim, int32_t causal,
     double ropeBase, axonn_bf16 *dqkv) {
-  int64_t all = batch * seq * (heads + 2 * kvHeads) * headDim;
-  if (axonn::overlaps(dqkv, all, qkv, all, sizeof(axonn_bf16)) ||
-      axonn::overlaps(dqkv, all, dout, batch * seq * heads * headDim,
-                      sizeof(axonn_bf16)))
-    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
-                    "attention_grad: dqkv overlaps qkv or dout (a result may "
-                    "not be written over its operands)");
+  if (const char *why =
+          axonn::attentionOverlap(qkv, dout, dqkv, batch, seq, heads, kvHeads,
+                                  headDim, sizeof(axonn_bf16)))
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "%s", why);
   return axonn::widenedAttentionGrad(rt, dout, qkv, out, lse, batch, seq,
                                      heads, kvHeads, headDim, causal, ropeBase,
                                      dqkv);

@@ -45,14 +45,35 @@ struct QKVLayout {
   }
 };
 
-/// Whether `count` elements of `size` bytes at `a` and at `b` meet: the
-/// attention kernels refuse a result written over an operand it is
-/// computed from (other rows, or heads, still read it).
+/// Whether `aCount` and `bCount` elements of `size` bytes at `a` and at
+/// `b` meet.
 inline bool overlaps(const void *a, int64_t aCount, const void *b,
                      int64_t bCount, size_t size) {
   auto x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b);
   return aCount > 0 && bCount > 0 && x < y + size_t(bCount) * size &&
          y < x + size_t(aCount) * size;
+}
+
+/// Why an attention call may not run, or null: it would write its result
+/// (out; with `dout`, the gradient's dqkv) over an operand that other rows
+/// and heads still read. Elements of `size` bytes; every backend and
+/// storage type refuses the same calls.
+inline const char *attentionOverlap(const void *qkv, const void *dout,
+                                    const void *result, int64_t batch,
+                                    int64_t seq, int64_t heads, int64_t kvHeads,
+                                    int64_t headDim, size_t size) {
+  int64_t all = batch * seq * (heads + 2 * kvHeads) * headDim,
+          width = batch * seq * heads * headDim;
+  if (!dout)
+    return overlaps(result, width, qkv, all, size)
+               ? "attention: out overlaps qkv (a result may not be written "
+                 "over its operands)"
+               : nullptr;
+  return overlaps(result, all, qkv, all, size) ||
+                 overlaps(result, all, dout, width, size)
+             ? "attention_grad: dqkv overlaps qkv or dout (a result may not "
+               "be written over its operands)"
+             : nullptr;
 }
 
 /// The Goldfish hash table's size and seed (docs/memorization.md).

@@ -572,11 +572,10 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const axonn_real *qkv, int64_t bat
               "attention: %lld heads, %lld KV heads", (long long)heads,
               (long long)kvHeads);
   QKVLayout layout(heads, kvHeads, headDim);
-  AXONN_CHECK(!axonn::overlaps(out, batch * seq * heads * headDim, qkv,
-                               batch * seq * layout.features(),
-                               sizeof(axonn_real)),
-              "attention: out overlaps qkv (a result may not be written "
-              "over its operands)");
+  if (const char *why =
+          axonn::attentionOverlap(qkv, nullptr, out, batch, seq, heads, kvHeads,
+                                  headDim, sizeof(axonn_real)))
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "%s", why);
   int64_t f = layout.features(), d = headDim, width = heads * d;
   HeadState st;
   std::vector<axonn_real> o(static_cast<size_t>(seq * d));
@@ -673,13 +672,10 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const axonn_real *dout,
               "attention_grad: %lld heads, %lld KV heads", (long long)heads,
               (long long)kvHeads);
   QKVLayout layout(heads, kvHeads, headDim);
-  AXONN_CHECK(
-      !axonn::overlaps(dqkv, batch * seq * layout.features(), qkv,
-                       batch * seq * layout.features(), sizeof(axonn_real)) &&
-          !axonn::overlaps(dqkv, batch * seq * layout.features(), dout,
-                           batch * seq * heads * headDim, sizeof(axonn_real)),
-      "attention_grad: dqkv overlaps qkv or dout (a result may not "
-      "be written over its operands)");
+  if (const char *why =
+          axonn::attentionOverlap(qkv, dout, dqkv, batch, seq, heads, kvHeads,
+                                  headDim, sizeof(axonn_real)))
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "%s", why);
   int64_t f = layout.features(), d = headDim, width = heads * d;
   std::fill_n(dqkv, batch * seq * f, 0.0f);
   HeadState st;
