@@ -48,13 +48,10 @@
 #include "attention_mma.cuh"
 #include "device.cuh"
 
-#include <cxxabi.h>
-
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
-#include <set>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -285,53 +282,14 @@ axonn_status packOperands(axonn_rt *rt, const T *qkv, const T *dout,
   return AXONN_OK;
 }
 
-/// With AXONN_CUDA_KERNEL_REPORT=1, says once per kernel (on stderr) what
-/// an SM holds of it: registers and local memory a thread (spills), shared
-/// memory a block, and the blocks an SM can run at once (the occupancy
-/// the launch configuration allows, from the CUDA occupancy calculator),
-/// so that a GPU run without a profiler still shows whether the attention
-/// kernels run as many blocks as their design counts on.
-void reportKernel(axonn_rt *rt, const void *kernel, int threads, size_t bytes) {
-  static const bool wanted = [] {
-    const char *v = std::getenv("AXONN_CUDA_KERNEL_REPORT");
-    return v && std::string(v) == "1";
-  }();
-  static std::set<const void *> reported;
-  if (!wanted || rt->rank != 0 || !reported.insert(kernel).second)
-    return;
-  const char *mangled = nullptr;
-  cudaFuncAttributes a{};
-  int blocks = 0;
-  if (cudaFuncGetName(&mangled, kernel) != cudaSuccess ||
-      cudaFuncGetAttributes(&a, kernel) != cudaSuccess ||
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads,
-                                                    bytes) != cudaSuccess) {
-    cudaGetLastError();
-    std::fprintf(stderr, "axonn: kernel report: the CUDA queries failed\n");
-    return;
-  }
-  int status = 0;
-  char *name = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-  std::fprintf(stderr,
-               "axonn: kernel %s: %d registers, %zu B local a thread; %zu B "
-               "shared a block (%zu static); %d threads: %d blocks an SM "
-               "(%d of %d warps)\n",
-               name ? name : mangled, a.numRegs, size_t(a.localSizeBytes),
-               bytes + size_t(a.sharedSizeBytes), size_t(a.sharedSizeBytes),
-               threads, blocks, blocks * threads / 32,
-               state(rt).prop.maxThreadsPerMultiProcessor / 32);
-  std::free(name);
-}
-
 /// Launches `kernel` over `grid` (blocks of kBlock threads, `bytes` of
 /// dynamic shared memory) on `stream`.
 template <typename... Params, typename... Args>
 axonn_status launchOn(axonn_rt *rt, cudaStream_t stream,
                       void (*kernel)(Params...), dim3 grid, size_t bytes,
                       const char *what, int64_t seq, Args... args) {
-  if (axonn_status s = sharedMemory(rt, kernel, bytes, what, seq))
+  if (axonn_status s = sharedMemory(rt, kernel, bytes, kBlock, what, seq))
     return s;
-  reportKernel(rt, reinterpret_cast<const void *>(kernel), kBlock, bytes);
   kernel<<<grid, kBlock, bytes, stream>>>(args...);
   AXONN_LAUNCHED(rt);
   return AXONN_OK;

@@ -11,8 +11,13 @@
 #include "cuda_internal.h"
 #include "elements.cuh"
 
+#include <cxxabi.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 
 namespace axonn::cuda {
 
@@ -25,18 +30,56 @@ inline int blocksFor(int64_t count) {
       1, std::min<int64_t>((count + kThreads - 1) / kThreads, 65535 * 8)));
 }
 
-/// Lets `kernel` use `bytes` of dynamic shared memory (when that and the
-/// kernel's static shared memory pass 48 KiB, through the opt-in), or
-/// fails naming what asked for it. The kernels that call it keep their
-/// tiles in shared memory (the attention's), so at its first call a
-/// kernel also asks for the most shared memory an SM has
+/// With AXONN_CUDA_KERNEL_REPORT=1, says (rank 0, stderr) what an SM
+/// holds of a kernel at its first launch (sharedMemory): registers and
+/// local memory a thread (spills), shared memory a block, and the blocks
+/// of `threads` an SM can run at once (CUDA's occupancy calculator), so
+/// that a GPU run without a profiler still shows whether the kernels that
+/// keep their tiles in shared memory (the attention's) run as many blocks
+/// as their design counts on.
+inline void reportKernel(axonn_rt *rt, const void *kernel,
+                         const cudaFuncAttributes &a, int threads,
+                         size_t bytes) {
+  static const bool wanted = [] {
+    const char *v = std::getenv("AXONN_CUDA_KERNEL_REPORT");
+    return v && std::string(v) == "1";
+  }();
+  if (!wanted || rt->rank != 0)
+    return;
+  const char *mangled = nullptr;
+  int blocks = 0;
+  if (cudaFuncGetName(&mangled, kernel) != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads,
+                                                    bytes) != cudaSuccess) {
+    cudaGetLastError();
+    std::fprintf(stderr, "axonn: kernel report: the CUDA queries failed\n");
+    return;
+  }
+  int status = 0;
+  char *name = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  std::fprintf(stderr,
+               "axonn: kernel %s: %d registers, %zu B local a thread; %zu B "
+               "shared a block (%zu static); %d threads: %d blocks an SM "
+               "(%d of %d warps)\n",
+               name ? name : mangled, a.numRegs, size_t(a.localSizeBytes),
+               bytes + size_t(a.sharedSizeBytes), size_t(a.sharedSizeBytes),
+               threads, blocks, blocks * threads / 32,
+               state(rt).prop.maxThreadsPerMultiProcessor / 32);
+  std::free(name);
+}
+
+/// Lets `kernel` (blocks of `threads`) use `bytes` of dynamic shared
+/// memory (when that and the kernel's static shared memory pass 48 KiB,
+/// through the opt-in), or fails naming what asked for it. The kernels that
+/// call it keep their tiles in shared memory (the attention's), so at its first
+/// call a kernel also asks for the most shared memory an SM has
 /// (cudaSharedmemCarveoutMaxShared): the driver's choice of the L1/shared
 /// split then never holds fewer of its blocks on an SM than their shared
 /// memory and registers allow. The opt-in is set when a call needs more
 /// than the kernel's earlier calls, not at every launch.
 template <typename Kernel>
 axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
-                          const char *what, int64_t length) {
+                          int threads, const char *what, int64_t length) {
   auto &known = state(rt).kernelShared;
   auto it = known.find(reinterpret_cast<const void *>(kernel));
   if (it == known.end()) {
@@ -45,6 +88,8 @@ axonn_status sharedMemory(axonn_rt *rt, Kernel kernel, size_t bytes,
     AXONN_CUDA(rt, cudaFuncSetAttribute(
                        kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
                        int(cudaSharedmemCarveoutMaxShared)));
+    reportKernel(rt, reinterpret_cast<const void *>(kernel), attributes,
+                 threads, bytes);
     State::KernelShared entry;
     entry.fixed = size_t(attributes.sharedSizeBytes);
     it = known.emplace(reinterpret_cast<const void *>(kernel), entry).first;

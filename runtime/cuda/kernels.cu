@@ -1035,7 +1035,7 @@ axonn_status launchTiled(axonn_rt *rt, const float *qkv, int64_t batch,
                          int64_t seq, const QKVLayout &layout, int32_t causal,
                          double ropeBase, float *out, float *lse) {
   size_t shared = size_t(2 * kTile * D) * sizeof(float);
-  if (axonn_status s = sharedMemory(rt, attentionTiledKernel<D>, shared,
+  if (axonn_status s = sharedMemory(rt, attentionTiledKernel<D>, shared, kTile,
                                     "attention", seq))
     return s;
   attentionTiledKernel<D>
@@ -1275,7 +1275,7 @@ axonn_status launchTiledGrad(axonn_rt *rt, const float *dout,
   unsigned tiles = unsigned((seq + kTile - 1) / kTile);
   size_t queryShared = tiledGradQueryShared<D>();
   if (axonn_status s = sharedMemory(rt, attentionGradQueryKernel<D>,
-                                    queryShared, "attention_grad", seq))
+                                    queryShared, kTile, "attention_grad", seq))
     return s;
   attentionGradQueryKernel<D>
       <<<dim3(tiles, unsigned(layout.heads), unsigned(batch)), kTile,
@@ -1284,7 +1284,7 @@ axonn_status launchTiledGrad(axonn_rt *rt, const float *dout,
   AXONN_LAUNCHED(rt);
   size_t keyShared = tiledGradKeyShared<D>();
   if (axonn_status s = sharedMemory(rt, attentionGradKeyTiledKernel<D>,
-                                    keyShared, "attention_grad", seq))
+                                    keyShared, kTile, "attention_grad", seq))
     return s;
   attentionGradKeyTiledKernel<D>
       <<<dim3(tiles, unsigned(layout.kvHeads), unsigned(batch)), kTile,
@@ -2544,8 +2544,8 @@ axonn_status axonn_rt_attention(axonn_rt *rt, const float *qkv, int64_t batch,
     }
   }
   size_t shared = size_t(seq + headDim) * sizeof(float);
-  if (axonn_status s = sharedMemory(rt, attentionKernel, shared, "attention",
-                                    seq))
+  if (axonn_status s =
+          sharedMemory(rt, attentionKernel, shared, 128, "attention", seq))
     return s;
   attentionKernel<<<dim3(unsigned(seq), unsigned(heads), unsigned(batch)),
                     128, shared, streamOf(rt)>>>(qkv, seq, layout, causal,
@@ -2600,7 +2600,7 @@ axonn_status axonn_rt_attention_grad(axonn_rt *rt, const float *dout,
     return s;
   float *probs = static_cast<float *>(buffer), *grads = probs + rows;
   size_t shared = size_t(2 * seq + 3 * headDim) * sizeof(float);
-  if (axonn_status s = sharedMemory(rt, attentionGradRowKernel, shared,
+  if (axonn_status s = sharedMemory(rt, attentionGradRowKernel, shared, 128,
                                     "attention_grad", seq))
     return s;
   attentionGradRowKernel<<<dim3(unsigned(seq), unsigned(heads),
@@ -2688,7 +2688,7 @@ axonn_status axonn_rt_cached_attention(axonn_rt *rt, const float *qkv,
                                      state(rt).errors);
   AXONN_LAUNCHED(rt);
   size_t shared = size_t(capacity + headDim) * sizeof(float);
-  if (axonn_status s = sharedMemory(rt, cachedAttentionKernel, shared,
+  if (axonn_status s = sharedMemory(rt, cachedAttentionKernel, shared, 128,
                                     "cached_attention", capacity))
     return s;
   cachedAttentionKernel<<<dim3(unsigned(seq), unsigned(heads),
