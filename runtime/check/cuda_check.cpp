@@ -185,6 +185,15 @@ public:
 
 int failures = 0, checks = 0;
 
+/// The values of `got` whose bits differ from `want`'s (same length).
+size_t bitsDiffering(const std::vector<float> &got,
+                     const std::vector<float> &want) {
+  size_t count = 0;
+  for (size_t i = 0; i < want.size(); ++i)
+    count += std::memcmp(&got[i], &want[i], sizeof(float)) != 0;
+  return count;
+}
+
 void compare(const char *name, const std::vector<float> &got,
              const std::vector<float> &want) {
   ++checks;
@@ -1021,10 +1030,7 @@ void checkBf16(Api &cuda, Api &cpu) {
         results[i].insert(results[i].end(), part.begin(), part.end());
     }
     unsetenv("AXONN_ATTENTION_ROWS");
-    size_t differing = 0;
-    for (size_t i = 0; i < results[0].size(); ++i)
-      differing +=
-          std::memcmp(&results[0][i], &results[1][i], sizeof(float)) != 0;
+    size_t differing = bitsDiffering(results[1], results[0]);
     ++checks;
     failures += differing != 0;
     std::printf("%-4s %-28s %zu values, %zu with other bits\n",
@@ -1107,13 +1113,6 @@ void checkBf16(Api &cuda, Api &cpu) {
       all.insert(all.end(), part.begin(), part.end());
     return all;
   };
-  auto differing = [](const std::vector<float> &x,
-                      const std::vector<float> &y) {
-    size_t count = 0;
-    for (size_t i = 0; i < x.size(); ++i)
-      count += std::memcmp(&x[i], &y[i], sizeof(float)) != 0;
-    return count;
-  };
   r.ok(calls(), "the calls (tuning)");
   results();
   use(1);
@@ -1142,8 +1141,8 @@ void checkBf16(Api &cuda, Api &cpu) {
   std::vector<float> byGraph = results();
   bool current = axonn_rt_graph_current(a.rt, graph) == 1;
   axonn_rt_graph_destroy(a.rt, graph);
-  size_t replayed = differing(byGraph, byCalls),
-         ran = differing(afterRecording, byCalls);
+  size_t replayed = bitsDiffering(byGraph, byCalls),
+         ran = bitsDiffering(afterRecording, byCalls);
   checks += 2;
   failures += (replayed != 0 || !current) + (ran != 0);
   std::printf("%-4s %-28s %zu values, %zu with other bits%s\n",
