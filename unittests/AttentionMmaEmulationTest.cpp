@@ -173,16 +173,18 @@ std::vector<T> withNaNRows(const std::vector<T> &v, int64_t rows,
 }
 
 /// (direct: the mma.sync kernels read in place what attention_mma.cu lets
-/// them, fa2::operandsOf; else every operand packed)
+/// them, fa2::operandsOf; else every operand packed. shift: the output is
+/// written `shift` elements into its array, and returned without them)
 template <int D, template <int, typename> class Kernels, typename T>
 Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv,
-                     bool direct = true) {
+                     bool direct = true, int shift = 0) {
   static_assert(Kernels<D, T>::shared <= sizeof(shared));
   QKVLayout layout(s.heads, s.kvHeads, s.dim);
   int64_t padded = paddedLength(s.seq);
   Packed p = pack<D, T>(s, qkv, nullptr);
   Forward<T> f;
-  f.out.resize(size_t(s.batch * s.seq * s.heads * s.dim));
+  f.out.resize(size_t(s.batch * s.seq * s.heads * s.dim + shift));
+  T *out = f.out.data() + shift;
   f.lse.assign(size_t(s.batch * s.seq * s.heads), float(NAN));
   constexpr int queries = Kernels<D, T>::queriesPerBlock;
   Dim3 grid =
@@ -199,27 +201,30 @@ Forward<T> forwardOn(const Shape &s, const std::vector<T> &qkv,
       EXPECT_FALSE(o.packV) << "V read in place";
     }
     launch(Kernels<D, T>::forward, grid, kBlock, o.q, o.k, o.v, s.seq, layout,
-           s.causal, f.out.data(), f.lse.data());
+           s.causal, out, f.lse.data());
   } else {
     launch(Kernels<D, T>::forward, grid, kBlock,
            static_cast<const bf16 *>(p.q.data()),
            static_cast<const bf16 *>(p.k.data()),
            static_cast<const bf16 *>(p.v.data()), s.seq, padded, layout,
-           s.causal, f.out.data(), f.lse.data());
+           s.causal, out, f.lse.data());
   }
+  f.out.erase(f.out.begin(), f.out.begin() + shift);
   return f;
 }
 
-/// The backward from the forward's results, as attention_mma.cu runs it.
+/// The backward from the forward's results, as attention_mma.cu runs it
+/// (shift: as forwardOn's, for dqkv).
 template <int D, template <int, typename> class Kernels, typename T>
 std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
                           const std::vector<T> &dout, const Forward<T> &fwd,
-                          T poison, bool direct = true) {
+                          T poison, bool direct = true, int shift = 0) {
   QKVLayout layout(s.heads, s.kvHeads, s.dim);
   int64_t padded = paddedLength(s.seq);
   Packed p = pack<D>(s, qkv, &dout);
   // Poison: every element the kernels leave alone keeps it.
-  std::vector<T> dqkv(qkv.size(), poison);
+  std::vector<T> results(qkv.size() + shift, poison);
+  T *dqkv = results.data() + shift;
   unsigned tiles = unsigned(padded / kTileRows);
   int64_t rows = s.batch * s.heads * padded;
   launch(rowStatsKernel<D, T>, {unsigned((rows + 7) / 8), 1, 1}, 256,
@@ -240,18 +245,19 @@ std::vector<T> backwardOn(const Shape &s, const std::vector<T> &qkv,
       EXPECT_FALSE(o.packV || o.packDO) << "V and dO read in place";
     }
     launch(Kernels<D, T>::gradQuery, queryGrid, kBlock, o.q, o.k, o.v, o.dO,
-           s.seq, padded, layout, s.causal, p.rope(), lse, delta, dqkv.data());
+           s.seq, padded, layout, s.causal, p.rope(), lse, delta, dqkv);
     launch(Kernels<D, T>::gradKey, keyGrid, kBlock, o.q, o.k, o.v, o.dO, s.seq,
-           padded, layout, s.causal, p.rope(), lse, delta, dqkv.data());
+           padded, layout, s.causal, p.rope(), lse, delta, dqkv);
   } else {
     const bf16 *q = p.q.data(), *k = p.k.data(), *v = p.v.data(),
                *dO = p.dO.data();
     launch(Kernels<D, T>::gradQuery, queryGrid, kBlock, q, k, v, dO, s.seq,
-           padded, layout, s.causal, p.rope(), lse, delta, dqkv.data());
+           padded, layout, s.causal, p.rope(), lse, delta, dqkv);
     launch(Kernels<D, T>::gradKey, keyGrid, kBlock, q, k, v, dO, s.seq, padded,
-           layout, s.causal, p.rope(), lse, delta, dqkv.data());
+           layout, s.causal, p.rope(), lse, delta, dqkv);
   }
-  return dqkv;
+  results.erase(results.begin(), results.begin() + shift);
+  return results;
 }
 
 std::vector<float> widened(const std::vector<axonn_bf16> &v) {
@@ -467,6 +473,33 @@ TEST(AttentionMmaEmulation, InPlaceOperandsSameBits) {
           << "attention_grad, 32 rows";
     }
   }
+}
+
+/// The kernels write their results eight elements at once where the
+/// destination is aligned for it and one at a time otherwise: written one
+/// element further into their arrays (every row misaligned), the output
+/// and dqkv keep their bits.
+template <int D, template <int, typename> class Kernels, typename T>
+void checkResultAlignment(const Shape &s, const std::vector<T> &qkv,
+                          const std::vector<T> &dout, T poison) {
+  Forward<T> aligned = forwardOn<D, Kernels>(s, qkv),
+             shifted = forwardOn<D, Kernels>(s, qkv, true, 1);
+  EXPECT_TRUE(sameBits(aligned.out, shifted.out)) << "attention";
+  EXPECT_TRUE(
+      sameBits(backwardOn<D, Kernels>(s, qkv, dout, aligned, poison),
+               backwardOn<D, Kernels>(s, qkv, dout, aligned, poison, true, 1)))
+      << "attention_grad";
+}
+
+TEST(AttentionMmaEmulation, ResultAlignment) {
+  Shape s{1, 70, 2, 1, 64, 1, 10000.0};
+  int64_t f = (s.heads + 2 * s.kvHeads) * s.dim;
+  auto qkv = random(size_t(s.batch * s.seq * f), 0.5, 9);
+  auto dout = random(size_t(s.batch * s.seq * s.heads * s.dim), 1.0, 10);
+  checkResultAlignment<64, Fa2>(s, qkv, dout, 0.0f);
+  checkResultAlignment<64, Wmma>(s, qkv, dout, 0.0f);
+  checkResultAlignment<64, Fa2>(s, narrowed(qkv), narrowed(dout),
+                                axonn_bf16_from_float(0.0f));
 }
 
 TEST(AttentionMmaEmulation, PackAlignment) {

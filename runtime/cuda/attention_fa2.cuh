@@ -698,25 +698,28 @@ __global__ void __launch_bounds__(kBlock, (kForwardBlocksPerSm<D, R>))
     __syncthreads(); // the tiles are read before the next copy into them
   }
   waitCopies<0>();
-  int64_t width = layout.heads * D;
+  // The K and V tiles are free now (the loop's last barrier): the warps'
+  // staging rows, from which the output leaves in 16-byte pieces.
+  float *work =
+      reinterpret_cast<float *>(keys.buffers) + warp * kWarpRows * kWorkLd<D>;
 #pragma unroll
-  for (int r = 0; r < R; ++r)
+  for (int r = 0; r < R; ++r) {
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       int64_t row = row0 + 16 * r + g + 8 * i;
-      if (row >= seq)
-        continue;
       float inverse = 1 / rowSum[r][i];
-      if (lse && t == 0)
+      if (lse && t == 0 && row < seq)
         lse[(b * seq + row) * layout.heads + h] =
             rowMax[r][i] + logf(rowSum[r][i]);
-      T *dst = out + (b * seq + row) * width + h * D;
 #pragma unroll
       for (int n = 0; n < D / 8; ++n) {
-        store(dst[8 * n + 2 * t], o[r][n][2 * i] * inverse);
-        store(dst[8 * n + 2 * t + 1], o[r][n][2 * i + 1] * inverse);
+        o[r][n][2 * i] *= inverse;
+        o[r][n][2 * i + 1] *= inverse;
       }
     }
+    writeRows<D>(o[r], work, row0 + 16 * r, seq, b, layout.heads * D, h * D,
+                 nullptr, 1.0f, out);
+  }
 #endif
 }
 

@@ -400,12 +400,30 @@ __device__ void storeStagedRows(const float *work, int ld, int64_t row0,
                                 int64_t seq, int64_t b, int64_t f,
                                 int64_t offset, const float2 *rope, float scale,
                                 T *dqkv) {
-  for (int e = threadIdx.x % 32; e < kWarpRows * D; e += 32) {
-    int r = e / D, i = e % D;
+  // Eight consecutive elements a lane (one or two 16-byte stores where the
+  // destination is aligned for them, where one element a lane took eight
+  // 2- or 4-byte stores), in the same half of the row for the rotation
+  // (D / 2 is a multiple of 8).
+  constexpr int N = 8, pieces = D / N;
+  static_assert(D % 16 == 0, "a row's halves in whole pieces");
+  for (int e = threadIdx.x % 32; e < kWarpRows * pieces; e += 32) {
+    int r = e / pieces, i0 = e % pieces * N;
     int64_t s = row0 + r;
-    if (s < seq)
-      store(dqkv[(b * seq + s) * f + offset + i],
-            rotatedBy(work + r * ld, i, D, ropeRow(rope, s, D), true) * scale);
+    if (s >= seq)
+      continue;
+    const float2 *rotation = ropeRow(rope, s, D);
+    float v[N];
+#pragma unroll
+    for (int j = 0; j < N; ++j)
+      v[j] = rotatedBy(work + r * ld, i0 + j, D, rotation, true) * scale;
+    T *dst = dqkv + (b * seq + s) * f + offset + i0;
+    if (pieceAligned<N>(dst)) {
+      storePiece(dst, v);
+    } else {
+#pragma unroll
+      for (int j = 0; j < N; ++j)
+        store(dst[j], v[j]);
+    }
   }
 }
 
