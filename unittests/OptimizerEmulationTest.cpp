@@ -11,6 +11,7 @@
 // element in the same fp32 operations, so the tolerance is 1e-6 of the
 // largest magnitude (the CPU may contract into fused multiply-adds), and
 // the bf16 parameters, roundings of the masters, within one bf16 step.
+// Also the gradient norm's grouped sum of squares (checkSquares).
 //
 //===----------------------------------------------------------------------===//
 
@@ -165,5 +166,59 @@ template <typename T> void check() {
 
 TEST(OptimizerEmulation, AdamWGroupFp32) { check<float>(); }
 TEST(OptimizerEmulation, AdamWGroupBf16) { check<uint16_t>(); }
+
+/// The gradient norm's grouped sum of squares against the CPU backend's
+/// axonn_rt_sum_squares_group(_bf16): tensors of 1, 7, 37 and 1,000
+/// elements in chunks of 200 (pieces of four past the block's 32 threads,
+/// then the elements past the last four), the third tensor one element
+/// off a 16-byte boundary (one at a time throughout), per-tensor scales.
+/// Both add the squares in double, in other orders: within 1e-6.
+template <typename T> void checkSquares() {
+  constexpr bool bf16 = std::is_same_v<T, uint16_t>;
+  constexpr int64_t counts[] = {1, 7, 37, 1000}, chunkLength = 200;
+  const double scales[] = {1.0, 0.5, 2.0, 0.25};
+  axonn_rt *rt = testRuntime();
+  ASSERT_NE(rt, nullptr);
+  std::mt19937 rng(bf16 ? 9 : 8);
+  std::vector<std::vector<T>> storage;
+  std::vector<const T *> grads;
+  std::vector<Chunk> chunks;
+  for (int t = 0; t < 4; ++t) {
+    int shift = t == 2 ? 1 : 0;
+    storage.push_back(randomStorage<T>(rng, counts[t] + shift, 0.5f));
+    grads.push_back(storage.back().data() + shift);
+    EXPECT_EQ(pieceAligned<4>(grads.back()), shift == 0);
+    for (int64_t b = 0; b < counts[t]; b += chunkLength)
+      chunks.push_back({t, b, std::min(counts[t], b + chunkLength)});
+  }
+  float want = NAN, got = NAN;
+  if constexpr (bf16)
+    ASSERT_EQ(axonn_rt_sum_squares_group_bf16(
+                  rt, 4,
+                  reinterpret_cast<const axonn_bf16 *const *>(grads.data()),
+                  counts, scales, &want),
+              AXONN_OK);
+  else
+    ASSERT_EQ(
+        axonn_rt_sum_squares_group(rt, 4, grads.data(), counts, scales, &want),
+        AXONN_OK);
+  std::vector<const void *> pointers(grads.begin(), grads.end());
+  std::vector<double> partial(chunks.size(), NAN);
+  int64_t count = int64_t(chunks.size());
+  launch(squaresGroupKernel<T>, Dim3{3, 1, 1}, 32,
+         static_cast<const void *const *>(pointers.data()),
+         static_cast<const Chunk *>(chunks.data()), count, partial.data());
+  launch(finishSquaresGroupKernel, Dim3{1, 1, 1}, 64,
+         static_cast<const double *>(partial.data()),
+         static_cast<const Chunk *>(chunks.data()), count,
+         static_cast<const double *>(scales), &got);
+  EXPECT_NEAR(got, want, 1e-6 * want) << (bf16 ? "bf16" : "fp32");
+  // The tolerance sees one element: the last one's square is more.
+  double last = valueOf(grads[3][counts[3] - 1]);
+  EXPECT_GT(scales[3] * last * last, 1e-6 * want);
+}
+
+TEST(OptimizerEmulation, SquaresGroupFp32) { checkSquares<float>(); }
+TEST(OptimizerEmulation, SquaresGroupBf16) { checkSquares<uint16_t>(); }
 
 } // namespace

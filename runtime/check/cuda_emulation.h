@@ -2,15 +2,17 @@
 //
 // Just enough of CUDA to run the tensor-core attention's kernels
 // (cuda/attention_mma.cuh, cuda/attention_fa2.cuh), the embedding's
-// gradient (cuda/embedding_grad.cuh), the norms (cuda/norms.cuh) and
-// AdamW (cuda/optimizer.cuh) on a machine without a GPU, so that a test
-// can check their indexing, masking, tiling and synchronization against
-// the CPU backend:
+// gradient (cuda/embedding_grad.cuh), the norms (cuda/norms.cuh), AdamW
+// (cuda/optimizer.cuh) and the cross-entropy (cuda/cross_entropy.cuh,
+// with reductions.cuh's block reductions) on a machine without a GPU, so
+// that a test can check their indexing, masking, tiling and
+// synchronization against the CPU backend:
 //
 // - a block's threads are std::threads (one block at a time); its dynamic
 //   shared memory is one array, `axonn::cuda::mma::shared`;
 // - __syncthreads and __syncwarp are barriers over the block and the warp;
-//   __shfl_xor_sync exchanges through memory between two warp barriers;
+//   __shfl_xor_sync and __shfl_down_sync exchange through memory between
+//   two warp barriers;
 //   a kernel's `static __shared__` array is a function-local static, one
 //   for all threads;
 // - a WMMA fragment holds the whole 16 x 16 tile in every lane:
@@ -34,6 +36,8 @@
 #include <barrier>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -114,6 +118,13 @@ struct Block {
 };
 inline Block *block = nullptr;
 
+/// What would fault on a GPU (a misaligned vector access): the message,
+/// then the program ends.
+[[noreturn]] inline void fault(const char *what) {
+  std::fprintf(stderr, "CUDA emulation: %s\n", what);
+  std::abort();
+}
+
 /// Runs kernel(args...) over `grid` blocks of `threads` threads (a
 /// multiple of 32), one block after another.
 template <typename... Params, typename... Args>
@@ -156,6 +167,19 @@ inline double __shfl_xor_sync(unsigned, double v, int mask) {
 }
 inline float __shfl_xor_sync(unsigned m, float v, int mask) {
   return float(__shfl_xor_sync(m, double(v), mask));
+}
+/// Lane + delta's value, or the lane's own past the warp's last lane.
+inline double __shfl_down_sync(unsigned, double v, unsigned delta) {
+  auto &slots = axonn::emulation::block->slots[threadIdx.x / 32];
+  unsigned lane = threadIdx.x % 32;
+  slots[lane] = v;
+  __syncwarp();
+  double other = lane + delta < 32 ? slots[lane + delta] : v;
+  __syncwarp();
+  return other;
+}
+inline float __shfl_down_sync(unsigned m, float v, unsigned delta) {
+  return float(__shfl_down_sync(m, double(v), delta));
 }
 
 namespace nvcuda::wmma {

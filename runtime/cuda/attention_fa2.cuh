@@ -80,6 +80,8 @@ inline void mmaBf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
   emulation::mmaBf16(d, a, b0, b1);
 }
 inline void copyAsync16(void *sharedDst, const void *src) {
+  expectAligned<16>(sharedDst);
+  expectAligned<16>(src);
   std::memcpy(sharedDst, src, 16);
 }
 inline void commitCopies() {}
@@ -255,10 +257,12 @@ __device__ void copyTileAsync(const bf16 *src, int64_t stride, int left,
   bf16 *to = tile + r * kLd<D> + c * 8;
 #pragma unroll
   for (int pass = 0; pass < kTileRows / step; ++pass) {
-    if (r < left)
+    if (r < left) {
       copyAsync16(to, from);
-    else
+    } else {
+      expectAligned<16>(to);
       *reinterpret_cast<uint4 *>(to) = uint4{0, 0, 0, 0};
+    }
     r += step;
     from += step * stride;
     to += step * kLd<D>;

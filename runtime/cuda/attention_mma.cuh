@@ -185,8 +185,11 @@ template <int D> __device__ void loadTile(const bf16 *src, bf16 *tile) {
   constexpr int pieces = D / 8;
   for (int e = threadIdx.x; e < kTileRows * pieces; e += kBlock) {
     int r = e / pieces, c = e % pieces;
-    *reinterpret_cast<uint4 *>(tile + r * Dims<D>::tileLd + c * 8) =
-        *reinterpret_cast<const uint4 *>(src + int64_t(r) * D + c * 8);
+    bf16 *to = tile + r * Dims<D>::tileLd + c * 8;
+    const bf16 *from = src + int64_t(r) * D + c * 8;
+    expectAligned<16>(to);
+    expectAligned<16>(from);
+    *reinterpret_cast<uint4 *>(to) = *reinterpret_cast<const uint4 *>(from);
   }
 }
 

@@ -56,9 +56,22 @@ template <typename T> using Vec16 = Piece<T, 16 / int(sizeof(T))>;
 template <int N, typename T> __device__ inline bool pieceAligned(const T *p) {
   return reinterpret_cast<uintptr_t>(p) % alignof(Piece<T, N>) == 0;
 }
+/// A vector access at p of `Alignment` bytes: on a GPU a misaligned one
+/// faults; where runtime/check/cuda_emulation.h runs the kernels on the
+/// CPU, which would not, it ends the program with a message instead.
+template <size_t Alignment>
+__device__ inline void expectAligned(const void *p) {
+#ifdef AXONN_CUDA_EMULATION
+  if (reinterpret_cast<uintptr_t>(p) % Alignment != 0)
+    axonn::emulation::fault("a misaligned vector access");
+#else
+  (void)p;
+#endif
+}
 /// The N elements at p (pieceAligned), as fp32.
 template <int N, typename T>
 __device__ inline void loadPiece(const T *p, float (&out)[N]) {
+  expectAligned<alignof(Piece<T, N>)>(p);
   Piece<T, N> v = *reinterpret_cast<const Piece<T, N> *>(p);
 #pragma unroll
   for (int i = 0; i < N; ++i)
@@ -71,6 +84,7 @@ __device__ inline void storePiece(T *p, const float (&in)[N]) {
 #pragma unroll
   for (int i = 0; i < N; ++i)
     store(v.x[i], in[i]);
+  expectAligned<alignof(Piece<T, N>)>(p);
   *reinterpret_cast<Piece<T, N> *>(p) = v;
 }
 

@@ -8,9 +8,10 @@
 // 64 and 128 (FlashAttention-style: online softmax forward; a backward in
 // two kernels, dQ per query tile and dK/dV per key tile, from recomputed
 // statistics) and one block per query row otherwise; a warp per row for
-// norms (norms.cuh), a block per row for softmax statistics, elementwise
-// kernels for the rest (the embedding's gradient: embedding_grad.cuh;
-// AdamW: optimizer.cuh).
+// norms (norms.cuh), a block per row for the cross-entropy
+// (cross_entropy.cuh), elementwise kernels for the rest (the embedding's
+// gradient: embedding_grad.cuh; AdamW and the gradient norm's grouped sum
+// of squares: optimizer.cuh; block reductions: reductions.cuh).
 // Every sum runs in a fixed order (no atomics), norms and losses in
 // double.
 //
@@ -27,6 +28,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "cross_entropy.cuh"
 #include "device.cuh"
 #include "embedding_grad.cuh"
 #include "norms.cuh"
@@ -46,49 +48,6 @@ using namespace axonn::cuda;
 using axonn::QKVLayout;
 
 namespace {
-
-/// Block-wide sum of a double (blockDim.x a multiple of 32, at most 1024).
-__device__ double blockSum(double v) {
-  __shared__ double partial[32];
-  for (int o = 16; o > 0; o >>= 1)
-    v += __shfl_down_sync(0xffffffffu, v, o);
-  int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  __syncthreads();
-  if (lane == 0)
-    partial[warp] = v;
-  __syncthreads();
-  int warps = (blockDim.x + 31) / 32;
-  v = threadIdx.x < warps ? partial[threadIdx.x] : 0.0;
-  if (warp == 0)
-    for (int o = 16; o > 0; o >>= 1)
-      v += __shfl_down_sync(0xffffffffu, v, o);
-  __shared__ double total;
-  if (threadIdx.x == 0)
-    total = v;
-  __syncthreads();
-  return total;
-}
-
-__device__ float blockMax(float v) {
-  __shared__ float partial[32];
-  for (int o = 16; o > 0; o >>= 1)
-    v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
-  int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  __syncthreads();
-  if (lane == 0)
-    partial[warp] = v;
-  __syncthreads();
-  int warps = (blockDim.x + 31) / 32;
-  v = threadIdx.x < warps ? partial[threadIdx.x] : -INFINITY;
-  if (warp == 0)
-    for (int o = 16; o > 0; o >>= 1)
-      v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
-  __shared__ float total;
-  if (threadIdx.x == 0)
-    total = v;
-  __syncthreads();
-  return total;
-}
 
 int64_t vocabOffset(const axonn_rt *rt, axonn_axes axes, int64_t rows) {
   return rt->groupIndex(axes) * rows;
@@ -1551,151 +1510,6 @@ bool geluEpilogue(int32_t approximation, int64_t n) {
 
 //--- Cross-entropy ------------------------------------------------------------
 
-// The cross-entropy kernels read logits and write their gradient in fp32
-// or bf16 storage (T); statistics are fp32.
-
-// Rows of logits move in 16-byte pieces (Vec16, elements.cuh: 8 bf16 or
-// 4 floats): a block per row over 50,257 logits moves 16 bytes a thread
-// per access instead of 2 (bf16), keeping enough bytes in flight for HBM.
-
-/// Whether rows of `length` elements from `base` (and from `other`, if
-/// not null) can be read 16 bytes at a time.
-template <typename T>
-bool vectorRows(const T *base, int64_t length, const T *other = nullptr) {
-  auto aligned = [](const void *p) {
-    return reinterpret_cast<uintptr_t>(p) % 16 == 0;
-  };
-  return aligned(base) && (!other || aligned(other)) &&
-         length * int64_t(sizeof(T)) % 16 == 0;
-}
-
-/// Over a row's elements 0 ... end - 1 this thread owns: piece(v) for
-/// each 16-byte piece (elements v ... v + W - 1; vector: the row is
-/// 16-byte aligned), then single(v) for each element left.
-template <typename T, typename Piece, typename Single>
-__device__ void rowPieces(int64_t end, bool vector, Piece &&piece,
-                          Single &&single) {
-  constexpr int W = Vec16<T>::kCount;
-  int64_t whole = vector ? end / W * W : 0;
-  for (int64_t v = int64_t(threadIdx.x) * W; v < whole;
-       v += int64_t(blockDim.x) * W)
-    piece(v);
-  for (int64_t v = whole + threadIdx.x; v < end; v += blockDim.x)
-    single(v);
-}
-
-// The logits' exponentials are exp2f of one fused multiply-add
-// (elements.cuh's kLog2e): expf's range reduction took several
-// instructions per logit, 50,257 of them per token, much of both kernels'
-// work.
-/// A block per token, one pass over its logits: each thread keeps a
-/// running maximum and its sum of exp relative to it (online softmax, exp
-/// in fp32), then the block combines them in double: max[t] and partial[t]
-/// = [sum of exp(logit - max), the target's logit or 0].
-template <typename T>
-__global__ void logitsMaxKernel(const T *logits, const int32_t *targets,
-                                int64_t rows, int64_t real, int64_t offset,
-                                bool vector, float *max, float *partial) {
-  int64_t t = blockIdx.x;
-  const T *row = logits + t * rows;
-  float m = -INFINITY, scaledMax = -INFINITY, s = 0;
-  auto add = [&](float x) {
-    if (x > m) {
-      float scaled = x * kLog2e;
-      s = s * exp2f(scaledMax - scaled) + 1.0f;
-      m = x;
-      scaledMax = scaled;
-    } else {
-      s += exp2f(fmaf(x, kLog2e, -scaledMax));
-    }
-  };
-  rowPieces<T>(
-      real, vector,
-      [&](int64_t v) {
-        Vec16<T> piece = *reinterpret_cast<const Vec16<T> *>(row + v);
-#pragma unroll
-        for (int k = 0; k < Vec16<T>::kCount; ++k)
-          add(toFloat(piece.x[k]));
-      },
-      [&](int64_t v) { add(toFloat(row[v])); });
-  float top = blockMax(m);
-  // (a thread with no rows adds nothing, nor does a slice of padding only;
-  // a NaN stays NaN)
-  double sum = blockSum(s == 0 ? 0.0 : double(s) * exp(double(m) - top));
-  if (threadIdx.x == 0) {
-    int64_t target = int64_t(targets[t]) - offset;
-    max[t] = top;
-    partial[t * 2] = float(sum);
-    partial[t * 2 + 1] =
-        target >= 0 && target < real ? toFloat(row[target]) : 0.0f;
-  }
-}
-
-/// sums = partial rescaled from the local maximum to the global one.
-__global__ void softmaxSumsKernel(const float *partial, const float *localMax,
-                                  const float *max, int64_t tokens,
-                                  float *sums) {
-  GRID_STRIDE(t, tokens) {
-    double p = partial[t * 2]; // (no sum: none; NaN stays NaN)
-    sums[t * 2] = float(p == 0 ? 0.0 : p * exp(double(localMax[t]) - max[t]));
-    sums[t * 2 + 1] = partial[t * 2 + 1];
-  }
-}
-
-/// One block: loss = sum over kept tokens / count (keep null: all tokens,
-/// count = globalTokens).
-__global__ void crossEntropyKernel(const float *max, const float *sums,
-                                   const float *keep, const float *count,
-                                   int64_t tokens, double globalTokens,
-                                   float *loss) {
-  double total = 0;
-  for (int64_t t = threadIdx.x; t < tokens; t += blockDim.x)
-    if (!keep || keep[t] != 0)
-      total += double(max[t]) + log(double(sums[t * 2])) - sums[t * 2 + 1];
-  total = blockSum(total);
-  if (threadIdx.x == 0) {
-    double n = count ? double(*count) : globalTokens;
-    *loss = n > 0 ? float(total / n) : 0.0f;
-  }
-}
-
-/// A block per token (its statistics read once, no index division per
-/// element): dlogits = softmax / n, minus 1 / n at the target, in fp32 as
-/// the CPU backend; zero past the real rows and for dropped tokens.
-template <typename T>
-__global__ void
-crossEntropyGradKernel(const T *logits, const float *max, const float *sums,
-                       const int32_t *targets, const float *keep,
-                       const float *count, int64_t tokens, int64_t rows,
-                       int64_t real, int64_t offset, double globalTokens,
-                       bool vector, T *dlogits) {
-  double n = count ? double(*count) : globalTokens;
-  for (int64_t t = blockIdx.x; t < tokens; t += gridDim.x) {
-    const T *row = logits + t * rows;
-    T *out = dlogits + t * rows;
-    bool dropped = (keep && keep[t] == 0) || n <= 0;
-    int64_t end = dropped ? 0 : real, target = int64_t(targets[t]) - offset;
-    float m = max[t] * kLog2e,
-          scale = float(1 / (double(sums[t * 2]) * n)), one = float(1 / n);
-    auto gradient = [&](int64_t v, float x) {
-      float g = exp2f(fmaf(x, kLog2e, -m)) * scale;
-      return v == target ? g - one : g;
-    };
-    rowPieces<T>(
-        end, vector,
-        [&](int64_t v) {
-          Vec16<T> piece = *reinterpret_cast<const Vec16<T> *>(row + v);
-#pragma unroll
-          for (int k = 0; k < Vec16<T>::kCount; ++k)
-            store(piece.x[k], gradient(v + k, toFloat(piece.x[k])));
-          *reinterpret_cast<Vec16<T> *>(out + v) = piece;
-        },
-        [&](int64_t v) { store(out[v], gradient(v, toFloat(row[v]))); });
-    for (int64_t v = end + threadIdx.x; v < rows; v += blockDim.x)
-      store(out[v], 0.0f);
-  }
-}
-
 __global__ void goldfishKernel(const int32_t *targets, int64_t rows,
                                int64_t seq, int32_t strategy, int64_t k,
                                int64_t h, float *keep) {
@@ -1719,19 +1533,6 @@ __global__ void countKernel(const float *keep, int64_t n, float *count) {
 //--- Optimizer -------------------------------------------------------------------
 
 /// Partial sums of squares per block, in double.
-/// A thread's share of the sum of squares of x: elements begin, begin +
-/// stride, ... before end, in double.
-template <typename T>
-__device__ double squaresFrom(const T *x, int64_t begin, int64_t end,
-                              int64_t stride) {
-  double sum = 0;
-  for (int64_t i = begin; i < end; i += stride) {
-    double v = toFloat(x[i]);
-    sum += v * v;
-  }
-  return sum;
-}
-
 template <typename T>
 __global__ void squaresKernel(const T *x, int64_t n, double *partial) {
   double sum = blockSum(squaresFrom(x, int64_t(blockIdx.x) * blockDim.x +
@@ -1762,53 +1563,6 @@ __global__ void finishSquaresKernel(const double *partial, int blocks,
 }
 
 __global__ void sqrtKernel(const float *x, float *y) { *y = sqrtf(*x); }
-
-//--- Grouped sums of squares and AdamW ------------------------------------------
-
-/// partial[c] = the sum of squares of chunk c of the gradients, a block
-/// per chunk (striding).
-template <typename T>
-__global__ void squaresGroupKernel(const void *const *grads,
-                                   const Chunk *chunks, int64_t count,
-                                   double *partial) {
-  for (int64_t c = blockIdx.x; c < count; c += gridDim.x) {
-    Chunk chunk = chunks[c];
-    const T *x = static_cast<const T *>(grads[chunk.tensor]);
-    // Four at a time from the chunk's start (a multiple of 4) where the
-    // tensor is aligned for it (elements.cuh's pieces), then one at a
-    // time.
-    double sum = 0;
-    int64_t begin = chunk.begin;
-    if (begin % 4 == 0 && pieceAligned<4>(x)) {
-      int64_t fours = (chunk.end - begin) / 4;
-      for (int64_t q = threadIdx.x; q < fours; q += blockDim.x) {
-        float v[4];
-        loadPiece(x + begin + 4 * q, v);
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          sum += double(v[e]) * v[e];
-      }
-      begin += 4 * fours;
-    }
-    sum = blockSum(sum + squaresFrom(x, begin + threadIdx.x, chunk.end,
-                                     int64_t(blockDim.x)));
-    if (threadIdx.x == 0)
-      partial[c] = sum;
-  }
-}
-
-/// *result = the sum over chunks of scales[tensor] * partial, in a fixed
-/// order (one block).
-__global__ void finishSquaresGroupKernel(const double *partial,
-                                         const Chunk *chunks, int64_t count,
-                                         const double *scales, float *result) {
-  double sum = 0;
-  for (int64_t c = threadIdx.x; c < count; c += blockDim.x)
-    sum += scales[chunks[c].tensor] * partial[c];
-  sum = blockSum(sum);
-  if (threadIdx.x == 0)
-    *result = float(sum);
-}
 
 //--- Host launches for both storage types (float, or axonn_bf16 bits) -------
 

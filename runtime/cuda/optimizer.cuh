@@ -9,7 +9,8 @@
 // traffic and nothing else. The grouped kernel moves four elements a
 // thread at a time (16-byte accesses to the fp32 state; 16 or 8 bytes of
 // parameter and gradient) where the tensor's arrays are aligned for it,
-// and the elements past the last four one at a time.
+// and the elements past the last four one at a time; so does the gradient
+// norm's grouped sum of squares.
 //
 // Plain device code: unittests/OptimizerEmulationTest.cpp runs it on the
 // CPU through runtime/check/cuda_emulation.h.
@@ -20,6 +21,7 @@
 #define AXONN_CUDA_OPTIMIZER_CUH
 
 #include "elements.cuh"
+#include "reductions.cuh"
 
 namespace axonn::cuda {
 
@@ -160,6 +162,68 @@ adamwGroupKernel(const AdamWTensor *tensors, const Chunk *chunks, int64_t count,
     for (int64_t i = begin + threadIdx.x; i < chunk.end; i += blockDim.x)
       step.apply(param, grad, t.m, t.v, t.master, i);
   }
+}
+
+// The gradient norm's sum of squares (clipping's input), over the same
+// chunks as the grouped AdamW: partial sums a block per chunk, then one
+// block adds them, scaled per tensor, in a fixed order.
+
+/// A thread's share of the sum of squares of x: elements begin, begin +
+/// stride, ... before end, in double.
+template <typename T>
+__device__ double squaresFrom(const T *x, int64_t begin, int64_t end,
+                              int64_t stride) {
+  double sum = 0;
+  for (int64_t i = begin; i < end; i += stride) {
+    double v = toFloat(x[i]);
+    sum += v * v;
+  }
+  return sum;
+}
+
+/// partial[c] = the sum of squares of chunk c of the gradients, a block
+/// per chunk (striding).
+template <typename T>
+__global__ void squaresGroupKernel(const void *const *grads,
+                                   const Chunk *chunks, int64_t count,
+                                   double *partial) {
+  for (int64_t c = blockIdx.x; c < count; c += gridDim.x) {
+    Chunk chunk = chunks[c];
+    const T *x = static_cast<const T *>(grads[chunk.tensor]);
+    // Four at a time from the chunk's start (a multiple of 4) where the
+    // tensor is aligned for it (elements.cuh's pieces), then one at a
+    // time.
+    double sum = 0;
+    int64_t begin = chunk.begin;
+    if (begin % 4 == 0 && pieceAligned<4>(x)) {
+      int64_t fours = (chunk.end - begin) / 4;
+      for (int64_t q = threadIdx.x; q < fours; q += blockDim.x) {
+        float v[4];
+        loadPiece(x + begin + 4 * q, v);
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          sum += double(v[e]) * v[e];
+      }
+      begin += 4 * fours;
+    }
+    sum = blockSum(sum + squaresFrom(x, begin + threadIdx.x, chunk.end,
+                                     int64_t(blockDim.x)));
+    if (threadIdx.x == 0)
+      partial[c] = sum;
+  }
+}
+
+/// *result = the sum over chunks of scales[tensor] * partial, in a fixed
+/// order (one block).
+static __global__ void
+finishSquaresGroupKernel(const double *partial, const Chunk *chunks,
+                         int64_t count, const double *scales, float *result) {
+  double sum = 0;
+  for (int64_t c = threadIdx.x; c < count; c += blockDim.x)
+    sum += scales[chunks[c].tensor] * partial[c];
+  sum = blockSum(sum);
+  if (threadIdx.x == 0)
+    *result = float(sum);
 }
 
 } // namespace axonn::cuda
