@@ -10,10 +10,12 @@
 
 #include "cuda_internal.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 namespace axonn::cuda {
 
@@ -71,6 +73,92 @@ axonn_status checkNccl(axonn_rt *rt, ncclResult_t code, const char *call,
                   ncclGetErrorString(code));
 }
 #endif
+
+#ifndef AXONN_RT_SINGLE_PROCESS
+/// Whether the host's waits poll (hostWait).
+static bool watched(axonn_rt *rt) {
+  if (rt->collectiveTimeout <= 0)
+    return false;
+  for (auto &[key, group] : state(rt).groups)
+    if (group.comm)
+      return true;
+  return false;
+}
+
+/// Ends every NCCL communicator's operations (their kernels stop waiting
+/// for peers); the run is ending with an error.
+static void abortCommunicators(State &s) {
+  for (auto &[key, group] : s.groups)
+    if (group.comm) {
+      ncclCommAbort(group.comm);
+      group.comm = nullptr;
+    }
+}
+
+/// Polls `query` (cudaStreamQuery or cudaEventQuery, named `call`) until
+/// the work is done, checking the communicators' asynchronous errors and
+/// the time every 64 queries.
+template <typename Query>
+static axonn_status poll(axonn_rt *rt, Query query, const char *call,
+                         const char *what) {
+  State &s = state(rt);
+  auto start = std::chrono::steady_clock::now();
+  for (uint64_t queries = 1;; ++queries) {
+    cudaError_t done = query();
+    if (done == cudaSuccess)
+      return AXONN_OK;
+    if (done != cudaErrorNotReady)
+      return checkCuda(rt, done, call, __FILE__, __LINE__);
+    if (queries % 64 == 0) {
+      for (auto &[key, group] : s.groups) {
+        ncclResult_t async = ncclSuccess;
+        if (!group.comm ||
+            ncclCommGetAsyncError(group.comm, &async) != ncclSuccess ||
+            async == ncclSuccess || async == ncclInProgress)
+          continue;
+        std::string axes = axesText(key & ~(1u << 31));
+        abortCommunicators(s);
+        return rt->fail(AXONN_ERR_NCCL,
+                        "the NCCL communicator over %s failed while the "
+                        "host waited for %s: %s (ncclCommGetAsyncError)",
+                        axes.c_str(), what, ncclGetErrorString(async));
+      }
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        start)
+              .count() > rt->collectiveTimeout) {
+        abortCommunicators(s);
+        return rt->timedOut(std::string(what) +
+                            " (with NCCL collectives among it)");
+      }
+    }
+    std::this_thread::yield();
+  }
+}
+#endif
+
+axonn_status hostWait(axonn_rt *rt, cudaStream_t stream, const char *what) {
+#ifndef AXONN_RT_SINGLE_PROCESS
+  if (watched(rt))
+    return poll(
+        rt, [&] { return cudaStreamQuery(stream); }, "cudaStreamQuery", what);
+#else
+  (void)what;
+#endif
+  AXONN_CUDA(rt, cudaStreamSynchronize(stream));
+  return AXONN_OK;
+}
+
+axonn_status hostWait(axonn_rt *rt, cudaEvent_t event, const char *what) {
+#ifndef AXONN_RT_SINGLE_PROCESS
+  if (watched(rt))
+    return poll(
+        rt, [&] { return cudaEventQuery(event); }, "cudaEventQuery", what);
+#else
+  (void)what;
+#endif
+  AXONN_CUDA(rt, cudaEventSynchronize(event));
+  return AXONN_OK;
+}
 
 axonn_status scratch(axonn_rt *rt, size_t bytes, void **ptr) {
   State &s = state(rt);
@@ -321,10 +409,13 @@ extern "C" axonn_status axonn_rt_synchronize(axonn_rt *rt) {
   if (s.recording)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                     "synchronize while recording a graph");
-  AXONN_CUDA(rt, cudaStreamSynchronize(s.compute));
+  if (axonn_status st = hostWait(rt, s.compute, "the rank's queued GPU work"))
+    return st;
   // Collectives started and not yet waited for run on their own streams.
   for (auto &[key, group] : s.groups)
-    AXONN_CUDA(rt, cudaStreamSynchronize(group.stream));
+    if (axonn_status st =
+            hostWait(rt, group.stream, "the rank's queued collectives"))
+      return st;
   if (!s.pending.empty())
     traceDrain(rt);
   int32_t error = *s.errors;

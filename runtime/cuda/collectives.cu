@@ -223,7 +223,9 @@ axonn_status onHostBuffers(axonn_rt *rt, Kind kind, const void *in,
                                   kind == Kind::AllGather ? inCount : outCount,
                                   element, axes, reduction, request))
       return st;
-    AXONN_CUDA(rt, cudaEventSynchronize(request->done));
+    if (axonn_status st =
+            hostWait(rt, request->done, "a collective on host buffers"))
+      return st;
     AXONN_CUDA(rt, cudaMemcpy(out, staging + inBytes,
                               size_t(outCount * element.bytes),
                               cudaMemcpyDefault));

@@ -198,6 +198,16 @@ axonn_status checkNccl(axonn_rt *rt, ncclResult_t code, const char *call,
 /// At least `bytes` of device scratch (waits for the stream when it grows).
 axonn_status scratch(axonn_rt *rt, size_t bytes, void **ptr);
 
+/// The host waits for the work queued on `stream` (or before `event`),
+/// `what` naming it in errors: cudaStreamSynchronize (cudaEventSynchronize)
+/// where this rank has no NCCL communicator or no collective timeout;
+/// otherwise by querying, so that an NCCL communicator's asynchronous
+/// error (a peer or the network failed: its kernels would wait forever)
+/// or axonn_rt::collectiveTimeout passing aborts the communicators and
+/// fails the call, rather than hanging.
+axonn_status hostWait(axonn_rt *rt, cudaStream_t stream, const char *what);
+axonn_status hostWait(axonn_rt *rt, cudaEvent_t event, const char *what);
+
 } // namespace axonn::cuda
 
 #define AXONN_CUDA(rt, expr)                                                   \

@@ -20,6 +20,7 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -44,14 +45,14 @@ namespace {
 struct Options {
   std::string data, metrics, checkpointDir, initFrom;
   int64_t steps = -1, seed = -1, logEvery = 1, valEvery = 0, valBatches = 4,
-          saveEvery = 0, keep = 3, injectNan = -1;
+          saveEvery = 0, keep = 3, injectNan = -1, injectStall = -1;
   int64_t generate = 0, sampleSeed = -1, auditLength = 50;
   std::vector<std::string> audit;
   std::string auditJson;
   std::string prompt = "The ";
   double peakTflops = 0, temperature = 0.8;
   bool printLosses = false, resume = false, kvCache = true, cudaGraphs = false;
-  std::string trace;
+  std::string trace, collectiveTimeout;
   int64_t traceSteps = 50;
 };
 
@@ -95,8 +96,15 @@ void usage() {
       "                          and replay it (one launch a step; from the\n"
       "                          third step of the run, after any --trace\n"
       "                          steps; the same results)\n"
+      "  --collective-timeout S  give up with an error when a collective (on a\n"
+      "                          GPU: the rank's queued work, while NCCL\n"
+      "                          communicators exist) has not finished after S\n"
+      "                          seconds; 0: wait forever (default 600, or\n"
+      "                          AXONN_COLLECTIVE_TIMEOUT)\n"
       "  --print-losses          print every step's loss with 9 digits (tests)\n"
       "  --inject-nan STEP       (testing) poison a weight before STEP\n"
+      "  --inject-stall STEP     (testing) the last rank stops before STEP, as\n"
+      "                          a rank that hangs\n"
       "Run under mpirun -np <ranks of the compiled grid> (or srun); alone it\n"
       "is one rank.\n");
 }
@@ -175,7 +183,19 @@ Options parseOptions(int argc, char **argv) {
             v.c_str());
     } else if (a == "--inject-nan")
       o.injectNan = number();
-    else if (a == "--peak-tflops") {
+    else if (a == "--inject-stall")
+      o.injectStall = number();
+    else if (a == "--collective-timeout") {
+      o.collectiveTimeout = value();
+      char *end = nullptr;
+      double seconds = std::strtod(o.collectiveTimeout.c_str(), &end);
+      if (o.collectiveTimeout.empty() || *end || !(seconds >= 0) ||
+          std::isinf(seconds))
+        die(nullptr,
+            "option --collective-timeout needs a number of seconds >= 0 "
+            "(0: no limit), got '%s'",
+            o.collectiveTimeout.c_str());
+    } else if (a == "--peak-tflops") {
       std::string v = value();
       char *end = nullptr;
       o.peakTflops = std::strtod(v.c_str(), &end);
@@ -473,11 +493,17 @@ int main(int argc, char **argv) {
   for (int a = 0; a < 4; ++a)
     grid[a] = manifest["grid"][size_t(a)].asInt(1);
 
+  // (the runtime reads the limit when it starts)
+  if (!options.collectiveTimeout.empty())
+    setenv("AXONN_COLLECTIVE_TIMEOUT", options.collectiveTimeout.c_str(), 1);
   axonn_rt *rt = nullptr;
   if (axonn_rt_create(grid, &rt) != AXONN_OK)
     die(nullptr, "%s", rt ? axonn_rt_last_error(rt) : "cannot start");
   bool leader = axonn_rt_rank(rt) == 0;
   int64_t ranks = axonn_rt_world_size(rt);
+  if (options.injectStall >= 0 && ranks < 2)
+    die(rt, "--inject-stall needs 2 or more ranks (one stopped rank alone "
+            "waits for nothing)");
   if (!options.trace.empty()) {
     if (mkdir(options.trace.c_str(), 0755) != 0 && errno != EEXIST)
       die(rt, "--trace: cannot create %s: %s", options.trace.c_str(),
@@ -754,6 +780,9 @@ int main(int argc, char **argv) {
     *stepInput = s;
     if (s == options.injectNan)
       state.front().put(0, NAN);
+    if (s == options.injectStall && axonn_rt_rank(rt) == ranks - 1)
+      for (;;) // until the job ends it
+        pause();
     double before = axonn_rt_now(rt);
     axonn_rt_trace_record(rt, "data", "data", loading, before);
     // (inside the step's time: the migration is the step's work)

@@ -73,6 +73,14 @@ axonn_status axonn_rt::checkMpi(int code, const char *call, axonn_axes axes) {
               axesText(axes).c_str(), text);
 }
 
+axonn_status axonn_rt::timedOut(const std::string &what) {
+  return fail(AXONN_ERR_MPI,
+              "%s did not finish within %g s (AXONN_COLLECTIVE_TIMEOUT, "
+              "--collective-timeout): another rank has stopped, hangs or "
+              "is far behind",
+              what.c_str(), collectiveTimeout);
+}
+
 int64_t axonn_rt::coordinate(int32_t axis) const {
   int64_t stride = 1;
   for (int32_t a = 0; a < 4; ++a) {
@@ -162,6 +170,16 @@ extern "C" axonn_status axonn_rt_create(const int64_t grid[4],
   rt->rank = rank;
   rt->worldSize = worldSize;
   *result = rt;
+  if (const char *timeout = std::getenv("AXONN_COLLECTIVE_TIMEOUT")) {
+    char *end = nullptr;
+    double seconds = std::strtod(timeout, &end);
+    if (!*timeout || *end || !(seconds >= 0) || std::isinf(seconds))
+      return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                      "AXONN_COLLECTIVE_TIMEOUT must be a number of seconds "
+                      ">= 0 (0: no limit), not '%s'",
+                      timeout);
+    rt->collectiveTimeout = seconds;
+  }
   for (int a = 0; a < 4; ++a)
     if (grid[a] < 1)
       return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "grid axis %s has %lld ranks",

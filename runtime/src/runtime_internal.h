@@ -71,6 +71,10 @@ struct axonn_rt {
   axonn::Tracer tracer;
   /// The backend's own state (CUDA: device, streams, handles), or null.
   void *backend = nullptr;
+  /// Seconds a rank waits for a collective (or, on a GPU with NCCL
+  /// communicators, for its queued work) before it gives up with an
+  /// error: AXONN_COLLECTIVE_TIMEOUT, 600 by default, 0 for no limit.
+  double collectiveTimeout = 600;
 
   int64_t coordinate(int32_t axis) const;
   /// This rank's index in its group of `axes`, the first axis major.
@@ -84,6 +88,8 @@ struct axonn_rt {
   axonn_status fail(axonn_status status, const char *format, ...)
       __attribute__((format(printf, 3, 4)));
   axonn_status checkMpi(int code, const char *call, axonn_axes axes);
+  /// The error of a wait that passed collectiveTimeout: `what` names it.
+  axonn_status timedOut(const std::string &what);
 };
 
 namespace axonn {
