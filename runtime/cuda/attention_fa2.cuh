@@ -361,12 +361,25 @@ __device__ __forceinline__ void loadB(uint32_t (&b)[4], const bf16 *tile,
                                 n0 + lane / 16 * 8);
 }
 
+// The tile products below take the 16-column blocks a warp's rows see of
+// a tile (the causal diagonal's tile sees some). Most tiles are seen
+// whole: for them each product is instantiated with `Whole` true, one
+// straight run of loads and products (in the PTX, 32 mma.sync without a
+// branch, where a branch around every pair of products split the run into
+// 16 blocks, across which loads are not hoisted ahead of earlier
+// products), which the compiler schedules as one; the same products in
+// the same order either way, so the same bits. ptxas at D = 64: the dK/dV
+// kernel's 32 bytes of spills are gone (168 registers), the dQ kernel
+// holds 128 registers for its four blocks, the forward 124.
+
 /// acc (16 x 64, eight 8-column blocks) = rows r0 ... r0 + 15 of tile `a`
 /// times the transpose of tile `b`'s 64 rows, over the 16-column blocks
-/// from `first` to `end` - 1 (the rest stays zero).
-template <int D>
+/// from `first` to `end` - 1 (the rest stays zero; Whole: all four).
+template <int D, bool Whole = false>
 __device__ void scoresOf(const bf16 *a, int r0, const bf16 *b, int first,
                          int end, float (&acc)[8][4]) {
+  if (!Whole && first == 0 && end == 4)
+    return scoresOf<D, true>(a, r0, b, first, end, acc);
 #pragma unroll
   for (int j = 0; j < 8; ++j)
     acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
@@ -376,7 +389,7 @@ __device__ void scoresOf(const bf16 *a, int r0, const bf16 *b, int first,
     loadA<D>(fa, a, r0, kk * 16);
 #pragma unroll
     for (int nb = 0; nb < 4; ++nb)
-      if (nb >= first && nb < end) {
+      if (Whole || (nb >= first && nb < end)) {
         uint32_t fb[4];
         loadBt<D>(fb, b, nb * 16, kk * 16);
         mmaBf16(acc[2 * nb], fa, fb[0], fb[1]);
@@ -399,13 +412,15 @@ __device__ __forceinline__ void operandsOf(const float (&v)[8][4],
 }
 
 /// acc (16 x D) += a (16 x 64) times tile rows 0 ... 63 (all D columns),
-/// over a's 16-column blocks from `first` to `end` - 1.
-template <int D>
+/// over a's 16-column blocks from `first` to `end` - 1 (Whole: all four).
+template <int D, bool Whole = false>
 __device__ void accumulate(const uint32_t (&a)[4][4], const bf16 *tile,
                            int first, int end, float (&acc)[D / 8][4]) {
+  if (!Whole && first == 0 && end == 4)
+    return accumulate<D, true>(a, tile, first, end, acc);
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk)
-    if (kk >= first && kk < end) {
+    if (Whole || (kk >= first && kk < end)) {
 #pragma unroll
       for (int nd = 0; nd < D / 16; ++nd) {
         uint32_t fb[4];
@@ -494,8 +509,9 @@ template <int D> constexpr bool kTwoRowBlocksFit = D <= 64;
 /// Forward blocks an SM should hold (registers a thread at most 65536 /
 /// (128 x this)): with one row block at D <= 64, four (shared memory
 /// allows them; left to itself ptxas took 96 registers and spilled); with
-/// two, three (at D = 64: 168 registers and 16 bytes of spills, where
-/// ptxas took 178 and held two); at D = 128, shared memory allows two.
+/// two, three (at D = 64: 168 registers and 32 to 48 bytes of spills,
+/// where ptxas took 178 and held two); at D = 128, shared memory allows
+/// two.
 template <int D, int R>
 constexpr int kForwardBlocksPerSm = R == 1 && D <= 64 ? 4
                                     : R == 2          ? 3
@@ -503,10 +519,13 @@ constexpr int kForwardBlocksPerSm = R == 1 && D <= 64 ? 4
 
 /// acc[r] (16 x 64) = rows r0 + 16 r ... of tile `a` times the transpose
 /// of tile `b`'s 64 rows, over the 16-column blocks before end[r] (the
-/// rest stays zero); each B operand loaded once for the R row blocks.
-template <int D, int R>
+/// rest stays zero; Whole: all four); each B operand loaded once for the R
+/// row blocks. (end[r] grows with r.)
+template <int D, int R, bool Whole = false>
 __device__ void scoresOfRows(const bf16 *a, int r0, const bf16 *b,
                              const int (&end)[R], float (&acc)[R][8][4]) {
+  if (!Whole && end[0] == 4)
+    return scoresOfRows<D, R, true>(a, r0, b, end, acc);
 #pragma unroll
   for (int r = 0; r < R; ++r)
 #pragma unroll
@@ -520,12 +539,12 @@ __device__ void scoresOfRows(const bf16 *a, int r0, const bf16 *b,
       loadA<D>(fa[r], a, r0 + 16 * r, kk * 16);
 #pragma unroll
     for (int nb = 0; nb < 4; ++nb)
-      if (nb < end[R - 1]) { // (the last row block sees the most)
+      if (Whole || nb < end[R - 1]) { // (the last row block sees the most)
         uint32_t fb[4];
         loadBt<D>(fb, b, nb * 16, kk * 16);
 #pragma unroll
         for (int r = 0; r < R; ++r)
-          if (nb < end[r]) {
+          if (Whole || nb < end[r]) {
             mmaBf16(acc[r][2 * nb], fa[r], fb[0], fb[1]);
             mmaBf16(acc[r][2 * nb + 1], fa[r], fb[2], fb[3]);
           }
@@ -536,9 +555,11 @@ __device__ void scoresOfRows(const bf16 *a, int r0, const bf16 *b,
 /// As scoresOfRows for one row block whose A operands (its 16 rows, each
 /// 16-column block kk) are held in registers, `held[kk]`: the same
 /// products in the same order.
-template <int D>
+template <int D, bool Whole = false>
 __device__ void scoresOfHeld(const uint32_t (&held)[D / 16][4], const bf16 *b,
                              int end, float (&acc)[8][4]) {
+  if (!Whole && end == 4)
+    return scoresOfHeld<D, true>(held, b, end, acc);
 #pragma unroll
   for (int j = 0; j < 8; ++j)
     acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
@@ -546,7 +567,7 @@ __device__ void scoresOfHeld(const uint32_t (&held)[D / 16][4], const bf16 *b,
   for (int kk = 0; kk < D / 16; ++kk)
 #pragma unroll
     for (int nb = 0; nb < 4; ++nb)
-      if (nb < end) {
+      if (Whole || nb < end) {
         uint32_t fb[4];
         loadBt<D>(fb, b, nb * 16, kk * 16);
         mmaBf16(acc[2 * nb], held[kk], fb[0], fb[1]);
@@ -555,20 +576,23 @@ __device__ void scoresOfHeld(const uint32_t (&held)[D / 16][4], const bf16 *b,
 }
 
 /// acc[r] (16 x D) += a[r] (16 x 64) times tile rows 0 ... 63, over a[r]'s
-/// 16-column blocks before end[r]; each B operand loaded once.
-template <int D, int R>
+/// 16-column blocks before end[r] (Whole: all four); each B operand loaded
+/// once.
+template <int D, int R, bool Whole = false>
 __device__ void accumulateRows(const uint32_t (&a)[R][4][4], const bf16 *tile,
                                const int (&end)[R], float (&acc)[R][D / 8][4]) {
+  if (!Whole && end[0] == 4)
+    return accumulateRows<D, R, true>(a, tile, end, acc);
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk)
-    if (kk < end[R - 1]) {
+    if (Whole || kk < end[R - 1]) {
 #pragma unroll
       for (int nd = 0; nd < D / 16; ++nd) {
         uint32_t fb[4];
         loadB<D>(fb, tile, kk * 16, nd * 16);
 #pragma unroll
         for (int r = 0; r < R; ++r)
-          if (kk < end[r]) {
+          if (Whole || kk < end[r]) {
             mmaBf16(acc[r][2 * nd], a[r][kk], fb[0], fb[1]);
             mmaBf16(acc[r][2 * nd + 1], a[r][kk], fb[2], fb[3]);
           }
@@ -836,11 +860,10 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D, R>))
 #endif
 }
 
-/// dK/dV blocks an SM should hold: at D = 64 three (168 registers; 24
-/// bytes of spills since the operands' row strides are parameters, which
-/// three blocks' occupancy is taken to outweigh: left alone ptxas takes
-/// 180 and holds two). (At D = 128: 255 registers and 24 to 32 bytes of
-/// spills either way.)
+/// dK/dV blocks an SM should hold: at D = 64 three (168 registers, no
+/// spills since the whole tiles' products run without branches; before,
+/// 24 to 32 bytes; left alone ptxas takes 180 and holds two). (At D = 128:
+/// 253 registers, one block.)
 template <int D> constexpr int kGradKeyBlocksPerSm = D == 64 ? 3 : 1;
 
 /// Backward, second kernel: a block per (64 keys, KV head, batch), 16 keys
