@@ -205,6 +205,38 @@ template <typename T> void check(const Case &c) {
   expectClose(got.sums, want.sums, 1e-5, "sums");
   expectClose(got.loss, want.loss, 1e-5, "loss");
   expectClose(got.grad, want.grad, bf16 ? 1e-2 : 1e-5, "gradient");
+  // Each element too, relative to itself: against the largest magnitude
+  // (a target's -1/n) the small probabilities would pass as zeros. fp32:
+  // 1e-5 (the exponentials' argument rounded differently); bf16: one
+  // rounding step of 2^-8 relative either way (both round an fp32 value
+  // that differs in the last bits), and a floor for values near zero.
+  size_t far = 0, first = 0;
+  double relative = bf16 ? 1.0 / 128 : 1e-5;
+  for (size_t i = 0; i < want.grad.size(); ++i) {
+    double g = valueOf(got.grad[i]), w = valueOf(want.grad[i]);
+    if (!(std::abs(g - w) <= relative * std::abs(w) + 1e-9)) {
+      if (far++ == 0)
+        first = i;
+    }
+  }
+  EXPECT_EQ(far, 0u) << "gradient elements beyond " << relative
+                     << " of themselves, the first at " << first << ": "
+                     << valueOf(got.grad[first]) << " against "
+                     << valueOf(want.grad[first]);
+  // The sums rescaled to a global maximum above the slice's (another
+  // slice held larger logits): [partial * exp(local - global), target].
+  std::vector<float> larger(kTokens), wantScaled(2 * kTokens, NAN),
+      gotScaled(2 * kTokens, NAN);
+  for (int64_t t = 0; t < kTokens; ++t)
+    larger[t] = want.max[t] + 0.75f * float(t);
+  ASSERT_EQ(axonn_rt_softmax_sums(rt, want.partial.data(), want.max.data(),
+                                  larger.data(), kTokens, wantScaled.data()),
+            AXONN_OK);
+  launch(softmaxSumsKernel, {1, 1, 1}, kRowThreads,
+         static_cast<const float *>(want.partial.data()),
+         static_cast<const float *>(want.max.data()),
+         static_cast<const float *>(larger.data()), kTokens, gotScaled.data());
+  expectClose(gotScaled, wantScaled, 1e-6, "sums at a larger maximum");
   // The padding rows' gradient is zero, not left as it was.
   for (int64_t t = 0; t < kTokens; ++t)
     for (int64_t v = c.real; v < c.rows; ++v)
