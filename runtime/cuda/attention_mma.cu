@@ -177,6 +177,11 @@ axonn_status chooseRowBlocks(axonn_rt *rt, int wanted, const std::string &key,
   for (int blocks : {1, 2})
     if (axonn_status st = launch(blocks))
       return st;
+  // (the work queued before, collectives among it, within the collective
+  // timeout: the timing below waits for it too)
+  if (axonn_status st =
+          hostWait(rt, s.compute, "the GPU work before the attention's timing"))
+    return st;
   Events events;
   for (cudaEvent_t &e : events.marks)
     AXONN_CUDA(rt, cudaEventCreate(&e));

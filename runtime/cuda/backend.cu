@@ -86,13 +86,17 @@ static bool watched(axonn_rt *rt) {
 }
 
 /// Ends every NCCL communicator's operations (their kernels stop waiting
-/// for peers); the run is ending with an error.
-static void abortCommunicators(State &s) {
+/// for peers) and fails the call with `status` and the error `message`
+/// (rt->fail's), which later collectives repeat (State::communicatorsAborted).
+static axonn_status abortCommunicators(axonn_rt *rt, axonn_status status) {
+  State &s = state(rt);
   for (auto &[key, group] : s.groups)
     if (group.comm) {
       ncclCommAbort(group.comm);
       group.comm = nullptr;
     }
+  s.communicatorsAborted = rt->lastError;
+  return status;
 }
 
 /// Polls `query` (cudaStreamQuery or cudaEventQuery, named `call`) until
@@ -117,19 +121,18 @@ static axonn_status poll(axonn_rt *rt, Query query, const char *call,
             async == ncclSuccess || async == ncclInProgress)
           continue;
         std::string axes = axesText(key & ~(1u << 31));
-        abortCommunicators(s);
-        return rt->fail(AXONN_ERR_NCCL,
-                        "the NCCL communicator over %s failed while the "
-                        "host waited for %s: %s (ncclCommGetAsyncError)",
-                        axes.c_str(), what, ncclGetErrorString(async));
+        return abortCommunicators(
+            rt, rt->fail(AXONN_ERR_NCCL,
+                         "the NCCL communicator over %s failed while the "
+                         "host waited for %s: %s (ncclCommGetAsyncError)",
+                         axes.c_str(), what, ncclGetErrorString(async)));
       }
       if (std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                         start)
-              .count() > rt->collectiveTimeout) {
-        abortCommunicators(s);
-        return rt->timedOut(std::string(what) +
-                            " (with NCCL collectives among it)");
-      }
+              .count() > rt->collectiveTimeout)
+        return abortCommunicators(
+            rt, rt->timedOut(std::string(what) +
+                             " (with NCCL collectives among it)"));
     }
     std::this_thread::yield();
   }
@@ -169,7 +172,9 @@ axonn_status scratch(axonn_rt *rt, size_t bytes, void **ptr) {
                     "for the GPU: run the calls once before recording them)",
                     bytes, s.scratchBytes);
   if (bytes > s.scratchBytes) {
-    AXONN_CUDA(rt, cudaStreamSynchronize(s.compute));
+    if (axonn_status st =
+            hostWait(rt, s.compute, "the GPU work before scratch grew"))
+      return st;
     ++s.memoryGeneration;
     if (s.scratch)
       AXONN_CUDA(rt, cudaFree(s.scratch));

@@ -100,6 +100,11 @@ bool onHost(const void *p) {
 /// over the same axes.
 axonn_status group(axonn_rt *rt, axonn_axes axes, bool gathers, Group **out) {
   State &s = state(rt);
+  if (!s.communicatorsAborted.empty())
+    return rt->fail(AXONN_ERR_NCCL,
+                    "a collective after the NCCL communicators were "
+                    "aborted: %s",
+                    s.communicatorsAborted.c_str());
   uint32_t key = axes | (gathers ? 1u << 31 : 0u);
   auto it = s.groups.find(key);
   if (it != s.groups.end()) {

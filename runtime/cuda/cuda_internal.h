@@ -131,6 +131,9 @@ struct State {
   std::map<std::string, void *> tables;
   /// Groups by axis set (bit 31: the all-gathers' own).
   std::map<uint32_t, Group> groups;
+  /// Why hostWait aborted the NCCL communicators (empty: it has not); a
+  /// later collective fails with it.
+  std::string communicatorsAborted;
   /// Tracing: spans on the GPU's streams, placed on the host clock by a
   /// base event recorded (and waited for) when the first one was queued.
   std::vector<PendingSpan> pending;

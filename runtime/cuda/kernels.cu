@@ -415,6 +415,9 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
   // A degenerate reference (zeros) validates no candidate: the heuristic's
   // choice runs, and the shape is tuned again at its next call.
   bool remember = true;
+  // The wait for the work queued before a tuning (collectives among it),
+  // within the collective timeout.
+  axonn_status waited = AXONN_OK;
   int candidates = forms[0].found + forms[1].found;
   if (s.gemmTuning && candidates > 1) {
     char shape[192];
@@ -443,6 +446,9 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
       s.untunedWhileRecording = true;
       remember = false;
     } else if (elements <= (size_t(1) << 26) &&
+               (waited = hostWait(rt, s.compute,
+                                  "the GPU work before a GEMM shape's first "
+                                  "tuning")) == AXONN_OK &&
                (scratch(rt, elements * elementBytes + 512, &buffer) ==
                     AXONN_OK ||
                 // No room to tune now: the heuristic's choice, and the
@@ -531,6 +537,8 @@ axonn_status gemm(axonn_rt *rt, cudaDataType_t type, bool transA, bool transB,
       }
     }
   }
+  if (waited != AXONN_OK)
+    return waited;
   cublasStatus_t ran = matmul(choice);
   if (epilogue && refused(ran))
     return unfused();

@@ -504,6 +504,10 @@ int main(int argc, char **argv) {
   if (options.injectStall >= 0 && ranks < 2)
     die(rt, "--inject-stall needs 2 or more ranks (one stopped rank alone "
             "waits for nothing)");
+  if (options.injectStall == 0)
+    die(rt, "--inject-stall 0: the first step makes the groups' "
+            "communicators, which no timeout bounds; stall at step 1 or "
+            "later");
   if (!options.trace.empty()) {
     if (mkdir(options.trace.c_str(), 0755) != 0 && errno != EEXIST)
       die(rt, "--trace: cannot create %s: %s", options.trace.c_str(),
@@ -864,7 +868,14 @@ int main(int argc, char **argv) {
     if (!options.checkpointDir.empty() &&
         ((options.saveEvery > 0 && (s + 1) % options.saveEvery == 0) ||
          last)) {
+      // Rank 0 writes the files while the others wait, in its gathers and
+      // then at the closing all-reduce, however long the storage takes:
+      // no collective timeout meanwhile, and every rank leaves together.
+      double limit = axonn_rt_collective_timeout(rt);
+      axonn_rt_set_collective_timeout(rt, 0);
       saveCheckpoint(rt, checkpoints, model, vocab, grid, s + 1, seed, state);
+      maxOverRanks(rt, 0.0f);
+      axonn_rt_set_collective_timeout(rt, limit);
       lastSaved = s + 1;
       if (leader && !options.printLosses) {
         std::printf("axonn: checkpoint %s/step-%08" PRId64 "\n",

@@ -22,7 +22,8 @@
  * and master weights). Kernels compute in fp32 (the fp64 build: fp64) and
  * round their bf16 results to nearest even.
  *
- * Stability: version 9 of the ABI (8 lacked the recorded calls, axonn_graph;
+ * Stability: version 10 of the ABI (9 lacked the collective timeout's
+ * calls; 8 the recorded calls, axonn_graph;
  * 7 the norm and embedding
  * gradients' accumulate and linear_grad_weight's bias_grad; 6 had logits_max
  *without the partial sums, and softmax_sums over the logits; 5 lacked the
@@ -42,7 +43,7 @@
 extern "C" {
 #endif
 
-#define AXONN_RT_ABI_VERSION 9
+#define AXONN_RT_ABI_VERSION 10
 
 /* Result of every runtime call. */
 typedef enum axonn_status {
@@ -173,7 +174,21 @@ axonn_status axonn_rt_reduce_scatter_start(axonn_rt *rt, const axonn_real *in,
                                            axonn_axes axes,
                                            axonn_reduction reduction,
                                            axonn_request *request);
+/* Completes the collective. A wait longer than the collective timeout
+ * fails ("MPI_Iallreduce over [data] did not finish within 600 s ..."):
+ * the collective is still in flight then, and only axonn_rt_abort ends the
+ * run cleanly (MPI cannot be finalized over it). */
 axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request);
+/* The longest a rank waits for a collective, in seconds (0: no limit): at
+ * axonn_rt_wait, and on a GPU with NCCL communicators wherever the host
+ * waits for queued work (axonn_rt_synchronize, collectives on host
+ * buffers, first-call tuning), where NCCL's asynchronous errors end the
+ * wait too. Starts at AXONN_COLLECTIVE_TIMEOUT, else 600. Making a group's
+ * communicator (the first collective over a set of axes) is not bounded.
+ * A caller that knows one rank works alone for long (writing a
+ * checkpoint) lifts it around that work. */
+axonn_status axonn_rt_set_collective_timeout(axonn_rt *rt, double seconds);
+double axonn_rt_collective_timeout(const axonn_rt *rt);
 
 /*--- Memory ---------------------------------------------------------------*/
 

@@ -222,6 +222,21 @@ extern "C" void axonn_rt_abort(axonn_rt *rt, int code) {
   std::exit(code);
 }
 
+extern "C" axonn_status axonn_rt_set_collective_timeout(axonn_rt *rt,
+                                                        double seconds) {
+  if (!(seconds >= 0) || std::isinf(seconds))
+    return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
+                    "collective timeout of %g s: it must be >= 0 (0: no "
+                    "limit)",
+                    seconds);
+  rt->collectiveTimeout = seconds;
+  return AXONN_OK;
+}
+
+extern "C" double axonn_rt_collective_timeout(const axonn_rt *rt) {
+  return rt->collectiveTimeout;
+}
+
 extern "C" int64_t axonn_rt_rank(const axonn_rt *rt) { return rt->rank; }
 extern "C" int64_t axonn_rt_world_size(const axonn_rt *rt) {
   return rt->worldSize;
