@@ -86,8 +86,8 @@ static bool watched(axonn_rt *rt) {
 }
 
 /// Ends every NCCL communicator's operations (their kernels stop waiting
-/// for peers) and fails the call with `status` and the error `message`
-/// (rt->fail's), which later collectives repeat (State::communicatorsAborted).
+/// for peers) and returns `status`, a failure rt->fail has recorded, whose
+/// message later collectives repeat (State::communicatorsAborted).
 static axonn_status abortCommunicators(axonn_rt *rt, axonn_status status) {
   State &s = state(rt);
   for (auto &[key, group] : s.groups)

@@ -50,9 +50,9 @@ struct Options {
   std::vector<std::string> audit;
   std::string auditJson;
   std::string prompt = "The ";
-  double peakTflops = 0, temperature = 0.8;
+  double peakTflops = 0, temperature = 0.8, collectiveTimeout = -1;
   bool printLosses = false, resume = false, kvCache = true, cudaGraphs = false;
-  std::string trace, collectiveTimeout;
+  std::string trace;
   int64_t traceSteps = 50;
 };
 
@@ -186,15 +186,15 @@ Options parseOptions(int argc, char **argv) {
     else if (a == "--inject-stall")
       o.injectStall = number();
     else if (a == "--collective-timeout") {
-      o.collectiveTimeout = value();
+      std::string v = value();
       char *end = nullptr;
-      double seconds = std::strtod(o.collectiveTimeout.c_str(), &end);
-      if (o.collectiveTimeout.empty() || *end || !(seconds >= 0) ||
-          std::isinf(seconds))
+      o.collectiveTimeout = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(o.collectiveTimeout >= 0) ||
+          std::isinf(o.collectiveTimeout))
         die(nullptr,
             "option --collective-timeout needs a number of seconds >= 0 "
             "(0: no limit), got '%s'",
-            o.collectiveTimeout.c_str());
+            v.c_str());
     } else if (a == "--peak-tflops") {
       std::string v = value();
       char *end = nullptr;
@@ -493,12 +493,14 @@ int main(int argc, char **argv) {
   for (int a = 0; a < 4; ++a)
     grid[a] = manifest["grid"][size_t(a)].asInt(1);
 
-  // (the runtime reads the limit when it starts)
-  if (!options.collectiveTimeout.empty())
-    setenv("AXONN_COLLECTIVE_TIMEOUT", options.collectiveTimeout.c_str(), 1);
   axonn_rt *rt = nullptr;
   if (axonn_rt_create(grid, &rt) != AXONN_OK)
     die(nullptr, "%s", rt ? axonn_rt_last_error(rt) : "cannot start");
+  // (over AXONN_COLLECTIVE_TIMEOUT, which the runtime read at its start)
+  if (options.collectiveTimeout >= 0 &&
+      axonn_rt_set_collective_timeout(rt, options.collectiveTimeout) !=
+          AXONN_OK)
+    die(rt, "%s", axonn_rt_last_error(rt));
   bool leader = axonn_rt_rank(rt) == 0;
   int64_t ranks = axonn_rt_world_size(rt);
   if (options.injectStall >= 0 && ranks < 2)
