@@ -836,17 +836,26 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D, R>))
       bool masked =
           (causal && t0 + kTileRows - 1 > rows0) || t0 + kTileRows > seq;
       Edge edge(seq - t0, rows0 - t0);
+      // P and dS: the masks' tests only on the tiles that need them (a
+      // loop of its own for each, no per-element test on the rest).
+      auto gradients = [&](auto masking) {
+        constexpr bool kMasked = decltype(masking)::value;
 #pragma unroll
-      for (int j = 0; j < 8; ++j)
+        for (int j = 0; j < 8; ++j)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          bool ok = !masked ||
-                    !edge.past(8 * j + 2 * t + e % 2, g + 8 * (e / 2), causal);
-          float p =
-              ok ? exp2Flushed(fmaf(s[r][j][e], log2eScaled, -rowLse[r][e / 2]))
-                 : 0.0f;
-          s[r][j][e] = ok ? p * (dp[r][j][e] - rowDelta[r][e / 2]) : 0.0f;
-        }
+          for (int e = 0; e < 4; ++e) {
+            bool ok = !kMasked || !edge.past(8 * j + 2 * t + e % 2,
+                                             g + 8 * (e / 2), causal);
+            float p = ok ? exp2Flushed(
+                               fmaf(s[r][j][e], log2eScaled, -rowLse[r][e / 2]))
+                         : 0.0f;
+            s[r][j][e] = ok ? p * (dp[r][j][e] - rowDelta[r][e / 2]) : 0.0f;
+          }
+      };
+      if (masked)
+        gradients(std::true_type{});
+      else
+        gradients(std::false_type{});
       operandsOf(s[r], ds[r]);
     }
     accumulateRows<D, R>(ds, keys.k(it), blocks, dq);
