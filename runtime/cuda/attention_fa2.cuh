@@ -147,8 +147,7 @@ __device__ __forceinline__ uint32_t pairBits(float low, float high) {
 /// anyway). The forward's: 1,896 instructions instead of 2,096 at D = 64.
 /// The backward's dQ and dK/dV kernels both take it for their P (the same
 /// P in both): since the whole tiles' products run without branches it
-/// costs them no spills (at D = 64: dK/dV 168 registers, dQ 128, the
-/// 32-row dQ 254 and none of the 16 bytes it spilled with exp2f).
+/// costs them no registers (with exp2f the 32-row dQ spilled 16 bytes).
 __device__ __forceinline__ float exp2Flushed(float x) {
   float r;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
@@ -372,8 +371,9 @@ __device__ __forceinline__ void loadB(uint32_t (&b)[4], const bf16 *tile,
 // 16 blocks, across which loads are not hoisted ahead of earlier
 // products), which the compiler schedules as one; the same products in
 // the same order either way, so the same bits. ptxas at D = 64: the dK/dV
-// kernel's 32 bytes of spills are gone (168 registers), the dQ kernel
-// holds 128 registers for its four blocks, the forward 124.
+// kernel's spills fell from 32 bytes to none (168 registers; its mask
+// fix-up costs 4 now, kGradKeyBlocksPerSm), the dQ kernel holds 128
+// registers for its four blocks, the forward 124.
 
 /// acc (16 x 64, eight 8-column blocks) = rows r0 ... r0 + 15 of tile `a`
 /// times the transpose of tile `b`'s 64 rows, over the 16-column blocks
@@ -873,10 +873,10 @@ __global__ void __launch_bounds__(kBlock, (kGradQueryBlocksPerSm<D, R>))
 #endif
 }
 
-/// dK/dV blocks an SM should hold: at D = 64 three (168 registers, no
-/// spills since the whole tiles' products run without branches; before,
-/// 24 to 32 bytes; left alone ptxas takes 180 and holds two). (At D = 128:
-/// 253 registers, one block.)
+/// dK/dV blocks an SM should hold: at D = 64 three (168 registers and 4
+/// bytes of spills since the whole tiles' products run without branches;
+/// before, 24 to 32 bytes; left alone ptxas takes 180 and holds two). (At
+/// D = 128: 254 registers, one block.)
 template <int D> constexpr int kGradKeyBlocksPerSm = D == 64 ? 3 : 1;
 
 /// Backward, second kernel: a block per (64 keys, KV head, batch), 16 keys
@@ -974,22 +974,31 @@ __global__ void __launch_bounds__(kBlock, (kGradKeyBlocksPerSm<D>))
                   s0 + kTileRows > seq || key0 + kWarpRows > seq;
     Edge edge(seq - s0, s0 - key0);
     int keysLeft = int(min(seq - key0, int64_t(kWarpRows)));
+    // P and dS for every element (P as the dQ kernel computes it from the
+    // same score), then, on the tiles with masks, zeros where they mask
+    // (whatever was computed there, a NaN of a row past the sequence
+    // included): no test on the other tiles' elements.
 #pragma unroll
     for (int j = 0; j < 8; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        int c = 8 * j + 2 * t + e % 2, r = g + 8 * (e / 2);
-        // (key r sees query c: c + s0 - key0 >= r, so Edge's "past" with
-        // row and column swapped)
-        bool ok = !masked || (r < keysLeft && !edge.pastColumn(c) &&
-                              !(causal && edge.ahead + c < r));
-        // (P as the dQ kernel computes it from the same score)
-        float p =
-            ok ? exp2Flushed(fmaf(s[j][e], log2eScaled, -(lseAt[c] * kLog2e)))
-               : 0.0f;
+        int c = 8 * j + 2 * t + e % 2;
+        float p = exp2Flushed(fmaf(s[j][e], log2eScaled, -(lseAt[c] * kLog2e)));
         s[j][e] = p;
-        dp[j][e] = ok ? p * (dp[j][e] - deltaAt[c]) : 0.0f;
+        dp[j][e] = p * (dp[j][e] - deltaAt[c]);
       }
+    if (masked)
+#pragma unroll
+      for (int j = 0; j < 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          int c = 8 * j + 2 * t + e % 2, r = g + 8 * (e / 2);
+          // (key r sees query c: c + s0 - key0 >= r, so Edge's "past" with
+          // row and column swapped)
+          if (!(r < keysLeft && !edge.pastColumn(c) &&
+                !(causal && edge.ahead + c < r)))
+            s[j][e] = dp[j][e] = 0.0f;
+        }
     uint32_t pa[4][4], ds[4][4];
     operandsOf(s, pa);
     operandsOf(dp, ds);
