@@ -139,28 +139,31 @@ static axonn_status poll(axonn_rt *rt, Query query, const char *call,
 }
 #endif
 
-axonn_status hostWait(axonn_rt *rt, cudaStream_t stream, const char *what) {
+/// hostWait on a stream or an event: `query` it (named queryName) under
+/// watch, else `block` on it (named blockName).
+template <typename Handle>
+static axonn_status waitOn(axonn_rt *rt, Handle handle,
+                           cudaError_t (*query)(Handle), const char *queryName,
+                           cudaError_t (*block)(Handle), const char *blockName,
+                           const char *what) {
 #ifndef AXONN_RT_SINGLE_PROCESS
   if (watched(rt))
     return poll(
-        rt, [&] { return cudaStreamQuery(stream); }, "cudaStreamQuery", what);
+        rt, [&] { return query(handle); }, queryName, what);
 #else
-  (void)what;
+  (void)query, (void)queryName, (void)what;
 #endif
-  AXONN_CUDA(rt, cudaStreamSynchronize(stream));
-  return AXONN_OK;
+  return checkCuda(rt, block(handle), blockName, __FILE__, __LINE__);
+}
+
+axonn_status hostWait(axonn_rt *rt, cudaStream_t stream, const char *what) {
+  return waitOn(rt, stream, cudaStreamQuery, "cudaStreamQuery",
+                cudaStreamSynchronize, "cudaStreamSynchronize", what);
 }
 
 axonn_status hostWait(axonn_rt *rt, cudaEvent_t event, const char *what) {
-#ifndef AXONN_RT_SINGLE_PROCESS
-  if (watched(rt))
-    return poll(
-        rt, [&] { return cudaEventQuery(event); }, "cudaEventQuery", what);
-#else
-  (void)what;
-#endif
-  AXONN_CUDA(rt, cudaEventSynchronize(event));
-  return AXONN_OK;
+  return waitOn(rt, event, cudaEventQuery, "cudaEventQuery",
+                cudaEventSynchronize, "cudaEventSynchronize", what);
 }
 
 axonn_status scratch(axonn_rt *rt, size_t bytes, void **ptr) {
