@@ -17,6 +17,8 @@
 
 #include "gtest/gtest.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <random>
 #include <string>
 
@@ -571,6 +573,33 @@ TEST_F(RuntimeKernelsTest, AdamWWithClippingAndSchedule) {
   expectClose(want[1], pf, "adamw parameter");
   expectClose(want[2], mf, "adamw m");
   expectClose(want[3], vf, "adamw v");
+}
+
+// The collective timeout: 600 s unless AXONN_COLLECTIVE_TIMEOUT says
+// otherwise, set and read back through the ABI, and refused below zero or
+// infinite with the rank's place and the value (the previous limit kept).
+TEST_F(RuntimeKernelsTest, CollectiveTimeout) {
+  double start = axonn_rt_collective_timeout(rt);
+  if (!std::getenv("AXONN_COLLECTIVE_TIMEOUT")) {
+    EXPECT_EQ(start, 600.0);
+  }
+  EXPECT_EQ(axonn_rt_set_collective_timeout(rt, 2.5), AXONN_OK);
+  EXPECT_EQ(axonn_rt_collective_timeout(rt), 2.5);
+  EXPECT_EQ(axonn_rt_set_collective_timeout(rt, 0), AXONN_OK);
+  EXPECT_EQ(axonn_rt_collective_timeout(rt), 0.0);
+  EXPECT_EQ(axonn_rt_set_collective_timeout(rt, -1),
+            AXONN_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(axonn_rt_last_error(rt))
+                .find("rank 0 (x 0, y 0, z 0, data 0): collective timeout of "
+                      "-1 s: it must be >= 0"),
+            std::string::npos)
+      << axonn_rt_last_error(rt);
+  EXPECT_EQ(axonn_rt_set_collective_timeout(rt, INFINITY),
+            AXONN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(axonn_rt_set_collective_timeout(rt, NAN),
+            AXONN_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(axonn_rt_collective_timeout(rt), 0.0);
+  EXPECT_EQ(axonn_rt_set_collective_timeout(rt, start), AXONN_OK);
 }
 
 } // namespace
