@@ -127,6 +127,17 @@ Options parseOptions(int argc, char **argv) {
             a.c_str(), v.c_str());
       return n;
     };
+    // A decimal value for which fits(x) holds; else the run stops, saying
+    // the option `needs` it.
+    auto decimal = [&](const char *needs, auto fits) -> double {
+      std::string v = value();
+      char *end = nullptr;
+      double x = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !fits(x))
+        die(nullptr, "option %s needs %s, got '%s'", a.c_str(), needs,
+            v.c_str());
+      return x;
+    };
     if (a == "--data")
       o.data = value();
     else if (a == "--steps")
@@ -174,35 +185,20 @@ Options parseOptions(int argc, char **argv) {
       o.kvCache = false;
     else if (a == "--sample-seed")
       o.sampleSeed = number();
-    else if (a == "--temperature") {
-      std::string v = value();
-      char *end = nullptr;
-      o.temperature = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end || !(o.temperature >= 0))
-        die(nullptr, "option --temperature needs a number >= 0, got '%s'",
-            v.c_str());
-    } else if (a == "--inject-nan")
+    else if (a == "--temperature")
+      o.temperature = decimal("a number >= 0", [](double x) { return x >= 0; });
+    else if (a == "--inject-nan")
       o.injectNan = number();
     else if (a == "--inject-stall")
       o.injectStall = number();
-    else if (a == "--collective-timeout") {
-      std::string v = value();
-      char *end = nullptr;
-      o.collectiveTimeout = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end || !(o.collectiveTimeout >= 0) ||
-          std::isinf(o.collectiveTimeout))
-        die(nullptr,
-            "option --collective-timeout needs a number of seconds >= 0 "
-            "(0: no limit), got '%s'",
-            v.c_str());
-    } else if (a == "--peak-tflops") {
-      std::string v = value();
-      char *end = nullptr;
-      o.peakTflops = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end || !(o.peakTflops > 0))
-        die(nullptr, "option --peak-tflops needs a positive number, got '%s'",
-            v.c_str());
-    } else if (a == "--print-losses")
+    else if (a == "--collective-timeout")
+      o.collectiveTimeout =
+          decimal("a number of seconds >= 0 (0: no limit)",
+                  [](double x) { return x >= 0 && !std::isinf(x); });
+    else if (a == "--peak-tflops")
+      o.peakTflops =
+          decimal("a positive number", [](double x) { return x > 0; });
+    else if (a == "--print-losses")
       o.printLosses = true;
     else if (a == "--cuda-graphs")
       o.cudaGraphs = true;

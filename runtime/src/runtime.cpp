@@ -73,6 +73,11 @@ axonn_status axonn_rt::checkMpi(int code, const char *call, axonn_axes axes) {
               axesText(axes).c_str(), text);
 }
 
+/// A collective timeout the runtime takes: seconds >= 0, finite (not NaN).
+static bool validTimeout(double seconds) {
+  return seconds >= 0 && !std::isinf(seconds);
+}
+
 axonn_status axonn_rt::timedOut(const std::string &what) {
   return fail(AXONN_ERR_MPI,
               "%s did not finish within %g s (AXONN_COLLECTIVE_TIMEOUT, "
@@ -173,7 +178,7 @@ extern "C" axonn_status axonn_rt_create(const int64_t grid[4],
   if (const char *timeout = std::getenv("AXONN_COLLECTIVE_TIMEOUT")) {
     char *end = nullptr;
     double seconds = std::strtod(timeout, &end);
-    if (!*timeout || *end || !(seconds >= 0) || std::isinf(seconds))
+    if (!*timeout || *end || !validTimeout(seconds))
       return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                       "AXONN_COLLECTIVE_TIMEOUT must be a number of seconds "
                       ">= 0 (0: no limit), not '%s'",
@@ -224,7 +229,7 @@ extern "C" void axonn_rt_abort(axonn_rt *rt, int code) {
 
 extern "C" axonn_status axonn_rt_set_collective_timeout(axonn_rt *rt,
                                                         double seconds) {
-  if (!(seconds >= 0) || std::isinf(seconds))
+  if (!validTimeout(seconds))
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT,
                     "collective timeout of %g s: it must be >= 0 (0: no "
                     "limit)",
