@@ -23,6 +23,10 @@
 
 #include "cuda_internal.h"
 
+#include <chrono>
+#include <future>
+#include <thread>
+
 using namespace axonn::cuda;
 
 struct axonn_request_impl {
@@ -94,6 +98,44 @@ bool onHost(const void *p) {
          attributes.type == cudaMemoryTypeHost;
 }
 
+#ifndef AXONN_RT_SINGLE_PROCESS
+/// ncclCommInitRank for `g` (its size and index set) from `id`. It waits
+/// for every rank of the group, with no time limit of its own: under
+/// axonn_rt::collectiveTimeout a thread of its own makes it while this one
+/// watches the clock, and past the limit it is left to the failure's end
+/// of the process.
+static axonn_status makeCommunicator(axonn_rt *rt, const ncclUniqueId &id,
+                                     axonn_axes axes, Group &g) {
+  int size = int(g.size), index = int(g.index);
+  if (rt->collectiveTimeout <= 0) {
+    AXONN_NCCL(rt, ncclCommInitRank(&g.comm, size, id, index));
+    return AXONN_OK;
+  }
+  struct Made {
+    cudaError_t device;
+    ncclResult_t result;
+    ncclComm_t comm;
+  };
+  int device = state(rt).device;
+  std::packaged_task<Made()> init([device, id, size, index] {
+    Made made{cudaSetDevice(device), ncclSuccess, nullptr};
+    if (made.device == cudaSuccess)
+      made.result = ncclCommInitRank(&made.comm, size, id, index);
+    return made;
+  });
+  std::future<Made> done = init.get_future();
+  std::thread(std::move(init)).detach();
+  if (done.wait_for(std::chrono::duration<double>(rt->collectiveTimeout)) !=
+      std::future_status::ready)
+    return rt->timedOut("ncclCommInitRank over " + axonn::axesText(axes));
+  Made made = done.get();
+  AXONN_CUDA(rt, made.device);
+  AXONN_NCCL(rt, made.result);
+  g.comm = made.comm;
+  return AXONN_OK;
+}
+#endif
+
 /// The group of `axes`: its communicator and stream, made on first use.
 /// All-gathers (the weight prefetches) get a communicator and stream of
 /// their own, so that they do not queue behind the gradient reductions
@@ -124,12 +166,15 @@ axonn_status group(axonn_rt *rt, axonn_axes axes, bool gathers, Group **out) {
       ncclUniqueId id;
       if (g.index == 0)
         AXONN_NCCL(rt, ncclGetUniqueId(&id));
+      MPI_Request sent;
       if (axonn_status st = rt->checkMpi(
-              MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, comm), "MPI_Bcast",
-              axes))
+              MPI_Ibcast(&id, sizeof(id), MPI_BYTE, 0, comm, &sent),
+              "MPI_Ibcast", axes))
         return st;
-      AXONN_NCCL(rt, ncclCommInitRank(&g.comm, int(g.size), id, int(g.index)));
-      return AXONN_OK;
+      if (axonn_status st =
+              rt->await(sent, "MPI_Ibcast", axes, "the NCCL unique id"))
+        return st;
+      return makeCommunicator(rt, id, axes, g);
     }();
     if (status) {
       cudaStreamDestroy(g.stream);

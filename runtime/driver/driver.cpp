@@ -502,10 +502,6 @@ int main(int argc, char **argv) {
   if (options.injectStall >= 0 && ranks < 2)
     die(rt, "--inject-stall needs 2 or more ranks (one stopped rank alone "
             "waits for nothing)");
-  if (options.injectStall == 0)
-    die(rt, "--inject-stall 0: the first step makes the groups' "
-            "communicators, which no timeout bounds; stall at step 1 or "
-            "later");
   if (!options.trace.empty()) {
     if (mkdir(options.trace.c_str(), 0755) != 0 && errno != EEXIST)
       die(rt, "--trace: cannot create %s: %s", options.trace.c_str(),

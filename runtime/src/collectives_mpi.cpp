@@ -7,9 +7,7 @@
 
 #include "runtime_internal.h"
 
-#include <chrono>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 #ifdef AXONN_RT_DOUBLE
@@ -246,39 +244,12 @@ extern "C" axonn_status axonn_rt_reduce_scatter_start_bf16(
                        rows, inner, axes, reduction, entered, request);
 }
 
-namespace {
-/// Waits for `request`'s collective: MPI_Wait, or with a time limit
-/// (axonn_rt::collectiveTimeout) MPI_Test until it is done, yielding the
-/// core between tests (ranks may share cores) and looking at the clock
-/// every 64.
-axonn_status finish(axonn_rt *rt, axonn_request request) {
-  if (rt->collectiveTimeout <= 0)
-    return rt->checkMpi(MPI_Wait(&request->request, MPI_STATUS_IGNORE),
-                        "MPI_Wait", request->axes);
-  auto start = std::chrono::steady_clock::now();
-  for (uint64_t tests = 1;; ++tests) {
-    int done = 0;
-    if (axonn_status status =
-            rt->checkMpi(MPI_Test(&request->request, &done, MPI_STATUS_IGNORE),
-                         "MPI_Test", request->axes))
-      return status;
-    if (done)
-      return AXONN_OK;
-    if (tests % 64 == 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                .count() > rt->collectiveTimeout)
-      return rt->timedOut(std::string(request->call) + " over " +
-                          axesText(request->axes));
-    std::this_thread::yield();
-  }
-}
-} // namespace
-
 extern "C" axonn_status axonn_rt_wait(axonn_rt *rt, axonn_request request) {
   if (!request)
     return rt->fail(AXONN_ERR_INVALID_ARGUMENT, "wait on a null request");
   double waitStart = rt->tracer.on ? rt->tracer.now() : 0;
-  axonn_status status = finish(rt, request);
+  axonn_status status =
+      rt->await(request->request, request->call, request->axes);
   if (request->traceId >= 0) {
     // The wait blocks (exposed); the span shows the collective in flight.
     double end = rt->tracer.now();

@@ -17,12 +17,14 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <thread>
 #include <vector>
 
 namespace axonn {
@@ -86,6 +88,29 @@ axonn_status axonn_rt::timedOut(const std::string &what) {
               what.c_str(), collectiveTimeout);
 }
 
+axonn_status axonn_rt::await(MPI_Request &request, const char *call,
+                             axonn_axes axes, const char *purpose) {
+  if (collectiveTimeout <= 0)
+    return checkMpi(MPI_Wait(&request, MPI_STATUS_IGNORE), "MPI_Wait", axes);
+  // MPI_Test, yielding the core between tests (ranks may share cores) and
+  // looking at the clock every 64.
+  auto start = std::chrono::steady_clock::now();
+  for (uint64_t tests = 1;; ++tests) {
+    int done = 0;
+    if (axonn_status status = checkMpi(
+            MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test", axes))
+      return status;
+    if (done)
+      return AXONN_OK;
+    if (tests % 64 == 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                .count() > collectiveTimeout)
+      return timedOut(std::string(call) + " over " + axesText(axes) +
+                      (*purpose ? std::string(" (") + purpose + ")" : ""));
+    std::this_thread::yield();
+  }
+}
+
 int64_t axonn_rt::coordinate(int32_t axis) const {
   int64_t stride = 1;
   for (int32_t a = 0; a < 4; ++a) {
@@ -130,6 +155,23 @@ axonn_status axonn_rt::communicator(axonn_axes axes, MPI_Comm *comm) {
       inGroup |= axonn_axes_axis(axes, i) == a;
     if (!inGroup)
       color = color * grid[a] + coordinate(a);
+  }
+  // MPI_Comm_split waits for every rank, with no time limit: under one,
+  // the ranks first meet at a barrier that has one, so that a rank that
+  // stopped before its first collective over `axes` fails the others
+  // there (and one that stops between the two calls is all that is left).
+  if (collectiveTimeout > 0 && worldSize > 1) {
+    static const int32_t all[] = {0, 1, 2, 3};
+    axonn_axes everyone = axonn_axes_make(4, all);
+    std::string purpose =
+        "before making the communicator over " + axesText(axes);
+    MPI_Request barrier;
+    if (axonn_status status =
+            checkMpi(MPI_Ibarrier(world, &barrier), "MPI_Ibarrier", everyone))
+      return status;
+    if (axonn_status status =
+            await(barrier, "MPI_Ibarrier", everyone, purpose.c_str()))
+      return status;
   }
   MPI_Comm split;
   if (axonn_status status = checkMpi(

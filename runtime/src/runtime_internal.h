@@ -90,6 +90,11 @@ struct axonn_rt {
   axonn_status checkMpi(int code, const char *call, axonn_axes axes);
   /// The error of a wait that passed collectiveTimeout: `what` names it.
   axonn_status timedOut(const std::string &what);
+  /// Completes `request`, a non-blocking `call` over `axes` (`purpose`, if
+  /// not empty, says what for): MPI_Wait, or under collectiveTimeout
+  /// MPI_Test until it is done, failing with timedOut past the limit.
+  axonn_status await(MPI_Request &request, const char *call, axonn_axes axes,
+                     const char *purpose = "");
 };
 
 namespace axonn {
