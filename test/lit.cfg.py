@@ -82,6 +82,10 @@ for python in [sys.executable, "/usr/bin/python3"]:
              '"%s" "%s"' % (python, os.path.join(config.test_source_root, "lit", "hf_reference.py"))))
         break
 config.substitutions.append(
+    ("%damage-checkpoint",
+     '"%s" "%s"' % (sys.executable,
+                    os.path.join(config.test_source_root, "lit", "damage_checkpoint.py"))))
+config.substitutions.append(
     ("%parallel-equals-serial",
      '"%s" "%s"' % (sys.executable,
                     os.path.join(config.test_source_root, "lit", "parallel_equals_serial.py"))))

@@ -266,13 +266,102 @@ void writeSafetensors(axonn_rt *rt, const std::string &path,
     out->close();
 }
 
-/// A safetensors file, memory-mapped, with its header parsed.
+/// A tensor's entry in a safetensors header, checked.
+struct Entry {
+  std::string dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0; // in the data section
+};
+
+/// A safetensors file, memory-mapped, with its header parsed and checked.
 struct InFile {
   std::string path;
   const uint8_t *data = nullptr; // the data section
   size_t bytes = 0;
   json::Value header;
+  std::map<std::string, Entry> entries;
 };
+
+/// The bytes of an element of safetensors dtype `dtype`; 0: not one.
+size_t dtypeBytes(const std::string &dtype) {
+  static const std::map<std::string, size_t> bytes = {
+      {"F64", 8}, {"F32", 4}, {"F16", 2},  {"BF16", 2},    {"I64", 8},
+      {"I32", 4}, {"I16", 2}, {"I8", 1},   {"U64", 8},     {"U32", 4},
+      {"U16", 2}, {"U8", 1},  {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+  auto it = bytes.find(dtype);
+  return it == bytes.end() ? 0 : it->second;
+}
+
+/// Checks every tensor entry of `f`'s header as the safetensors format
+/// defines it: a known dtype, a shape of whole numbers, and two data
+/// offsets that hold exactly the shape's bytes, the tensors together
+/// covering the data section without overlap or gap. A file that breaks
+/// any of it is refused, naming the tensor.
+void checkEntries(axonn_rt *rt, InFile &f) {
+  std::vector<std::pair<uint64_t, uint64_t>> spans;
+  std::map<uint64_t, std::string> startsAt;
+  for (const auto &[name, value] : f.header.object) {
+    if (name == "__metadata__")
+      continue;
+    auto bad = [&](const char *what) {
+      die(rt, "%s: tensor '%s' %s (a damaged or truncated file?)",
+          f.path.c_str(), name.c_str(), what);
+    };
+    if (value.kind != json::Value::Kind::Object)
+      bad("is not described by a JSON object");
+    Entry entry;
+    entry.dtype = value["dtype"].asString();
+    size_t width = dtypeBytes(entry.dtype);
+    if (value["dtype"].kind != json::Value::Kind::String || !width)
+      bad("has no safetensors dtype");
+    const json::Value &shape = value["shape"];
+    if (shape.kind != json::Value::Kind::Array)
+      bad("has no shape");
+    uint64_t bytes = width;
+    for (const json::Value &d : shape.array) {
+      int64_t extent;
+      if (!d.integer(extent, 0))
+        bad("has a shape that is not a list of sizes (whole numbers from 0 "
+            "to 2^53)");
+      entry.shape.push_back(extent);
+      bytes = extent && bytes > f.bytes / uint64_t(extent)
+                  ? f.bytes + 1
+                  : bytes * uint64_t(extent);
+    }
+    const json::Value &offsets = value["data_offsets"];
+    int64_t begin, end;
+    if (offsets.kind != json::Value::Kind::Array || offsets.size() != 2 ||
+        !offsets[0].integer(begin, 0) || !offsets[1].integer(end, 0) ||
+        begin > end)
+      bad("has no data offsets [begin, end]");
+    if (uint64_t(end) > f.bytes)
+      bad("ends past the file's end");
+    if (uint64_t(end - begin) != bytes)
+      bad("has data offsets that do not span its shape's bytes");
+    entry.begin = uint64_t(begin);
+    if (begin != end) {
+      spans.push_back({uint64_t(begin), uint64_t(end)});
+      startsAt[uint64_t(begin)] = name;
+    }
+    f.entries[name] = std::move(entry);
+  }
+  std::sort(spans.begin(), spans.end());
+  uint64_t covered = 0;
+  for (const auto &[begin, end] : spans) {
+    if (begin != covered)
+      die(rt,
+          "%s: tensor '%s' starts at byte %" PRIu64 " of the data, where "
+          "%" PRIu64 " was expected (tensors overlap or leave a gap: a "
+          "damaged file?)",
+          f.path.c_str(), startsAt[begin].c_str(), begin, covered);
+    covered = end;
+  }
+  if (covered != f.bytes)
+    die(rt,
+        "%s: its tensors hold %" PRIu64 " bytes of data, the file %zu (a "
+        "damaged file?)",
+        f.path.c_str(), covered, f.bytes);
+}
 
 InFile openSafetensors(axonn_rt *rt, const std::string &path) {
   InFile f;
@@ -306,6 +395,7 @@ InFile openSafetensors(axonn_rt *rt, const std::string &path) {
         path.c_str(), error.c_str());
   f.data = base + 8 + length;
   f.bytes = size - 8 - size_t(length);
+  checkEntries(rt, f);
   return f;
 }
 
@@ -326,39 +416,31 @@ float halfToFloat(uint16_t h) {
 std::vector<float> readTensorData(axonn_rt *rt, const InFile &f,
                                   const std::string &name,
                                   const std::vector<int64_t> &shape) {
-  const json::Value &entry = f.header[name];
-  if (entry.kind != json::Value::Kind::Object)
+  auto found = f.entries.find(name);
+  if (found == f.entries.end())
     die(rt,
         "%s has no tensor '%s' that this model needs (a checkpoint of "
         "another model?)",
         f.path.c_str(), name.c_str());
-  std::vector<int64_t> found;
-  for (const json::Value &d : entry["shape"].array)
-    found.push_back(d.asInt());
-  if (found != shape)
+  const Entry &entry = found->second;
+  if (entry.shape != shape)
     die(rt,
         "%s: tensor '%s' has shape %s, this model's is %s (a checkpoint of "
         "another model?)",
-        f.path.c_str(), name.c_str(), shapeText(found).c_str(),
+        f.path.c_str(), name.c_str(), shapeText(entry.shape).c_str(),
         shapeText(shape).c_str());
-  std::string dtype = entry["dtype"].asString();
+  const std::string &dtype = entry.dtype;
   size_t width = dtype == "F32" ? 4 : (dtype == "F16" || dtype == "BF16") ? 2
                                                                            : 0;
   if (!width)
     die(rt, "%s: tensor '%s' is %s; F32, F16 and BF16 can be loaded",
         f.path.c_str(), name.c_str(), dtype.c_str());
+  // (checkEntries: the entry's offsets hold its shape's bytes)
   size_t count = 1;
   for (int64_t d : shape)
     count *= size_t(d);
-  const json::Value &offsets = entry["data_offsets"];
-  uint64_t begin = uint64_t(offsets[0].asInt(-1)),
-           end = uint64_t(offsets[1].asInt(-1));
-  if (offsets.size() != 2 || begin > end || end > f.bytes ||
-      end - begin != count * width)
-    die(rt, "%s: tensor '%s' has bad data offsets (truncated file?)",
-        f.path.c_str(), name.c_str());
   std::vector<float> values(count);
-  const uint8_t *p = f.data + begin;
+  const uint8_t *p = f.data + entry.begin;
   for (size_t i = 0; i < count; ++i) {
     if (width == 4) {
       std::memcpy(&values[i], p + 4 * i, 4);
@@ -434,9 +516,17 @@ void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
   if (leader) {
     std::error_code ec;
     fs::create_directories(options.dir, ec);
-    fs::remove_all(tmp, ec);
+    // (a save that a failure on another rank ended left its own)
+    for (const auto &entry : fs::directory_iterator(options.dir, ec)) {
+      std::string n = entry.path().filename().string();
+      if (n.rfind(".step-", 0) == 0 && n.size() > 10 &&
+          n.compare(n.size() - 4, 4, ".tmp") == 0)
+        fs::remove_all(entry.path(), ec);
+    }
+    ec.clear();
     if (!fs::create_directory(tmp, ec) || ec)
       die(rt, "cannot create %s: %s", tmp.c_str(), ec.message().c_str());
+    removeOnFailure(tmp); // (a failed write leaves no partial checkpoint)
   }
   std::vector<FileTensor> params, states;
   for (const StateTensor &t : tensors)
@@ -473,6 +563,7 @@ void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
   if (ec)
     die(rt, "cannot move %s to %s: %s", tmp.c_str(), final.c_str(),
         ec.message().c_str());
+  removeOnFailure("");
   fsyncPath(rt, options.dir);
   OutFile latest(rt, options.dir + "/latest.tmp");
   std::string line = name + "\n";
@@ -531,6 +622,24 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
       trainer["format"].asString() != "axonn-checkpoint")
     die(rt, "%s is not an axonn checkpoint description (%s)",
         trainerPath.c_str(), error.empty() ? "no format" : error.c_str());
+  int64_t version, step;
+  if (!trainer["version"].integer(version) || version != 1)
+    die(rt,
+        "%s: version %g; this program reads version 1 (a checkpoint of a "
+        "newer axonn?)",
+        trainerPath.c_str(), trainer["version"].asDouble(NAN));
+  if (!trainer["step"].integer(step, 0))
+    die(rt, "%s: 'step' is not a whole number >= 0 (a damaged file?)",
+        trainerPath.c_str());
+  const json::Value &grid = trainer["grid"];
+  bool gridFits = grid.kind == json::Value::Kind::Array && grid.size() == 4;
+  for (size_t a = 0; gridFits && a < 4; ++a) {
+    int64_t ranks;
+    gridFits = grid[a].integer(ranks, 1);
+  }
+  if (!gridFits)
+    die(rt, "%s: 'grid' is not four whole numbers >= 1 (a damaged file?)",
+        trainerPath.c_str());
   const json::Value &m = trainer["model"];
   struct Field {
     const char *key;
@@ -562,7 +671,7 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
   for (const StateTensor &t : tensors)
     if (!t.state.empty() && (t.state != "master" || haveMaster))
       loadTensor(rt, states, t, model, vocabSize);
-  return trainer["step"].asInt();
+  return step;
 }
 
 void loadModel(axonn_rt *rt, const std::string &path, const ModelInfo &model,

@@ -30,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -121,10 +122,19 @@ Options parseOptions(int argc, char **argv) {
     auto number = [&]() -> int64_t {
       std::string v = value();
       char *end = nullptr;
+      errno = 0;
       long long n = std::strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end || n < 0)
+      if (v.empty() || *end || n < 0 || errno == ERANGE)
         die(nullptr, "option %s needs a non-negative integer, got '%s'",
             a.c_str(), v.c_str());
+      return n;
+    };
+    // A whole number of at least 1.
+    auto positive = [&]() -> int64_t {
+      int64_t n = number();
+      if (n < 1)
+        die(nullptr, "option %s needs an integer of at least 1, got 0",
+            a.c_str());
       return n;
     };
     // A decimal value for which fits(x) holds; else the run stops, saying
@@ -145,19 +155,19 @@ Options parseOptions(int argc, char **argv) {
     else if (a == "--seed")
       o.seed = number();
     else if (a == "--log-every")
-      o.logEvery = std::max<int64_t>(1, number());
+      o.logEvery = positive();
     else if (a == "--metrics")
       o.metrics = value();
     else if (a == "--val-every")
       o.valEvery = number();
     else if (a == "--val-batches")
-      o.valBatches = std::max<int64_t>(1, number());
+      o.valBatches = positive();
     else if (a == "--checkpoint-dir")
       o.checkpointDir = value();
     else if (a == "--save-every")
       o.saveEvery = number();
     else if (a == "--keep-checkpoints")
-      o.keep = std::max<int64_t>(1, number());
+      o.keep = positive();
     else if (a == "--resume")
       o.resume = true;
     else if (a == "--init-from")
@@ -168,19 +178,14 @@ Options parseOptions(int argc, char **argv) {
       o.prompt = value();
     else if (a == "--audit")
       o.audit.push_back(value());
-    else if (a == "--audit-length") {
-      o.auditLength = number();
-      if (o.auditLength < 1)
-        die(nullptr, "--audit-length must be at least 1");
-    } else if (a == "--audit-json")
+    else if (a == "--audit-length")
+      o.auditLength = positive();
+    else if (a == "--audit-json")
       o.auditJson = value();
     else if (a == "--trace")
       o.trace = value();
-    else if (a == "--trace-steps") {
-      o.traceSteps = number();
-      if (o.traceSteps < 1)
-        die(nullptr, "--trace-steps must be at least 1");
-    }
+    else if (a == "--trace-steps")
+      o.traceSteps = positive();
     else if (a == "--no-kv-cache")
       o.kvCache = false;
     else if (a == "--sample-seed")
@@ -502,6 +507,28 @@ int main(int argc, char **argv) {
   if (options.injectStall >= 0 && ranks < 2)
     die(rt, "--inject-stall needs 2 or more ranks (one stopped rank alone "
             "waits for nothing)");
+  // Where rank 0 writes at the end, checked now rather than after the
+  // training: a file it can create there (and removes).
+  if (leader) {
+    auto writable = [&](const char *option, const std::string &probe) {
+      FILE *f = std::fopen(probe.c_str(), "w");
+      if (!f)
+        die(rt, "%s: cannot write %s: %s", option, probe.c_str(),
+            std::strerror(errno));
+      std::fclose(f);
+      std::remove(probe.c_str());
+    };
+    if (!options.checkpointDir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(options.checkpointDir, ec);
+      if (ec)
+        die(rt, "--checkpoint-dir: cannot create %s: %s",
+            options.checkpointDir.c_str(), ec.message().c_str());
+      writable("--checkpoint-dir", options.checkpointDir + "/.axonn-probe");
+    }
+    if (!options.auditJson.empty())
+      writable("--audit-json", options.auditJson + ".tmp");
+  }
   if (!options.trace.empty()) {
     if (mkdir(options.trace.c_str(), 0755) != 0 && errno != EEXIST)
       die(rt, "--trace: cannot create %s: %s", options.trace.c_str(),
@@ -588,6 +615,10 @@ int main(int argc, char **argv) {
       die(rt, "--resume: %s has no checkpoint (no %s/latest)",
           options.checkpointDir.c_str(), options.checkpointDir.c_str());
     firstStep = loadCheckpoint(rt, resumedFrom, model, vocab, state);
+    if (leader && firstStep >= steps)
+      std::printf("axonn: %s is at step %" PRId64 ", the run has %" PRId64
+                  ": no step left to train\n",
+                  resumedFrom.c_str(), firstStep, steps);
   } else {
     std::vector<float> values;
     for (const StateTensor &t : state)
@@ -776,9 +807,10 @@ int main(int argc, char **argv) {
     double loading = axonn_rt_now(rt);
     feeder.fill(s, tokens, targets);
     *stepInput = s;
-    if (s == options.injectNan)
+    if (options.injectNan >= 0 && s == options.injectNan)
       state.front().put(0, NAN);
-    if (s == options.injectStall && axonn_rt_rank(rt) == ranks - 1)
+    if (options.injectStall >= 0 && s == options.injectStall &&
+        axonn_rt_rank(rt) == ranks - 1)
       for (;;) // until the job ends it
         pause();
     double before = axonn_rt_now(rt);

@@ -39,7 +39,7 @@ private:
     while (at < text.size() && std::strchr(" \t\r\n", text[at]))
       ++at;
   }
-  bool fail(const char *what) {
+  bool fail(const std::string &what) {
     message = what;
     return false;
   }
@@ -126,8 +126,13 @@ private:
       while (true) {
         skipSpace();
         std::string key;
+        size_t keyAt = at;
         if (!parseString(key))
           return false;
+        if (value.object.count(key)) {
+          at = keyAt;
+          return fail("duplicate key \"" + key + "\"");
+        }
         skipSpace();
         if (at >= text.size() || text[at] != ':')
           return fail("expected ':'");

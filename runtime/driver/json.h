@@ -45,6 +45,16 @@ struct Value {
   int64_t asInt(int64_t otherwise = 0) const {
     return kind == Kind::Number ? int64_t(number) : otherwise;
   }
+  /// Whether this is a whole number from `low` to `high` (none of
+  /// 1.5, NaN, 1e300 or a string); if so, sets `out` to it.
+  bool integer(int64_t &out, int64_t low = INT64_MIN,
+               int64_t high = int64_t(1) << 53) const {
+    if (kind != Kind::Number || !(number >= double(low)) ||
+        !(number <= double(high)) || number != double(int64_t(number)))
+      return false;
+    out = int64_t(number);
+    return true;
+  }
   double asDouble(double otherwise = 0) const {
     return kind == Kind::Number ? number : otherwise;
   }

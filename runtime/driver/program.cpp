@@ -14,8 +14,18 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 namespace axonn::driver {
+
+namespace {
+std::string &failureLeftover() {
+  static std::string path;
+  return path;
+}
+} // namespace
+
+void removeOnFailure(const std::string &path) { failureLeftover() = path; }
 
 void die(axonn_rt *rt, const char *format, ...) {
   char message[2048];
@@ -30,6 +40,10 @@ void die(axonn_rt *rt, const char *format, ...) {
   else
     std::fprintf(stderr, "axonn: %s\n", message);
   std::fflush(stderr);
+  if (!failureLeftover().empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(failureLeftover(), ec);
+  }
   axonn_rt_abort(rt, 1);
   std::abort(); // not reached
 }

@@ -48,6 +48,10 @@ using CompiledFunction = int32_t (*)(axonn_rt *rt, void **args,
 [[noreturn]] void die(axonn_rt *rt, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
+/// A file or directory that die() removes before it ends the run (a
+/// checkpoint being written: no partial one stays); "" for none.
+void removeOnFailure(const std::string &path);
+
 /// `bytes` of zeroed memory aligned to 256 bytes (at least 256); failure
 /// ends the run.
 void *allocate(axonn_rt *rt, int64_t bytes,

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""damage_checkpoint.py KIND SRC DST
+
+Copies checkpoint directory SRC (model.safetensors, optimizer.safetensors,
+trainer.json) to DST and damages it as KIND says, for the tests that check
+that a training binary refuses it with a message:
+
+  offsets-one    a tensor's data_offsets with one number instead of two
+  overlap        a tensor's data over another's (the file's size unchanged)
+  trailing       four bytes after the last tensor's data
+  shape-half     a tensor's shape with 64.5 for 64
+  step-negative  trainer.json's step -1
+  step-string    trainer.json's step "2"
+  version        trainer.json's version 2
+"""
+import json
+import os
+import shutil
+import struct
+import sys
+
+
+def rewrite_header(path, change):
+    data = open(path, "rb").read()
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + length])
+    change(header)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(text)) + text + data[8 + length :])
+
+
+def last_tensor(header):
+    names = [n for n in header if n != "__metadata__"]
+    return max(names, key=lambda n: header[n]["data_offsets"][1])
+
+
+def main():
+    kind, src, dst = sys.argv[1:]
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst)
+    model = os.path.join(dst, "model.safetensors")
+    trainer = os.path.join(dst, "trainer.json")
+    if kind == "offsets-one":
+        def change(h):
+            h[last_tensor(h)]["data_offsets"] = h[last_tensor(h)]["data_offsets"][:1]
+        rewrite_header(model, change)
+    elif kind == "overlap":
+        def change(h):
+            name = last_tensor(h)
+            begin, end = h[name]["data_offsets"]
+            h[name]["data_offsets"] = [0, end - begin]
+        rewrite_header(model, change)
+    elif kind == "trailing":
+        with open(model, "ab") as f:
+            f.write(b"\0\0\0\0")
+    elif kind == "shape-half":
+        def change(h):
+            name = last_tensor(h)
+            h[name]["shape"] = [d + 0.5 for d in h[name]["shape"]]
+        rewrite_header(model, change)
+    elif kind in ("step-negative", "step-string", "version"):
+        description = json.load(open(trainer))
+        if kind == "step-negative":
+            description["step"] = -1
+        elif kind == "step-string":
+            description["step"] = str(description["step"])
+        else:
+            description["version"] = 2
+        json.dump(description, open(trainer, "w"))
+    else:
+        sys.exit("damage_checkpoint.py: unknown kind " + kind)
+
+
+if __name__ == "__main__":
+    main()
