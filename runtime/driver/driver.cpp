@@ -701,8 +701,10 @@ int main(int argc, char **argv) {
   }
   TokenFile data = openTokens(rt, path);
   if (data.count < seqLen + 2)
-    die(rt, "%s has %" PRId64 " tokens, fewer than one sequence of %" PRId64,
-        path.c_str(), data.count, seqLen + 1);
+    die(rt,
+        "%s has %" PRId64 " tokens; sequences of %" PRId64
+        " need at least %" PRId64,
+        path.c_str(), data.count, seqLen, seqLen + 2);
   const Tensor &tokensT = step.args[size_t(step.tokens)];
   int64_t firstRow = place(tokensT, rt, grid).offset[0];
   Feeder feeder{rt, data, globalBatch, seqLen, vocab, firstRow,
@@ -713,8 +715,10 @@ int main(int argc, char **argv) {
       die(rt, "--val-every needs --data to be a directory with val.bin");
     valData = openTokens(rt, valPath);
     if (valData.count < seqLen + 2)
-      die(rt, "%s has %" PRId64 " tokens, fewer than one sequence of %" PRId64,
-          valPath.c_str(), valData.count, seqLen + 1);
+      die(rt,
+          "%s has %" PRId64 " tokens; sequences of %" PRId64
+          " need at least %" PRId64,
+          valPath.c_str(), valData.count, seqLen, seqLen + 2);
   }
   Feeder valFeeder{rt, valData, globalBatch, seqLen, vocab, firstRow,
                    tokensT.shape[0]};

@@ -24,7 +24,10 @@
 // RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=6" 2>&1 | FileCheck %s --check-prefix=BAD-GPUS
 // BAD-GPUS: error: --axonn-plan: gpus=6: cluster 'gpus' (6) must be a multiple of 'gpus_per_node' (4) when it spans several nodes
 // RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2" 2>&1 | FileCheck %s --check-prefix=BAD-GRID
-// BAD-GRID: error: --axonn-plan: grid='2x2x2' is not Gx x Gy x Gz x Gdata, e.g. 2x2x2x2
+// BAD-GRID: error: --axonn-plan: grid='2x2x2' is not Gx x Gy x Gz x Gdata, e.g. 2x2x2x2, of at most 2^24 ranks
+// (2^64 ranks overflowed to "0 ranks")
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=65536x65536x65536x65536" 2>&1 | FileCheck %s --check-prefix=HUGE-GRID
+// HUGE-GRID: error: --axonn-plan: grid='65536x65536x65536x65536' is not Gx x Gy x Gz x Gdata, e.g. 2x2x2x2, of at most 2^24 ranks
 // RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 grid=2x2x2x4" 2>&1 | FileCheck %s --check-prefix=GRID-WORLD
 // GRID-WORLD: error: grid 2x2x2x4 has 32 ranks but the cluster has 16 GPUs
 // RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=16 recompute=selective" 2>&1 | FileCheck %s --check-prefix=BAD-RECOMPUTE

@@ -145,4 +145,7 @@ module attributes {axonn.grid = #axonn.grid<x = 2, y = 2, z = 2, data = 2>, axon
 // MULT8-LABEL: func.func @train_step(
 // MULT8-SAME: tensor<64x16xf32, #axonn.layout<{{\[\[}}y], []], storage = [z]>> {{{.*}}axonn.param = "transformer.wte.weight"}
 // RUN: axonn-translate --import-model-spec %S/Inputs/odd-vocab-gpt.json | not axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=1" --axonn-build-training-step --axonn-shard=vocab-multiple=0 2>&1 | FileCheck %s --check-prefix=MULT0
-// MULT0: error: --axonn-shard: vocab-multiple=0 must be at least 1
+// MULT0: error: --axonn-shard: vocab-multiple=0 must be from 1 to 65536
+// (a huge multiple overflowed the padded size: a division by zero)
+// RUN: axonn-translate --import-model-spec %S/Inputs/odd-vocab-gpt.json | not axonn-opt --axonn-plan="cluster=%S/Inputs/test-machine.json gpus=4" --axonn-build-training-step --axonn-shard=vocab-multiple=4611686018427387904 2>&1 | FileCheck %s --check-prefix=MULTHUGE
+// MULTHUGE: error: --axonn-shard: vocab-multiple=4611686018427387904 must be from 1 to 65536

@@ -70,6 +70,9 @@ std::string readFile(const std::string &path) {
   size_t n;
   while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0)
     text.append(chunk, n);
+  // (a directory opens, then fails its first read: EISDIR)
+  if (std::ferror(f))
+    die("cannot read " + path + ": " + std::strerror(errno));
   std::fclose(f);
   return text;
 }
@@ -82,11 +85,14 @@ int main(int argc, char **argv) {
   std::vector<std::string> inputs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--output" && i + 1 < argc) {
+    if ((a == "--output" || a == "--sentencepiece" || a == "--val-fraction") &&
+        i + 1 == argc) {
+      die("option " + a + " needs a value (see --help)");
+    } else if (a == "--output") {
       output = argv[++i];
-    } else if (a == "--sentencepiece" && i + 1 < argc) {
+    } else if (a == "--sentencepiece") {
       model = argv[++i];
-    } else if (a == "--val-fraction" && i + 1 < argc) {
+    } else if (a == "--val-fraction") {
       char *end = nullptr;
       valFraction = std::strtod(argv[++i], &end);
       if (*end || !(valFraction >= 0 && valFraction < 1))

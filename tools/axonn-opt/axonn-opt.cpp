@@ -7,6 +7,7 @@
 #include "axonn/Conversion/Passes.h"
 #include "axonn/Dialect/Axonn/IR/AxonnDialect.h"
 #include "axonn/Dialect/Axonn/Transforms/Passes.h"
+#include "axonn/Support/ToolErrors.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -28,6 +29,7 @@ void registerTestPasses();
 } // namespace mlir::axonn
 
 int main(int argc, char **argv) {
+  mlir::axonn::installToolErrorHandler("axonn-opt");
   mlir::DialectRegistry registry;
   registry.insert<mlir::axonn::AxonnDialect, mlir::func::FuncDialect,
                   mlir::arith::ArithDialect, mlir::tensor::TensorDialect,

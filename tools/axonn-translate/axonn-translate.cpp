@@ -5,12 +5,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "axonn/Support/ToolErrors.h"
 #include "axonn/Target/ModelSpec.h"
 
 #include "mlir/Support/LogicalResult.h"
 #include "mlir/Tools/mlir-translate/MlirTranslateMain.h"
 
 int main(int argc, char **argv) {
+  mlir::axonn::installToolErrorHandler("axonn-translate");
   mlir::axonn::registerModelSpecImport();
   return mlir::failed(
              mlir::mlirTranslateMain(argc, argv, "axonn translation driver\n"))

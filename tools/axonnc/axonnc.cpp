@@ -19,6 +19,7 @@
 #include "axonn/Conversion/Passes.h"
 #include "axonn/Dialect/Axonn/IR/AxonnOps.h"
 #include "axonn/Dialect/Axonn/Transforms/Passes.h"
+#include "axonn/Support/ToolErrors.h"
 #include "axonn/Target/ModelSpec.h"
 
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -117,13 +118,37 @@ int fail(const llvm::Twine &message) {
   return 1;
 }
 
-LogicalResult writeModule(ModuleOp module, const std::string &path) {
+/// Writes `print`'s text to `path` (a --keep-ir file), saying why not.
+template <typename Print>
+LogicalResult writeFile(const std::string &path, Print &&print) {
   std::error_code error;
   llvm::raw_fd_ostream os(path, error);
   if (error)
-    return failure();
-  module.print(os);
+    return fail("--keep-ir: cannot write " + path + ": " + error.message()),
+           failure();
+  print(os);
+  os.close();
+  if (os.has_error()) {
+    std::string why = os.error().message();
+    os.clear_error();
+    return fail("--keep-ir: cannot write " + path + ": " + why), failure();
+  }
   return success();
+}
+
+/// `value` as a pass option's value: in double quotes, which MLIR's option
+/// parser strips, so that spaces, commas and braces in it (a path) stay the
+/// value's and cannot start another option; or an error for a value with a
+/// double quote of its own.
+std::optional<std::string> optionValue(StringRef flag, StringRef value) {
+  if (value.contains('"')) {
+    fail("--" + flag +
+         ": a value with a double quote (\") is not "
+         "supported: '" +
+         value + "'");
+    return std::nullopt;
+  }
+  return ("\"" + value + "\"").str();
 }
 
 LogicalResult emitObject(llvm::Module &module, const std::string &path) {
@@ -236,6 +261,7 @@ static const char *argv0 = "axonnc";
 int main(int argc, char **argv) {
   argv0 = argv[0];
   llvm::InitLLVM init(argc, argv);
+  mlir::axonn::installToolErrorHandler("axonnc");
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv, "axonnc: compile a model spec into a training binary\n");
@@ -271,11 +297,21 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
+  if (gpus.getNumOccurrences() && gpus < 1)
+    return fail("--gpus must be at least 1, not " + std::to_string(gpus));
+  for (cl::opt<std::string> *flag :
+       {&cluster, &grid, &keepIr, &goldfish, &dtype, &mpicxx})
+    if (flag->getNumOccurrences() && flag->empty())
+      return fail("--" + flag->ArgStr + " needs a value, not ''");
   if (!keepIr.empty())
-    llvm::sys::fs::create_directories(keepIr);
+    if (std::error_code ec = llvm::sys::fs::create_directories(keepIr))
+      return fail("--keep-ir: cannot create the directory " + keepIr + ": " +
+                  ec.message());
   auto keep = [&](ModuleOp module, StringRef name) {
-    if (!keepIr.empty())
-      (void)writeModule(module, (keepIr + "/" + name).str());
+    return keepIr.empty()
+               ? success()
+               : writeFile((keepIr + "/" + name).str(),
+                           [&](llvm::raw_ostream &os) { module.print(os); });
   };
 
   // Import (diagnostics name the spec's file, line and column).
@@ -306,9 +342,8 @@ int main(int argc, char **argv) {
     return 1;
   if (!goldfish.empty() && failed(applyGoldfish(*module, goldfish)))
     return 1;
-  if (failed(recordModelInfo(*module)))
+  if (failed(recordModelInfo(*module)) || failed(keep(*module, "model.mlir")))
     return 1;
-  keep(*module, "model.mlir");
 
   if (cluster.empty() &&
       !(*module)->hasAttr(axonn::AxonnDialect::kClusterAttrName))
@@ -321,17 +356,23 @@ int main(int argc, char **argv) {
   std::string pipeline = "axonn-training-pipeline{";
   if (gpus > 0)
     pipeline += " gpus=" + std::to_string(gpus);
-  if (!cluster.empty())
-    pipeline += " cluster=" + cluster;
-  if (!grid.empty())
-    pipeline += " grid=" + grid;
-  pipeline += " recompute=" + recompute + "}";
+  for (auto [flag, value] :
+       {std::pair<StringRef, std::string>{"cluster", cluster},
+        {"grid", grid},
+        {"recompute", recompute}}) {
+    if (value.empty())
+      continue;
+    std::optional<std::string> quoted = optionValue(flag, value);
+    if (!quoted)
+      return 1;
+    pipeline += " " + flag.str() + "=" + *quoted;
+  }
+  pipeline += "}";
   PassManager pm(&context);
   if (failed(parsePassPipeline(pipeline, pm)))
     return fail("bad options: " + pipeline);
-  if (failed(pm.run(*module)))
+  if (failed(pm.run(*module)) || failed(keep(*module, "step.mlir")))
     return 1;
-  keep(*module, "step.mlir");
   if (singleProcess)
     if (auto g = (*module)->getAttrOfType<axonn::GridAttr>(
             axonn::AxonnDialect::kGridAttrName))
@@ -346,9 +387,8 @@ int main(int argc, char **argv) {
   axonn::LowerToRuntimePassOptions lowering;
   lowering.elementType = gradientCheck ? "f64" : "f32";
   lower.addPass(axonn::createLowerToRuntimePass(lowering));
-  if (failed(lower.run(*module)))
+  if (failed(lower.run(*module)) || failed(keep(*module, "runtime.mlir")))
     return 1;
-  keep(*module, "runtime.mlir");
   PassManager toLLVM(&context);
   if (failed(parsePassPipeline("convert-to-llvm,reconcile-unrealized-casts",
                                toLLVM)) ||
@@ -360,11 +400,11 @@ int main(int argc, char **argv) {
       translateModuleToLLVMIR(*module, llvmContext, "axonn");
   if (!llvmModule)
     return fail("translation to LLVM IR failed");
-  if (!keepIr.empty()) {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(keepIr + "/step.ll", ec);
-    llvmModule->print(os, nullptr);
-  }
+  if (!keepIr.empty() &&
+      failed(writeFile(keepIr + "/step.ll", [&](llvm::raw_ostream &os) {
+        llvmModule->print(os, nullptr);
+      })))
+    return 1;
 
   // Object, then the executable.
   llvm::SmallString<128> object;
@@ -429,5 +469,8 @@ int main(int argc, char **argv) {
   if (status != 0)
     return fail("linking " + output + " failed" +
                 (message.empty() ? "" : ": " + message));
+  if (!llvm::sys::fs::exists(outputPath))
+    return fail("linking " + output + " made no file (" + linker +
+                " exited 0 without writing it)");
   return 0;
 }

@@ -73,6 +73,9 @@ public:
                             int64_t min, int64_t max);
   FailureOr<double> getNumber(StringRef key, std::optional<double> def,
                               bool positive);
+  /// A machine's measure: a number from `low` to `high` (bounds that keep
+  /// the cost model's arithmetic finite and its figures meaningful).
+  FailureOr<double> getMeasure(StringRef key, double low, double high);
   FailureOr<bool> getBool(StringRef key, bool def);
   FailureOr<std::string> getString(StringRef key,
                                    std::optional<std::string> def);
@@ -240,6 +243,17 @@ FailureOr<double> Section::getNumber(StringRef key, std::optional<double> def,
                                << ", got " << formatF64(v.number);
     return v.number;
   });
+}
+
+FailureOr<double> Section::getMeasure(StringRef key, double low, double high) {
+  FailureOr<double> value = getNumber(key, std::nullopt, /*positive=*/low > 0);
+  if (failed(value))
+    return failure();
+  if (!(*value >= low && *value <= high))
+    return errorAtValue(key)
+           << "'" << path(key) << "' must be from " << formatF64(low) << " to "
+           << formatF64(high) << ", got " << formatF64(*value);
+  return value;
 }
 
 FailureOr<bool> Section::getBool(StringRef key, bool def) {
@@ -652,13 +666,15 @@ FailureOr<ClusterAttr> Importer::readClusterSection(Section &c) {
     return failure();
   auto gpus = c.getInt("gpus", *perNode, 1, kMaxGpus);
   auto nics = c.getInt("nics_per_node", std::nullopt, 1, 1024);
-  auto intraBw = c.getNumber("intra_node_GBps", std::nullopt, true);
-  auto interBw = c.getNumber("inter_node_GBps", std::nullopt, true);
-  auto intraLat = c.getNumber("intra_node_latency_us", std::nullopt, false);
-  auto interLat = c.getNumber("inter_node_latency_us", std::nullopt, false);
-  auto peak = c.getNumber("peak_bf16_TFLOPs", std::nullopt, true);
-  auto memory = c.getNumber("memory_GiB", std::nullopt, true);
-  auto memoryBw = c.getNumber("memory_GBps", std::nullopt, true);
+  // (from a slow CPU's to far beyond any GPU's: 1 MB/s to 1 PB/s, at most
+  // a second of latency, 1 GFLOP/s to 1 EFLOP/s, 1 KiB to 1 PiB)
+  auto intraBw = c.getMeasure("intra_node_GBps", 1e-3, 1e6);
+  auto interBw = c.getMeasure("inter_node_GBps", 1e-3, 1e6);
+  auto intraLat = c.getMeasure("intra_node_latency_us", 0, 1e6);
+  auto interLat = c.getMeasure("inter_node_latency_us", 0, 1e6);
+  auto peak = c.getMeasure("peak_bf16_TFLOPs", 1e-3, 1e6);
+  auto memory = c.getMeasure("memory_GiB", 1e-6, 1e6);
+  auto memoryBw = c.getMeasure("memory_GBps", 1e-3, 1e6);
   if (fail(gpus) || fail(nics) || fail(intraBw) || fail(interBw) ||
       fail(intraLat) || fail(interLat) || fail(peak) || fail(memory) ||
       fail(memoryBw))
@@ -671,10 +687,6 @@ FailureOr<ClusterAttr> Importer::readClusterSection(Section &c) {
            << "'cluster.gpus' (" << *gpus
            << ") must be a multiple of 'cluster.gpus_per_node' (" << *perNode
            << ") when it spans several nodes";
-  if (*memory > 1e6)
-    return c.errorAtValue("memory_GiB")
-           << "'cluster.memory_GiB' must be at most 1e6, got "
-           << formatF64(*memory);
   return ClusterAttr::get(
       context, *name, *gpus, *perNode, *nics, APFloat(*intraBw * 1e9),
       APFloat(*interBw * 1e9), APFloat(*intraLat / 1e6),

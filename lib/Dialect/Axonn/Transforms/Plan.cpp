@@ -36,10 +36,18 @@ FailureOr<Grid> parseGrid(StringRef text) {
   text.split(parts, 'x');
   if (parts.size() != 4)
     return failure();
-  int64_t sizes[4];
-  for (auto [i, part] : llvm::enumerate(parts))
-    if (part.trim().getAsInteger(10, sizes[i]) || sizes[i] < 1)
+  // (at most 2^24 ranks in all, as a spec's cluster and grid, so that the
+  // product cannot overflow)
+  constexpr int64_t kMaxRanks = int64_t(1) << 24;
+  int64_t sizes[4], ranks = 1;
+  for (auto [i, part] : llvm::enumerate(parts)) {
+    if (part.trim().getAsInteger(10, sizes[i]) || sizes[i] < 1 ||
+        sizes[i] > kMaxRanks)
       return failure();
+    ranks *= sizes[i];
+    if (ranks > kMaxRanks)
+      return failure();
+  }
   return Grid{sizes[0], sizes[1], sizes[2], sizes[3]};
 }
 
@@ -163,7 +171,8 @@ struct PlanPass : public impl::PlanPassBase<PlanPass> {
       if (failed(grid)) {
         emitError(module.getLoc())
             << "--axonn-plan: grid='" << gridOption
-            << "' is not Gx x Gy x Gz x Gdata, e.g. 2x2x2x2";
+            << "' is not Gx x Gy x Gz x Gdata, e.g. 2x2x2x2, of at most "
+               "2^24 ranks";
         return signalPassFailure();
       }
       forced = *grid;

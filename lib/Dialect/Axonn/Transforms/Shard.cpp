@@ -642,10 +642,12 @@ struct ShardPass : impl::ShardPassBase<ShardPass> {
              "--axonn-plan first or set it";
       return signalPassFailure();
     }
-    if (vocabMultiple < 1) {
+    // (a row alignment: more than 65536 rows of padding a rank aligns
+    // nothing and can overflow the padded size)
+    if (vocabMultiple < 1 || vocabMultiple > 65536) {
       module.emitError() << "--axonn-shard: vocab-multiple="
                          << int64_t(vocabMultiple)
-                         << " must be at least 1";
+                         << " must be from 1 to 65536";
       return signalPassFailure();
     }
     for (auto func : module.getOps<func::FuncOp>())

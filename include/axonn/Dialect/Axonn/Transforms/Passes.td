@@ -199,7 +199,8 @@ def ShardPass : Pass<"axonn-shard", "ModuleOp"> {
 
     Errors, at the offending op: a module without a grid, a dimension the
     grid does not divide, heads that do not divide over `y`, and a layout
-    already on a type (forced by the user) that contradicts the algorithm.
+    already on a type (forced by the user) that contradicts the algorithm,
+    and a `vocab-multiple` outside 1 to 65536.
   }];
   let options = [
     Option<"vocabMultiple", "vocab-multiple", "int64_t", /*default=*/"1",
