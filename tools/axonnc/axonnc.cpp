@@ -159,8 +159,14 @@ LogicalResult emitObject(llvm::Module &module, const std::string &path) {
   if (!target)
     return fail("no target for " + triple + ": " + error), failure();
   llvm::TargetOptions options;
+  // The step is one long function of runtime calls, whose time is the
+  // kernels': code generation without optimization (fast instruction
+  // selection and register allocation), where the optimizing one's
+  // scheduling and allocation grew with the square of its length (a 256-layer
+  // model: 73 s and 6 GB; now 2.3 s and 0.7 GB: docs/benchmarks.md).
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      llvm::Triple(triple), "generic", "", options, llvm::Reloc::PIC_));
+      llvm::Triple(triple), "generic", "", options, llvm::Reloc::PIC_,
+      std::nullopt, llvm::CodeGenOptLevel::None));
   module.setDataLayout(machine->createDataLayout());
   module.setTargetTriple(llvm::Triple(triple));
   std::error_code ec;
