@@ -33,6 +33,7 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/ADT/StringSet.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -188,10 +189,15 @@ LogicalResult applyGoldfish(ModuleOp module, StringRef option) {
   axonn::GoldfishStrategy strategy = axonn::GoldfishStrategy::hash;
   SmallVector<StringRef> items;
   option.split(items, ',', -1, false);
+  llvm::StringSet<> given;
   for (StringRef item : items) {
     auto [key, value] = item.split('=');
     key = key.trim();
     value = value.trim();
+    if (!given.insert(key).second)
+      return fail("--goldfish: '" + key + "' is given twice in '" + option +
+                  "'"),
+             failure();
     if (key == "k" || key == "h") {
       int64_t n;
       if (value.getAsInteger(10, n) || n < (key == "k" ? 2 : 1))
