@@ -125,12 +125,20 @@ static axonn_status makeCommunicator(axonn_rt *rt, const ncclUniqueId &id,
   });
   std::future<Made> done = init.get_future();
   std::thread(std::move(init)).detach();
-  if (done.wait_for(std::chrono::duration<double>(rt->collectiveTimeout)) !=
-      std::future_status::ready)
-    return rt->timedOut("ncclCommInitRank over " + axonn::axesText(axes));
+  // (a second at a time: a limit of 1e10 s as one wait_for overflows the
+  // clock's nanoseconds)
+  auto start = std::chrono::steady_clock::now();
+  while (done.wait_for(std::chrono::seconds(1)) != std::future_status::ready)
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count() > rt->collectiveTimeout)
+      return rt->timedOut("ncclCommInitRank over " + axonn::axesText(axes));
   Made made = done.get();
-  AXONN_CUDA(rt, made.device);
-  AXONN_NCCL(rt, made.result);
+  if (axonn_status st =
+          checkCuda(rt, made.device, "cudaSetDevice", __FILE__, __LINE__))
+    return st;
+  if (axonn_status st =
+          checkNccl(rt, made.result, "ncclCommInitRank", __FILE__, __LINE__))
+    return st;
   g.comm = made.comm;
   return AXONN_OK;
 }

@@ -293,10 +293,11 @@ size_t dtypeBytes(const std::string &dtype) {
 }
 
 /// Checks every tensor entry of `f`'s header as the safetensors format
-/// defines it: a known dtype, a shape of whole numbers, and two data
-/// offsets that hold exactly the shape's bytes, the tensors together
-/// covering the data section without overlap or gap. A file that breaks
-/// any of it is refused, naming the tensor.
+/// defines it: a dtype, a shape of whole numbers, and two data offsets
+/// that hold exactly the shape's bytes (for the dtypes dtypeBytes knows;
+/// a tensor of another is refused only if the model needs it), the
+/// tensors together covering the data section without overlap or gap. A
+/// file that breaks any of it is refused, naming the tensor.
 void checkEntries(axonn_rt *rt, InFile &f) {
   std::vector<std::pair<uint64_t, uint64_t>> spans;
   std::map<uint64_t, std::string> startsAt;
@@ -312,8 +313,8 @@ void checkEntries(axonn_rt *rt, InFile &f) {
     Entry entry;
     entry.dtype = value["dtype"].asString();
     size_t width = dtypeBytes(entry.dtype);
-    if (value["dtype"].kind != json::Value::Kind::String || !width)
-      bad("has no safetensors dtype");
+    if (value["dtype"].kind != json::Value::Kind::String || entry.dtype.empty())
+      bad("has no dtype");
     const json::Value &shape = value["shape"];
     if (shape.kind != json::Value::Kind::Array)
       bad("has no shape");
@@ -336,7 +337,7 @@ void checkEntries(axonn_rt *rt, InFile &f) {
       bad("has no data offsets [begin, end]");
     if (uint64_t(end) > f.bytes)
       bad("ends past the file's end");
-    if (uint64_t(end - begin) != bytes)
+    if (width && uint64_t(end - begin) != bytes)
       bad("has data offsets that do not span its shape's bytes");
     entry.begin = uint64_t(begin);
     if (begin != end) {
@@ -517,12 +518,16 @@ void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
     std::error_code ec;
     fs::create_directories(options.dir, ec);
     // (a save that a failure on another rank ended left its own)
-    for (const auto &entry : fs::directory_iterator(options.dir, ec)) {
-      std::string n = entry.path().filename().string();
+    std::vector<fs::path> stale;
+    for (fs::directory_iterator it(options.dir, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      std::string n = it->path().filename().string();
       if (n.rfind(".step-", 0) == 0 && n.size() > 10 &&
           n.compare(n.size() - 4, 4, ".tmp") == 0)
-        fs::remove_all(entry.path(), ec);
+        stale.push_back(it->path());
     }
+    for (const fs::path &p : stale)
+      fs::remove_all(p, ec);
     ec.clear();
     if (!fs::create_directory(tmp, ec) || ec)
       die(rt, "cannot create %s: %s", tmp.c_str(), ec.message().c_str());
@@ -578,8 +583,9 @@ void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
 
   // Keep the newest `keep` checkpoints.
   std::vector<std::string> found;
-  for (const auto &entry : fs::directory_iterator(options.dir, ec)) {
-    std::string n = entry.path().filename().string();
+  for (fs::directory_iterator it(options.dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string n = it->path().filename().string();
     if (n.size() == 13 && n.rfind("step-", 0) == 0)
       found.push_back(n);
   }
@@ -623,11 +629,14 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
     die(rt, "%s is not an axonn checkpoint description (%s)",
         trainerPath.c_str(), error.empty() ? "no format" : error.c_str());
   int64_t version, step;
-  if (!trainer["version"].integer(version) || version != 1)
+  if (!trainer["version"].integer(version))
+    die(rt, "%s: 'version' is not a whole number (a damaged file?)",
+        trainerPath.c_str());
+  if (version != 1)
     die(rt,
-        "%s: version %g; this program reads version 1 (a checkpoint of a "
-        "newer axonn?)",
-        trainerPath.c_str(), trainer["version"].asDouble(NAN));
+        "%s: version %" PRId64 "; this program reads version 1 (a "
+        "checkpoint of a newer axonn?)",
+        trainerPath.c_str(), version);
   if (!trainer["step"].integer(step, 0))
     die(rt, "%s: 'step' is not a whole number >= 0 (a damaged file?)",
         trainerPath.c_str());

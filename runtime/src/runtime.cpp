@@ -156,11 +156,13 @@ axonn_status axonn_rt::communicator(axonn_axes axes, MPI_Comm *comm) {
     if (!inGroup)
       color = color * grid[a] + coordinate(a);
   }
-  // MPI_Comm_split waits for every rank, with no time limit: under one,
-  // the ranks first meet at a barrier that has one, so that a rank that
+  // MPI_Comm_split waits for every rank, with no time limit: the ranks
+  // first meet at a barrier waited on under the limit, so that a rank that
   // stopped before its first collective over `axes` fails the others
   // there (and one that stops between the two calls is all that is left).
-  if (collectiveTimeout > 0 && worldSize > 1) {
+  // Every rank takes part whatever its own limit (ranks may have
+  // different ones: the collectives they call must match).
+  if (worldSize > 1) {
     static const int32_t all[] = {0, 1, 2, 3};
     axonn_axes everyone = axonn_axes_make(4, all);
     std::string purpose =

@@ -12,6 +12,8 @@ that a training binary refuses it with a message:
   step-negative  trainer.json's step -1
   step-string    trainer.json's step "2"
   version        trainer.json's version 2
+  extra-tensor   (not damage) one more tensor, of a dtype no model here
+                 reads (C64), which a loader must pass over
 """
 import json
 import os
@@ -50,6 +52,16 @@ def main():
             name = last_tensor(h)
             begin, end = h[name]["data_offsets"]
             h[name]["data_offsets"] = [0, end - begin]
+        rewrite_header(model, change)
+    elif kind == "extra-tensor":
+        data = open(model, "rb").read()
+        (length,) = struct.unpack("<Q", data[:8])
+        end = len(data) - 8 - length
+        with open(model, "ab") as f:
+            f.write(b"\0" * 8)
+        def change(h):
+            h["extra.unknown"] = {"dtype": "C64", "shape": [1],
+                                  "data_offsets": [end, end + 8]}
         rewrite_header(model, change)
     elif kind == "trailing":
         with open(model, "ab") as f:

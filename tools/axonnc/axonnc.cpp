@@ -138,14 +138,16 @@ LogicalResult writeFile(const std::string &path, Print &&print) {
 }
 
 /// `value` as a pass option's value: in double quotes, which MLIR's option
-/// parser strips, so that spaces, commas and braces in it (a path) stay the
-/// value's and cannot start another option; or an error for a value with a
-/// double quote of its own.
+/// parser strips, so that spaces and commas in it (a path) stay the
+/// value's and cannot start another option; or an error for what the
+/// quotes cannot carry: a double quote or a brace (the pipeline's parser
+/// matches braces before it looks at quotes), or spaces at either end
+/// (trimmed).
 std::optional<std::string> optionValue(StringRef flag, StringRef value) {
-  if (value.contains('"')) {
+  if (value.find_first_of("\"{}") != StringRef::npos || value.trim() != value) {
     fail("--" + flag +
-         ": a value with a double quote (\") is not "
-         "supported: '" +
+         ": a value with a double quote, a brace or spaces at either end "
+         "is not supported: '" +
          value + "'");
     return std::nullopt;
   }
@@ -179,6 +181,13 @@ LogicalResult emitObject(llvm::Module &module, const std::string &path) {
                                    llvm::CodeGenFileType::ObjectFile))
     return fail("the target cannot emit objects"), failure();
   pm.run(module);
+  os.close();
+  if (os.has_error()) {
+    std::string why = os.error().message();
+    os.clear_error();
+    llvm::sys::fs::remove(path);
+    return fail("cannot write " + path + ": " + why), failure();
+  }
   return success();
 }
 
@@ -312,7 +321,7 @@ int main(int argc, char **argv) {
   if (gpus.getNumOccurrences() && gpus < 1)
     return fail("--gpus must be at least 1, not " + std::to_string(gpus));
   for (cl::opt<std::string> *flag :
-       {&cluster, &grid, &keepIr, &goldfish, &dtype, &mpicxx})
+       {&cluster, &grid, &recompute, &keepIr, &goldfish, &dtype, &mpicxx})
     if (flag->getNumOccurrences() && flag->empty())
       return fail("--" + flag->ArgStr + " needs a value, not ''");
   if (!keepIr.empty())
