@@ -50,6 +50,7 @@ struct Options {
   int64_t generate = 0, sampleSeed = -1, auditLength = 50;
   std::vector<std::string> audit;
   std::string auditJson;
+  bool valBatchesGiven = false;
   std::string prompt = "The ";
   double peakTflops = 0, temperature = 0.8, collectiveTimeout = -1;
   bool printLosses = false, resume = false, kvCache = true, cudaGraphs = false;
@@ -114,9 +115,12 @@ Options parseOptions(int argc, char **argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto value = [&]() -> std::string {
+    // (an empty path or number is refused; a prompt may be empty)
+    auto value = [&](bool mayBeEmpty = false) -> std::string {
       if (i + 1 >= argc)
         die(nullptr, "option %s needs a value", a.c_str());
+      if (!*argv[i + 1] && !mayBeEmpty)
+        die(nullptr, "option %s needs a value, not ''", a.c_str());
       return argv[++i];
     };
     auto number = [&]() -> int64_t {
@@ -161,7 +165,7 @@ Options parseOptions(int argc, char **argv) {
     else if (a == "--val-every")
       o.valEvery = number();
     else if (a == "--val-batches")
-      o.valBatches = positive();
+      o.valBatches = positive(), o.valBatchesGiven = true;
     else if (a == "--checkpoint-dir")
       o.checkpointDir = value();
     else if (a == "--save-every")
@@ -175,7 +179,7 @@ Options parseOptions(int argc, char **argv) {
     else if (a == "--generate")
       o.generate = number();
     else if (a == "--prompt")
-      o.prompt = value();
+      o.prompt = value(/*mayBeEmpty=*/true);
     else if (a == "--audit")
       o.audit.push_back(value());
     else if (a == "--audit-length")
@@ -191,7 +195,8 @@ Options parseOptions(int argc, char **argv) {
     else if (a == "--sample-seed")
       o.sampleSeed = number();
     else if (a == "--temperature")
-      o.temperature = decimal("a number >= 0", [](double x) { return x >= 0; });
+      o.temperature = decimal("a number from 0 to 1e6",
+                              [](double x) { return x >= 0 && x <= 1e6; });
     else if (a == "--inject-nan")
       o.injectNan = number();
     else if (a == "--inject-stall")
@@ -201,8 +206,8 @@ Options parseOptions(int argc, char **argv) {
           decimal("a number of seconds >= 0 (0: no limit)",
                   [](double x) { return x >= 0 && !std::isinf(x); });
     else if (a == "--peak-tflops")
-      o.peakTflops =
-          decimal("a positive number", [](double x) { return x > 0; });
+      o.peakTflops = decimal("a number from 1e-6 to 1e9",
+                             [](double x) { return x >= 1e-6 && x <= 1e9; });
     else if (a == "--print-losses")
       o.printLosses = true;
     else if (a == "--cuda-graphs")
@@ -526,8 +531,12 @@ int main(int argc, char **argv) {
             options.checkpointDir.c_str(), ec.message().c_str());
       writable("--checkpoint-dir", options.checkpointDir + "/.axonn-probe");
     }
-    if (!options.auditJson.empty())
+    if (!options.auditJson.empty()) {
+      struct stat st;
+      if (stat(options.auditJson.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        die(rt, "--audit-json: %s is a directory", options.auditJson.c_str());
       writable("--audit-json", options.auditJson + ".tmp");
+    }
   }
   if (!options.trace.empty()) {
     if (mkdir(options.trace.c_str(), 0755) != 0 && errno != EEXIST)
@@ -719,6 +728,13 @@ int main(int argc, char **argv) {
           "%s has %" PRId64 " tokens; sequences of %" PRId64
           " need at least %" PRId64,
           valPath.c_str(), valData.count, seqLen, seqLen + 2);
+    // (batches past the file's end repeat its data: a given count beyond
+    // them would only repeat it, for as long as it is)
+    int64_t held = std::max<int64_t>(
+        1, (valData.count - 1) / std::max<int64_t>(1, globalBatch * seqLen));
+    if (options.valBatchesGiven && options.valBatches > held)
+      die(rt, "--val-batches %" PRId64 ": %s holds %" PRId64 " batch%s",
+          options.valBatches, valPath.c_str(), held, held == 1 ? "" : "es");
   }
   Feeder valFeeder{rt, valData, globalBatch, seqLen, vocab, firstRow,
                    tokensT.shape[0]};
@@ -965,8 +981,10 @@ int main(int argc, char **argv) {
                   median * 1e3, tps, tps * flopsPerToken / denominator * 100,
                   tps * megatronPerToken / denominator * 100);
   }
-  if (metrics)
-    std::fclose(metrics);
+  // (a full disk shows in the stream's error flag or at the close)
+  if (metrics && (std::ferror(metrics) | std::fclose(metrics)))
+    die(rt, "--metrics: cannot write %s: %s", options.metrics.c_str(),
+        std::strerror(errno));
   if (!options.trace.empty()) {
     std::string file = options.trace + "/trace-rank-" +
                        std::to_string(axonn_rt_rank(rt)) + ".json";

@@ -112,6 +112,11 @@ namespace {
 std::vector<int64_t> readDocument(axonn_rt *rt, const std::string &path,
                                   int64_t vocab) {
   std::vector<int64_t> tokens;
+  // (a regular file: a device such as /dev/zero never ends, a directory
+  // reads as nothing)
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    die(rt, "--audit: %s is not a regular file", path.c_str());
   FILE *f = std::fopen(path.c_str(), "rb");
   if (!f)
     die(rt, "--audit: cannot open %s: %s", path.c_str(), std::strerror(errno));
@@ -199,12 +204,12 @@ void audit(axonn_rt *rt, Decoder &decoder, int64_t vocab,
   uint64_t unused = 0;
   for (const std::string &path : paths) {
     std::vector<int64_t> doc = readDocument(rt, path, vocab);
-    if (int64_t(doc.size()) < length + 1)
+    if (int64_t(doc.size()) <= length)
       die(rt,
-          "--audit: %s has %zu tokens; the audit needs at least %" PRId64
+          "--audit: %s has %zu tokens; the audit needs more than %" PRId64
           " (a prompt of one or more tokens, then the %" PRId64
           " it must reproduce)",
-          path.c_str(), doc.size(), length + 1, length);
+          path.c_str(), doc.size(), length, length);
     std::vector<int64_t> prompt(doc.begin(), doc.end() - length);
     std::vector<int64_t> truth(doc.end() - length, doc.end());
     std::vector<int64_t> got =
@@ -257,8 +262,12 @@ void audit(axonn_rt *rt, Decoder &decoder, int64_t vocab,
                "],\n \"exact_match_rate\": %.6f, \"mean_match\": %.6f, "
                "\"mean_rouge_l\": %.6f}\n",
                exact / n, match / n, rouge / n);
-  if (std::fclose(f) != 0 || std::rename(tmp.c_str(), json.c_str()) != 0)
-    die(rt, "cannot write %s: %s", json.c_str(), std::strerror(errno));
+  if (std::fclose(f) != 0 || std::rename(tmp.c_str(), json.c_str()) != 0) {
+    int error = errno;
+    std::remove(tmp.c_str());
+    die(rt, "--audit-json: cannot write %s: %s", json.c_str(),
+        std::strerror(error));
+  }
 }
 
 } // namespace axonn::driver

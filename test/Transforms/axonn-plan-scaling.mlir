@@ -31,6 +31,9 @@
 // NONE-NEXT: 8 | no grid fits in memory {{ *}}| 0 no count has a plan at the spec's batch
 
 // RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan-scaling="cluster=%S/Inputs/test-machine.json from=16 to=8" 2>&1 | FileCheck %s --check-prefix=BAD-RANGE
-// BAD-RANGE: error: --axonn-plan-scaling: need 1 <= from <= to, got from=16 to=8
+// BAD-RANGE: error: --axonn-plan-scaling: need 1 <= from <= to <= 2^24, got from=16 to=8
+// (to=2^63 grew to 24 GB before the kernel killed it)
+// RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan-scaling="cluster=%S/Inputs/test-machine.json from=1 to=9223372036854775807" 2>&1 | FileCheck %s --check-prefix=HUGE-RANGE
+// HUGE-RANGE: error: --axonn-plan-scaling: need 1 <= from <= to <= 2^24, got from=1 to=9223372036854775807
 // RUN: %expect-exit 1 axonn-opt %S/Inputs/one-layer.mlir --axonn-plan-scaling="cluster=%S/Inputs/test-machine.json csv=%t/no/such/dir/x.csv from=1 to=2" 2>&1 | FileCheck %s --check-prefix=BAD-CSV
 // BAD-CSV: error: --axonn-plan-scaling: cannot write '{{.*}}x.csv': {{.*}}

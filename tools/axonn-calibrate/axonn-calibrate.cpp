@@ -21,6 +21,7 @@
 
 #include <cblas.h>
 #include <mpi.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -234,6 +235,11 @@ Options parseOptions(int argc, char **argv) {
       if (!(in >> m >> x1 >> n >> x2 >> k) || x1 != 'x' || x2 != 'x' ||
           m < 1 || n < 1 || k < 1 || !in.eof())
         usageError("--gemm " + shape + ": expected MxNxK with positive sizes");
+      // (the three fp32 operands are allocated on every rank)
+      if (double(m) * k + double(k) * n + double(m) * n > double(1 << 28))
+        usageError("--gemm " + shape +
+                   ": its operands have more than 2^28 elements (1 GiB of "
+                   "fp32) together");
       options.gemms.push_back({m, n, k});
     } else if (arg == "-h" || arg == "--help") {
       if (worldRank == 0)
@@ -248,6 +254,12 @@ Options parseOptions(int argc, char **argv) {
       usageError("unknown option " + arg + " (see --help)");
     }
   }
+  // The machine file replaces the output by a rename: a device or a
+  // directory there would be replaced (as root, /dev/full was).
+  struct stat st;
+  if (options.output != "-" && stat(options.output.c_str(), &st) == 0 &&
+      !S_ISREG(st.st_mode))
+    usageError("-o " + options.output + " is not a regular file");
   return options;
 }
 

@@ -353,10 +353,12 @@ struct PlanScalingPass : public impl::PlanScalingPassBase<PlanScalingPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (from < 1 || to < from) {
+    // (2^24 GPUs at most, as a spec's cluster: the doubling sweep's grids
+    // and their costs stay finite)
+    if (from < 1 || to < from || to > (int64_t(1) << 24)) {
       emitError(module.getLoc())
           << "--" << getArgument()
-          << ": need 1 <= from <= to, got from=" << int64_t(from)
+          << ": need 1 <= from <= to <= 2^24, got from=" << int64_t(from)
           << " to=" << int64_t(to);
       return signalPassFailure();
     }

@@ -27,14 +27,16 @@ namespace {
 
 bool hasBody(func::FuncOp func) { return !func.isExternal(); }
 
-/// Buffers are aligned to a positive power of two.
+/// Buffers are aligned to a positive power of two, at most 1 GiB (beyond,
+/// offsets overflowed into negative workspaces).
 LogicalResult checkAlignment(ModuleOp module, StringRef pass,
                              int64_t alignment) {
-  if (alignment > 0 && llvm::isPowerOf2_64(alignment))
+  if (alignment > 0 && llvm::isPowerOf2_64(alignment) &&
+      alignment <= (int64_t(1) << 30))
     return success();
   return module.emitError() << pass
-                            << ": alignment must be a positive power of two, "
-                               "got "
+                            << ": alignment must be a power of two from 1 to "
+                               "2^30, got "
                             << alignment;
 }
 
