@@ -19,6 +19,11 @@ class SourceMgr;
 
 namespace mlir::axonn {
 
+/// The most GPUs (ranks) a cluster, a grid or a planner sweep may have:
+/// 2^24, far above any machine, so that products of grid axes and the
+/// costs over them stay in int64 and finite.
+constexpr int64_t kMaxGpus = int64_t(1) << 24;
+
 /// Imports the spec in the main buffer of `sourceMgr` as a module holding the
 /// model-level forward function `@forward`. Files the spec names (a cluster
 /// description) are added to `sourceMgr`. On bad input, emits a diagnostic

@@ -36,7 +36,6 @@ constexpr int64_t kMaxFfn = int64_t(1) << 22;
 constexpr int64_t kMaxVocab = int64_t(1) << 24;
 constexpr int64_t kMaxPositions = int64_t(1) << 24;
 constexpr int64_t kMaxTokensPerStep = int64_t(1) << 32;
-constexpr int64_t kMaxGpus = int64_t(1) << 24;
 
 enum class Family { GPT2, Llama };
 

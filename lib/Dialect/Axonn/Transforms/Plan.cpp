@@ -36,16 +36,15 @@ FailureOr<Grid> parseGrid(StringRef text) {
   text.split(parts, 'x');
   if (parts.size() != 4)
     return failure();
-  // (at most 2^24 ranks in all, as a spec's cluster and grid, so that the
-  // product cannot overflow)
-  constexpr int64_t kMaxRanks = int64_t(1) << 24;
+  // (at most kMaxGpus ranks in all, as a spec's cluster and grid, so that
+  // the product cannot overflow)
   int64_t sizes[4], ranks = 1;
   for (auto [i, part] : llvm::enumerate(parts)) {
     if (part.trim().getAsInteger(10, sizes[i]) || sizes[i] < 1 ||
-        sizes[i] > kMaxRanks)
+        sizes[i] > kMaxGpus)
       return failure();
     ranks *= sizes[i];
-    if (ranks > kMaxRanks)
+    if (ranks > kMaxGpus)
       return failure();
   }
   return Grid{sizes[0], sizes[1], sizes[2], sizes[3]};
@@ -353,9 +352,9 @@ struct PlanScalingPass : public impl::PlanScalingPassBase<PlanScalingPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    // (2^24 GPUs at most, as a spec's cluster: the doubling sweep's grids
+    // (kMaxGpus at most, as a spec's cluster: the doubling sweep's grids
     // and their costs stay finite)
-    if (from < 1 || to < from || to > (int64_t(1) << 24)) {
+    if (from < 1 || to < from || to > kMaxGpus) {
       emitError(module.getLoc())
           << "--" << getArgument()
           << ": need 1 <= from <= to <= 2^24, got from=" << int64_t(from)
