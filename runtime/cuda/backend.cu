@@ -127,9 +127,7 @@ static axonn_status poll(axonn_rt *rt, Query query, const char *call,
                          "host waited for %s: %s (ncclCommGetAsyncError)",
                          axes.c_str(), what, ncclGetErrorString(async)));
       }
-      if (std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                        start)
-              .count() > rt->collectiveTimeout)
+      if (rt->pastTimeout(start))
         return abortCommunicators(
             rt, rt->timedOut(std::string(what) +
                              " (with NCCL collectives among it)"));

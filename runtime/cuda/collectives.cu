@@ -129,8 +129,7 @@ static axonn_status makeCommunicator(axonn_rt *rt, const ncclUniqueId &id,
   // clock's nanoseconds)
   auto start = std::chrono::steady_clock::now();
   while (done.wait_for(std::chrono::seconds(1)) != std::future_status::ready)
-    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count() > rt->collectiveTimeout)
+    if (rt->pastTimeout(start))
       return rt->timedOut("ncclCommInitRank over " + axonn::axesText(axes));
   Made made = done.get();
   if (axonn_status st =

@@ -102,9 +102,7 @@ axonn_status axonn_rt::await(MPI_Request &request, const char *call,
       return status;
     if (done)
       return AXONN_OK;
-    if (tests % 64 == 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                .count() > collectiveTimeout)
+    if (tests % 64 == 0 && pastTimeout(start))
       return timedOut(std::string(call) + " over " + axesText(axes) +
                       (*purpose ? std::string(" (") + purpose + ")" : ""));
     std::this_thread::yield();

@@ -88,6 +88,12 @@ struct axonn_rt {
   axonn_status fail(axonn_status status, const char *format, ...)
       __attribute__((format(printf, 3, 4)));
   axonn_status checkMpi(int code, const char *call, axonn_axes axes);
+  /// Whether a wait begun at `start` has passed collectiveTimeout.
+  bool pastTimeout(std::chrono::steady_clock::time_point start) const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+               .count() > collectiveTimeout;
+  }
   /// The error of a wait that passed collectiveTimeout: `what` names it.
   axonn_status timedOut(const std::string &what);
   /// Completes `request`, a non-blocking `call` over `axes` (`purpose`, if
