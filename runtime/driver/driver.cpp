@@ -708,12 +708,17 @@ int main(int argc, char **argv) {
     valPath = path + "/val.bin";
     path += "/train.bin";
   }
-  TokenFile data = openTokens(rt, path);
-  if (data.count < seqLen + 2)
-    die(rt,
-        "%s has %" PRId64 " tokens; sequences of %" PRId64
-        " need at least %" PRId64,
-        path.c_str(), data.count, seqLen, seqLen + 2);
+  // A token file with room for one sequence and its targets (and one more).
+  auto openData = [&](const std::string &file) {
+    TokenFile tokens = openTokens(rt, file);
+    if (tokens.count < seqLen + 2)
+      die(rt,
+          "%s has %" PRId64 " tokens; sequences of %" PRId64
+          " need at least %" PRId64,
+          file.c_str(), tokens.count, seqLen, seqLen + 2);
+    return tokens;
+  };
+  TokenFile data = openData(path);
   const Tensor &tokensT = step.args[size_t(step.tokens)];
   int64_t firstRow = place(tokensT, rt, grid).offset[0];
   Feeder feeder{rt, data, globalBatch, seqLen, vocab, firstRow,
@@ -722,12 +727,7 @@ int main(int argc, char **argv) {
   if (options.valEvery > 0) {
     if (valPath.empty())
       die(rt, "--val-every needs --data to be a directory with val.bin");
-    valData = openTokens(rt, valPath);
-    if (valData.count < seqLen + 2)
-      die(rt,
-          "%s has %" PRId64 " tokens; sequences of %" PRId64
-          " need at least %" PRId64,
-          valPath.c_str(), valData.count, seqLen, seqLen + 2);
+    valData = openData(valPath);
     // (batches past the file's end repeat its data: a given count beyond
     // them would only repeat it, for as long as it is)
     int64_t held = std::max<int64_t>(
