@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cinttypes>
 #include <cmath>
@@ -183,11 +184,62 @@ void fsyncPath(axonn_rt *rt, const std::string &path) {
   ::close(fd);
 }
 
+/// CRC-32 as zlib's crc32 (and Python's zlib.crc32) computes it: the
+/// reflected IEEE 802.3 polynomial, eight bytes a step (slice-by-8).
+class Crc32 {
+public:
+  void add(const void *data, size_t bytes) {
+    static const Tables t = tables();
+    const uint8_t *p = static_cast<const uint8_t *>(data);
+    uint32_t c = state;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; bytes >= 8; p += 8, bytes -= 8) {
+      uint32_t lo, hi;
+      std::memcpy(&lo, p, 4);
+      std::memcpy(&hi, p + 4, 4);
+      lo ^= c;
+      c = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^
+          t[4][lo >> 24] ^ t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^
+          t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+    }
+#endif
+    for (; bytes; ++p, --bytes)
+      c = t[0][(c ^ *p) & 0xff] ^ (c >> 8);
+    state = c;
+  }
+  uint32_t value() const { return ~state; }
+
+private:
+  using Tables = std::array<std::array<uint32_t, 256>, 8>;
+  static Tables tables() {
+    Tables t;
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k)
+        c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[0][i] = c;
+    }
+    for (int k = 1; k < 8; ++k)
+      for (int i = 0; i < 256; ++i)
+        t[k][i] = (t[k - 1][i] >> 8) ^ t[0][t[k - 1][i] & 0xff];
+    return t;
+  }
+  uint32_t state = 0xffffffffu;
+};
+
+/// A file's size and CRC-32, as trainer.json records them.
+struct FileSum {
+  uint64_t bytes = 0;
+  uint32_t crc = 0;
+};
+
 /// A file written whole, then fsynced; errors end the run.
 struct OutFile {
   axonn_rt *rt;
   std::string path;
   FILE *file;
+  Crc32 crc;
+  uint64_t written = 0;
 
   OutFile(axonn_rt *rt, std::string p) : rt(rt), path(std::move(p)) {
     file = std::fopen(path.c_str(), "wb");
@@ -197,7 +249,10 @@ struct OutFile {
   void write(const void *data, size_t bytes) {
     if (bytes && std::fwrite(data, 1, bytes, file) != bytes)
       die(rt, "cannot write %s: %s", path.c_str(), std::strerror(errno));
+    crc.add(data, bytes);
+    written += bytes;
   }
+  FileSum sum() const { return {written, crc.value()}; }
   void close() {
     if (std::fflush(file) != 0 || ::fsync(fileno(file)) != 0 ||
         std::fclose(file) != 0)
@@ -213,10 +268,10 @@ struct FileTensor {
 };
 
 /// Writes one safetensors file (rank 0) from whole tensors gathered on every
-/// rank, one tensor at a time.
-void writeSafetensors(axonn_rt *rt, const std::string &path,
-                      const std::vector<FileTensor> &entries,
-                      const std::string &metadata) {
+/// rank, one tensor at a time; returns its size and CRC-32 (rank 0's).
+FileSum writeSafetensors(axonn_rt *rt, const std::string &path,
+                         const std::vector<FileTensor> &entries,
+                         const std::string &metadata) {
   bool leader = axonn_rt_rank(rt) == 0;
   std::string header = "{\"__metadata__\":{" + metadata + "}";
   int64_t offset = 0;
@@ -262,8 +317,10 @@ void writeSafetensors(axonn_rt *rt, const std::string &path,
       }
     out->write(buffer.data(), buffer.size() * 4);
   }
-  if (out)
-    out->close();
+  if (!out)
+    return {};
+  out->close();
+  return out->sum();
 }
 
 /// A tensor's entry in a safetensors header, checked.
@@ -276,6 +333,8 @@ struct Entry {
 /// A safetensors file, memory-mapped, with its header parsed and checked.
 struct InFile {
   std::string path;
+  const uint8_t *base = nullptr; // the whole file
+  size_t size = 0;
   const uint8_t *data = nullptr; // the data section
   size_t bytes = 0;
   json::Value header;
@@ -381,6 +440,8 @@ InFile openSafetensors(axonn_rt *rt, const std::string &path) {
   if (map == MAP_FAILED)
     die(rt, "cannot map %s: %s", path.c_str(), std::strerror(errno));
   const uint8_t *base = static_cast<const uint8_t *>(map);
+  f.base = base;
+  f.size = size;
   uint64_t length;
   std::memcpy(&length, base, 8);
   if (length > size - 8)
@@ -476,6 +537,99 @@ void loadTensor(axonn_rt *rt, const InFile &f, const StateTensor &t,
   scatter(t, whole);
 }
 
+/// The checkpoint's files, in trainer.json's "files" order.
+const char *const kFiles[2] = {"model.safetensors", "optimizer.safetensors"};
+
+/// The trainer.json version saveCheckpoint writes: 2 records each file's
+/// size and CRC-32 ("files"), which version 1 (still read) did not.
+constexpr int64_t kTrainerVersion = 2;
+
+/// A checkpoint's trainer.json, its fields checked.
+struct Trainer {
+  std::string path;
+  json::Value json;
+  int64_t version = 0, step = 0;
+  std::map<std::string, FileSum> files; // (version 2)
+
+  /// Ends the run unless `f`'s size and CRC-32 are those recorded (the
+  /// file was not changed since it was written); version 1 records none.
+  void verify(axonn_rt *rt, const InFile &f) const {
+    if (version < 2)
+      return;
+    std::string name = fs::path(f.path).filename().string();
+    auto it = files.find(name);
+    if (it == files.end())
+      die(rt, "%s: 'files' has no entry for %s (a damaged file?)", path.c_str(),
+          name.c_str());
+    const FileSum &expected = it->second;
+    if (f.size != expected.bytes)
+      die(rt,
+          "%s has %zu bytes, %s says %" PRIu64
+          " (the file changed after it was written: a damaged copy?)",
+          f.path.c_str(), f.size, path.c_str(), expected.bytes);
+    Crc32 crc;
+    crc.add(f.base, f.size);
+    if (crc.value() != expected.crc)
+      die(rt,
+          "%s: its CRC-32 is %08" PRIx32 ", %s says %08" PRIx32
+          " (the file changed after it was written: a damaged copy?)",
+          f.path.c_str(), crc.value(), path.c_str(), expected.crc);
+  }
+};
+
+/// Reads and checks DIR/trainer.json: its format, version (1 or 2), step,
+/// grid and (version 2) the files' sizes and checksums.
+Trainer readTrainer(axonn_rt *rt, const std::string &dir) {
+  Trainer t;
+  t.path = dir + "/trainer.json";
+  const char *path = t.path.c_str();
+  FILE *f = std::fopen(path, "r");
+  if (!f)
+    die(rt, "cannot open %s: %s", path, std::strerror(errno));
+  std::string text;
+  char chunk[4096];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0)
+    text.append(chunk, n);
+  std::fclose(f);
+  std::string error;
+  if (!json::parse(text, t.json, error) ||
+      t.json["format"].asString() != "axonn-checkpoint")
+    die(rt, "%s is not an axonn checkpoint description (%s)", path,
+        error.empty() ? "no format" : error.c_str());
+  if (!t.json["version"].integer(t.version))
+    die(rt, "%s: 'version' is not a whole number (a damaged file?)", path);
+  if (t.version < 1 || t.version > kTrainerVersion)
+    die(rt,
+        "%s: version %" PRId64 "; this program reads versions 1 to %" PRId64
+        " (a checkpoint of a newer axonn?)",
+        path, t.version, kTrainerVersion);
+  if (!t.json["step"].integer(t.step, 0))
+    die(rt, "%s: 'step' is not a whole number >= 0 (a damaged file?)", path);
+  const json::Value &grid = t.json["grid"];
+  bool gridFits = grid.kind == json::Value::Kind::Array && grid.size() == 4;
+  for (size_t a = 0; gridFits && a < 4; ++a) {
+    int64_t ranks;
+    gridFits = grid[a].integer(ranks, 1);
+  }
+  if (!gridFits)
+    die(rt, "%s: 'grid' is not four whole numbers >= 1 (a damaged file?)",
+        path);
+  if (t.version >= 2)
+    for (const char *name : kFiles) {
+      const json::Value &entry = t.json["files"][name];
+      int64_t bytes, crc;
+      if (!entry["bytes"].integer(bytes, 8) ||
+          !entry["crc32"].integer(crc, 0, int64_t(UINT32_MAX)))
+        die(rt,
+            "%s: 'files' has no size and CRC-32 of %s ({\"bytes\": N, "
+            "\"crc32\": C}; a damaged file?)",
+            path, name);
+      t.files[name] = {uint64_t(bytes), uint32_t(crc)};
+    }
+  return t;
+}
+
 std::string stepName(int64_t step) {
   char name[32];
   std::snprintf(name, sizeof(name), "step-%08" PRId64, step);
@@ -540,19 +694,27 @@ void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
           .push_back({&t, p, fileName(t, p.name)});
   std::string metadata = "\"format\":\"pt\",\"axonn.step\":\"" +
                          std::to_string(step) + "\"";
-  writeSafetensors(rt, tmp + "/model.safetensors", params, metadata);
-  writeSafetensors(rt, tmp + "/optimizer.safetensors", states, metadata);
+  FileSum sums[2];
+  for (int i = 0; i < 2; ++i)
+    sums[i] = writeSafetensors(rt, tmp + "/" + kFiles[i], i ? states : params,
+                               metadata);
   if (!leader)
     return;
 
   OutFile trainer(rt, tmp + "/trainer.json");
+  std::string files;
+  for (int i = 0; i < 2; ++i)
+    files += std::string(i ? ", " : "") + "\"" + kFiles[i] +
+             "\": {\"bytes\": " + std::to_string(sums[i].bytes) +
+             ", \"crc32\": " + std::to_string(sums[i].crc) + "}";
   std::string text =
-      "{\"format\": \"axonn-checkpoint\", \"version\": 1, \"step\": " +
-      std::to_string(step) + ", \"seed\": " + std::to_string(seed) +
-      ", \"grid\": [" + std::to_string(grid[0]) + ", " +
-      std::to_string(grid[1]) + ", " + std::to_string(grid[2]) + ", " +
-      std::to_string(grid[3]) + "], \"model\": " + modelJson(model, vocabSize) +
-      "}\n";
+      "{\"format\": \"axonn-checkpoint\", \"version\": " +
+      std::to_string(kTrainerVersion) + ", \"step\": " + std::to_string(step) +
+      ", \"seed\": " + std::to_string(seed) + ", \"grid\": [" +
+      std::to_string(grid[0]) + ", " + std::to_string(grid[1]) + ", " +
+      std::to_string(grid[2]) + ", " + std::to_string(grid[3]) +
+      "], \"model\": " + modelJson(model, vocabSize) + ", \"files\": {" +
+      files + "}}\n";
   trainer.write(text.data(), text.size());
   trainer.close();
   fsyncPath(rt, tmp);
@@ -612,44 +774,12 @@ std::string latestCheckpoint(const std::string &dir) {
 int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
                        const ModelInfo &model, int64_t vocabSize,
                        const std::vector<StateTensor> &tensors) {
-  std::string trainerPath = path + "/trainer.json";
-  FILE *f = std::fopen(trainerPath.c_str(), "r");
-  if (!f)
-    die(rt, "cannot open %s: %s", trainerPath.c_str(), std::strerror(errno));
-  std::string text;
-  char chunk[4096];
-  size_t n;
-  while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0)
-    text.append(chunk, n);
-  std::fclose(f);
-  json::Value trainer;
-  std::string error;
-  if (!json::parse(text, trainer, error) ||
-      trainer["format"].asString() != "axonn-checkpoint")
-    die(rt, "%s is not an axonn checkpoint description (%s)",
-        trainerPath.c_str(), error.empty() ? "no format" : error.c_str());
-  int64_t version, step;
-  if (!trainer["version"].integer(version))
-    die(rt, "%s: 'version' is not a whole number (a damaged file?)",
-        trainerPath.c_str());
-  if (version != 1)
-    die(rt,
-        "%s: version %" PRId64 "; this program reads version 1 (a "
-        "checkpoint of a newer axonn?)",
-        trainerPath.c_str(), version);
-  if (!trainer["step"].integer(step, 0))
-    die(rt, "%s: 'step' is not a whole number >= 0 (a damaged file?)",
-        trainerPath.c_str());
-  const json::Value &grid = trainer["grid"];
-  bool gridFits = grid.kind == json::Value::Kind::Array && grid.size() == 4;
-  for (size_t a = 0; gridFits && a < 4; ++a) {
-    int64_t ranks;
-    gridFits = grid[a].integer(ranks, 1);
-  }
-  if (!gridFits)
-    die(rt, "%s: 'grid' is not four whole numbers >= 1 (a damaged file?)",
-        trainerPath.c_str());
-  const json::Value &m = trainer["model"];
+  Trainer description = readTrainer(rt, path);
+  if (description.version < 2 && axonn_rt_rank(rt) == 0)
+    std::printf("axonn: note: %s is version 1, which records no checksums: "
+                "the checkpoint's files are not verified\n",
+                description.path.c_str());
+  const json::Value &m = description.json["model"];
   struct Field {
     const char *key;
     int64_t ours;
@@ -666,8 +796,10 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
           "checkpoint %s is of another model: its %s is %" PRId64
           ", this program's is %" PRId64,
           path.c_str(), field.key, m[field.key].asInt(-1), field.ours);
-  InFile params = openSafetensors(rt, path + "/model.safetensors");
-  InFile states = openSafetensors(rt, path + "/optimizer.safetensors");
+  InFile params = openSafetensors(rt, path + "/" + kFiles[0]);
+  InFile states = openSafetensors(rt, path + "/" + kFiles[1]);
+  description.verify(rt, params);
+  description.verify(rt, states);
   bool haveMaster = false;
   for (const auto &entry : states.header.object)
     if (entry.first.rfind("master/", 0) == 0)
@@ -680,16 +812,20 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
   for (const StateTensor &t : tensors)
     if (!t.state.empty() && (t.state != "master" || haveMaster))
       loadTensor(rt, states, t, model, vocabSize);
-  return step;
+  return description.step;
 }
 
 void loadModel(axonn_rt *rt, const std::string &path, const ModelInfo &model,
                int64_t vocabSize, const std::vector<StateTensor> &tensors) {
   std::string file = path;
   struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    file = path + "/model.safetensors";
+  bool directory = stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  if (directory)
+    file = path + "/" + kFiles[0];
   InFile params = openSafetensors(rt, file);
+  // (a checkpoint directory's trainer.json has the file's checksum)
+  if (directory && stat((path + "/trainer.json").c_str(), &st) == 0)
+    readTrainer(rt, path).verify(rt, params);
   for (const StateTensor &t : tensors)
     if (t.state.empty())
       loadTensor(rt, params, t, model, vocabSize);

@@ -9,7 +9,9 @@
 //   optimizer.safetensors  AdamW's moments (and master weights) of every
 //                          parameter, named "exp_avg/<name>",
 //                          "exp_avg_sq/<name>", "master/<name>";
-//   trainer.json           the step reached, the model's shape, the grid.
+//   trainer.json           the step reached, the model's shape, the grid,
+//                          and (version 2) each safetensors file's size and
+//                          CRC-32, which loading checks.
 // It is written into a temporary directory, every file fsynced, renamed into
 // place, and only then named by DIR/latest (itself replaced by rename), so a
 // crash at any moment leaves the last good checkpoint intact. Being whole

@@ -11,15 +11,26 @@ that a training binary refuses it with a message:
   shape-half     a tensor's shape with 64.5 for 64
   step-negative  trainer.json's step -1
   step-string    trainer.json's step "2"
-  version        trainer.json's version 2
+  version        trainer.json's version 3
+  files-missing  trainer.json without its "files" (sizes and checksums)
+  flip-model     the lowest bit of a float in model.safetensors' data
+                 flipped (the value changes by one unit in the last place)
+  flip-optimizer the same in optimizer.safetensors
   extra-tensor   (not damage) one more tensor, of a dtype no model here
                  reads (C64), which a loader must pass over
+  version-1      (not damage) trainer.json as version 1 wrote it, without
+                 "files", which a loader must still read
+
+Where a kind changes a safetensors file other than by a flip, trainer.json's
+size and CRC-32 of it are brought up to date, so that what is tested is
+the file's structure, not its checksum.
 """
 import json
 import os
 import shutil
 import struct
 import sys
+import zlib
 
 
 def rewrite_header(path, change):
@@ -71,17 +82,36 @@ def main():
             name = last_tensor(h)
             h[name]["shape"] = [d + 0.5 for d in h[name]["shape"]]
         rewrite_header(model, change)
-    elif kind in ("step-negative", "step-string", "version"):
+    elif kind in ("flip-model", "flip-optimizer"):
+        path = model if kind == "flip-model" else os.path.join(dst, "optimizer.safetensors")
+        data = bytearray(open(path, "rb").read())
+        (length,) = struct.unpack("<Q", data[:8])
+        data[8 + length] ^= 1
+        open(path, "wb").write(bytes(data))
+        return
+    elif kind in ("step-negative", "step-string", "version", "files-missing",
+                  "version-1"):
         description = json.load(open(trainer))
         if kind == "step-negative":
             description["step"] = -1
         elif kind == "step-string":
             description["step"] = str(description["step"])
+        elif kind == "version":
+            description["version"] = 3
         else:
-            description["version"] = 2
+            del description["files"]
+            if kind == "version-1":
+                description["version"] = 1
         json.dump(description, open(trainer, "w"))
+        return
     else:
         sys.exit("damage_checkpoint.py: unknown kind " + kind)
+    # (the file's new size and checksum)
+    description = json.load(open(trainer))
+    data = open(model, "rb").read()
+    description["files"]["model.safetensors"] = {"bytes": len(data),
+                                                 "crc32": zlib.crc32(data)}
+    json.dump(description, open(trainer, "w"))
 
 
 if __name__ == "__main__":
