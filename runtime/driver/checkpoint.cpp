@@ -233,6 +233,23 @@ struct FileSum {
   uint32_t crc = 0;
 };
 
+/// Reads file `path` whole into `text`; false (errno set) if it cannot.
+bool readWhole(const std::string &path, std::string &text) {
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f)
+    return false;
+  text.clear();
+  char chunk[4096];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0)
+    text.append(chunk, n);
+  bool failed = std::ferror(f);
+  std::fclose(f);
+  if (failed && !errno)
+    errno = EIO;
+  return !failed;
+}
+
 /// A file written whole, then fsynced; errors end the run.
 struct OutFile {
   axonn_rt *rt;
@@ -474,17 +491,51 @@ float halfToFloat(uint16_t h) {
   return sign ? -value : value;
 }
 
-/// Reads tensor `name` of shape `shape` as float32 (from F32, F16 or BF16).
-std::vector<float> readTensorData(axonn_rt *rt, const InFile &f,
-                                  const std::string &name,
-                                  const std::vector<int64_t> &shape) {
-  auto found = f.entries.find(name);
-  if (found == f.entries.end())
-    die(rt,
-        "%s has no tensor '%s' that this model needs (a checkpoint of "
-        "another model?)",
-        f.path.c_str(), name.c_str());
-  const Entry &entry = found->second;
+/// Where a model's tensors are read from: one safetensors file, or the
+/// shards that a Hugging Face index (model.safetensors.index.json) names.
+/// A tensor is found by its name, or by the name without the base model's
+/// prefix (`transformer.` for GPT-2, `model.` for Llama), as Hugging Face
+/// publishes some models (GPT-2's `h.0.attn.c_attn.weight`).
+struct TensorSource {
+  std::string what; // the file or the index, for messages
+  std::vector<InFile> files;
+  std::string prefix;
+
+  /// Reads tensor `name` of shape `shape` as float32 (from F32, F16 or
+  /// BF16); a tensor that is missing, of another shape or type ends the run.
+  std::vector<float> read(axonn_rt *rt, const std::string &name,
+                          const std::vector<int64_t> &shape) const {
+    std::string stored = name;
+    const InFile *f = find(name);
+    if (!f && !prefix.empty() && name.rfind(prefix, 0) == 0) {
+      stored = name.substr(prefix.size());
+      f = find(stored);
+    }
+    if (!f)
+      die(rt,
+          "%s has no tensor '%s' that this model needs (a checkpoint of "
+          "another model?)",
+          what.c_str(), name.c_str());
+    return readTensorData(rt, *f, stored, shape);
+  }
+
+private:
+  const InFile *find(const std::string &name) const {
+    for (const InFile &f : files)
+      if (f.entries.count(name))
+        return &f;
+    return nullptr;
+  }
+  static std::vector<float> readTensorData(axonn_rt *rt, const InFile &f,
+                                           const std::string &name,
+                                           const std::vector<int64_t> &shape);
+};
+
+std::vector<float>
+TensorSource::readTensorData(axonn_rt *rt, const InFile &f,
+                             const std::string &name,
+                             const std::vector<int64_t> &shape) {
+  const Entry &entry = f.entries.at(name);
   if (entry.shape != shape)
     die(rt,
         "%s: tensor '%s' has shape %s, this model's is %s (a checkpoint of "
@@ -520,14 +571,81 @@ std::vector<float> readTensorData(axonn_rt *rt, const InFile &f,
   return values;
 }
 
-/// Fills `t`'s piece from the file's parts of it.
-void loadTensor(axonn_rt *rt, const InFile &f, const StateTensor &t,
+/// The prefix of the Hugging Face base model's names ("transformer." for
+/// GPT2LMHeadModel, "model." for LlamaForCausalLM).
+std::string basePrefix(const ModelInfo &model) {
+  return model.type == "gpt2" ? "transformer." : "model.";
+}
+
+/// One safetensors file as a tensor source.
+TensorSource singleFile(InFile f, const ModelInfo &model) {
+  TensorSource source;
+  source.what = f.path;
+  source.files.push_back(std::move(f));
+  source.prefix = basePrefix(model);
+  return source;
+}
+
+/// The shards a Hugging Face index names (its "weight_map": tensor name to
+/// shard file, relative to the index's directory), each opened and checked
+/// once; every tensor of the map must be in its shard, and no tensor in
+/// two shards.
+TensorSource shardedFiles(axonn_rt *rt, const std::string &indexPath,
+                          const ModelInfo &model) {
+  std::string text, error;
+  if (!readWhole(indexPath, text))
+    die(rt, "cannot read %s: %s", indexPath.c_str(), std::strerror(errno));
+  json::Value index;
+  if (!json::parse(text, index, error))
+    die(rt, "%s: %s", indexPath.c_str(), error.c_str());
+  const json::Value &map = index["weight_map"];
+  if (map.kind != json::Value::Kind::Object || map.object.empty())
+    die(rt,
+        "%s has no \"weight_map\" (an object from tensor names to shard "
+        "files), as a Hugging Face model.safetensors.index.json has",
+        indexPath.c_str());
+  TensorSource source;
+  source.what = indexPath;
+  source.prefix = basePrefix(model);
+  std::string dir = fs::path(indexPath).parent_path().string();
+  std::map<std::string, size_t> shardIndex;
+  for (const auto &[tensor, shard] : map.object) {
+    const std::string &file = shard.asString();
+    if (shard.kind != json::Value::Kind::String || file.empty() ||
+        fs::path(file).is_absolute())
+      die(rt,
+          "%s: the shard of tensor '%s' is not a file name relative to the "
+          "index's directory",
+          indexPath.c_str(), tensor.c_str());
+    auto [it, added] = shardIndex.emplace(file, source.files.size());
+    if (added)
+      source.files.push_back(
+          openSafetensors(rt, dir.empty() ? file : dir + "/" + file));
+    if (!source.files[it->second].entries.count(tensor))
+      die(rt,
+          "%s says tensor '%s' is in %s, which has no such tensor (a damaged "
+          "index, or shards of another model?)",
+          indexPath.c_str(), tensor.c_str(), file.c_str());
+  }
+  std::map<std::string, const InFile *> seen;
+  for (const InFile &f : source.files)
+    for (const auto &entry : f.entries) {
+      auto [it, added] = seen.emplace(entry.first, &f);
+      if (!added)
+        die(rt, "tensor '%s' is in two shards of %s: %s and %s",
+            entry.first.c_str(), indexPath.c_str(), it->second->path.c_str(),
+            f.path.c_str());
+    }
+  return source;
+}
+
+/// Fills `t`'s piece from the source's parts of it.
+void loadTensor(axonn_rt *rt, const TensorSource &source, const StateTensor &t,
                 const ModelInfo &model, int64_t vocabSize) {
   std::vector<float> whole(size_t(t.placement.globalCount()), 0.0f);
   for (const FilePart &p :
        hfParts(model, t.name, t.placement.global, vocabSize)) {
-    std::vector<float> values =
-        readTensorData(rt, f, fileName(t, p.name), p.shape);
+    std::vector<float> values = source.read(rt, fileName(t, p.name), p.shape);
     int64_t rows = int64_t(p.rows.size());
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < p.rowElements; ++c)
@@ -583,16 +701,9 @@ Trainer readTrainer(axonn_rt *rt, const std::string &dir) {
   Trainer t;
   t.path = dir + "/trainer.json";
   const char *path = t.path.c_str();
-  FILE *f = std::fopen(path, "r");
-  if (!f)
+  std::string text, error;
+  if (!readWhole(t.path, text))
     die(rt, "cannot open %s: %s", path, std::strerror(errno));
-  std::string text;
-  char chunk[4096];
-  size_t n;
-  while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0)
-    text.append(chunk, n);
-  std::fclose(f);
-  std::string error;
   if (!json::parse(text, t.json, error) ||
       t.json["format"].asString() != "axonn-checkpoint")
     die(rt, "%s is not an axonn checkpoint description (%s)", path,
@@ -796,12 +907,14 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
           "checkpoint %s is of another model: its %s is %" PRId64
           ", this program's is %" PRId64,
           path.c_str(), field.key, m[field.key].asInt(-1), field.ours);
-  InFile params = openSafetensors(rt, path + "/" + kFiles[0]);
-  InFile states = openSafetensors(rt, path + "/" + kFiles[1]);
-  description.verify(rt, params);
-  description.verify(rt, states);
+  TensorSource params =
+      singleFile(openSafetensors(rt, path + "/" + kFiles[0]), model);
+  TensorSource states =
+      singleFile(openSafetensors(rt, path + "/" + kFiles[1]), model);
+  description.verify(rt, params.files[0]);
+  description.verify(rt, states.files[0]);
   bool haveMaster = false;
-  for (const auto &entry : states.header.object)
+  for (const auto &entry : states.files[0].header.object)
     if (entry.first.rfind("master/", 0) == 0)
       haveMaster = true;
   // Parameters first: loading one sets its master too, which a checkpoint
@@ -817,18 +930,34 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
 
 void loadModel(axonn_rt *rt, const std::string &path, const ModelInfo &model,
                int64_t vocabSize, const std::vector<StateTensor> &tensors) {
-  std::string file = path;
-  struct stat st;
-  bool directory = stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-  if (directory)
-    file = path + "/" + kFiles[0];
-  InFile params = openSafetensors(rt, file);
-  // (a checkpoint directory's trainer.json has the file's checksum)
-  if (directory && stat((path + "/trainer.json").c_str(), &st) == 0)
-    readTrainer(rt, path).verify(rt, params);
+  std::error_code ec;
+  auto exists = [&](const std::string &p) { return fs::exists(p, ec); };
+  std::optional<TensorSource> params;
+  if (fs::is_directory(path, ec)) {
+    std::string single = path + "/" + kFiles[0];
+    std::string index = path + "/model.safetensors.index.json";
+    if (exists(single)) {
+      params = singleFile(openSafetensors(rt, single), model);
+      // (a checkpoint directory's trainer.json has the file's checksum)
+      if (exists(path + "/trainer.json"))
+        readTrainer(rt, path).verify(rt, params->files[0]);
+    } else if (exists(index)) {
+      params = shardedFiles(rt, index, model);
+    } else {
+      die(rt,
+          "%s has neither model.safetensors nor model.safetensors.index.json "
+          "(a Hugging Face model's shards)",
+          path.c_str());
+    }
+  } else if (path.size() > 5 &&
+             path.compare(path.size() - 5, 5, ".json") == 0) {
+    params = shardedFiles(rt, path, model);
+  } else {
+    params = singleFile(openSafetensors(rt, path), model);
+  }
   for (const StateTensor &t : tensors)
     if (t.state.empty())
-      loadTensor(rt, params, t, model, vocabSize);
+      loadTensor(rt, *params, t, model, vocabSize);
 }
 
 } // namespace axonn::driver
