@@ -86,6 +86,10 @@ config.substitutions.append(
      '"%s" "%s"' % (sys.executable,
                     os.path.join(config.test_source_root, "lit", "damage_checkpoint.py"))))
 config.substitutions.append(
+    ("%signal-after",
+     '"%s" "%s"' % (sys.executable,
+                    os.path.join(config.test_source_root, "lit", "signal_after.py"))))
+config.substitutions.append(
     ("%hf-export",
      '"%s" "%s"' % (sys.executable,
                     os.path.join(config.test_source_root, "lit", "hf_export.py"))))

@@ -18,6 +18,7 @@
 #include "json.h"
 #include "program.h"
 
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,7 +47,8 @@ namespace {
 struct Options {
   std::string data, metrics, checkpointDir, initFrom;
   int64_t steps = -1, seed = -1, logEvery = 1, valEvery = 0, valBatches = 4,
-          saveEvery = 0, keep = 3, injectNan = -1, injectStall = -1;
+          saveEvery = 0, keep = 3, injectNan = -1, injectStall = -1,
+          signalCheckEvery = 10, injectSignal = -1;
   int64_t generate = 0, sampleSeed = -1, auditLength = 50;
   std::vector<std::string> audit;
   std::string auditJson;
@@ -73,6 +75,11 @@ void usage() {
       "  --checkpoint-dir DIR    write checkpoints to DIR/step-NNNNNNNN\n"
       "  --save-every N          every N steps (default: at the end only)\n"
       "  --keep-checkpoints N    keep the newest N (default 3)\n"
+      "  --signal-check-every N  with --checkpoint-dir, SIGUSR1, SIGTERM and\n"
+      "                          SIGINT save a checkpoint and stop the run\n"
+      "                          (exit status 128 + the signal): every N\n"
+      "                          steps the ranks agree whether any caught\n"
+      "                          one (default 10)\n"
       "  --resume                continue from DIR/latest of --checkpoint-dir\n"
       "  --init-from PATH        start from a safetensors model (a file, a\n"
       "                          checkpoint directory, or a Hugging Face "
@@ -126,6 +133,9 @@ void usage() {
       "  --inject-stall STEP     (testing) the last rank stops before STEP, "
       "as\n"
       "                          a rank that hangs\n"
+      "  --inject-signal STEP    (testing) the last rank raises SIGUSR1 "
+      "before\n"
+      "                          STEP\n"
       "Run under mpirun -np <ranks of the compiled grid> (or srun); alone it\n"
       "is one rank.\n");
 }
@@ -191,6 +201,8 @@ Options parseOptions(int argc, char **argv) {
       o.saveEvery = number();
     else if (a == "--keep-checkpoints")
       o.keep = positive();
+    else if (a == "--signal-check-every")
+      o.signalCheckEvery = positive();
     else if (a == "--resume")
       o.resume = true;
     else if (a == "--init-from")
@@ -220,6 +232,8 @@ Options parseOptions(int argc, char **argv) {
       o.injectNan = number();
     else if (a == "--inject-stall")
       o.injectStall = number();
+    else if (a == "--inject-signal")
+      o.injectSignal = number();
     else if (a == "--collective-timeout")
       o.collectiveTimeout =
           decimal("a number of seconds >= 0 (0: no limit)",
@@ -243,6 +257,9 @@ Options parseOptions(int argc, char **argv) {
     die(nullptr, "--resume needs --checkpoint-dir");
   if (o.resume && !o.initFrom.empty())
     die(nullptr, "--resume and --init-from exclude each other");
+  if (o.injectSignal >= 0 && o.checkpointDir.empty())
+    die(nullptr, "--inject-signal needs --checkpoint-dir (without one, a "
+                 "signal ends the run as it would any program)");
   return o;
 }
 
@@ -298,6 +315,32 @@ private:
       die(rt, "%s", axonn_rt_last_error(rt));
   }
 };
+
+/// The signal (SIGUSR1, SIGTERM or SIGINT) that asked this rank to save a
+/// checkpoint and stop, once catchStopSignals set the handler; 0: none.
+volatile sig_atomic_t stopSignal = 0;
+
+extern "C" void onStopSignal(int signo) { stopSignal = signo; }
+
+/// With a checkpoint directory, SIGUSR1 (what mpirun forwards, and Slurm's
+/// --signal=USR1@T sends before the time limit), SIGTERM and SIGINT ask the
+/// run to save and stop at the next agreement (--signal-check-every); a
+/// second signal of a kind acts as it would have without (SA_RESETHAND).
+void catchStopSignals() {
+  struct sigaction action = {};
+  action.sa_handler = onStopSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART | SA_RESETHAND;
+  for (int signo : {SIGUSR1, SIGTERM, SIGINT})
+    sigaction(signo, &action, nullptr);
+}
+
+const char *stopSignalName(int signo) {
+  return signo == SIGUSR1   ? "SIGUSR1"
+         : signo == SIGTERM ? "SIGTERM"
+         : signo == SIGINT  ? "SIGINT"
+                            : "a signal";
+}
 
 /// The largest of `value` over every rank.
 float maxOverRanks(axonn_rt *rt, float value) {
@@ -531,6 +574,8 @@ int main(int argc, char **argv) {
   if (options.injectStall >= 0 && ranks < 2)
     die(rt, "--inject-stall needs 2 or more ranks (one stopped rank alone "
             "waits for nothing)");
+  if (!options.checkpointDir.empty())
+    catchStopSignals();
   // Where rank 0 writes at the end, checked now rather than after the
   // training: a file it can create there (and removes).
   if (leader) {
@@ -832,6 +877,7 @@ int main(int argc, char **argv) {
   int64_t *stepInput = static_cast<int64_t *>(step.argPointers[size_t(step.step)]);
   double tokensSeen = 0;
   int64_t lastSaved = firstStep;
+  int stoppedBy = 0; // the stop signal the ranks agreed on
   auto started = std::chrono::steady_clock::now();
   bool tracing = !options.trace.empty();
   StepGraph stepGraph(rt, options.cudaGraphs);
@@ -852,6 +898,8 @@ int main(int argc, char **argv) {
         axonn_rt_rank(rt) == ranks - 1)
       for (;;) // until the job ends it
         pause();
+    if (s == options.injectSignal && axonn_rt_rank(rt) == ranks - 1)
+      raise(SIGUSR1);
     double before = axonn_rt_now(rt);
     axonn_rt_trace_record(rt, "data", "data", loading, before);
     // (inside the step's time: the migration is the step's work)
@@ -930,9 +978,14 @@ int main(int argc, char **argv) {
       }
       std::fflush(stdout);
     }
+    // Whether a rank caught a stop signal: every rank asks at the same
+    // steps, so that all stop after the same one.
+    if (!options.checkpointDir.empty() && !last &&
+        (s + 1 - firstStep) % options.signalCheckEvery == 0)
+      stoppedBy = int(maxOverRanks(rt, float(stopSignal)));
     if (!options.checkpointDir.empty() &&
-        ((options.saveEvery > 0 && (s + 1) % options.saveEvery == 0) ||
-         last)) {
+        ((options.saveEvery > 0 && (s + 1) % options.saveEvery == 0) || last ||
+         stoppedBy)) {
       // Rank 0 writes the files while the others wait, in its gathers and
       // then at the closing all-reduce, however long the storage takes:
       // no collective timeout meanwhile, and every rank leaves together.
@@ -948,12 +1001,24 @@ int main(int argc, char **argv) {
         std::fflush(stdout);
       }
     }
+    if (stoppedBy) {
+      if (leader) {
+        std::printf("axonn: stopping after step %" PRId64 " of %" PRId64
+                    " on %s (caught by a rank); --resume continues from "
+                    "%s/step-%08" PRId64 "\n",
+                    s + 1, steps, stopSignalName(stoppedBy),
+                    options.checkpointDir.c_str(), s + 1);
+        std::fflush(stdout);
+      }
+      steps = s + 1; // (the summary's count)
+      break;
+    }
   }
   stepGraph.release();
   double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
-  if (options.generate > 0 || !options.audit.empty()) {
+  if (!stoppedBy && (options.generate > 0 || !options.audit.empty())) {
     Decoder decoder;
     decoder.cached = options.kvCache;
     decoder.seqLen = seqLen;
@@ -1015,5 +1080,5 @@ int main(int argc, char **argv) {
                   options.trace.c_str());
   }
   axonn_rt_destroy(rt);
-  return 0;
+  return stoppedBy ? 128 + stoppedBy : 0;
 }
