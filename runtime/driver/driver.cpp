@@ -45,7 +45,7 @@ namespace {
 //===----------------------------------------------------------------------===//
 
 struct Options {
-  std::string data, metrics, checkpointDir, initFrom;
+  std::string data, valData, metrics, checkpointDir, initFrom;
   int64_t steps = -1, seed = -1, logEvery = 1, valEvery = 0, valBatches = 4,
           saveEvery = 0, keep = 3, injectNan = -1, injectStall = -1,
           signalCheckEvery = 10, injectSignal = -1;
@@ -62,15 +62,20 @@ struct Options {
 
 void usage() {
   std::printf(
-      "usage: train --data DIR|FILE [options]\n"
+      "usage: train --data DIR|FILE|PATTERN [options]\n"
       "  --data PATH             token files: DIR/train.bin (and "
       "DIR/val.bin),\n"
-      "                          or one .bin file\n"
+      "                          or shards DIR/*train*.bin (and "
+      "*val*.bin),\n"
+      "                          or one .bin file, or the shards a quoted\n"
+      "                          pattern matches ('fineweb_train_*.bin'),\n"
+      "                          read in name order as one stream\n"
+      "  --val-data PATH         validation tokens (a file or pattern)\n"
       "  --steps N               optimizer steps (default: the spec's)\n"
       "  --seed N                initialization seed (default: the spec's)\n"
       "  --log-every N           print a step line every N steps (default 1)\n"
       "  --metrics FILE          append one JSON line per step\n"
-      "  --val-every N           validation loss on DIR/val.bin every N steps\n"
+      "  --val-every N           validation loss every N steps\n"
       "  --val-batches N         batches per validation (default 4)\n"
       "  --checkpoint-dir DIR    write checkpoints to DIR/step-NNNNNNNN\n"
       "  --save-every N          every N steps (default: at the end only)\n"
@@ -183,6 +188,8 @@ Options parseOptions(int argc, char **argv) {
     };
     if (a == "--data")
       o.data = value();
+    else if (a == "--val-data")
+      o.valData = value();
     else if (a == "--steps")
       o.steps = number();
     else if (a == "--seed")
@@ -268,7 +275,7 @@ Options parseOptions(int argc, char **argv) {
 /// through the file; this rank takes its rows.
 struct Feeder {
   axonn_rt *rt;
-  const TokenFile &file;
+  const TokenShards &file;
   int64_t globalBatch, seqLen, vocab, firstRow, localBatch;
 
   void fill(int64_t batch, int32_t *tokens, int32_t *targets) const {
@@ -280,9 +287,10 @@ struct Feeder {
         int64_t a = file.at(start + t), b = file.at(start + t + 1);
         if (a >= vocab || b >= vocab)
           die(rt,
-              "token id %" PRId64 " at position %" PRId64
-              " of %s is not below the model's vocabulary of %" PRId64,
-              std::max(a, b), start + t, file.path.c_str(), vocab);
+              "token id %" PRId64 " at %s is not below the model's "
+              "vocabulary of %" PRId64,
+              std::max(a, b),
+              file.where(start + t + (a >= vocab ? 0 : 1)).c_str(), vocab);
         tokens[r * seqLen + t] = int32_t(a);
         targets[r * seqLen + t] = int32_t(b);
       }
@@ -765,40 +773,60 @@ int main(int argc, char **argv) {
   }
   void *workspace = allocate(rt, workspaceBytes, AXONN_MEMORY_DEVICE);
 
-  // Data: this rank's rows of each global batch.
-  std::string path = options.data, valPath;
+  // Data: this rank's rows of each global batch. A directory holds
+  // train.bin and val.bin, or shards *train*.bin and *val*.bin; a file or a
+  // pattern names the training tokens alone (--val-data, the validation's).
+  std::vector<std::string> trainPaths, valPaths;
   struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    valPath = path + "/val.bin";
-    path += "/train.bin";
+  if (stat(options.data.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    auto inDirectory = [&](const char *single, const char *shards) {
+      std::string one = options.data + "/" + single;
+      return stat(one.c_str(), &st) == 0
+                 ? std::vector<std::string>{one}
+                 : matchingPaths(options.data + "/" + shards);
+    };
+    trainPaths = inDirectory("train.bin", "*train*.bin");
+    valPaths = inDirectory("val.bin", "*val*.bin");
+    if (trainPaths.empty())
+      die(rt,
+          "--data %s: the directory has no train.bin and no shards "
+          "*train*.bin",
+          options.data.c_str());
+  } else {
+    trainPaths = tokenPaths(rt, "--data", options.data);
   }
-  // A token file with room for one sequence and its targets (and one more).
-  auto openData = [&](const std::string &file) {
-    TokenFile tokens = openTokens(rt, file);
+  if (!options.valData.empty())
+    valPaths = tokenPaths(rt, "--val-data", options.valData);
+  // Tokens with room for one sequence and its targets (and one more).
+  auto openData = [&](const std::vector<std::string> &paths) {
+    TokenShards tokens = openShards(rt, paths);
     if (tokens.count < seqLen + 2)
       die(rt,
-          "%s has %" PRId64 " tokens; sequences of %" PRId64
+          "%s %s %" PRId64 " tokens; sequences of %" PRId64
           " need at least %" PRId64,
-          file.c_str(), tokens.count, seqLen, seqLen + 2);
+          tokens.name().c_str(), paths.size() > 1 ? "have" : "has",
+          tokens.count, seqLen, seqLen + 2);
     return tokens;
   };
-  TokenFile data = openData(path);
+  TokenShards data = openData(trainPaths);
   const Tensor &tokensT = step.args[size_t(step.tokens)];
   int64_t firstRow = place(tokensT, rt, grid).offset[0];
   Feeder feeder{rt, data, globalBatch, seqLen, vocab, firstRow,
                 tokensT.shape[0]};
-  TokenFile valData;
+  TokenShards valData;
   if (options.valEvery > 0) {
-    if (valPath.empty())
-      die(rt, "--val-every needs --data to be a directory with val.bin");
-    valData = openData(valPath);
+    if (valPaths.empty())
+      die(rt, "--val-every needs validation tokens: --val-data, or --data "
+              "a directory with val.bin or shards *val*.bin");
+    valData = openData(valPaths);
     // (batches past the file's end repeat its data: a given count beyond
     // them would only repeat it, for as long as it is)
     int64_t held = std::max<int64_t>(
         1, (valData.count - 1) / std::max<int64_t>(1, globalBatch * seqLen));
     if (options.valBatchesGiven && options.valBatches > held)
       die(rt, "--val-batches %" PRId64 ": %s holds %" PRId64 " batch%s",
-          options.valBatches, valPath.c_str(), held, held == 1 ? "" : "es");
+          options.valBatches, valData.name().c_str(), held,
+          held == 1 ? "" : "es");
   }
   Feeder valFeeder{rt, valData, globalBatch, seqLen, vocab, firstRow,
                    tokensT.shape[0]};

@@ -3,6 +3,7 @@
 #include "program.h"
 
 #include <fcntl.h>
+#include <glob.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -233,6 +234,50 @@ TokenFile openTokens(axonn_rt *rt, const std::string &path) {
         " tokens (%zu bytes) but it has %zu bytes",
         path.c_str(), f.count, need, f.bytes);
   return f;
+}
+
+std::string TokenShards::where(int64_t i) const {
+  size_t f = size_t(std::upper_bound(starts.begin(), starts.end(), i) -
+                    starts.begin()) -
+             1;
+  return "position " + std::to_string(i - starts[f]) + " of " + files[f].path;
+}
+
+std::string TokenShards::name() const {
+  if (files.size() == 1)
+    return files[0].path;
+  return std::to_string(files.size()) + " shards (" + files.front().path +
+         " ... " + files.back().path + ")";
+}
+
+TokenShards openShards(axonn_rt *rt, const std::vector<std::string> &paths) {
+  TokenShards shards;
+  for (const std::string &path : paths) {
+    shards.starts.push_back(shards.count);
+    shards.files.push_back(openTokens(rt, path));
+    shards.count += shards.files.back().count;
+  }
+  return shards;
+}
+
+std::vector<std::string> matchingPaths(const std::string &pattern) {
+  glob_t found = {};
+  std::vector<std::string> paths;
+  if (glob(pattern.c_str(), 0, nullptr, &found) == 0)
+    paths.assign(found.gl_pathv, found.gl_pathv + found.gl_pathc);
+  globfree(&found);
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+std::vector<std::string> tokenPaths(axonn_rt *rt, const char *option,
+                                    const std::string &path) {
+  if (path.find_first_of("*?[") == std::string::npos)
+    return {path};
+  std::vector<std::string> paths = matchingPaths(path);
+  if (paths.empty())
+    die(rt, "%s %s: no file matches the pattern", option, path.c_str());
+  return paths;
 }
 
 void closeTokens(TokenFile &file) {

@@ -15,6 +15,7 @@
 #include "axonn_rt.h"
 #include "json.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -164,6 +165,38 @@ struct TokenFile {
 
 /// Opens and checks a token file; any problem ends the run with a message.
 TokenFile openTokens(axonn_rt *rt, const std::string &path);
+
+/// Training or validation tokens: one token file, or shards read as their
+/// concatenation in the order given (llm.c's fineweb_train_000001.bin, ...).
+struct TokenShards {
+  std::vector<TokenFile> files;
+  std::vector<int64_t> starts; // each file's first token in the whole
+  int64_t count = 0;
+
+  int64_t at(int64_t i) const {
+    size_t f = size_t(std::upper_bound(starts.begin(), starts.end(), i) -
+                      starts.begin()) -
+               1;
+    return files[f].at(i - starts[f]);
+  }
+  /// Where token i is: "position K of FILE" (for messages).
+  std::string where(int64_t i) const;
+  /// The file, or "N shards (FIRST ... LAST)".
+  std::string name() const;
+};
+
+/// Opens `paths` (at least one) as one stream of tokens.
+TokenShards openShards(axonn_rt *rt, const std::vector<std::string> &paths);
+
+/// The files `pattern` (a glob(3) pattern) matches, in byte order of their
+/// names; none: empty.
+std::vector<std::string> matchingPaths(const std::string &pattern);
+
+/// The token files a --data or --val-data PATH names: the file, or the
+/// files a pattern with *, ? or [ matches, in byte order of their names
+/// (none: the run ends with a message naming `option`).
+std::vector<std::string> tokenPaths(axonn_rt *rt, const char *option,
+                                    const std::string &path);
 /// Unmaps a token file opened by openTokens (the training data stays
 /// mapped for the whole run; audit documents are read and let go).
 void closeTokens(TokenFile &file);
