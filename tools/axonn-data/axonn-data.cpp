@@ -9,16 +9,22 @@
 // DIR/val.bin in llm.c's format: a 256 x int32 header (magic 20240520,
 // version 1 for uint16 tokens or 2 for uint32 when the vocabulary exceeds
 // 65,536, token count) followed by the tokens. The last F (default 0.1) of
-// the tokens is the validation split. Files are written to a temporary name
-// and renamed, so a failed run leaves no partial file.
+// the tokens is the validation split. A split of more tokens than one file
+// may count (2^31 - 1, the header's int32), or than --shard-tokens N, goes
+// into shards DIR/train_000000.bin, ... (val_000000.bin, ...), which
+// training binaries read as one stream. Files are written to a temporary
+// name and renamed, so a failed run leaves no partial file; token files of
+// an earlier run in DIR that this one did not write are removed after.
 //
 //===----------------------------------------------------------------------===//
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,7 +41,7 @@ namespace {
   std::exit(1);
 }
 
-void writeTokens(const std::string &path, const std::vector<uint32_t> &tokens,
+void writeTokens(const std::string &path, const uint32_t *tokens, size_t count,
                  bool wide) {
   std::string temporary = path + ".tmp";
   FILE *f = std::fopen(temporary.c_str(), "wb");
@@ -44,13 +50,13 @@ void writeTokens(const std::string &path, const std::vector<uint32_t> &tokens,
   int32_t header[256] = {0};
   header[0] = 20240520;
   header[1] = wide ? 2 : 1;
-  header[2] = int32_t(tokens.size());
+  header[2] = int32_t(count); // (count <= kMaxFileTokens)
   bool ok = std::fwrite(header, sizeof(header), 1, f) == 1;
   if (wide) {
-    ok = ok && std::fwrite(tokens.data(), 4, tokens.size(), f) == tokens.size();
+    ok = ok && std::fwrite(tokens, 4, count, f) == count;
   } else {
-    std::vector<uint16_t> narrow(tokens.begin(), tokens.end());
-    ok = ok && std::fwrite(narrow.data(), 2, narrow.size(), f) == narrow.size();
+    std::vector<uint16_t> narrow(tokens, tokens + count);
+    ok = ok && std::fwrite(narrow.data(), 2, count, f) == count;
   }
   ok = std::fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
   if (std::fclose(f) != 0 || !ok) {
@@ -59,6 +65,48 @@ void writeTokens(const std::string &path, const std::vector<uint32_t> &tokens,
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0)
     die("cannot rename " + temporary + ": " + std::strerror(errno));
+}
+
+/// The most tokens one file may hold: its header counts them in an int32.
+constexpr int64_t kMaxFileTokens = 2147483647;
+
+/// Writes `count` tokens as DIR/NAME.bin, or, above `shardTokens`, as
+/// shards DIR/NAME_000000.bin, ... of `shardTokens` each (the last fewer);
+/// returns the files' names.
+std::vector<std::string> writeSplit(const std::string &dir,
+                                    const std::string &name,
+                                    const uint32_t *tokens, size_t count,
+                                    int64_t shardTokens, bool wide) {
+  if (int64_t(count) <= shardTokens) {
+    writeTokens(dir + "/" + name + ".bin", tokens, count, wide);
+    return {name + ".bin"};
+  }
+  std::vector<std::string> names;
+  for (size_t first = 0; first < count; first += size_t(shardTokens)) {
+    char file[64];
+    std::snprintf(file, sizeof(file), "%s_%06zu.bin", name.c_str(),
+                  names.size());
+    size_t n = std::min(size_t(shardTokens), count - first);
+    writeTokens(dir + "/" + file, tokens + first, n, wide);
+    names.push_back(file);
+  }
+  return names;
+}
+
+/// Whether `file` is a name this tool writes: train.bin, val.bin, or a
+/// shard train_NNNNNN.bin, val_NNNNNN.bin.
+bool ourTokenFile(const std::string &file) {
+  for (const char *name : {"train", "val"}) {
+    std::string n = name;
+    if (file == n + ".bin")
+      return true;
+    if (file.size() == n.size() + 11 &&
+        file.compare(0, n.size() + 1, n + "_") == 0 &&
+        file.compare(file.size() - 4, 4, ".bin") == 0 &&
+        file.find_first_not_of("0123456789", n.size() + 1) == file.size() - 4)
+      return true;
+  }
+  return false;
 }
 
 std::string readFile(const std::string &path) {
@@ -82,10 +130,12 @@ std::string readFile(const std::string &path) {
 int main(int argc, char **argv) {
   std::string output, model;
   double valFraction = 0.1;
+  int64_t shardTokens = kMaxFileTokens;
   std::vector<std::string> inputs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if ((a == "--output" || a == "--sentencepiece" || a == "--val-fraction") &&
+    if ((a == "--output" || a == "--sentencepiece" || a == "--val-fraction" ||
+         a == "--shard-tokens") &&
         i + 1 == argc) {
       die("option " + a + " needs a value (see --help)");
     } else if (a == "--output") {
@@ -98,13 +148,27 @@ int main(int argc, char **argv) {
       if (*end || !(valFraction >= 0 && valFraction < 1))
         die(std::string("--val-fraction must be in [0, 1), got '") + argv[i] +
             "'");
+    } else if (a == "--shard-tokens") {
+      char *end = nullptr;
+      errno = 0;
+      long long n = std::strtoll(argv[++i], &end, 10);
+      if (*end || !*argv[i] || errno == ERANGE || n < 1024 ||
+          n > kMaxFileTokens)
+        die(std::string("--shard-tokens must be a whole number from 1024 to "
+                        "2147483647, got '") +
+            argv[i] + "'");
+      shardTokens = n;
     } else if (a == "--help" || a == "-h") {
       std::printf(
           "usage: axonn-data --output DIR [--val-fraction F] "
-          "[--sentencepiece MODEL] FILE...\n"
+          "[--shard-tokens N] [--sentencepiece MODEL] FILE...\n"
           "Tokens in llm.c's format: DIR/train.bin, DIR/val.bin.\n"
           "  --val-fraction F        the last F of the tokens is val.bin "
           "(default 0.1)\n"
+          "  --shard-tokens N        a split of more than N tokens goes into\n"
+          "                          shards of N, DIR/train_000000.bin, ...\n"
+          "                          (default and most: 2147483647, what one\n"
+          "                          file's header can count)\n"
 #ifdef AXONN_HAVE_SENTENCEPIECE
           "  --sentencepiece MODEL   tokenize with a SentencePiece model "
           "(default: bytes, vocabulary 256)\n"
@@ -158,16 +222,37 @@ int main(int argc, char **argv) {
   mkdir(output.c_str(), 0755);
   bool wide = vocabulary > 65536;
   size_t split = size_t(double(tokens.size()) * (1 - valFraction));
-  writeTokens(
-      output + "/train.bin",
-      std::vector<uint32_t>(tokens.begin(), tokens.begin() + long(split)),
-      wide);
-  writeTokens(output + "/val.bin",
-              std::vector<uint32_t>(tokens.begin() + long(split), tokens.end()),
-              wide);
-  std::printf("axonn-data: %zu tokens: %zu train, %zu validation (%s, "
-              "vocabulary %lld) in %s\n",
-              tokens.size(), split, tokens.size() - split, tokenizer.c_str(),
-              (long long)vocabulary, output.c_str());
+  std::vector<std::string> train =
+      writeSplit(output, "train", tokens.data(), split, shardTokens, wide);
+  std::vector<std::string> val =
+      writeSplit(output, "val", tokens.data() + split, tokens.size() - split,
+                 shardTokens, wide);
+  // Token files of an earlier run that this one did not write: a stale
+  // train.bin beside new shards would be read instead of them.
+  if (DIR *dir = opendir(output.c_str())) {
+    std::vector<std::string> stale;
+    while (const dirent *entry = readdir(dir)) {
+      std::string file = entry->d_name;
+      if (ourTokenFile(file) &&
+          std::find(train.begin(), train.end(), file) == train.end() &&
+          std::find(val.begin(), val.end(), file) == val.end())
+        stale.push_back(file);
+    }
+    closedir(dir);
+    for (const std::string &file : stale)
+      if (std::remove((output + "/" + file).c_str()) != 0)
+        die("cannot remove the earlier run's " + output + "/" + file + ": " +
+            std::strerror(errno));
+  }
+  auto where = [](const std::vector<std::string> &files) {
+    return files.size() == 1 ? files[0]
+                             : std::to_string(files.size()) + " shards " +
+                                   files.front() + " ... " + files.back();
+  };
+  std::printf("axonn-data: %zu tokens (%s, vocabulary %lld) in %s: %zu "
+              "train (%s), %zu validation (%s)\n",
+              tokens.size(), tokenizer.c_str(), (long long)vocabulary,
+              output.c_str(), split, where(train).c_str(),
+              tokens.size() - split, where(val).c_str());
   return 0;
 }
