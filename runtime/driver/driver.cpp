@@ -877,11 +877,15 @@ int main(int argc, char **argv) {
           : 0;
   std::vector<double> stepSeconds;
   if (leader) {
+    std::string range = firstStep < steps
+                            ? "steps " + std::to_string(firstStep + 1) + "-" +
+                                  std::to_string(steps)
+                            : "no step to train";
     std::printf("axonn: %" PRId64 " ranks, grid %" PRId64 "x%" PRId64
                 "x%" PRId64 "x%" PRId64 ", batch %" PRId64 " x %" PRId64
-                " tokens, steps %" PRId64 "-%" PRId64 ", BLAS core %s\n",
+                " tokens, %s, BLAS core %s\n",
                 ranks, grid[0], grid[1], grid[2], grid[3], globalBatch, seqLen,
-                firstStep + 1, steps, axonn_rt_blas_core());
+                range.c_str(), axonn_rt_blas_core());
     if (!resumedFrom.empty())
       std::printf("axonn: resumed from %s\n", resumedFrom.c_str());
     if (!options.initFrom.empty())
@@ -891,7 +895,7 @@ int main(int argc, char **argv) {
                   "%" PRId64 " steps (the spec's training.steps); later steps "
                   "run at min_lr %g\n",
                   schedule.steps, schedule.min_lr);
-    if (!options.printLosses && flopsPerToken > 0)
+    if (!options.printLosses && flopsPerToken > 0 && firstStep < steps)
       std::printf("axonn: MFU = tokens/s x %.0f FLOP/token (6N + 6LdT, "
                   "llm.c) / (%" PRId64 " ranks x %.1f GFLOP/s: %s)\n",
                   flopsPerToken, ranks, peak / 1e9, peakText);
@@ -1043,6 +1047,21 @@ int main(int argc, char **argv) {
     }
   }
   stepGraph.release();
+  // No step trained (--steps 0, or a resume at the last step): the
+  // validation loss of the weights as they are, once.
+  if (firstStep >= steps && options.valEvery > 0) {
+    double valLoss = validate();
+    if (leader) {
+      std::printf("axonn: validation loss %.6f (%" PRId64 " batch%s of %" PRId64
+                  " x %" PRId64 " tokens, step %" PRId64 ")\n",
+                  valLoss, options.valBatches,
+                  options.valBatches == 1 ? "" : "es", globalBatch, seqLen,
+                  firstStep);
+      if (metrics)
+        std::fprintf(metrics, "{\"step\": %" PRId64 ", \"val_loss\": %.9g}\n",
+                     firstStep, valLoss);
+    }
+  }
   double total =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
