@@ -19,20 +19,21 @@ config.substitutions.append(("%examples", os.path.join(config.axonn_src_root, "e
 # against the installed package.
 config.substitutions.append(("%axonn-build", config.axonn_obj_root))
 config.substitutions.append(("%cmake", config.cmake_command))
+
+
+def lit_script(substitution, script, python=sys.executable):
+    """Makes `substitution` run test/lit/`script` with `python`."""
+    path = os.path.join(config.test_source_root, "lit", script)
+    config.substitutions.append((substitution, '"%s" "%s"' % (python, path)))
+
 config.substitutions.append(("%mlir-dir", config.mlir_dir))
 config.substitutions.append(("%cxx", config.cxx_compiler))
 # The runtime's libraries (driver, backends), to link objects by hand.
 config.substitutions.append(("%axonn-lib", os.path.join(config.axonn_obj_root, "lib")))
 # `%expect-exit 1 cmd ...` runs cmd, passes its output through and succeeds
 # only if cmd exited with exactly that status (`not` accepts any failure).
-config.substitutions.append(
-    ("%expect-exit",
-     '"%s" "%s"' % (sys.executable,
-                    os.path.join(config.test_source_root, "lit", "expect_exit.py"))))
-config.substitutions.append(
-    ("%check-bad-inputs",
-     '"%s" "%s"' % (sys.executable,
-                    os.path.join(config.test_source_root, "lit", "check_bad_inputs.py"))))
+lit_script("%expect-exit", "expect_exit.py")
+lit_script("%check-bad-inputs", "check_bad_inputs.py")
 
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
 # One BLAS thread per MPI rank: tests oversubscribe a 2-core machine.
@@ -60,10 +61,7 @@ if os.path.exists(os.path.join(config.axonn_obj_root, "lib", "libaxonn_rt_cuda_s
 # The CPU runtime and axonnc: training binaries can be built and run.
 if os.path.exists(os.path.join(config.axonn_tools_dir, "axonnc")):
     config.available_features.add("runtime")
-config.substitutions.append(
-    ("%checkpoint-resume",
-     '"%s" "%s"' % (sys.executable,
-                    os.path.join(config.test_source_root, "lit", "checkpoint_resume.py"))))
+lit_script("%checkpoint-resume", "checkpoint_resume.py")
 import subprocess
 # SentencePiece: axonn-data built with libsentencepiece, and spm_train
 # (Debian's sentencepiece) to make a model.
@@ -77,26 +75,13 @@ import subprocess
 for python in [sys.executable, "/usr/bin/python3"]:
     if subprocess.run([python, "-c", "import numpy"], capture_output=True).returncode == 0:
         config.available_features.add("numpy")
-        config.substitutions.append(
-            ("%hf-reference",
-             '"%s" "%s"' % (python, os.path.join(config.test_source_root, "lit", "hf_reference.py"))))
+        lit_script("%hf-reference", "hf_reference.py", python)
         break
-config.substitutions.append(
-    ("%damage-checkpoint",
-     '"%s" "%s"' % (sys.executable,
-                    os.path.join(config.test_source_root, "lit", "damage_checkpoint.py"))))
-config.substitutions.append(
-    ("%signal-after",
-     '"%s" "%s"' % (sys.executable,
-                    os.path.join(config.test_source_root, "lit", "signal_after.py"))))
-config.substitutions.append(
-    ("%hf-export",
-     '"%s" "%s"' % (sys.executable,
-                    os.path.join(config.test_source_root, "lit", "hf_export.py"))))
-config.substitutions.append(
-    ("%parallel-equals-serial",
-     '"%s" "%s"' % (sys.executable,
-                    os.path.join(config.test_source_root, "lit", "parallel_equals_serial.py"))))
+lit_script("%damage-checkpoint", "damage_checkpoint.py")
+lit_script("%signal-after", "signal_after.py")
+lit_script("%hf-export", "hf_export.py")
+lit_script("%split-tokens", "split_tokens.py")
+lit_script("%parallel-equals-serial", "parallel_equals_serial.py")
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.axonn_tools_dir, config.llvm_tools_dir]
