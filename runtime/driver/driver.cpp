@@ -45,7 +45,7 @@ namespace {
 //===----------------------------------------------------------------------===//
 
 struct Options {
-  std::string data, valData, metrics, checkpointDir, initFrom;
+  std::string data, valData, metrics, checkpointDir, initFrom, resumeFrom;
   int64_t steps = -1, seed = -1, logEvery = 1, valEvery = 0, valBatches = 4,
           saveEvery = 0, keep = 3, injectNan = -1, injectStall = -1,
           signalCheckEvery = 10, injectSignal = -1;
@@ -86,6 +86,9 @@ void usage() {
       "                          steps the ranks agree whether any caught\n"
       "                          one (default 10)\n"
       "  --resume                continue from DIR/latest of --checkpoint-dir\n"
+      "  --resume-from PATH      continue from checkpoint PATH (an earlier\n"
+      "                          one, to roll back); saves go to\n"
+      "                          --checkpoint-dir as ever\n"
       "  --init-from PATH        start from a safetensors model (a file, a\n"
       "                          checkpoint directory, or a Hugging Face "
       "model\n"
@@ -212,6 +215,8 @@ Options parseOptions(int argc, char **argv) {
       o.signalCheckEvery = positive();
     else if (a == "--resume")
       o.resume = true;
+    else if (a == "--resume-from")
+      o.resumeFrom = value();
     else if (a == "--init-from")
       o.initFrom = value();
     else if (a == "--generate")
@@ -262,8 +267,8 @@ Options parseOptions(int argc, char **argv) {
     die(nullptr, "--data is required (see --help)");
   if (o.resume && o.checkpointDir.empty())
     die(nullptr, "--resume needs --checkpoint-dir");
-  if (o.resume && !o.initFrom.empty())
-    die(nullptr, "--resume and --init-from exclude each other");
+  if (int(o.resume) + int(!o.resumeFrom.empty()) + int(!o.initFrom.empty()) > 1)
+    die(nullptr, "--resume, --resume-from and --init-from exclude each other");
   if (o.injectSignal >= 0 && o.checkpointDir.empty())
     die(nullptr, "--inject-signal needs --checkpoint-dir (without one, a "
                  "signal ends the run as it would any program)");
@@ -341,6 +346,31 @@ void catchStopSignals() {
   action.sa_flags = SA_RESTART | SA_RESETHAND;
   for (int signo : {SIGUSR1, SIGTERM, SIGINT})
     sigaction(signo, &action, nullptr);
+}
+
+/// Rolling back (--resume-from an earlier checkpoint): says which of DIR's
+/// checkpoints are past `step` (this run's saves of the same steps will
+/// replace them; the others stay until --keep-checkpoints removes them).
+void noteLaterCheckpoints(const std::string &dir, int64_t step) {
+  std::vector<std::string> later;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string n = it->path().filename().string();
+    char *tail = nullptr;
+    if (n.size() == 13 && n.rfind("step-", 0) == 0 &&
+        std::strtoll(n.c_str() + 5, &tail, 10) > step && *tail == 0)
+      later.push_back(n);
+  }
+  if (later.empty())
+    return;
+  std::sort(later.begin(), later.end());
+  std::printf("axonn: note: %s has %zu checkpoint%s past step %" PRId64
+              " (%s%s), from before this resume; saves of the same steps "
+              "replace them\n",
+              dir.c_str(), later.size(), later.size() == 1 ? "" : "s", step,
+              later.front().c_str(),
+              later.size() > 1 ? (" ... " + later.back()).c_str() : "");
 }
 
 const char *stopSignalName(int signo) {
@@ -683,23 +713,29 @@ int main(int argc, char **argv) {
   }
   linkMasters(state);
 
-  if (model.heads <= 0 && (options.resume || !options.initFrom.empty() ||
-                           !options.checkpointDir.empty()))
+  if (model.heads <= 0 &&
+      (options.resume || !options.resumeFrom.empty() ||
+       !options.initFrom.empty() || !options.checkpointDir.empty()))
     die(rt, "checkpoints need the model's shape in the program's manifest, "
             "which axonnc records; this program has none");
 
   int64_t firstStep = 0;
   std::string resumedFrom;
-  if (options.resume) {
-    resumedFrom = latestCheckpoint(options.checkpointDir);
-    if (resumedFrom.empty())
-      die(rt, "--resume: %s has no checkpoint (no %s/latest)",
-          options.checkpointDir.c_str(), options.checkpointDir.c_str());
+  if (options.resume || !options.resumeFrom.empty()) {
+    resumedFrom = options.resumeFrom;
+    if (options.resume) {
+      resumedFrom = latestCheckpoint(options.checkpointDir);
+      if (resumedFrom.empty())
+        die(rt, "--resume: %s has no checkpoint (no %s/latest)",
+            options.checkpointDir.c_str(), options.checkpointDir.c_str());
+    }
     firstStep = loadCheckpoint(rt, resumedFrom, model, vocab, state);
     if (leader && firstStep >= steps)
       std::printf("axonn: %s is at step %" PRId64 ", the run has %" PRId64
                   ": no step left to train\n",
                   resumedFrom.c_str(), firstStep, steps);
+    if (leader && !options.checkpointDir.empty())
+      noteLaterCheckpoints(options.checkpointDir, firstStep);
   } else {
     std::vector<float> values;
     for (const StateTensor &t : state)
