@@ -666,7 +666,7 @@ constexpr int64_t kTrainerVersion = 2;
 struct Trainer {
   std::string path;
   json::Value json;
-  int64_t version = 0, step = 0;
+  int64_t version = 0, step = 0, dataOffset = 0;
   std::map<std::string, FileSum> files; // (version 2)
 
   /// Ends the run unless `f`'s size and CRC-32 are those recorded (the
@@ -726,6 +726,10 @@ Trainer readTrainer(axonn_rt *rt, const std::string &dir) {
   if (!gridFits)
     die(rt, "%s: 'grid' is not four whole numbers >= 1 (a damaged file?)",
         path);
+  if (t.json.has("data_offset") &&
+      !t.json["data_offset"].integer(t.dataOffset, 0))
+    die(rt, "%s: 'data_offset' is not a whole number >= 0 (a damaged file?)",
+        path);
   if (t.version >= 2)
     for (const char *name : kFiles) {
       const json::Value &entry = t.json["files"][name];
@@ -773,8 +777,8 @@ void linkMasters(std::vector<StateTensor> &tensors) {
 
 void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
                     const ModelInfo &model, int64_t vocabSize,
-                    const int64_t grid[4], int64_t step, uint64_t seed,
-                    const std::vector<StateTensor> &tensors) {
+                    const int64_t grid[4], int64_t step, int64_t dataOffset,
+                    uint64_t seed, const std::vector<StateTensor> &tensors) {
   bool leader = axonn_rt_rank(rt) == 0;
   std::string name = stepName(step);
   std::string tmp = options.dir + "/." + name + ".tmp";
@@ -824,8 +828,9 @@ void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
       ", \"seed\": " + std::to_string(seed) + ", \"grid\": [" +
       std::to_string(grid[0]) + ", " + std::to_string(grid[1]) + ", " +
       std::to_string(grid[2]) + ", " + std::to_string(grid[3]) +
-      "], \"model\": " + modelJson(model, vocabSize) + ", \"files\": {" +
-      files + "}}\n";
+      "], \"data_offset\": " + std::to_string(dataOffset) +
+      ", \"model\": " + modelJson(model, vocabSize) + ", \"files\": {" + files +
+      "}}\n";
   trainer.write(text.data(), text.size());
   trainer.close();
   fsyncPath(rt, tmp);
@@ -884,8 +889,10 @@ std::string latestCheckpoint(const std::string &dir) {
 
 int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
                        const ModelInfo &model, int64_t vocabSize,
-                       const std::vector<StateTensor> &tensors) {
+                       const std::vector<StateTensor> &tensors,
+                       int64_t &dataOffset) {
   Trainer description = readTrainer(rt, path);
+  dataOffset = description.dataOffset;
   if (description.version < 2 && axonn_rt_rank(rt) == 0)
     std::printf("axonn: note: %s is version 1, which records no checksums: "
                 "the checkpoint's files are not verified\n",

@@ -10,6 +10,8 @@
 //                          parameter, named "exp_avg/<name>",
 //                          "exp_avg_sq/<name>", "master/<name>";
 //   trainer.json           the step reached, the model's shape, the grid,
+//                          the data offset (batches skipped, so that step s
+//                          read batch s + offset),
 //                          and (version 2) each safetensors file's size and
 //                          CRC-32, which loading checks.
 // It is written into a temporary directory, every file fsynced, renamed into
@@ -80,21 +82,23 @@ struct CheckpointOptions {
   int keep = 3; // checkpoints kept; older ones are removed
 };
 
-/// Writes the checkpoint of `step` completed steps. Collective: every rank
-/// calls it; rank 0 writes.
+/// Writes the checkpoint of `step` completed steps (reading data from
+/// batch `dataOffset` on). Collective: every rank calls it; rank 0 writes.
 void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
                     const ModelInfo &model, int64_t vocabSize,
-                    const int64_t grid[4], int64_t step, uint64_t seed,
-                    const std::vector<StateTensor> &tensors);
+                    const int64_t grid[4], int64_t step, int64_t dataOffset,
+                    uint64_t seed, const std::vector<StateTensor> &tensors);
 
 /// The directory DIR/latest names, or "" if there is none.
 std::string latestCheckpoint(const std::string &dir);
 
 /// Loads a checkpoint directory written by saveCheckpoint onto this rank's
-/// pieces (parameters and optimizer state); returns the step it reached.
+/// pieces (parameters and optimizer state); returns the step it reached
+/// and sets `dataOffset` to its data offset (0 where it has none).
 int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
                        const ModelInfo &model, int64_t vocabSize,
-                       const std::vector<StateTensor> &tensors);
+                       const std::vector<StateTensor> &tensors,
+                       int64_t &dataOffset);
 
 /// Loads parameters only from a safetensors model (a file, or a directory
 /// with model.safetensors), e.g. to fine-tune (and their masters: the

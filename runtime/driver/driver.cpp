@@ -48,7 +48,7 @@ struct Options {
   std::string data, valData, metrics, checkpointDir, initFrom, resumeFrom;
   int64_t steps = -1, seed = -1, logEvery = 1, valEvery = 0, valBatches = 4,
           saveEvery = 0, keep = 3, injectNan = -1, injectStall = -1,
-          signalCheckEvery = 10, injectSignal = -1;
+          signalCheckEvery = 10, injectSignal = -1, skipBatches = 0;
   int64_t generate = 0, sampleSeed = -1, auditLength = 50;
   std::vector<std::string> audit;
   std::string auditJson;
@@ -89,6 +89,9 @@ void usage() {
       "  --resume-from PATH      continue from checkpoint PATH (an earlier\n"
       "                          one, to roll back); saves go to\n"
       "                          --checkpoint-dir as ever\n"
+      "  --skip-batches N        pass over N batches of data from here on\n"
+      "                          (step s reads batch s + N, and later ones\n"
+      "                          after it; checkpoints keep the offset)\n"
       "  --init-from PATH        start from a safetensors model (a file, a\n"
       "                          checkpoint directory, or a Hugging Face "
       "model\n"
@@ -217,7 +220,14 @@ Options parseOptions(int argc, char **argv) {
       o.resume = true;
     else if (a == "--resume-from")
       o.resumeFrom = value();
-    else if (a == "--init-from")
+    else if (a == "--skip-batches") {
+      o.skipBatches = number();
+      if (o.skipBatches > (int64_t(1) << 40))
+        die(nullptr,
+            "option --skip-batches needs at most 2^40 batches, got "
+            "%" PRId64,
+            o.skipBatches);
+    } else if (a == "--init-from")
       o.initFrom = value();
     else if (a == "--generate")
       o.generate = number();
@@ -720,6 +730,8 @@ int main(int argc, char **argv) {
             "which axonnc records; this program has none");
 
   int64_t firstStep = 0;
+  // Batches passed over so far: step s reads batch s + dataOffset.
+  int64_t dataOffset = 0;
   std::string resumedFrom;
   if (options.resume || !options.resumeFrom.empty()) {
     resumedFrom = options.resumeFrom;
@@ -729,7 +741,8 @@ int main(int argc, char **argv) {
         die(rt, "--resume: %s has no checkpoint (no %s/latest)",
             options.checkpointDir.c_str(), options.checkpointDir.c_str());
     }
-    firstStep = loadCheckpoint(rt, resumedFrom, model, vocab, state);
+    firstStep =
+        loadCheckpoint(rt, resumedFrom, model, vocab, state, dataOffset);
     if (leader && firstStep >= steps)
       std::printf("axonn: %s is at step %" PRId64 ", the run has %" PRId64
                   ": no step left to train\n",
@@ -748,6 +761,8 @@ int main(int argc, char **argv) {
     if (!options.initFrom.empty())
       loadModel(rt, options.initFrom, model, vocab, state);
   }
+
+  dataOffset += options.skipBatches;
 
   int64_t workspaceBytes = stepFn["workspace"].asInt();
   // Validation runs the compiled forward, generation the decoding
@@ -924,6 +939,16 @@ int main(int argc, char **argv) {
                 range.c_str(), axonn_rt_blas_core());
     if (!resumedFrom.empty())
       std::printf("axonn: resumed from %s\n", resumedFrom.c_str());
+    if (dataOffset > 0)
+      std::printf("axonn: data: step s reads batch s + %" PRId64 " (%" PRId64
+                  " batches passed over%s)\n",
+                  dataOffset, dataOffset,
+                  options.skipBatches == dataOffset
+                      ? ""
+                      : (", " +
+                         std::to_string(dataOffset - options.skipBatches) +
+                         " before this run")
+                            .c_str());
     if (!options.initFrom.empty())
       std::printf("axonn: weights from %s\n", options.initFrom.c_str());
     if (steps > schedule.steps)
@@ -958,7 +983,7 @@ int main(int argc, char **argv) {
       axonn_rt_trace_enable(rt, 0);
     }
     double loading = axonn_rt_now(rt);
-    feeder.fill(s, tokens, targets);
+    feeder.fill(s + dataOffset, tokens, targets);
     *stepInput = s;
     if (options.injectNan >= 0 && s == options.injectNan)
       state.front().put(0, NAN);
@@ -1059,7 +1084,8 @@ int main(int argc, char **argv) {
       // no collective timeout meanwhile, and every rank leaves together.
       double limit = axonn_rt_collective_timeout(rt);
       axonn_rt_set_collective_timeout(rt, 0);
-      saveCheckpoint(rt, checkpoints, model, vocab, grid, s + 1, seed, state);
+      saveCheckpoint(rt, checkpoints, model, vocab, grid, s + 1, dataOffset,
+                     seed, state);
       maxOverRanks(rt, 0.0f);
       axonn_rt_set_collective_timeout(rt, limit);
       lastSaved = s + 1;
