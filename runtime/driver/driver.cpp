@@ -296,8 +296,10 @@ struct Feeder {
   void fill(int64_t batch, int32_t *tokens, int32_t *targets) const {
     int64_t windows = file.count - seqLen - 1;
     for (int64_t r = 0; r < localBatch; ++r) {
-      int64_t j = batch * globalBatch + firstRow + r;
-      int64_t start = (j * seqLen) % windows;
+      // (in 128 bits: a step count past --skip-batches times the batch's
+      // tokens may pass 2^63)
+      __int128 j = __int128(batch) * globalBatch + firstRow + r;
+      int64_t start = int64_t((j * seqLen) % windows);
       for (int64_t t = 0; t < seqLen; ++t) {
         int64_t a = file.at(start + t), b = file.at(start + t + 1);
         if (a >= vocab || b >= vocab)

@@ -206,7 +206,11 @@ TokenFile openTokens(axonn_rt *rt, const std::string &path) {
     die(rt, "cannot open token file %s: %s", path.c_str(),
         std::strerror(errno));
   struct stat st;
-  fstat(fd, &st);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    die(rt, "token file %s is not a regular file (a directory?)",
+        path.c_str());
+  }
   TokenFile f;
   f.path = path;
   f.bytes = size_t(st.st_size);
