@@ -617,7 +617,9 @@ TensorSource shardedFiles(axonn_rt *rt, const std::string &indexPath,
           "%s: the shard of tensor '%s' is not a file name relative to the "
           "index's directory",
           indexPath.c_str(), tensor.c_str());
-    auto [it, added] = shardIndex.emplace(file, source.files.size());
+    // (one file under two spellings, "a" and "./a", is opened once)
+    auto [it, added] = shardIndex.emplace(
+        fs::path(file).lexically_normal().string(), source.files.size());
     if (added)
       source.files.push_back(
           openSafetensors(rt, dir.empty() ? file : dir + "/" + file));
