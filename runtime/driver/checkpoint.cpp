@@ -448,7 +448,11 @@ InFile openSafetensors(axonn_rt *rt, const std::string &path) {
     die(rt, "cannot open checkpoint file %s: %s", path.c_str(),
         std::strerror(errno));
   struct stat st;
-  fstat(fd, &st);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    die(rt, "checkpoint file %s is not a regular file (a directory?)",
+        path.c_str());
+  }
   size_t size = size_t(st.st_size);
   if (size < 8)
     die(rt, "%s is not a safetensors file (%zu bytes)", path.c_str(), size);
@@ -612,14 +616,12 @@ TensorSource shardedFiles(axonn_rt *rt, const std::string &indexPath,
   for (const auto &[tensor, shard] : map.object) {
     const std::string &file = shard.asString();
     if (shard.kind != json::Value::Kind::String || file.empty() ||
-        fs::path(file).is_absolute())
+        file.find('/') != std::string::npos || file == "." || file == "..")
       die(rt,
-          "%s: the shard of tensor '%s' is not a file name relative to the "
+          "%s: the shard of tensor '%s' is not the name of a file in the "
           "index's directory",
           indexPath.c_str(), tensor.c_str());
-    // (one file under two spellings, "a" and "./a", is opened once)
-    auto [it, added] = shardIndex.emplace(
-        fs::path(file).lexically_normal().string(), source.files.size());
+    auto [it, added] = shardIndex.emplace(file, source.files.size());
     if (added)
       source.files.push_back(
           openSafetensors(rt, dir.empty() ? file : dir + "/" + file));
@@ -664,6 +666,9 @@ const char *const kFiles[2] = {"model.safetensors", "optimizer.safetensors"};
 /// size and CRC-32 ("files"), which version 1 (still read) did not.
 constexpr int64_t kTrainerVersion = 2;
 
+/// The most batches a run's data offset may pass over (--skip-batches).
+constexpr int64_t kMaxDataOffset = int64_t(1) << 40;
+
 /// A checkpoint's trainer.json, its fields checked.
 struct Trainer {
   std::string path;
@@ -671,29 +676,45 @@ struct Trainer {
   int64_t version = 0, step = 0, dataOffset = 0;
   std::map<std::string, FileSum> files; // (version 2)
 
-  /// Ends the run unless `f`'s size and CRC-32 are those recorded (the
-  /// file was not changed since it was written); version 1 records none.
-  void verify(axonn_rt *rt, const InFile &f) const {
+  /// Ends the run unless file `file`'s size and CRC-32 are those recorded
+  /// (it was not changed since it was written); version 1 records none.
+  /// Checked before the file's structure, so that a changed file is named
+  /// as such.
+  void verify(axonn_rt *rt, const std::string &file) const {
     if (version < 2)
       return;
-    std::string name = fs::path(f.path).filename().string();
+    std::string name = fs::path(file).filename().string();
     auto it = files.find(name);
     if (it == files.end())
       die(rt, "%s: 'files' has no entry for %s (a damaged file?)", path.c_str(),
           name.c_str());
     const FileSum &expected = it->second;
-    if (f.size != expected.bytes)
-      die(rt,
-          "%s has %zu bytes, %s says %" PRIu64
-          " (the file changed after it was written: a damaged copy?)",
-          f.path.c_str(), f.size, path.c_str(), expected.bytes);
+    FILE *f = std::fopen(file.c_str(), "rb");
+    if (!f)
+      die(rt, "cannot open checkpoint file %s: %s", file.c_str(),
+          std::strerror(errno));
     Crc32 crc;
-    crc.add(f.base, f.size);
+    uint64_t bytes = 0;
+    std::vector<unsigned char> chunk(1 << 20);
+    size_t n;
+    while ((n = std::fread(chunk.data(), 1, chunk.size(), f)) > 0) {
+      crc.add(chunk.data(), n);
+      bytes += n;
+    }
+    bool failed = std::ferror(f);
+    std::fclose(f);
+    if (failed)
+      die(rt, "cannot read %s: %s", file.c_str(), std::strerror(errno));
+    if (bytes != expected.bytes)
+      die(rt,
+          "%s has %" PRIu64 " bytes, %s says %" PRIu64
+          " (the file changed after it was written: a damaged copy?)",
+          file.c_str(), bytes, path.c_str(), expected.bytes);
     if (crc.value() != expected.crc)
       die(rt,
           "%s: its CRC-32 is %08" PRIx32 ", %s says %08" PRIx32
           " (the file changed after it was written: a damaged copy?)",
-          f.path.c_str(), crc.value(), path.c_str(), expected.crc);
+          file.c_str(), crc.value(), path.c_str(), expected.crc);
   }
 };
 
@@ -704,8 +725,16 @@ Trainer readTrainer(axonn_rt *rt, const std::string &dir) {
   t.path = dir + "/trainer.json";
   const char *path = t.path.c_str();
   std::string text, error;
-  if (!readWhole(t.path, text))
-    die(rt, "cannot open %s: %s", path, std::strerror(errno));
+  if (!readWhole(t.path, text)) {
+    int err = errno;
+    std::error_code ec;
+    if (fs::exists(dir + "/latest", ec))
+      die(rt,
+          "cannot open %s: %s; %s holds checkpoints (its latest names the "
+          "newest): give one of them, or --checkpoint-dir %s --resume",
+          path, std::strerror(err), dir.c_str(), dir.c_str());
+    die(rt, "cannot open %s: %s", path, std::strerror(err));
+  }
   if (!json::parse(text, t.json, error) ||
       t.json["format"].asString() != "axonn-checkpoint")
     die(rt, "%s is not an axonn checkpoint description (%s)", path,
@@ -729,8 +758,13 @@ Trainer readTrainer(axonn_rt *rt, const std::string &dir) {
     die(rt, "%s: 'grid' is not four whole numbers >= 1 (a damaged file?)",
         path);
   if (t.json.has("data_offset") &&
-      !t.json["data_offset"].integer(t.dataOffset, 0))
-    die(rt, "%s: 'data_offset' is not a whole number >= 0 (a damaged file?)",
+      !t.json["data_offset"].integer(t.dataOffset, 0, kMaxDataOffset))
+    die(rt,
+        "%s: 'data_offset' is not a whole number from 0 to 2^40 (a damaged "
+        "file?)",
+        path);
+  if (t.json["model"].kind != json::Value::Kind::Object)
+    die(rt, "%s: 'model' (the model's shape) is missing (a damaged file?)",
         path);
   if (t.version >= 2)
     for (const char *name : kFiles) {
@@ -861,12 +895,14 @@ void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
   fsyncPath(rt, options.dir);
   fs::remove_all(aside, ec);
 
-  // Keep the newest `keep` checkpoints.
+  // Keep the newest `keep` checkpoints up to this one. (Those past it are
+  // of a run this one rolled back from, --resume-from: kept until this run
+  // passes them, rather than pruning this run's own.)
   std::vector<std::string> found;
   for (fs::directory_iterator it(options.dir, ec), end; !ec && it != end;
        it.increment(ec)) {
     std::string n = it->path().filename().string();
-    if (n.size() == 13 && n.rfind("step-", 0) == 0)
+    if (n.size() == 13 && n.rfind("step-", 0) == 0 && n <= name)
       found.push_back(n);
   }
   std::sort(found.begin(), found.end());
@@ -875,18 +911,24 @@ void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
       fs::remove_all(options.dir + "/" + found[i], ec);
 }
 
-std::string latestCheckpoint(const std::string &dir) {
-  FILE *f = std::fopen((dir + "/latest").c_str(), "r");
-  if (!f)
+std::string latestCheckpoint(axonn_rt *rt, const std::string &dir) {
+  std::string file = dir + "/latest", text;
+  std::error_code ec;
+  if (!fs::exists(file, ec))
     return "";
-  char line[256] = {0};
-  if (!std::fgets(line, sizeof(line), f))
-    line[0] = 0;
-  std::fclose(f);
-  std::string name(line);
-  while (!name.empty() && (name.back() == '\n' || name.back() == ' '))
-    name.pop_back();
-  return name.empty() ? "" : dir + "/" + name;
+  if (!fs::is_regular_file(file, ec) || !readWhole(file, text))
+    die(rt, "cannot read %s: %s", file.c_str(),
+        fs::is_directory(file, ec) ? "a directory" : std::strerror(errno));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.pop_back();
+  // (the name of a directory in DIR, as saveCheckpoint writes it)
+  if (text.empty() || text.find_first_of("/\n") != std::string::npos ||
+      text == "." || text == ".." || !fs::is_directory(dir + "/" + text, ec))
+    die(rt,
+        "%s does not name a checkpoint directory in %s (a damaged file? "
+        "--resume-from takes a checkpoint's path)",
+        file.c_str(), dir.c_str());
+  return dir + "/" + text;
 }
 
 int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
@@ -916,12 +958,12 @@ int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
           "checkpoint %s is of another model: its %s is %" PRId64
           ", this program's is %" PRId64,
           path.c_str(), field.key, m[field.key].asInt(-1), field.ours);
+  for (const char *file : kFiles)
+    description.verify(rt, path + "/" + file);
   TensorSource params =
       singleFile(openSafetensors(rt, path + "/" + kFiles[0]), model);
   TensorSource states =
       singleFile(openSafetensors(rt, path + "/" + kFiles[1]), model);
-  description.verify(rt, params.files[0]);
-  description.verify(rt, states.files[0]);
   bool haveMaster = false;
   for (const auto &entry : states.files[0].header.object)
     if (entry.first.rfind("master/", 0) == 0)
@@ -946,10 +988,10 @@ void loadModel(axonn_rt *rt, const std::string &path, const ModelInfo &model,
     std::string single = path + "/" + kFiles[0];
     std::string index = path + "/model.safetensors.index.json";
     if (exists(single)) {
-      params = singleFile(openSafetensors(rt, single), model);
       // (a checkpoint directory's trainer.json has the file's checksum)
       if (exists(path + "/trainer.json"))
-        readTrainer(rt, path).verify(rt, params->files[0]);
+        readTrainer(rt, path).verify(rt, single);
+      params = singleFile(openSafetensors(rt, single), model);
     } else if (exists(index)) {
       params = shardedFiles(rt, index, model);
     } else {

@@ -89,8 +89,9 @@ void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
                     const int64_t grid[4], int64_t step, int64_t dataOffset,
                     uint64_t seed, const std::vector<StateTensor> &tensors);
 
-/// The directory DIR/latest names, or "" if there is none.
-std::string latestCheckpoint(const std::string &dir);
+/// The directory DIR/latest names, or "" if there is no DIR/latest; one
+/// that is unreadable or names no checkpoint of DIR ends the run.
+std::string latestCheckpoint(axonn_rt *rt, const std::string &dir);
 
 /// Loads a checkpoint directory written by saveCheckpoint onto this rank's
 /// pieces (parameters and optimizer state); returns the step it reached

@@ -66,7 +66,7 @@ void usage() {
   std::printf(
       "usage: train --data DIR|FILE|PATTERN [options]\n"
       "  --data PATH             token files: DIR/train.bin (and DIR/val.bin),\n"
-      "                          or shards DIR/*train*.bin (and *val*.bin),\n"
+      "                          or shards DIR/*_train_*.bin (and *_val_*),\n"
       "                          or one .bin file, or the shards a quoted\n"
       "                          pattern matches ('fineweb_train_*.bin'),\n"
       "                          read in name order as one stream\n"
@@ -345,8 +345,9 @@ void catchStopSignals() {
 }
 
 /// Rolling back (--resume-from an earlier checkpoint): says which of DIR's
-/// checkpoints are past `step` (this run's saves of the same steps will
-/// replace them; the others stay until --keep-checkpoints removes them).
+/// checkpoints are past `step` (saveCheckpoint keeps them out of
+/// --keep-checkpoints' count until this run passes them; a save of the
+/// same step replaces one).
 void noteLaterCheckpoints(const std::string &dir, int64_t step) {
   std::vector<std::string> later;
   std::error_code ec;
@@ -362,8 +363,8 @@ void noteLaterCheckpoints(const std::string &dir, int64_t step) {
     return;
   std::sort(later.begin(), later.end());
   std::printf("axonn: note: %s has %zu checkpoint%s past step %" PRId64
-              " (%s%s), from before this resume; saves of the same steps "
-              "replace them\n",
+              " (%s%s), from before this resume: kept until this run's "
+              "saves pass them, then pruned as its own\n",
               dir.c_str(), later.size(), later.size() == 1 ? "" : "s", step,
               later.front().c_str(),
               later.size() > 1 ? (" ... " + later.back()).c_str() : "");
@@ -722,7 +723,7 @@ int main(int argc, char **argv) {
   if (options.resume || !options.resumeFrom.empty()) {
     resumedFrom = options.resumeFrom;
     if (options.resume) {
-      resumedFrom = latestCheckpoint(options.checkpointDir);
+      resumedFrom = latestCheckpoint(rt, options.checkpointDir);
       if (resumedFrom.empty())
         die(rt, "--resume: %s has no checkpoint (no %s/latest)",
             options.checkpointDir.c_str(), options.checkpointDir.c_str());
@@ -749,6 +750,11 @@ int main(int argc, char **argv) {
   }
 
   dataOffset += options.skipBatches;
+  if (dataOffset > (int64_t(1) << 40))
+    die(rt,
+        "--skip-batches %" PRId64 ": the data offset would be %" PRId64
+        " batches, past 2^40",
+        options.skipBatches, dataOffset);
 
   int64_t workspaceBytes = stepFn["workspace"].asInt();
   // Validation runs the compiled forward, generation the decoding
@@ -811,23 +817,25 @@ int main(int argc, char **argv) {
   void *workspace = allocate(rt, workspaceBytes, AXONN_MEMORY_DEVICE);
 
   // Data: this rank's rows of each global batch. A directory holds
-  // train.bin and val.bin, or shards *train*.bin and *val*.bin; a file or a
+  // train.bin and val.bin, or shards (shardsIn: names with a part "train" or
+  // "val", as fineweb_train_000001.bin); a file or a
   // pattern names the training tokens alone (--val-data, the validation's).
   std::vector<std::string> trainPaths, valPaths;
   struct stat st;
   if (stat(options.data.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    auto inDirectory = [&](const char *single, const char *shards) {
-      std::string one = options.data + "/" + single;
-      return stat(one.c_str(), &st) == 0
-                 ? std::vector<std::string>{one}
-                 : matchingPaths(options.data + "/" + shards);
-    };
-    trainPaths = inDirectory("train.bin", "*train*.bin");
-    valPaths = inDirectory("val.bin", "*val*.bin");
+    std::string train = options.data + "/train.bin",
+                val = options.data + "/val.bin";
+    bool single = stat(train.c_str(), &st) == 0;
+    if (!single)
+      shardsIn(rt, options.data, trainPaths, valPaths);
+    else
+      trainPaths = {train};
+    if (stat(val.c_str(), &st) == 0)
+      valPaths = {val};
     if (trainPaths.empty())
       die(rt,
-          "--data %s: the directory has no train.bin and no shards "
-          "*train*.bin",
+          "--data %s: the directory has no train.bin and no shards (names "
+          "with a part 'train', as fineweb_train_000001.bin)",
           options.data.c_str());
   } else {
     trainPaths = tokenPaths(rt, "--data", options.data);
@@ -854,7 +862,8 @@ int main(int argc, char **argv) {
   if (options.valEvery > 0) {
     if (valPaths.empty())
       die(rt, "--val-every needs validation tokens: --val-data, or --data "
-              "a directory with val.bin or shards *val*.bin");
+              "a directory with val.bin or shards (names with a part 'val', "
+              "as fineweb_val_000000.bin)");
     valData = openData(valPaths);
     // (batches past the file's end repeat its data: a given count beyond
     // them would only repeat it, for as long as it is)
@@ -1058,9 +1067,9 @@ int main(int argc, char **argv) {
       std::fflush(stdout);
     }
     // Whether a rank caught a stop signal: every rank asks at the same
-    // steps, so that all stop after the same one.
-    if (!options.checkpointDir.empty() && !last &&
-        (s + 1 - firstStep) % options.signalCheckEvery == 0)
+    // steps (and at the last), so that all stop after the same one.
+    if (!options.checkpointDir.empty() &&
+        (last || (s + 1 - firstStep) % options.signalCheckEvery == 0))
       stoppedBy = int(maxOverRanks(rt, float(stopSignal)));
     if (!options.checkpointDir.empty() &&
         ((options.saveEvery > 0 && (s + 1) % options.saveEvery == 0) || last ||
@@ -1095,6 +1104,15 @@ int main(int argc, char **argv) {
     }
   }
   stepGraph.release();
+  // Training is over: signals act as they would without the handler again
+  // (one caught after the last agreement acts now, the last checkpoint
+  // written).
+  if (!options.checkpointDir.empty()) {
+    for (int signo : {SIGUSR1, SIGTERM, SIGINT})
+      signal(signo, SIG_DFL);
+    if (stopSignal && !stoppedBy)
+      raise(stopSignal);
+  }
   // No step trained (--steps 0, or a resume at the last step): the
   // validation loss of the weights as they are, once.
   if (firstStep >= steps && options.valEvery > 0) {

@@ -231,12 +231,19 @@ TokenFile openTokens(axonn_rt *rt, const std::string &path) {
         header[1]);
   f.width = header[1] == 1 ? 2 : 4;
   f.count = header[2];
-  size_t need = 1024 + size_t(f.count) * size_t(f.width);
-  if (f.bytes < need)
+  if (f.count < 0)
     die(rt,
-        "token file %s is truncated: its header promises %" PRId64
+        "token file %s: its header's token count is %" PRId64
+        " (a damaged file?)",
+        path.c_str(), f.count);
+  size_t need = 1024 + size_t(f.count) * size_t(f.width);
+  if (f.bytes != need)
+    die(rt,
+        "token file %s is %s: its header promises %" PRId64
         " tokens (%zu bytes) but it has %zu bytes",
-        path.c_str(), f.count, need, f.bytes);
+        path.c_str(),
+        f.bytes < need ? "truncated" : "longer than its header says", f.count,
+        need, f.bytes);
   return f;
 }
 
@@ -272,6 +279,35 @@ std::vector<std::string> matchingPaths(const std::string &pattern) {
   globfree(&found);
   std::sort(paths.begin(), paths.end());
   return paths;
+}
+
+void shardsIn(axonn_rt *rt, const std::string &dir,
+              std::vector<std::string> &train, std::vector<std::string> &val) {
+  for (const std::string &path : matchingPaths(dir + "/*.bin")) {
+    // The name's parts between '_', '-' and '.': fineweb_train_000001.bin
+    // has "train"; retrieval_x.bin has no "val".
+    std::string name = std::filesystem::path(path).filename().string();
+    bool isTrain = false, isVal = false;
+    size_t begin = 0;
+    while (begin < name.size()) {
+      size_t end = name.find_first_of("_-.", begin);
+      if (end == std::string::npos)
+        end = name.size();
+      std::string part = name.substr(begin, end - begin);
+      isTrain |= part == "train";
+      isVal |= part == "val";
+      begin = end + 1;
+    }
+    if (isTrain && isVal)
+      die(rt,
+          "--data %s: %s names both a training and a validation shard; "
+          "rename it, or give --data and --val-data patterns",
+          dir.c_str(), name.c_str());
+    if (isTrain)
+      train.push_back(path);
+    if (isVal)
+      val.push_back(path);
+  }
 }
 
 std::vector<std::string> tokenPaths(axonn_rt *rt, const char *option,

@@ -192,6 +192,13 @@ TokenShards openShards(axonn_rt *rt, const std::vector<std::string> &paths);
 /// names; none: empty.
 std::vector<std::string> matchingPaths(const std::string &pattern);
 
+/// The shards in directory `dir` (--data DIR without train.bin): the .bin
+/// files whose name has a part "train" (between '_', '-' or '.', as in
+/// fineweb_train_000001.bin) into `train`, "val" into `val`, each in byte
+/// order of their names; a name with both ends the run.
+void shardsIn(axonn_rt *rt, const std::string &dir,
+              std::vector<std::string> &train, std::vector<std::string> &val);
+
 /// The token files a --data or --val-data PATH names: the file, or the
 /// files a pattern with *, ? or [ matches, in byte order of their names
 /// (none: the run ends with a message naming `option`).

@@ -36,8 +36,15 @@
 
 namespace {
 
+/// The temporary files written so far, renamed into place only once every
+/// file is written (commitFiles): a failed run removes them and leaves the
+/// directory as it was.
+std::vector<std::string> pending;
+
 [[noreturn]] void die(const std::string &message) {
   std::fprintf(stderr, "axonn-data: %s\n", message.c_str());
+  for (const std::string &file : pending)
+    unlink(file.c_str());
   std::exit(1);
 }
 
@@ -47,6 +54,7 @@ void writeTokens(const std::string &path, const uint32_t *tokens, size_t count,
   FILE *f = std::fopen(temporary.c_str(), "wb");
   if (!f)
     die("cannot write " + temporary + ": " + std::strerror(errno));
+  pending.push_back(temporary);
   int32_t header[256] = {0};
   header[0] = 20240520;
   header[1] = wide ? 2 : 1;
@@ -59,12 +67,18 @@ void writeTokens(const std::string &path, const uint32_t *tokens, size_t count,
     ok = ok && std::fwrite(narrow.data(), 2, count, f) == count;
   }
   ok = std::fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
-  if (std::fclose(f) != 0 || !ok) {
-    std::remove(temporary.c_str());
+  if (std::fclose(f) != 0 || !ok)
     die("cannot write " + path + ": " + std::strerror(errno));
+}
+
+/// Renames every pending temporary file into place.
+void commitFiles() {
+  for (const std::string &temporary : pending) {
+    std::string path = temporary.substr(0, temporary.size() - 4);
+    if (std::rename(temporary.c_str(), path.c_str()) != 0)
+      die("cannot rename " + temporary + ": " + std::strerror(errno));
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0)
-    die("cannot rename " + temporary + ": " + std::strerror(errno));
+  pending.clear();
 }
 
 /// The most tokens one file may hold: its header counts them in an int32.
@@ -224,30 +238,39 @@ int main(int argc, char **argv) {
   size_t split = size_t(double(tokens.size()) * (1 - valFraction));
   std::vector<std::string> train =
       writeSplit(output, "train", tokens.data(), split, shardTokens, wide);
-  std::vector<std::string> val =
-      writeSplit(output, "val", tokens.data() + split, tokens.size() - split,
-                 shardTokens, wide);
+  if (split < 1024)
+    die("the training split would hold " + std::to_string(split) +
+        " tokens; give more text or a smaller --val-fraction");
+  std::vector<std::string> val;
+  if (tokens.size() > split) // (--val-fraction 0: no val.bin)
+    val = writeSplit(output, "val", tokens.data() + split,
+                     tokens.size() - split, shardTokens, wide);
+  commitFiles();
   // Token files of an earlier run that this one did not write: a stale
   // train.bin beside new shards would be read instead of them.
   if (DIR *dir = opendir(output.c_str())) {
     std::vector<std::string> stale;
     while (const dirent *entry = readdir(dir)) {
       std::string file = entry->d_name;
+      struct stat st;
       if (ourTokenFile(file) &&
+          lstat((output + "/" + file).c_str(), &st) == 0 &&
+          !S_ISDIR(st.st_mode) &&
           std::find(train.begin(), train.end(), file) == train.end() &&
           std::find(val.begin(), val.end(), file) == val.end())
         stale.push_back(file);
     }
     closedir(dir);
     for (const std::string &file : stale)
-      if (std::remove((output + "/" + file).c_str()) != 0)
+      if (unlink((output + "/" + file).c_str()) != 0)
         die("cannot remove the earlier run's " + output + "/" + file + ": " +
             std::strerror(errno));
   }
   auto where = [](const std::vector<std::string> &files) {
-    return files.size() == 1 ? files[0]
-                             : std::to_string(files.size()) + " shards " +
-                                   files.front() + " ... " + files.back();
+    return files.empty()       ? std::string("none")
+           : files.size() == 1 ? files[0]
+                               : std::to_string(files.size()) + " shards " +
+                                     files.front() + " ... " + files.back();
   };
   std::printf("axonn-data: %zu tokens (%s, vocabulary %lld) in %s: %zu "
               "train (%s), %zu validation (%s)\n",
