@@ -234,19 +234,46 @@ struct FileSum {
 };
 
 /// Reads file `path` whole into `text`; false (errno set) if it cannot.
-bool readWhole(const std::string &path, std::string &text) {
-  FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f)
+/// Whether `path` is a regular file (after links), with its size; else
+/// `error` says why not (a FIFO or a device could block or never end).
+bool regularFile(const std::string &path, uint64_t &size, std::string &error) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    error = std::strerror(errno);
     return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    error = S_ISDIR(st.st_mode) ? "a directory" : "not a regular file";
+    return false;
+  }
+  size = uint64_t(st.st_size);
+  return true;
+}
+
+/// Reads file `path` (a JSON description: a regular file of at most 256
+/// MiB) whole into `text`; else `error` says why not.
+bool readWhole(const std::string &path, std::string &text, std::string &error) {
+  uint64_t size;
+  if (!regularFile(path, size, error))
+    return false;
+  if (size > (uint64_t(256) << 20)) {
+    error = "larger than 256 MiB";
+    return false;
+  }
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f) {
+    error = std::strerror(errno);
+    return false;
+  }
   text.clear();
   char chunk[4096];
   size_t n;
   while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0)
     text.append(chunk, n);
   bool failed = std::ferror(f);
+  if (failed)
+    error = std::strerror(errno ? errno : EIO);
   std::fclose(f);
-  if (failed && !errno)
-    errno = EIO;
   return !failed;
 }
 
@@ -443,6 +470,10 @@ void checkEntries(axonn_rt *rt, InFile &f) {
 InFile openSafetensors(axonn_rt *rt, const std::string &path) {
   InFile f;
   f.path = path;
+  uint64_t bytes;
+  std::string error;
+  if (!regularFile(path, bytes, error))
+    die(rt, "cannot open checkpoint file %s: %s", path.c_str(), error.c_str());
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0)
     die(rt, "cannot open checkpoint file %s: %s", path.c_str(),
@@ -471,7 +502,7 @@ InFile openSafetensors(axonn_rt *rt, const std::string &path) {
         "%" PRIu64 " bytes, the file has %zu",
         path.c_str(), length, size);
   std::string text(reinterpret_cast<const char *>(base + 8), size_t(length));
-  std::string error;
+  error.clear();
   if (!json::parse(text, f.header, error) ||
       f.header.kind != json::Value::Kind::Object)
     die(rt, "%s: the safetensors header is not a JSON object (%s)",
@@ -597,8 +628,8 @@ TensorSource singleFile(InFile f, const ModelInfo &model) {
 TensorSource shardedFiles(axonn_rt *rt, const std::string &indexPath,
                           const ModelInfo &model) {
   std::string text, error;
-  if (!readWhole(indexPath, text))
-    die(rt, "cannot read %s: %s", indexPath.c_str(), std::strerror(errno));
+  if (!readWhole(indexPath, text, error))
+    die(rt, "cannot read %s: %s", indexPath.c_str(), error.c_str());
   json::Value index;
   if (!json::parse(text, index, error))
     die(rt, "%s: %s", indexPath.c_str(), error.c_str());
@@ -689,6 +720,16 @@ struct Trainer {
       die(rt, "%s: 'files' has no entry for %s (a damaged file?)", path.c_str(),
           name.c_str());
     const FileSum &expected = it->second;
+    uint64_t size;
+    std::string error;
+    if (!regularFile(file, size, error))
+      die(rt, "cannot open checkpoint file %s: %s", file.c_str(),
+          error.c_str());
+    if (size != expected.bytes)
+      die(rt,
+          "%s has %" PRIu64 " bytes, %s says %" PRIu64
+          " (the file changed after it was written: a damaged copy?)",
+          file.c_str(), size, path.c_str(), expected.bytes);
     FILE *f = std::fopen(file.c_str(), "rb");
     if (!f)
       die(rt, "cannot open checkpoint file %s: %s", file.c_str(),
@@ -725,15 +766,13 @@ Trainer readTrainer(axonn_rt *rt, const std::string &dir) {
   t.path = dir + "/trainer.json";
   const char *path = t.path.c_str();
   std::string text, error;
-  if (!readWhole(t.path, text)) {
-    int err = errno;
-    std::error_code ec;
-    if (fs::exists(dir + "/latest", ec))
+  if (!readWhole(t.path, text, error)) {
+    if (holdsCheckpoints(dir))
       die(rt,
-          "cannot open %s: %s; %s holds checkpoints (its latest names the "
-          "newest): give one of them, or --checkpoint-dir %s --resume",
-          path, std::strerror(err), dir.c_str(), dir.c_str());
-    die(rt, "cannot open %s: %s", path, std::strerror(err));
+          "cannot open %s: %s; %s holds checkpoints: give one of them, or "
+          "--checkpoint-dir %s --resume",
+          path, error.c_str(), dir.c_str(), dir.c_str());
+    die(rt, "cannot open %s: %s", path, error.c_str());
   }
   if (!json::parse(text, t.json, error) ||
       t.json["format"].asString() != "axonn-checkpoint")
@@ -763,8 +802,11 @@ Trainer readTrainer(axonn_rt *rt, const std::string &dir) {
         "%s: 'data_offset' is not a whole number from 0 to 2^40 (a damaged "
         "file?)",
         path);
-  if (t.json["model"].kind != json::Value::Kind::Object)
-    die(rt, "%s: 'model' (the model's shape) is missing (a damaged file?)",
+  if (t.json["model"].kind != json::Value::Kind::Object ||
+      t.json["model"]["model_type"].asString().empty())
+    die(rt,
+        "%s: 'model' (the model's type and shape) is missing (a damaged "
+        "file?)",
         path);
   if (t.version >= 2)
     for (const char *name : kFiles) {
@@ -895,16 +937,9 @@ void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
   fsyncPath(rt, options.dir);
   fs::remove_all(aside, ec);
 
-  // Keep the newest `keep` checkpoints up to this one. (Those past it are
-  // of a run this one rolled back from, --resume-from: kept until this run
-  // passes them, rather than pruning this run's own.)
-  std::vector<std::string> found;
-  for (fs::directory_iterator it(options.dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    std::string n = it->path().filename().string();
-    if (n.size() == 13 && n.rfind("step-", 0) == 0 && n <= name)
-      found.push_back(n);
-  }
+  // Keep the newest `keep` checkpoints (a rollback set later ones aside:
+  // setAsideCheckpointsPast).
+  std::vector<std::string> found = checkpointsIn(options.dir);
   std::sort(found.begin(), found.end());
   for (size_t i = 0; i + size_t(std::max(options.keep, 1)) < found.size(); ++i)
     if (found[i] != name)
@@ -912,14 +947,14 @@ void saveCheckpoint(axonn_rt *rt, const CheckpointOptions &options,
 }
 
 std::string latestCheckpoint(axonn_rt *rt, const std::string &dir) {
-  std::string file = dir + "/latest", text;
+  std::string file = dir + "/latest", text, error;
   std::error_code ec;
-  if (!fs::exists(file, ec))
+  if (!fs::exists(fs::symlink_status(file, ec)))
     return "";
-  if (!fs::is_regular_file(file, ec) || !readWhole(file, text))
-    die(rt, "cannot read %s: %s", file.c_str(),
-        fs::is_directory(file, ec) ? "a directory" : std::strerror(errno));
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+  if (!readWhole(file, text, error))
+    die(rt, "cannot read %s: %s", file.c_str(), error.c_str());
+  while (!text.empty() &&
+         (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
     text.pop_back();
   // (the name of a directory in DIR, as saveCheckpoint writes it)
   if (text.empty() || text.find_first_of("/\n") != std::string::npos ||
@@ -929,6 +964,71 @@ std::string latestCheckpoint(axonn_rt *rt, const std::string &dir) {
         "--resume-from takes a checkpoint's path)",
         file.c_str(), dir.c_str());
   return dir + "/" + text;
+}
+
+std::vector<std::string> checkpointsIn(const std::string &dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string n = it->path().filename().string();
+    if (n.size() == 13 && n.rfind("step-", 0) == 0 &&
+        n.find_first_not_of("0123456789", 5) == std::string::npos &&
+        it->is_directory(ec))
+      found.push_back(n);
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+bool holdsCheckpoints(const std::string &dir) {
+  std::error_code ec;
+  return !checkpointsIn(dir).empty() ||
+         fs::exists(fs::symlink_status(dir + "/latest", ec));
+}
+
+void setAsideCheckpointsPast(axonn_rt *rt, const std::string &dir, int64_t step,
+                             const std::string &resumedFrom) {
+  std::vector<std::string> later;
+  for (const std::string &n : checkpointsIn(dir))
+    if (n > stepName(step))
+      later.push_back(n);
+  if (later.empty())
+    return;
+  std::error_code ec;
+  std::string aside = dir + "/rolled-back-past-" + stepName(step);
+  for (int i = 1; fs::exists(aside, ec); ++i)
+    aside =
+        dir + "/rolled-back-past-" + stepName(step) + "." + std::to_string(i);
+  fs::create_directory(aside, ec);
+  for (const std::string &n : later)
+    if (!ec)
+      fs::rename(dir + "/" + n, aside + "/" + n, ec);
+  if (ec)
+    die(rt, "cannot set the checkpoints past step %" PRId64 " aside in %s: %s",
+        step, aside.c_str(), ec.message().c_str());
+  // DIR/latest named one of them: now the checkpoint resumed from, if it is
+  // in DIR, else none until this run saves.
+  std::string name =
+      fs::path(resumedFrom).lexically_normal().filename().string();
+  bool inDir = fs::equivalent(dir + "/" + name, resumedFrom, ec) && !ec;
+  ec.clear();
+  if (inDir) {
+    std::string line = name + "\n";
+    OutFile latest(rt, dir + "/latest.tmp");
+    latest.write(line.data(), line.size());
+    latest.close();
+    fs::rename(dir + "/latest.tmp", dir + "/latest", ec);
+  } else {
+    fs::remove(dir + "/latest", ec);
+  }
+  fsyncPath(rt, dir);
+  std::printf("axonn: note: %zu checkpoint%s of %s past step %" PRId64
+              " (%s%s), from before this rollback, set aside in %s\n",
+              later.size(), later.size() == 1 ? "" : "s", dir.c_str(), step,
+              later.front().c_str(),
+              later.size() > 1 ? (" ... " + later.back()).c_str() : "",
+              aside.c_str());
 }
 
 int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
@@ -994,6 +1094,11 @@ void loadModel(axonn_rt *rt, const std::string &path, const ModelInfo &model,
       params = singleFile(openSafetensors(rt, single), model);
     } else if (exists(index)) {
       params = shardedFiles(rt, index, model);
+    } else if (holdsCheckpoints(path)) {
+      die(rt,
+          "%s holds checkpoints: --init-from takes one of them (or a "
+          "model.safetensors)",
+          path.c_str());
     } else {
       die(rt,
           "%s has neither model.safetensors nor model.safetensors.index.json "

@@ -96,6 +96,20 @@ std::string latestCheckpoint(axonn_rt *rt, const std::string &dir);
 /// Loads a checkpoint directory written by saveCheckpoint onto this rank's
 /// pieces (parameters and optimizer state); returns the step it reached
 /// and sets `dataOffset` to its data offset (0 where it has none).
+/// The checkpoints in DIR (directories step-NNNNNNNN), in step order.
+std::vector<std::string> checkpointsIn(const std::string &dir);
+
+/// Whether DIR holds checkpoints (or a DIR/latest).
+bool holdsCheckpoints(const std::string &dir);
+
+/// A rollback (--resume-from a checkpoint of `step`): moves DIR's
+/// checkpoints past `step`, of the run rolled back from, into
+/// DIR/rolled-back-past-step-NNNNNNNN, so that --keep-checkpoints and
+/// DIR/latest see only this run's (latest then names `resumedFrom` if it is
+/// in DIR, else nothing until this run saves). Rank 0.
+void setAsideCheckpointsPast(axonn_rt *rt, const std::string &dir, int64_t step,
+                             const std::string &resumedFrom);
+
 int64_t loadCheckpoint(axonn_rt *rt, const std::string &path,
                        const ModelInfo &model, int64_t vocabSize,
                        const std::vector<StateTensor> &tensors,

@@ -344,32 +344,6 @@ void catchStopSignals() {
     sigaction(signo, &action, nullptr);
 }
 
-/// Rolling back (--resume-from an earlier checkpoint): says which of DIR's
-/// checkpoints are past `step` (saveCheckpoint keeps them out of
-/// --keep-checkpoints' count until this run passes them; a save of the
-/// same step replaces one).
-void noteLaterCheckpoints(const std::string &dir, int64_t step) {
-  std::vector<std::string> later;
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    std::string n = it->path().filename().string();
-    char *tail = nullptr;
-    if (n.size() == 13 && n.rfind("step-", 0) == 0 &&
-        std::strtoll(n.c_str() + 5, &tail, 10) > step && *tail == 0)
-      later.push_back(n);
-  }
-  if (later.empty())
-    return;
-  std::sort(later.begin(), later.end());
-  std::printf("axonn: note: %s has %zu checkpoint%s past step %" PRId64
-              " (%s%s), from before this resume: kept until this run's "
-              "saves pass them, then pruned as its own\n",
-              dir.c_str(), later.size(), later.size() == 1 ? "" : "s", step,
-              later.front().c_str(),
-              later.size() > 1 ? (" ... " + later.back()).c_str() : "");
-}
-
 const char *stopSignalName(int signo) {
   return signo == SIGUSR1   ? "SIGUSR1"
          : signo == SIGTERM ? "SIGTERM"
@@ -629,6 +603,15 @@ int main(int argc, char **argv) {
         die(rt, "--checkpoint-dir: cannot create %s: %s",
             options.checkpointDir.c_str(), ec.message().c_str());
       writable("--checkpoint-dir", options.checkpointDir + "/.axonn-probe");
+      // A new run's saves would mix with (and prune) another run's.
+      std::vector<std::string> held = checkpointsIn(options.checkpointDir);
+      if (!options.resume && options.resumeFrom.empty() && !held.empty())
+        die(rt,
+            "--checkpoint-dir %s holds another run's checkpoints (%s ... "
+            "%s): --resume to continue it, --resume-from one of them to "
+            "roll back, or give another directory",
+            options.checkpointDir.c_str(), held.front().c_str(),
+            held.back().c_str());
     }
     if (!options.auditJson.empty()) {
       struct stat st;
@@ -724,6 +707,13 @@ int main(int argc, char **argv) {
     resumedFrom = options.resumeFrom;
     if (options.resume) {
       resumedFrom = latestCheckpoint(rt, options.checkpointDir);
+      std::vector<std::string> held = checkpointsIn(options.checkpointDir);
+      if (resumedFrom.empty() && !held.empty())
+        die(rt,
+            "--resume: %s has no latest, but checkpoints (%s ... %s): "
+            "--resume-from one of them",
+            options.checkpointDir.c_str(), held.front().c_str(),
+            held.back().c_str());
       if (resumedFrom.empty())
         die(rt, "--resume: %s has no checkpoint (no %s/latest)",
             options.checkpointDir.c_str(), options.checkpointDir.c_str());
@@ -734,8 +724,9 @@ int main(int argc, char **argv) {
       std::printf("axonn: %s is at step %" PRId64 ", the run has %" PRId64
                   ": no step left to train\n",
                   resumedFrom.c_str(), firstStep, steps);
-    if (leader && !options.checkpointDir.empty())
-      noteLaterCheckpoints(options.checkpointDir, firstStep);
+    if (leader && !options.resumeFrom.empty() && !options.checkpointDir.empty())
+      setAsideCheckpointsPast(rt, options.checkpointDir, firstStep,
+                              resumedFrom);
   } else {
     std::vector<float> values;
     for (const StateTensor &t : state)
@@ -830,8 +821,14 @@ int main(int argc, char **argv) {
       shardsIn(rt, options.data, trainPaths, valPaths);
     else
       trainPaths = {train};
-    if (stat(val.c_str(), &st) == 0)
+    if (stat(val.c_str(), &st) == 0) {
+      if (!valPaths.empty())
+        die(rt,
+            "--data %s: the directory has val.bin and validation shards "
+            "(%s ...): keep one, or give --val-data",
+            options.data.c_str(), valPaths.front().c_str());
       valPaths = {val};
+    }
     if (trainPaths.empty())
       die(rt,
           "--data %s: the directory has no train.bin and no shards (names "

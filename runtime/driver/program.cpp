@@ -201,6 +201,10 @@ ModelInfo readModelInfo(const json::Value &manifest) {
 }
 
 TokenFile openTokens(axonn_rt *rt, const std::string &path) {
+  // (before opening: a FIFO would block the open)
+  struct stat before;
+  if (stat(path.c_str(), &before) == 0 && !S_ISREG(before.st_mode))
+    die(rt, "token file %s is not a regular file (a directory?)", path.c_str());
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0)
     die(rt, "cannot open token file %s: %s", path.c_str(),
@@ -283,10 +287,22 @@ std::vector<std::string> matchingPaths(const std::string &pattern) {
 
 void shardsIn(axonn_rt *rt, const std::string &dir,
               std::vector<std::string> &train, std::vector<std::string> &val) {
-  for (const std::string &path : matchingPaths(dir + "/*.bin")) {
+  // (listed, not globbed: DIR's own name may hold *, ? or [)
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    // (train.bin and val.bin are the single files, not shards)
+    if (name.size() > 4 && name[0] != '.' && name != "train.bin" &&
+        name != "val.bin" && name.compare(name.size() - 4, 4, ".bin") == 0)
+      names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  for (const std::string &name : names) {
+    std::string path = dir + "/" + name;
     // The name's parts between '_', '-' and '.': fineweb_train_000001.bin
     // has "train"; retrieval_x.bin has no "val".
-    std::string name = std::filesystem::path(path).filename().string();
     bool isTrain = false, isVal = false;
     size_t begin = 0;
     while (begin < name.size()) {
@@ -312,7 +328,10 @@ void shardsIn(axonn_rt *rt, const std::string &dir,
 
 std::vector<std::string> tokenPaths(axonn_rt *rt, const char *option,
                                     const std::string &path) {
-  if (path.find_first_of("*?[") == std::string::npos)
+  // (a path that exists is itself, whatever characters it has)
+  struct stat st;
+  if (path.find_first_of("*?[") == std::string::npos ||
+      stat(path.c_str(), &st) == 0)
     return {path};
   std::vector<std::string> paths = matchingPaths(path);
   if (paths.empty())

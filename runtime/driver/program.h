@@ -193,14 +193,15 @@ TokenShards openShards(axonn_rt *rt, const std::vector<std::string> &paths);
 std::vector<std::string> matchingPaths(const std::string &pattern);
 
 /// The shards in directory `dir` (--data DIR without train.bin): the .bin
-/// files whose name has a part "train" (between '_', '-' or '.', as in
-/// fineweb_train_000001.bin) into `train`, "val" into `val`, each in byte
+/// files (not hidden) whose name has a part "train" (between '_', '-' or '.',
+/// as in fineweb_train_000001.bin) into `train`, "val" into `val`, each in byte
 /// order of their names; a name with both ends the run.
 void shardsIn(axonn_rt *rt, const std::string &dir,
               std::vector<std::string> &train, std::vector<std::string> &val);
 
-/// The token files a --data or --val-data PATH names: the file, or the
-/// files a pattern with *, ? or [ matches, in byte order of their names
+/// The token files a --data or --val-data PATH names: the file (a path
+/// that exists, whatever its characters), or the files a pattern with *, ?
+/// or [ matches, in byte order of their names
 /// (none: the run ends with a message naming `option`).
 std::vector<std::string> tokenPaths(axonn_rt *rt, const char *option,
                                     const std::string &path);

@@ -40,11 +40,15 @@ namespace {
 /// file is written (commitFiles): a failed run removes them and leaves the
 /// directory as it was.
 std::vector<std::string> pending;
+/// The output directory, if this run made it (a failed run removes it).
+std::string madeDirectory;
 
 [[noreturn]] void die(const std::string &message) {
   std::fprintf(stderr, "axonn-data: %s\n", message.c_str());
   for (const std::string &file : pending)
     unlink(file.c_str());
+  if (!madeDirectory.empty())
+    rmdir(madeDirectory.c_str());
   std::exit(1);
 }
 
@@ -73,6 +77,14 @@ void writeTokens(const std::string &path, const uint32_t *tokens, size_t count,
 
 /// Renames every pending temporary file into place.
 void commitFiles() {
+  // (every name checked first: a rename that fails part way would leave
+  // the directory with some files new and some old)
+  for (const std::string &temporary : pending) {
+    std::string path = temporary.substr(0, temporary.size() - 4);
+    struct stat st;
+    if (lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      die("cannot write " + path + ": a directory has its name");
+  }
   for (const std::string &temporary : pending) {
     std::string path = temporary.substr(0, temporary.size() - 4);
     if (std::rename(temporary.c_str(), path.c_str()) != 0)
@@ -233,7 +245,10 @@ int main(int argc, char **argv) {
   if (tokens.size() < 1024)
     die("only " + std::to_string(tokens.size()) +
         " tokens of text; give at least 1024");
-  mkdir(output.c_str(), 0755);
+  if (mkdir(output.c_str(), 0755) == 0)
+    madeDirectory = output;
+  else if (errno != EEXIST)
+    die("cannot create " + output + ": " + std::strerror(errno));
   bool wide = vocabulary > 65536;
   size_t split = size_t(double(tokens.size()) * (1 - valFraction));
   std::vector<std::string> train =
@@ -253,7 +268,11 @@ int main(int argc, char **argv) {
     while (const dirent *entry = readdir(dir)) {
       std::string file = entry->d_name;
       struct stat st;
-      if (ourTokenFile(file) &&
+      // (and the temporary files of a run that was killed)
+      bool temporary = file.size() > 4 &&
+                       file.compare(file.size() - 4, 4, ".tmp") == 0 &&
+                       ourTokenFile(file.substr(0, file.size() - 4));
+      if ((ourTokenFile(file) || temporary) &&
           lstat((output + "/" + file).c_str(), &st) == 0 &&
           !S_ISDIR(st.st_mode) &&
           std::find(train.begin(), train.end(), file) == train.end() &&
