@@ -252,9 +252,7 @@ TokenFile openTokens(axonn_rt *rt, const std::string &path) {
 }
 
 std::string TokenShards::where(int64_t i) const {
-  size_t f = size_t(std::upper_bound(starts.begin(), starts.end(), i) -
-                    starts.begin()) -
-             1;
+  size_t f = fileOf(i);
   return "position " + std::to_string(i - starts[f]) + " of " + files[f].path;
 }
 

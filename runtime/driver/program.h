@@ -173,10 +173,15 @@ struct TokenShards {
   std::vector<int64_t> starts; // each file's first token in the whole
   int64_t count = 0;
 
+  /// The file holding token i (the last of those starting at or before it:
+  /// an empty shard starts where the next one does).
+  size_t fileOf(int64_t i) const {
+    return size_t(std::upper_bound(starts.begin(), starts.end(), i) -
+                  starts.begin()) -
+           1;
+  }
   int64_t at(int64_t i) const {
-    size_t f = size_t(std::upper_bound(starts.begin(), starts.end(), i) -
-                      starts.begin()) -
-               1;
+    size_t f = fileOf(i);
     return files[f].at(i - starts[f]);
   }
   /// Where token i is: "position K of FILE" (for messages).

@@ -12,9 +12,10 @@
 // the tokens is the validation split. A split of more tokens than one file
 // may count (2^31 - 1, the header's int32), or than --shard-tokens N, goes
 // into shards DIR/train_000000.bin, ... (val_000000.bin, ...), which
-// training binaries read as one stream. Files are written to a temporary
-// name and renamed, so a failed run leaves no partial file; token files of
-// an earlier run in DIR that this one did not write are removed after.
+// training binaries read as one stream. Files are written to temporary
+// names and all renamed into place only once all are written, so a failed
+// run leaves DIR as it was; then token files of an earlier run in DIR that
+// this one did not write (and a killed run's temporaries) are removed.
 //
 //===----------------------------------------------------------------------===//
 
