@@ -990,12 +990,15 @@ bool holdsCheckpoints(const std::string &dir) {
 void setAsideCheckpointsPast(axonn_rt *rt, const std::string &dir, int64_t step,
                              const std::string &resumedFrom) {
   std::vector<std::string> later;
+  std::error_code ec;
   for (const std::string &n : checkpointsIn(dir))
-    if (n > stepName(step))
+    // (not the one resumed from, whatever its name: other ranks may not
+    // have read it yet)
+    if (n > stepName(step) && !fs::equivalent(dir + "/" + n, resumedFrom, ec))
       later.push_back(n);
+  ec.clear();
   if (later.empty())
     return;
-  std::error_code ec;
   std::string aside = dir + "/rolled-back-past-" + stepName(step);
   for (int i = 1; fs::exists(aside, ec); ++i)
     aside =
@@ -1009,8 +1012,10 @@ void setAsideCheckpointsPast(axonn_rt *rt, const std::string &dir, int64_t step,
         step, aside.c_str(), ec.message().c_str());
   // DIR/latest named one of them: now the checkpoint resumed from, if it is
   // in DIR, else none until this run saves.
-  std::string name =
-      fs::path(resumedFrom).lexically_normal().filename().string();
+  fs::path from = fs::path(resumedFrom).lexically_normal();
+  if (from.filename().empty()) // ("DIR/step-N/")
+    from = from.parent_path();
+  std::string name = from.filename().string();
   bool inDir = fs::equivalent(dir + "/" + name, resumedFrom, ec) && !ec;
   ec.clear();
   if (inDir) {
