@@ -286,7 +286,7 @@ struct OutFile {
   uint64_t written = 0;
 
   OutFile(axonn_rt *rt, std::string p) : rt(rt), path(std::move(p)) {
-    file = std::fopen(path.c_str(), "wb");
+    file = openForWriting(path);
     if (!file)
       die(rt, "cannot create %s: %s", path.c_str(), std::strerror(errno));
   }
@@ -1000,7 +1000,7 @@ void setAsideCheckpointsPast(axonn_rt *rt, const std::string &dir, int64_t step,
   if (later.empty())
     return;
   std::string aside = dir + "/rolled-back-past-" + stepName(step);
-  for (int i = 1; fs::exists(aside, ec); ++i)
+  for (int i = 1; fs::exists(fs::symlink_status(aside, ec)); ++i)
     aside =
         dir + "/rolled-back-past-" + stepName(step) + "." + std::to_string(i);
   fs::create_directory(aside, ec);
@@ -1012,11 +1012,10 @@ void setAsideCheckpointsPast(axonn_rt *rt, const std::string &dir, int64_t step,
         step, aside.c_str(), ec.message().c_str());
   // DIR/latest named one of them: now the checkpoint resumed from, if it is
   // in DIR, else none until this run saves.
-  fs::path from = fs::path(resumedFrom).lexically_normal();
-  if (from.filename().empty()) // ("DIR/step-N/")
-    from = from.parent_path();
+  // (its real path: a link to a checkpoint in DIR, "DIR/step-N/", ...)
+  fs::path from = fs::weakly_canonical(resumedFrom, ec);
   std::string name = from.filename().string();
-  bool inDir = fs::equivalent(dir + "/" + name, resumedFrom, ec) && !ec;
+  bool inDir = !ec && fs::equivalent(from.parent_path(), dir, ec) && !ec;
   ec.clear();
   if (inDir) {
     std::string line = name + "\n";
@@ -1027,6 +1026,8 @@ void setAsideCheckpointsPast(axonn_rt *rt, const std::string &dir, int64_t step,
   } else {
     fs::remove(dir + "/latest", ec);
   }
+  if (ec)
+    die(rt, "cannot update %s/latest: %s", dir.c_str(), ec.message().c_str());
   fsyncPath(rt, dir);
   std::printf("axonn: note: %zu checkpoint%s of %s past step %" PRId64
               " (%s%s), from before this rollback, set aside in %s\n",

@@ -589,7 +589,7 @@ int main(int argc, char **argv) {
   // training: a file it can create there (and removes).
   if (leader) {
     auto writable = [&](const char *option, const std::string &probe) {
-      FILE *f = std::fopen(probe.c_str(), "w");
+      FILE *f = openForWriting(probe);
       if (!f)
         die(rt, "%s: cannot write %s: %s", option, probe.c_str(),
             std::strerror(errno));
@@ -603,9 +603,23 @@ int main(int argc, char **argv) {
         die(rt, "--checkpoint-dir: cannot create %s: %s",
             options.checkpointDir.c_str(), ec.message().c_str());
       writable("--checkpoint-dir", options.checkpointDir + "/.axonn-probe");
-      // A new run's saves would mix with (and prune) another run's.
+      std::string latest = options.checkpointDir + "/latest";
+      struct stat lst;
+      if (lstat(latest.c_str(), &lst) == 0 && !S_ISREG(lst.st_mode) &&
+          !S_ISLNK(lst.st_mode))
+        die(rt, "--checkpoint-dir: %s is not a regular file", latest.c_str());
+      // A new run's saves would mix with (and prune) another run's: a run
+      // that neither resumes nor rolls back to a checkpoint in the directory
+      // is refused one that holds checkpoints.
       std::vector<std::string> held = checkpointsIn(options.checkpointDir);
-      if (!options.resume && options.resumeFrom.empty() && !held.empty())
+      ec.clear();
+      bool rollsBackHere =
+          !options.resumeFrom.empty() &&
+          std::filesystem::equivalent(
+              std::filesystem::weakly_canonical(options.resumeFrom, ec)
+                  .parent_path(),
+              options.checkpointDir, ec);
+      if (!options.resume && !rollsBackHere && !held.empty())
         die(rt,
             "--checkpoint-dir %s holds another run's checkpoints (%s ... "
             "%s): --resume to continue it, --resume-from one of them to "
@@ -724,9 +738,6 @@ int main(int argc, char **argv) {
       std::printf("axonn: %s is at step %" PRId64 ", the run has %" PRId64
                   ": no step left to train\n",
                   resumedFrom.c_str(), firstStep, steps);
-    if (leader && !options.resumeFrom.empty() && !options.checkpointDir.empty())
-      setAsideCheckpointsPast(rt, options.checkpointDir, firstStep,
-                              resumedFrom);
   } else {
     std::vector<float> values;
     for (const StateTensor &t : state)
@@ -894,7 +905,9 @@ int main(int argc, char **argv) {
 
   FILE *metrics = nullptr;
   if (leader && !options.metrics.empty()) {
-    metrics = std::fopen(options.metrics.c_str(), "a");
+    // (a device or a FIFO with a reader too: /dev/stdout)
+    metrics = openForWriting(options.metrics, /*append=*/true,
+                             /*regularOnly=*/false);
     if (!metrics)
       die(rt, "cannot open %s: %s", options.metrics.c_str(),
           std::strerror(errno));
@@ -965,6 +978,11 @@ int main(int argc, char **argv) {
   int stoppedBy = 0; // the stop signal the ranks agreed on
   auto started = std::chrono::steady_clock::now();
   bool tracing = !options.trace.empty();
+  // A rollback with steps to train: the checkpoints past it, of the run
+  // rolled back from, go aside (once every check above has passed).
+  if (leader && !options.resumeFrom.empty() && !options.checkpointDir.empty() &&
+      firstStep < steps)
+    setAsideCheckpointsPast(rt, options.checkpointDir, firstStep, resumedFrom);
   StepGraph stepGraph(rt, options.cudaGraphs);
   stepGraph.noteIfNone(steps - firstStep,
                        std::max<int64_t>(2, tracing ? options.traceSteps : 0));

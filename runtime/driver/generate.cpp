@@ -247,7 +247,7 @@ void audit(axonn_rt *rt, Decoder &decoder, int64_t vocab,
   if (json.empty())
     return;
   std::string tmp = json + ".tmp";
-  FILE *f = std::fopen(tmp.c_str(), "w");
+  FILE *f = openForWriting(tmp);
   if (!f)
     die(rt, "cannot write %s: %s", tmp.c_str(), std::strerror(errno));
   std::fprintf(f, "{\"length\": %" PRId64 ", \"documents\": [", length);

@@ -200,11 +200,32 @@ ModelInfo readModelInfo(const json::Value &manifest) {
   return info;
 }
 
+std::FILE *openForWriting(const std::string &path, bool append,
+                          bool regularOnly) {
+  // (O_NONBLOCK: opening a FIFO without a reader fails at once, ENXIO)
+  int fd = ::open(
+      path.c_str(),
+      O_WRONLY | O_CREAT | O_NONBLOCK | (append ? O_APPEND : O_TRUNC), 0644);
+  if (fd < 0)
+    return nullptr;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || (regularOnly && !S_ISREG(st.st_mode))) {
+    ::close(fd);
+    errno = EINVAL;
+    return nullptr;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  std::FILE *f = fdopen(fd, append ? "a" : "w");
+  if (!f)
+    ::close(fd);
+  return f;
+}
+
 TokenFile openTokens(axonn_rt *rt, const std::string &path) {
   // (before opening: a FIFO would block the open)
   struct stat before;
   if (stat(path.c_str(), &before) == 0 && !S_ISREG(before.st_mode))
-    die(rt, "token file %s is not a regular file (a directory?)", path.c_str());
+    die(rt, "token file %s is not a regular file", path.c_str());
   int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0)
     die(rt, "cannot open token file %s: %s", path.c_str(),
@@ -212,8 +233,7 @@ TokenFile openTokens(axonn_rt *rt, const std::string &path) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    die(rt, "token file %s is not a regular file (a directory?)",
-        path.c_str());
+    die(rt, "token file %s is not a regular file", path.c_str());
   }
   TokenFile f;
   f.path = path;

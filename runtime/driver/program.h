@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -162,6 +163,13 @@ struct TokenFile {
                       : int64_t(*reinterpret_cast<const uint32_t *>(p));
   }
 };
+
+/// Opens `path` for writing (`append`: at its end, else emptied) as fopen
+/// would, without blocking: a FIFO without a reader gives null with errno
+/// ENXIO; with `regularOnly` anything but a regular file (a FIFO, a
+/// device) gives null with errno EINVAL.
+std::FILE *openForWriting(const std::string &path, bool append = false,
+                          bool regularOnly = true);
 
 /// Opens and checks a token file; any problem ends the run with a message.
 TokenFile openTokens(axonn_rt *rt, const std::string &path);
