@@ -344,6 +344,12 @@ void catchStopSignals() {
     sigaction(signo, &action, nullptr);
 }
 
+/// "FIRST ... LAST", or the one name (checkpoint lists in messages).
+std::string nameRange(const std::vector<std::string> &names) {
+  return names.size() == 1 ? names.front()
+                           : names.front() + " ... " + names.back();
+}
+
 const char *stopSignalName(int signo) {
   return signo == SIGUSR1   ? "SIGUSR1"
          : signo == SIGTERM ? "SIGTERM"
@@ -621,11 +627,10 @@ int main(int argc, char **argv) {
               options.checkpointDir, ec);
       if (!options.resume && !rollsBackHere && !held.empty())
         die(rt,
-            "--checkpoint-dir %s holds another run's checkpoints (%s ... "
-            "%s): --resume to continue it, --resume-from one of them to "
-            "roll back, or give another directory",
-            options.checkpointDir.c_str(), held.front().c_str(),
-            held.back().c_str());
+            "--checkpoint-dir %s holds another run's checkpoints (%s): "
+            "--resume to continue it, --resume-from one of them to roll "
+            "back, or give another directory",
+            options.checkpointDir.c_str(), nameRange(held).c_str());
     }
     if (!options.auditJson.empty()) {
       struct stat st;
@@ -724,10 +729,9 @@ int main(int argc, char **argv) {
       std::vector<std::string> held = checkpointsIn(options.checkpointDir);
       if (resumedFrom.empty() && !held.empty())
         die(rt,
-            "--resume: %s has no latest, but checkpoints (%s ... %s): "
+            "--resume: %s has no latest, but checkpoints (%s): "
             "--resume-from one of them",
-            options.checkpointDir.c_str(), held.front().c_str(),
-            held.back().c_str());
+            options.checkpointDir.c_str(), nameRange(held).c_str());
       if (resumedFrom.empty())
         die(rt, "--resume: %s has no checkpoint (no %s/latest)",
             options.checkpointDir.c_str(), options.checkpointDir.c_str());
@@ -827,19 +831,21 @@ int main(int argc, char **argv) {
   if (stat(options.data.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     std::string train = options.data + "/train.bin",
                 val = options.data + "/val.bin";
-    bool single = stat(train.c_str(), &st) == 0;
-    if (!single)
-      shardsIn(rt, options.data, trainPaths, valPaths);
-    else
-      trainPaths = {train};
-    if (stat(val.c_str(), &st) == 0) {
-      if (!valPaths.empty())
+    shardsIn(rt, options.data, trainPaths, valPaths);
+    // The single file, or the shards; both at once is ambiguous.
+    auto single = [&](const std::string &file, std::vector<std::string> &paths,
+                      const char *what) {
+      if (stat(file.c_str(), &st) != 0)
+        return;
+      if (!paths.empty())
         die(rt,
-            "--data %s: the directory has val.bin and validation shards "
-            "(%s ...): keep one, or give --val-data",
-            options.data.c_str(), valPaths.front().c_str());
-      valPaths = {val};
-    }
+            "--data %s: the directory has %s and %s shards (%s ...): keep "
+            "one, or give --data and --val-data",
+            options.data.c_str(), file.c_str(), what, paths.front().c_str());
+      paths = {file};
+    };
+    single(train, trainPaths, "training");
+    single(val, valPaths, "validation");
     if (trainPaths.empty())
       die(rt,
           "--data %s: the directory has no train.bin and no shards (names "
