@@ -233,7 +233,6 @@ struct FileSum {
   uint32_t crc = 0;
 };
 
-/// Reads file `path` whole into `text`; false (errno set) if it cannot.
 /// Whether `path` is a regular file (after links), with its size; else
 /// `error` says why not (a FIFO or a device could block or never end).
 bool regularFile(const std::string &path, uint64_t &size, std::string &error) {
@@ -377,8 +376,6 @@ struct Entry {
 /// A safetensors file, memory-mapped, with its header parsed and checked.
 struct InFile {
   std::string path;
-  const uint8_t *base = nullptr; // the whole file
-  size_t size = 0;
   const uint8_t *data = nullptr; // the data section
   size_t bytes = 0;
   json::Value header;
@@ -492,8 +489,6 @@ InFile openSafetensors(axonn_rt *rt, const std::string &path) {
   if (map == MAP_FAILED)
     die(rt, "cannot map %s: %s", path.c_str(), std::strerror(errno));
   const uint8_t *base = static_cast<const uint8_t *>(map);
-  f.base = base;
-  f.size = size;
   uint64_t length;
   std::memcpy(&length, base, 8);
   if (length > size - 8)
