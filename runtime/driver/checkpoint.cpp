@@ -233,35 +233,36 @@ struct FileSum {
   uint32_t crc = 0;
 };
 
-/// Whether `path` is a regular file (after links), with its size; else
-/// `error` says why not (a FIFO or a device could block or never end).
-bool regularFile(const std::string &path, uint64_t &size, std::string &error) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
+/// Opens `path`, a regular file, to read it (openForReading: a FIFO or a
+/// device could block or never end), with its size; else null and `error`
+/// says why.
+FILE *openRegular(const std::string &path, uint64_t &size, std::string &error) {
+  size_t bytes = 0;
+  bool regular;
+  int fd = openForReading(path, bytes, regular);
+  if (fd < 0) {
+    error = regular ? std::strerror(errno) : "not a regular file";
+    return nullptr;
+  }
+  size = bytes;
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
     error = std::strerror(errno);
-    return false;
+    ::close(fd);
   }
-  if (!S_ISREG(st.st_mode)) {
-    error = S_ISDIR(st.st_mode) ? "a directory" : "not a regular file";
-    return false;
-  }
-  size = uint64_t(st.st_size);
-  return true;
+  return f;
 }
 
 /// Reads file `path` (a JSON description: a regular file of at most 256
 /// MiB) whole into `text`; else `error` says why not.
 bool readWhole(const std::string &path, std::string &text, std::string &error) {
   uint64_t size;
-  if (!regularFile(path, size, error))
+  FILE *f = openRegular(path, size, error);
+  if (!f)
     return false;
   if (size > (uint64_t(256) << 20)) {
+    std::fclose(f);
     error = "larger than 256 MiB";
-    return false;
-  }
-  FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f) {
-    error = std::strerror(errno);
     return false;
   }
   text.clear();
@@ -467,21 +468,12 @@ void checkEntries(axonn_rt *rt, InFile &f) {
 InFile openSafetensors(axonn_rt *rt, const std::string &path) {
   InFile f;
   f.path = path;
-  uint64_t bytes;
-  std::string error;
-  if (!regularFile(path, bytes, error))
-    die(rt, "cannot open checkpoint file %s: %s", path.c_str(), error.c_str());
-  int fd = ::open(path.c_str(), O_RDONLY);
+  size_t size = 0;
+  bool regular;
+  int fd = openForReading(path, size, regular);
   if (fd < 0)
     die(rt, "cannot open checkpoint file %s: %s", path.c_str(),
-        std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    die(rt, "checkpoint file %s is not a regular file (a directory?)",
-        path.c_str());
-  }
-  size_t size = size_t(st.st_size);
+        regular ? std::strerror(errno) : "not a regular file");
   if (size < 8)
     die(rt, "%s is not a safetensors file (%zu bytes)", path.c_str(), size);
   void *map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -497,7 +489,7 @@ InFile openSafetensors(axonn_rt *rt, const std::string &path) {
         "%" PRIu64 " bytes, the file has %zu",
         path.c_str(), length, size);
   std::string text(reinterpret_cast<const char *>(base + 8), size_t(length));
-  error.clear();
+  std::string error;
   if (!json::parse(text, f.header, error) ||
       f.header.kind != json::Value::Kind::Object)
     die(rt, "%s: the safetensors header is not a JSON object (%s)",
@@ -692,9 +684,6 @@ const char *const kFiles[2] = {"model.safetensors", "optimizer.safetensors"};
 /// size and CRC-32 ("files"), which version 1 (still read) did not.
 constexpr int64_t kTrainerVersion = 2;
 
-/// The most batches a run's data offset may pass over (--skip-batches).
-constexpr int64_t kMaxDataOffset = int64_t(1) << 40;
-
 /// A checkpoint's trainer.json, its fields checked.
 struct Trainer {
   std::string path;
@@ -717,35 +706,27 @@ struct Trainer {
     const FileSum &expected = it->second;
     uint64_t size;
     std::string error;
-    if (!regularFile(file, size, error))
+    FILE *f = openRegular(file, size, error);
+    if (!f)
       die(rt, "cannot open checkpoint file %s: %s", file.c_str(),
           error.c_str());
-    if (size != expected.bytes)
+    if (size != expected.bytes) {
+      std::fclose(f);
       die(rt,
           "%s has %" PRIu64 " bytes, %s says %" PRIu64
           " (the file changed after it was written: a damaged copy?)",
           file.c_str(), size, path.c_str(), expected.bytes);
-    FILE *f = std::fopen(file.c_str(), "rb");
-    if (!f)
-      die(rt, "cannot open checkpoint file %s: %s", file.c_str(),
-          std::strerror(errno));
+    }
+    // (a file that changes while it is read fails the CRC)
     Crc32 crc;
-    uint64_t bytes = 0;
     std::vector<unsigned char> chunk(1 << 20);
     size_t n;
-    while ((n = std::fread(chunk.data(), 1, chunk.size(), f)) > 0) {
+    while ((n = std::fread(chunk.data(), 1, chunk.size(), f)) > 0)
       crc.add(chunk.data(), n);
-      bytes += n;
-    }
     bool failed = std::ferror(f);
     std::fclose(f);
     if (failed)
       die(rt, "cannot read %s: %s", file.c_str(), std::strerror(errno));
-    if (bytes != expected.bytes)
-      die(rt,
-          "%s has %" PRIu64 " bytes, %s says %" PRIu64
-          " (the file changed after it was written: a damaged copy?)",
-          file.c_str(), bytes, path.c_str(), expected.bytes);
     if (crc.value() != expected.crc)
       die(rt,
           "%s: its CRC-32 is %08" PRIx32 ", %s says %08" PRIx32
@@ -976,6 +957,13 @@ std::vector<std::string> checkpointsIn(const std::string &dir) {
   return found;
 }
 
+bool checkpointInDirectory(const std::string &path, const std::string &dir) {
+  // (its real path: a link to a checkpoint in DIR, "DIR/step-N/", ...)
+  std::error_code ec;
+  fs::path real = fs::weakly_canonical(path, ec);
+  return !ec && fs::equivalent(real.parent_path(), dir, ec) && !ec;
+}
+
 bool holdsCheckpoints(const std::string &dir) {
   std::error_code ec;
   return !checkpointsIn(dir).empty() ||
@@ -1007,13 +995,9 @@ void setAsideCheckpointsPast(axonn_rt *rt, const std::string &dir, int64_t step,
         step, aside.c_str(), ec.message().c_str());
   // DIR/latest named one of them: now the checkpoint resumed from, if it is
   // in DIR, else none until this run saves.
-  // (its real path: a link to a checkpoint in DIR, "DIR/step-N/", ...)
-  fs::path from = fs::weakly_canonical(resumedFrom, ec);
-  std::string name = from.filename().string();
-  bool inDir = !ec && fs::equivalent(from.parent_path(), dir, ec) && !ec;
-  ec.clear();
-  if (inDir) {
-    std::string line = name + "\n";
+  if (checkpointInDirectory(resumedFrom, dir)) {
+    std::string line =
+        fs::weakly_canonical(resumedFrom, ec).filename().string() + "\n";
     OutFile latest(rt, dir + "/latest.tmp");
     latest.write(line.data(), line.size());
     latest.close();

@@ -99,6 +99,13 @@ std::string latestCheckpoint(axonn_rt *rt, const std::string &dir);
 /// The checkpoints in DIR (directories step-NNNNNNNN), in step order.
 std::vector<std::string> checkpointsIn(const std::string &dir);
 
+/// The most batches a run's data offset may pass over (--skip-batches, and
+/// trainer.json's data_offset).
+constexpr int64_t kMaxDataOffset = int64_t(1) << 40;
+
+/// Whether checkpoint `path` (its real path) is in directory `dir`.
+bool checkpointInDirectory(const std::string &path, const std::string &dir);
+
 /// Whether DIR holds checkpoints (or a DIR/latest).
 bool holdsCheckpoints(const std::string &dir);
 

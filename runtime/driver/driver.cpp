@@ -206,7 +206,7 @@ Options parseOptions(int argc, char **argv) {
       o.resumeFrom = value();
     else if (a == "--skip-batches") {
       o.skipBatches = number();
-      if (o.skipBatches > (int64_t(1) << 40))
+      if (o.skipBatches > kMaxDataOffset)
         die(nullptr,
             "option --skip-batches needs at most 2^40 batches, got "
             "%" PRId64,
@@ -618,13 +618,9 @@ int main(int argc, char **argv) {
       // that neither resumes nor rolls back to a checkpoint in the directory
       // is refused one that holds checkpoints.
       std::vector<std::string> held = checkpointsIn(options.checkpointDir);
-      ec.clear();
       bool rollsBackHere =
           !options.resumeFrom.empty() &&
-          std::filesystem::equivalent(
-              std::filesystem::weakly_canonical(options.resumeFrom, ec)
-                  .parent_path(),
-              options.checkpointDir, ec);
+          checkpointInDirectory(options.resumeFrom, options.checkpointDir);
       if (!options.resume && !rollsBackHere && !held.empty())
         die(rt,
             "--checkpoint-dir %s holds another run's checkpoints (%s): "
@@ -726,15 +722,16 @@ int main(int argc, char **argv) {
     resumedFrom = options.resumeFrom;
     if (options.resume) {
       resumedFrom = latestCheckpoint(rt, options.checkpointDir);
-      std::vector<std::string> held = checkpointsIn(options.checkpointDir);
-      if (resumedFrom.empty() && !held.empty())
-        die(rt,
-            "--resume: %s has no latest, but checkpoints (%s): "
-            "--resume-from one of them",
-            options.checkpointDir.c_str(), nameRange(held).c_str());
-      if (resumedFrom.empty())
+      if (resumedFrom.empty()) {
+        std::vector<std::string> held = checkpointsIn(options.checkpointDir);
+        if (!held.empty())
+          die(rt,
+              "--resume: %s has no latest, but checkpoints (%s): "
+              "--resume-from one of them",
+              options.checkpointDir.c_str(), nameRange(held).c_str());
         die(rt, "--resume: %s has no checkpoint (no %s/latest)",
             options.checkpointDir.c_str(), options.checkpointDir.c_str());
+      }
     }
     firstStep =
         loadCheckpoint(rt, resumedFrom, model, vocab, state, dataOffset);
@@ -756,7 +753,7 @@ int main(int argc, char **argv) {
   }
 
   dataOffset += options.skipBatches;
-  if (dataOffset > (int64_t(1) << 40))
+  if (dataOffset > kMaxDataOffset)
     die(rt,
         "--skip-batches %" PRId64 ": the data offset would be %" PRId64
         " batches, past 2^40",

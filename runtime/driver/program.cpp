@@ -221,23 +221,37 @@ std::FILE *openForWriting(const std::string &path, bool append,
   return f;
 }
 
+int openForReading(const std::string &path, size_t &bytes, bool &regular) {
+  regular = true;
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);
+  if (fd < 0)
+    return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int error = errno;
+    ::close(fd);
+    errno = error;
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    regular = false;
+    return -1;
+  }
+  bytes = size_t(st.st_size);
+  return fd;
+}
+
 TokenFile openTokens(axonn_rt *rt, const std::string &path) {
-  // (before opening: a FIFO would block the open)
-  struct stat before;
-  if (stat(path.c_str(), &before) == 0 && !S_ISREG(before.st_mode))
+  TokenFile f;
+  bool regular;
+  int fd = openForReading(path, f.bytes, regular);
+  if (fd < 0 && !regular)
     die(rt, "token file %s is not a regular file", path.c_str());
-  int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0)
     die(rt, "cannot open token file %s: %s", path.c_str(),
         std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    die(rt, "token file %s is not a regular file", path.c_str());
-  }
-  TokenFile f;
   f.path = path;
-  f.bytes = size_t(st.st_size);
   if (f.bytes < 1024)
     die(rt, "token file %s is %zu bytes, shorter than its 1024-byte header",
         path.c_str(), f.bytes);

@@ -171,6 +171,12 @@ struct TokenFile {
 std::FILE *openForWriting(const std::string &path, bool append = false,
                           bool regularOnly = true);
 
+/// Opens `path` for reading without blocking (a FIFO would block the
+/// open), only as a regular file: its descriptor and size, or -1 with
+/// errno set (open or fstat failed) or with `regular` false (a directory, a
+/// FIFO, a device).
+int openForReading(const std::string &path, size_t &bytes, bool &regular);
+
 /// Opens and checks a token file; any problem ends the run with a message.
 TokenFile openTokens(axonn_rt *rt, const std::string &path);
 
